@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what `npm start` and `npm test` need on a fresh Debian machine: the npm
+# packages (including the pinned Node 24) and the Debian packages of the real peers the
+# tests and benchmarks use. Quiet and quick when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages (npm ci)…"
+  npm ci --no-audit --no-fund
+fi
+
+# command -> Debian package that provides it
+declare -A need=(
+  [dig]=bind9-dnsutils
+  [haproxy]=haproxy
+  [redis-server]=redis-server
+  [wrk]=wrk
+  [dnsperf]=dnsperf
+  [pdns_server]=pdns-server
+)
+missing=()
+for cmd in "${!need[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${need[$cmd]}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "setup: missing ${missing[*]}; install them (Debian: apt-get install ${missing[*]}) — the tests that need them will fail." >&2
+  else
+    echo "setup: installing Debian packages: ${missing[*]} pdns-backend-bind pdns-backend-lua2…"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" pdns-backend-bind >/dev/null
+  fi
+fi
+# Debian's packages start their daemons where an init system runs; our tests and benches
+# start their own on loopback with their own configs, so stop any system copies.
+for svc in redis-server haproxy pdns; do
+  if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
+done

@@ -1,0 +1,14 @@
+// The table of `redshirt` subcommands. Each lives in its own module, loaded only when run,
+// so `redshirt kv get` does not load the gateway.
+
+export type Command = {
+  readonly summary: string;
+  readonly load: () => Promise<{ run(args: string[]): Promise<number> }>;
+};
+
+export const commands: Record<string, Command> = {
+  planet: {
+    summary: "validate a planet file and print its sites, distances and RTTs",
+    load: () => import("./planet-command.ts"),
+  },
+};

@@ -1,0 +1,6 @@
+import { defineErrors } from "../core/index.ts";
+
+export const cliErrors = defineErrors("cli", {
+  RS_ERR_CLI_USAGE: { status: 400, message: "Bad command line; run `redshirt help` for usage" },
+  RS_ERR_CLI_UNKNOWN_COMMAND: { status: 400, message: "Unknown command; run `redshirt help` for the list" },
+});

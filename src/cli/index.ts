@@ -1,0 +1,3 @@
+// cli: the `redshirt` command (up, store, gateway, dns, kv, planet, …).
+export { type Command, commands } from "./commands.ts";
+export { main } from "./main.ts";

@@ -1,0 +1,62 @@
+// One error base class for the whole product. Every error an operator or a client can
+// meet has a stable code (`RS_ERR_<PART>_<PROBLEM>`) and a message that says what
+// happened and what to do. Match on `code`, never on the message. Each part declares its
+// codes in its own `errors.ts` with `defineErrors`; `docs/errors.md` lists exactly the
+// same codes (a test keeps them in step). Retired codes are never reused.
+
+export type ErrorSpec = {
+  /** HTTP status a server answers with when this error reaches a client. */
+  readonly status: number;
+  /** What happened and what to do; the detail given at the throw site is appended. */
+  readonly message: string;
+};
+
+export class RedshirtError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly detail: Record<string, unknown> | undefined;
+
+  constructor(
+    code: string,
+    spec: ErrorSpec,
+    text: string | undefined,
+    options?: { cause?: unknown; detail?: Record<string, unknown> },
+  ) {
+    super(text ? `${spec.message}: ${text}` : spec.message, options?.cause ? { cause: options.cause } : undefined);
+    this.name = "RedshirtError";
+    this.code = code;
+    this.status = spec.status;
+    this.detail = options?.detail;
+  }
+
+  toJSON(): { error: { code: string; message: string; detail?: Record<string, unknown> } } {
+    return { error: { code: this.code, message: this.message, ...(this.detail ? { detail: this.detail } : {}) } };
+  }
+}
+
+/** Every registry declared so far, by part; the docs test reads it. */
+export const errorRegistries = new Map<string, Record<string, ErrorSpec>>();
+
+export type ErrorFactory<Codes extends string> = {
+  readonly codes: Readonly<Record<Codes, ErrorSpec>>;
+  create(code: Codes, text?: string, options?: { cause?: unknown; detail?: Record<string, unknown> }): RedshirtError;
+};
+
+/** Declares a part's error codes. Codes must start with `RS_ERR_<PART>_`. */
+export function defineErrors<Codes extends string>(part: string, codes: Record<Codes, ErrorSpec>): ErrorFactory<Codes> {
+  const prefix = `RS_ERR_${part.toUpperCase()}_`;
+  for (const code of Object.keys(codes)) {
+    if (!code.startsWith(prefix)) throw new Error(`error code ${code} must start with ${prefix}`);
+  }
+  errorRegistries.set(part, codes);
+  return {
+    codes,
+    create(code, text, options) {
+      return new RedshirtError(code, codes[code], text, options);
+    },
+  };
+}
+
+export function isRedshirtError(err: unknown, code?: string): err is RedshirtError {
+  return err instanceof RedshirtError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,42 @@
+// The address plan. Each site is its own Layer 3 island: on one machine, its own
+// 127.x.0.0/16 on loopback; on many, its own routed subnet. Within a site, each role has
+// its own /24 so an address says what it is:
+//   .1.k store node k   .2.k gateway k   .3.k DNS server k   .4.k app instance k
+// Ports are the same in every site; the address, never the port, says which site.
+
+export const roleOctet = { store: 1, gateway: 2, dns: 3, app: 4 } as const;
+export type Role = keyof typeof roleOctet;
+
+export function parseIpv4(text: string): number | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (!m) return undefined;
+  const parts = m.slice(1).map(Number);
+  if (parts.some((p) => p > 255)) return undefined;
+  return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
+}
+
+export function formatIpv4(value: number): string {
+  return [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join(".");
+}
+
+export type Cidr = { readonly base: number; readonly prefixLength: number; readonly text: string };
+
+export function parseCidr(text: string): Cidr | undefined {
+  const [addr, len, extra] = text.split("/");
+  if (extra !== undefined || len === undefined || !/^\d{1,2}$/.test(len)) return undefined;
+  const prefixLength = Number(len);
+  const ip = parseIpv4(addr);
+  if (ip === undefined || prefixLength > 32) return undefined;
+  const mask = prefixLength === 0 ? 0 : (0xffffffff << (32 - prefixLength)) >>> 0;
+  return { base: (ip & mask) >>> 0, prefixLength, text: `${formatIpv4((ip & mask) >>> 0)}/${prefixLength}` };
+}
+
+export function cidrContains(cidr: Cidr, ip: number): boolean {
+  const mask = cidr.prefixLength === 0 ? 0 : (0xffffffff << (32 - cidr.prefixLength)) >>> 0;
+  return (ip & mask) >>> 0 === cidr.base;
+}
+
+/** The address of the index-th (1-based) process of a role inside a site's /16. */
+export function roleAddress(siteSubnet: Cidr, role: Role, index: number): string {
+  return formatIpv4((siteSubnet.base | (roleOctet[role] << 8) | index) >>> 0);
+}

@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import { isRedshirtError } from "../core/index.ts";
+import {
+  greatCircleKm,
+  locateClient,
+  parsePlanet,
+  rttMsForKm,
+  siteRttMs,
+  sitesByDistance,
+  storeNode,
+} from "./index.ts";
+
+const example = readFileSync(new URL("../../examples/planet.yaml", import.meta.url), "utf8");
+
+test("topology - the example planet has three sites on three continents with their own subnets", () => {
+  const planet = parsePlanet(example);
+  assert.deepEqual(
+    planet.sites.map((s) => [s.name, s.subnetCidr.text]),
+    [
+      ["nyc", "127.10.0.0/16"],
+      ["lon", "127.11.0.0/16"],
+      ["sin", "127.12.0.0/16"],
+    ],
+  );
+  assert.equal(planet.storeNodes.length, 9);
+  assert.equal(storeNode(planet, "lon-store2").host, "127.11.1.2");
+  assert.equal(planet.gateways[0].host, "127.10.2.1");
+});
+
+test("topology - great-circle distance New York to London is about 5570 km and implies ~84 ms RTT", () => {
+  const km = greatCircleKm({ lat: 40.7128, lon: -74.006 }, { lat: 51.5074, lon: -0.1278 });
+  assert.ok(Math.abs(km - 5570) < 15, `got ${km}`);
+  assert.ok(Math.abs(rttMsForKm(km) - 83.6) < 0.5);
+  assert.equal(greatCircleKm({ lat: 10, lon: 10 }, { lat: 10, lon: 10 }), 0);
+  const planet = parsePlanet(example);
+  assert.ok(siteRttMs(planet, "nyc", "sin") > siteRttMs(planet, "nyc", "lon"));
+});
+
+test("topology - clients are located by the most specific network, and sites sorted nearest first", () => {
+  const planet = parsePlanet(example);
+  assert.equal(locateClient(planet, "10.3.7.7")?.name, "europe");
+  assert.equal(locateClient(planet, "127.12.4.1")?.name, "sin");
+  assert.equal(locateClient(planet, "192.0.2.1"), undefined);
+  const europe = locateClient(planet, "10.3.0.1")!;
+  assert.deepEqual(
+    sitesByDistance(planet, europe.at).map((s) => s.name),
+    ["lon", "nyc", "sin"],
+  );
+  const india = locateClient(planet, "10.4.0.1")!;
+  assert.equal(sitesByDistance(planet, india.at)[0].name, "sin");
+});
+
+function invalid(text: string): string {
+  try {
+    parsePlanet(text, { file: "p.yaml" });
+  } catch (err) {
+    assert.ok(isRedshirtError(err));
+    return err.message;
+  }
+  assert.fail("expected the planet to be rejected");
+}
+
+test("topology - an invalid planet names the bad field and its line", () => {
+  const msg = invalid("name: x\nzone: z.\nsites:\n  - name: a\n    city: A\n    lat: 91\n    lon: 0\n");
+  assert.match(msg, /sites\[0\]\.lat \(p\.yaml:6\)/);
+  assert.match(invalid("name: x\nzone: z.\nsites: []\n"), /sites \(p\.yaml:3\)/);
+  assert.match(
+    invalid("name: x\nzone: z.\nsites:\n  - name: a\n    city: A\n    lat: 1\n    lon: 0\n    colour: red\n"),
+    /colour/,
+  );
+  assert.match(
+    invalid("name: x\nzone: nodot\nsites:\n  - { name: a, city: A, lat: 1, lon: 0 }\n"),
+    /zone \(p\.yaml:2\)/,
+  );
+  assert.match(
+    invalid(
+      "name: x\nzone: z.\nsites:\n  - { name: a, city: A, lat: 1, lon: 0 }\n  - { name: a, city: B, lat: 2, lon: 0 }\n",
+    ),
+    /sites\[1\]\.name.*duplicate/,
+  );
+  assert.match(invalid("name: x\nzone: z.\nsites: [\n"), /RS_ERR_TOPOLOGY_YAML|not valid YAML/);
+  assert.match(
+    invalid("name: x\nzone: z.\nsites:\n  - { name: a, city: A, lat: 1, lon: 0, tiers: { store: 2 } }\n"),
+    /rf=3/,
+  );
+});
+
+test("topology - overlapping site subnets are rejected", () => {
+  const msg = invalid(
+    "name: x\nzone: z.\nsites:\n  - { name: a, city: A, lat: 1, lon: 0, subnet: 127.20.0.0/16 }\n  - { name: b, city: B, lat: 1, lon: 0, subnet: 127.20.0.0/16 }\n",
+  );
+  assert.match(msg, /overlaps/);
+});

@@ -1,0 +1,295 @@
+// The planet file: sites, their coordinates and tier counts, the DNS zone, the store's
+// options, and where clients are. Validated with zod; every error names the bad field and
+// the line it is on, because a person wrote this file by hand.
+import { readFileSync } from "node:fs";
+import { isMap, LineCounter, parseDocument } from "yaml";
+import { z } from "zod";
+import { type Cidr, cidrContains, parseCidr, parseIpv4, type Role, roleAddress } from "./address.ts";
+import {
+  appInstancesPerSiteMax,
+  dnsTtlSDefault,
+  gatewaysPerSiteMax,
+  partitionsDefault,
+  partitionsMax,
+  portsDefault,
+  rfDefault,
+  siteOctetBase,
+  sitesMax,
+  storeNodesPerSiteMax,
+} from "./constants.ts";
+import { topologyErrors } from "./errors.ts";
+import { greatCircleKm, type LatLon, rttMsForKm } from "./geo.ts";
+
+const nameSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,30}$/, "must be lower-case letters, digits and '-', starting with a letter (max 31)");
+const cidrSchema = z.string().refine((s) => parseCidr(s) !== undefined, "must be an IPv4 CIDR like 127.10.0.0/16");
+const portSchema = z.number().int().min(0).max(65535);
+
+export const consistencyLevels = ["local-one", "local-quorum", "global", "all"] as const;
+export type Consistency = (typeof consistencyLevels)[number];
+
+const siteSchema = z
+  .object({
+    name: nameSchema,
+    city: z.string().min(1),
+    lat: z.number().min(-90).max(90),
+    lon: z.number().min(-180).max(180),
+    subnet: cidrSchema
+      .refine((s) => (parseCidr(s)?.prefixLength ?? 99) <= 16, "a site subnet must be /16 or larger")
+      .optional(),
+    tiers: z
+      .object({
+        store: z.number().int().min(1).max(storeNodesPerSiteMax).default(3),
+        gateway: z.number().int().min(1).max(gatewaysPerSiteMax).default(1),
+        dns: z.number().int().min(0).max(4).default(1),
+        app: z.number().int().min(0).max(appInstancesPerSiteMax).default(2),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+const clientSchema = z
+  .object({
+    name: nameSchema,
+    cidr: cidrSchema,
+    lat: z.number().min(-90).max(90),
+    lon: z.number().min(-180).max(180),
+  })
+  .strict();
+
+export const planetSchema = z
+  .object({
+    name: nameSchema,
+    zone: z
+      .string()
+      .regex(/^([a-z0-9-]{1,63}\.)+$/, "must be a DNS name ending with '.', e.g. redshirt.test.")
+      .refine((s) => s.length <= 253, "must be at most 253 characters"),
+    services: z
+      .array(z.string().regex(/^[a-z0-9-]{1,63}$/, "must be a single DNS label"))
+      .min(1)
+      .default(["www"]),
+    sites: z.array(siteSchema).min(1).max(sitesMax),
+    clients: z.array(clientSchema).max(1024).default([]),
+    store: z
+      .object({
+        partitions: z.number().int().min(1).max(partitionsMax).default(partitionsDefault),
+        rf: z.number().int().min(1).max(storeNodesPerSiteMax).default(rfDefault),
+        consistency: z.enum(consistencyLevels).default("local-quorum"),
+        dataDir: z.string().min(1).default(".redshirt/data"),
+      })
+      .strict()
+      .prefault({}),
+    dns: z
+      .object({ ttlS: z.number().int().min(0).max(86400).default(dnsTtlSDefault) })
+      .strict()
+      .prefault({}),
+    wan: z
+      .object({
+        routeStretch: z.number().min(1).max(10).default(1.5),
+        fiberKmPerMs: z.number().min(1).max(300).default(200),
+      })
+      .strict()
+      .prefault({}),
+    ports: z
+      .object({
+        store: portSchema.default(portsDefault.store),
+        gateway: portSchema.default(portsDefault.gateway),
+        dns: portSchema.default(portsDefault.dns),
+        app: portSchema.default(portsDefault.app),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((planet, ctx) => {
+    const seen = new Set<string>();
+    planet.sites.forEach((site, i) => {
+      if (seen.has(site.name))
+        ctx.addIssue({ code: "custom", path: ["sites", i, "name"], message: "duplicate site name" });
+      seen.add(site.name);
+      if (site.tiers.store < planet.store.rf) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["sites", i, "tiers", "store"],
+          message: `a site needs at least rf=${planet.store.rf} store nodes (every site holds all data)`,
+        });
+      }
+    });
+  });
+
+export type PlanetInput = z.input<typeof planetSchema>;
+type PlanetParsed = z.output<typeof planetSchema>;
+
+export type Site = PlanetParsed["sites"][number] & {
+  readonly index: number;
+  readonly subnetCidr: Cidr;
+};
+
+export type NodeInfo = {
+  readonly id: string;
+  readonly site: string;
+  readonly role: Role;
+  readonly index: number;
+  readonly host: string;
+  readonly port: number;
+};
+
+export type Planet = Omit<PlanetParsed, "sites"> & {
+  readonly sites: readonly Site[];
+  /** Every store node of the planet, by site then index. */
+  readonly storeNodes: readonly NodeInfo[];
+  readonly gateways: readonly NodeInfo[];
+  readonly dnsServers: readonly NodeInfo[];
+  /** The directory the planet file is in; relative paths in it resolve from here. */
+  readonly baseDir: string;
+};
+
+function formatPath(path: PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : `${i ? "." : ""}${String(p)}`)).join("");
+}
+
+/** Validates an already-parsed planet object. `where` maps a field path to a line. */
+export function validatePlanet(
+  input: unknown,
+  options: { baseDir?: string; where?: (path: PropertyKey[]) => string } = {},
+): Planet {
+  const result = planetSchema.safeParse(input);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const field = formatPath(issue.path) || "(top level)";
+      return `${field}${options.where ? options.where(issue.path) : ""}: ${issue.message}`;
+    });
+    throw topologyErrors.create("RS_ERR_TOPOLOGY_INVALID", lines.join("; "), {
+      detail: { issues: result.error.issues.map((i) => ({ field: formatPath(i.path), message: i.message })) },
+    });
+  }
+  return buildPlanet(result.data, options.baseDir ?? process.cwd());
+}
+
+function buildPlanet(parsed: PlanetParsed, baseDir: string): Planet {
+  const sites: Site[] = parsed.sites.map((s, index) => {
+    const subnetCidr = parseCidr(s.subnet ?? `127.${siteOctetBase + index}.0.0/16`);
+    if (!subnetCidr) throw topologyErrors.create("RS_ERR_TOPOLOGY_INVALID", `sites[${index}].subnet`);
+    return { ...s, index, subnetCidr };
+  });
+  for (let i = 0; i < sites.length; i++) {
+    for (let j = i + 1; j < sites.length; j++) {
+      if (
+        cidrContains(sites[i].subnetCidr, sites[j].subnetCidr.base) ||
+        cidrContains(sites[j].subnetCidr, sites[i].subnetCidr.base)
+      ) {
+        throw topologyErrors.create(
+          "RS_ERR_TOPOLOGY_INVALID",
+          `sites[${j}].subnet: overlaps the subnet of site ${sites[i].name}`,
+        );
+      }
+    }
+  }
+  const nodes = (role: Role, count: (s: Site) => number, port: number): NodeInfo[] =>
+    sites.flatMap((site) =>
+      Array.from({ length: count(site) }, (_, k) => ({
+        id: `${site.name}-${role}${k + 1}`,
+        site: site.name,
+        role,
+        index: k + 1,
+        host: roleAddress(site.subnetCidr, role, k + 1),
+        port,
+      })),
+    );
+  return {
+    ...parsed,
+    sites,
+    storeNodes: nodes("store", (s) => s.tiers.store, parsed.ports.store),
+    gateways: nodes("gateway", (s) => s.tiers.gateway, parsed.ports.gateway),
+    dnsServers: nodes("dns", (s) => s.tiers.dns, parsed.ports.dns),
+    baseDir,
+  };
+}
+
+/** Parses and validates planet YAML text; errors name the field and its line. */
+export function parsePlanet(text: string, options: { file?: string; baseDir?: string } = {}): Planet {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const label = options.file ?? "planet";
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const pos = lineCounter.linePos(e.pos[0]);
+    throw topologyErrors.create("RS_ERR_TOPOLOGY_YAML", `${label}:${pos.line}:${pos.col}: ${e.message.split("\n")[0]}`);
+  }
+  const where = (path: PropertyKey[]): string => {
+    // Walk up the path until a node exists (a missing field is reported at its parent).
+    for (let n = path.length; n >= 0; n--) {
+      const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n) as (string | number)[], true);
+      const range = (node as { range?: [number, number, number] } | undefined)?.range;
+      if (range && (n > 0 || isMap(node))) return ` (${label}:${lineCounter.linePos(range[0]).line})`;
+    }
+    return "";
+  };
+  return validatePlanet(doc.toJS(), { baseDir: options.baseDir, where });
+}
+
+export function loadPlanet(file: string): Planet {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (cause) {
+    throw topologyErrors.create("RS_ERR_TOPOLOGY_READ", file, { cause });
+  }
+  const baseDir = file.includes("/") ? file.slice(0, file.lastIndexOf("/")) : ".";
+  return parsePlanet(text, { file, baseDir });
+}
+
+export function siteByName(planet: Planet, name: string): Site | undefined {
+  return planet.sites.find((s) => s.name === name);
+}
+
+export function storeNode(planet: Planet, id: string): NodeInfo {
+  const node = planet.storeNodes.find((n) => n.id === id);
+  if (!node) {
+    throw topologyErrors.create(
+      "RS_ERR_TOPOLOGY_UNKNOWN_NODE",
+      `${id} (known: ${planet.storeNodes.map((n) => n.id).join(", ")})`,
+    );
+  }
+  return node;
+}
+
+export function siteDistanceKm(a: LatLon, b: LatLon): number {
+  return greatCircleKm(a, b);
+}
+
+/** RTT between two sites of the planet, from their distance. */
+export function siteRttMs(planet: Planet, a: string, b: string): number {
+  const sa = siteByName(planet, a);
+  const sb = siteByName(planet, b);
+  if (!sa || !sb) throw topologyErrors.create("RS_ERR_TOPOLOGY_INVALID", `unknown site ${!sa ? a : b}`);
+  return rttMsForKm(greatCircleKm(sa, sb), planet.wan);
+}
+
+/** Sites ordered by distance from a point, nearest first (ties by planet order). */
+export function sitesByDistance(planet: Planet, from: LatLon): Site[] {
+  return [...planet.sites].sort((x, y) => greatCircleKm(from, x) - greatCircleKm(from, y) || x.index - y.index);
+}
+
+/** The location of a client address: the most specific client network, else the site whose subnet holds it. */
+export function locateClient(
+  planet: Planet,
+  ipText: string,
+): { name: string; at: LatLon; prefixLength: number } | undefined {
+  const ip = parseIpv4(ipText);
+  if (ip === undefined) return undefined;
+  let best: { name: string; at: LatLon; prefixLength: number } | undefined;
+  for (const c of planet.clients) {
+    const cidr = parseCidr(c.cidr);
+    if (cidr && cidrContains(cidr, ip) && (!best || cidr.prefixLength > best.prefixLength)) {
+      best = { name: c.name, at: c, prefixLength: cidr.prefixLength };
+    }
+  }
+  if (best) return best;
+  for (const s of planet.sites) {
+    if (cidrContains(s.subnetCidr, ip)) return { name: s.name, at: s, prefixLength: s.subnetCidr.prefixLength };
+  }
+  return undefined;
+}
