@@ -48,7 +48,13 @@ export function defineErrors<Codes extends string>(part: string, codes: Record<C
   for (const code of Object.keys(codes)) {
     if (!code.startsWith(prefix)) throw new Error(`error code ${code} must start with ${prefix}`);
   }
-  errorRegistries.set(part, codes);
+  // A part may declare its codes in more than one file (e.g. the gateway and the DNS server
+  // of the traffic part); the registry is their union and a code is declared once.
+  const existing = errorRegistries.get(part) ?? {};
+  for (const code of Object.keys(codes)) {
+    if (code in existing) throw new Error(`error code ${code} declared twice`);
+  }
+  errorRegistries.set(part, { ...existing, ...codes });
   return {
     codes,
     create(code, text, options) {
