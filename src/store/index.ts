@@ -1,6 +1,19 @@
 // store: a sharded, geo-replicated, active-active key-value store whose values are CRDTs,
 // kept in SQLite. Every site holds all the data; any node takes writes; consistency is
 // chosen per request. See docs/store.md (manual) and docs/store-internals.md (design).
+
+export type {
+  MutateRequest,
+  MutateResult,
+  Mutation,
+  NodeHealth,
+  ReadRequest,
+  ReadResponse,
+  ReadResult,
+  SessionToken,
+  StoreApi,
+  ValueType,
+} from "./api-types.ts";
 export { storeErrors } from "./errors.ts";
 export type { CommitBatch, KeyRow, LogAppend, LogEntry, Storage } from "./storage.ts";
 export type { Transport, WireMessage } from "./transport.ts";

@@ -1,0 +1,71 @@
+// What a store node offers to the outside (its HTTP API, the CLI, tests): the contract
+// between the replication engine and the HTTP front end.
+import type { Consistency } from "../topology/index.ts";
+
+/** A mutation of one key's value; see docs/store.md for the semantics of each. */
+export type Mutation = (
+  | { readonly kind: "set"; readonly value: unknown }
+  | { readonly kind: "incr"; readonly by: number }
+  | { readonly kind: "sadd"; readonly members: readonly string[] }
+  | { readonly kind: "srem"; readonly members: readonly string[] }
+  | { readonly kind: "mset"; readonly fields: Readonly<Record<string, unknown>> }
+  | { readonly kind: "mincr"; readonly fields: Readonly<Record<string, number>> }
+  | { readonly kind: "mdel"; readonly fields: readonly string[] }
+  | { readonly kind: "del" }
+) & { readonly ttlS?: number };
+
+export type ValueType = "reg" | "counter" | "set" | "map";
+
+export type ReadResult = { readonly exists: boolean; readonly type?: ValueType; readonly value?: unknown };
+
+/**
+ * Read-your-writes across a failover: per coordinating node, the HLC of the session's last
+ * write through it. Encoded for clients as an opaque base64url string (a cookie value).
+ */
+export type SessionToken = Readonly<Record<string, number>>;
+
+export type MutateRequest = {
+  readonly key: string;
+  readonly mutation: Mutation;
+  /** The idempotency id: applying the same id twice has the effect of once. */
+  readonly opId: string;
+  readonly consistency: Consistency;
+  readonly token?: SessionToken;
+  readonly timeoutMs?: number;
+};
+
+export type MutateResult = {
+  readonly value: ReadResult;
+  /** True when this op id had already been applied (nothing changed this time). */
+  readonly duplicate: boolean;
+  readonly token: SessionToken;
+};
+
+export type ReadRequest = {
+  readonly key: string;
+  readonly consistency: Consistency;
+  readonly token?: SessionToken;
+  readonly timeoutMs?: number;
+};
+
+export type ReadResponse = { readonly value: ReadResult; readonly token: SessionToken };
+
+export type NodeHealth = {
+  readonly node: string;
+  readonly site: string;
+  readonly ok: boolean;
+  /** Peers this node currently has a connection to. */
+  readonly peersUp: readonly string[];
+  readonly peersDown: readonly string[];
+  readonly hintsPending: number;
+  readonly stableLagMs: number;
+};
+
+/** The engine as the HTTP front end sees it. */
+export interface StoreApi {
+  mutate(request: MutateRequest): Promise<MutateResult>;
+  read(request: ReadRequest): Promise<ReadResponse>;
+  health(): NodeHealth;
+  /** Prometheus text exposition of this node's metrics. */
+  metricsText(): string;
+}
