@@ -69,6 +69,10 @@ export const clientConnectTimeoutMs = 1_000;
 export const clientKeepAliveTimeoutMs = 4_000;
 /** Nodes one logical operation tries before it gives up (replicas first, then the rest of the site). */
 export const clientAttemptsMax = 8;
+/** Part of an operation's time one attempt may take, so a hung node leaves time to try another. */
+export const clientAttemptShare = 0.5;
+/** A node that failed to answer is tried last for this long. */
+export const clientNodeDownMs = 1_000;
 /** Part of an attempt's time the server gets to answer, so it can say why before the client gives up. */
 export const clientServerTimeoutShare = 0.8;
 
@@ -84,5 +88,6 @@ assert(httpHeadersTimeoutMs <= httpRequestTimeoutMs, "the head arrives within th
 assert(requestTimeoutMsDefault <= requestTimeoutMsMax, "the default timeout is allowed");
 assert(clientKeepAliveTimeoutMs < httpKeepAliveTimeoutMs, "the client drops idle sockets before the server does");
 assert(httpInflightMax >= 1 && httpConnectionsMax >= 1 && clientAttemptsMax >= 2, "limits allow work and failover");
+assert(clientAttemptShare > 0 && clientAttemptShare <= 0.5, "an attempt leaves time for a second one");
 assert(clientServerTimeoutShare > 0 && clientServerTimeoutShare < 1, "the server answers before the client gives up");
 assert(storePeerPortOffset !== 0, "the peer port differs from the HTTP port");

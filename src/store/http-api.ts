@@ -24,6 +24,7 @@ import {
 } from "./constants.ts";
 import { storeErrors } from "./errors.ts";
 import { storeHttpErrors } from "./http-errors.ts";
+import { storeHeaders } from "./http-headers.ts";
 import {
   allowedMethods,
   methodAllowed,
@@ -50,15 +51,6 @@ export type StoreHttpServer = Startable & {
   /** Where the server listens; only after start(). */
   readonly address: { readonly host: string; readonly port: number };
 };
-
-/** The headers of the API, lower-case as node:http gives them. */
-export const storeHeaders = {
-  consistency: "rs-consistency",
-  session: "rs-session",
-  timeoutMs: "rs-timeout-ms",
-  node: "rs-node",
-  opId: "idempotency-key",
-} as const;
 
 type Reply = { status: number; body: unknown; headers?: Record<string, string> };
 

@@ -37,6 +37,8 @@ export type FakeStoreApi = StoreApi & {
   readonly reads: ReadRequest[];
   /** When set, decides per request whether to fail it instead of answering. */
   failWith: ((request: MutateRequest | ReadRequest) => Error | undefined) | undefined;
+  /** When set, every request waits for it before it is answered (a hung node). */
+  hold: Promise<void> | undefined;
   ok: boolean;
 };
 
@@ -132,12 +134,14 @@ export function createFakeStoreApi(nodeId: string, data = new FakeData()): FakeS
     mutations: [],
     reads: [],
     failWith: undefined,
+    hold: undefined,
     ok: true,
     async mutate(request: MutateRequest): Promise<MutateResult> {
       checkCommon(request);
       assert(typeof request.opId === "string" && /^[\x21-\x7e]{1,128}$/.test(request.opId), "op id valid");
       checkMutation(request.mutation);
       fake.mutations.push(request);
+      await fake.hold;
       const failure = fake.failWith?.(request);
       if (failure) throw failure;
       const token: SessionToken = { [nodeId]: ++data.hlc };
@@ -151,6 +155,7 @@ export function createFakeStoreApi(nodeId: string, data = new FakeData()): FakeS
     async read(request: ReadRequest): Promise<ReadResponse> {
       checkCommon(request);
       fake.reads.push(request);
+      await fake.hold;
       const failure = fake.failWith?.(request);
       if (failure) throw failure;
       return { value: current(data, request.key), token: {} };
