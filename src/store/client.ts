@@ -26,7 +26,7 @@ import {
 import { storeErrors } from "./errors.ts";
 import { storeHeaders } from "./http-headers.ts";
 import { partitionOf, replicasOf } from "./partition-shim.ts";
-import { decodeSessionToken, encodeSessionToken, mergeSessionTokens } from "./session-token.ts";
+import { decodeSessionToken, encodeSessionToken, mergeSessionTokens } from "./session-encoding.ts";
 
 export type StoreClientInit = {
   readonly planet: Planet;

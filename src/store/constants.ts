@@ -1,9 +1,14 @@
-// The store's defaults and limits. Every limit is named here and their relations are
-// asserted at load, so a change that breaks one fails at once instead of in production.
+// Defaults and limits of the store. Every queue, buffer, batch and retry loop has a named
+// maximum here, and the relations between them are asserted at load.
 import { assert } from "../core/index.ts";
 import { topologyConstants } from "../topology/index.ts";
 
-// --- What a request may carry (the HTTP API, the client and the engine share these) ---
+// ---------------------------------------------------------------------------------------
+// The HTTP API, its client and the node process (http-api.ts, http-request.ts, client.ts,
+// session-encoding.ts, server.ts). Keep this block together when merging.
+// ---------------------------------------------------------------------------------------
+
+// --- What a request may carry ---
 
 /** A key is at most 1 KiB of UTF-8 (the issue's limit). */
 export const keyBytesMax = 1024;
@@ -52,6 +57,11 @@ export const httpStopGraceMs = 2_000;
 /** What `Retry-After` says when the node pushes back. */
 export const httpRetryAfterS = 1;
 
+// --- A store node process (server.ts, `redshirt store`) ---
+
+/** After SIGTERM a node that has not stopped within this long exits anyway. */
+export const storeStopMsMax = 10_000;
+
 // --- Node-to-node (the rule that places the peer port next to the HTTP port) ---
 
 /** A store node serves HTTP on `planet.ports.store` and talks to peers on the next port. */
@@ -90,4 +100,5 @@ assert(clientKeepAliveTimeoutMs < httpKeepAliveTimeoutMs, "the client drops idle
 assert(httpInflightMax >= 1 && httpConnectionsMax >= 1 && clientAttemptsMax >= 2, "limits allow work and failover");
 assert(clientAttemptShare > 0 && clientAttemptShare <= 0.5, "an attempt leaves time for a second one");
 assert(clientServerTimeoutShare > 0 && clientServerTimeoutShare < 1, "the server answers before the client gives up");
+assert(storeStopMsMax > httpStopGraceMs, "a stopping node gives requests in flight their grace first");
 assert(storePeerPortOffset !== 0, "the peer port differs from the HTTP port");

@@ -14,6 +14,7 @@ import {
   createStoreHttpServer,
   decodeSessionToken,
   encodeSessionToken,
+  mergeSessionTokens,
   type StoreHttpServer,
   storeConstants,
   storeErrors,
@@ -314,6 +315,15 @@ describe("store http", () => {
     assert.deepEqual(decodeSessionToken(encodeSessionToken(t)), t);
     assert.throws(() => decodeSessionToken(Buffer.from('{"__proto__":1}').toString("base64url")), /invalid node id/);
     assert.throws(() => decodeSessionToken(Buffer.from("[1]").toString("base64url")), /not a session token/);
+    // A token never grows past its limit: the oldest entries give way.
+    const many = Object.fromEntries(
+      Array.from({ length: storeConstants.sessionTokenEntriesMax + 44 }, (_, i) => [`n${i}`, i]),
+    );
+    const merged = mergeSessionTokens(many, { n0: 10_000 });
+    assert.equal(Object.keys(merged).length, storeConstants.sessionTokenEntriesMax);
+    assert.equal(merged.n0, 10_000);
+    assert.equal(merged.n1, undefined);
+    assert.deepEqual(decodeSessionToken(encodeSessionToken(merged)), merged);
   });
 });
 

@@ -36,7 +36,7 @@ import {
   parseToken,
   type Target,
 } from "./http-request.ts";
-import { encodeSessionToken, mergeSessionTokens } from "./session-token.ts";
+import { encodeSessionToken, mergeSessionTokens } from "./session-encoding.ts";
 
 export type StoreHttpServerInit = {
   readonly host: string;

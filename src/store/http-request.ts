@@ -17,7 +17,7 @@ import {
 } from "./constants.ts";
 import { storeErrors } from "./errors.ts";
 import { storeHttpErrors } from "./http-errors.ts";
-import { decodeSessionToken } from "./session-token.ts";
+import { decodeSessionToken } from "./session-encoding.ts";
 
 /** The mutations a `POST /v1/kv/{key}/{action}` names; PUT is `set`, DELETE is `del`. */
 export const postActions = ["incr", "add", "remove", "mset", "mincr", "mdel"] as const;

@@ -28,6 +28,6 @@ export { storeErrors } from "./errors.ts";
 export { clusterView, createStoreHttpServer, type StoreHttpServer, type StoreHttpServerInit } from "./http-api.ts";
 export { storeHttpErrors } from "./http-errors.ts";
 export { storeHeaders } from "./http-headers.ts";
-export { decodeSessionToken, encodeSessionToken, mergeSessionTokens } from "./session-token.ts";
+export { decodeSessionToken, encodeSessionToken, mergeSessionTokens } from "./session-encoding.ts";
 export type { CommitBatch, KeyRow, LogAppend, LogEntry, Storage } from "./storage.ts";
 export type { Transport, WireMessage } from "./transport.ts";

@@ -37,11 +37,18 @@ export function decodeSessionToken(text: string, field = "RS-Session"): SessionT
   return token;
 }
 
-/** The token that covers both: per node, the later HLC. */
+/**
+ * The token that covers both: per node, the later HLC. Over the entry limit, the oldest
+ * entries go: a write that old has long reached every replica, so forgetting it costs
+ * nothing in practice, while a token that grew without bound would be refused.
+ */
 export function mergeSessionTokens(a: SessionToken | undefined, b: SessionToken | undefined): SessionToken {
   if (!a || Object.keys(a).length === 0) return b ?? {};
   if (!b || Object.keys(b).length === 0) return a;
   const out: Record<string, number> = { ...a };
   for (const [node, hlc] of Object.entries(b)) if (!Object.hasOwn(out, node) || out[node] < hlc) out[node] = hlc;
-  return out;
+  const entries = Object.entries(out);
+  if (entries.length <= sessionTokenEntriesMax) return out;
+  entries.sort((x, y) => y[1] - x[1]);
+  return Object.fromEntries(entries.slice(0, sessionTokenEntriesMax));
 }
