@@ -12,4 +12,8 @@ export const commands: Record<string, Command> = {
     summary: "validate a planet file and print its sites, distances and RTTs",
     load: () => import("./planet-command.ts"),
   },
+  kv: {
+    summary: "read and write the store: kv get|put|incr|add|remove|del KEY [VALUE…]",
+    load: () => import("./kv-command.ts"),
+  },
 };

@@ -14,6 +14,20 @@ export type {
   StoreApi,
   ValueType,
 } from "./api-types.ts";
+export {
+  createStoreClient,
+  type FieldChanges,
+  type StoreCallOptions,
+  type StoreClient,
+  type StoreClientInit,
+  type StoreWriteOptions,
+  type StoreWriteOutcome,
+} from "./client.ts";
+export * as storeConstants from "./constants.ts";
 export { storeErrors } from "./errors.ts";
+export { clusterView, createStoreHttpServer, type StoreHttpServer, type StoreHttpServerInit } from "./http-api.ts";
+export { storeHttpErrors } from "./http-errors.ts";
+export { storeHeaders } from "./http-headers.ts";
+export { decodeSessionToken, encodeSessionToken, mergeSessionTokens } from "./session-encoding.ts";
 export type { CommitBatch, KeyRow, LogAppend, LogEntry, Storage } from "./storage.ts";
 export type { Transport, WireMessage } from "./transport.ts";

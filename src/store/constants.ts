@@ -1,0 +1,104 @@
+// Defaults and limits of the store. Every queue, buffer, batch and retry loop has a named
+// maximum here, and the relations between them are asserted at load.
+import { assert } from "../core/index.ts";
+import { topologyConstants } from "../topology/index.ts";
+
+// ---------------------------------------------------------------------------------------
+// The HTTP API, its client and the node process (http-api.ts, http-request.ts, client.ts,
+// session-encoding.ts, server.ts). Keep this block together when merging.
+// ---------------------------------------------------------------------------------------
+
+// --- What a request may carry ---
+
+/** A key is at most 1 KiB of UTF-8 (the issue's limit). */
+export const keyBytesMax = 1024;
+/** A value (a register's JSON, a request's members or fields) is at most 1 MiB of JSON. */
+export const valueBytesMax = 1024 * 1024;
+/** Arrays and objects nest at most this deep in a value (deeper JSON would exhaust the stack when encoded). */
+export const valueDepthMax = 64;
+/** A field name of a map is at most this many UTF-8 bytes. */
+export const fieldBytesMax = 1024;
+/** Members of a set, or fields of a map, that one request may name. */
+export const itemsPerRequestMax = 10_000;
+/** An op id (the `Idempotency-Key`) is 1..128 visible ASCII characters. */
+export const opIdBytesMax = 128;
+/** A key's time to live is at most about ten years. */
+export const ttlSMax = 10 * 365 * 24 * 3600;
+/** What the engine gets when a request names no timeout. */
+export const requestTimeoutMsDefault = 5_000;
+/** The longest timeout a request may ask for (`RS-Timeout-Ms`). */
+export const requestTimeoutMsMax = 60_000;
+/** A session token names at most this many coordinators (the nodes a session wrote through). */
+export const sessionTokenEntriesMax = 256;
+/** The encoded session token (base64url of JSON) is at most this long. */
+export const sessionTokenCharsMax = 20 * 1024;
+/** The longest JSON of one token entry: a quoted node id, a colon, a safe integer, a comma. */
+const sessionTokenEntryCharsMax = 2 + 31 + 1 + 16 + 1;
+
+// --- The HTTP server (src/store/http-api.ts) ---
+
+/** A request body holds a value plus its JSON envelope and escaping slack. */
+export const httpBodyBytesMax = valueBytesMax + 64 * 1024;
+export const httpHeaderBytesMax = 32 * 1024;
+/** Time a client has to send the request head (slowloris guard). */
+export const httpHeadersTimeoutMs = 10_000;
+/** Time a client has to send the whole request, body included. */
+export const httpRequestTimeoutMs = 30_000;
+/** An idle keep-alive connection is closed after this long. */
+export const httpKeepAliveTimeoutMs = 5_000;
+/** Requests on one connection before the server asks the client to reconnect. */
+export const httpRequestsPerSocketMax = 10_000;
+/** Connections one node accepts at once. */
+export const httpConnectionsMax = 4_096;
+/** Requests one node works on at once before it answers RS_ERR_STORE_OVERLOADED. */
+export const httpInflightMax = 4_096;
+/** On stop, in-flight requests get this long before their connections are cut. */
+export const httpStopGraceMs = 2_000;
+/** What `Retry-After` says when the node pushes back. */
+export const httpRetryAfterS = 1;
+
+// --- A store node process (server.ts, `redshirt store`) ---
+
+/** After SIGTERM a node that has not stopped within this long exits anyway. */
+export const storeStopMsMax = 10_000;
+
+// --- Node-to-node (the rule that places the peer port next to the HTTP port) ---
+
+/** A store node serves HTTP on `planet.ports.store` and talks to peers on the next port. */
+export const storePeerPortOffset: number = 1;
+export function storePeerPort(storeHttpPort: number): number {
+  return storeHttpPort + storePeerPortOffset;
+}
+
+// --- The TypeScript client (src/store/client.ts) ---
+
+/** Connections the client keeps to one node. */
+export const clientConnectionsPerNodeMax = 16;
+export const clientConnectTimeoutMs = 1_000;
+/** Below the server's keep-alive timeout, so the client never reuses a socket the server is closing. */
+export const clientKeepAliveTimeoutMs = 4_000;
+/** Nodes one logical operation tries before it gives up (replicas first, then the rest of the site). */
+export const clientAttemptsMax = 8;
+/** Part of an operation's time one attempt may take, so a hung node leaves time to try another. */
+export const clientAttemptShare = 0.5;
+/** A node that failed to answer is tried last for this long. */
+export const clientNodeDownMs = 1_000;
+/** Part of an attempt's time the server gets to answer, so it can say why before the client gives up. */
+export const clientServerTimeoutShare = 0.8;
+
+assert(keyBytesMax <= valueBytesMax, "a key fits in a value's budget");
+assert(httpBodyBytesMax > valueBytesMax, "a body holds a full-size value and its envelope");
+assert(
+  Math.ceil(((sessionTokenEntriesMax * sessionTokenEntryCharsMax + 2) * 4) / 3) <= sessionTokenCharsMax,
+  "a token with the most entries fits its encoded limit",
+);
+assert(sessionTokenCharsMax + 4 * 1024 <= httpHeaderBytesMax, "a full session token fits in the request head");
+assert(sessionTokenEntriesMax >= topologyConstants.storeNodesPerSiteMax * 2, "a session can fail over once");
+assert(httpHeadersTimeoutMs <= httpRequestTimeoutMs, "the head arrives within the request timeout");
+assert(requestTimeoutMsDefault <= requestTimeoutMsMax, "the default timeout is allowed");
+assert(clientKeepAliveTimeoutMs < httpKeepAliveTimeoutMs, "the client drops idle sockets before the server does");
+assert(httpInflightMax >= 1 && httpConnectionsMax >= 1 && clientAttemptsMax >= 2, "limits allow work and failover");
+assert(clientAttemptShare > 0 && clientAttemptShare <= 0.5, "an attempt leaves time for a second one");
+assert(clientServerTimeoutShare > 0 && clientServerTimeoutShare < 1, "the server answers before the client gives up");
+assert(storeStopMsMax > httpStopGraceMs, "a stopping node gives requests in flight their grace first");
+assert(storePeerPortOffset !== 0, "the peer port differs from the HTTP port");
