@@ -24,10 +24,12 @@ export {
   type StoreWriteOutcome,
 } from "./client.ts";
 export * as storeConstants from "./constants.ts";
+export { createStoreNode, StoreNode, type StoreNodeComponents, type StoreNodeInit } from "./engine.ts";
 export { storeErrors } from "./errors.ts";
 export { clusterView, createStoreHttpServer, type StoreHttpServer, type StoreHttpServerInit } from "./http-api.ts";
 export { storeHttpErrors } from "./http-errors.ts";
 export { storeHeaders } from "./http-headers.ts";
 export { decodeSessionToken, encodeSessionToken, mergeSessionTokens } from "./session-encoding.ts";
+export { type RunningStoreNode, type StoreNodeProcessInit, startStoreNode, storeDataFile } from "./server.ts";
 export type { CommitBatch, KeyRow, LogAppend, LogEntry, Storage } from "./storage.ts";
 export type { Transport, WireMessage } from "./transport.ts";
