@@ -291,6 +291,12 @@ export class StoreNode implements StoreApi, Startable {
     return this.#trees.root(partition);
   }
 
+  treeRoots(): readonly number[] {
+    return Array.from({ length: this.#planet.store.partitions }, (_, p) =>
+      this.#mine.includes(p) ? this.#trees.root(p) : 0,
+    );
+  }
+
   // ---------------------------------------------------------------- writes
 
   async #mutate(request: MutateRequest, forwarded: boolean): Promise<MutateResult> {
