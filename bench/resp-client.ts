@@ -5,7 +5,7 @@ import { connect, type Socket } from "node:net";
 
 export class RespConnection {
   readonly #socket: Socket;
-  #buffer = Buffer.alloc(0);
+  #buffer: Buffer = Buffer.alloc(0);
   #waiting: ((reply: string | null) => void) | undefined;
   #failed: ((err: Error) => void) | undefined;
 

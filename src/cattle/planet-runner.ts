@@ -36,7 +36,14 @@ export function planetProcesses(planet: Planet, planetFile: string, appEntry: st
   const out: PlanetProcess[] = [];
   const common = ["--planet", planetFile];
   for (const n of planet.storeNodes) {
-    out.push({ role: "store", site: n.site, id: n.id, host: n.host, port: n.port, args: [cliMain, "store", ...common, "--node", n.id] });
+    out.push({
+      role: "store",
+      site: n.site,
+      id: n.id,
+      host: n.host,
+      port: n.port,
+      args: [cliMain, "store", ...common, "--node", n.id],
+    });
   }
   for (const site of planet.sites) {
     for (let k = 1; k <= site.tiers.app; k++) {
@@ -59,10 +66,24 @@ export function planetProcesses(planet: Planet, planetFile: string, appEntry: st
     }
   }
   for (const g of planet.gateways) {
-    out.push({ role: "gateway", site: g.site, id: g.id, host: g.host, port: g.port, args: [cliMain, "gateway", ...common, "--site", g.site, "--index", String(g.index)] });
+    out.push({
+      role: "gateway",
+      site: g.site,
+      id: g.id,
+      host: g.host,
+      port: g.port,
+      args: [cliMain, "gateway", ...common, "--site", g.site, "--index", String(g.index)],
+    });
   }
   for (const d of planet.dnsServers) {
-    out.push({ role: "dns", site: d.site, id: d.id, host: d.host, port: d.port, args: [cliMain, "dns", ...common, "--site", d.site, "--index", String(d.index)] });
+    out.push({
+      role: "dns",
+      site: d.site,
+      id: d.id,
+      host: d.host,
+      port: d.port,
+      args: [cliMain, "dns", ...common, "--site", d.site, "--index", String(d.index)],
+    });
   }
   return out;
 }
@@ -103,7 +124,9 @@ export class PlanetRunner {
             });
             this.#running.set(p.id, { p, launched });
             ready++;
-            this.#options.onProgress?.(`  ✓ ${p.role.padEnd(7)} ${p.id.padEnd(14)} ${p.host}:${p.port}  (${ready}/${total})`);
+            this.#options.onProgress?.(
+              `  ✓ ${p.role.padEnd(7)} ${p.id.padEnd(14)} ${p.host}:${p.port}  (${ready}/${total})`,
+            );
             void launched.exited.then(({ code, signal }) => {
               this.#running.delete(p.id);
               if (!this.#stopping) this.#options.onExit?.(p, signal ? `killed by ${signal}` : `exited with ${code}`);

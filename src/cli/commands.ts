@@ -7,7 +7,10 @@ export type Command = {
 };
 
 export const commands: Record<string, Command> = {
-  up: { summary: "start the whole planet on this machine (what `npm start` runs)", load: () => import("./up-command.ts") },
+  up: {
+    summary: "start the whole planet on this machine (what `npm start` runs)",
+    load: () => import("./up-command.ts"),
+  },
   planet: {
     summary: "validate a planet file and print its sites, distances and RTTs",
     load: () => import("./planet-command.ts"),

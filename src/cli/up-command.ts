@@ -30,7 +30,10 @@ function takeLock(file: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const pid = Number(readFileSync(file, "utf8"));
       if (Number.isInteger(pid) && pid > 0 && pidAlive(pid)) {
-        throw cliErrors.create("RS_ERR_CLI_ALREADY_UP", `pid ${pid} holds ${file}; stop it first (Ctrl-C there, or kill ${pid})`);
+        throw cliErrors.create(
+          "RS_ERR_CLI_ALREADY_UP",
+          `pid ${pid} holds ${file}; stop it first (Ctrl-C there, or kill ${pid})`,
+        );
       }
       rmSync(file, { force: true }); // stale: its owner died without cleaning up
     }

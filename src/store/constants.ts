@@ -102,3 +102,40 @@ assert(clientAttemptShare > 0 && clientAttemptShare <= 0.5, "an attempt leaves t
 assert(clientServerTimeoutShare > 0 && clientServerTimeoutShare < 1, "the server answers before the client gives up");
 assert(storeStopMsMax > httpStopGraceMs, "a stopping node gives requests in flight their grace first");
 assert(storePeerPortOffset !== 0, "the peer port differs from the HTTP port");
+
+// ---------------------------------------------------------------------------------------
+// The data model: CRDT values, clocks, partitions, hash trees (crdt*.ts, hlc.ts,
+// partition.ts, merkle.ts, codec.ts). Keep this block together when merging. Key, value,
+// field, op id and TTL limits are the ones above.
+// ---------------------------------------------------------------------------------------
+
+/** Logical ticks per wall-clock millisecond in a hybrid logical clock (HLC = wallMs * 1024 + logical). */
+export const hlcLogicalPerMs = 1024;
+/** A remote HLC further ahead of the local wall clock than this is ignored (and counted), so one bad clock cannot drag every node into the future. */
+export const hlcMaxDriftMs = 60_000;
+
+/** Largest set member, in UTF-8 bytes. */
+export const memberBytesMax = 1024;
+/** Most set members one mutation may add or remove. */
+export const membersPerMutationMax = 1024;
+/** Most map fields one mutation may write, increment or delete. */
+export const fieldsPerMutationMax = 1024;
+/** Most live set members or map fields in one key. */
+export const elementsPerKeyMax = 65_536;
+/** Deepest nesting of a JSON value. */
+export const jsonDepthMax = 64;
+
+/** Version byte in front of every encoded KeyState; older versions stay decodable. */
+export const stateFormatVersion = 1;
+/** Buckets per partition in the anti-entropy hash trees. */
+export const treeBuckets = 256;
+
+// Year 2200 in ms, plus the longest TTL, still an exact HLC.
+assert(Number.isSafeInteger((7_258_118_400_000 + ttlSMax * 1000) * hlcLogicalPerMs), "HLCs stay safe integers");
+assert(memberBytesMax <= valueBytesMax && fieldBytesMax <= valueBytesMax, "an element fits in a value");
+assert(opIdBytesMax < keyBytesMax, "op ids are shorter than keys");
+assert(
+  membersPerMutationMax <= elementsPerKeyMax && fieldsPerMutationMax <= elementsPerKeyMax,
+  "one mutation fits a key",
+);
+assert(treeBuckets === 256, "bucketOf takes the top 8 bits of a key hash");

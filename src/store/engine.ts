@@ -4,14 +4,7 @@
 // an entry in this node's outbound log (one commit per turn of the event loop), streamed to
 // every replica of the key's partition in every site, and acknowledged once the requested
 // consistency level holds. See docs/store-internals.md for why this loses nothing.
-import {
-  type Clock,
-  type Logger,
-  type Random,
-  Registry,
-  type Startable,
-  type TimerHandle,
-} from "../core/index.ts";
+import { type Clock, type Logger, type Random, Registry, type Startable, type TimerHandle } from "../core/index.ts";
 import type { Consistency, Planet } from "../topology/index.ts";
 import { AntiEntropy } from "./anti-entropy.ts";
 import type {
@@ -139,7 +132,10 @@ export class StoreNode implements StoreApi, Startable {
     hints: this.metrics.gauge("redshirt_store_hints_pending", "Log entries some target has not acknowledged yet."),
     lag: this.metrics.gauge("redshirt_store_replication_lag_ms", "How far behind now each peer site's streams are."),
     stableLag: this.metrics.gauge("redshirt_store_stable_lag_ms", "How far the stability point lags behind now."),
-    tombstones: this.metrics.counter("redshirt_store_keys_dropped_total", "Keys whose tombstones were dropped at stability."),
+    tombstones: this.metrics.counter(
+      "redshirt_store_keys_dropped_total",
+      "Keys whose tombstones were dropped at stability.",
+    ),
     compactions: this.metrics.counter("redshirt_store_compactions_total", "Key states compacted at stability."),
     walBytes: this.metrics.gauge("redshirt_store_storage_bytes", "Bytes used by this node's SQLite files."),
   };
@@ -339,7 +335,11 @@ export class StoreNode implements StoreApi, Startable {
       payload: encodeState(applied.delta),
     });
     await this.#awaitLevel(seq, partition, targets, request.consistency, timeoutMs, applied.delta, request.key);
-    return { value: applied.value as ReadResult, duplicate: false, token: mergeTokens(request.token, { [this.id]: h }) };
+    return {
+      value: applied.value as ReadResult,
+      duplicate: false,
+      token: mergeTokens(request.token, { [this.id]: h }),
+    };
   }
 
   #targetsOf(partition: number): string[] {

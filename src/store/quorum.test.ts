@@ -20,7 +20,11 @@ test("quorum - local levels count only the local site's replicas", () => {
 test("quorum - global needs a majority here and a majority in another site", () => {
   assert.equal(met("global", "n1", "n2"), false);
   assert.equal(met("global", "n1", "n2", "l1"), false);
-  assert.equal(met("global", "n1", "n2", "l1", "s1"), false, "one replica in each of two other sites is not a majority");
+  assert.equal(
+    met("global", "n1", "n2", "l1", "s1"),
+    false,
+    "one replica in each of two other sites is not a majority",
+  );
   assert.equal(met("global", "n1", "n2", "s1", "s3"), true);
   assert.equal(met("global", "n1", "l1", "l2", "s1", "s2"), false, "the local majority is required");
 });

@@ -1,7 +1,8 @@
 // Session tokens: per coordinating node, the HLC of the session's last write through it.
 // A read that carries one is answered only from replicas that have received those writes.
-import { tokenEntriesMax } from "./engine-constants.ts";
+
 import type { SessionToken } from "./api-types.ts";
+import { tokenEntriesMax } from "./engine-constants.ts";
 
 /** Per-node maximum of two tokens, keeping the newest entries when over the bound. */
 export function mergeTokens(a: SessionToken | undefined, b: SessionToken | undefined): SessionToken {

@@ -3,7 +3,7 @@
 // op id at another node) while the nemesis crashes and restarts nodes, partitions sites and
 // drops messages. Then everything heals and the checker asks: did every replica converge,
 // and is every acknowledged write there (and every acknowledged delete gone)?
-import { parsePlanet, type Planet } from "../topology/index.ts";
+import { type Planet, parsePlanet } from "../topology/index.ts";
 import type { Mutation, ReadResult } from "./api-types.ts";
 import { SimCluster } from "./sim-cluster.ts";
 
@@ -174,7 +174,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       if (first === undefined) {
         first = text;
         values.set(key, r.value.value);
-      } else if (text !== first) problems.push(`replicas differ on ${key}: ${first} at ${nodeIds[0]} vs ${text} at ${id}`);
+      } else if (text !== first)
+        problems.push(`replicas differ on ${key}: ${first} at ${nodeIds[0]} vs ${text} at ${id}`);
     }
   }
   checkAcknowledged(history, values, deleted, problems);
@@ -243,10 +244,10 @@ function checkAcknowledged(
     } else if (kind === "sadd") {
       const got = new Set(v?.exists ? (v.value as string[]) : []);
       for (const o of all) {
-        const m = (o.mutation as { members: string[] }).members[0];
+        const m = (o.mutation as { members: readonly string[] }).members[0];
         if (o.anyAck && !got.has(m)) problems.push(`${key}: acknowledged member ${m} lost`);
       }
-      const attempted = new Set(all.map((o) => (o.mutation as { members: string[] }).members[0]));
+      const attempted = new Set(all.map((o) => (o.mutation as { members: readonly string[] }).members[0]));
       for (const m of got) if (!attempted.has(m)) problems.push(`${key}: member ${m} never written`);
     } else if (kind === "set") {
       const attempted = all.map((o) => JSON.stringify((o.mutation as { value: unknown }).value));

@@ -22,8 +22,5 @@ for (const seed of seeds) {
 test("simulation - the same seed replays the same history", async () => {
   const a = await runSimulation({ seed: 77, ops: 300, lossRate: 0.02 });
   const b = await runSimulation({ seed: 77, ops: 300, lossRate: 0.02 });
-  assert.deepEqual(
-    { ...a, problems: a.problems.length },
-    { ...b, problems: b.problems.length },
-  );
+  assert.deepEqual({ ...a, problems: a.problems.length }, { ...b, problems: b.problems.length });
 });
