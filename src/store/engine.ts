@@ -17,7 +17,17 @@ import type {
   SessionToken,
   StoreApi,
 } from "./api-types.ts";
-import { applyMutation, compact, decodeState, digest, encodeState, type KeyState, merge, read } from "./crdt.ts";
+import {
+  applyMutation,
+  compact,
+  decodeState,
+  digest,
+  encodeState,
+  type KeyState,
+  merge,
+  read,
+  stateExpiresAtMs,
+} from "./crdt.ts";
 import {
   globalTimeoutMsDefault,
   gossipMs,
@@ -738,7 +748,7 @@ export class StoreNode implements StoreApi, Startable {
         partition,
         state: encodeState(state),
         digest: digest(state),
-        expiresAtMs: (state as { exp?: number }).exp ?? 0,
+        expiresAtMs: stateExpiresAtMs(state),
       };
     }
     this.#trees.update(partition, key, old?.digest ?? 0, row?.digest ?? 0);
