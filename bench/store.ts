@@ -84,6 +84,8 @@ for (const r of results) console.log(formatRow(r));
 const [put, set, get, rget] = results;
 if (put && set && get && rget) {
   console.log("");
-  console.log(`ratio put/SET: ${(put.opsPerS / set.opsPerS).toFixed(2)}×   get/GET: ${(get.opsPerS / rget.opsPerS).toFixed(2)}×`);
+  console.log(
+    `ratio put/SET: ${(put.opsPerS / set.opsPerS).toFixed(2)}×   get/GET: ${(get.opsPerS / rget.opsPerS).toFixed(2)}×`,
+  );
 }
 process.exit(0);

@@ -77,6 +77,10 @@ test("store cluster - global writes survive SIGKILLed nodes and a lost site, the
       if (r.value !== i) missing.push(i);
     }
     await reader.close();
-    assert.deepEqual(missing.slice(0, 20), [], `${site}: ${missing.length} of ${acked.length} acknowledged writes missing`);
+    assert.deepEqual(
+      missing.slice(0, 20),
+      [],
+      `${site}: ${missing.length} of ${acked.length} acknowledged writes missing`,
+    );
   }
 });

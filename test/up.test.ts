@@ -118,7 +118,17 @@ test("up - dig against any site's DNS answers with the nearest site first for ea
     for (const client of planet.clients) {
       const out = execFileSync(
         "dig",
-        [`@${dns.host}`, "-p", String(dns.port), `www.${planet.zone}`, "A", `+subnet=${client.cidr}`, "+short", "+tries=2", "+time=2"],
+        [
+          `@${dns.host}`,
+          "-p",
+          String(dns.port),
+          `www.${planet.zone}`,
+          "A",
+          `+subnet=${client.cidr}`,
+          "+short",
+          "+tries=2",
+          "+time=2",
+        ],
         { encoding: "utf8" },
       );
       const ips = out.trim().split("\n");
