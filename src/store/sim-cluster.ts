@@ -164,11 +164,11 @@ export class SimCluster {
 
   /** Moves simulated time forward in small steps, letting promise callbacks run between them. */
   async advance(ms: number, stepMs = 1): Promise<void> {
-    const end = this.clock.nowMs() + ms;
-    while (this.clock.nowMs() < end) {
+    const end = this.clock.monoMs() + ms;
+    while (this.clock.monoMs() < end) {
       const next = this.clock.nextTimerMs();
-      const stepTo = Math.min(end, Math.max(this.clock.nowMs() + stepMs, next ?? end));
-      this.clock.advance(stepTo - this.clock.nowMs());
+      const stepTo = Math.min(end, Math.max(this.clock.monoMs() + stepMs, next ?? end));
+      this.clock.advance(stepTo - this.clock.monoMs());
       await drainMicrotasks();
     }
   }
