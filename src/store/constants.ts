@@ -46,6 +46,8 @@ export const pingIntervalMs = 1_000;
 export const peerSilenceMsMax = 5_000;
 /** TCP keep-alive probes start after this much idle time (a second line behind the pings). */
 export const keepAliveInitialDelayMs = 1_000;
+/** Inbound node-to-node connections one node accepts (32 sites x 32 nodes, twice over). */
+export const inboundConnectionsMax = 2_048;
 
 /** Simulated network: default one-way delay of a link, and the default added random jitter. */
 export const simLatencyMsDefault = 1;
