@@ -42,7 +42,7 @@ export function decodeBody(body: Uint8Array): unknown {
  * than frameBytesMax + frameHeaderBytes bytes.
  */
 export class FrameDecoder {
-  readonly #frameBytesMax: number;
+  #frameBytesMax: number;
   readonly #head = Buffer.alloc(frameHeaderBytes);
   #headFill = 0;
   #body: Buffer | undefined;
@@ -50,6 +50,11 @@ export class FrameDecoder {
   #error: RedshirtError | undefined;
 
   constructor(frameBytesMax = frameBytesMaxDefault) {
+    this.#frameBytesMax = frameBytesMax;
+  }
+
+  /** Changes the bound for the frames after the current one (e.g. tiny until the hello is read). */
+  setFrameBytesMax(frameBytesMax: number): void {
     this.#frameBytesMax = frameBytesMax;
   }
 

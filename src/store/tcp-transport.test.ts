@@ -114,6 +114,11 @@ test("tcp transport - an inbound hello of another version, from an unknown node 
     assert.deepEqual(await attempt(encodeFrame({ v: 1, from: "a", to: "c" })), []);
     assert.deepEqual(await attempt(encodeFrame(["a message before any hello"])), []);
     assert.deepEqual(await attempt(Buffer.from([0xff, 0xff, 0xff, 0xff])), []);
+    assert.deepEqual(
+      await attempt(encodeFrame({ v: 1, from: "a", pad: "x".repeat(2_000) })),
+      [],
+      "a stranger gets 1 kB",
+    );
     assert.ok(logLines.some((l) => l.includes("wire version 2")));
     // The right hello is answered, and the connection stays open.
     const socket = connect(peers.get("b")!.port, peers.get("b")!.host);

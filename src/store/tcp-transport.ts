@@ -35,6 +35,7 @@ import {
 import {
   connectTimeoutMs,
   frameBytesMax as frameBytesMaxDefault,
+  helloBytesMax,
   inboundConnectionsMax,
   keepAliveInitialDelayMs,
   peerSilenceMsMax,
@@ -243,7 +244,8 @@ class Tcp implements TcpTransport {
     });
     ob.socket = socket;
     ob.timer = this.#clock.setTimer(connectTimeoutMs, () => this.#lose(ob, socket, "no hello within the dial timeout"));
-    const decoder = new FrameDecoder(this.#frameBytesMax);
+    // Only pongs come back on this connection after the hello: small frames either way.
+    const decoder = new FrameDecoder(helloBytesMax);
     let lastError: Error | undefined;
     socket.on("connect", () => socket.write(helloFrame(this.self, ob.peer)));
     socket.on("data", (chunk: Buffer) => {
@@ -375,10 +377,10 @@ class Tcp implements TcpTransport {
     const now = this.#clock.monoMs();
     const conn: Inbound = { socket, peer: undefined, closed: false, lastHeardMs: now, openedMs: now, timer: undefined };
     this.#inbound.add(conn);
-    const decoder = new FrameDecoder(this.#frameBytesMax);
+    const decoder = new FrameDecoder(helloBytesMax);
     socket.on("data", (chunk: Buffer) => {
       conn.lastHeardMs = this.#clock.monoMs();
-      const err = decoder.push(chunk, (body) => this.#onInboundFrame(conn, body));
+      const err = decoder.push(chunk, (body) => this.#onInboundFrame(conn, body, decoder));
       if (err) this.#rejectInbound(conn, err.message);
     });
     socket.on("error", () => {});
@@ -401,7 +403,7 @@ class Tcp implements TcpTransport {
     });
   }
 
-  #onInboundFrame(conn: Inbound, body: unknown): void {
+  #onInboundFrame(conn: Inbound, body: unknown, decoder: FrameDecoder): void {
     if (conn.closed) return;
     if (conn.peer === undefined) {
       const hello = parseHello(body);
@@ -422,6 +424,7 @@ class Tcp implements TcpTransport {
       const old = this.#inboundByPeer.get(hello.from);
       if (old) this.#closeInbound(old);
       this.#inboundByPeer.set(hello.from, conn);
+      decoder.setFrameBytesMax(this.#frameBytesMax);
       conn.socket.write(helloFrame(this.self));
       return;
     }
