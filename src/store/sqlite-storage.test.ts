@@ -11,18 +11,29 @@ import { storageCompliance } from "./storage-compliance.ts";
 
 const tempDir = (): string => mkdtempSync(join(tmpdir(), "rs-sqlite-"));
 
-storageCompliance("sqlite storage", () => {
-  const dir = tempDir();
-  const path = join(dir, "node.sqlite");
-  return {
-    create: () => openSqliteStorage(path),
-    reopen: (s: Storage) => {
-      s.close();
-      return openSqliteStorage(path);
-    },
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
-  };
-});
+for (const checkpoints of ["worker", "inline"] as const) {
+  storageCompliance(`sqlite storage (${checkpoints} checkpoints)`, () => {
+    const dir = tempDir();
+    const path = join(dir, "node.sqlite");
+    return {
+      create: () => openSqliteStorage(path, { checkpoints }),
+      reopen: (s: Storage) => {
+        s.close();
+        return openSqliteStorage(path, { checkpoints });
+      },
+      cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    };
+  });
+}
+
+async function waitFor(cond: () => boolean, budgetMs: number): Promise<boolean> {
+  const endMs = performance.now() + budgetMs;
+  while (!cond()) {
+    if (performance.now() > endMs) return false;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return true;
+}
 
 test("sqlite storage - a file with a newer schema version is refused with a clear error", () => {
   const dir = tempDir();
@@ -52,17 +63,22 @@ test("sqlite storage - another application's file and a file held by a running n
       () => openSqliteStorage(foreign),
       (err) => isRedshirtError(err, "RS_ERR_STORE_DISK_OPEN"),
     );
-    const path = join(dir, "node.sqlite");
-    const first = openSqliteStorage(path);
-    try {
-      assert.throws(
-        () => openSqliteStorage(path),
-        (err) => isRedshirtError(err, "RS_ERR_STORE_DISK_OPEN"),
-      );
-    } finally {
-      first.close();
+    for (const checkpoints of ["worker", "inline"] as const) {
+      const path = join(dir, `${checkpoints}.sqlite`);
+      const first = openSqliteStorage(path, { checkpoints });
+      try {
+        for (const other of ["worker", "inline"] as const) {
+          assert.throws(
+            () => openSqliteStorage(path, { checkpoints: other }),
+            (err) => isRedshirtError(err, "RS_ERR_STORE_DISK_OPEN") && /held by another running node/.test(err.message),
+            `${checkpoints} then ${other}`,
+          );
+        }
+      } finally {
+        first.close();
+      }
+      openSqliteStorage(path, { checkpoints }).close();
     }
-    openSqliteStorage(path).close();
     assert.throws(
       () => openSqliteStorage(join(dir, "no-such-dir", "x.sqlite")),
       (err) => isRedshirtError(err, "RS_ERR_STORE_DISK_OPEN"),
@@ -72,24 +88,32 @@ test("sqlite storage - another application's file and a file held by a running n
   }
 });
 
-test("sqlite storage - nothing checkpoints until maintain(), which trims a WAL grown past its bound", () => {
-  const dir = tempDir();
-  const path = join(dir, "node.sqlite");
-  try {
-    const s = openSqliteStorage(path, { walBytesTruncateMin: 256 * 1024 });
-    const big = new Uint8Array(4_000).fill(1);
-    for (let i = 0; i < 200; i++)
-      s.commit({ puts: [{ key: `k${i}`, partition: 0, state: big, digest: 0, expiresAtMs: 0 }] });
-    const walBefore = statSync(`${path}-wal`).size;
-    assert.ok(walBefore > 800_000, `the WAL holds every commit (${walBefore} bytes)`);
-    s.maintain();
-    assert.ok(statSync(`${path}-wal`).size < 256 * 1024, "maintain() truncated the WAL");
-    assert.equal(s.getKey("k199")?.state.length, 4_000);
-    s.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+for (const checkpoints of ["worker", "inline"] as const) {
+  test(`sqlite storage - nothing checkpoints until maintain(), which trims a WAL grown past its bound (${checkpoints})`, async () => {
+    const dir = tempDir();
+    const path = join(dir, "node.sqlite");
+    try {
+      const s = openSqliteStorage(path, { walBytesTruncateMin: 256 * 1024, checkpoints });
+      const big = new Uint8Array(4_000).fill(1);
+      for (let i = 0; i < 200; i++) {
+        s.commit({ puts: [{ key: `k${i}`, partition: 0, state: big, digest: 0, expiresAtMs: 0 }] });
+      }
+      const walBefore = statSync(`${path}-wal`).size;
+      assert.ok(walBefore > 800_000, `the WAL holds every commit (${walBefore} bytes)`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(statSync(`${path}-wal`).size, walBefore, "no checkpoint on its own");
+      s.maintain();
+      assert.ok(await waitFor(() => statSync(`${path}-wal`).size < 256 * 1024, 5_000), "maintain() truncated the WAL");
+      // Writes go on while (and after) the checkpoint runs.
+      s.commit({ puts: [{ key: "after", partition: 0, state: big, digest: 0, expiresAtMs: 0 }] });
+      assert.equal(s.getKey("k199")?.state.length, 4_000);
+      assert.equal(s.getKey("after")?.state.length, 4_000);
+      s.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
 
 test("sqlite storage - the expiry and partition queries use their indexes", () => {
   const dir = tempDir();
