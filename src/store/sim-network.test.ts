@@ -139,6 +139,10 @@ test("sim network - a partition loses what is in flight, both sides see it, and 
   clock.advance(100);
   assert.deepEqual(got, [["after heal"]]);
   assert.equal(network.stats.dropped, 2);
+  network.isolate("b");
+  assert.ok(network.isCut("a", "b") && network.isCut("b", "a"));
+  network.heal();
+  assert.ok(!network.isCut("a", "b"));
 });
 
 test("sim network - a crashed node loses what was sent to it, never runs its handlers again, and comes back as a new transport", async () => {

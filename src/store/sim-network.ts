@@ -174,6 +174,11 @@ export class SimNetwork {
     }
   }
 
+  /** Cuts every link of one node (a node alone behind a partition). */
+  isolate(nodeId: string): void {
+    this.partition([nodeId], [...this.#nodes.keys()]);
+  }
+
   /** Restores every cut link. */
   heal(): void {
     for (const link of this.#links.values()) {

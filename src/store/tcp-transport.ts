@@ -19,7 +19,8 @@
 // - the peer is between dial attempts (down, waiting out the back-off), or
 // - the bytes queued for the peer (ours plus the socket's unsent buffer) plus this frame
 //   would pass sendQueueBytesMax, or the message alone is over frameBytesMax.
-// While a dial is in progress send() queues, and the queue goes out once the peer is up.
+// While a dial is in progress send() queues, and the queue goes out once the peer is up; a
+// dial that fails loses that queue without a down event (the peer was never up).
 import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
 import {
   assert,
