@@ -170,6 +170,8 @@ export const wireVersion = 1;
 export const frameHeaderBytes = 4;
 /** The largest frame body; a peer that announces more is cut off. Far above the 1 MiB value limit. */
 export const frameBytesMax = 8_388_608;
+/** Until its hello is read, a connection may send frames of at most this size (nobody allocates 8 MiB for a stranger). */
+export const helloBytesMax = 1_024;
 /** Bytes queued towards one peer (not yet written, or written but not yet taken by the kernel). */
 export const sendQueueBytesMax = 33_554_432;
 /** Reconnect back-off: the first retry waits about this long, doubling per failure... */
@@ -184,6 +186,8 @@ export const pingIntervalMs = 1_000;
 export const peerSilenceMsMax = 5_000;
 /** TCP keep-alive probes start after this much idle time (a second line behind the pings). */
 export const keepAliveInitialDelayMs = 1_000;
+/** Inbound node-to-node connections one node accepts (32 sites x 32 nodes, twice over). */
+export const inboundConnectionsMax = 2_048;
 
 /** Simulated network: default one-way delay of a link, and the default added random jitter. */
 export const simLatencyMsDefault = 1;
@@ -191,6 +195,7 @@ export const simJitterMsDefault = 0;
 
 assert(frameBytesMax + frameHeaderBytes <= sendQueueBytesMax, "one largest frame fits a peer's send queue");
 assert(frameBytesMax < 2 ** 32, "a frame length fits the 32-bit prefix");
+assert(helloBytesMax < frameBytesMax, "a hello is a small frame");
 assert(frameBytesMax >= 4 * 1_048_576, "a frame carries a largest value (1 MiB) with room to spare");
 assert(reconnectDelayMsMin > 0 && reconnectDelayMsMin <= reconnectDelayMsMax, "back-off bounds are ordered");
 assert(pingIntervalMs * 2 <= peerSilenceMsMax, "a live peer answers at least twice before it is declared silent");

@@ -21,7 +21,10 @@ export function encodeFrame(value: unknown, frameBytesMax = frameBytesMaxDefault
   const frame = packr.pack(value, RESERVE_START_SPACE | frameHeaderBytes);
   const bodyBytes = frame.length - frameHeaderBytes;
   if (bodyBytes > frameBytesMax) {
-    throw storageErrors.create("RS_ERR_STORE_WIRE", `a ${bodyBytes}-byte frame is over the ${frameBytesMax}-byte bound`);
+    throw storageErrors.create(
+      "RS_ERR_STORE_WIRE",
+      `a ${bodyBytes}-byte frame is over the ${frameBytesMax}-byte bound`,
+    );
   }
   frame.writeUInt32BE(bodyBytes, 0);
   return frame;
@@ -39,7 +42,7 @@ export function decodeBody(body: Uint8Array): unknown {
  * than frameBytesMax + frameHeaderBytes bytes.
  */
 export class FrameDecoder {
-  readonly #frameBytesMax: number;
+  #frameBytesMax: number;
   readonly #head = Buffer.alloc(frameHeaderBytes);
   #headFill = 0;
   #body: Buffer | undefined;
@@ -47,6 +50,11 @@ export class FrameDecoder {
   #error: RedshirtError | undefined;
 
   constructor(frameBytesMax = frameBytesMaxDefault) {
+    this.#frameBytesMax = frameBytesMax;
+  }
+
+  /** Changes the bound for the frames after the current one (e.g. tiny until the hello is read). */
+  setFrameBytesMax(frameBytesMax: number): void {
     this.#frameBytesMax = frameBytesMax;
   }
 

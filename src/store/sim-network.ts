@@ -174,6 +174,11 @@ export class SimNetwork {
     }
   }
 
+  /** Cuts every link of one node (a node alone behind a partition). */
+  isolate(nodeId: string): void {
+    this.partition([nodeId], [...this.#nodes.keys()]);
+  }
+
   /** Restores every cut link. */
   heal(): void {
     for (const link of this.#links.values()) {
@@ -251,7 +256,9 @@ export class SimNetwork {
       return true;
     }
     const base = this.#latencyMs(link.from, link.to);
-    const atMs = Math.max(this.#clock.monoMs() + base + this.#random.next() * this.#jitterMs, conn.lastAtMs);
+    // Whole milliseconds: the ManualClock's epoch-sized numbers cannot hold fractions exactly.
+    const jitterMs = Math.floor(this.#random.next() * this.#jitterMs);
+    const atMs = Math.max(Math.round(this.#clock.monoMs() + base) + jitterMs, conn.lastAtMs);
     conn.lastAtMs = atMs;
     conn.queue.push({ atMs, frame });
     conn.inflightBytes += frame.length;
@@ -275,7 +282,7 @@ export class SimNetwork {
 
   #running(nodeId: string): boolean {
     const slot = this.#nodes.get(nodeId)?.slot;
-    return slot !== undefined && slot.started && !slot.dead;
+    return slot?.started === true && !slot.dead;
   }
 
   #retire(slot: Slot): void {
@@ -303,7 +310,7 @@ export class SimNetwork {
         const delayMs =
           2 * this.#latencyMs(link.from, link.to) +
           reconnectDelayMsMin +
-          this.#random.next() * (reconnectDelayMsMax - reconnectDelayMsMin);
+          Math.floor(this.#random.next() * (reconnectDelayMsMax - reconnectDelayMsMin));
         link.connectTimer = this.#clock.setTimer(delayMs, () => {
           link.connectTimer = undefined;
           this.#connect(link);
@@ -360,7 +367,7 @@ export class SimNetwork {
       if (!link.viewUp || link.conn) return;
       link.viewUp = false;
       const sender = this.#nodes.get(link.from)?.slot;
-      if (sender && sender.started && !sender.dead) sender.onPeerChange(link.to, false);
+      if (sender?.started && !sender.dead) sender.onPeerChange(link.to, false);
     });
   }
 
@@ -387,7 +394,10 @@ export class SimNetwork {
     while (conn.queue.length > 0 && conn.queue[0].atMs <= now) {
       const receiver = conn.receiver;
       const reachable = receiver.started && !receiver.dead && !link.cut && link.cutEpoch === conn.cutEpoch;
-      if (conn.dead || !reachable) return this.#endConn(conn);
+      if (conn.dead || !reachable) {
+        this.#endConn(conn);
+        return;
+      }
       const { frame } = conn.queue.shift()!;
       conn.inflightBytes -= frame.length;
       this.#stats.delivered++;

@@ -2,14 +2,23 @@
 // measurements: WAL with synchronous=NORMAL (a commit reaches the OS before it returns, so it
 // survives SIGKILL of the process; FULL cost 36-49 %), a large page cache and mmap, every
 // statement prepared once (-35 % without), one transaction per batch (group commit), and
-// no automatic checkpoints: a checkpoint runs on the event loop and set p99 at 29-34 ms, so
-// it happens only when the engine calls maintain(), at a moment it chooses.
+// no automatic checkpoints: a checkpoint on the event loop set p99 at 29-34 ms. Checkpoints
+// happen only when the engine calls maintain(), at a moment it chooses; by default they run
+// right there (PASSIVE, and TRUNCATE once the WAL is past a bound). What takes the time is
+// their two fsyncs (6-10 ms even for a small WAL, vs 0.2 ms of copying). With
+// `checkpoints: "worker"` they run in a worker thread on a second connection instead
+// (sqlite-checkpointer.ts), which frees the loop from those waits on a host with a core to
+// spare, but on a saturated 2-core host measured slower, with the worker preempting the loop
+// (see bench/storage.ts).
 //
-// The connection takes SQLite's EXCLUSIVE locking mode: a second process that opens the same
-// file (two nodes pointed at one data directory) is refused instead of corrupting replication.
+// Only one process may use a data file: two nodes pointed at one data directory would corrupt
+// replication. The storage holds an exclusive SQLite lock on a sidecar file (`<path>-lock`)
+// for as long as it is open, so a second opener, in this process or another, is refused at
+// once. The lock dies with the process.
 import { statSync } from "node:fs";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { AssertionFailed, assert, isRedshirtError } from "../core/index.ts";
+import { Worker } from "node:worker_threads";
+import { AssertionFailed, assert, isRedshirtError, type Logger } from "../core/index.ts";
 import {
   commitsPerMaintainMax,
   sqliteApplicationId,
@@ -20,6 +29,7 @@ import {
   walBytesKeep,
   walBytesTruncateMin,
 } from "./constants.ts";
+import type { CheckpointerData, CheckpointerReply } from "./sqlite-checkpointer.ts";
 import type { CommitBatch, KeyRow, LogEntry, Storage } from "./storage.ts";
 import { storageErrors } from "./storage-errors.ts";
 import { checkAppend, checkCursor, checkKey, checkKeyRow, checkLimit, checkMeta } from "./storage-rows.ts";
@@ -33,12 +43,16 @@ export type SqliteStorageOptions = {
   readonly walBytesTruncateMin?: number;
   /** "normal" (default) survives a killed process; "full" also survives power loss, at a large cost. */
   readonly synchronous?: "normal" | "full";
+  /** Where maintain()'s checkpoints run: "inline" (default, inside maintain()) or "worker" (a worker thread). */
+  readonly checkpoints?: "worker" | "inline";
+  /** Told about checkpoints that failed in the worker (they are retried at the next maintain()). */
+  readonly logger?: Logger;
 };
 
 // Version 1 of the schema. Tables are STRICT so a value of the wrong type is an error, not a
 // silent conversion. keys is clustered by key (WITHOUT ROWID): an upsert writes one b-tree
-// instead of two, which measured 6x faster than a rowid table once keys outgrow the cache. The log's seq is assigned by this code (not by SQLite) so that the
-// highest seq ever assigned can be kept in log_state when truncation removes the newest rows.
+// instead of two, which measured 6x faster than a rowid table once keys outgrow the cache.
+// The log's seq is assigned by this code (not by SQLite) so that the highest seq ever assigned can be kept in log_state when truncation removes the newest rows.
 const schemaV1 = `
 CREATE TABLE keys (
   key TEXT PRIMARY KEY,
@@ -67,32 +81,65 @@ const keyColumns = "key, partition, state, digest, expires_at AS expiresAtMs";
 
 /** Opens (creating if needed) the data file at `path`. Throws RS_ERR_STORE_DISK_OPEN or RS_ERR_STORE_DISK_SCHEMA. */
 export function openSqliteStorage(path: string, options: SqliteStorageOptions = {}): Storage {
+  const inMemory = path === ":memory:" || path === "";
+  const checkpoints = inMemory ? "inline" : (options.checkpoints ?? "inline");
+  const lock = inMemory ? undefined : takeLock(path);
   let db: DatabaseSync;
   try {
     db = new DatabaseSync(path);
   } catch (err) {
+    lock?.close();
     throw storageErrors.create("RS_ERR_STORE_DISK_OPEN", `${path}: ${(err as Error).message}`, { cause: err });
   }
   try {
-    configure(db, options);
+    configure(db, options, checkpoints === "inline");
     migrate(db, path);
-    return new SqliteStorage(db, path, options);
+    return new SqliteStorage(db, path, options, inMemory ? undefined : checkpoints, lock);
   } catch (err) {
     db.close();
+    lock?.close();
     if (isRedshirtError(err)) throw err;
-    throw storageErrors.create("RS_ERR_STORE_DISK_OPEN", `${path}: ${(err as Error).message}`, { cause: err });
+    const busy = (err as { errcode?: number }).errcode === sqliteBusy;
+    const text = busy ? `${path} is held by another running node` : `${path}: ${(err as Error).message}`;
+    throw storageErrors.create("RS_ERR_STORE_DISK_OPEN", text, { cause: err });
   }
 }
 
-function configure(db: DatabaseSync, options: SqliteStorageOptions): void {
+const sqliteBusy = 5;
+
+/** Holds an exclusive lock on `<path>-lock` until closed; refuses at once when someone else holds it. */
+function takeLock(path: string): DatabaseSync {
+  const lockPath = `${path}-lock`;
+  let lock: DatabaseSync;
+  try {
+    lock = new DatabaseSync(lockPath);
+  } catch (err) {
+    throw storageErrors.create("RS_ERR_STORE_DISK_OPEN", `${lockPath}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    lock.exec("PRAGMA busy_timeout = 0");
+    lock.exec("PRAGMA locking_mode = EXCLUSIVE");
+    // In EXCLUSIVE locking mode the lock a write transaction takes is kept until close.
+    lock.exec("BEGIN EXCLUSIVE");
+    lock.exec("COMMIT");
+    return lock;
+  } catch (err) {
+    lock.close();
+    throw storageErrors.create("RS_ERR_STORE_DISK_OPEN", `${path} is held by another running node (${lockPath})`, {
+      cause: err,
+    });
+  }
+}
+
+function configure(db: DatabaseSync, options: SqliteStorageOptions, exclusive: boolean): void {
   const cacheKiB = options.cacheKiB ?? sqliteCacheKiB;
   const mmapBytes = options.mmapBytes ?? sqliteMmapBytes;
   assert(Number.isSafeInteger(cacheKiB) && cacheKiB > 0, "cacheKiB is a positive integer");
   assert(Number.isSafeInteger(mmapBytes) && mmapBytes >= 0, "mmapBytes is a non-negative integer");
+  db.exec(`PRAGMA busy_timeout = ${sqliteBusyTimeoutMs}`);
   // EXCLUSIVE must come before the first WAL access: the WAL index then lives in heap memory
   // (no -shm file) and the lock taken on first access is held until close.
-  db.exec(`PRAGMA busy_timeout = ${sqliteBusyTimeoutMs}`);
-  db.exec("PRAGMA locking_mode = EXCLUSIVE");
+  if (exclusive) db.exec("PRAGMA locking_mode = EXCLUSIVE");
   const mode = db.prepare("PRAGMA journal_mode = WAL").get()?.journal_mode;
   // An in-memory database (":memory:", used by some tests) cannot use a WAL.
   assert(mode === "wal" || mode === "memory", `journal_mode is WAL (got ${String(mode)})`);
@@ -179,11 +226,25 @@ class SqliteStorage implements Storage {
   #logLength: number;
   #commitsSinceMaintain = 0;
   #closed = false;
+  readonly #lock: DatabaseSync | undefined;
+  readonly #logger: Logger | undefined;
+  #worker: Worker | undefined;
+  #checkpointing = false;
+  #checkpointAgain = false;
 
-  constructor(db: DatabaseSync, path: string, options: SqliteStorageOptions) {
+  constructor(
+    db: DatabaseSync,
+    path: string,
+    options: SqliteStorageOptions,
+    checkpoints: "worker" | "inline" | undefined,
+    lock: DatabaseSync | undefined,
+  ) {
     this.#db = db;
-    this.#walPath = path === ":memory:" || path === "" ? undefined : `${path}-wal`;
+    this.#lock = lock;
+    this.#logger = options.logger;
+    this.#walPath = checkpoints === undefined ? undefined : `${path}-wal`;
     this.#walBytesTruncateMin = options.walBytesTruncateMin ?? walBytesTruncateMin;
+    if (checkpoints === "worker") this.#startCheckpointer(path);
     const p = (sql: string): StatementSync => db.prepare(sql);
     this.#s = {
       begin: p("BEGIN IMMEDIATE"),
@@ -370,9 +431,28 @@ class SqliteStorage implements Storage {
     this.#checkOpen();
     if (this.#commitsSinceMaintain === 0 || this.#walPath === undefined) return;
     this.#commitsSinceMaintain = 0;
-    // The stall is about 1 ms per MB written since the last call (measured: ~12 kB of WAL per
-    // single-write commit), so the engine should call this often while writes flow, e.g.
-    // every 20-50 ms; a call with nothing committed since the last one costs nothing.
+    if (this.#worker) {
+      if (this.#walBytes() > this.#walBytesTruncateMin) {
+        // Under steady writes the worker's checkpoints never catch the last frame, so the
+        // WAL never restarts and keeps growing. Past the bound, once the worker is idle, one
+        // TRUNCATE here copies the little it has not and restarts the WAL (one fsync's stall).
+        this.#checkpointAgain = false;
+        if (!this.#checkpointing) this.#s.checkpointTruncate.get();
+        else this.#commitsSinceMaintain = 1;
+        return;
+      }
+      // One checkpoint at a time; calls meanwhile fold into one more after it.
+      if (this.#checkpointing) this.#checkpointAgain = true;
+      else {
+        this.#checkpointing = true;
+        this.#worker.postMessage("checkpoint");
+      }
+      return;
+    }
+    // Inline, a call that finds new commits stalls for two fsyncs (6-10 ms here, more under
+    // load) plus about 1 ms per MB of WAL written since the last call (~12 kB per one-write
+    // commit): call it every few hundred ms while writes flow. A call with nothing committed
+    // since the last one costs nothing. In worker mode a call costs ~0.1 ms, so call it often.
     // PASSIVE copies the WAL into the database without waiting for anyone; once it is all
     // copied, the next commit restarts the WAL from its start (and SQLite trims the file to
     // journal_size_limit), so the WAL stays about as large as what is written between calls.
@@ -383,7 +463,35 @@ class SqliteStorage implements Storage {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    // The worker closes its own connection; it may finish a checkpoint first, which is safe.
+    this.#worker?.postMessage("close");
+    this.#worker = undefined;
     this.#db.close();
+    this.#lock?.close();
+  }
+
+  #startCheckpointer(path: string): void {
+    const workerData: CheckpointerData = { path, busyTimeoutMs: sqliteBusyTimeoutMs };
+    const worker = new Worker(new URL("./sqlite-checkpointer.ts", import.meta.url), { workerData });
+    // The worker never keeps the process alive; it dies with it, which SQLite survives.
+    worker.unref();
+    worker.on("message", (reply: CheckpointerReply) => {
+      if (!reply.ok)
+        this.#logger?.warn("WAL checkpoint failed; retried at the next maintain()", { error: reply.error });
+      this.#checkpointing = false;
+      if (this.#checkpointAgain && this.#worker === worker) {
+        this.#checkpointAgain = false;
+        this.#checkpointing = true;
+        worker.postMessage("checkpoint");
+      }
+    });
+    worker.on("error", (err) => {
+      // Without its worker the storage checkpoints inline rather than let the WAL grow.
+      this.#logger?.error("WAL checkpoint worker failed; checkpointing on the event loop from now on", { err });
+      if (this.#worker === worker) this.#worker = undefined;
+      this.#checkpointing = false;
+    });
+    this.#worker = worker;
   }
 
   #walBytes(): number {

@@ -29,8 +29,12 @@ const entry = (key: string, lh: number, payload = bytes(lh % 256), targets = ["n
   payload,
 });
 /** A comparable plain form (Buffer vs Uint8Array, null prototypes) of what a storage returns. */
-const plain = (v: unknown): unknown =>
-  JSON.parse(JSON.stringify(v, (_k, x) => (x instanceof Uint8Array ? `bytes:${Buffer.from(x).toString("hex")}` : x)));
+const plain = (v: unknown): unknown => {
+  if (v instanceof Uint8Array) return `bytes:${Buffer.from(v).toString("hex")}`;
+  if (Array.isArray(v)) return v.map(plain);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
+  return v;
+};
 
 export function storageCompliance(name: string, makeHarness: () => StorageHarness): void {
   const withStorage = (title: string, fn: (s: Storage, h: StorageHarness) => Storage | undefined): void => {
