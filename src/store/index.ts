@@ -48,6 +48,7 @@ export {
 } from "./crdt.ts";
 export { createStoreNode, StoreNode, type StoreNodeComponents, type StoreNodeInit } from "./engine.ts";
 export { storeErrors } from "./errors.ts";
+export { decodeBody, encodeFrame, FrameDecoder } from "./framing.ts";
 export { HybridClock, hlcFromWallMs, hlcWallMs } from "./hlc.ts";
 export { clusterView, createStoreHttpServer, type StoreHttpServer, type StoreHttpServerInit } from "./http-api.ts";
 export { storeHttpErrors } from "./http-errors.ts";
@@ -57,8 +58,6 @@ export { HashTrees } from "./merkle.ts";
 export { partitionOf, rendezvousOrder, replicasOf } from "./partition.ts";
 export { type RunningStoreNode, type StoreNodeProcessInit, startStoreNode, storeDataFile } from "./server.ts";
 export { decodeSessionToken, encodeSessionToken, mergeSessionTokens } from "./session-encoding.ts";
-export { decodeBody, encodeFrame, FrameDecoder } from "./framing.ts";
-export { MemoryStorage, type MemoryStorageOptions } from "./memory-storage.ts";
 export { SimNetwork, type SimNetworkOptions, type SimNetworkStats } from "./sim-network.ts";
 export { openSqliteStorage, type SqliteStorageOptions } from "./sqlite-storage.ts";
 export type { CommitBatch, KeyRow, LogAppend, LogEntry, Storage } from "./storage.ts";

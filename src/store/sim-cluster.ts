@@ -32,7 +32,7 @@ class IncarnationClock implements Clock {
 
 type SimNode = {
   readonly id: string;
-  readonly storage: MemoryStorage;
+  storage: MemoryStorage;
   engine: StoreNode | undefined;
   clock: IncarnationClock | undefined;
 };
@@ -109,8 +109,18 @@ export class SimCluster {
     this.network.crash(id);
   }
 
+  /** The node's machine is replaced: it crashes and comes back with an empty disk. */
+  wipe(id: string): void {
+    this.crash(id);
+    const node = this.#node(id);
+    node.storage = new MemoryStorage();
+  }
+
   async restart(id: string): Promise<void> {
     this.network.restart(id);
+    // A new incarnation gets a new handle on the same disk; the dead one's is fenced off.
+    const node = this.#node(id);
+    node.storage = node.storage.reopen();
     await this.start(id);
   }
 
@@ -171,6 +181,17 @@ export class SimCluster {
       this.clock.advance(stepTo - this.clock.monoMs());
       await drainMicrotasks();
     }
+  }
+
+  /** Moves simulated time forward until the promise settles (at most maxMs of simulated time). */
+  async settle<T>(promise: Promise<T>, maxMs = 60_000): Promise<T> {
+    let done = false;
+    const watched = promise.finally(() => {
+      done = true;
+    });
+    for (let waited = 0; !done && waited < maxMs; waited += 10) await this.advance(10);
+    if (!done) throw new Error(`still pending after ${maxMs} ms of simulated time`);
+    return watched;
   }
 
   async stopAll(): Promise<void> {
