@@ -91,7 +91,8 @@ export class SimCluster {
         clock,
         random: seededRandom(this.random.int(2 ** 31)),
         logger: this.#logger,
-        defer: (fn) => clock.setTimer(0, fn),
+        // A commit takes a while (the rest of the turn, the fsync): a crash can land before it.
+        defer: (fn) => clock.setTimer(this.random.next() * 0.5, fn),
       },
     );
     node.clock = clock;
@@ -107,13 +108,6 @@ export class SimCluster {
     node.engine = undefined;
     node.clock = undefined;
     this.network.crash(id);
-  }
-
-  /** The node's machine is replaced: it crashes and comes back with an empty disk. */
-  wipe(id: string): void {
-    this.crash(id);
-    const node = this.#node(id);
-    node.storage = new MemoryStorage();
   }
 
   async restart(id: string): Promise<void> {

@@ -6,8 +6,8 @@ import { runSimulation } from "./sim-workload.ts";
 
 const seeds = process.env.SIM_SEED
   ? [Number(process.env.SIM_SEED)]
-  : Array.from({ length: Number(process.env.SIM_SEEDS ?? 4) }, (_, i) => 1000 + i);
-const ops = Number(process.env.SIM_OPS ?? 1500);
+  : Array.from({ length: Number(process.env.SIM_SEEDS ?? 3) }, (_, i) => 1000 + i);
+const ops = Number(process.env.SIM_OPS ?? 1000);
 
 for (const seed of seeds) {
   test(`simulation - seed ${seed}: under loss, crashes and partitions every replica converges and no acknowledged write is lost`, async () => {
