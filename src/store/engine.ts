@@ -626,16 +626,20 @@ export class StoreNode implements StoreApi, Startable {
   #dispatch(from: string, m: WireMessage): void {
     switch (m[0]) {
       case "rep":
-        return this.#onRep(from, m[1] as number, m[2] as number, m[3] as number, m[4] as RepEntry[]);
+        this.#onRep(from, m[1] as number, m[2] as number, m[3] as number, m[4] as RepEntry[]);
+        return;
       case "ack":
-        return this.#onAck(from, m[1] as number);
+        this.#onAck(from, m[1] as number);
+        return;
       case "nack":
         this.#out.get(from)?.rewind(m[1] as number, this.#clock.monoMs());
-        return this.#pump(from);
+        this.#pump(from);
+        return;
       case "stab":
         this.#hlc.observe(m[2] as number);
         this.#completeOf.set(from, m[1] as number);
-        return this.#recomputeStable();
+        this.#recomputeStable();
+        return;
       case "read": {
         const [, callId, key, tokenNodes] = m as [string, string, string, string[]];
         const state = this.#getState(key);
@@ -681,7 +685,7 @@ export class StoreNode implements StoreApi, Startable {
         return;
       }
       default:
-        if (typeof m[0] === "string" && m[0].startsWith("ae-")) return this.#antiEntropy.onMessage(from, m);
+        if (typeof m[0] === "string" && m[0].startsWith("ae-")) this.#antiEntropy.onMessage(from, m);
     }
   }
 
