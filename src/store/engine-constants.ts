@@ -24,8 +24,14 @@ export const gossipMs = 500;
 export const antiEntropyMs = 1_000;
 /** Keys whose states one anti-entropy exchange sends at most (throttle). */
 export const antiEntropyKeysMax = 512;
-/** The sweeper (compaction, expiry) looks at this many keys per tick. */
+/** The sweeper compacts at most this many changed keys (and clears as many expired ones) per tick. */
 export const sweepKeysPerTick = 256;
+/** A changed key waits this long before the sweeper looks at it (stability needs a while to pass it). */
+export const sweepDelayMs = 1_000;
+/** Keys remembered as needing compaction; past this, the slow full scan finds the rest. */
+export const dirtyKeysMax = 1_000_000;
+/** The slow full scan looks at this many keys per tick (a backstop for the dirty list). */
+export const sweepScanKeysPerTick = 16;
 /** Log entries not yet acknowledged by every target (hints) beyond which writes are refused. */
 export const logEntriesMax = 2_000_000;
 /** Default per-request timeouts. */

@@ -29,6 +29,7 @@ import {
   stateExpiresAtMs,
 } from "./crdt.ts";
 import {
+  dirtyKeysMax,
   globalTimeoutMsDefault,
   gossipMs,
   keyBytesMax,
@@ -37,7 +38,9 @@ import {
   logTailMax,
   pendingRequestsMax,
   streamHeartbeatMs,
+  sweepDelayMs,
   sweepKeysPerTick,
+  sweepScanKeysPerTick,
   tickMs,
   tokenWaitMs,
 } from "./engine-constants.ts";
@@ -127,6 +130,8 @@ export class StoreNode implements StoreApi, Startable {
   #lastGossipMs = Number.NEGATIVE_INFINITY;
   #lastTruncateMs = 0;
   #sweep = { partitionIndex: 0, afterKey: undefined as string | undefined };
+  /** Keys with something to compact (counter ops, tombstones, dedup ids), oldest first. */
+  readonly #dirty = new Map<string, { partition: number; sinceMs: number }>();
   readonly #antiEntropy: AntiEntropy;
   #state: "new" | "running" | "stopped" = "new";
 
@@ -756,6 +761,9 @@ export class StoreNode implements StoreApi, Startable {
       };
     }
     this.#trees.update(partition, key, old?.digest ?? 0, row?.digest ?? 0);
+    if (state && needsCompaction(state) && !this.#dirty.has(key) && this.#dirty.size < dirtyKeysMax) {
+      this.#dirty.set(key, { partition, sinceMs: this.#clock.monoMs() });
+    }
     this.#overlay.set(key, { state, row });
     this.#puts.set(key, row);
     this.#scheduleFlush();
@@ -767,7 +775,7 @@ export class StoreNode implements StoreApi, Startable {
     const merged = merge(local, remote);
     const before = local ? digest(local) : 0;
     const after = merged ? digest(merged) : 0;
-    if (merged && local && before === after && encodedEqual(local, merged)) return false;
+    if (merged && local && before === after && sameRepresentation(local, merged)) return false;
     if (local && before !== after) {
       this.#m.conflicts.inc({ kind });
       if (kind === "repair") this.#m.repairs.inc({ kind: "anti-entropy" });
@@ -938,7 +946,11 @@ export class StoreNode implements StoreApi, Startable {
     }
   }
 
-  /** Compacts a few keys per tick at the stability point, and clears expired keys. */
+  /**
+   * Compacts keys at the stability point and clears expired ones, a bounded number per
+   * tick: first keys that changed at least a second ago and have something to compact, then
+   * a slow scan of everything (which finds what the dirty list lost to a restart).
+   */
   #sweepSome(): void {
     if (this.#mine.length === 0) return;
     const nowH = this.#hlc.now();
@@ -946,18 +958,20 @@ export class StoreNode implements StoreApi, Startable {
       this.#compactKey(row.key, row.partition, nowH);
     }
     if (this.#stable === 0) return;
+    const nowMs = this.#clock.monoMs();
     let budget = sweepKeysPerTick;
-    while (budget > 0) {
-      const partition = this.#mine[this.#sweep.partitionIndex % this.#mine.length];
-      const rows = this.#storage.scanPartition(partition, this.#sweep.afterKey, budget);
-      for (const row of rows) this.#compactKey(row.key, partition, nowH);
-      budget -= rows.length;
-      if (rows.length > 0) this.#sweep.afterKey = rows[rows.length - 1].key;
-      else {
-        this.#sweep.partitionIndex = (this.#sweep.partitionIndex + 1) % this.#mine.length;
-        this.#sweep.afterKey = undefined;
-        if (this.#sweep.partitionIndex === 0) return;
-      }
+    for (const [key, { partition, sinceMs }] of this.#dirty) {
+      if (budget-- <= 0 || nowMs - sinceMs < sweepDelayMs) break;
+      this.#dirty.delete(key);
+      this.#compactKey(key, partition, nowH);
+    }
+    const partition = this.#mine[this.#sweep.partitionIndex % this.#mine.length];
+    const rows = this.#storage.scanPartition(partition, this.#sweep.afterKey, sweepScanKeysPerTick);
+    for (const row of rows) this.#compactKey(row.key, partition, nowH);
+    if (rows.length === sweepScanKeysPerTick) this.#sweep.afterKey = rows[rows.length - 1].key;
+    else {
+      this.#sweep.partitionIndex = (this.#sweep.partitionIndex + 1) % this.#mine.length;
+      this.#sweep.afterKey = undefined;
     }
   }
 
@@ -970,7 +984,7 @@ export class StoreNode implements StoreApi, Startable {
       this.#putState(key, partition, undefined);
       return;
     }
-    if (!encodedEqual(state, compacted)) {
+    if (!sameRepresentation(state, compacted)) {
       this.#m.compactions.inc();
       this.#putState(key, partition, compacted);
     }
@@ -1012,8 +1026,37 @@ export class StoreNode implements StoreApi, Startable {
   }
 }
 
-function encodedEqual(a: KeyState, b: KeyState): boolean {
-  return Buffer.from(encodeState(a)).equals(encodeState(b));
+function countOf(d: object): number {
+  let n = 0;
+  for (const _ in d) n++;
+  return n;
+}
+
+/**
+ * Whether two states of one key (one the merge or compaction of the other) are stored the
+ * same: merges and compaction only grow or shrink these parts, so comparing the digest,
+ * the scalars and the sizes (and the retention marks of dedup ids) tells without encoding.
+ */
+function sameRepresentation(a: KeyState, b: KeyState): boolean {
+  if (a.cut !== b.cut || a.del !== b.del || a.exp !== b.exp || a.eh !== b.eh || a.t !== b.t) return false;
+  if (countOf(a.ops) !== countOf(b.ops) || countOf(a.rm) !== countOf(b.rm) || countOf(a.done) !== countOf(b.done)) {
+    return false;
+  }
+  let ra = 0;
+  let rb = 0;
+  for (const id in a.done) ra += a.done[id][1];
+  for (const id in b.done) rb += b.done[id][1];
+  return ra === rb && digest(a) === digest(b);
+}
+
+/** Whether a state holds anything that compaction at a later stability point would change. */
+function needsCompaction(s: KeyState): boolean {
+  if (s.del > 0 || s.exp > 0 || countOf(s.rm) > 0 || countOf(s.done) > 0 || countOf(s.fdel) > 0) return true;
+  for (const id in s.ops) {
+    const op = s.ops[id];
+    if (op.k === "add" || op.k === "fadd" || ((op.k === "set" || op.k === "fset") && op.v === undefined)) return true;
+  }
+  return false;
 }
 
 export type { SessionToken };
