@@ -11,4 +11,8 @@ export const commands: Record<string, Command> = {
     summary: "validate a planet file and print its sites, distances and RTTs",
     load: () => import("./planet-command.ts"),
   },
+  dns: {
+    summary: "run a GSLB DNS server of the planet (--site NAME [--index K])",
+    load: () => import("./dns-command.ts"),
+  },
 };
