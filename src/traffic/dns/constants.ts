@@ -54,6 +54,10 @@ export const soaExpireS = 86_400;
 
 /** Ranked answers are cached per client block until health or weights change. */
 export const rankCacheEntriesMax = 4_096;
+/** Whole responses are cached per (query bytes, source) until health or weights change. */
+export const responseCacheEntriesMax = 4_096;
+/** Queries longer than this are never cached (bounds the cache's memory to entries × this). */
+export const responseCacheQueryBytesMax = 512;
 
 // Worst case for a hung (not refusing) gateway: the next probe starts within one interval,
 // `probeFall` probes time out, then a peer needs one poll to read it. Must fit the bar.

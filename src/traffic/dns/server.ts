@@ -13,6 +13,7 @@ import { buildLocator } from "./locate.ts";
 import { type AnswerState, type HandleContext, handleQuery } from "./message.ts";
 import { createDnsMetrics, type DnsMetrics } from "./metrics.ts";
 import { Ranker } from "./ranking.ts";
+import { ResponseCache } from "./response-cache.ts";
 import { WeightStore } from "./weights.ts";
 import { buildZone } from "./zone.ts";
 
@@ -79,14 +80,20 @@ export function createDnsServer(options: DnsServerOptions, components: DnsServer
     { planet, self, weights, onChange: refresh },
   );
   const state: AnswerState = { zone, ranker };
+  const cache = new ResponseCache();
   let sampled = 0;
   const handle = (buf: Buffer, ctx: HandleContext): Buffer | undefined => {
     const timed = (sampled++ & 63) === 0;
     const t0 = timed ? performance.now() : 0;
     try {
-      const r = handleQuery(buf, ctx, state);
-      metrics.queries.inc({ transport: ctx.transport, qtype: r.qtype, rcode: r.rcode });
-      if (r.firstSite) metrics.answers.inc({ first_site: r.firstSite });
+      const generation = ranker.generation;
+      let r = cache.get(buf, ctx, generation);
+      if (!r) {
+        r = handleQuery(buf, ctx, state);
+        cache.put(buf, ctx, generation, r);
+      }
+      metrics.queries.add(`${ctx.transport}|${r.qtype}|${r.rcode}`);
+      if (r.firstSite) metrics.answers.add(r.firstSite);
       if (r.truncated) metrics.truncated.inc();
       if (timed) metrics.handleMs.observe(performance.now() - t0);
       return r.response;
@@ -94,7 +101,7 @@ export function createDnsServer(options: DnsServerOptions, components: DnsServer
       // handleQuery is built never to throw (the fuzzer holds it to that); if it does, the
       // query is dropped and counted rather than the server taken down for every client.
       logger.error("query handler failed", { err });
-      metrics.queries.inc({ transport: ctx.transport, qtype: "NONE", rcode: "INTERNAL" });
+      metrics.queries.add(`${ctx.transport}|NONE|INTERNAL`);
       return undefined;
     }
   };
@@ -130,7 +137,7 @@ export function createDnsServer(options: DnsServerOptions, components: DnsServer
     port: options.adminPort ?? self.port + adminPortOffset,
     logger,
     routes: {
-      metrics: () => metrics.registry.render(),
+      metrics: () => metrics.render(),
       view: () => monitor.ownView(),
       status,
       weights: () => weights.config,
