@@ -58,6 +58,11 @@ export function dnsServerFor(planet: Planet, site: string, index: number): NodeI
 export function createDnsServer(options: DnsServerOptions, components: DnsServerComponents): DnsServer {
   const { planet } = options;
   const self = dnsServerFor(planet, options.site, options.index);
+  // Peers find each other's admin endpoint at the planet's DNS port + 1, so the port must
+  // be a fixed number with room above it.
+  if (options.port === undefined && (self.port === 0 || self.port + adminPortOffset > 65_535)) {
+    throw dnsErrors.create("RS_ERR_TRAFFIC_DNS_LISTEN", `the planet's ports.dns must be 1..65534, not ${self.port}`);
+  }
   const logger = components.logger;
   const metrics = createDnsMetrics();
   const zone = buildZone(planet);
