@@ -3,7 +3,7 @@
 // over their admin endpoints, combined by the voting rule of votes.ts. Clock, randomness,
 // the probe and the peer read are components, so a test drives it without a network.
 import { z } from "zod";
-import type { Clock, Logger, Random, Startable, TimerHandle } from "../../core/index.ts";
+import { type Clock, channel, type Logger, type Random, type Startable, type TimerHandle } from "../../core/index.ts";
 import type { NodeInfo, Planet } from "../../topology/index.ts";
 import {
   peerPollIntervalMs,
@@ -55,6 +55,9 @@ export type HealthOptions = {
   /** Called when the consensus or the weights change what answers can be. */
   readonly onChange: () => void;
 };
+
+/** Tracing: `redshirt:traffic:dns-health` gets {server, down} whenever the consensus changes. */
+const healthChannel = channel("traffic", "dns-health");
 
 type OwnState = { vote: Vote | undefined; upStreak: number; downStreak: number; inFlight: boolean };
 type PeerState = { view: View | undefined; fetchedAtMs: number; inFlight: boolean };
@@ -241,6 +244,7 @@ export class HealthMonitor implements Startable {
     if (changed && !first) {
       const down = [...next].filter(([, c]) => !c.up).map(([id]) => id);
       this.#c.logger.info("gateway consensus changed", { down });
+      if (healthChannel.hasSubscribers) healthChannel.publish({ server: this.#o.self.id, down });
       this.#o.onChange();
     }
   }

@@ -48,3 +48,25 @@ test("server - a repeated query gets the cached response with its own id; a heal
     await server.stop();
   }
 });
+
+test("server - start and stop are idempotent, and stop without start does nothing", async () => {
+  const planet = testPlanet(123);
+  const make = () =>
+    createDnsServer(
+      { planet, site: "sin", index: 1, port: 0, adminPort: 0 },
+      {
+        clock: new ManualClock(),
+        random: seededRandom(2),
+        logger: createLogger({}, { write: () => {} }),
+        probe: async () => true,
+        fetchView: async () => ({}),
+      },
+    );
+  await make().stop();
+  const s = make();
+  await s.start();
+  await s.start();
+  assert.ok(s.port > 0 && s.adminPort > 0);
+  await s.stop();
+  await s.stop();
+});
