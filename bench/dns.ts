@@ -279,12 +279,12 @@ async function main(): Promise<void> {
     const b = await runDnsperf("PowerDNS", pdnsHost, pdnsPort, queryFile);
     const c = values["pdns-static"] ? await runDnsperf("PowerDNS static", pdnsHost, pdnsPort, staticFile) : undefined;
     const row = (name: string, r: Result): string =>
-      `${name.padEnd(10)}\n  ${r.qps.toFixed(0).padStart(9)} q/s   avg ${r.avgMs.toFixed(3)} ms   p99 ${r.p99Ms.toFixed(3)} ms   lost ${r.lost}/${r.completed + r.lost}   ${r.rcodes}`;
+      `${name.padEnd(18)} ${r.qps.toFixed(0).padStart(9)} q/s   avg ${r.avgMs.toFixed(3)} ms   p99 ${r.p99Ms.toFixed(3)} ms   lost ${r.lost}/${r.completed + r.lost}   ${r.rcodes}`;
     say("");
     say(`results (${seconds} s each, dnsperf -c ${clients} -q ${outstanding}, servers pinned to one core):`);
     say(row("redshirt", a));
     say(row("PowerDNS", b));
-    if (c) say(row("PowerDNS static A (no LUA, reference)", c));
+    if (c) say(`${row("PowerDNS static A", c)}   (plain records, no LUA: PowerDNS's ceiling)`);
     say(`ratio redshirt/PowerDNS: ${(a.qps / b.qps).toFixed(2)}× queries/s, p99 ${(a.p99Ms / b.p99Ms).toFixed(2)}×`);
   } finally {
     await stopAll(processes);
