@@ -15,4 +15,8 @@ export const commands: Record<string, Command> = {
     summary: "read and write the store: kv get|put|incr|add|remove|del KEY [VALUE…]",
     load: () => import("./kv-command.ts"),
   },
+  dns: {
+    summary: "run a GSLB DNS server of the planet (--site NAME [--index K])",
+    load: () => import("./dns-command.ts"),
+  },
 };
