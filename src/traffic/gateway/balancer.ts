@@ -10,7 +10,6 @@ import {
   ejectMaxMsDefault,
   healthFallDefault,
   healthRiseDefault,
-  p2cSampleDrawsMax,
   slowStartMsDefault,
   slowStartWeightMin,
   upstreamConnectionsPerTargetMax,
@@ -159,26 +158,22 @@ export class Balancer<Conn extends Pooled = Pooled> {
       c.length = 0;
       return only;
     }
-    const a = this.#draw(c, nowMs, -1);
-    const b = this.#draw(c, nowMs, a);
-    const ta = c[a];
-    const tb = c[b];
+    const n = c.length;
+    const ia = this.#random.int(n);
+    const ib = (ia + 1 + this.#random.int(n - 1)) % n;
+    const ta = c[ia];
+    const tb = c[ib];
     c.length = 0;
-    // Least outstanding relative to weight: a target in slow start counts as busier.
-    const la = (ta.outstanding + 1) / this.weight(ta, nowMs);
-    const lb = (tb.outstanding + 1) / this.weight(tb, nowMs);
-    return lb < la ? tb : ta;
-  }
-
-  /** An index into c, not `not`, drawn with probability proportional to slow-start weight. */
-  #draw(c: Target<Conn>[], nowMs: number, not: number): number {
-    let idx = 0;
-    for (let d = 0; d < p2cSampleDrawsMax; d++) {
-      idx = not < 0 ? this.#random.int(c.length) : (not + 1 + this.#random.int(c.length - 1)) % c.length;
-      const w = this.weight(c[idx], nowMs);
-      if (w >= 1 || this.#random.next() < w) return idx;
-    }
-    return idx;
+    // Slow start: a warming target takes part in a comparison only with probability equal
+    // to its weight, so its share of picks grows with the weight.
+    const wa = this.weight(ta, nowMs);
+    const wb = this.weight(tb, nowMs);
+    const offerA = wa >= 1 || this.#random.next() < wa;
+    const offerB = wb >= 1 || this.#random.next() < wb;
+    if (offerA !== offerB) return offerA ? ta : tb;
+    if (!offerA) return wb > wa ? tb : ta;
+    // Least outstanding requests; a tie goes to the first draw, itself random.
+    return tb.outstanding < ta.outstanding ? tb : ta;
   }
 
   /** A try got its response head: the target works. */

@@ -78,8 +78,6 @@ export const ejectionForgetMs = 60_000;
 export const slowStartMsDefault = 2_000;
 /** A target entering slow start gets this share of its traffic at first. */
 export const slowStartWeightMin = 0.1;
-/** Draws while sampling two candidates that respect slow-start weights. */
-export const p2cSampleDrawsMax = 8;
 
 // --- Client-facing. ---
 export const retryAfterS = 1;

@@ -29,6 +29,8 @@ export interface ProxyContext {
   readonly local: Balancer<UpstreamConn>;
   /** Other sites' gateways, one balancer per site, nearest site first. */
   readonly remote: readonly Balancer<UpstreamConn>[];
+  /** Source address of upstream connections (the gateway's own), or undefined for the OS's choice. */
+  readonly sourceAddress: string | undefined;
   /** Host sent upstream for an HTTP/1.0 request without one. */
   readonly hostDefault: string;
   /** Stopping: answer with Connection: close and take no new connections. */

@@ -131,7 +131,7 @@ export class Exchange implements UpstreamOwner {
     // An unsafe request takes only a recently used socket: less chance the app is closing it.
     let up = t.pool.take(this.idempotent ? Number.NEGATIVE_INFINITY : nowMs - poolReuseUnsafeIdleMsMax);
     if (up !== undefined) up.uses++;
-    else up = new UpstreamConn(t);
+    else up = new UpstreamConn(t, ctx.sourceAddress);
     up.owner = this;
     this.#up = up;
     this.#tryStartMs = nowMs;

@@ -107,6 +107,7 @@ export class Gateway implements Startable, ProxyContext {
   readonly local: Balancer<UpstreamConn>;
   readonly remote: Balancer<UpstreamConn>[] = [];
   readonly hostDefault: string;
+  readonly sourceAddress: string | undefined;
   shuttingDown = false;
   readonly listenHost: string;
   readonly listenPort: number;
@@ -139,6 +140,9 @@ export class Gateway implements Startable, ProxyContext {
     this.listenHost = options.listen?.host ?? self.host;
     this.listenPort = options.listen?.port ?? self.port;
     this.hostDefault = `${this.listenHost}:${this.listenPort}`;
+    // Calls leave from the gateway's own address (a routed site address), unless it listens on a wildcard.
+    this.sourceAddress =
+      /^\d+\.\d+\.\d+\.\d+$/.test(this.listenHost) && this.listenHost !== "0.0.0.0" ? this.listenHost : undefined;
     this.clock = options.clock ?? systemClock;
     const random = options.random ?? systemRandom;
     this.log = options.log ?? createLogger({ part: "traffic", gateway: self.id });

@@ -63,8 +63,9 @@ export class RetryBudget {
   /** Takes one retry from the budget; false when it is spent. */
   tryWithdraw(): boolean {
     this.#refill();
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
+    // The epsilon absorbs the rounding of many fractional deposits (0.2 × 5 is not quite 1).
+    if (this.#tokens < 1 - 1e-9) return false;
+    this.#tokens = Math.max(0, this.#tokens - 1);
     return true;
   }
 

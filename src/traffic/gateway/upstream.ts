@@ -25,10 +25,11 @@ export class UpstreamConn implements Pooled {
   uses = 0;
   error: NodeJS.ErrnoException | undefined;
 
-  constructor(target: Target<UpstreamConn>) {
+  /** localAddress: the gateway's own address, so upstreams see which site's gateway calls them. */
+  constructor(target: Target<UpstreamConn>, localAddress: string | undefined) {
     this.target = target;
     target.open++;
-    this.socket = connect({ host: target.host, port: target.port, noDelay: true });
+    this.socket = connect({ host: target.host, port: target.port, noDelay: true, localAddress });
     this.socket.on("connect", () => {
       this.connected = true;
       this.owner?.onUpstreamConnect(this);
