@@ -72,7 +72,11 @@ const server = createServer((req, res) => {
         pump();
         return;
       }
-      res.writeHead(200, { "content-type": "application/json", "x-instance": id });
+      res.writeHead(200, {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(body),
+        "x-instance": id,
+      });
       res.end(body);
     };
     if (delayMs > 0) setTimeout(answer, delayMs);

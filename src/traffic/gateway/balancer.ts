@@ -19,11 +19,21 @@ import type { Pool, Pooled } from "./pool.ts";
 export type TargetKind = "instance" | "gateway";
 
 /** Why a try failed; decides retries and ejection. */
-export type FailureKind = "connect-refused" | "connect-timeout" | "connect-error" | "reset" | "timeout" | "protocol";
+export type FailureKind =
+  | "connect-refused"
+  | "connect-timeout"
+  | "connect-error"
+  | "reset"
+  | "timeout"
+  | "protocol"
+  /** Another site's gateway answered that it has no capacity either (503 with RS-Error NO_BACKEND). */
+  | "no-capacity"
+  /** Another site's gateway answered 502 or 504 itself: an app there failed the request. */
+  | "peer-error";
 
-/** A connect that failed never wrote a request byte, so any request may move on. */
+/** The request reached no app: a connect failed (no byte written), or a peer gateway had no capacity. */
 export function neverSent(kind: FailureKind): boolean {
-  return kind === "connect-refused" || kind === "connect-timeout" || kind === "connect-error";
+  return kind === "connect-refused" || kind === "connect-timeout" || kind === "connect-error" || kind === "no-capacity";
 }
 
 export type TargetInfo = {
@@ -184,9 +194,11 @@ export class Balancer<Conn extends Pooled = Pooled> {
   /** A try failed at the gateway level (not an app's 5xx); returns true when this ejected the target. */
   recordFailure(t: Target<Conn>, kind: FailureKind): boolean {
     const nowMs = this.#clock.monoMs();
-    // A refused connect means nothing listens: certain, so it ejects at once. Resets and
-    // timeouts also happen to healthy targets now and then, so only a run of them ejects.
-    t.consecutiveFailures = kind === "connect-refused" ? ejectAfterFailures : t.consecutiveFailures + 1;
+    // A refused connect means nothing listens, and a peer without capacity says so itself:
+    // certain, so they eject at once. Resets and timeouts also happen to healthy targets
+    // now and then, so only a run of them ejects.
+    const certain = kind === "connect-refused" || kind === "no-capacity";
+    t.consecutiveFailures = certain ? ejectAfterFailures : t.consecutiveFailures + 1;
     if (t.consecutiveFailures < ejectAfterFailures || nowMs < t.ejectedUntilMs) return false;
     if (nowMs - t.lastEjectionMs > ejectionForgetMs) t.ejections = 0;
     t.ejections++;

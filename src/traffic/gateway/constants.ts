@@ -87,6 +87,9 @@ export const adminPrefix = "/_redshirt/";
 /** The header that marks a request forwarded by another site's gateway; its value names that site. */
 export const hopHeader = "rs-hop";
 export const hopHeaderName = "RS-Hop";
+/** On responses the gateway answers itself: the error code. */
+export const errorHeader = "rs-error";
+export const errorHeaderName = "RS-Error";
 
 assert(healthIntervalMsDefault * (1 + healthJitterRatio) * healthFallDefault < 1_000, "a dead target out in < 1 s");
 assert(healthTimeoutMsDefault <= 1_000, "health timeouts bounded");

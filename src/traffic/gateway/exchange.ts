@@ -9,6 +9,7 @@ import { type FailureKind, neverSent, type Target } from "./balancer.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import type { ClientConn } from "./client.ts";
 import {
+  errorHeader,
   headBytesMax,
   hopHeaderName,
   interimResponsesMax,
@@ -21,6 +22,12 @@ import { codeForStatus, errorResponse, type LocalResponse, serializeResponse } f
 import { isIdempotent, mayRetry } from "./retry.ts";
 import { clientResponseHead, upstreamRequestHead } from "./rewrite.ts";
 import { UpstreamConn, type UpstreamOwner } from "./upstream.ts";
+
+/** The error code of a response another site's gateway answered itself, if it did. */
+function peerErrorCode(r: ResponseHead): string | undefined {
+  for (const f of r.fields) if (f.lc === errorHeader) return f.value;
+  return undefined;
+}
 
 export const BODY_NONE = 0;
 export const BODY_LENGTH = 1;
@@ -292,6 +299,18 @@ export class Exchange implements UpstreamOwner {
   #commit(r: ResponseHead, buf: Buffer, end: number): void {
     const ctx = this.ctx;
     const t = this.#target!;
+    if (t.kind === "gateway" && r.status >= 502 && r.status <= 504) {
+      // The peer answered an error itself: with no capacity the request reached no app and
+      // may go on to the next site; after an app failed there, only if it is idempotent.
+      const code = peerErrorCode(r);
+      if (code !== undefined) {
+        const up = this.#up;
+        this.#up = null;
+        up?.detachAndDestroy();
+        this.#tryFailed(code === "RS_ERR_TRAFFIC_GATEWAY_NO_BACKEND" ? "no-capacity" : "peer-error");
+        return;
+      }
+    }
     const nowMs = ctx.clock.monoMs();
     this.responseStarted = true;
     this.#lastActivityMs = nowMs;

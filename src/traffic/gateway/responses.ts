@@ -2,7 +2,7 @@
 // every redshirt HTTP API answers) and its own endpoints. Built into one buffer each, so
 // a storm of 503s costs one write per request.
 import { STATUS_CODES } from "node:http";
-import { retryAfterS } from "./constants.ts";
+import { errorHeaderName, retryAfterS } from "./constants.ts";
 import { type GatewayErrorCode, gatewayErrors } from "./errors.ts";
 
 export type LocalResponse = {
@@ -30,7 +30,9 @@ export function serializeResponse(r: LocalResponse, options: { close: boolean; h
 /** The gateway's answer for one of its error codes. */
 export function errorResponse(code: GatewayErrorCode, reason?: string): LocalResponse {
   const err = gatewayErrors.create(code, reason);
-  const extra = err.status === 503 ? `Retry-After: ${retryAfterS}\r\n` : undefined;
+  // RS-Error names the code, so another site's gateway can tell "no capacity here" from an app's 503.
+  let extra = `${errorHeaderName}: ${code}\r\n`;
+  if (err.status === 503) extra += `Retry-After: ${retryAfterS}\r\n`;
   return {
     status: err.status,
     contentType: "application/json",
