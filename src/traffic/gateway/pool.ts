@@ -3,20 +3,29 @@
 // closed by the timeout sweep before the app's own keep-alive timeout could race us.
 import { poolIdleSocketsPerTargetMax } from "./constants.ts";
 
-export type Pooled = { destroy(): void; idleSinceMs: number };
+export type Pooled = {
+  destroy(): void;
+  idleSinceMs: number;
+  /** Still open both ways (the peer has not closed it while it sat idle). */
+  readonly alive: boolean;
+};
 
 export class Pool<Conn extends Pooled = Pooled> {
   /** Oldest first; take() pops the newest. */
   readonly idle: Conn[] = [];
 
-  /** The most recently idled connection, if it went idle at or after `idleSinceMsMin`. */
+  /** The most recently idled live connection, if it went idle at or after `idleSinceMsMin`. */
   take(idleSinceMsMin = Number.NEGATIVE_INFINITY): Conn | undefined {
-    const n = this.idle.length;
-    if (n === 0) return undefined;
-    const c = this.idle[n - 1];
-    if (c.idleSinceMs < idleSinceMsMin) return undefined;
-    this.idle.length = n - 1;
-    return c;
+    for (;;) {
+      const n = this.idle.length;
+      if (n === 0) return undefined;
+      const c = this.idle[n - 1];
+      if (c.idleSinceMs < idleSinceMsMin) return undefined;
+      this.idle.length = n - 1;
+      // The peer may have closed it a moment ago, before its close event ran.
+      if (c.alive) return c;
+      c.destroy();
+    }
   }
 
   /** Keeps a connection for reuse; false (and the caller destroys it) when the pool is full. */

@@ -57,6 +57,10 @@ export class UpstreamConn implements Pooled {
     });
   }
 
+  get alive(): boolean {
+    return !this.closed && !this.socket.destroyed && !this.socket.readableEnded;
+  }
+
   /** Why this connection failed, for a try that got no response head. */
   failureKind(): FailureKind {
     if (this.connected) return "reset";
