@@ -169,11 +169,11 @@ test("gateway - random and mutated requests never take it down (time-bounded)", 
       ]),
     );
   const samples = [...fc.sample(mutated, 60), ...fc.sample(fc.uint8Array({ minLength: 1, maxLength: 200 }), 20)];
-  const deadline = performance.now() + 6_000;
+  const deadline = performance.now() + 4_000;
   let sent = 0;
   for (const s of samples) {
     if (performance.now() > deadline) break;
-    const { bytes } = await rawExchange(gw, Buffer.from(s), { quietMs: 150 });
+    const { bytes } = await rawExchange(gw, Buffer.from(s), { quietMs: 100 });
     const text = bytes.toString("latin1");
     assert.ok(
       text === "" || /^HTTP\/1\.1 \d{3} /.test(text),

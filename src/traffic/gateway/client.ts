@@ -39,7 +39,6 @@ export class ClientConn {
     this.ip = clientAddress(socket.remoteAddress);
     this.lastActivityMs = ctx.clock.monoMs();
     this.#onClosed = onClosed;
-    socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("end", () => this.#onEnd());
     socket.on("drain", () => this.#ex?.onClientDrain());
@@ -213,8 +212,16 @@ export class ClientConn {
 
   #onEnd(): void {
     this.ended = true;
-    if (this.#phase === P_TUNNEL) this.#ex?.onClientEnd();
-    else if (this.#ex === null) this.#close();
+    if (this.#phase === P_TUNNEL) {
+      this.#ex?.onClientEnd();
+    } else if (this.#phase === P_BODY) {
+      // The body can never complete: nothing to answer, nothing to forward.
+      this.#ex?.abort();
+      this.#ex = null;
+      this.destroy();
+    } else if (this.#ex === null) {
+      this.#close();
+    }
   }
 
   #onClose(): void {

@@ -194,6 +194,8 @@ export class Exchange implements UpstreamOwner {
   }
 
   onClientDrain(): void {
+    // The client took what was written: the response is moving, even with the upstream paused.
+    this.#lastActivityMs = this.ctx.clock.monoMs();
     const up = this.#up;
     if (up?.socket.isPaused()) up.socket.resume();
   }
