@@ -4,6 +4,7 @@
 // authoritative DNS that sends each user to the nearest healthy site.
 export { type FailureKind, neverSent } from "./gateway/balancer.ts";
 export * as gatewayConstants from "./gateway/constants.ts";
+export { gatewayHealthPath } from "./gateway/constants.ts";
 export { gatewayErrors } from "./gateway/errors.ts";
 export { Gateway, type GatewayHealth, type GatewayOptions, type TargetStatus } from "./gateway/gateway.ts";
 export type { Probe } from "./gateway/health.ts";

@@ -84,6 +84,8 @@ export const retryAfterS = 1;
 export const clientConnectionsMax = 20_000;
 /** The reserved path prefix of the gateway's own endpoints; apps must not use it. */
 export const adminPrefix = "/_redshirt/";
+/** What the GSLB DNS and other sites' gateways probe: 200 means this site can serve with its own instances. */
+export const gatewayHealthPath = `${adminPrefix}healthz`;
 /** The header that marks a request forwarded by another site's gateway; its value names that site. */
 export const hopHeader = "rs-hop";
 export const hopHeaderName = "RS-Hop";

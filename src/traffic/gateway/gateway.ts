@@ -6,6 +6,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import {
   type Clock,
+  channel,
   createLogger,
   type Logger,
   type Random,
@@ -22,6 +23,7 @@ import {
   clientConnectionsMax,
   clientIdleTimeoutMsDefault,
   connectTimeoutMsDefault,
+  gatewayHealthPath,
   headReadTimeoutMsDefault,
   healthIntervalMsDefault,
   healthPath,
@@ -44,6 +46,9 @@ import { Pool } from "./pool.ts";
 import { errorResponse, type LocalResponse } from "./responses.ts";
 import { RetryBudget } from "./retry.ts";
 import type { UpstreamConn } from "./upstream.ts";
+
+/** Tracing: `redshirt:traffic:gateway-target` carries ejections and health changes. */
+const targetChannel = channel("traffic", "gateway-target");
 
 export type GatewayOptions = {
   readonly planet: Planet;
@@ -125,6 +130,7 @@ export class Gateway implements Startable, ProxyContext {
   #started = false;
   #stopped = false;
   #firstChecks: Promise<void>[] = [];
+  #hadCapacity = true;
 
   constructor(options: GatewayOptions) {
     this.#o = options;
@@ -202,7 +208,7 @@ export class Gateway implements Startable, ProxyContext {
       random,
       intervalMs: options.peerHealthIntervalMs ?? peerHealthIntervalMsDefault,
       timeoutMs: healthTimeoutMs,
-      probe: probe(`${adminPrefix}healthz`),
+      probe: probe(gatewayHealthPath),
       onResult: (t, ok) => this.balancerOf(t as Target<UpstreamConn>).recordCheck(t as Target<UpstreamConn>, ok),
     });
     this.metrics = new GatewayMetrics({
@@ -323,11 +329,23 @@ export class Gateway implements Startable, ProxyContext {
   }
 
   #onBalancerEvent(e: BalancerEvent): void {
+    if (targetChannel.hasSubscribers) {
+      const { target, ...rest } = e;
+      targetChannel.publish({ gateway: this.name, target: target.id, ...rest });
+    }
     if (e.type === "ejected") {
       this.metrics.ejections.inc(e.target.id);
       this.log.warn("target ejected", { target: e.target.id, kind: e.kind, forMs: e.forMs });
     } else {
       this.log.info(e.healthy ? "target healthy" : "target unhealthy", { target: e.target.id });
+    }
+    if (e.target.kind === "instance" && this.#server) {
+      const hasCapacity = this.local.healthyCount() > 0;
+      if (hasCapacity !== this.#hadCapacity) {
+        this.#hadCapacity = hasCapacity;
+        if (hasCapacity) this.log.info("local capacity back: serving from this site");
+        else this.log.warn("no local capacity: forwarding to other sites", { to: this.#failoverSite() });
+      }
     }
   }
 
@@ -362,7 +380,7 @@ export class Gateway implements Startable, ProxyContext {
   admin(method: string, path: string): LocalResponse {
     if (method !== "GET" && method !== "HEAD") return errorResponse("RS_ERR_TRAFFIC_GATEWAY_METHOD", method);
     switch (path) {
-      case `${adminPrefix}healthz`: {
+      case gatewayHealthPath: {
         const h = this.health();
         return { status: h.ok ? 200 : 503, contentType: "application/json", body: `${JSON.stringify(h)}\n` };
       }
