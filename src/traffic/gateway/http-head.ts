@@ -361,6 +361,8 @@ export function parseResponseHead(head: string): ResponseHead | HeadRejection {
 
 const CR = 13;
 const LF = 10;
+/** A buffer needle: searching with a string needle converts it on every call. */
+const headEnd = Buffer.from("\r\n\r\n", "latin1");
 
 /**
  * Where a head ends in `buf` (the offset after CRLF CRLF), or -1 when more bytes are
@@ -368,7 +370,7 @@ const LF = 10;
  * end earlier than we would).
  */
 export function findHeadEnd(buf: Buffer, from: number): number {
-  const i = buf.indexOf("\r\n\r\n", from, "latin1");
+  const i = buf.indexOf(headEnd, from);
   if (i >= 0) return i + 4;
   let lf = buf.indexOf(LF, from);
   while (lf >= 0) {
