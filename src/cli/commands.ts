@@ -7,6 +7,10 @@ export type Command = {
 };
 
 export const commands: Record<string, Command> = {
+  gateway: {
+    summary: "run a site gateway: balance over the site's app instances, fail over to the nearest healthy site",
+    load: () => import("./gateway-command.ts"),
+  },
   planet: {
     summary: "validate a planet file and print its sites, distances and RTTs",
     load: () => import("./planet-command.ts"),
