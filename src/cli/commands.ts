@@ -11,6 +11,10 @@ export const commands: Record<string, Command> = {
     summary: "start the whole planet on this machine (what `npm start` runs)",
     load: () => import("./up-command.ts"),
   },
+  gateway: {
+    summary: "run a site gateway: balance over the site's app instances, fail over to the nearest healthy site",
+    load: () => import("./gateway-command.ts"),
+  },
   planet: {
     summary: "validate a planet file and print its sites, distances and RTTs",
     load: () => import("./planet-command.ts"),
@@ -19,5 +23,9 @@ export const commands: Record<string, Command> = {
   kv: {
     summary: "read and write the store: kv get|put|incr|add|remove|del KEY [VALUE…]",
     load: () => import("./kv-command.ts"),
+  },
+  dns: {
+    summary: "run a GSLB DNS server of the planet (--site NAME [--index K])",
+    load: () => import("./dns-command.ts"),
   },
 };

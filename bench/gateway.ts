@@ -1,0 +1,253 @@
+// `npm run bench:gateway`: the redshirt gateway against HAProxy, in the same run, in front
+// of the same backend, each proxy pinned to the same core, driven by wrk with the same
+// connections and duration. Prints req/s, p50 and p99 for both and the ratio.
+//   node bench/gateway.ts [--duration S] [--connections N] [--rounds N] [--warmup S] [--no-direct]
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { type Launched, launch, nodeBin } from "../src/core/index.ts";
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: "string", default: "10" },
+    connections: { type: "string", default: "32" },
+    threads: { type: "string", default: "1" },
+    rounds: { type: "string", default: "1" },
+    warmup: { type: "string", default: "2" },
+    "proxy-core": { type: "string", default: "0" },
+    "load-core": { type: "string", default: "1" },
+    "no-direct": { type: "boolean", default: false },
+  },
+});
+const durationS = Number(values.duration);
+const connections = Number(values.connections);
+const threads = Number(values.threads);
+const rounds = Number(values.rounds);
+const warmupS = Number(values.warmup);
+const roundsMax = 20;
+if (!(durationS > 0 && connections > 0 && threads > 0 && rounds > 0 && rounds <= roundsMax && warmupS >= 0)) {
+  console.error("bench: --duration, --connections, --threads, --rounds (1..20) must be positive numbers");
+  process.exit(2);
+}
+
+// The bench's own subnet, away from the test suite's 127.10–127.199 ranges.
+const subnet = "127.250";
+const backend = { host: `${subnet}.4.1`, port: 9000 };
+const gatewayAddr = { host: `${subnet}.2.1`, port: 8080 };
+const haproxyAddr = { host: `${subnet}.2.2`, port: 8080 };
+
+const haveTaskset = spawnSync("taskset", ["--version"]).status === 0;
+const cpus = (await import("node:os")).cpus().length;
+const pin = (core: string, command: string, args: string[]): [string, string[]] =>
+  haveTaskset && cpus > 1 ? ["taskset", ["-c", core, command, ...args]] : [command, args];
+
+function log(line: string): void {
+  console.log(`bench: ${line}`);
+}
+
+function waitForPort(host: string, port: number, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = (): void => {
+      const s = connect({ host, port });
+      s.once("connect", () => {
+        s.destroy();
+        resolve();
+      });
+      s.once("error", () => {
+        s.destroy();
+        if (performance.now() > deadline) reject(new Error(`${host}:${port} not listening after ${timeoutMs} ms`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+type WrkResult = { rps: number; p50Ms: number; p99Ms: number; errors: number };
+
+function toMs(text: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text);
+  if (!m) return Number.NaN;
+  const v = Number(m[1]);
+  return m[2] === "us" ? v / 1000 : m[2] === "ms" ? v : m[2] === "s" ? v * 1000 : v * 60_000;
+}
+
+function wrk(url: string, seconds: number): WrkResult {
+  const [cmd, args] = pin(values["load-core"], "wrk", [
+    `-t${threads}`,
+    `-c${connections}`,
+    `-d${seconds}s`,
+    "--latency",
+    url,
+  ]);
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: (seconds + 30) * 1000 });
+  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr || r.stdout}`);
+  const out = r.stdout;
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p50Ms = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? "");
+  const p99Ms = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? "");
+  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const errors = (errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + non2xx;
+  return { rps, p50Ms, p99Ms, errors };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "redshirt-bench-gw-"));
+const started: Launched[] = [];
+let haproxy: ChildProcess | undefined;
+
+async function main(): Promise<void> {
+  const haproxyBin = ["/usr/sbin/haproxy", "haproxy"].find((b) => spawnSync(b, ["-v"]).status === 0);
+  if (!haproxyBin) throw new Error("haproxy not found; install the Debian package haproxy");
+  if (spawnSync("wrk", ["--version"]).error) throw new Error("wrk not found; install the Debian package wrk");
+  log(
+    `wrk -t${threads} -c${connections}, ${durationS} s per run, ${rounds} round(s), warmup ${warmupS} s; ` +
+      (haveTaskset && cpus > 1
+        ? `proxies pinned to core ${values["proxy-core"]}, backend and wrk to core ${values["load-core"]}`
+        : "no pinning (taskset missing or one core)"),
+  );
+
+  const planetFile = join(dir, "planet.yaml");
+  writeFileSync(
+    planetFile,
+    `name: bench\nzone: bench.test.\nsites:\n  - { name: bench, city: Bench, lat: 0, lon: 0, subnet: ${subnet}.0.0/16, tiers: { store: 3, gateway: 1, dns: 0, app: 1 } }\n`,
+  );
+  const haproxyCfg = join(dir, "haproxy.cfg");
+  writeFileSync(
+    haproxyCfg,
+    [
+      "global",
+      "  nbthread 1",
+      "  maxconn 4096",
+      "defaults",
+      "  mode http",
+      "  timeout connect 1s",
+      "  timeout client 60s",
+      "  timeout server 15s",
+      "  timeout http-request 10s",
+      "  timeout http-keep-alive 60s",
+      "  option http-keep-alive",
+      "  option forwardfor",
+      "frontend fe",
+      `  bind ${haproxyAddr.host}:${haproxyAddr.port}`,
+      "  unique-id-format %[uuid()]",
+      "  unique-id-header X-Request-Id",
+      "  http-request set-header X-Forwarded-Proto http",
+      "  http-request set-header X-Forwarded-Host %[req.hdr(host)]",
+      "  default_backend be",
+      "backend be",
+      "  balance leastconn",
+      "  option httpchk GET /healthz",
+      `  server app1 ${backend.host}:${backend.port} check inter 200 fall 2 rise 2`,
+      "",
+    ].join("\n"),
+  );
+
+  log(`starting the backend on ${backend.host}:${backend.port}`);
+  const [bcmd, bargs] = pin(values["load-core"], nodeBin, [
+    "bench/support/http-backend.ts",
+    "--host",
+    backend.host,
+    "--port",
+    String(backend.port),
+  ]);
+  started.push(await launch({ name: "backend", command: bcmd, args: bargs }));
+
+  log(`starting the gateway on ${gatewayAddr.host}:${gatewayAddr.port}`);
+  const [gcmd, gargs] = pin(values["proxy-core"], nodeBin, [
+    "src/cli/main.ts",
+    "gateway",
+    "--planet",
+    planetFile,
+    "--site",
+    "bench",
+  ]);
+  started.push(
+    await launch({ name: "gateway", command: gcmd, args: gargs, env: { ...process.env, REDSHIRT_LOG_LEVEL: "warn" } }),
+  );
+
+  log(`starting HAProxy on ${haproxyAddr.host}:${haproxyAddr.port} (nbthread 1)`);
+  const [hcmd, hargs] = pin(values["proxy-core"], haproxyBin, ["-db", "-f", haproxyCfg]);
+  haproxy = spawn(hcmd, hargs, { stdio: ["ignore", "ignore", "pipe"] });
+  let haproxyErr = "";
+  haproxy.stderr?.on("data", (d: Buffer) => {
+    haproxyErr = (haproxyErr + d.toString()).slice(-2000);
+  });
+  await waitForPort(haproxyAddr.host, haproxyAddr.port, 10_000).catch((err: Error) => {
+    throw new Error(`${err.message}; HAProxy said: ${haproxyErr}`);
+  });
+  // Let HAProxy's first health checks pass before measuring.
+  await new Promise((r) => setTimeout(r, 700));
+
+  const gwUrl = `http://${gatewayAddr.host}:${gatewayAddr.port}/`;
+  const hpUrl = `http://${haproxyAddr.host}:${haproxyAddr.port}/`;
+  if (warmupS > 0) {
+    log(`warming up both proxies (${warmupS} s each)`);
+    wrk(gwUrl, warmupS);
+    wrk(hpUrl, warmupS);
+  }
+  if (!values["no-direct"]) {
+    const s = Math.max(1, Math.round(durationS / 2));
+    log(`backend alone, no proxy (${s} s): shows how much headroom the backend leaves`);
+    const d = wrk(`http://${backend.host}:${backend.port}/`, s);
+    log(`  direct   ${d.rps.toFixed(0).padStart(7)} req/s  p50 ${d.p50Ms.toFixed(2)} ms  p99 ${d.p99Ms.toFixed(2)} ms`);
+  }
+  const gw: WrkResult[] = [];
+  const hp: WrkResult[] = [];
+  for (let r = 1; r <= rounds; r++) {
+    log(`round ${r}/${rounds}: gateway (${durationS} s)`);
+    const g = wrk(gwUrl, durationS);
+    gw.push(g);
+    log(
+      `  gateway  ${g.rps.toFixed(0).padStart(7)} req/s  p50 ${g.p50Ms.toFixed(2)} ms  p99 ${g.p99Ms.toFixed(2)} ms  errors ${g.errors}`,
+    );
+    log(`round ${r}/${rounds}: haproxy (${durationS} s)`);
+    const h = wrk(hpUrl, durationS);
+    hp.push(h);
+    log(
+      `  haproxy  ${h.rps.toFixed(0).padStart(7)} req/s  p50 ${h.p50Ms.toFixed(2)} ms  p99 ${h.p99Ms.toFixed(2)} ms  errors ${h.errors}`,
+    );
+  }
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  const g = {
+    rps: median(gw.map((x) => x.rps)),
+    p50: median(gw.map((x) => x.p50Ms)),
+    p99: median(gw.map((x) => x.p99Ms)),
+  };
+  const h = {
+    rps: median(hp.map((x) => x.rps)),
+    p50: median(hp.map((x) => x.p50Ms)),
+    p99: median(hp.map((x) => x.p99Ms)),
+  };
+  console.log("");
+  console.log(
+    `proxy     req/s     p50 ms   p99 ms   (median of ${rounds} round(s), wrk -c${connections} -d${durationS}s)`,
+  );
+  console.log(
+    `gateway   ${g.rps.toFixed(0).padStart(7)}   ${g.p50.toFixed(2).padStart(6)}   ${g.p99.toFixed(2).padStart(6)}`,
+  );
+  console.log(
+    `haproxy   ${h.rps.toFixed(0).padStart(7)}   ${h.p50.toFixed(2).padStart(6)}   ${h.p99.toFixed(2).padStart(6)}`,
+  );
+  console.log(`ratio gateway/haproxy: ${(g.rps / h.rps).toFixed(2)}× req/s`);
+  const errors = [...gw, ...hp].reduce((a, x) => a + x.errors, 0);
+  if (errors > 0) console.log(`warning: ${errors} wrk errors or non-2xx responses during the runs`);
+}
+
+try {
+  await main();
+} catch (err) {
+  console.error(`bench: failed: ${(err as Error).message}`);
+  process.exitCode = 1;
+} finally {
+  haproxy?.kill("SIGTERM");
+  await Promise.all(started.map((p) => p.stop()));
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,84 @@
+// The HTTP the DNS server speaks as a client: the gateway probe and the read of a peer's
+// view. Each request uses a fresh connection from the DNS server's own address (so a
+// gateway or a link emulator sees which vantage point asks) with a hard deadline.
+import http from "node:http";
+import type { Clock } from "../../core/index.ts";
+import type { NodeInfo } from "../../topology/index.ts";
+import { adminBodyBytesMax, adminPortOffset, gatewayHealthPath } from "./constants.ts";
+import type { FetchViewFn, ProbeFn } from "./health.ts";
+
+type GetResult = { status: number; body: Buffer };
+
+function get(
+  clock: Clock,
+  options: { host: string; port: number; path: string; localAddress: string | undefined },
+  timeoutMs: number,
+  bodyBytesMax: number,
+): Promise<GetResult> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: options.host,
+      port: options.port,
+      path: options.path,
+      method: "GET",
+      localAddress: options.localAddress,
+      agent: false,
+      headers: { connection: "close", "user-agent": "redshirt-dns" },
+    });
+    const deadline = clock.setTimer(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on("error", (err) => {
+      deadline.cancel();
+      reject(err);
+    });
+    req.on("response", (res) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      res.on("data", (c: Buffer) => {
+        bytes += c.length;
+        if (bytes > bodyBytesMax) req.destroy(new Error("response body too large"));
+        else chunks.push(c);
+      });
+      res.on("end", () => {
+        deadline.cancel();
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) });
+      });
+      res.on("error", (err) => {
+        deadline.cancel();
+        reject(err);
+      });
+    });
+    req.end();
+  });
+}
+
+/** Probes a gateway: GET /_redshirt/healthz answered 200 means its site can serve. */
+export function httpProbe(clock: Clock, localAddress: string | undefined): ProbeFn {
+  return async (gateway: NodeInfo, timeoutMs: number) => {
+    const r = await get(
+      clock,
+      { host: gateway.host, port: gateway.port, path: gatewayHealthPath, localAddress },
+      timeoutMs,
+      4096,
+    );
+    return r.status === 200;
+  };
+}
+
+/** The admin endpoint of a DNS server: its address, the DNS port plus adminPortOffset. */
+export function adminPortOf(dnsServer: NodeInfo): number {
+  return dnsServer.port + adminPortOffset;
+}
+
+/** Reads a peer DNS server's probe view (validated by the caller). */
+export function httpFetchView(clock: Clock, localAddress: string | undefined): FetchViewFn {
+  return async (peer: NodeInfo, timeoutMs: number) => {
+    const r = await get(
+      clock,
+      { host: peer.host, port: adminPortOf(peer), path: "/_redshirt/dns/view", localAddress },
+      timeoutMs,
+      adminBodyBytesMax,
+    );
+    if (r.status !== 200) throw new Error(`peer ${peer.id} answered ${r.status}`);
+    return JSON.parse(r.body.toString("utf8"));
+  };
+}

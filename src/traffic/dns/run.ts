@@ -1,0 +1,41 @@
+// Production wiring of `redshirt dns`: the system clock and randomness, HTTP probes and
+// peer reads from the server's own address, JSON logs on stderr, one ready line on stdout,
+// and a graceful stop on SIGTERM or SIGINT.
+import { createLogger, systemClock, systemRandom } from "../../core/index.ts";
+import type { Planet } from "../../topology/index.ts";
+import { httpFetchView, httpProbe } from "./http.ts";
+import { createDnsServer, dnsServerFor } from "./server.ts";
+
+export async function runDnsServer(planet: Planet, options: { site: string; index: number }): Promise<number> {
+  const self = dnsServerFor(planet, options.site, options.index);
+  const logger = createLogger({ part: "dns", server: self.id });
+  const server = createDnsServer(
+    { planet, site: options.site, index: options.index },
+    {
+      clock: systemClock,
+      random: systemRandom,
+      logger,
+      probe: httpProbe(systemClock, self.host),
+      fetchView: httpFetchView(systemClock, self.host),
+    },
+  );
+  await server.start();
+  process.stdout.write(
+    `${JSON.stringify({ event: "ready", id: self.id, host: self.host, port: server.port, adminPort: server.adminPort, zone: planet.zone })}\n`,
+  );
+  logger.info("dns server ready", { host: self.host, port: server.port, adminPort: server.adminPort });
+  return await new Promise<number>((resolve) => {
+    const onSignal = (signal: string): void => {
+      logger.info("stopping", { signal });
+      server.stop().then(
+        () => resolve(0),
+        (err) => {
+          logger.error("stop failed", { err });
+          resolve(1);
+        },
+      );
+    };
+    process.once("SIGTERM", () => onSignal("SIGTERM"));
+    process.once("SIGINT", () => onSignal("SIGINT"));
+  });
+}

@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import dnsPacket from "dns-packet";
+import { createLogger, ManualClock, seededRandom } from "../../core/index.ts";
+import { probeFall, probeIntervalMs } from "./constants.ts";
+import { createDnsServer } from "./server.ts";
+import { buildQuery, testPlanet } from "./testing.ts";
+
+test("server - a repeated query gets the cached response with its own id; a health change shows at once", async () => {
+  const planet = testPlanet(123);
+  const clock = new ManualClock();
+  let lonUp = true;
+  const server = createDnsServer(
+    { planet, site: "nyc", index: 1, port: 0, adminPort: 0 },
+    {
+      clock,
+      random: seededRandom(1),
+      logger: createLogger({}, { write: () => {} }),
+      probe: async (g) => g.site !== "lon" || lonUp,
+      fetchView: async () => {
+        throw new Error("no peers in this test");
+      },
+    },
+  );
+  await server.start();
+  try {
+    const ctx = { transport: "udp" as const, sourceAddress: "127.0.0.1" };
+    const ask = (id: number) =>
+      server.handle(buildQuery({ name: "www.gslb.test", id, edns: { ecs: { ip: "10.3.0.0", prefix: 24 } } }), ctx)!;
+    const a = ask(1);
+    const b = ask(2);
+    assert.equal(a.readUInt16BE(0), 1);
+    assert.equal(b.readUInt16BE(0), 2);
+    assert.deepEqual(a.subarray(2), b.subarray(2));
+    assert.equal(dnsPacket.decode(b).answers![0].name, "www.gslb.test");
+    const first = (buf: Buffer) => (dnsPacket.decode(buf).answers![0] as dnsPacket.StringAnswer).data;
+    assert.equal(first(b), "127.124.2.1", "London first for Europe");
+    lonUp = false;
+    for (let i = 0; i <= probeFall; i++) {
+      clock.advance(probeIntervalMs * 1.2);
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.equal(first(ask(3)), "127.123.2.1", "New York first once London is down");
+    const metrics = server.metrics.render();
+    assert.match(metrics, /rs_dns_queries_total\{qtype="A",rcode="NOERROR",transport="udp"\} 3/);
+    assert.match(metrics, /rs_dns_answers_total\{first_site="lon"\} 2/);
+  } finally {
+    await server.stop();
+  }
+});
+
+test("server - start and stop are idempotent, and stop without start does nothing", async () => {
+  const planet = testPlanet(123);
+  const make = () =>
+    createDnsServer(
+      { planet, site: "sin", index: 1, port: 0, adminPort: 0 },
+      {
+        clock: new ManualClock(),
+        random: seededRandom(2),
+        logger: createLogger({}, { write: () => {} }),
+        probe: async () => true,
+        fetchView: async () => ({}),
+      },
+    );
+  await make().stop();
+  const s = make();
+  await s.start();
+  await s.start();
+  assert.ok(s.port > 0 && s.adminPort > 0);
+  await s.stop();
+  await s.stop();
+});

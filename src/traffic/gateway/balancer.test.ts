@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ManualClock, seededRandom } from "../../core/index.ts";
+import { Balancer, type BalancerEvent, Target } from "./balancer.ts";
+import { ejectAfterFailures, ejectionForgetMs } from "./constants.ts";
+import { Pool } from "./pool.ts";
+
+function setup(n: number, options: { slowStartMs?: number; seed?: number } = {}) {
+  const clock = new ManualClock();
+  const events: BalancerEvent[] = [];
+  const b = new Balancer({
+    clock,
+    random: seededRandom(options.seed ?? 1),
+    slowStartMs: options.slowStartMs ?? 0,
+    ejectBaseMs: 1000,
+    ejectMaxMs: 8000,
+    onEvent: (e) => events.push(e),
+  });
+  const targets = Array.from({ length: n }, (_, i) => {
+    const t = new Target({ id: `t${i}`, site: "s", host: `127.0.0.${i + 1}`, port: 1, kind: "instance" }, new Pool());
+    b.add(t);
+    b.recordCheck(t, true);
+    return t;
+  });
+  return { clock, b, targets, events };
+}
+
+function counts(b: Balancer, picks: number, onPick?: (id: string) => void): Map<string, number> {
+  const m = new Map<string, number>();
+  for (let i = 0; i < picks; i++) {
+    const t = b.pick();
+    assert.ok(t);
+    m.set(t.id, (m.get(t.id) ?? 0) + 1);
+    onPick?.(t.id);
+  }
+  return m;
+}
+
+test("balancer - power of two choices prefers the target with fewer outstanding requests", () => {
+  const { b, targets } = setup(3);
+  targets[0].outstanding = 50;
+  const m = counts(b, 3000);
+  // t0 is always compared with a less loaded target, so it never wins.
+  assert.equal(m.get("t0") ?? 0, 0);
+  assert.ok(Math.abs((m.get("t1") ?? 0) - (m.get("t2") ?? 0)) < 300, JSON.stringify([...m]));
+  targets[0].outstanding = 0;
+  const even = counts(b, 3000);
+  for (const t of targets) assert.ok((even.get(t.id) ?? 0) > 800, JSON.stringify([...even]));
+});
+
+test("balancer - unhealthy, ejected, draining, removed and excluded targets get nothing", () => {
+  const { b, targets, clock } = setup(5);
+  b.recordCheck(targets[0], false);
+  b.recordCheck(targets[0], false);
+  b.recordFailure(targets[1], "connect-refused");
+  targets[2].draining = true;
+  b.remove(targets[3]);
+  const m = counts(b, 200);
+  assert.deepEqual([...m.keys()], ["t4"]);
+  assert.equal(b.pick([targets[4]]), undefined);
+  clock.advance(1001);
+  assert.ok(counts(b, 200).has("t1"), "an ejection ends after its time");
+});
+
+test("balancer - a refused connect ejects at once, resets only after a run, and back-off doubles", () => {
+  const { b, targets, clock, events } = setup(2);
+  const [t] = targets;
+  for (let i = 1; i < ejectAfterFailures; i++) assert.equal(b.recordFailure(t, "reset"), false);
+  b.recordSuccess(t);
+  for (let i = 1; i < ejectAfterFailures; i++) assert.equal(b.recordFailure(t, "reset"), false);
+  assert.equal(b.recordFailure(t, "reset"), true);
+  assert.equal(t.ejectedUntilMs - clock.monoMs(), 1000);
+  clock.advance(1000);
+  assert.equal(b.recordFailure(t, "connect-refused"), true);
+  assert.equal(t.ejectedUntilMs - clock.monoMs(), 2000);
+  clock.advance(2000);
+  assert.equal(b.recordFailure(t, "connect-refused"), true);
+  assert.equal(t.ejectedUntilMs - clock.monoMs(), 4000);
+  clock.advance(4000);
+  b.recordFailure(t, "connect-refused");
+  clock.advance(8000);
+  b.recordFailure(t, "connect-refused");
+  assert.equal(t.ejectedUntilMs - clock.monoMs(), 8000, "capped at ejectMaxMs");
+  clock.advance(ejectionForgetMs + 1);
+  b.recordFailure(t, "connect-refused");
+  assert.equal(t.ejectedUntilMs - clock.monoMs(), 1000, "back-off forgotten after a quiet period");
+  assert.equal(events.filter((e) => e.type === "ejected").length, 6);
+});
+
+test("balancer - health checks apply rise and fall; the first answer sets the state at once", () => {
+  const { b, targets } = setup(1);
+  const [t] = targets;
+  assert.equal(t.healthy, true);
+  b.recordCheck(t, false);
+  assert.equal(t.healthy, true, "one failure is not a fall");
+  b.recordCheck(t, false);
+  assert.equal(t.healthy, false);
+  b.recordCheck(t, true);
+  assert.equal(t.healthy, false, "one success is not a rise");
+  b.recordCheck(t, true);
+  assert.equal(t.healthy, true);
+  const fresh = new Target({ id: "n", site: "s", host: "h", port: 1, kind: "instance" }, new Pool());
+  b.add(fresh);
+  assert.equal(fresh.healthy, false, "unknown is not healthy");
+  b.recordCheck(fresh, false);
+  assert.equal(fresh.unknown, false);
+  assert.equal(fresh.healthy, false);
+});
+
+test("balancer - slow start ramps a returning target's share up over the window", () => {
+  const { b, targets, clock } = setup(2, { slowStartMs: 1000, seed: 7 });
+  const [t0] = targets;
+  b.recordCheck(t0, false);
+  b.recordCheck(t0, false);
+  b.recordCheck(t0, true);
+  b.recordCheck(t0, true);
+  assert.equal(t0.healthy, true);
+  assert.ok(Math.abs(b.weight(t0, clock.monoMs()) - 0.1) < 1e-9);
+  const early = counts(b, 2000).get("t0") ?? 0;
+  clock.advance(500);
+  const mid = counts(b, 2000).get("t0") ?? 0;
+  clock.advance(600);
+  const late = counts(b, 2000).get("t0") ?? 0;
+  assert.ok(early < mid && mid < late, `${early} < ${mid} < ${late}`);
+  assert.ok(early < 300, `early share ${early}`);
+  assert.ok(late > 800, `full share ${late}`);
+});
+
+test("balancer - the same seed makes the same picks", () => {
+  const a = setup(4, { seed: 99 });
+  const b = setup(4, { seed: 99 });
+  const seqA: string[] = [];
+  const seqB: string[] = [];
+  counts(a.b, 100, (id) => seqA.push(id));
+  counts(b.b, 100, (id) => seqB.push(id));
+  assert.deepEqual(seqA, seqB);
+});

@@ -1,0 +1,245 @@
+// Which target gets the next request: power-of-two-choices least-outstanding-requests over
+// the targets that are eligible (healthy by active checks, not ejected by passive outlier
+// detection, not draining, not saturated), with slow start for targets that just came back.
+// No I/O here: the clock and randomness are injected, so a test replays every decision.
+import type { Clock, Random } from "../../core/index.ts";
+import {
+  ejectAfterFailures,
+  ejectBaseMsDefault,
+  ejectionForgetMs,
+  ejectMaxMsDefault,
+  healthFallDefault,
+  healthRiseDefault,
+  slowStartMsDefault,
+  slowStartWeightMin,
+  upstreamConnectionsPerTargetMax,
+} from "./constants.ts";
+import type { Pool, Pooled } from "./pool.ts";
+
+export type TargetKind = "instance" | "gateway";
+
+/** Why a try failed; decides retries and ejection. */
+export type FailureKind =
+  | "connect-refused"
+  | "connect-timeout"
+  | "connect-error"
+  | "reset"
+  | "timeout"
+  | "protocol"
+  /** Another site's gateway answered that it has no capacity either (503 with RS-Error NO_BACKEND). */
+  | "no-capacity"
+  /** Another site's gateway answered 502 or 504 itself: an app there failed the request. */
+  | "peer-error";
+
+/** The request reached no app: a connect failed (no byte written), or a peer gateway had no capacity. */
+export function neverSent(kind: FailureKind): boolean {
+  return kind === "connect-refused" || kind === "connect-timeout" || kind === "connect-error" || kind === "no-capacity";
+}
+
+export type TargetInfo = {
+  readonly id: string;
+  readonly site: string;
+  readonly host: string;
+  readonly port: number;
+  readonly kind: TargetKind;
+};
+
+export class Target<Conn extends Pooled = Pooled> {
+  readonly id: string;
+  readonly site: string;
+  readonly host: string;
+  readonly port: number;
+  readonly kind: TargetKind;
+  /** Requests sent and not yet answered (or tunnels open). */
+  outstanding = 0;
+  /** Upstream connections open, idle or busy. */
+  open = 0;
+  readonly pool: Pool<Conn>;
+  // Active health.
+  /** No check has answered yet. */
+  unknown = true;
+  healthy = false;
+  checkSuccesses = 0;
+  checkFailures = 0;
+  /** When the target last became healthy after being unhealthy (slow start); -Infinity = no ramp. */
+  healthySinceMs = Number.NEGATIVE_INFINITY;
+  // Passive outlier detection.
+  consecutiveFailures = 0;
+  ejectedUntilMs = 0;
+  ejections = 0;
+  lastEjectionMs = Number.NEGATIVE_INFINITY;
+  // Lifecycle.
+  draining = false;
+  removed = false;
+  /** Added after the gateway started: its first healthy check starts a slow-start ramp. */
+  late = false;
+
+  constructor(info: TargetInfo, pool: Pool<Conn>) {
+    this.id = info.id;
+    this.site = info.site;
+    this.host = info.host;
+    this.port = info.port;
+    this.kind = info.kind;
+    this.pool = pool;
+  }
+}
+
+export type BalancerOptions = {
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly rise?: number;
+  readonly fall?: number;
+  readonly slowStartMs?: number;
+  readonly ejectBaseMs?: number;
+  readonly ejectMaxMs?: number;
+  /** Told when a target is ejected or its health changes (logs, metrics). */
+  readonly onEvent?: (event: BalancerEvent) => void;
+};
+
+export type BalancerEvent =
+  | { type: "ejected"; target: Target; kind: FailureKind; forMs: number }
+  | { type: "health"; target: Target; healthy: boolean };
+
+export class Balancer<Conn extends Pooled = Pooled> {
+  readonly targets: Target<Conn>[] = [];
+  readonly #clock: Clock;
+  readonly #random: Random;
+  readonly #rise: number;
+  readonly #fall: number;
+  readonly #slowStartMs: number;
+  readonly #ejectBaseMs: number;
+  readonly #ejectMaxMs: number;
+  readonly #onEvent: ((event: BalancerEvent) => void) | undefined;
+  /** Reused between picks so a pick allocates nothing. */
+  readonly #scratch: Target<Conn>[] = [];
+
+  constructor(options: BalancerOptions) {
+    this.#clock = options.clock;
+    this.#random = options.random;
+    this.#rise = options.rise ?? healthRiseDefault;
+    this.#fall = options.fall ?? healthFallDefault;
+    this.#slowStartMs = options.slowStartMs ?? slowStartMsDefault;
+    this.#ejectBaseMs = options.ejectBaseMs ?? ejectBaseMsDefault;
+    this.#ejectMaxMs = options.ejectMaxMs ?? ejectMaxMsDefault;
+    this.#onEvent = options.onEvent;
+  }
+
+  add(target: Target<Conn>): void {
+    this.targets.push(target);
+  }
+
+  remove(target: Target<Conn>): void {
+    target.removed = true;
+    const i = this.targets.indexOf(target);
+    if (i >= 0) this.targets.splice(i, 1);
+    target.pool.closeIdle();
+  }
+
+  eligible(t: Target<Conn>, nowMs: number): boolean {
+    return (
+      t.healthy && !t.draining && !t.removed && nowMs >= t.ejectedUntilMs && t.open < upstreamConnectionsPerTargetMax
+    );
+  }
+
+  /** Share of its full traffic a target takes now: ramps from slowStartWeightMin to 1. */
+  weight(t: Target<Conn>, nowMs: number): number {
+    const sinceMs = nowMs - t.healthySinceMs;
+    if (this.#slowStartMs <= 0 || sinceMs >= this.#slowStartMs) return 1;
+    return slowStartWeightMin + (1 - slowStartWeightMin) * (sinceMs / this.#slowStartMs);
+  }
+
+  healthyCount(): number {
+    const nowMs = this.#clock.monoMs();
+    let n = 0;
+    for (const t of this.targets) if (this.eligible(t, nowMs)) n++;
+    return n;
+  }
+
+  /** The target for the next try, never one in `exclude`; undefined when none is eligible. */
+  pick(exclude?: readonly Target[]): Target<Conn> | undefined {
+    const nowMs = this.#clock.monoMs();
+    const c = this.#scratch;
+    c.length = 0;
+    for (const t of this.targets) {
+      if (this.eligible(t, nowMs) && (exclude === undefined || !exclude.includes(t))) c.push(t);
+    }
+    if (c.length <= 1) {
+      const only = c[0];
+      c.length = 0;
+      return only;
+    }
+    const n = c.length;
+    const ia = this.#random.int(n);
+    const ib = (ia + 1 + this.#random.int(n - 1)) % n;
+    const ta = c[ia];
+    const tb = c[ib];
+    c.length = 0;
+    // Slow start: a warming target takes part in a comparison only with probability equal
+    // to its weight, so its share of picks grows with the weight.
+    const wa = this.weight(ta, nowMs);
+    const wb = this.weight(tb, nowMs);
+    const offerA = wa >= 1 || this.#random.next() < wa;
+    const offerB = wb >= 1 || this.#random.next() < wb;
+    if (offerA !== offerB) return offerA ? ta : tb;
+    if (!offerA) return wb > wa ? tb : ta;
+    // Least outstanding requests; a tie goes to the first draw, itself random.
+    return tb.outstanding < ta.outstanding ? tb : ta;
+  }
+
+  /** A try got its response head: the target works. */
+  recordSuccess(t: Target<Conn>): void {
+    t.consecutiveFailures = 0;
+  }
+
+  /** A try failed at the gateway level (not an app's 5xx); returns true when this ejected the target. */
+  recordFailure(t: Target<Conn>, kind: FailureKind): boolean {
+    const nowMs = this.#clock.monoMs();
+    // A refused connect means nothing listens, and a peer without capacity says so itself:
+    // certain, so they eject at once. Resets and timeouts also happen to healthy targets
+    // now and then, so only a run of them ejects.
+    const certain = kind === "connect-refused" || kind === "no-capacity";
+    t.consecutiveFailures = certain ? ejectAfterFailures : t.consecutiveFailures + 1;
+    if (t.consecutiveFailures < ejectAfterFailures || nowMs < t.ejectedUntilMs) return false;
+    if (nowMs - t.lastEjectionMs > ejectionForgetMs) t.ejections = 0;
+    t.ejections++;
+    const forMs = Math.min(this.#ejectMaxMs, this.#ejectBaseMs * 2 ** (t.ejections - 1));
+    t.ejectedUntilMs = nowMs + forMs;
+    t.lastEjectionMs = nowMs;
+    t.consecutiveFailures = 0;
+    t.pool.closeIdle();
+    this.#onEvent?.({ type: "ejected", target: t, kind, forMs });
+    return true;
+  }
+
+  /** An active health check answered (ok) or failed. */
+  recordCheck(t: Target<Conn>, ok: boolean): void {
+    const nowMs = this.#clock.monoMs();
+    if (t.unknown) {
+      // The first answer sets the state at once, so a starting gateway knows where it stands.
+      t.unknown = false;
+      t.healthy = ok;
+      t.checkSuccesses = ok ? 1 : 0;
+      t.checkFailures = ok ? 0 : 1;
+      if (ok && t.late) t.healthySinceMs = nowMs;
+      this.#onEvent?.({ type: "health", target: t, healthy: ok });
+      return;
+    }
+    if (ok) {
+      t.checkSuccesses++;
+      t.checkFailures = 0;
+      if (!t.healthy && t.checkSuccesses >= this.#rise) {
+        t.healthy = true;
+        t.healthySinceMs = nowMs;
+        this.#onEvent?.({ type: "health", target: t, healthy: true });
+      }
+    } else {
+      t.checkFailures++;
+      t.checkSuccesses = 0;
+      if (t.healthy && t.checkFailures >= this.#fall) {
+        t.healthy = false;
+        t.pool.closeIdle();
+        this.#onEvent?.({ type: "health", target: t, healthy: false });
+      }
+    }
+  }
+}

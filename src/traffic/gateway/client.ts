@@ -1,0 +1,273 @@
+// One client connection: reads request heads (bounded, strict), feeds request bodies to
+// the exchange in progress by their framing, holds back pipelined requests until the one
+// in progress is answered, answers the gateway's own endpoints, and becomes a tunnel after
+// a 101. Requests on a connection are served one at a time, in order.
+import type { Socket } from "node:net";
+import { adminPrefix, headBytesMax, leadingEmptyLinesMax, pipelinedBytesMax } from "./constants.ts";
+import type { ProxyContext } from "./context.ts";
+import { BODY_LENGTH, BODY_NONE, Exchange } from "./exchange.ts";
+import { findHeadEnd, leadingEmptyLines, parseRequestHead, type RequestHead } from "./http-head.ts";
+import { codeForStatus, errorResponse, serializeResponse } from "./responses.ts";
+import { clientAddress } from "./rewrite.ts";
+
+const P_HEAD = 0;
+const P_BODY = 1;
+const P_WAIT = 2;
+const P_TUNNEL = 3;
+const P_CLOSED = 4;
+
+export class ClientConn {
+  readonly socket: Socket;
+  readonly ctx: ProxyContext;
+  readonly ip: string;
+  lastActivityMs: number;
+  /** The client sent FIN: answer what is in progress, then close. */
+  ended = false;
+  closed = false;
+  #phase = P_HEAD;
+  #buf: Buffer | null = null;
+  #ex: Exchange | null = null;
+  #headStartMs = -1;
+  #inProcess = false;
+  #pausedForPipeline = false;
+  #pausedForUpstream = false;
+  readonly #onClosed: (c: ClientConn) => void;
+
+  constructor(socket: Socket, ctx: ProxyContext, onClosed: (c: ClientConn) => void) {
+    this.socket = socket;
+    this.ctx = ctx;
+    this.ip = clientAddress(socket.remoteAddress);
+    this.lastActivityMs = ctx.clock.monoMs();
+    this.#onClosed = onClosed;
+    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+    socket.on("end", () => this.#onEnd());
+    socket.on("drain", () => this.#ex?.onClientDrain());
+    socket.on("error", () => {});
+    socket.on("close", () => this.#onClose());
+  }
+
+  /** No request in progress and nothing buffered: can be closed without loss. */
+  get idle(): boolean {
+    return this.#phase === P_HEAD && this.#ex === null && this.#buf === null;
+  }
+
+  #onData(chunk: Buffer): void {
+    this.lastActivityMs = this.ctx.clock.monoMs();
+    if (this.#phase === P_TUNNEL) {
+      this.#ex!.tunnelFromClient(chunk);
+      return;
+    }
+    if (this.#phase === P_CLOSED) return;
+    this.#buf = this.#buf === null ? chunk : Buffer.concat([this.#buf, chunk]);
+    this.#process();
+  }
+
+  #process(): void {
+    if (this.#inProcess) return;
+    this.#inProcess = true;
+    try {
+      while (this.#buf !== null) {
+        const phase = this.#phase;
+        if (phase === P_HEAD) {
+          if (!this.#readHead()) break;
+        } else if (phase === P_BODY) {
+          this.#feedBody();
+          if (this.#phase === P_BODY) break;
+        } else {
+          if (phase === P_WAIT && this.#buf.length > pipelinedBytesMax && !this.#pausedForPipeline) {
+            this.#pausedForPipeline = true;
+            this.socket.pause();
+          }
+          break;
+        }
+      }
+    } finally {
+      this.#inProcess = false;
+    }
+  }
+
+  /** Reads one request head from the buffer; false when it needs more bytes or refused it. */
+  #readHead(): boolean {
+    const buf = this.#buf!;
+    let from = 0;
+    if (buf[0] === 13) {
+      const n = leadingEmptyLines(buf, 0);
+      if (n > leadingEmptyLinesMax) return this.#reject(400, "too many empty lines before the request");
+      from = 2 * n;
+      if (from === buf.length) return false;
+    }
+    const end = findHeadEnd(buf, from);
+    if (end === -2) return this.#reject(400, "bare LF in the request head");
+    if (end === -1) {
+      if (buf.length - from > headBytesMax) return this.#reject(431, "request head too large");
+      if (this.#headStartMs < 0) this.#headStartMs = this.lastActivityMs;
+      return false;
+    }
+    if (end - from > headBytesMax) return this.#reject(431, "request head too large");
+    const head = parseRequestHead(buf.toString("latin1", from, end));
+    if (!head.ok) return this.#reject(head.status, head.reason);
+    this.#buf = end === buf.length ? null : buf.subarray(end);
+    this.#headStartMs = -1;
+    if (head.target.startsWith(adminPrefix)) {
+      this.#admin(head);
+      return true;
+    }
+    const ex = new Exchange(this, head);
+    this.#ex = ex;
+    this.#phase = ex.bodyKind === BODY_NONE ? P_WAIT : P_BODY;
+    ex.start();
+    return true;
+  }
+
+  #feedBody(): void {
+    const ex = this.#ex!;
+    const buf = this.#buf!;
+    if (ex.bodyKind === BODY_LENGTH) {
+      const n = Math.min(ex.bodyRemaining, buf.length);
+      this.#buf = n === buf.length ? null : buf.subarray(n);
+      ex.bodyRemaining -= n;
+      ex.sendBody(n === buf.length ? buf : buf.subarray(0, n));
+      if (ex.bodyRemaining === 0 && this.#phase === P_BODY) {
+        this.#phase = P_WAIT;
+        ex.bodyComplete(this.lastActivityMs);
+      }
+      return;
+    }
+    const r = ex.reqChunked!.feed(buf, 0, buf.length);
+    if (r === -2) {
+      const sent = ex.responseStarted;
+      ex.abort();
+      this.#ex = null;
+      if (sent) this.destroy();
+      else this.#reject(400, `bad chunked request body: ${ex.reqChunked!.error}`);
+      return;
+    }
+    const stop = r === -1 ? buf.length : r;
+    this.#buf = stop === buf.length ? null : buf.subarray(stop);
+    ex.sendBody(stop === buf.length ? buf : buf.subarray(0, stop));
+    if (r >= 0 && this.#phase === P_BODY) {
+      this.#phase = P_WAIT;
+      ex.bodyComplete(this.lastActivityMs);
+    }
+  }
+
+  #admin(head: RequestHead): void {
+    const q = head.target.indexOf("?");
+    const path = q < 0 ? head.target : head.target.slice(0, q);
+    const r = this.ctx.admin(head.method, path);
+    const hasBody = head.contentLength > 0 || head.chunked;
+    const keep = head.keepAlive && !hasBody && !this.ctx.shuttingDown && !this.ended;
+    this.socket.write(serializeResponse(r, { close: !keep, headOnly: head.method === "HEAD" }));
+    if (!keep) this.#close();
+  }
+
+  /** Answers a request the gateway refuses to forward, and closes: the framing can no longer be trusted. */
+  #reject(status: number, reason: string): false {
+    const m = this.ctx.metrics;
+    m.rejected.inc(String(status));
+    m.countStatus(status);
+    this.ctx.log.debug("request refused", { status, reason, client: this.ip });
+    this.socket.write(
+      serializeResponse(errorResponse(codeForStatus(status), reason), { close: true, headOnly: false }),
+    );
+    this.#close();
+    return false;
+  }
+
+  /** The exchange in progress ended; keepOpen says whether another request may follow. */
+  exchangeDone(keepOpen: boolean): void {
+    this.#ex = null;
+    if (!keepOpen || this.#phase === P_BODY || this.ended || this.ctx.shuttingDown) {
+      this.#close();
+      return;
+    }
+    this.#phase = P_HEAD;
+    if (this.#pausedForPipeline) {
+      this.#pausedForPipeline = false;
+      if (!this.#pausedForUpstream) this.socket.resume();
+    }
+    if (this.#buf !== null && !this.#inProcess) this.#process();
+  }
+
+  startTunnel(): void {
+    this.#phase = P_TUNNEL;
+    const pending = this.#buf;
+    this.#buf = null;
+    if (pending !== null) this.#ex!.tunnelFromClient(pending);
+  }
+
+  pauseReading(): void {
+    if (!this.#pausedForUpstream) {
+      this.#pausedForUpstream = true;
+      this.socket.pause();
+    }
+  }
+
+  resumeReading(): void {
+    if (this.#pausedForUpstream) {
+      this.#pausedForUpstream = false;
+      if (!this.#pausedForPipeline) this.socket.resume();
+    }
+  }
+
+  #onEnd(): void {
+    this.ended = true;
+    if (this.#phase === P_TUNNEL) {
+      this.#ex?.onClientEnd();
+    } else if (this.#phase === P_BODY) {
+      // The body can never complete: nothing to answer, nothing to forward.
+      this.#ex?.abort();
+      this.#ex = null;
+      this.destroy();
+    } else if (this.#ex === null) {
+      this.#close();
+    }
+  }
+
+  #onClose(): void {
+    this.closed = true;
+    this.#phase = P_CLOSED;
+    this.#buf = null;
+    const ex = this.#ex;
+    this.#ex = null;
+    ex?.abort();
+    this.#onClosed(this);
+  }
+
+  /** Ends the connection once what was written has been sent. */
+  endAfterWrites(): void {
+    this.#close();
+  }
+
+  #close(): void {
+    if (this.#phase === P_CLOSED) return;
+    this.#phase = P_CLOSED;
+    this.#buf = null;
+    const socket = this.socket;
+    socket.end(() => socket.destroy());
+  }
+
+  destroy(): void {
+    this.#phase = P_CLOSED;
+    this.socket.destroy();
+  }
+
+  /** Called by the timeout sweep. */
+  sweep(nowMs: number): void {
+    const tm = this.ctx.timeouts;
+    if (this.#phase === P_HEAD) {
+      if (this.#headStartMs >= 0 && nowMs - this.#headStartMs > tm.headReadTimeoutMs) {
+        this.#reject(408, "request head timeout");
+      } else if (this.#buf === null && this.#ex === null && nowMs - this.lastActivityMs > tm.clientIdleTimeoutMs) {
+        this.destroy();
+      }
+      return;
+    }
+    this.#ex?.checkDeadline(nowMs);
+  }
+
+  /** Closes the connection if it has nothing in progress (shutdown). */
+  closeIfIdle(): void {
+    if (this.idle) this.#close();
+  }
+}

@@ -1,0 +1,106 @@
+// Defaults and limits of the gateway. Every buffer, queue, retry loop and timeout has a
+// named bound here, and the relations between them are asserted at load so a bad edit
+// fails at start, not under load.
+import { assert } from "../../core/index.ts";
+
+// --- Parsing: what a head may look like before it is refused (431 or 400). ---
+/** Largest request or response head (request line + fields + CRLFs); HAProxy's bufsize is 16 KiB too. */
+export const headBytesMax = 16 * 1024;
+export const headerFieldsMax = 100;
+export const requestTargetBytesMax = 8 * 1024;
+/** Content-Length digits: 15 decimal digits stay below 2^53, so the count is exact. */
+export const contentLengthDigitsMax = 15;
+/** Chunk-size hex digits: 12 hex digits stay below 2^48. */
+export const chunkSizeHexDigitsMax = 12;
+export const chunkExtensionBytesMax = 256;
+export const trailerBytesMax = 4 * 1024;
+/** Empty lines tolerated before a request line (RFC 9112 §2.2 robustness). */
+export const leadingEmptyLinesMax = 4;
+export const connectionTokensMax = 16;
+/** Interim (1xx) responses passed on before the final one. */
+export const interimResponsesMax = 8;
+
+// --- Buffers. ---
+/** Bytes a client may send beyond the request in progress (pipelining) before reads pause. */
+export const pipelinedBytesMax = 64 * 1024;
+/** A request body is kept for a retry only up to this size; a larger one is never retried. */
+export const retryBodyBytesMax = 64 * 1024;
+
+// --- Retries. ---
+/** Tries per request including the first: local instances first, then other sites. */
+export const attemptsPerRequestMax = 4;
+/** Retries may add at most this share of the request rate ... */
+export const retryBudgetRatio = 0.2;
+/** ... plus this many per second, so a quiet gateway can still hide a failure. */
+export const retryBudgetMinPerS = 10;
+/** The most retry tokens that can be saved up for a burst of failures. */
+export const retryBudgetTokensMax = 500;
+
+// --- Upstream connections. ---
+export const upstreamConnectionsPerTargetMax = 512;
+export const poolIdleSocketsPerTargetMax = 128;
+/** Idle upstream sockets close before an app's keep-alive timeout (Node's default is 5 s). */
+export const poolIdleTimeoutMsDefault = 4_000;
+/** An unsafe request reuses only a socket idle for less than this (smaller race with the app closing it). */
+export const poolReuseUnsafeIdleMsMax = 1_000;
+
+// --- Timeouts. ---
+export const connectTimeoutMsDefault = 1_000;
+/** From sending a try to its response head; an idempotent request then moves on. */
+export const perTryTimeoutMsDefault = 5_000;
+/** From the request head to the response head, over all tries. */
+export const requestTimeoutMsDefault = 15_000;
+/** A client must send a whole request head within this (slowloris). */
+export const headReadTimeoutMsDefault = 10_000;
+export const clientIdleTimeoutMsDefault = 60_000;
+/** No byte in either direction while a body streams. */
+export const streamIdleTimeoutMsDefault = 60_000;
+export const tunnelIdleTimeoutMsDefault = 300_000;
+/** Resolution of every timeout above: one sweep over the connections per period. */
+export const timeoutSweepIntervalMs = 50;
+export const shutdownGraceMsDefault = 2_000;
+
+// --- Health and ejection. ---
+export const healthPath = "/healthz";
+export const healthIntervalMsDefault = 200;
+export const healthJitterRatio = 0.2;
+export const healthTimeoutMsDefault = 500;
+export const healthRiseDefault = 2;
+export const healthFallDefault = 2;
+/** Other sites' gateways are probed a little less often. */
+export const peerHealthIntervalMsDefault = 250;
+/** Gateway errors in a row (resets, timeouts) that eject a target; a refused connect ejects at once. */
+export const ejectAfterFailures = 3;
+export const ejectBaseMsDefault = 1_000;
+export const ejectMaxMsDefault = 30_000;
+/** After this long without an ejection, the back-off starts again from the base. */
+export const ejectionForgetMs = 60_000;
+export const slowStartMsDefault = 2_000;
+/** A target entering slow start gets this share of its traffic at first. */
+export const slowStartWeightMin = 0.1;
+
+// --- Client-facing. ---
+export const retryAfterS = 1;
+export const clientConnectionsMax = 20_000;
+/** The reserved path prefix of the gateway's own endpoints; apps must not use it. */
+export const adminPrefix = "/_redshirt/";
+/** What the GSLB DNS and other sites' gateways probe: 200 means this site can serve with its own instances. */
+export const gatewayHealthPath = `${adminPrefix}healthz`;
+/** The header that marks a request forwarded by another site's gateway; its value names that site. */
+export const hopHeader = "rs-hop";
+export const hopHeaderName = "RS-Hop";
+/** On responses the gateway answers itself: the error code. */
+export const errorHeader = "rs-error";
+export const errorHeaderName = "RS-Error";
+
+assert(healthIntervalMsDefault * (1 + healthJitterRatio) * healthFallDefault < 1_000, "a dead target out in < 1 s");
+assert(healthTimeoutMsDefault <= 1_000, "health timeouts bounded");
+assert(perTryTimeoutMsDefault <= requestTimeoutMsDefault, "a try fits in the request timeout");
+assert(connectTimeoutMsDefault <= perTryTimeoutMsDefault, "a connect fits in a try");
+assert(retryBodyBytesMax <= pipelinedBytesMax, "the retry copy is no larger than what a client may buffer");
+assert(poolReuseUnsafeIdleMsMax < poolIdleTimeoutMsDefault, "unsafe reuse is stricter than pooling");
+assert(attemptsPerRequestMax >= 2 && attemptsPerRequestMax <= 8, "a few tries, never a loop");
+assert(retryBudgetTokensMax >= retryBudgetMinPerS, "the budget holds at least a second of floor");
+assert(timeoutSweepIntervalMs * 4 <= healthIntervalMsDefault, "timeouts resolve finer than health checks");
+assert(slowStartWeightMin > 0 && slowStartWeightMin <= 1, "slow start weight is a share");
+assert(headBytesMax >= requestTargetBytesMax + 1024, "a head holds the largest target");

@@ -1,0 +1,42 @@
+// What the data path needs from the gateway that runs it: time, the balancers (local
+// instances, then other sites' gateways nearest first), the retry budget, metrics, the
+// timeouts, and the handler of the gateway's own endpoints.
+import type { Clock, Logger } from "../../core/index.ts";
+import type { Balancer } from "./balancer.ts";
+import type { GatewayMetrics } from "./metrics.ts";
+import type { LocalResponse } from "./responses.ts";
+import type { RetryBudget } from "./retry.ts";
+import type { UpstreamConn } from "./upstream.ts";
+
+export type Timeouts = {
+  readonly connectTimeoutMs: number;
+  readonly perTryTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly headReadTimeoutMs: number;
+  readonly clientIdleTimeoutMs: number;
+  readonly streamIdleTimeoutMs: number;
+  readonly tunnelIdleTimeoutMs: number;
+};
+
+export interface ProxyContext {
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** This gateway's site: the value of the hop header it adds. */
+  readonly site: string;
+  readonly timeouts: Timeouts;
+  readonly metrics: GatewayMetrics;
+  readonly budget: RetryBudget;
+  readonly local: Balancer<UpstreamConn>;
+  /** Other sites' gateways, one balancer per site, nearest site first. */
+  readonly remote: readonly Balancer<UpstreamConn>[];
+  /** Source address of upstream connections (the gateway's own), or undefined for the OS's choice. */
+  readonly sourceAddress: string | undefined;
+  /** Host sent upstream for an HTTP/1.0 request without one. */
+  readonly hostDefault: string;
+  /** Stopping: answer with Connection: close and take no new connections. */
+  readonly shuttingDown: boolean;
+  /** Answers a request for the gateway's own endpoints (path under the admin prefix). */
+  admin(method: string, path: string): LocalResponse;
+  /** The balancer a target belongs to. */
+  balancerOf(target: UpstreamConn["target"]): Balancer<UpstreamConn>;
+}

@@ -1,0 +1,603 @@
+// One request and its response. It picks a target (local instances, then other sites'
+// gateways nearest first), sends the rewritten head and streams the body, keeps a bounded
+// copy of the body for a retry, reads the response head strictly, decides the framing
+// (Content-Length, chunked, close), forwards the body bytes unchanged, and gives the
+// upstream connection back to its pool when both messages ended cleanly. A failed try
+// moves to another target only when retry.ts allows it and the budget has a token.
+import { randomUUID } from "node:crypto";
+import { type FailureKind, neverSent, type Target } from "./balancer.ts";
+import { ChunkedDecoder } from "./chunked.ts";
+import type { ClientConn } from "./client.ts";
+import {
+  errorHeader,
+  headBytesMax,
+  hopHeaderName,
+  interimResponsesMax,
+  poolReuseUnsafeIdleMsMax,
+  retryBodyBytesMax,
+} from "./constants.ts";
+import type { ProxyContext } from "./context.ts";
+import { findHeadEnd, parseResponseHead, type RequestHead, type ResponseHead } from "./http-head.ts";
+import { codeForStatus, errorResponse, type LocalResponse, serializeResponse } from "./responses.ts";
+import { isIdempotent, mayRetry } from "./retry.ts";
+import { clientResponseHead, upstreamRequestHead } from "./rewrite.ts";
+import { UpstreamConn, type UpstreamOwner } from "./upstream.ts";
+
+/** The error code of a response another site's gateway answered itself, if it did. */
+function peerErrorCode(r: ResponseHead): string | undefined {
+  for (const f of r.fields) if (f.lc === errorHeader) return f.value;
+  return undefined;
+}
+
+export const BODY_NONE = 0;
+export const BODY_LENGTH = 1;
+export const BODY_CHUNKED = 2;
+
+// Where the response is.
+const R_HEAD = 0;
+const R_BODY = 1;
+const R_TUNNEL = 2;
+const R_DONE = 3;
+
+// How the response body is framed.
+const K_NONE = 0;
+const K_LENGTH = 1;
+const K_CHUNKED = 2;
+const K_CLOSE = 3;
+
+function uncork(socket: UpstreamConn["socket"]): void {
+  socket.uncork();
+}
+
+export class Exchange implements UpstreamOwner {
+  readonly client: ClientConn;
+  readonly ctx: ProxyContext;
+  readonly head: RequestHead;
+  readonly idempotent: boolean;
+  readonly bodyKind: number;
+  bodyRemaining: number;
+  readonly reqChunked: ChunkedDecoder | null;
+  bodyDone: boolean;
+  bodyDoneMs: number;
+  /** The body sent so far, for a retry; null once it outgrew retryBodyBytesMax. */
+  #copy: Buffer[] | null = [];
+  #copyBytes = 0;
+  #base: string | null = null;
+  readonly #tried: Target<UpstreamConn>[] = [];
+  #attempts = 0;
+  #lastFailure: FailureKind | undefined;
+  #up: UpstreamConn | null = null;
+  #target: Target<UpstreamConn> | null = null;
+  /** This exchange counts in its target's outstanding requests. */
+  #holding = false;
+  #tryStartMs = 0;
+  #resp = R_HEAD;
+  #respBuf: Buffer | null = null;
+  #interim = 0;
+  #respKind = K_NONE;
+  #respRemaining = 0;
+  #respChunked: ChunkedDecoder | null = null;
+  #dechunk = false;
+  #upstreamReusable = false;
+  #clientKeepAlive = false;
+  responseStarted = false;
+  finished = false;
+  #lastActivityMs = 0;
+
+  constructor(client: ClientConn, head: RequestHead) {
+    this.client = client;
+    this.ctx = client.ctx;
+    this.head = head;
+    this.idempotent = isIdempotent(head.method, head.idempotencyKey);
+    if (head.chunked) {
+      this.bodyKind = BODY_CHUNKED;
+      this.reqChunked = new ChunkedDecoder();
+      this.bodyRemaining = 0;
+    } else {
+      this.bodyKind = head.contentLength > 0 ? BODY_LENGTH : BODY_NONE;
+      this.reqChunked = null;
+      this.bodyRemaining = Math.max(head.contentLength, 0);
+    }
+    this.bodyDone = this.bodyKind === BODY_NONE;
+    this.bodyDoneMs = this.bodyDone ? client.lastActivityMs : 0;
+  }
+
+  start(): void {
+    this.ctx.budget.onRequest();
+    this.#dispatch();
+  }
+
+  // --- Request side. ---
+
+  #pick(): Target<UpstreamConn> | undefined {
+    const local = this.ctx.local.pick(this.#tried);
+    if (local !== undefined) return local;
+    // A request another site already forwarded is never forwarded again: no loops.
+    if (this.head.hop !== undefined) return undefined;
+    for (const site of this.ctx.remote) {
+      const t = site.pick(this.#tried);
+      if (t !== undefined) return t;
+    }
+    return undefined;
+  }
+
+  #dispatch(): void {
+    const t = this.#pick();
+    if (t === undefined) {
+      this.#respondFailure();
+      return;
+    }
+    const ctx = this.ctx;
+    const nowMs = ctx.clock.monoMs();
+    this.#tried.push(t);
+    this.#attempts++;
+    t.outstanding++;
+    this.#holding = true;
+    this.#target = t;
+    if (t.kind === "gateway") ctx.metrics.crossSite.inc(t.site);
+    // An unsafe request takes only a recently used socket: less chance the app is closing it.
+    let up = t.pool.take(this.idempotent ? Number.NEGATIVE_INFINITY : nowMs - poolReuseUnsafeIdleMsMax);
+    if (up !== undefined) up.uses++;
+    else up = new UpstreamConn(t, ctx.sourceAddress);
+    up.owner = this;
+    this.#up = up;
+    this.#tryStartMs = nowMs;
+    this.#resp = R_HEAD;
+    this.#respBuf = null;
+    this.#interim = 0;
+    if (this.#base === null) {
+      this.#base = upstreamRequestHead(this.head, {
+        clientIp: this.client.ip,
+        hostDefault: ctx.hostDefault,
+        requestId: this.head.requestId ? "" : randomUUID(),
+      });
+    }
+    const headText = t.kind === "gateway" ? `${this.#base}${hopHeaderName}: ${ctx.site}\r\n\r\n` : `${this.#base}\r\n`;
+    const s = up.socket;
+    if (this.bodyKind === BODY_NONE) {
+      s.write(headText, "latin1");
+      return;
+    }
+    // Head and body bytes leave in one writev at the end of this tick.
+    s.cork();
+    s.write(headText, "latin1");
+    if (this.#copy !== null) for (const b of this.#copy) s.write(b);
+    process.nextTick(uncork, s);
+  }
+
+  /** Request body bytes from the client, in order. */
+  sendBody(slice: Buffer): void {
+    if (slice.length === 0) return;
+    if (this.#copy !== null) {
+      if (this.#copyBytes + slice.length > retryBodyBytesMax) {
+        this.#copy = null;
+      } else {
+        this.#copy.push(slice);
+        this.#copyBytes += slice.length;
+      }
+    }
+    const up = this.#up;
+    if (up !== null && this.#resp !== R_DONE && !up.socket.write(slice)) this.client.pauseReading();
+  }
+
+  bodyComplete(nowMs: number): void {
+    this.bodyDone = true;
+    this.bodyDoneMs = nowMs;
+  }
+
+  // --- Upstream events. ---
+
+  onUpstreamConnect(): void {}
+
+  onUpstreamDrain(): void {
+    this.client.resumeReading();
+  }
+
+  onClientDrain(): void {
+    // The client took what was written: the response is moving, even with the upstream paused.
+    this.#lastActivityMs = this.ctx.clock.monoMs();
+    const up = this.#up;
+    if (up?.socket.isPaused()) up.socket.resume();
+  }
+
+  onUpstreamData(up: UpstreamConn, chunk: Buffer): void {
+    if (up !== this.#up) {
+      up.detachAndDestroy();
+      return;
+    }
+    switch (this.#resp) {
+      case R_HEAD:
+        this.#onResponseBytes(chunk);
+        return;
+      case R_BODY:
+        this.#lastActivityMs = this.ctx.clock.monoMs();
+        this.#forwardBody(chunk, 0);
+        return;
+      case R_TUNNEL:
+        this.#lastActivityMs = this.ctx.clock.monoMs();
+        if (!this.client.socket.write(chunk)) up.socket.pause();
+        return;
+      default:
+        up.detachAndDestroy();
+    }
+  }
+
+  onUpstreamEnd(up: UpstreamConn): void {
+    if (up !== this.#up) return;
+    if (this.#resp === R_BODY && this.#respKind === K_CLOSE) this.#finish();
+    else if (this.#resp === R_TUNNEL) this.client.socket.end();
+  }
+
+  onUpstreamClose(up: UpstreamConn): void {
+    if (up !== this.#up) return;
+    this.#up = null;
+    switch (this.#resp) {
+      case R_HEAD:
+        this.#tryFailed(up.failureKind());
+        return;
+      case R_BODY:
+        if (this.#respKind === K_CLOSE) this.#finish();
+        else this.#abortBoth();
+        return;
+      case R_TUNNEL:
+        this.#releaseTarget();
+        this.finished = true;
+        this.#resp = R_DONE;
+        this.client.endAfterWrites();
+        return;
+    }
+  }
+
+  // --- Response side. ---
+
+  #onResponseBytes(chunk: Buffer): void {
+    let buf = this.#respBuf === null ? chunk : Buffer.concat([this.#respBuf, chunk]);
+    for (;;) {
+      const end = findHeadEnd(buf, 0);
+      if (end === -1) {
+        if (buf.length > headBytesMax) {
+          this.#protocolFailure();
+          return;
+        }
+        this.#respBuf = buf;
+        return;
+      }
+      if (end === -2 || end > headBytesMax) {
+        this.#protocolFailure();
+        return;
+      }
+      const r = parseResponseHead(buf.toString("latin1", 0, end));
+      if (!r.ok) {
+        this.#protocolFailure();
+        return;
+      }
+      this.#respBuf = null;
+      if (r.status >= 200) {
+        this.#commit(r, buf, end);
+        return;
+      }
+      if (r.status === 101) {
+        if (this.head.upgrade === undefined || !this.bodyDone) {
+          this.#protocolFailure();
+          return;
+        }
+        this.#startTunnel(r, buf, end);
+        return;
+      }
+      // Interim responses (100 Continue, 103 Early Hints) go on to an HTTP/1.1 client.
+      if (++this.#interim > interimResponsesMax) {
+        this.#protocolFailure();
+        return;
+      }
+      if (this.head.minor === 1) {
+        const out = clientResponseHead(r, { close: false, clientMinor: 1, dechunk: false });
+        this.client.socket.write(out ?? buf.subarray(0, end), "latin1");
+      }
+      if (end === buf.length) return;
+      buf = buf.subarray(end);
+    }
+  }
+
+  #commit(r: ResponseHead, buf: Buffer, end: number): void {
+    const ctx = this.ctx;
+    const t = this.#target!;
+    if (t.kind === "gateway" && r.status >= 502 && r.status <= 504) {
+      // The peer answered an error itself: with no capacity the request reached no app and
+      // may go on to the next site; after an app failed there, only if it is idempotent.
+      const code = peerErrorCode(r);
+      if (code !== undefined) {
+        const up = this.#up;
+        this.#up = null;
+        up?.detachAndDestroy();
+        this.#tryFailed(code === "RS_ERR_TRAFFIC_GATEWAY_NO_BACKEND" ? "no-capacity" : "peer-error");
+        return;
+      }
+    }
+    const nowMs = ctx.clock.monoMs();
+    this.responseStarted = true;
+    this.#lastActivityMs = nowMs;
+    ctx.balancerOf(t).recordSuccess(t);
+    (t.kind === "instance" ? ctx.metrics.upstreamLatency : ctx.metrics.crossSiteLatency).observe(
+      nowMs - this.#tryStartMs,
+    );
+    ctx.metrics.countStatus(r.status);
+    const status = r.status;
+    let kind: number;
+    if (this.head.method === "HEAD" || status === 204 || status === 304) kind = K_NONE;
+    else if (r.chunked) kind = K_CHUNKED;
+    else if (r.contentLength >= 0) kind = K_LENGTH;
+    else kind = K_CLOSE;
+    this.#respKind = kind;
+    this.#respRemaining = kind === K_LENGTH ? r.contentLength : 0;
+    this.#dechunk = kind === K_CHUNKED && this.head.minor === 0;
+    if (kind === K_CHUNKED) this.#respChunked = new ChunkedDecoder();
+    this.#upstreamReusable = r.keepAlive && kind !== K_CLOSE;
+    // A client whose request body is still arriving is closed after the answer: the rest of
+    // its body would otherwise be read as its next request.
+    this.#clientKeepAlive =
+      this.head.keepAlive &&
+      kind !== K_CLOSE &&
+      !this.#dechunk &&
+      this.bodyDone &&
+      !ctx.shuttingDown &&
+      !this.client.ended;
+    this.#resp = R_BODY;
+    const out = clientResponseHead(r, {
+      close: !this.#clientKeepAlive,
+      clientMinor: this.head.minor,
+      dechunk: this.#dechunk,
+    });
+    const rest = buf.length - end;
+    if (out === undefined && kind === K_LENGTH && rest <= this.#respRemaining) {
+      // The common case: the head untouched and the body (or its start) in the same chunk, one write.
+      this.#respRemaining -= rest;
+      this.#toClient(rest === 0 ? buf.subarray(0, end) : buf);
+      if (this.#respRemaining === 0) this.#finish();
+      return;
+    }
+    const socket = this.client.socket;
+    socket.cork();
+    if (out === undefined) this.#toClient(buf.subarray(0, end));
+    else socket.write(out, "latin1");
+    if (kind === K_NONE) {
+      if (rest > 0) this.#upstreamReusable = false;
+      socket.uncork();
+      this.#finish();
+      return;
+    }
+    if (kind === K_LENGTH && this.#respRemaining === 0) {
+      if (rest > 0) this.#upstreamReusable = false;
+      socket.uncork();
+      this.#finish();
+      return;
+    }
+    if (rest > 0) this.#forwardBody(buf, end);
+    socket.uncork();
+  }
+
+  #forwardBody(buf: Buffer, start: number): void {
+    const len = buf.length;
+    switch (this.#respKind) {
+      case K_LENGTH: {
+        const n = Math.min(this.#respRemaining, len - start);
+        if (n > 0) this.#toClient(start === 0 && n === len ? buf : buf.subarray(start, start + n));
+        this.#respRemaining -= n;
+        if (start + n < len) this.#upstreamReusable = false;
+        if (this.#respRemaining === 0) this.#finish();
+        return;
+      }
+      case K_CHUNKED: {
+        const r = this.#respChunked!.feed(buf, start, len, this.#dechunk ? this.#dechunkData : undefined);
+        if (r === -2) {
+          this.ctx.log.warn("bad chunked response body", { target: this.#target?.id, why: this.#respChunked!.error });
+          this.#abortBoth();
+          return;
+        }
+        const stop = r === -1 ? len : r;
+        if (!this.#dechunk && stop > start)
+          this.#toClient(start === 0 && stop === len ? buf : buf.subarray(start, stop));
+        if (r >= 0) {
+          if (r < len) this.#upstreamReusable = false;
+          this.#finish();
+        }
+        return;
+      }
+      case K_CLOSE:
+        if (start < len) this.#toClient(start === 0 ? buf : buf.subarray(start));
+        return;
+      default:
+        if (start < len) this.#upstreamReusable = false;
+    }
+  }
+
+  readonly #dechunkData = (buf: Buffer, start: number, end: number): void => {
+    if (end > start) this.#toClient(buf.subarray(start, end));
+  };
+
+  #toClient(data: Buffer): void {
+    if (!this.client.socket.write(data)) this.#up?.socket.pause();
+  }
+
+  #startTunnel(r: ResponseHead, buf: Buffer, end: number): void {
+    const ctx = this.ctx;
+    const t = this.#target!;
+    this.responseStarted = true;
+    this.#lastActivityMs = ctx.clock.monoMs();
+    ctx.balancerOf(t).recordSuccess(t);
+    ctx.metrics.countStatus(101);
+    this.#resp = R_TUNNEL;
+    const out = clientResponseHead(r, { close: false, clientMinor: 1, dechunk: false });
+    const socket = this.client.socket;
+    socket.write(out ?? buf.subarray(0, end), "latin1");
+    if (end < buf.length) socket.write(buf.subarray(end));
+    this.client.startTunnel();
+  }
+
+  /** Bytes from the client after a 101: straight to the app. */
+  tunnelFromClient(chunk: Buffer): void {
+    this.#lastActivityMs = this.ctx.clock.monoMs();
+    const up = this.#up;
+    if (up !== null && !up.socket.write(chunk)) this.client.pauseReading();
+  }
+
+  onClientEnd(): void {
+    if (this.#resp === R_TUNNEL) this.#up?.socket.end();
+  }
+
+  #finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.#resp = R_DONE;
+    this.#releaseUpstream(this.#upstreamReusable && this.bodyDone);
+    this.client.exchangeDone(this.#clientKeepAlive);
+  }
+
+  #releaseTarget(): void {
+    if (this.#holding) {
+      this.#target!.outstanding--;
+      this.#holding = false;
+    }
+  }
+
+  #releaseUpstream(reusable: boolean): void {
+    this.#releaseTarget();
+    const up = this.#up;
+    this.#up = null;
+    if (up === null) return;
+    up.owner = null;
+    const t = up.target;
+    if (reusable && !up.closed && !t.removed && !t.draining) {
+      up.idleSinceMs = this.ctx.clock.monoMs();
+      if (up.socket.isPaused()) up.socket.resume();
+      if (t.pool.put(up)) return;
+    }
+    up.destroy();
+  }
+
+  // --- Failures, retries, deadlines. ---
+
+  #protocolFailure(): void {
+    const up = this.#up;
+    this.#up = null;
+    up?.detachAndDestroy();
+    this.#tryFailed("protocol");
+  }
+
+  #tryFailed(kind: FailureKind): void {
+    const ctx = this.ctx;
+    const t = this.#target!;
+    this.#releaseTarget();
+    const up = this.#up;
+    this.#up = null;
+    up?.detachAndDestroy();
+    ctx.metrics.countFailure(kind);
+    ctx.balancerOf(t).recordFailure(t, kind);
+    this.#lastFailure = kind;
+    if (this.client.closed) {
+      this.finished = true;
+      this.#resp = R_DONE;
+      return;
+    }
+    const nowMs = ctx.clock.monoMs();
+    const overdue = this.bodyDone && nowMs - this.bodyDoneMs > ctx.timeouts.requestTimeoutMs;
+    const allowed = mayRetry({
+      kind,
+      idempotent: this.idempotent,
+      bodyHeld: this.#copy !== null,
+      attempts: this.#attempts,
+      responseStarted: false,
+    });
+    if (!allowed || overdue) {
+      ctx.metrics.retriesDenied.inc(
+        overdue ? "deadline" : this.#copy === null ? "body" : neverSent(kind) || this.idempotent ? "tries" : "unsafe",
+      );
+      this.#respondFailure();
+      return;
+    }
+    if (!ctx.budget.tryWithdraw()) {
+      ctx.metrics.retriesDenied.inc("budget");
+      this.#respondFailure();
+      return;
+    }
+    ctx.metrics.retries.inc(kind);
+    this.#dispatch();
+  }
+
+  #respondFailure(): void {
+    const k = this.#lastFailure;
+    const status = k === undefined || neverSent(k) ? 503 : k === "timeout" ? 504 : 502;
+    this.respondLocal(errorResponse(codeForStatus(status)));
+  }
+
+  /** Answers the client from the gateway itself and ends this exchange. */
+  respondLocal(r: LocalResponse): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.#resp = R_DONE;
+    this.#releaseUpstream(false);
+    const keep = this.head.keepAlive && this.bodyDone && !this.ctx.shuttingDown && !this.client.ended;
+    this.ctx.metrics.countStatus(r.status);
+    this.client.socket.write(serializeResponse(r, { close: !keep, headOnly: this.head.method === "HEAD" }));
+    this.client.exchangeDone(keep);
+  }
+
+  /** The client went away: drop the try without blaming the target. */
+  abort(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.#resp = R_DONE;
+    this.#releaseUpstream(false);
+  }
+
+  #abortBoth(): void {
+    this.abort();
+    this.client.destroy();
+  }
+
+  /** Called by the timeout sweep. */
+  checkDeadline(nowMs: number): void {
+    if (this.finished) return;
+    const tm = this.ctx.timeouts;
+    const clientIdleMs = nowMs - this.client.lastActivityMs;
+    if (this.#resp === R_TUNNEL) {
+      if (nowMs - this.#lastActivityMs > tm.tunnelIdleTimeoutMs && clientIdleMs > tm.tunnelIdleTimeoutMs) {
+        this.#abortBoth();
+      }
+      return;
+    }
+    if (this.responseStarted) {
+      if (nowMs - this.#lastActivityMs > tm.streamIdleTimeoutMs && clientIdleMs > tm.streamIdleTimeoutMs) {
+        this.#abortBoth();
+      }
+      return;
+    }
+    const up = this.#up;
+    if (up === null) return;
+    if (!up.connected) {
+      if (nowMs - this.#tryStartMs > tm.connectTimeoutMs) {
+        this.#up = null;
+        up.detachAndDestroy();
+        this.#tryFailed("connect-timeout");
+      }
+      return;
+    }
+    if (!this.bodyDone) {
+      // The client stalls mid-body: nothing to retry, nothing to answer.
+      if (clientIdleMs > tm.streamIdleTimeoutMs) this.#abortBoth();
+      return;
+    }
+    if (nowMs - this.bodyDoneMs > tm.requestTimeoutMs) {
+      this.#up = null;
+      up.detachAndDestroy();
+      this.#releaseTarget();
+      this.ctx.metrics.countFailure("timeout");
+      this.respondLocal(errorResponse("RS_ERR_TRAFFIC_GATEWAY_UPSTREAM_TIMEOUT"));
+      return;
+    }
+    if (nowMs - Math.max(this.#tryStartMs, this.bodyDoneMs) > tm.perTryTimeoutMs) {
+      this.#up = null;
+      up.detachAndDestroy();
+      this.#tryFailed("timeout");
+    }
+  }
+}

@@ -1,0 +1,422 @@
+// The site gateway: listens on its site's gateway address, balances requests over the
+// site's app instances, and when the site has no healthy instance forwards to the nearest
+// site whose gateway reports local capacity. This file wires the parts (instance source,
+// balancers, health checks, retry budget, metrics, the data path) and owns the lifecycle;
+// it is the one place where production clock, randomness and probes are chosen.
+import { createServer, type Server, type Socket } from "node:net";
+import {
+  type Clock,
+  channel,
+  createLogger,
+  type Logger,
+  type Random,
+  type Startable,
+  systemClock,
+  systemRandom,
+  type TimerHandle,
+} from "../../core/index.ts";
+import { type NodeInfo, type Planet, siteByName, sitesByDistance } from "../../topology/index.ts";
+import { Balancer, type BalancerEvent, Target } from "./balancer.ts";
+import { ClientConn } from "./client.ts";
+import {
+  adminPrefix,
+  clientConnectionsMax,
+  clientIdleTimeoutMsDefault,
+  connectTimeoutMsDefault,
+  gatewayHealthPath,
+  headReadTimeoutMsDefault,
+  healthIntervalMsDefault,
+  healthPath,
+  healthTimeoutMsDefault,
+  peerHealthIntervalMsDefault,
+  perTryTimeoutMsDefault,
+  poolIdleTimeoutMsDefault,
+  requestTimeoutMsDefault,
+  shutdownGraceMsDefault,
+  streamIdleTimeoutMsDefault,
+  timeoutSweepIntervalMs,
+  tunnelIdleTimeoutMsDefault,
+} from "./constants.ts";
+import type { ProxyContext, Timeouts } from "./context.ts";
+import { gatewayErrors } from "./errors.ts";
+import { HealthChecker, httpProbe, type Probe } from "./health.ts";
+import { type InstanceSource, PlanetInstanceSource } from "./instances.ts";
+import { GatewayMetrics } from "./metrics.ts";
+import { Pool } from "./pool.ts";
+import { errorResponse, type LocalResponse } from "./responses.ts";
+import { RetryBudget } from "./retry.ts";
+import type { UpstreamConn } from "./upstream.ts";
+
+/** Tracing: `redshirt:traffic:gateway-target` carries ejections and health changes. */
+const targetChannel = channel("traffic", "gateway-target");
+
+export type GatewayOptions = {
+  readonly planet: Planet;
+  readonly site: string;
+  /** Which of the site's gateways this is (1-based); sets the listen address. */
+  readonly index?: number;
+  /** Overrides the address from the planet's address plan. */
+  readonly listen?: { readonly host: string; readonly port: number };
+  readonly source?: InstanceSource;
+  /** Forward to other sites when this one has no capacity (default true). */
+  readonly failover?: boolean;
+  /** Where another site's gateway is reached (default: its planet address); the WAN part may interpose. */
+  readonly peerAddress?: (gateway: NodeInfo) => { host: string; port: number };
+  readonly clock?: Clock;
+  readonly random?: Random;
+  readonly log?: Logger;
+  readonly healthIntervalMs?: number;
+  readonly healthTimeoutMs?: number;
+  readonly peerHealthIntervalMs?: number;
+  readonly rise?: number;
+  readonly fall?: number;
+  readonly slowStartMs?: number;
+  readonly ejectBaseMs?: number;
+  readonly ejectMaxMs?: number;
+  readonly timeouts?: Partial<Timeouts>;
+  readonly shutdownGraceMs?: number;
+  /** Replaces the HTTP probes (tests). */
+  readonly probe?: Probe;
+};
+
+export type TargetStatus = {
+  readonly id: string;
+  readonly site: string;
+  readonly address: string;
+  readonly healthy: boolean;
+  readonly ejected: boolean;
+  readonly draining: boolean;
+  readonly outstanding: number;
+};
+
+export type GatewayHealth = {
+  readonly site: string;
+  readonly gateway: string;
+  /** 200 on /healthz: this site can serve requests with its own instances. */
+  readonly ok: boolean;
+  readonly healthyInstances: number;
+  readonly instances: readonly TargetStatus[];
+  /** The site requests go to now when this one has no capacity (null: none, or not needed). */
+  readonly failoverSite: string | null;
+  readonly shuttingDown: boolean;
+};
+
+export class Gateway implements Startable, ProxyContext {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly site: string;
+  readonly name: string;
+  readonly timeouts: Timeouts;
+  readonly metrics: GatewayMetrics;
+  readonly budget: RetryBudget;
+  readonly local: Balancer<UpstreamConn>;
+  readonly remote: Balancer<UpstreamConn>[] = [];
+  readonly hostDefault: string;
+  readonly sourceAddress: string | undefined;
+  shuttingDown = false;
+  readonly listenHost: string;
+  readonly listenPort: number;
+  readonly #o: GatewayOptions;
+  readonly #source: InstanceSource;
+  readonly #byId = new Map<string, Target<UpstreamConn>>();
+  readonly #remoteBySite = new Map<string, Balancer<UpstreamConn>>();
+  readonly #conns = new Set<ClientConn>();
+  readonly #checker: HealthChecker;
+  readonly #peerChecker: HealthChecker;
+  readonly #closers: Array<() => Promise<void>> = [];
+  #server: Server | undefined;
+  #sweep: TimerHandle | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #started = false;
+  #stopped = false;
+  #firstChecks: Promise<void>[] = [];
+  #hadCapacity = true;
+
+  constructor(options: GatewayOptions) {
+    this.#o = options;
+    const planet = options.planet;
+    const site = siteByName(planet, options.site);
+    const index = options.index ?? 1;
+    const self = planet.gateways.find((g) => g.site === options.site && g.index === index);
+    if (!site || !self) {
+      throw gatewayErrors.create("RS_ERR_TRAFFIC_GATEWAY_UNKNOWN_SITE", `site ${options.site} gateway ${index}`);
+    }
+    this.site = site.name;
+    this.name = self.id;
+    this.listenHost = options.listen?.host ?? self.host;
+    this.listenPort = options.listen?.port ?? self.port;
+    this.hostDefault = `${this.listenHost}:${this.listenPort}`;
+    // Calls leave from the gateway's own address (a routed site address), unless it listens on a wildcard.
+    this.sourceAddress =
+      /^\d+\.\d+\.\d+\.\d+$/.test(this.listenHost) && this.listenHost !== "0.0.0.0" ? this.listenHost : undefined;
+    this.clock = options.clock ?? systemClock;
+    const random = options.random ?? systemRandom;
+    this.log = options.log ?? createLogger({ part: "traffic", gateway: self.id });
+    this.timeouts = {
+      connectTimeoutMs: connectTimeoutMsDefault,
+      perTryTimeoutMs: perTryTimeoutMsDefault,
+      requestTimeoutMs: requestTimeoutMsDefault,
+      headReadTimeoutMs: headReadTimeoutMsDefault,
+      clientIdleTimeoutMs: clientIdleTimeoutMsDefault,
+      streamIdleTimeoutMs: streamIdleTimeoutMsDefault,
+      tunnelIdleTimeoutMs: tunnelIdleTimeoutMsDefault,
+      ...options.timeouts,
+    };
+    this.budget = new RetryBudget(this.clock);
+    const balancerOptions = {
+      clock: this.clock,
+      random,
+      rise: options.rise,
+      fall: options.fall,
+      slowStartMs: options.slowStartMs,
+      ejectBaseMs: options.ejectBaseMs,
+      ejectMaxMs: options.ejectMaxMs,
+      onEvent: (e: BalancerEvent) => this.#onBalancerEvent(e),
+    };
+    this.local = new Balancer<UpstreamConn>(balancerOptions);
+    this.#source = options.source ?? new PlanetInstanceSource(planet, site.name);
+    if (options.failover ?? true) {
+      const peerAddress = options.peerAddress ?? ((g: NodeInfo) => ({ host: g.host, port: g.port }));
+      for (const other of sitesByDistance(planet, site)) {
+        if (other.name === site.name) continue;
+        const b = new Balancer<UpstreamConn>({ ...balancerOptions, slowStartMs: 0 });
+        for (const g of planet.gateways.filter((x) => x.site === other.name)) {
+          const addr = peerAddress(g);
+          b.add(new Target({ id: g.id, site: g.site, host: addr.host, port: addr.port, kind: "gateway" }, new Pool()));
+        }
+        this.remote.push(b);
+        this.#remoteBySite.set(other.name, b);
+      }
+    }
+    const probe = (path: string): Probe => {
+      if (options.probe) return options.probe;
+      const p = httpProbe(path);
+      this.#closers.push(p.close);
+      return p.probe;
+    };
+    const healthTimeoutMs = options.healthTimeoutMs ?? healthTimeoutMsDefault;
+    this.#checker = new HealthChecker({
+      clock: this.clock,
+      random,
+      intervalMs: options.healthIntervalMs ?? healthIntervalMsDefault,
+      timeoutMs: healthTimeoutMs,
+      probe: probe(healthPath),
+      onResult: (t, ok) => this.local.recordCheck(t as Target<UpstreamConn>, ok),
+    });
+    this.#peerChecker = new HealthChecker({
+      clock: this.clock,
+      random,
+      intervalMs: options.peerHealthIntervalMs ?? peerHealthIntervalMsDefault,
+      timeoutMs: healthTimeoutMs,
+      probe: probe(gatewayHealthPath),
+      onResult: (t, ok) => this.balancerOf(t as Target<UpstreamConn>).recordCheck(t as Target<UpstreamConn>, ok),
+    });
+    this.metrics = new GatewayMetrics({
+      localTargets: () => this.local.targets,
+      remoteTargets: () => this.remote.flatMap((b) => b.targets),
+      eligible: (t) =>
+        this.balancerOf(t as Target<UpstreamConn>).eligible(t as Target<UpstreamConn>, this.clock.monoMs()),
+      clientConnections: () => this.#conns.size,
+      retryTokens: () => this.budget.tokens,
+    });
+  }
+
+  balancerOf(target: Target<UpstreamConn>): Balancer<UpstreamConn> {
+    return target.kind === "instance" ? this.local : this.#remoteBySite.get(target.site)!;
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    await this.#source.start();
+    this.#reconcile();
+    this.#unsubscribe = this.#source.subscribe(() => this.#reconcile());
+    for (const b of this.remote) for (const t of b.targets) this.#firstChecks.push(this.#peerChecker.add(t));
+    // The first round of checks says where we stand before the first request arrives.
+    const boundMs = (this.#o.healthTimeoutMs ?? healthTimeoutMsDefault) + 200;
+    let timer: TimerHandle | undefined;
+    await Promise.race([
+      Promise.all(this.#firstChecks),
+      new Promise<void>((resolve) => {
+        timer = this.clock.setTimer(boundMs, resolve);
+      }),
+    ]);
+    timer?.cancel();
+    this.#firstChecks = [];
+    await this.#listen();
+    this.#armSweep();
+    const h = this.health();
+    this.log.info("gateway serving", {
+      address: `${this.listenHost}:${this.listenPort}`,
+      healthyInstances: h.healthyInstances,
+      instances: h.instances.length,
+      peers: this.remote.flatMap((b) => b.targets.map((t) => t.id)),
+    });
+  }
+
+  #listen(): Promise<void> {
+    const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => {
+      const conn = new ClientConn(socket, this, (c) => this.#conns.delete(c));
+      this.#conns.add(conn);
+    });
+    server.maxConnections = clientConnectionsMax;
+    this.#server = server;
+    return new Promise((resolve, reject) => {
+      server.once("error", (cause) => {
+        reject(
+          gatewayErrors.create("RS_ERR_TRAFFIC_GATEWAY_LISTEN", `${this.listenHost}:${this.listenPort}`, { cause }),
+        );
+      });
+      server.listen({ host: this.listenHost, port: this.listenPort, backlog: 1024 }, () => {
+        server.removeAllListeners("error");
+        server.on("error", (err) => this.log.error("listener error", { err }));
+        resolve();
+      });
+    });
+  }
+
+  /** The port actually bound (differs from listenPort when 0 was asked). */
+  get port(): number {
+    const a = this.#server?.address();
+    return typeof a === "object" && a !== null ? a.port : this.listenPort;
+  }
+
+  #armSweep(): void {
+    this.#sweep = this.clock.setTimer(timeoutSweepIntervalMs, () => {
+      const nowMs = this.clock.monoMs();
+      for (const c of this.#conns) c.sweep(nowMs);
+      const idleMin = nowMs - poolIdleTimeoutMsDefault;
+      for (const t of this.local.targets) t.pool.expire(idleMin);
+      for (const b of this.remote) for (const t of b.targets) t.pool.expire(idleMin);
+      if (!this.#stopped) this.#armSweep();
+    });
+  }
+
+  #reconcile(): void {
+    const seen = new Set<string>();
+    for (const info of this.#source.instances()) {
+      seen.add(info.id);
+      let t = this.#byId.get(info.id);
+      if (t && (t.host !== info.host || t.port !== info.port)) {
+        this.#removeTarget(t);
+        t = undefined;
+      }
+      if (!t) {
+        t = new Target<UpstreamConn>(
+          { id: info.id, site: this.site, host: info.host, port: info.port, kind: "instance" },
+          new Pool(),
+        );
+        t.late = this.#server !== undefined;
+        this.local.add(t);
+        this.#byId.set(info.id, t);
+        const first = this.#checker.add(t);
+        if (!this.#server) this.#firstChecks.push(first);
+      }
+      if (info.draining !== t.draining) {
+        t.draining = info.draining;
+        if (t.draining) t.pool.closeIdle();
+        this.log.info(info.draining ? "instance draining" : "instance no longer draining", { target: t.id });
+      }
+    }
+    for (const t of [...this.local.targets]) if (!seen.has(t.id)) this.#removeTarget(t);
+  }
+
+  #removeTarget(t: Target<UpstreamConn>): void {
+    this.#checker.remove(t);
+    this.local.remove(t);
+    this.#byId.delete(t.id);
+    this.log.info("instance removed", { target: t.id });
+  }
+
+  #onBalancerEvent(e: BalancerEvent): void {
+    if (targetChannel.hasSubscribers) {
+      const { target, ...rest } = e;
+      targetChannel.publish({ gateway: this.name, target: target.id, ...rest });
+    }
+    if (e.type === "ejected") {
+      this.metrics.ejections.inc(e.target.id);
+      this.log.warn("target ejected", { target: e.target.id, kind: e.kind, forMs: e.forMs });
+    } else {
+      this.log.info(e.healthy ? "target healthy" : "target unhealthy", { target: e.target.id });
+    }
+    if (e.target.kind === "instance" && this.#server) {
+      const hasCapacity = this.local.healthyCount() > 0;
+      if (hasCapacity !== this.#hadCapacity) {
+        this.#hadCapacity = hasCapacity;
+        if (hasCapacity) this.log.info("local capacity back: serving from this site");
+        else this.log.warn("no local capacity: forwarding to other sites", { to: this.#failoverSite() });
+      }
+    }
+  }
+
+  /** The site this gateway forwards to now, if it has no local capacity. */
+  #failoverSite(): string | null {
+    for (const b of this.remote) if (b.healthyCount() > 0) return b.targets[0]?.site ?? null;
+    return null;
+  }
+
+  health(): GatewayHealth {
+    const nowMs = this.clock.monoMs();
+    const healthyInstances = this.local.healthyCount();
+    return {
+      site: this.site,
+      gateway: this.name,
+      ok: healthyInstances > 0 && !this.shuttingDown,
+      healthyInstances,
+      instances: this.local.targets.map((t) => ({
+        id: t.id,
+        site: t.site,
+        address: `${t.host}:${t.port}`,
+        healthy: t.healthy,
+        ejected: nowMs < t.ejectedUntilMs,
+        draining: t.draining,
+        outstanding: t.outstanding,
+      })),
+      failoverSite: healthyInstances > 0 ? null : this.#failoverSite(),
+      shuttingDown: this.shuttingDown,
+    };
+  }
+
+  admin(method: string, path: string): LocalResponse {
+    if (method !== "GET" && method !== "HEAD") return errorResponse("RS_ERR_TRAFFIC_GATEWAY_METHOD", method);
+    switch (path) {
+      case gatewayHealthPath: {
+        const h = this.health();
+        return { status: h.ok ? 200 : 503, contentType: "application/json", body: `${JSON.stringify(h)}\n` };
+      }
+      case `${adminPrefix}livez`:
+        return { status: 200, contentType: "application/json", body: '{"live":true}\n' };
+      case `${adminPrefix}metrics`:
+        return { status: 200, contentType: "text/plain; version=0.0.4", body: this.metrics.render() };
+      default:
+        return errorResponse("RS_ERR_TRAFFIC_GATEWAY_NOT_FOUND", path);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#started || this.#stopped) return;
+    this.#stopped = true;
+    // Out of rotation first (healthz answers 503), then no new connections, then let the
+    // requests in progress finish within the grace period.
+    this.shuttingDown = true;
+    this.#sweep?.cancel();
+    const server = this.#server;
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    for (const c of this.#conns) c.closeIfIdle();
+    const graceMs = this.#o.shutdownGraceMs ?? shutdownGraceMsDefault;
+    const deadline = this.clock.monoMs() + graceMs;
+    while (this.#conns.size > 0 && this.clock.monoMs() < deadline) {
+      await new Promise<void>((resolve) => this.clock.setTimer(timeoutSweepIntervalMs, resolve));
+      for (const c of this.#conns) c.closeIfIdle();
+    }
+    for (const c of this.#conns) c.destroy();
+    await closed;
+    this.#checker.stop();
+    this.#peerChecker.stop();
+    this.#unsubscribe?.();
+    for (const t of this.local.targets) t.pool.closeIdle();
+    for (const b of this.remote) for (const t of b.targets) t.pool.closeIdle();
+    await this.#source.stop();
+    await Promise.all(this.#closers.map((c) => c()));
+  }
+}

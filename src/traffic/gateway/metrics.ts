@@ -1,0 +1,155 @@
+// The gateway's Prometheus metrics. Counters on the request path are plain numbers indexed
+// by small integers or precomputed label strings (no per-request label formatting); the
+// text is built only when scraped. Gauges are computed at scrape time from live state.
+import { type Gauge, type Histogram, Registry } from "../../core/index.ts";
+import type { FailureKind, Target } from "./balancer.ts";
+
+const statusMax = 600;
+
+function esc(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+class KeyedCounter {
+  readonly name: string;
+  readonly help: string;
+  readonly label: string;
+  readonly values = new Map<string, number>();
+  constructor(name: string, help: string, label: string) {
+    this.name = name;
+    this.help = help;
+    this.label = label;
+  }
+  inc(key: string, by = 1): void {
+    this.values.set(key, (this.values.get(key) ?? 0) + by);
+  }
+  get(key: string): number {
+    return this.values.get(key) ?? 0;
+  }
+  render(): string {
+    let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} counter\n`;
+    if (this.values.size === 0) out += `${this.name} 0\n`;
+    for (const [k, v] of this.values) out += `${this.name}{${this.label}="${esc(k)}"} ${v}\n`;
+    return out;
+  }
+}
+
+export type GaugeSources = {
+  readonly localTargets: () => readonly Target[];
+  readonly remoteTargets: () => readonly Target[];
+  readonly eligible: (t: Target) => boolean;
+  readonly clientConnections: () => number;
+  readonly retryTokens: () => number;
+};
+
+export class GatewayMetrics {
+  /** Responses sent to clients by status code. */
+  readonly byStatus = new Float64Array(statusMax);
+  readonly retries = new KeyedCounter("rs_gateway_retries_total", "Tries moved to another target, by why.", "reason");
+  readonly retriesDenied = new KeyedCounter(
+    "rs_gateway_retries_denied_total",
+    "Failed tries not moved to another target, by why not.",
+    "reason",
+  );
+  readonly upstreamFailures = new KeyedCounter(
+    "rs_gateway_upstream_failures_total",
+    "Tries that failed at the gateway level, by kind.",
+    "kind",
+  );
+  readonly ejections = new KeyedCounter(
+    "rs_gateway_ejections_total",
+    "Targets ejected by passive outlier detection.",
+    "target",
+  );
+  readonly crossSite = new KeyedCounter(
+    "rs_gateway_cross_site_forwards_total",
+    "Tries forwarded to another site's gateway (priority failover), by site.",
+    "site",
+  );
+  readonly rejected = new KeyedCounter(
+    "rs_gateway_rejected_total",
+    "Requests refused before forwarding, by status.",
+    "status",
+  );
+  readonly registry = new Registry();
+  readonly upstreamLatency: Histogram;
+  readonly crossSiteLatency: Histogram;
+
+  constructor(sources: GaugeSources) {
+    const r = this.registry;
+    this.upstreamLatency = r.histogram(
+      "rs_gateway_upstream_latency_ms",
+      "From sending a try to a local app instance to its response head, ms.",
+    );
+    this.crossSiteLatency = r.histogram(
+      "rs_gateway_cross_site_latency_ms",
+      "From forwarding a try to another site's gateway to its response head, ms.",
+    );
+    const gauge = (
+      name: string,
+      help: string,
+      fn: () => Array<[Record<string, string> | undefined, number]>,
+    ): Gauge => {
+      const g = r.gauge(name, help);
+      g.collect(fn);
+      return g;
+    };
+    gauge("rs_gateway_healthy_instances", "Local app instances that get traffic now.", () => [
+      [undefined, sources.localTargets().filter(sources.eligible).length],
+    ]);
+    gauge("rs_gateway_target_up", "1 when a target gets traffic now (healthy, not ejected, not draining).", () =>
+      [...sources.localTargets(), ...sources.remoteTargets()].map((t) => [
+        { target: t.id, site: t.site, kind: t.kind },
+        sources.eligible(t) ? 1 : 0,
+      ]),
+    );
+    gauge("rs_gateway_target_outstanding", "Requests in flight per target.", () =>
+      [...sources.localTargets(), ...sources.remoteTargets()].map((t) => [{ target: t.id }, t.outstanding]),
+    );
+    gauge("rs_gateway_target_connections", "Upstream connections open per target.", () =>
+      [...sources.localTargets(), ...sources.remoteTargets()].map((t) => [{ target: t.id }, t.open]),
+    );
+    gauge("rs_gateway_client_connections", "Client connections open.", () => [
+      [undefined, sources.clientConnections()],
+    ]);
+    gauge("rs_gateway_retry_budget_tokens", "Retries the budget allows right now.", () => [
+      [undefined, Math.floor(sources.retryTokens())],
+    ]);
+  }
+
+  countStatus(status: number): void {
+    if (status > 0 && status < statusMax) this.byStatus[status]++;
+  }
+
+  countFailure(kind: FailureKind): void {
+    this.upstreamFailures.inc(kind);
+  }
+
+  requests(status: number): number {
+    return this.byStatus[status];
+  }
+
+  render(): string {
+    let out = "# HELP rs_gateway_requests_total Responses sent to clients, by status code.\n";
+    out += "# TYPE rs_gateway_requests_total counter\n";
+    let any = false;
+    for (let s = 100; s < statusMax; s++) {
+      if (this.byStatus[s] > 0) {
+        out += `rs_gateway_requests_total{code="${s}"} ${this.byStatus[s]}\n`;
+        any = true;
+      }
+    }
+    if (!any) out += "rs_gateway_requests_total 0\n";
+    for (const c of [
+      this.retries,
+      this.retriesDenied,
+      this.upstreamFailures,
+      this.ejections,
+      this.crossSite,
+      this.rejected,
+    ]) {
+      out += c.render();
+    }
+    return out + this.registry.render();
+  }
+}

@@ -1,0 +1,104 @@
+// Unsafe requests and retries, with real processes: a POST that reached an instance that
+// then died is not retried (the client gets 502 and the app log shows one arrival); the
+// same POST with an Idempotency-Key is retried on another instance; a POST whose connect
+// was refused (never sent) is retried; a body too large to hold is never retried.
+// Subnet 127.115.0.0/16.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { type Arrival, Cluster, get, sleep, waitFor } from "./support/gateway-cluster.ts";
+
+const cluster = new Cluster([{ name: "u", subnet: "127.115", lat: 10, lon: 10, apps: 3 }]);
+const url = cluster.gatewayUrl("u");
+
+before(async () => {
+  await cluster.startApps("u");
+  await cluster.startGateway("u");
+});
+after(() => cluster.stop());
+
+const arrivalsOf = (tag: string): Arrival[] => cluster.arrivals.filter((a) => a.tag === tag);
+
+async function allHealthy(): Promise<void> {
+  const ok = await waitFor(async () => {
+    const h = JSON.parse((await get(`${url}/_redshirt/healthz`)).text) as { healthyInstances: number };
+    return h.healthyInstances === 3;
+  }, 5_000);
+  assert.ok(ok >= 0, "all instances healthy again");
+}
+
+/** Sends a slow POST, kills the instance it reached once it arrived, and returns the response. */
+async function postAndKillReceiver(tag: string, headers: Record<string, string>, body: string | Buffer) {
+  const response = fetch(`${url}/orders?delayMs=1500`, {
+    method: "POST",
+    headers: { "x-test-tag": tag, ...headers },
+    body,
+    signal: AbortSignal.timeout(10_000),
+  });
+  const seen = await waitFor(() => arrivalsOf(tag).length > 0, 5_000);
+  assert.ok(seen >= 0, "the POST reached an instance");
+  const receiver = arrivalsOf(tag)[0].id;
+  cluster.kill(receiver);
+  const r = await response;
+  const text = await r.text();
+  await sleep(300);
+  await cluster.startApp("u", Number(receiver.slice(-1)));
+  await allHealthy();
+  return { status: r.status, text, receiver };
+}
+
+test("gateway - an unsafe POST that reached a dying instance is not retried: 502, one arrival", async () => {
+  const r = await postAndKillReceiver("order-1", { "content-type": "application/json" }, '{"item":"boots"}');
+  assert.equal(r.status, 502);
+  assert.match(r.text, /RS_ERR_TRAFFIC_GATEWAY_UPSTREAM_FAILED/);
+  assert.equal(arrivalsOf("order-1").length, 1, "the app log shows exactly one arrival");
+});
+
+test("gateway - the same POST with an Idempotency-Key is retried on another instance", async () => {
+  const r = await postAndKillReceiver("order-2", { "idempotency-key": "k-2" }, '{"item":"boots"}');
+  assert.equal(r.status, 200);
+  const answered = (JSON.parse(r.text) as { instance: string }).instance;
+  assert.notEqual(answered, r.receiver);
+  assert.deepEqual(
+    arrivalsOf("order-2")
+      .map((a) => a.id)
+      .sort(),
+    [r.receiver, answered].sort(),
+  );
+});
+
+test("gateway - a keyed request whose body is too large to hold is not retried", async () => {
+  const big = Buffer.alloc(100 * 1024, 120);
+  const r = await postAndKillReceiver("order-3", { "idempotency-key": "k-3" }, big);
+  assert.equal(r.status, 502);
+  assert.equal(arrivalsOf("order-3").length, 1);
+});
+
+async function counter(name: string): Promise<number> {
+  const line = (await get(`${url}/_redshirt/metrics`)).text.split("\n").find((l) => l.startsWith(name));
+  return line ? Number(line.split(" ").at(-1)) : 0;
+}
+
+test("gateway - a POST whose connect was refused never left the gateway and is retried", async () => {
+  const before = cluster.arrivals.length;
+  const refusedRetries = 'rs_gateway_retries_total{reason="connect-refused"}';
+  const retriesBefore = await counter(refusedRetries);
+  cluster.kill("u-app2");
+  await sleep(100);
+  const statuses: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const r = await fetch(`${url}/orders`, { method: "POST", headers: { "x-test-tag": `refused-${i}` }, body: "x" });
+    await r.arrayBuffer();
+    statuses.push(r.status);
+  }
+  assert.deepEqual(
+    statuses,
+    Array.from({ length: 20 }, () => 200),
+  );
+  for (let i = 0; i < 20; i++) assert.equal(arrivalsOf(`refused-${i}`).length, 1);
+  assert.equal(cluster.arrivals.length - before, 20);
+  assert.ok((await counter(refusedRetries)) > retriesBefore, "a refused connect was retried");
+  assert.ok(
+    (await counter('rs_gateway_retries_denied_total{reason="unsafe"}')) >= 1,
+    "the first test's POST was denied",
+  );
+});
