@@ -7,6 +7,10 @@ export type Command = {
 };
 
 export const commands: Record<string, Command> = {
+  up: {
+    summary: "start the whole planet on this machine (what `npm start` runs)",
+    load: () => import("./up-command.ts"),
+  },
   gateway: {
     summary: "run a site gateway: balance over the site's app instances, fail over to the nearest healthy site",
     load: () => import("./gateway-command.ts"),
@@ -15,6 +19,7 @@ export const commands: Record<string, Command> = {
     summary: "validate a planet file and print its sites, distances and RTTs",
     load: () => import("./planet-command.ts"),
   },
+  store: { summary: "run one store node: store --planet FILE --node ID", load: () => import("./store-command.ts") },
   kv: {
     summary: "read and write the store: kv get|put|incr|add|remove|del KEY [VALUE…]",
     load: () => import("./kv-command.ts"),

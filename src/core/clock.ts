@@ -24,28 +24,31 @@ export const systemClock: Clock = {
 
 type ManualTimer = { atMs: number; seq: number; fn: () => void; cancelled: boolean };
 
-/** A clock whose time moves only when told: for unit tests and the simulator. */
+/**
+ * A clock whose time moves only when told: for unit tests and the simulator. Time is kept
+ * as small monotonic milliseconds (not epoch milliseconds, whose fractions a double cannot
+ * hold precisely), so a timer set for a fraction of a millisecond still moves time forward.
+ */
 export class ManualClock implements Clock {
-  #nowMs: number;
-  #startMs: number;
+  #monoMs = 0;
+  readonly #startMs: number;
   #timers: ManualTimer[] = [];
   #seq = 0;
 
   constructor(startMs = 1_700_000_000_000) {
-    this.#nowMs = startMs;
     this.#startMs = startMs;
   }
 
   nowMs(): number {
-    return this.#nowMs;
+    return this.#startMs + this.#monoMs;
   }
 
   monoMs(): number {
-    return this.#nowMs - this.#startMs;
+    return this.#monoMs;
   }
 
   setTimer(delayMs: number, fn: () => void): TimerHandle {
-    const timer = { atMs: this.#nowMs + Math.max(0, delayMs), seq: this.#seq++, fn, cancelled: false };
+    const timer = { atMs: this.#monoMs + Math.max(0, delayMs), seq: this.#seq++, fn, cancelled: false };
     this.#timers.push(timer);
     return {
       cancel: () => {
@@ -54,7 +57,7 @@ export class ManualClock implements Clock {
     };
   }
 
-  /** The time of the next pending timer, or undefined when none is pending. */
+  /** The monotonic time of the next pending timer, or undefined when none is pending. */
   nextTimerMs(): number | undefined {
     let best: number | undefined;
     for (const t of this.#timers) if (!t.cancelled && (best === undefined || t.atMs < best)) best = t.atMs;
@@ -63,7 +66,7 @@ export class ManualClock implements Clock {
 
   /** Moves time forward by deltaMs, firing due timers in time order (ties by creation). */
   advance(deltaMs: number): void {
-    const targetMs = this.#nowMs + deltaMs;
+    const targetMs = this.#monoMs + deltaMs;
     for (;;) {
       let next: ManualTimer | undefined;
       for (const t of this.#timers) {
@@ -71,11 +74,11 @@ export class ManualClock implements Clock {
         if (!next || t.atMs < next.atMs || (t.atMs === next.atMs && t.seq < next.seq)) next = t;
       }
       if (!next) break;
-      this.#nowMs = Math.max(this.#nowMs, next.atMs);
+      this.#monoMs = Math.max(this.#monoMs, next.atMs);
       next.cancelled = true;
       next.fn();
     }
     this.#timers = this.#timers.filter((t) => !t.cancelled);
-    this.#nowMs = targetMs;
+    this.#monoMs = targetMs;
   }
 }

@@ -68,4 +68,9 @@ export interface StoreApi {
   health(): NodeHealth;
   /** Prometheus text exposition of this node's metrics. */
   metricsText(): string;
+  /**
+   * The anti-entropy root hash of every partition this node replicates (0 for the others):
+   * replicas whose roots agree hold the same data. `GET /v1/trees` serves it.
+   */
+  treeRoots(): readonly number[];
 }

@@ -125,6 +125,7 @@ export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit):
       return { status: 200, body: api.metricsText() + metrics.render() };
     }
     if (target.route === "cluster") return { status: 200, body: clusterView(planet, nodeId) };
+    if (target.route === "trees") return { status: 200, body: { node: nodeId, roots: api.treeRoots() } };
     const h = req.headers;
     const consistency = parseConsistency(query, header(h[storeHeaders.consistency]), planet.store.consistency);
     const token = parseToken(header(h[storeHeaders.session]));

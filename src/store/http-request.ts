@@ -27,7 +27,8 @@ export type Target =
   | { readonly route: "kv"; readonly key: string; readonly action: PostAction | undefined }
   | { readonly route: "cluster" }
   | { readonly route: "healthz" }
-  | { readonly route: "metrics" };
+  | { readonly route: "metrics" }
+  | { readonly route: "trees" };
 
 const allowed: Record<string, string> = {
   kv: "GET, PUT, DELETE",
@@ -35,6 +36,7 @@ const allowed: Record<string, string> = {
   cluster: "GET",
   healthz: "GET",
   metrics: "GET",
+  trees: "GET",
 };
 
 function bad(text: string) {
@@ -55,6 +57,7 @@ export function parseTarget(path: string): Target {
   if (path === "/healthz") return { route: "healthz" };
   if (path === "/metrics") return { route: "metrics" };
   if (path === "/v1/cluster") return { route: "cluster" };
+  if (path === "/v1/trees") return { route: "trees" };
   if (!path.startsWith("/v1/kv/")) throw storeHttpErrors.create("RS_ERR_STORE_NO_ROUTE", path.slice(0, 200));
   const rest = path.slice("/v1/kv/".length);
   const slash = rest.indexOf("/");

@@ -163,6 +163,9 @@ export function createFakeStoreApi(nodeId: string, data = new FakeData()): FakeS
     health(): NodeHealth {
       return { node: nodeId, site: "fake", ok: fake.ok, peersUp: [], peersDown: [], hintsPending: 0, stableLagMs: 0 };
     },
+    treeRoots(): readonly number[] {
+      return [];
+    },
     metricsText(): string {
       return `# HELP rs_fake_keys Keys held.\n# TYPE rs_fake_keys gauge\nrs_fake_keys ${data.keys.size}\n`;
     },

@@ -1,0 +1,133 @@
+// The join of two key states (docs/store-internals.md, "Values"): union of ops, removals and
+// dedup ids; max of clears; last writer wins on the expiry; the compacted counter of the
+// side that compacted further; then normalize, which drops every op that is dead for good.
+//
+// Type conflicts (two nodes that did not see each other's ops wrote different types to a
+// key) resolve to the type of the latest content-writing op (`th`), and the losing type is
+// cleared up to its own latest op (`del` rises to the loser's `th`). Both are maxima over
+// every op ever seen, which is what makes this a join. ("First creator wins" is not one: once
+// a clear passes the first creator, the next one must be found among ops that may already
+// have been pruned, and replicas that pruned at different times disagree.)
+import { type Dict, dict, emptyState, isEmptyDict, type KeyState, type Op, typeOfOp } from "./crdt-types.ts";
+
+export function merge(a: KeyState | undefined, b: KeyState | undefined): KeyState | undefined {
+  if (!a) return b && !isVacant(b) ? b : undefined;
+  if (!b) return isVacant(a) ? undefined : a;
+  const aWins = a.th > b.th || (a.th === b.th && a.t >= b.t);
+  const s = emptyState(aWins ? a.t : b.t);
+  s.th = Math.max(a.th, b.th);
+  s.del = Math.max(a.del, b.del, a.t === b.t ? 0 : Math.min(a.th, b.th));
+  const aExp = a.eh > b.eh || (a.eh === b.eh && a.exp >= b.exp);
+  s.eh = aExp ? a.eh : b.eh;
+  s.exp = aExp ? a.exp : b.exp;
+  s.ops = unionOps(a.ops, b.ops);
+  s.rm = unionWith(a.rm, b.rm, Math.min);
+  s.fdel = unionWith(a.fdel, b.fdel, Math.max);
+  s.done = unionWith(a.done, b.done, joinDone);
+  if (a.cut !== b.cut) {
+    const from = a.cut > b.cut ? a : b;
+    s.cut = from.cut;
+    s.base = typeof from.base === "number" ? from.base : Object.assign(dict<number>(), from.base);
+  } else {
+    s.cut = a.cut;
+    s.base = tieBase(a.base, b.base, s.t);
+  }
+  normalize(s);
+  return isVacant(s) ? undefined : s;
+}
+
+/**
+ * Drops what is dead for good, in place: ops cleared by `del` or `fdel`, removed (`rm`),
+ * already done, folded into `base` (counter ops with h <= cut), or of another type than `t`;
+ * their ids go to `done`. Also drops a base killed by a clear and redundant field clears.
+ * Idempotent; every state handed out by this module is normalized.
+ */
+export function normalize(s: KeyState): void {
+  if (s.t === "counter") {
+    if (typeof s.base !== "number" || s.del >= s.cut) s.base = 0;
+  } else if (s.t === "map") {
+    if (typeof s.base === "number") s.base = dict();
+  } else {
+    s.base = 0;
+  }
+  for (const f in s.fdel) if (s.fdel[f] <= s.del) delete s.fdel[f];
+  if (typeof s.base !== "number") {
+    for (const f in s.base) if (Math.max(s.del, s.fdel[f] ?? 0) >= s.cut) delete s.base[f];
+  }
+  for (const id in s.ops) {
+    const op = s.ops[id];
+    if (isDead(s, id, op)) {
+      delete s.ops[id];
+      addDone(s.done, id, op.h);
+    }
+  }
+}
+
+function isDead(s: KeyState, id: string, op: Op): boolean {
+  if (op.h <= s.del || typeOfOp[op.k] !== s.t || id in s.done) return true;
+  switch (op.k) {
+    case "sadd":
+      return id in s.rm;
+    case "add":
+      return op.h <= s.cut;
+    case "fset":
+      return op.h <= (s.fdel[op.f as string] ?? 0);
+    case "fadd":
+      return op.h <= s.cut || op.h <= (s.fdel[op.f as string] ?? 0);
+    default:
+      return false;
+  }
+}
+
+/** Records an id as done; the same id twice keeps the smaller h and the earlier known retainUntil. */
+export function addDone(done: Dict<[number, number]>, id: string, h: number, retainUntil = 0): void {
+  const prev = done[id];
+  done[id] = prev ? joinDone(prev, [h, retainUntil]) : [h, retainUntil];
+}
+
+/** retainUntil 0 means "not yet known"; any known one is a valid bound, so the smaller wins. */
+function joinDone(a: [number, number], b: [number, number]): [number, number] {
+  const r = a[1] === 0 ? b[1] : b[1] === 0 ? a[1] : Math.min(a[1], b[1]);
+  return [Math.min(a[0], b[0]), r];
+}
+
+function unionOps(a: Dict<Op>, b: Dict<Op>): Dict<Op> {
+  const out = Object.assign(dict<Op>(), a);
+  for (const id in b) {
+    const mine = out[id];
+    // A retried op stamped twice (two coordinators) is one op, placed at its first stamp.
+    if (!mine || b[id].h < mine.h) out[id] = b[id];
+  }
+  return out;
+}
+
+function unionWith<V>(a: Dict<V>, b: Dict<V>, join: (x: V, y: V) => V): Dict<V> {
+  const out = Object.assign(dict<V>(), a);
+  for (const k in b) out[k] = k in out ? join(out[k], b[k]) : b[k];
+  return out;
+}
+
+/** Equal cuts hold equal bases (every replica folded the same stable ops); the max keeps the join commutative anyway. */
+function tieBase(a: KeyState["base"], b: KeyState["base"], t: KeyState["t"]): KeyState["base"] {
+  if (typeof a === "number" && typeof b === "number") return Math.max(a, b);
+  if (typeof a !== "number" && typeof b !== "number") return unionWith(a, b, Math.max);
+  const numeric = t === "counter";
+  const pick = (typeof a === "number") === numeric ? a : b;
+  return typeof pick === "number" ? pick : Object.assign(dict<number>(), pick);
+}
+
+/** A state that carries no information at all is the same as no state. */
+export function isVacant(s: KeyState): boolean {
+  return (
+    s.th === 0 &&
+    s.del === 0 &&
+    s.eh === 0 &&
+    s.exp === 0 &&
+    s.cut === 0 &&
+    (typeof s.base === "number" ? s.base === 0 : isEmptyDict(s.base)) &&
+    isEmptyDict(s.ops) &&
+    isEmptyDict(s.rm) &&
+    isEmptyDict(s.fdel) &&
+    isEmptyDict(s.done)
+  );
+}

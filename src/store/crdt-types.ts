@@ -1,0 +1,134 @@
+// The shapes of the store's CRDT values. Field names are short because they go on the wire
+// and to disk; docs/store-internals.md ("Values") explains each one.
+import { hlcFromWallMs } from "./hlc.ts";
+
+export type ValueType = "reg" | "counter" | "set" | "map";
+export type OpKind = "set" | "add" | "sadd" | "fset" | "fadd";
+
+/** A live op: its HLC `h`, its kind, and the kind's operands (field, value, delta, element). */
+export type Op = { h: number; k: OpKind; f?: string; v?: unknown; d?: number; e?: string };
+
+/** Dictionaries keyed by client strings (op ids, field names) are null-prototype objects. */
+export type Dict<V> = Record<string, V>;
+
+export type KeyState = {
+  /** The type, decided by the latest content-writing op (see merge). */
+  t: ValueType;
+  /** HLC of the latest op that wrote content of type `t` (0 when none did). */
+  th: number;
+  /** Key cleared: every op with h <= del is dead. */
+  del: number;
+  /** Expiry, wall-clock ms (0: none), and the HLC of the op that set it (last writer wins). */
+  exp: number;
+  eh: number;
+  ops: Dict<Op>;
+  /** set: add-op id -> HLC of the removal that observed it. */
+  rm: Dict<number>;
+  /** map: field -> every op on it with h <= this is dead. */
+  fdel: Dict<number>;
+  /** Compaction point: counter ops with h <= cut are in base. */
+  cut: number;
+  /** Compacted counter total (map: per field, each read as a numeric write at HLC `cut`). */
+  base: number | Dict<number>;
+  /** Ids of ops folded, pruned or killed, kept for deduplication: id -> [h, retainUntil]. */
+  done: Dict<[number, number]>;
+};
+
+export type ReadResult = { exists: boolean; type?: ValueType; value?: unknown };
+
+type WithTtl = { ttlS?: number };
+export type Mutation =
+  | ({ kind: "set"; value: unknown } & WithTtl)
+  | ({ kind: "incr"; by: number } & WithTtl)
+  | ({ kind: "sadd"; members: string[] } & WithTtl)
+  | ({ kind: "srem"; members: string[] } & WithTtl)
+  | ({ kind: "mset"; fields: Record<string, unknown> } & WithTtl)
+  | ({ kind: "mincr"; fields: Record<string, number> } & WithTtl)
+  | ({ kind: "mdel"; fields: string[] } & WithTtl)
+  | ({ kind: "del" } & WithTtl);
+
+export type MutationContext = { opId: string; h: number; nowMs: number };
+
+export const valueTypes: readonly ValueType[] = ["counter", "map", "reg", "set"];
+export const opKinds: readonly OpKind[] = ["add", "fadd", "fset", "sadd", "set"];
+
+export const typeOfOp: Readonly<Record<OpKind, ValueType>> = {
+  set: "reg",
+  add: "counter",
+  sadd: "set",
+  fset: "map",
+  fadd: "map",
+};
+
+export function dict<V>(): Dict<V> {
+  return Object.create(null) as Dict<V>;
+}
+
+export function dictFrom<V>(source: Dict<V>): Dict<V> {
+  return Object.assign(dict<V>(), source);
+}
+
+export function isEmptyDict(d: Dict<unknown>): boolean {
+  for (const _ in d) return false;
+  return true;
+}
+
+/** Sets an own property even when the name is "__proto__" (plain objects handed to users). */
+export function setOwn(target: Record<string, unknown>, name: string, value: unknown): void {
+  if (name === "__proto__")
+    Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  else target[name] = value;
+}
+
+/** The HLC of an expiry instant: ops stamped before the expiry millisecond die with it. */
+export function expiryHlc(expMs: number): number {
+  return hlcFromWallMs(expMs) - 1;
+}
+
+/** Ops of one mutation that touches several members or fields get ids derived from the mutation's op id. */
+export function subOpId(opId: string, index: number): string {
+  return `${opId}\u0000${index}`;
+}
+
+/** A `done` entry that remembers when this node learned that the expiry set at HLC `eh` was stable (op ids never start with NUL). */
+export function expiryMarkerId(eh: number): string {
+  return `\u0000${eh}`;
+}
+
+export function emptyState(t: ValueType): KeyState {
+  return {
+    t,
+    th: 0,
+    del: 0,
+    exp: 0,
+    eh: 0,
+    ops: dict(),
+    rm: dict(),
+    fdel: dict(),
+    cut: 0,
+    base: t === "map" ? dict<number>() : 0,
+    done: dict(),
+  };
+}
+
+/** A copy whose dictionaries may be changed; ops themselves are never changed, so they are shared. */
+export function cloneState(s: KeyState): KeyState {
+  return {
+    t: s.t,
+    th: s.th,
+    del: s.del,
+    exp: s.exp,
+    eh: s.eh,
+    ops: dictFrom(s.ops),
+    rm: dictFrom(s.rm),
+    fdel: dictFrom(s.fdel),
+    cut: s.cut,
+    base: typeof s.base === "number" ? s.base : dictFrom(s.base),
+    done: dictFrom(s.done),
+  };
+}
+
+/** Orders ops for last-writer-wins: by HLC, ties by op id. */
+export function later(aId: string, a: Op, bId: string, b: Op): boolean {
+  return a.h > b.h || (a.h === b.h && aId > bId);
+}

@@ -1,0 +1,34 @@
+// The store's values: CRDTs with causal op sets, compacted at stability (see
+// docs/store-internals.md, "Values"). Everything here is pure and deterministic: states in,
+// states out, never mutated in place. What the coordinator runs is applyMutation; replicas
+// merge the deltas it returns; reads, digests and compaction are functions of a state.
+export { decodeState, encodeState } from "./codec.ts";
+export { compact } from "./crdt-compact.ts";
+export {
+  type Applied,
+  applyMutation,
+  mutationKinds,
+  mutationSize,
+  mutationType,
+  validateMutation,
+  validateOpId,
+} from "./crdt-mutate.ts";
+export { digest, effectiveDel, read } from "./crdt-read.ts";
+export { merge } from "./crdt-state.ts";
+export type {
+  KeyState,
+  Mutation,
+  MutationContext,
+  Op,
+  OpKind,
+  ReadResult,
+  ValueType,
+} from "./crdt-types.ts";
+export { expiryHlc } from "./crdt-types.ts";
+
+import { expiryHlc, type KeyState } from "./crdt-types.ts";
+
+/** When the key's current expiry clears it (wall ms), or 0 when none is pending: for the storage's expiry index. */
+export function stateExpiresAtMs(s: KeyState): number {
+  return s.exp > 0 && s.del < expiryHlc(s.exp) ? s.exp : 0;
+}
