@@ -16,7 +16,7 @@ import {
   type StoreHttpServer,
   storeErrors,
 } from "./index.ts";
-import { partitionOf, replicasOf } from "./partition-shim.ts";
+import { partitionOf, replicasOf } from "./partition.ts";
 
 const planet = validatePlanet({
   name: "clienttest",
@@ -227,14 +227,38 @@ describe("store client failover", () => {
     }
   });
 
-  test("store client failover - a site with no node up is RS_ERR_STORE_UNAVAILABLE, naming each attempt", async () => {
+  test("store client failover - a site with no node up fails over to the nearest other site's replicas", async () => {
     const client = createStoreClient({ planet, site: "d", timeoutMs: 2000 });
+    try {
+      assert.deepEqual(await client.set("k-from-d", 7), 7);
+      const c = cluster!;
+      const took = receivedBy(c, "k-from-d");
+      assert.equal(took.length, 1);
+      assert.ok(expectedOrder("k-from-d").slice(0, planet.store.rf).includes(took[0]), "a replica in site c took it");
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("store client failover - with no node up anywhere it is RS_ERR_STORE_UNAVAILABLE, naming each attempt", async () => {
+    const lonely = validatePlanet({
+      name: "nobody",
+      zone: "nobody.test.",
+      sites: [
+        { name: "d", city: "D", lat: 1, lon: 1, subnet: "127.142.0.0/16" },
+        { name: "e", city: "E", lat: 2, lon: 2, subnet: "127.143.0.0/16" },
+      ],
+      store: { partitions: 16, rf: 3 },
+      ports: { store: 7400 },
+    });
+    const client = createStoreClient({ planet: lonely, site: "d", timeoutMs: 2000 });
     try {
       const started = performance.now();
       await assert.rejects(client.set("k", 1), (err) => {
         assert.ok(isRedshirtError(err, "RS_ERR_STORE_UNAVAILABLE"));
         assert.match(err.message, /d-store1 ECONNREFUSED/);
-        assert.equal((err.detail?.attempts as unknown[] | undefined)?.length, 3);
+        assert.match(err.message, /e-store\d ECONNREFUSED/);
+        assert.equal((err.detail?.attempts as unknown[] | undefined)?.length, 6);
         return true;
       });
       assert.ok(performance.now() - started < 1500, "refused connections fail fast");

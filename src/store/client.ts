@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { Pool } from "undici";
 import { RedshirtError } from "../core/index.ts";
-import { type Consistency, consistencyLevels, type Planet, siteByName } from "../topology/index.ts";
+import { type Consistency, consistencyLevels, type Planet, siteByName, sitesByDistance } from "../topology/index.ts";
 import type { Mutation, ReadResult, SessionToken } from "./api-types.ts";
 import {
   clientAttemptShare,
@@ -25,7 +25,7 @@ import {
 } from "./constants.ts";
 import { storeErrors } from "./errors.ts";
 import { storeHeaders } from "./http-headers.ts";
-import { partitionOf, replicasOf } from "./partition-shim.ts";
+import { partitionOf, replicasOf } from "./partition.ts";
 import { decodeSessionToken, encodeSessionToken, mergeSessionTokens } from "./session-encoding.ts";
 
 export type StoreClientInit = {
@@ -126,11 +126,14 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
   }
   const defaultConsistency = checkConsistency(init.consistency ?? planet.store.consistency);
   const defaultTimeoutMs = checkTimeout(init.timeoutMs ?? requestTimeoutMsDefault);
-  const nodes: Node[] = planet.storeNodes
-    .filter((n) => n.site === init.site)
-    .map((n) => ({ id: n.id, origin: `http://${n.host}:${n.port}` }));
-  const nodeIds = nodes.map((n) => n.id);
+  const nodes: Node[] = planet.storeNodes.map((n) => ({ id: n.id, origin: `http://${n.host}:${n.port}` }));
   const byId = new Map(nodes.map((n) => [n.id, n]));
+  // This site's nodes first; then, should none of them answer, the other sites' nodes,
+  // nearest site first: a farther replica is slower, but an answer.
+  const home = siteByName(planet, init.site)!;
+  const siteNodeIds = sitesByDistance(planet, home).map((site) =>
+    planet.storeNodes.filter((n) => n.site === site.name).map((n) => n.id),
+  );
   const pools = new Map<string, Pool>();
   const downUntilMs = new Map<string, number>();
   let token: SessionToken = init.session ? decodeSessionToken(init.session, "session") : {};
@@ -150,16 +153,22 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
     return p;
   }
 
-  /** Replicas of the key's partition first (rendezvous order), then the site's other nodes; nodes that just failed last. */
+  /**
+   * Replicas of the key's partition in this site first (rendezvous order), then the site's
+   * other nodes, then the replicas in the other sites, nearest first; within each site,
+   * nodes that just failed go last.
+   */
   function candidates(key: string): Node[] {
     const partition = partitionOf(key, planet.store.partitions);
-    const replicas = replicasOf(partition, nodeIds, planet.store.rf);
-    const rest = replicasOf(partition, nodeIds, nodeIds.length).filter((id) => !replicas.includes(id));
     const now = performance.now();
-    const ordered = [...replicas, ...rest];
-    const up = ordered.filter((id) => (downUntilMs.get(id) ?? 0) <= now);
-    const down = ordered.filter((id) => (downUntilMs.get(id) ?? 0) > now);
-    return [...up, ...down].slice(0, clientAttemptsMax).map((id) => byId.get(id)!);
+    const ordered: string[] = [];
+    siteNodeIds.forEach((ids, i) => {
+      const replicas = replicasOf(partition, ids, planet.store.rf);
+      const group = i === 0 ? [...replicas, ...ids.filter((id) => !replicas.includes(id))] : replicas;
+      ordered.push(...group.filter((id) => (downUntilMs.get(id) ?? 0) <= now));
+      ordered.push(...group.filter((id) => (downUntilMs.get(id) ?? 0) > now));
+    });
+    return ordered.slice(0, clientAttemptsMax).map((id) => byId.get(id)!);
   }
 
   type Sent = { status: number; body: Record<string, unknown>; node: string };

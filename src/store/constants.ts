@@ -77,7 +77,7 @@ export const clientConnectionsPerNodeMax = 16;
 export const clientConnectTimeoutMs = 1_000;
 /** Below the server's keep-alive timeout, so the client never reuses a socket the server is closing. */
 export const clientKeepAliveTimeoutMs = 4_000;
-/** Nodes one logical operation tries before it gives up (replicas first, then the rest of the site). */
+/** Nodes one logical operation tries before it gives up (replicas first, then the rest of the site, then other sites). */
 export const clientAttemptsMax = 8;
 /** Part of an operation's time one attempt may take, so a hung node leaves time to try another. */
 export const clientAttemptShare = 0.5;
