@@ -99,6 +99,8 @@ export class StoreNode implements StoreApi, Startable {
   readonly #log: Logger;
   readonly #defer: (fn: () => void) => void;
   readonly #hlc: HybridClock;
+  #hlcSaved: number;
+  readonly #cursorsSaved = new Map<string, number>();
   readonly #trees: HashTrees;
   /** Per partition: replica node ids per site, in rendezvous order. */
   readonly #replicas: Map<string, string[]>[] = [];
@@ -167,8 +169,8 @@ export class StoreNode implements StoreApi, Startable {
     this.#random = components.random;
     this.#log = components.logger;
     this.#defer = components.defer ?? ((fn) => setImmediate(fn));
-    const savedHlc = Number(this.#storage.meta("hlc") ?? 0);
-    this.#hlc = new HybridClock(this.#clock, savedHlc);
+    this.#hlcSaved = Number(this.#storage.meta("hlc") ?? 0);
+    this.#hlc = new HybridClock(this.#clock, this.#hlcSaved);
     this.#trees = new HashTrees(init.planet.store.partitions);
     this.#others = init.planet.storeNodes.filter((n) => n.id !== this.id).map((n) => n.id);
     const bySite = new Map<string, string[]>();
@@ -207,7 +209,10 @@ export class StoreNode implements StoreApi, Startable {
     this.#storage.forEachDigest((key, partition, d) => this.#trees.update(partition, key, 0, d));
     const cursors = this.#storage.cursors();
     const nowMs = this.#clock.monoMs();
-    for (const peer of this.#others) this.#out.set(peer, new OutboundStream(peer, cursors.get(peer) ?? 0, nowMs));
+    for (const peer of this.#others) {
+      this.#out.set(peer, new OutboundStream(peer, cursors.get(peer) ?? 0, nowMs));
+      this.#cursorsSaved.set(peer, cursors.get(peer) ?? 0);
+    }
     this.#transport.onMessage((from, message) => this.#onMessage(from, message));
     this.#transport.onPeerChange((peer, up) => this.#onPeerChange(peer, up));
     await this.#transport.start();
@@ -742,21 +747,32 @@ export class StoreNode implements StoreApi, Startable {
   }
 
   #getState(key: string): KeyState | undefined {
-    const o = this.#overlay.get(key);
-    if (o) return o.state;
-    const row = this.#storage.getKey(key);
-    return row ? decodeState(row.state) : undefined;
+    return this.#getEntry(key).state;
   }
 
-  #putState(key: string, partition: number, state: KeyState | undefined): void {
-    const old = this.#getRow(key);
+  /** A key's state and its stored row (with the digest), from this turn's changes or the disk. */
+  #getEntry(key: string): { state: KeyState | undefined; row: KeyRow | undefined } {
+    const o = this.#overlay.get(key);
+    if (o) return o;
+    const row = this.#storage.getKey(key);
+    return { state: row ? decodeState(row.state) : undefined, row };
+  }
+
+  /** Stages a key's new state for the next commit; `known` saves work the caller already did. */
+  #putState(
+    key: string,
+    partition: number,
+    state: KeyState | undefined,
+    known?: { old: KeyRow | undefined; digest: number },
+  ): void {
+    const old = known ? known.old : this.#getRow(key);
     let row: KeyRow | undefined;
     if (state) {
       row = {
         key,
         partition,
         state: encodeState(state),
-        digest: digest(state),
+        digest: known ? known.digest : digest(state),
         expiresAtMs: stateExpiresAtMs(state),
       };
     }
@@ -771,16 +787,16 @@ export class StoreNode implements StoreApi, Startable {
 
   /** Merges a state or delta from a peer. Returns true when it changed this replica. */
   #mergeRemote(key: string, partition: number, remote: KeyState | undefined, kind: "replicate" | "repair"): boolean {
-    const local = this.#getState(key);
+    const { state: local, row } = this.#getEntry(key);
     const merged = merge(local, remote);
-    const before = local ? digest(local) : 0;
+    const before = row?.digest ?? 0;
     const after = merged ? digest(merged) : 0;
     if (merged && local && before === after && sameRepresentation(local, merged)) return false;
     if (local && before !== after) {
       this.#m.conflicts.inc({ kind });
       if (kind === "repair") this.#m.repairs.inc({ kind: "anti-entropy" });
     }
-    this.#putState(key, partition, merged);
+    this.#putState(key, partition, merged, { old: row, digest: after });
     return true;
   }
 
@@ -822,15 +838,29 @@ export class StoreNode implements StoreApi, Startable {
         if (row) rows.push(row);
         else deletes.push(key);
       }
+      // Only what moved: a cursor or the HLC ceiling written on every commit is wasted I/O.
       const cursors: [string, number][] = [];
-      for (const s of this.#out.values()) cursors.push([s.peer, s.acked]);
+      for (const s of this.#out.values()) {
+        if (this.#cursorsSaved.get(s.peer) !== s.acked) {
+          cursors.push([s.peer, s.acked]);
+          this.#cursorsSaved.set(s.peer, s.acked);
+        }
+      }
+      // The HLC high-water mark, so a restarted node never stamps backwards. (A ceiling
+      // written ahead of time would save this row but put a restarted node in the future,
+      // letting its writes beat earlier ones from other nodes.)
+      const meta: [string, string][] = [];
+      if (this.#hlc.last !== this.#hlcSaved) {
+        this.#hlcSaved = this.#hlc.last;
+        meta.push(["hlc", String(this.#hlcSaved)]);
+      }
       try {
         seqs = this.#storage.commit({
           puts: rows,
           deletes,
           appends,
           cursors,
-          meta: [["hlc", String(this.#hlc.last)]],
+          meta,
         });
       } catch (cause) {
         this.#overlay.clear();
@@ -976,17 +1006,18 @@ export class StoreNode implements StoreApi, Startable {
   }
 
   #compactKey(key: string, partition: number, nowH: number): void {
-    const state = this.#getState(key);
+    const { state, row } = this.#getEntry(key);
     if (!state) return;
     const compacted = compact(state, this.#stable, nowH);
     if (!compacted) {
       this.#m.tombstones.inc();
-      this.#putState(key, partition, undefined);
+      this.#putState(key, partition, undefined, { old: row, digest: 0 });
       return;
     }
-    if (!sameRepresentation(state, compacted)) {
+    const d = digest(compacted);
+    if (d !== (row?.digest ?? 0) || !sameRepresentation(state, compacted)) {
       this.#m.compactions.inc();
-      this.#putState(key, partition, compacted);
+      this.#putState(key, partition, compacted, { old: row, digest: d });
     }
   }
 
@@ -1033,9 +1064,10 @@ function countOf(d: object): number {
 }
 
 /**
- * Whether two states of one key (one the merge or compaction of the other) are stored the
- * same: merges and compaction only grow or shrink these parts, so comparing the digest,
- * the scalars and the sizes (and the retention marks of dedup ids) tells without encoding.
+ * Whether two states of one key with equal digests (one the merge or compaction of the
+ * other) are stored the same: merges and compaction only grow or shrink these parts, so
+ * comparing the scalars and the sizes (and the retention marks of dedup ids) tells
+ * without encoding.
  */
 function sameRepresentation(a: KeyState, b: KeyState): boolean {
   if (a.cut !== b.cut || a.del !== b.del || a.exp !== b.exp || a.eh !== b.eh || a.t !== b.t) return false;
@@ -1046,15 +1078,23 @@ function sameRepresentation(a: KeyState, b: KeyState): boolean {
   let rb = 0;
   for (const id in a.done) ra += a.done[id][1];
   for (const id in b.done) rb += b.done[id][1];
-  return ra === rb && digest(a) === digest(b);
+  return ra === rb;
 }
 
 /** Whether a state holds anything that compaction at a later stability point would change. */
 function needsCompaction(s: KeyState): boolean {
   if (s.del > 0 || s.exp > 0 || countOf(s.rm) > 0 || countOf(s.done) > 0 || countOf(s.fdel) > 0) return true;
+  // Superseded register writes (a register's older values, a map field's) are pruned at stability.
+  let registers = 0;
+  const fields = new Set<string>();
   for (const id in s.ops) {
     const op = s.ops[id];
     if (op.k === "add" || op.k === "fadd" || ((op.k === "set" || op.k === "fset") && op.v === undefined)) return true;
+    if (op.k === "set" && ++registers > 1) return true;
+    if (op.k === "fset") {
+      if (fields.has(op.f ?? "")) return true;
+      fields.add(op.f ?? "");
+    }
   }
   return false;
 }
