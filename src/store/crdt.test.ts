@@ -66,7 +66,8 @@ test("crdt - a counter refuses to leave the safe integers, and other types refus
 });
 
 test("crdt - a set is add-wins: a remove takes only the adds it observed", () => {
-  const a1 = apply(undefined, { kind: "sadd", members: ["x", "y"] }, t0);
+  const a1Id = "add-x-y";
+  const a1 = apply(undefined, { kind: "sadd", members: ["x", "y"] }, t0, a1Id);
   const atB = merge(undefined, a1.delta);
   const removeAtB = apply(atB, { kind: "srem", members: ["x"] }, t0 + 10);
   const addAgainAtA = apply(a1.state, { kind: "sadd", members: ["x"] }, t0 + 5); // concurrent, not seen by B
@@ -75,6 +76,8 @@ test("crdt - a set is add-wins: a remove takes only the adds it observed", () =>
   assert.deepEqual(value(one), ["x", "y"]);
   assert.deepEqual(value(two), ["x", "y"]);
   assert.equal(digest(one), digest(two));
+  const retried = apply(removeAtB.state, { kind: "sadd", members: ["x", "y"] }, t0 + 15, a1Id);
+  assert.equal(retried.duplicate, true, "a retried add whose element was removed since is still a duplicate");
   const removeAll = apply(one, { kind: "srem", members: ["x", "y"] }, t0 + 20);
   assert.deepEqual(read(removeAll.state, t0 + 30), { exists: false });
   assert.deepEqual(value(merge(removeAll.state, a1.delta)), undefined, "an observed add stays removed");
@@ -109,8 +112,12 @@ test("crdt - a key with a TTL reads absent after it and a later write revives on
   let s = apply(undefined, { kind: "sadd", members: ["a"], ttlS: 10 }, t0).state;
   assert.deepEqual(value(s, t0 + 9_999), ["a"]);
   assert.deepEqual(read(s, t0 + 10_000), { exists: false });
-  s = apply(s, { kind: "sadd", members: ["b"] }, t0 + 11_000).state;
+  const expired = s;
+  s = apply(expired, { kind: "sadd", members: ["b"] }, t0 + 11_000).state;
   assert.deepEqual(value(s, t0 + 11_001), ["b"]);
+  // A write with a new TTL replaces the expiry; what expired before it stays expired.
+  s = apply(expired, { kind: "sadd", members: ["c"], ttlS: 60 }, t0 + 11_000).state;
+  assert.deepEqual(value(s, t0 + 11_001), ["c"]);
   let r = apply(undefined, { kind: "set", value: 1, ttlS: 10 }, t0).state;
   r = apply(r, { kind: "set", value: 2, ttlS: 10 }, t0 + 5_000).state; // refresh
   assert.equal(value(r, t0 + 12_000), 2);
@@ -176,4 +183,25 @@ test("crdt - field names and op ids may be any string, __proto__ included", () =
     ).duplicate,
     true,
   );
+});
+
+test("crdt - an expiry is folded into a clear only once no node can still replace it without having seen it", () => {
+  // A sets a 1 s TTL; B, which has not seen it yet, later writes with its own TTL.
+  const a = apply(undefined, { kind: "sadd", members: ["old"], ttlS: 1 }, t0, "a");
+  const b = apply(undefined, { kind: "sadd", members: ["new"], ttlS: 60 }, t0 + 5_000, "b");
+  const afterBoth = merge(a.state, b.delta);
+  assert.deepEqual(value(afterBoth, t0 + 6_000), ["new", "old"], "B replaced the expiry before anyone saw it pass");
+  // Replica R holds only A's op. Stability passes A's expiry instant (and A's op) while B's
+  // op is still on its way: B's op is stamped later, so that is allowed.
+  const stableAfterExpiry = hlcFromWallMs(t0 + 1_500);
+  let r = compact(a.state, stableAfterExpiry, hlcFromWallMs(t0 + 2_000)) as KeyState;
+  r = compact(r, stableAfterExpiry, hlcFromWallMs(t0 + 3_000)) as KeyState;
+  assert.deepEqual(read(r, t0 + 3_000), { exists: false });
+  // Folding the expiry into a clear now would kill "old" at R for good, and R would disagree
+  // with every replica that saw B's op first.
+  assert.deepEqual(value(merge(r, b.delta), t0 + 6_000), ["new", "old"]);
+  // Once stability also passed the time R learned that A's op was stable, every op stamped
+  // without seeing A's has arrived; then the fold is safe, and the key can go.
+  const late = compact(merge(r, b.delta) as KeyState, hlcFromWallMs(t0 + 70_000), hlcFromWallMs(t0 + 70_000));
+  assert.deepEqual(value(late, t0 + 70_001), undefined);
 });
