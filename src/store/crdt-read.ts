@@ -154,8 +154,9 @@ const opEntry = (e: [string, Op]): unknown[] => [
 const byId = (a: [string, Op], b: [string, Op]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
 /**
- * 32-bit digest of what the key holds, ignoring the time (so not expiry) and everything that
- * only represents history: the compaction point, dedup ids, removal records, clears. Content
+ * 32-bit digest of what the key holds, ignoring the time (so not whether it expired) and
+ * everything that only represents history: the compaction point, dedup ids, removal records,
+ * clears, a folded expiry. Content
  * that is merely represented differently while compaction catches up (ops folded at one
  * replica, not yet at another) differs only until both compacted. 0 for a key that holds
  * nothing, the same as for a key that does not exist.
@@ -188,5 +189,7 @@ export function digest(s: KeyState | undefined): number {
       break;
     }
   }
-  return murmur3(packCanonical([s.t, s.th, s.exp, s.eh, content]));
+  // An expiry already folded into a clear is history too (a key dropped and written again no longer has it).
+  const pending = s.exp > 0 && s.del < expiryHlc(s.exp);
+  return murmur3(packCanonical([s.t, s.th, pending ? s.exp : 0, pending ? s.eh : 0, content]));
 }
