@@ -7,9 +7,10 @@
 import type { Clock } from "../core/index.ts";
 import { isRedshirtError } from "../core/index.ts";
 import { applyMutation, compact, type KeyState, type Mutation, merge } from "./crdt.ts";
-import { HybridClock } from "./hlc.ts";
+import { HybridClock, hlcFromWallMs } from "./hlc.ts";
 
-export type Mode = "reg" | "counter" | "set" | "map" | "mixed";
+/** One type; every type mixed (with TTLs); or counters, maps and sets whose ops nearly all set short TTLs or clear them. */
+export type Mode = "reg" | "counter" | "set" | "map" | "mixed" | "ttl";
 
 /** One step, as small integers that the harness interprets (so fast-check shrinks them well). */
 export type Action =
@@ -77,9 +78,13 @@ export class Sim {
     }
   }
 
-  /** Highest HLC at or below which every node holds every delta; no node will stamp at or below it again. */
+  /**
+   * Highest HLC at or below which every node holds every delta; no node will stamp at or below
+   * it again (a node's next stamp is after its last and not before its wall clock, which is
+   * what its heartbeats tell the others).
+   */
   computeStable(): number {
-    let s = Math.min(...this.nodes.map((n) => n.hlc.last));
+    let s = Math.min(...this.nodes.map((n) => Math.max(n.hlc.last, hlcFromWallMs(n.clock.nowMs()) - 1)));
     for (const n of this.nodes) for (const i of n.pending) s = Math.min(s, this.sent[i].h - 1);
     if (s < this.stable) throw new Error(`stable went backwards: ${s} < ${this.stable}`);
     this.stable = s;
@@ -144,7 +149,7 @@ export class Sim {
   compactNode(node: Node, nowH?: number): void {
     const stable = this.computeStable();
     // Learning `stable` comes with every node's gossip, which carries (and makes us observe) its HLC.
-    for (const n of this.nodes) node.hlc.observe(n.hlc.last);
+    for (const n of this.nodes) node.hlc.observe(Math.max(n.hlc.last, hlcFromWallMs(n.clock.nowMs()) - 1));
     const h = nowH ?? node.hlc.now();
     if (!node.state) return;
     const before = node.state;
@@ -165,7 +170,12 @@ export class Sim {
   }
 
   makeMutation(act: Extract<Action, { a: "mut" }>, opId: string): Mutation {
-    const mode: Mode = this.mode === "mixed" ? (["reg", "counter", "set", "map"] as const)[act.pick % 4] : this.mode;
+    const mode: Mode =
+      this.mode === "mixed"
+        ? (["reg", "counter", "set", "map"] as const)[act.pick % 4]
+        : this.mode === "ttl"
+          ? (["counter", "map", "set"] as const)[act.pick % 3]
+          : this.mode;
     const p = act.pick >> 2;
     const members = ["a", "b", "c"];
     const fields = ["x", "y", "z"];
@@ -186,6 +196,7 @@ export class Sim {
       else m = { kind: "mincr", fields: { [f]: (act.arg % 7) - 2, [g]: 1 } };
     }
     if (this.mode === "mixed" && act.ttl % 3 === 0) m.ttlS = [0, 1, 2, 5, 30][(act.ttl >> 2) % 5];
+    if (this.mode === "ttl" && act.ttl % 4 !== 0) m.ttlS = [0, 1, 2, 3][(act.ttl >> 2) % 4];
     return m;
   }
 }

@@ -58,20 +58,15 @@ export function merge(a: KeyState | undefined, b: KeyState | undefined): KeyStat
  * Idempotent; every state handed out by this module is normalized.
  */
 export function normalize(s: KeyState): void {
-  // The compaction point only guards counter ops. A register or set has none live (ops of a
-  // type that lost are dead by `del`, which is never dropped), and neither has a counter whose
-  // base a clear killed, so those keep one canonical form. A map keeps its cut: the field
-  // clears that also kill its folded ops are dropped once stable.
+  // `cut` is a plain maximum, never lowered (lowering it in some states and not others would
+  // make the join depend on the order of merges); only the base goes when a clear or a type
+  // change killed it.
   if (s.t === "counter") {
-    if (typeof s.base !== "number" || s.del >= s.cut) {
-      s.base = 0;
-      s.cut = 0;
-    }
+    if (typeof s.base !== "number" || s.del >= s.cut) s.base = 0;
   } else if (s.t === "map") {
     if (typeof s.base === "number") s.base = dict();
   } else {
     s.base = 0;
-    s.cut = 0;
   }
   for (const f in s.fdel) if (s.fdel[f] <= s.del) delete s.fdel[f];
   if (typeof s.base !== "number") {

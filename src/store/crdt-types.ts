@@ -90,9 +90,19 @@ export function subOpId(opId: string, index: number): string {
   return `${opId}\u0000${index}`;
 }
 
-/** A `done` entry that remembers when this node learned that the expiry set at HLC `eh` was stable (op ids never start with NUL). */
-export function expiryMarkerId(eh: number): string {
-  return `\u0000${eh}`;
+/**
+ * A `done` entry for each op that set the expiry (eh, exp), including exp 0: it remembers
+ * the expiry after a later one replaced it, and when this node learned the op was stable.
+ * Op ids never start with NUL, so markers cannot collide with them.
+ */
+export function expiryMarkerId(eh: number, exp: number): string {
+  return `\u0000${eh}\u0000${exp}`;
+}
+
+export function parseExpiryMarker(id: string): { eh: number; exp: number } | undefined {
+  if (id.charCodeAt(0) !== 0) return undefined;
+  const [, eh, exp] = id.split("\u0000");
+  return { eh: Number(eh), exp: Number(exp) };
 }
 
 export function emptyState(t: ValueType): KeyState {
