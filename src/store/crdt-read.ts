@@ -152,10 +152,9 @@ const byId = (a: [string, Op], b: [string, Op]): number => (a[0] < b[0] ? -1 : a
 /**
  * 32-bit digest of what the key holds, ignoring the time (so not whether it expired) and
  * everything that only represents history: the compaction point, dedup ids, removal records,
- * clears, a folded expiry. Content
- * that is merely represented differently while compaction catches up (ops folded at one
- * replica, not yet at another) differs only until both compacted. 0 for a key that holds
- * nothing, the same as for a key that does not exist.
+ * clears, an expiry that fired. Content merely represented differently while compaction
+ * catches up (ops folded at one replica, not yet at another) differs only until both
+ * compacted. 0 for a key that holds nothing, the same as for a key that does not exist.
  */
 export function digest(s: KeyState | undefined): number {
   if (!s) return 0;

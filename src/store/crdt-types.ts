@@ -30,7 +30,7 @@ export type KeyState = {
   cut: number;
   /** Compacted counter total (map: per field, each read as a numeric write at HLC `cut`). */
   base: number | Dict<number>;
-  /** Ids of ops folded, pruned or killed, kept for deduplication: id -> [h, retainUntil]. */
+  /** Ids of ops folded, pruned or killed, kept for deduplication: id -> [h, retainUntil]; also expiry marks. */
   done: Dict<[number, number]>;
 };
 
@@ -91,9 +91,9 @@ export function subOpId(opId: string, index: number): string {
 }
 
 /**
- * A `done` entry for each op that set the expiry (eh, exp), including exp 0: it remembers
- * the expiry after a later one replaced it, and when this node learned the op was stable.
- * Op ids never start with NUL, so markers cannot collide with them.
+ * A mark in `done` for each op that set the expiry (eh, exp), including exp 0, so replicas
+ * can tell which expiries passed before another replaced them (see crdt-expiry.ts). Op ids
+ * never start with NUL, so marks cannot collide with them.
  */
 export function expiryMarkerId(eh: number, exp: number): string {
   return `\u0000${eh}\u0000${exp}`;
