@@ -4,15 +4,14 @@
 // `stable` passes the HLC at which this node learned they were stable (any retry of the op
 // was stamped before that, so it has reached every replica by then).
 //
-// Expiry is read lazily (the current expiry register decides), so it is folded into `del`
-// only when no op can still arrive that changes the register without having seen it: the
-// expiry instant is stable, and so is the HLC at which this node learned that the op that
-// set it was stable (a marker in `done`). Until then counters fold no further than the
-// expiry instant, so the folded base dies with it or survives with it as a whole.
+// Expiries are decided and folded into `del` as crdt-expiry.ts describes; counters never
+// fold across the instant of an expiry not decided yet, so a base dies with it or survives
+// with it as a whole.
 import { assert } from "../core/index.ts";
+import { decideExpiries } from "./crdt-expiry.ts";
 import { existsAt, mapFieldParts, regWinner } from "./crdt-read.ts";
 import { addDone, normalize } from "./crdt-state.ts";
-import { cloneState, type Dict, expiryHlc, expiryMarkerId, isEmptyDict, type KeyState } from "./crdt-types.ts";
+import { cloneState, type Dict, expiryHlc, isEmptyDict, type KeyState, parseExpiryMarker } from "./crdt-types.ts";
 import { hlcWallMs } from "./hlc.ts";
 
 /**
@@ -23,20 +22,17 @@ export function compact(state: KeyState, stable: number, nowH: number): KeyState
   assert(Number.isSafeInteger(stable) && stable >= 0, "stable must be a non-negative safe integer");
   assert(Number.isSafeInteger(nowH) && nowH >= 0, "nowH must be a non-negative safe integer");
   const s = cloneState(state);
-  const pendingExpiry = (): boolean => s.exp > 0 && s.del < expiryHlc(s.exp);
-  if (pendingExpiry() && hlcWallMs(nowH) >= s.exp && stable >= expiryHlc(s.exp)) {
-    const marker = s.done[expiryMarkerId(s.eh)];
-    if (marker && marker[1] !== 0 && marker[1] <= stable) s.del = expiryHlc(s.exp);
-  }
+  const expiry = decideExpiries(s, stable, hlcWallMs(nowH));
+  if (expiry.clear > s.del) s.del = expiry.clear;
+  for (const id of expiry.dropIds) delete s.done[id];
   normalize(s);
-  const foldTo = pendingExpiry() ? Math.min(stable, expiryHlc(s.exp)) : stable;
   const drop = (id: string): void => {
     addDone(s.done, id, s.ops[id].h);
     delete s.ops[id];
   };
   if (s.t === "reg") pruneRegisters(s, stable, drop);
-  else if (s.t === "counter") foldCounter(s, foldTo, drop);
-  else if (s.t === "map") foldMap(s, stable, foldTo, drop);
+  else if (s.t === "counter") foldCounter(s, expiry.foldTo, drop);
+  else if (s.t === "map") foldMap(s, stable, expiry.foldTo, drop);
   for (const id in s.rm) {
     if (s.rm[id] <= stable) {
       addDone(s.done, id, s.rm[id]);
@@ -44,12 +40,12 @@ export function compact(state: KeyState, stable: number, nowH: number): KeyState
     }
   }
   for (const f in s.fdel) if (s.fdel[f] <= stable) delete s.fdel[f];
-  const keep = pendingExpiry() ? expiryMarkerId(s.eh) : undefined;
   for (const id in s.done) {
+    if (parseExpiryMarker(id)) continue; // expiry marks go when decided (above)
     const [h, retainUntil] = s.done[id];
     if (retainUntil === 0) {
       if (h <= stable) s.done[id] = [h, nowH];
-    } else if (retainUntil <= stable && id !== keep) {
+    } else if (retainUntil <= stable) {
       delete s.done[id];
     }
   }

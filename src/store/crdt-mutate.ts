@@ -14,11 +14,11 @@ import {
   ttlSMax,
   valueBytesMax,
 } from "./constants.ts";
+import { effectiveDel } from "./crdt-expiry.ts";
 import { counterValue, elementCount, existsAt, fieldValue, liveOps, mapFieldParts, read } from "./crdt-read.ts";
 import { merge } from "./crdt-state.ts";
 import {
   emptyState,
-  expiryHlc,
   expiryMarkerId,
   type KeyState,
   type Mutation,
@@ -213,17 +213,14 @@ export function applyMutation(state: KeyState | undefined, m: Mutation, ctx: Mut
   if (state && isDuplicate(state, opId, elements.length)) {
     return { state, delta: emptyState(state.t), duplicate: true, value: read(state, nowMs) };
   }
-  // An expiry that passed before this op clears the key first: the op starts afresh and the
-  // expired content stays dead even if another node later changes the expiry.
-  const oldDel = state?.del ?? 0;
-  const foldDel = state && state.exp > 0 && hlcWallMs(h) >= state.exp ? Math.max(oldDel, expiryHlc(state.exp)) : oldDel;
-  const live = state !== undefined && existsAt(state, foldDel);
+  // The key as the coordinator sees it at this op's time (an expiry that passed clears it).
+  const del = state ? effectiveDel(state, Math.max(nowMs, hlcWallMs(h))) : 0;
+  const live = state !== undefined && existsAt(state, del);
   const type = mutationType[m.kind];
   if (type && live && state.t !== type) {
     throw storeErrors.create("RS_ERR_STORE_WRONG_TYPE", `the key holds a ${state.t}, the mutation writes a ${type}`);
   }
   const delta = emptyState(type ?? state?.t ?? "reg");
-  delta.del = foldDel > oldDel ? foldDel : 0;
   const opIdDone = (): void => {
     delta.done[opId] = [h, 0];
   };
@@ -233,7 +230,7 @@ export function applyMutation(state: KeyState | undefined, m: Mutation, ctx: Mut
       delta.th = h;
       break;
     case "incr": {
-      const current = live ? counterValue(state, foldDel) : 0;
+      const current = live ? counterValue(state, del) : 0;
       if (!Number.isSafeInteger(current + m.by)) throw counterRange(`${current} + ${m.by}`);
       delta.ops[opId] = { h, k: "add", d: m.by };
       delta.th = h;
@@ -241,7 +238,7 @@ export function applyMutation(state: KeyState | undefined, m: Mutation, ctx: Mut
     }
     case "sadd":
     case "srem": {
-      const observed = live ? observedAdds(state, foldDel) : new Map<string, string[]>();
+      const observed = live ? observedAdds(state, del) : new Map<string, string[]>();
       elements.forEach((e, i) => {
         // An add also removes the adds of its element it observed: one live op per element.
         for (const id of observed.get(e) ?? []) delta.rm[id] = h;
@@ -261,7 +258,7 @@ export function applyMutation(state: KeyState | undefined, m: Mutation, ctx: Mut
       else opIdDone();
       break;
     case "mincr": {
-      const parts = live ? mapFieldParts(state, foldDel) : new Map();
+      const parts = live ? mapFieldParts(state, del) : new Map();
       elements.forEach((f, i) => {
         const p = parts.get(f);
         const fv = p ? fieldValue(p, state?.cut ?? 0) : { present: false, value: 0 };
@@ -288,15 +285,16 @@ export function applyMutation(state: KeyState | undefined, m: Mutation, ctx: Mut
   if (m.ttlS !== undefined) {
     delta.eh = h;
     // Counted from the later of the wall clock and the HLC, so the op is never stamped after
-    // the expiry it sets (it would outlive it).
+    // the expiry it sets (it would outlive it). The mark lets every replica tell, later, which
+    // expiries passed before another replaced them (see crdt-expiry.ts).
     delta.exp = m.ttlS === 0 ? 0 : Math.max(Math.floor(nowMs), hlcWallMs(h)) + m.ttlS * 1000;
-    if (delta.exp > 0) delta.done[expiryMarkerId(h)] = [h, 0];
+    delta.done[expiryMarkerId(h, delta.exp)] = [h, 0];
   }
   const next = merge(state, delta);
   assert(next !== undefined, "a mutation always leaves a trace");
   if (
     (m.kind === "sadd" || m.kind === "mset" || m.kind === "mincr") &&
-    elementCount(next, next.del) > elementsPerKeyMax
+    elementCount(next, effectiveDel(next, Math.max(nowMs, hlcWallMs(h)))) > elementsPerKeyMax
   ) {
     throw storeErrors.create(
       "RS_ERR_STORE_VALUE_TOO_LARGE",

@@ -2,13 +2,9 @@
 // content that converged replicas agree on. Pure functions of the state (and the time, for
 // expiry), so every replica reads the same from the same ops.
 import { packCanonical } from "./codec.ts";
+import { effectiveDel, expiryClear } from "./crdt-expiry.ts";
 import { expiryHlc, type KeyState, later, type Op, type ReadResult, setOwn, typeOfOp } from "./crdt-types.ts";
 import { murmur3 } from "./hash.ts";
-
-/** The clear point at wall time nowMs: `del`, or the expiry instant once it has passed. */
-export function effectiveDel(s: KeyState, nowMs: number): number {
-  return s.exp > 0 && nowMs >= s.exp ? Math.max(s.del, expiryHlc(s.exp)) : s.del;
-}
 
 /** Live ops of the key's type under clear point `del` (fields also checked against fdel). */
 export function* liveOps(s: KeyState, del: number): Generator<[string, Op]> {
@@ -154,33 +150,35 @@ const opEntry = (e: [string, Op]): unknown[] => [
 const byId = (a: [string, Op], b: [string, Op]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
 /**
- * 32-bit digest of what the key holds, ignoring the time (so not expiry) and everything that
- * only represents history: the compaction point, dedup ids, removal records, clears. Content
- * that is merely represented differently while compaction catches up (ops folded at one
- * replica, not yet at another) differs only until both compacted. 0 for a key that holds
- * nothing, the same as for a key that does not exist.
+ * 32-bit digest of what the key holds, ignoring the time (so not whether it expired) and
+ * everything that only represents history: the compaction point, dedup ids, removal records,
+ * clears, an expiry that fired. Content merely represented differently while compaction
+ * catches up (ops folded at one replica, not yet at another) differs only until both
+ * compacted. 0 for a key that holds nothing, the same as for a key that does not exist.
  */
 export function digest(s: KeyState | undefined): number {
-  if (!s || !existsAt(s, s.del)) return 0;
+  if (!s) return 0;
+  const del = Math.max(s.del, expiryClear(s));
+  if (!existsAt(s, del)) return 0;
   let content: unknown;
   switch (s.t) {
     case "reg":
-      content = opEntry(regWinner(s, s.del) as [string, Op]);
+      content = opEntry(regWinner(s, del) as [string, Op]);
       break;
     case "counter":
       content = [
-        s.cut > s.del ? s.base : 0,
-        [...liveOps(s, s.del)]
+        s.cut > del ? s.base : 0,
+        [...liveOps(s, del)]
           .filter((e) => e[1].h > s.cut)
           .sort(byId)
           .map(opEntry),
       ];
       break;
     case "set":
-      content = [...liveOps(s, s.del)].sort(byId).map(opEntry);
+      content = [...liveOps(s, del)].sort(byId).map(opEntry);
       break;
     case "map": {
-      const parts = mapFieldParts(s, s.del);
+      const parts = mapFieldParts(s, del);
       content = [...parts.keys()].sort().map((f) => {
         const p = parts.get(f) as FieldParts;
         return [f, p.r ? opEntry(p.r) : null, p.adds.sort(byId).map(opEntry), p.base ?? null];
@@ -188,5 +186,7 @@ export function digest(s: KeyState | undefined): number {
       break;
     }
   }
-  return murmur3(packCanonical([s.t, s.th, s.exp, s.eh, content]));
+  // An expiry that fired is history too (a key dropped and written again no longer has it).
+  const pending = s.exp > 0 && del < expiryHlc(s.exp);
+  return murmur3(packCanonical([s.t, s.th, pending ? s.exp : 0, pending ? s.eh : 0, content]));
 }

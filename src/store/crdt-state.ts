@@ -8,11 +8,26 @@
 // every op ever seen, which is what makes this a join. ("First creator wins" is not one: once
 // a clear passes the first creator, the next one must be found among ops that may already
 // have been pruned, and replicas that pruned at different times disagree.)
-import { type Dict, dict, emptyState, isEmptyDict, type KeyState, type Op, typeOfOp } from "./crdt-types.ts";
+import {
+  cloneState,
+  type Dict,
+  dict,
+  emptyState,
+  isEmptyDict,
+  type KeyState,
+  type Op,
+  typeOfOp,
+} from "./crdt-types.ts";
 
 export function merge(a: KeyState | undefined, b: KeyState | undefined): KeyState | undefined {
-  if (!a) return b && !isVacant(b) ? b : undefined;
-  if (!b) return isVacant(a) ? undefined : a;
+  if (!a || !b) {
+    // One side only: the result is that side, normalized (it may come from a peer's bytes).
+    const only = a ?? b;
+    if (!only) return undefined;
+    const s = cloneState(only);
+    normalize(s);
+    return isVacant(s) ? undefined : s;
+  }
   const aWins = a.th > b.th || (a.th === b.th && a.t >= b.t);
   const s = emptyState(aWins ? a.t : b.t);
   s.th = Math.max(a.th, b.th);
@@ -43,6 +58,9 @@ export function merge(a: KeyState | undefined, b: KeyState | undefined): KeyStat
  * Idempotent; every state handed out by this module is normalized.
  */
 export function normalize(s: KeyState): void {
+  // `cut` is a plain maximum, never lowered (lowering it in some states and not others would
+  // make the join depend on the order of merges); only the base goes when a clear or a type
+  // change killed it.
   if (s.t === "counter") {
     if (typeof s.base !== "number" || s.del >= s.cut) s.base = 0;
   } else if (s.t === "map") {

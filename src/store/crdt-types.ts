@@ -30,7 +30,7 @@ export type KeyState = {
   cut: number;
   /** Compacted counter total (map: per field, each read as a numeric write at HLC `cut`). */
   base: number | Dict<number>;
-  /** Ids of ops folded, pruned or killed, kept for deduplication: id -> [h, retainUntil]. */
+  /** Ids of ops folded, pruned or killed, kept for deduplication: id -> [h, retainUntil]; also expiry marks. */
   done: Dict<[number, number]>;
 };
 
@@ -90,9 +90,19 @@ export function subOpId(opId: string, index: number): string {
   return `${opId}\u0000${index}`;
 }
 
-/** A `done` entry that remembers when this node learned that the expiry set at HLC `eh` was stable (op ids never start with NUL). */
-export function expiryMarkerId(eh: number): string {
-  return `\u0000${eh}`;
+/**
+ * A mark in `done` for each op that set the expiry (eh, exp), including exp 0, so replicas
+ * can tell which expiries passed before another replaced them (see crdt-expiry.ts). Op ids
+ * never start with NUL, so marks cannot collide with them.
+ */
+export function expiryMarkerId(eh: number, exp: number): string {
+  return `\u0000${eh}\u0000${exp}`;
+}
+
+export function parseExpiryMarker(id: string): { eh: number; exp: number } | undefined {
+  if (id.charCodeAt(0) !== 0) return undefined;
+  const [, eh, exp] = id.split("\u0000");
+  return { eh: Number(eh), exp: Number(exp) };
 }
 
 export function emptyState(t: ValueType): KeyState {

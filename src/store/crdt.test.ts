@@ -66,7 +66,8 @@ test("crdt - a counter refuses to leave the safe integers, and other types refus
 });
 
 test("crdt - a set is add-wins: a remove takes only the adds it observed", () => {
-  const a1 = apply(undefined, { kind: "sadd", members: ["x", "y"] }, t0);
+  const a1Id = "add-x-y";
+  const a1 = apply(undefined, { kind: "sadd", members: ["x", "y"] }, t0, a1Id);
   const atB = merge(undefined, a1.delta);
   const removeAtB = apply(atB, { kind: "srem", members: ["x"] }, t0 + 10);
   const addAgainAtA = apply(a1.state, { kind: "sadd", members: ["x"] }, t0 + 5); // concurrent, not seen by B
@@ -75,6 +76,8 @@ test("crdt - a set is add-wins: a remove takes only the adds it observed", () =>
   assert.deepEqual(value(one), ["x", "y"]);
   assert.deepEqual(value(two), ["x", "y"]);
   assert.equal(digest(one), digest(two));
+  const retried = apply(removeAtB.state, { kind: "sadd", members: ["x", "y"] }, t0 + 15, a1Id);
+  assert.equal(retried.duplicate, true, "a retried add whose element was removed since is still a duplicate");
   const removeAll = apply(one, { kind: "srem", members: ["x", "y"] }, t0 + 20);
   assert.deepEqual(read(removeAll.state, t0 + 30), { exists: false });
   assert.deepEqual(value(merge(removeAll.state, a1.delta)), undefined, "an observed add stays removed");
@@ -109,8 +112,12 @@ test("crdt - a key with a TTL reads absent after it and a later write revives on
   let s = apply(undefined, { kind: "sadd", members: ["a"], ttlS: 10 }, t0).state;
   assert.deepEqual(value(s, t0 + 9_999), ["a"]);
   assert.deepEqual(read(s, t0 + 10_000), { exists: false });
-  s = apply(s, { kind: "sadd", members: ["b"] }, t0 + 11_000).state;
+  const expired = s;
+  s = apply(expired, { kind: "sadd", members: ["b"] }, t0 + 11_000).state;
   assert.deepEqual(value(s, t0 + 11_001), ["b"]);
+  // A write with a new TTL replaces the expiry; what expired before it stays expired.
+  s = apply(expired, { kind: "sadd", members: ["c"], ttlS: 60 }, t0 + 11_000).state;
+  assert.deepEqual(value(s, t0 + 11_001), ["c"]);
   let r = apply(undefined, { kind: "set", value: 1, ttlS: 10 }, t0).state;
   r = apply(r, { kind: "set", value: 2, ttlS: 10 }, t0 + 5_000).state; // refresh
   assert.equal(value(r, t0 + 12_000), 2);
@@ -176,4 +183,64 @@ test("crdt - field names and op ids may be any string, __proto__ included", () =
     ).duplicate,
     true,
   );
+});
+
+test("crdt - an expiry that passed before anyone replaced it happened, whoever saw it", () => {
+  // A sets a 1 s TTL; B, which has not seen it, writes with its own TTL after it passed.
+  const a = apply(undefined, { kind: "sadd", members: ["old"], ttlS: 1 }, t0, "a");
+  const b = apply(undefined, { kind: "sadd", members: ["new"], ttlS: 60 }, t0 + 5_000, "b");
+  for (const both of [merge(a.state, b.delta), merge(b.state, a.delta)]) {
+    assert.deepEqual(value(both, t0 + 6_000), ["new"]);
+  }
+  // C extended A's TTL before it passed: then it never passed.
+  const c = apply(a.state, { kind: "sadd", members: ["mid"], ttlS: 10 }, t0 + 500, "c");
+  const all = merge(merge(b.state, a.delta), c.delta);
+  assert.deepEqual(value(all, t0 + 6_000), ["mid", "new", "old"]);
+  // A replica that compacted before C's op arrived must not have folded A's expiry yet.
+  const early = compact(merge(a.state, b.delta) as KeyState, hlcFromWallMs(t0 + 400), hlcFromWallMs(t0 + 5_100));
+  assert.deepEqual(value(merge(early, c.delta), t0 + 6_000), ["mid", "new", "old"]);
+  // Once stability passed A's expiry instant every op that could have replaced it is known.
+  const late = compact(all as KeyState, hlcFromWallMs(t0 + 5_500), hlcFromWallMs(t0 + 5_600));
+  assert.deepEqual(value(late, t0 + 6_000), ["mid", "new", "old"]);
+});
+
+test("crdt - a counter never folds across the instant of an expiry that is not decided yet", () => {
+  const a = apply(undefined, { kind: "incr", by: 5, ttlS: 1 }, t0, "a");
+  // Stability passed the op but not the expiry instant: folding stops before it.
+  const c = compact(a.state, hlcFromWallMs(t0 + 500), hlcFromWallMs(t0 + 600)) as KeyState;
+  const later = apply(c, { kind: "incr", by: 1 }, t0 + 3_000, "b");
+  assert.equal(value(later.state, t0 + 3_001), 1, "the expired increment stays dead");
+  const settled = compact(later.state, hlcFromWallMs(t0 + 3_500), hlcFromWallMs(t0 + 3_600));
+  assert.equal(value(settled, t0 + 3_601), 1);
+  assert.equal(value(merge(settled, a.delta), t0 + 3_601), 1);
+});
+
+test("crdt - an expiry replaced after it passed by a node that had not seen it still happened everywhere", () => {
+  // The scenario the property tests found: A increments with a 1 s TTL (o1), then after it
+  // passed applies o2 (no expiry). The client retries o2 at B, which has not seen o1.
+  const o1 = apply(undefined, { kind: "incr", by: -3, ttlS: 1 }, t0, "o1");
+  const o2AtA = apply(o1.state, { kind: "incr", by: -3, ttlS: 0 }, t0 + 1_001, "o2");
+  const o2AtB = apply(undefined, { kind: "incr", by: -3, ttlS: 0 }, t0 + 1_001, "o2");
+  // B receives o1; stability passes it while A's o2 is still on its way; B compacts.
+  const atB = merge(o2AtB.state, o1.delta) as KeyState;
+  const stable = o2AtA.delta.th - 1;
+  const compacted = compact(atB, stable, stable + 2) as KeyState;
+  for (const s of [merge(compacted, o2AtA.delta), merge(atB, o2AtA.delta), o2AtA.state, merge(o2AtB.state, o1.delta)]) {
+    assert.equal(value(s), -3, "o1 died with its expiry");
+  }
+});
+
+test("crdt - expiry marks go once decided: a TTL refreshed on every write keeps few of them", () => {
+  const marks = (s: KeyState | undefined) => Object.keys(s?.done ?? {}).filter((id) => id.startsWith("\u0000")).length;
+  let s: KeyState | undefined;
+  for (let i = 0; i < 50; i++) {
+    s = apply(s, { kind: "mincr", fields: { hits: 1 }, ttlS: 1800 }, t0 + i * 1000, `w${i}`).state;
+    // Stability trails the writes by about 3 s.
+    s = compact(s, hlcFromWallMs(t0 + i * 1000 - 3_000), hlcFromWallMs(t0 + i * 1000)) as KeyState;
+  }
+  assert.ok(marks(s) <= 5, `${marks(s)} marks kept`);
+  assert.deepEqual(value(s, t0 + 60_000), { hits: 50 });
+  assert.deepEqual(read(s, t0 + 49_000 + 1_800_000), { exists: false });
+  const gone = compact(s as KeyState, hlcFromWallMs(t0 + 49_000 + 1_800_000), hlcFromWallMs(t0 + 49_000 + 1_800_000));
+  assert.equal(compact(gone as KeyState, hlcFromWallMs(t0 + 4_000_000), hlcFromWallMs(t0 + 4_000_000)), undefined);
 });

@@ -4,6 +4,7 @@
 // merge the deltas it returns; reads, digests and compaction are functions of a state.
 export { decodeState, encodeState } from "./codec.ts";
 export { compact } from "./crdt-compact.ts";
+export { effectiveDel, nextExpiryMs } from "./crdt-expiry.ts";
 export {
   type Applied,
   applyMutation,
@@ -13,7 +14,7 @@ export {
   validateMutation,
   validateOpId,
 } from "./crdt-mutate.ts";
-export { digest, effectiveDel, read } from "./crdt-read.ts";
+export { digest, read } from "./crdt-read.ts";
 export { merge } from "./crdt-state.ts";
 export type {
   KeyState,
@@ -25,10 +26,3 @@ export type {
   ValueType,
 } from "./crdt-types.ts";
 export { expiryHlc } from "./crdt-types.ts";
-
-import { expiryHlc, type KeyState } from "./crdt-types.ts";
-
-/** When the key's current expiry clears it (wall ms), or 0 when none is pending: for the storage's expiry index. */
-export function stateExpiresAtMs(s: KeyState): number {
-  return s.exp > 0 && s.del < expiryHlc(s.exp) ? s.exp : 0;
-}

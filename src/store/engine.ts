@@ -25,8 +25,8 @@ import {
   encodeState,
   type KeyState,
   merge,
+  nextExpiryMs,
   read,
-  stateExpiresAtMs,
 } from "./crdt.ts";
 import {
   dirtyKeysMax,
@@ -329,8 +329,10 @@ export class StoreNode implements StoreApi, Startable {
     }
     this.#checkLoad();
     const timeoutMs = request.timeoutMs ?? this.#defaultTimeoutMs(request.consistency);
-    const before = this.#getState(request.key);
+    // The state is rewritten anyway: compact it first, so a hot key does not grow.
+    const stored = this.#getState(request.key);
     const h = this.#hlc.now();
+    const before = stored && this.#stable > 0 ? compact(stored, this.#stable, h) : stored;
     const applied = applyMutation(before, request.mutation as never, {
       opId: request.opId,
       h,
@@ -773,7 +775,7 @@ export class StoreNode implements StoreApi, Startable {
         partition,
         state: encodeState(state),
         digest: known ? known.digest : digest(state),
-        expiresAtMs: stateExpiresAtMs(state),
+        expiresAtMs: nextExpiryMs(state),
       };
     }
     this.#trees.update(partition, key, old?.digest ?? 0, row?.digest ?? 0);

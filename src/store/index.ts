@@ -39,10 +39,10 @@ export {
   mutationKinds,
   mutationSize,
   mutationType,
+  nextExpiryMs,
   type Op,
   type OpKind,
   read,
-  stateExpiresAtMs,
   validateMutation,
   validateOpId,
 } from "./crdt.ts";
