@@ -2,7 +2,7 @@
 // DOUBLE of the engine (test/support/fake-store-api.ts); the doubles of one site share their
 // data, standing in for a replicated store. These tests prove routing, failover, retries
 // with the same op id, error codes and the session token, not replication.
-// Addresses: 127.141.0.0/16 and 127.142.0.0/16 belong to this file.
+// Addresses: 127.141.0.0/16, 127.142.0.0/16 and 127.148.0.0/16 belong to this file.
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import { createFakeStoreApi, FakeData, type FakeStoreApi } from "../../test/support/fake-store-api.ts";
@@ -246,7 +246,7 @@ describe("store client failover", () => {
       zone: "nobody.test.",
       sites: [
         { name: "d", city: "D", lat: 1, lon: 1, subnet: "127.142.0.0/16" },
-        { name: "e", city: "E", lat: 2, lon: 2, subnet: "127.143.0.0/16" },
+        { name: "e", city: "E", lat: 2, lon: 2, subnet: "127.148.0.0/16" },
       ],
       store: { partitions: 16, rf: 3 },
       ports: { store: 7400 },
