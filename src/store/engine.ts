@@ -232,6 +232,7 @@ export class StoreNode implements StoreApi, Startable {
     this.#state = "stopped";
     this.#tickTimer?.cancel();
     this.#flush();
+    this.#saveCursors();
     for (const pw of this.#pending) this.#settle(pw, storeErrors.create("RS_ERR_STORE_SHUTTING_DOWN"));
     this.#pending = [];
     for (const respond of this.#calls.values()) respond(["error", "shutting down"]);
@@ -840,17 +841,6 @@ export class StoreNode implements StoreApi, Startable {
         if (row) rows.push(row);
         else deletes.push(key);
       }
-      // Only what moved: a cursor or the HLC ceiling written on every commit is wasted I/O.
-      const cursors: [string, number][] = [];
-      for (const s of this.#out.values()) {
-        if (this.#cursorsSaved.get(s.peer) !== s.acked) {
-          cursors.push([s.peer, s.acked]);
-          this.#cursorsSaved.set(s.peer, s.acked);
-        }
-      }
-      // The HLC high-water mark, so a restarted node never stamps backwards. (A ceiling
-      // written ahead of time would save this row but put a restarted node in the future,
-      // letting its writes beat earlier ones from other nodes.)
       const meta: [string, string][] = [];
       if (this.#hlc.last !== this.#hlcSaved) {
         this.#hlcSaved = this.#hlc.last;
@@ -861,7 +851,6 @@ export class StoreNode implements StoreApi, Startable {
           puts: rows,
           deletes,
           appends,
-          cursors,
           meta,
         });
       } catch (cause) {
@@ -971,11 +960,28 @@ export class StoreNode implements StoreApi, Startable {
     this.#sweepSome();
     if (nowMs - this.#lastTruncateMs >= 1_000) {
       this.#lastTruncateMs = nowMs;
+      this.#saveCursors();
       let min = this.#storage.lastSeq();
       for (const s of this.#out.values()) min = Math.min(min, s.acked);
       this.#storage.truncateLog(min);
       this.#storage.maintain();
     }
+  }
+
+  /**
+   * Persists the streams' acknowledged cursors once a second rather than with every commit
+   * (a page written per commit for nothing): after a crash a stream resends at most a
+   * second of entries, which its peer merges again without effect.
+   */
+  #saveCursors(): void {
+    const cursors: [string, number][] = [];
+    for (const s of this.#out.values()) {
+      if (this.#cursorsSaved.get(s.peer) !== s.acked) {
+        cursors.push([s.peer, s.acked]);
+        this.#cursorsSaved.set(s.peer, s.acked);
+      }
+    }
+    if (cursors.length > 0) this.#storage.commit({ cursors });
   }
 
   /**
