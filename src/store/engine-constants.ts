@@ -41,6 +41,8 @@ export const globalTimeoutMsDefault = 5_000;
 export const pendingRequestsMax = 20_000;
 /** Entries kept in a session token (the lowest HLCs are dropped). */
 export const tokenEntriesMax = 16;
+/** A retried op's state is sent again to replicas that have not confirmed it this often. */
+export const spreadResendMs = 250;
 /** How long a read with a session token waits for replicas to catch up before escalating. */
 export const tokenWaitMs = 500;
 

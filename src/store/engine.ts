@@ -37,6 +37,7 @@ import {
   logEntriesMax,
   logTailMax,
   pendingRequestsMax,
+  spreadResendMs,
   streamHeartbeatMs,
   sweepDelayMs,
   sweepKeysPerTick,
@@ -453,23 +454,32 @@ export class StoreNode implements StoreApi, Startable {
     const bytes = encodeState(state as KeyState);
     await new Promise<void>((resolve, reject) => {
       let settled = false;
-      const timer = this.#clock.setTimer(timeoutMs, () => {
-        if (settled) return;
+      let resend: TimerHandle | undefined;
+      const finish = (err?: Error) => {
         settled = true;
-        reject(storeErrors.create("RS_ERR_STORE_CONSISTENCY", `${level} not met within ${timeoutMs} ms`));
+        timer.cancel();
+        resend?.cancel();
+        if (err) reject(err);
+        else resolve();
+      };
+      const timer = this.#clock.setTimer(timeoutMs, () => {
+        if (!settled) finish(storeErrors.create("RS_ERR_STORE_CONSISTENCY", `${level} not met within ${timeoutMs} ms`));
       });
-      for (const target of this.#targetsOf(partition)) {
-        const callId = this.#call(target, (reply) => {
-          if (settled || reply[0] !== "repaired") return;
-          holders.add(target);
-          if (levelMet(level, replicas, this.site, holders)) {
-            settled = true;
-            timer.cancel();
-            resolve();
-          }
-        });
-        this.#transport.send(target, ["repair", callId, key, partition, bytes]);
-      }
+      // Replicas that have not confirmed are asked again now and then: a link may just be
+      // coming back (this is a retry, after all).
+      const sendAll = () => {
+        for (const target of this.#targetsOf(partition)) {
+          if (holders.has(target)) continue;
+          const callId = this.#call(target, (reply) => {
+            if (settled || reply[0] !== "repaired") return;
+            holders.add(target);
+            if (levelMet(level, replicas, this.site, holders)) finish();
+          });
+          this.#transport.send(target, ["repair", callId, key, partition, bytes]);
+        }
+        if (!settled) resend = this.#clock.setTimer(spreadResendMs, sendAll);
+      };
+      sendAll();
     });
   }
 
