@@ -51,7 +51,8 @@ import { HashTrees } from "./merkle.ts";
 import { OutboundStream, type RepEntry } from "./outbound-stream.ts";
 import { partitionOf, rendezvousOrder } from "./partition.ts";
 import { levelMet } from "./quorum.ts";
-import { mergeTokens, tokenSatisfied } from "./session-token.ts";
+import { mergeSessionTokens } from "./session-encoding.ts";
+import { tokenSatisfied } from "./session-token.ts";
 import type { KeyRow, LogAppend, LogEntry, Storage } from "./storage.ts";
 import type { Transport, WireMessage } from "./transport.ts";
 
@@ -346,7 +347,7 @@ export class StoreNode implements StoreApi, Startable {
       return {
         value: applied.value as ReadResult,
         duplicate: true,
-        token: mergeTokens(request.token, { [this.id]: this.#hlc.last }),
+        token: mergeSessionTokens(request.token, { [this.id]: this.#hlc.last }),
       };
     }
     this.#putState(request.key, partition, applied.state);
@@ -362,7 +363,7 @@ export class StoreNode implements StoreApi, Startable {
     return {
       value: applied.value as ReadResult,
       duplicate: false,
-      token: mergeTokens(request.token, { [this.id]: h }),
+      token: mergeSessionTokens(request.token, { [this.id]: h }),
     };
   }
 
