@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parsePlanet } from "../topology/index.ts";
+import { partitionOf, replicasOf } from "./partition.ts";
 import { SimCluster } from "./sim-cluster.ts";
 import { simPlanetYaml } from "./sim-workload.ts";
 
@@ -84,5 +85,41 @@ test("engine - bad requests get their codes: key too long, unknown consistency",
   assert.equal(!long.ok && (long.error as { code?: string }).code, "RS_ERR_STORE_KEY_TOO_LARGE");
   const bad = await c.settle(c.read("nyc-store1", { key: "k", consistency: "most" as never }));
   assert.equal(!bad.ok && (bad.error as { code?: string }).code, "RS_ERR_STORE_BAD_CONSISTENCY");
+  await c.stopAll();
+});
+
+test("engine - sloppy quorum: with two of three replicas down, a fallback node of the site holds a hint and the write is acknowledged", async () => {
+  const planet = parsePlanet(
+    "name: sloppy\nzone: s.test.\nsites:\n  - { name: a, city: A, lat: 0, lon: 0, tiers: { store: 4 } }\nstore: { partitions: 8, rf: 3 }\n",
+  );
+  const c = new SimCluster({ planet, seed: 21 });
+  await c.startAll();
+  await c.advance(1_000);
+  const ids = planet.storeNodes.map((n) => n.id);
+  const key = "sloppy-key";
+  const replicas = replicasOf(partitionOf(key, planet.store.partitions), ids, planet.store.rf);
+  const fallback = ids.find((id) => !replicas.includes(id))!;
+  const [coordinator, downA, downB] = replicas;
+  c.crash(downA);
+  c.crash(downB);
+  await c.advance(500);
+  const w = await c.settle(
+    c.mutate(coordinator, { key, mutation: { kind: "set", value: 42 }, opId: "s1", consistency: "local-quorum" }),
+  );
+  assert.ok(w.ok, String(!w.ok && w.error.message));
+  const hints = c.nodes
+    .get(fallback)!
+    .storage.readLog(0, 100)
+    .filter((e) => e.key === key);
+  assert.ok(hints.length >= 1, "the fallback keeps a hint");
+  assert.ok(hints.every((e) => e.targets.length === 1 && [downA, downB].includes(e.targets[0])));
+  await c.restart(downA);
+  await c.restart(downB);
+  await c.advance(3_000);
+  for (const id of [downA, downB]) {
+    const r = await c.settle(c.read(id, { key, consistency: "local-one" }));
+    assert.ok(r.ok);
+    assert.equal(r.value.value.value, 42, `${id} got the write after it came back`);
+  }
   await c.stopAll();
 });
