@@ -16,7 +16,7 @@ export const streamInflightMax = 8;
 export const streamBatchEntriesMax = 256;
 /** Log entries scanned per batch (entries for other peers are skipped but count here). */
 export const streamScanMax = 2048;
-/** Recent log entries kept in memory so live streams do not read SQLite. */
+/** Recent log entries kept in memory so live streams do not read SQLite (up to twice this between trims). */
 export const logTailMax = 16_384;
 /** Nodes tell each other how complete their streams are this often. */
 export const gossipMs = 500;

@@ -157,6 +157,11 @@ export class StoreNode implements StoreApi, Startable {
     ),
     compactions: this.metrics.counter("redshirt_store_compactions_total", "Key states compacted at stability."),
     walBytes: this.metrics.gauge("redshirt_store_storage_bytes", "Bytes used by this node's SQLite files."),
+    commits: this.metrics.counter(
+      "redshirt_store_commits_total",
+      "SQLite commits (group commits: one per turn of the event loop).",
+    ),
+    committedKeys: this.metrics.counter("redshirt_store_committed_keys_total", "Key states written by those commits."),
   };
 
   constructor(init: StoreNodeInit, components: StoreNodeComponents) {
@@ -333,7 +338,7 @@ export class StoreNode implements StoreApi, Startable {
     this.#checkLoad();
     const timeoutMs = request.timeoutMs ?? this.#defaultTimeoutMs(request.consistency);
     // The state is rewritten anyway: compact it first, so a hot key does not grow.
-    const stored = this.#getState(request.key);
+    const { state: stored, row: storedRow } = this.#getEntry(request.key);
     const h = this.#hlc.now();
     const before = stored && this.#stable > 0 ? compact(stored, this.#stable, h) : stored;
     const applied = applyMutation(before, request.mutation as never, {
@@ -350,7 +355,7 @@ export class StoreNode implements StoreApi, Startable {
         token: mergeSessionTokens(request.token, { [this.id]: this.#hlc.last }),
       };
     }
-    this.#putState(request.key, partition, applied.state);
+    this.#putState(request.key, partition, applied.state, { old: storedRow, digest: digest(applied.state) });
     const targets = this.#targetsOf(partition);
     const seq = await this.#append({
       partition,
@@ -858,6 +863,8 @@ export class StoreNode implements StoreApi, Startable {
         meta.push(["hlc", String(this.#hlcSaved)]);
       }
       try {
+        this.#m.commits.inc();
+        this.#m.committedKeys.inc(undefined, rows.length + deletes.length);
         seqs = this.#storage.commit({
           puts: rows,
           deletes,
@@ -877,7 +884,8 @@ export class StoreNode implements StoreApi, Startable {
       this.#tail.push({ ...appends[i], seq: seqs[i] });
       waiters[i](seqs[i]);
     }
-    if (this.#tail.length > logTailMax) this.#tail = this.#tail.slice(this.#tail.length - logTailMax);
+    // Trimmed in chunks: copying the whole tail on every commit would cost more than the commit.
+    if (this.#tail.length > 2 * logTailMax) this.#tail = this.#tail.slice(this.#tail.length - logTailMax);
     for (const fn of after) fn();
     if (appends.length > 0) for (const peer of this.#out.keys()) this.#pump(peer);
   }
