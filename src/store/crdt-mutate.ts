@@ -60,9 +60,22 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/**
+ * A string with a lone surrogate cannot be encoded as UTF-8: msgpack would store U+FFFD
+ * instead, and the replica that applied the op and the ones that decoded it would then
+ * disagree. Such strings are refused.
+ */
+function checkWellFormed(text: string, field: string): void {
+  if (!text.isWellFormed()) throw bad(field, "holds a string with a lone UTF-16 surrogate (not valid Unicode)");
+}
+
 function checkJson(value: unknown, field: string, depth = 0): void {
   if (depth > jsonDepthMax) throw bad(field, `nests deeper than ${jsonDepthMax} levels`);
-  if (value === null || typeof value === "string" || typeof value === "boolean") return;
+  if (typeof value === "string") {
+    checkWellFormed(value, field);
+    return;
+  }
+  if (value === null || typeof value === "boolean") return;
   if (typeof value === "number") {
     if (!Number.isFinite(value)) throw bad(field, "must be a finite number");
     return;
@@ -72,7 +85,10 @@ function checkJson(value: unknown, field: string, depth = 0): void {
     return;
   }
   if (isPlainObject(value)) {
-    for (const k of Object.keys(value)) checkJson(value[k], field, depth + 1);
+    for (const k of Object.keys(value)) {
+      checkWellFormed(k, field);
+      checkJson(value[k], field, depth + 1);
+    }
     return;
   }
   throw bad(field, "must be a JSON value");
@@ -83,6 +99,7 @@ function checkNames(names: unknown, field: string, countMax: number, bytesMax: n
   if (names.length > countMax) throw bad(field, `has more than ${countMax} entries`);
   for (const n of names) {
     if (typeof n !== "string") throw bad(field, "must hold only strings");
+    checkWellFormed(n, field);
     if (utf8Length(n) > bytesMax) throw bad(field, `has an entry longer than ${bytesMax} bytes`);
   }
 }
@@ -91,6 +108,7 @@ export function validateOpId(opId: unknown): asserts opId is string {
   if (typeof opId !== "string" || opId.length === 0) throw bad("opId", "must be a non-empty string");
   if (utf8Length(opId) > opIdBytesMax) throw bad("opId", `must be at most ${opIdBytesMax} bytes`);
   if (opId.includes("\u0000")) throw bad("opId", "must not contain NUL");
+  checkWellFormed(opId, "opId");
 }
 
 /** Throws RS_ERR_STORE_BAD_REQUEST naming the bad field, or RS_ERR_STORE_VALUE_TOO_LARGE. */

@@ -244,3 +244,16 @@ test("crdt - expiry marks go once decided: a TTL refreshed on every write keeps 
   const gone = compact(s as KeyState, hlcFromWallMs(t0 + 49_000 + 1_800_000), hlcFromWallMs(t0 + 49_000 + 1_800_000));
   assert.equal(compact(gone as KeyState, hlcFromWallMs(t0 + 4_000_000), hlcFromWallMs(t0 + 4_000_000)), undefined);
 });
+
+test("crdt - strings that are not valid Unicode (lone surrogates) are refused, so every replica stores the same bytes", () => {
+  const ctx = { opId: "u1", h: 1_000_000, nowMs: 1_000 };
+  for (const m of [
+    { kind: "sadd", members: ["ok", "\ud800"] },
+    { kind: "set", value: { nested: ["\udfff"] } },
+    { kind: "set", value: { ["bad\ud800key"]: 1 } },
+    { kind: "mset", fields: { ["f\ud800"]: 1 } },
+  ] as const) {
+    assert.throws(() => applyMutation(undefined, m as never, ctx), /RS_ERR_STORE_BAD_REQUEST|lone UTF-16 surrogate/);
+  }
+  assert.doesNotThrow(() => applyMutation(undefined, { kind: "sadd", members: ["emoji 😀"] }, ctx));
+});

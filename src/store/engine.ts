@@ -1058,6 +1058,9 @@ export class StoreNode implements StoreApi, Startable {
     if (typeof key !== "string" || key.length === 0) {
       throw storeErrors.create("RS_ERR_STORE_BAD_REQUEST", "key must be a non-empty string");
     }
+    if (!key.isWellFormed()) {
+      throw storeErrors.create("RS_ERR_STORE_BAD_REQUEST", "key holds a lone UTF-16 surrogate (not valid Unicode)");
+    }
     if (Buffer.byteLength(key) > keyBytesMax) {
       throw storeErrors.create("RS_ERR_STORE_KEY_TOO_LARGE", `${Buffer.byteLength(key)} bytes`);
     }
