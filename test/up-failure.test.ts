@@ -1,0 +1,77 @@
+// `redshirt up` when startup fails half way: one app instance's address is already taken,
+// so that instance cannot start; up must say so, exit non-zero, and leave no process of
+// the planet running. Addresses: 127.163.0.0/16 – 127.164.0.0/16 belong to this file.
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { nodeBin } from "../src/core/index.ts";
+
+const cliMain = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+
+function descendants(pid: number): number[] {
+  const out = spawnSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" }).stdout;
+  const kids = out
+    .split("\n")
+    .map((s) => Number(s.trim()))
+    .filter((n) => n > 0);
+  return kids.flatMap((k) => [k, ...descendants(k)]);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test("up - a start that fails half way stops what it started, says why and exits non-zero", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "redshirt-upfail-"));
+  const planetFile = join(dir, "planet.yaml");
+  writeFileSync(
+    planetFile,
+    `name: upfail
+zone: upfail.test.
+sites:
+  - { name: a, city: A, lat: 0, lon: 0, subnet: 127.163.0.0/16, tiers: { store: 1, app: 1, gateway: 1, dns: 1 } }
+  - { name: b, city: B, lat: 10, lon: 10, subnet: 127.164.0.0/16, tiers: { store: 1, app: 1, gateway: 1, dns: 1 } }
+store: { partitions: 4, rf: 1, dataDir: data }
+`,
+  );
+  // Site b's app instance would listen here: take the address first.
+  const squatter = createServer();
+  await new Promise<void>((resolve) => squatter.listen(9000, "127.164.4.1", resolve));
+  const seen = new Set<number>();
+  try {
+    const up = spawn(nodeBin, [cliMain, "up", "--planet", planetFile], { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    up.stdout.on("data", (d) => {
+      output += d;
+    });
+    up.stderr.on("data", (d) => {
+      output += d;
+    });
+    // Record every process up starts while it runs, to check afterwards that none is left.
+    const watch = setInterval(() => {
+      for (const pid of descendants(up.pid ?? 0)) seen.add(pid);
+    }, 50);
+    const code = await new Promise<number | null>((resolve) => up.once("exit", resolve));
+    clearInterval(watch);
+    assert.equal(code, 1, output);
+    assert.match(output, /startup failed, every process stopped/);
+    assert.match(output, /app b-app1/);
+    assert.ok(seen.size > 0, "up started processes before the failure");
+    const left = [...seen].filter(alive);
+    assert.deepEqual(left, [], "processes left behind");
+  } finally {
+    for (const pid of seen) if (alive(pid)) process.kill(pid, "SIGKILL");
+    squatter.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
