@@ -11,6 +11,14 @@ import { storageCompliance } from "./storage-compliance.ts";
 
 const tempDir = (): string => mkdtempSync(join(tmpdir(), "rs-sqlite-"));
 
+/**
+ * The checkpoint worker closes its own connection just after close() returns, so its
+ * files can still appear in the directory for a moment: removal retries.
+ */
+function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
+}
+
 for (const checkpoints of ["worker", "inline"] as const) {
   storageCompliance(`sqlite storage (${checkpoints} checkpoints)`, () => {
     const dir = tempDir();
@@ -21,7 +29,7 @@ for (const checkpoints of ["worker", "inline"] as const) {
         s.close();
         return openSqliteStorage(path, { checkpoints });
       },
-      cleanup: () => rmSync(dir, { recursive: true, force: true }),
+      cleanup: () => removeDir(dir),
     };
   });
 }
@@ -48,7 +56,7 @@ test("sqlite storage - a file with a newer schema version is refused with a clea
       (err) => isRedshirtError(err, "RS_ERR_STORE_DISK_SCHEMA") && /schema version 7/.test(err.message),
     );
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   }
 });
 
@@ -84,7 +92,7 @@ test("sqlite storage - another application's file and a file held by a running n
       (err) => isRedshirtError(err, "RS_ERR_STORE_DISK_OPEN"),
     );
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   }
 });
 
@@ -110,7 +118,7 @@ for (const checkpoints of ["worker", "inline"] as const) {
       assert.equal(s.getKey("after")?.state.length, 4_000);
       s.close();
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      removeDir(dir);
     }
   });
 }
@@ -137,7 +145,7 @@ test("sqlite storage - the expiry and partition queries use their indexes", () =
     );
     db.close();
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   }
 });
 
@@ -147,6 +155,7 @@ test("sqlite storage - the expiry and partition queries use their indexes", () =
 const committer = `
 import { writeSync } from "node:fs";
 import { openSqliteStorage } from ${JSON.stringify(new URL("./sqlite-storage.ts", import.meta.url).pathname)};
+
 const s = openSqliteStorage(process.argv[1], { checkpoints: process.argv[2] });
 writeSync(1, JSON.stringify({ event: "ready" }) + "\\n");
 for (let i = 1; i <= 200_000; i++) {
@@ -213,7 +222,7 @@ for (const checkpoints of ["inline", "worker"] as const) {
       );
     } finally {
       s.close();
-      rmSync(dir, { recursive: true, force: true });
+      removeDir(dir);
     }
   });
 }
