@@ -16,6 +16,8 @@ export const streamInflightMax = 8;
 export const streamBatchEntriesMax = 256;
 /** Log entries scanned per batch (entries for other peers are skipped but count here). */
 export const streamScanMax = 2048;
+/** Decoded key states kept in memory (most recently used); about 0.5 KiB each for small keys. */
+export const stateCacheKeysMax = 65_536;
 /** Recent log entries kept in memory so live streams do not read SQLite (up to twice this between trims). */
 export const logTailMax = 16_384;
 /** Nodes tell each other how complete their streams are this often. */

@@ -38,6 +38,7 @@ import {
   logTailMax,
   pendingRequestsMax,
   spreadResendMs,
+  stateCacheKeysMax,
   streamHeartbeatMs,
   sweepDelayMs,
   sweepKeysPerTick,
@@ -112,6 +113,8 @@ export class StoreNode implements StoreApi, Startable {
   readonly #mine: number[] = [];
   readonly #others: string[];
 
+  /** Recently used committed states, so a hot key is neither read from SQLite nor decoded again. */
+  readonly #cache = new Map<string, { state: KeyState | undefined; row: KeyRow | undefined }>();
   // Group commit: what this turn changed, committed at once by #flush().
   #overlay = new Map<string, { state: KeyState | undefined; row: KeyRow | undefined }>();
   #puts = new Map<string, KeyRow | undefined>();
@@ -773,8 +776,24 @@ export class StoreNode implements StoreApi, Startable {
   #getEntry(key: string): { state: KeyState | undefined; row: KeyRow | undefined } {
     const o = this.#overlay.get(key);
     if (o) return o;
+    const cached = this.#cache.get(key);
+    if (cached) {
+      // Refresh its place: the map's insertion order is the eviction order.
+      this.#cache.delete(key);
+      this.#cache.set(key, cached);
+      return cached;
+    }
     const row = this.#storage.getKey(key);
-    return { state: row ? decodeState(row.state) : undefined, row };
+    const entry = { state: row ? decodeState(row.state) : undefined, row };
+    if (row) this.#remember(key, entry);
+    return entry;
+  }
+
+  /** Keeps a committed state in the cache of recently used keys (states are never mutated in place). */
+  #remember(key: string, entry: { state: KeyState | undefined; row: KeyRow | undefined }): void {
+    this.#cache.delete(key);
+    this.#cache.set(key, entry);
+    if (this.#cache.size > stateCacheKeysMax) this.#cache.delete(this.#cache.keys().next().value as string);
   }
 
   /** Stages a key's new state for the next commit; `known` saves work the caller already did. */
@@ -878,6 +897,10 @@ export class StoreNode implements StoreApi, Startable {
         for (const w of waiters) w(err);
         return;
       }
+    }
+    for (const [key, entry] of this.#overlay) {
+      if (entry.row) this.#remember(key, entry);
+      else this.#cache.delete(key);
     }
     this.#overlay.clear();
     for (let i = 0; i < appends.length; i++) {
