@@ -61,8 +61,17 @@ store: { partitions: 4, rf: 1, dataDir: data }
     const watch = setInterval(() => {
       for (const pid of descendants(up.pid ?? 0)) seen.add(pid);
     }, 50);
-    const code = await new Promise<number | null>((resolve) => up.once("exit", resolve));
+    // Bounded: an up that never exits fails the test instead of hanging it.
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([
+      new Promise<number | null>((resolve) => up.once("exit", resolve)),
+      new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), 60_000);
+      }),
+    ]);
+    clearTimeout(timer);
     clearInterval(watch);
+    if (code === "timeout") up.kill("SIGKILL");
     assert.equal(code, 1, output);
     assert.match(output, /startup failed, every process stopped/);
     assert.match(output, /app b-app1/);

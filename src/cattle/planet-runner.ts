@@ -112,7 +112,9 @@ export class PlanetRunner {
         const group = all.filter((p) => p.role === role);
         if (group.length === 0) continue;
         this.#options.onProgress?.(`starting ${group.length} ${role} process${group.length === 1 ? "" : "es"}…`);
-        await Promise.all(
+        // Every launch of the group settles before we go on, so a process that was still
+        // starting when another failed is known, and stopped with the rest.
+        const results = await Promise.allSettled(
           group.map(async (p) => {
             const launched = await launch({
               name: `${p.role} ${p.id}`,
@@ -122,6 +124,11 @@ export class PlanetRunner {
               cwd: repoRoot,
               readyTimeoutMs: this.#options.readyTimeoutMs,
             });
+            if (this.#stopping) {
+              // Stopped (Ctrl-C) while this one was starting: it goes too.
+              await launched.stop();
+              return;
+            }
             this.#running.set(p.id, { p, launched });
             ready++;
             this.#options.onProgress?.(
@@ -133,6 +140,8 @@ export class PlanetRunner {
             });
           }),
         );
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+        if (failed) throw failed.reason;
       }
     } catch (err) {
       await this.stop();
