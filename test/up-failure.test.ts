@@ -2,7 +2,7 @@
 // so that instance cannot start; up must say so, exit non-zero, and leave no process of
 // the planet running. Addresses: 127.163.0.0/16 – 127.164.0.0/16 belong to this file.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -10,26 +10,9 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { nodeBin } from "../src/core/index.ts";
+import { descendantPids, isAlive } from "./support/processes.ts";
 
 const cliMain = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
-
-function descendants(pid: number): number[] {
-  const out = spawnSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" }).stdout;
-  const kids = out
-    .split("\n")
-    .map((s) => Number(s.trim()))
-    .filter((n) => n > 0);
-  return kids.flatMap((k) => [k, ...descendants(k)]);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test("up - a start that fails half way stops what it started, says why and exits non-zero", async () => {
   const dir = mkdtempSync(join(tmpdir(), "redshirt-upfail-"));
@@ -59,7 +42,7 @@ store: { partitions: 4, rf: 1, dataDir: data }
     });
     // Record every process up starts while it runs, to check afterwards that none is left.
     const watch = setInterval(() => {
-      for (const pid of descendants(up.pid ?? 0)) seen.add(pid);
+      for (const pid of descendantPids(up.pid ?? 0)) seen.add(pid);
     }, 50);
     // Bounded: an up that never exits fails the test instead of hanging it.
     let timer: NodeJS.Timeout | undefined;
@@ -76,10 +59,10 @@ store: { partitions: 4, rf: 1, dataDir: data }
     assert.match(output, /startup failed, every process stopped/);
     assert.match(output, /app b-app1/);
     assert.ok(seen.size > 0, "up started processes before the failure");
-    const left = [...seen].filter(alive);
+    const left = [...seen].filter(isAlive);
     assert.deepEqual(left, [], "processes left behind");
   } finally {
-    for (const pid of seen) if (alive(pid)) process.kill(pid, "SIGKILL");
+    for (const pid of seen) if (isAlive(pid)) process.kill(pid, "SIGKILL");
     squatter.close();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { request } from "undici";
 import { type Launched, launch, nodeBin } from "../src/core/index.ts";
 import { loadPlanet, type Planet, sitesByDistance } from "../src/topology/index.ts";
+import { childPids, isAlive } from "./support/processes.ts";
 
 const cliMain = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "redshirt-up-"));
@@ -37,23 +38,6 @@ const planet: Planet = loadPlanet(planetFile);
 let up: Launched | undefined;
 let children: number[] = [];
 
-function childPids(pid: number): number[] {
-  const out = spawnSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" }).stdout;
-  return out
-    .split("\n")
-    .map((s) => Number(s.trim()))
-    .filter((n) => n > 0);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 before(async () => {
   up = await launch({
     name: "redshirt up",
@@ -67,7 +51,7 @@ before(async () => {
 
 after(async () => {
   await up?.stop();
-  for (const pid of children) if (alive(pid)) process.kill(pid, "SIGKILL");
+  for (const pid of children) if (isAlive(pid)) process.kill(pid, "SIGKILL");
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -152,6 +136,6 @@ test("up - Ctrl-C stops every process it started", async () => {
   up.kill("SIGINT");
   const { code } = await up.exited;
   assert.equal(code, 0);
-  const left = children.filter(alive);
+  const left = children.filter(isAlive);
   assert.deepEqual(left, [], "processes left behind");
 });

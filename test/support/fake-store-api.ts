@@ -19,7 +19,7 @@ import type {
   StoreApi,
   ValueType,
 } from "../../src/store/index.ts";
-import { storeErrors } from "../../src/store/index.ts";
+import { mutationType, storeErrors } from "../../src/store/index.ts";
 import { consistencyLevels } from "../../src/topology/index.ts";
 
 type Entry = { type: ValueType; value: unknown };
@@ -40,17 +40,6 @@ export type FakeStoreApi = StoreApi & {
   /** When set, every request waits for it before it is answered (a hung node). */
   hold: Promise<void> | undefined;
   ok: boolean;
-};
-
-const kindType: Record<Mutation["kind"], ValueType | undefined> = {
-  set: "reg",
-  incr: "counter",
-  sadd: "set",
-  srem: "set",
-  mset: "map",
-  mincr: "map",
-  mdel: "map",
-  del: undefined,
 };
 
 function checkCommon(r: MutateRequest | ReadRequest): void {
@@ -102,7 +91,7 @@ function apply(data: FakeData, key: string, m: Mutation): void {
     data.keys.delete(key);
     return;
   }
-  const type = kindType[m.kind]!;
+  const type = mutationType[m.kind]!;
   const entry = data.keys.get(key);
   if (entry && entry.type !== type) throw storeErrors.create("RS_ERR_STORE_WRONG_TYPE", `${key} is a ${entry.type}`);
   const e: Entry = entry ?? { type, value: type === "counter" ? 0 : type === "set" ? [] : type === "map" ? {} : null };
