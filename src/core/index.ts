@@ -24,3 +24,12 @@ export type { Startable } from "./lifecycle.ts";
 export { channel, createLogger, type Logger, type LogLevel } from "./log.ts";
 export { Counter, defaultLatencyBucketsMs, Gauge, Histogram, Registry } from "./metrics.ts";
 export { type Random, seededRandom, systemRandom } from "./random.ts";
+export {
+  coreErrors,
+  hmacHex,
+  loadPlanetSecret,
+  macEqual,
+  planetSecretBytes,
+  planetSecretFile,
+  planetSecretFileName,
+} from "./secret.ts";
