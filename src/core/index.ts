@@ -25,8 +25,10 @@ export { channel, createLogger, type Logger, type LogLevel } from "./log.ts";
 export { Counter, defaultLatencyBucketsMs, Gauge, Histogram, Registry } from "./metrics.ts";
 export { type Random, seededRandom, systemRandom } from "./random.ts";
 export {
+  controlBearerToken,
   coreErrors,
   hmacHex,
+  isControlAuthorized,
   loadPlanetSecret,
   macEqual,
   planetSecretBytes,

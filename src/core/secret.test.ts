@@ -39,3 +39,13 @@ test("secret - a MAC verifies only with the same secret and parts", () => {
   assert.ok(!macEqual(mac, ""));
   assert.ok(!macEqual(mac, "zz"));
 });
+
+test("secret - the control token authorizes only a Bearer header carrying it", async () => {
+  const { controlBearerToken, isControlAuthorized } = await import("./index.ts");
+  const k = Buffer.alloc(32, 7);
+  const token = controlBearerToken(k);
+  assert.ok(isControlAuthorized(k, `Bearer ${token}`));
+  assert.ok(!isControlAuthorized(k, token));
+  assert.ok(!isControlAuthorized(k, undefined));
+  assert.ok(!isControlAuthorized(Buffer.alloc(32, 8), `Bearer ${token}`));
+});

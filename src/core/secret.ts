@@ -67,3 +67,18 @@ export function macEqual(a: string, b: string): boolean {
   const y = Buffer.from(b, "hex");
   return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
 }
+
+/**
+ * The bearer token of every control endpoint (supervisors, WAN links, DNS admin): derived
+ * from the planet secret, so whoever can read the secret file may operate the planet and
+ * nobody else. Sent as `Authorization: Bearer <token>`.
+ */
+export function controlBearerToken(secret: Buffer): string {
+  return hmacHex(secret, "redshirt-control-v1");
+}
+
+/** True when an `Authorization` header value carries the planet's control token. */
+export function isControlAuthorized(secret: Buffer, authorization: string | undefined): boolean {
+  if (typeof authorization !== "string" || !authorization.startsWith("Bearer ")) return false;
+  return macEqual(authorization.slice("Bearer ".length).trim(), controlBearerToken(secret));
+}
