@@ -52,10 +52,10 @@ export {
 } from "./crdt/crdt.ts";
 export { HybridClock, hlcFromWallMs, hlcWallMs } from "./crdt/hlc.ts";
 export { storeErrors } from "./errors.ts";
-export { createStoreNode, StoreNode, type StoreNodeComponents, type StoreNodeInit } from "./replication/engine.ts";
 export { HashTrees } from "./replication/merkle.ts";
 export { partitionOf, rendezvousOrder, replicasOf } from "./replication/partition.ts";
 export { decodeSessionToken, encodeSessionToken, mergeSessionTokens } from "./replication/session-encoding.ts";
+export { createStoreNode, StoreNode, type StoreNodeComponents, type StoreNodeInit } from "./replication/store-node.ts";
 export { openSqliteStorage, type SqliteStorageOptions } from "./storage/sqlite-storage.ts";
 export type { CommitBatch, KeyRow, LogAppend, LogEntry, Storage } from "./storage/storage.ts";
 export { storageErrors } from "./storage-errors.ts";

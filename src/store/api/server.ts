@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { createLogger, type Logger, systemClock, systemRandom } from "../../core/index.ts";
 import { type Planet, storeNode } from "../../topology/index.ts";
 import { storePeerPort } from "../constants.ts";
-import { createStoreNode } from "../replication/engine.ts";
+import { createStoreNode } from "../replication/store-node.ts";
 import { openSqliteStorage } from "../storage/sqlite-storage.ts";
 import { createTcpTransport } from "../wire/tcp-transport.ts";
 import { createStoreHttpServer } from "./http-api.ts";

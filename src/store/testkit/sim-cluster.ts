@@ -13,7 +13,7 @@ import {
 } from "../../core/index.ts";
 import { type Planet, siteRttMs } from "../../topology/index.ts";
 import type { MutateRequest, MutateResult, ReadRequest, ReadResponse } from "../api-types.ts";
-import { createStoreNode, type StoreNode } from "../replication/engine.ts";
+import { createStoreNode, type StoreNode } from "../replication/store-node.ts";
 import { MemoryStorage } from "./memory-storage.ts";
 import { SimNetwork } from "./sim-network.ts";
 
