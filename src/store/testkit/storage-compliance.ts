@@ -1,6 +1,6 @@
 // The behaviour every Storage must show, as one suite that each implementation runs
-// (sqlite-storage.test.ts, memory-storage.test.ts), so the simulation's disk cannot drift
-// from the production one.
+// (storage/sqlite-storage.test.ts, testkit/memory-storage.test.ts), so the simulation's
+// disk cannot drift from the production one.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { CommitBatch, KeyRow, LogAppend, Storage } from "../storage/storage.ts";
