@@ -24,6 +24,10 @@ export const commands: Record<string, Command> = {
     summary: "read and write the store: kv get|put|incr|add|remove|del KEY [VALUE…]",
     load: () => import("./kv-command.ts"),
   },
+  supervise: {
+    summary: "run a site's supervisor (started by `up`): keeps every tier at its count, serves the control API",
+    load: () => import("./supervise-command.ts"),
+  },
   dns: {
     summary: "run a GSLB DNS server of the planet (--site NAME [--index K])",
     load: () => import("./dns-command.ts"),

@@ -2,9 +2,10 @@
 // 127.x.0.0/16 on loopback; on many, its own routed subnet. Within a site, each role has
 // its own /24 so an address says what it is:
 //   .1.k store node k   .2.k gateway k   .3.k DNS server k   .4.k app instance k
+//   .6.1 the site's supervisor (its control API)
 // Ports are the same in every site; the address, never the port, says which site.
 
-export const roleOctet = { store: 1, gateway: 2, dns: 3, app: 4 } as const;
+export const roleOctet = { store: 1, gateway: 2, dns: 3, app: 4, supervisor: 6 } as const;
 export type Role = keyof typeof roleOctet;
 
 export function parseIpv4(text: string): number | undefined {

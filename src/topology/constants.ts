@@ -9,7 +9,7 @@ export const partitionsDefault = 64;
 export const partitionsMax = 4096;
 export const rfDefault = 3;
 export const dnsTtlSDefault = 5;
-export const portsDefault = { store: 7400, gateway: 8080, dns: 5353, app: 9000 } as const;
+export const portsDefault = { store: 7400, gateway: 8080, dns: 5353, app: 9000, supervisor: 7600 } as const;
 /** Site subnets are 127.<siteOctetBase + index>.0.0/16 unless the planet names them. */
 export const siteOctetBase = 10;
 

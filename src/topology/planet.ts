@@ -98,6 +98,7 @@ export const planetSchema = z
         gateway: portSchema.default(portsDefault.gateway),
         dns: portSchema.default(portsDefault.dns),
         app: portSchema.default(portsDefault.app),
+        supervisor: portSchema.default(portsDefault.supervisor),
       })
       .strict()
       .prefault({}),
@@ -142,6 +143,8 @@ export type Planet = Omit<PlanetParsed, "sites"> & {
   readonly storeNodes: readonly NodeInfo[];
   readonly gateways: readonly NodeInfo[];
   readonly dnsServers: readonly NodeInfo[];
+  /** One supervisor per site (its control API listens here). */
+  readonly supervisors: readonly NodeInfo[];
   /** The directory the planet file is in; relative paths in it resolve from here. */
   readonly baseDir: string;
 };
@@ -204,6 +207,14 @@ function buildPlanet(parsed: PlanetParsed, baseDir: string): Planet {
     storeNodes: nodes("store", (s) => s.tiers.store, parsed.ports.store),
     gateways: nodes("gateway", (s) => s.tiers.gateway, parsed.ports.gateway),
     dnsServers: nodes("dns", (s) => s.tiers.dns, parsed.ports.dns),
+    supervisors: sites.map((site) => ({
+      id: `${site.name}-supervisor`,
+      site: site.name,
+      role: "supervisor" as const,
+      index: 1,
+      host: roleAddress(site.subnetCidr, "supervisor", 1),
+      port: parsed.ports.supervisor,
+    })),
     baseDir,
   };
 }
