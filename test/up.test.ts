@@ -1,7 +1,8 @@
-// `redshirt up` end to end: a temporary three-site planet comes up as real processes; each
-// site's gateway serves from that site; the hello app's visit counter converges in every
-// site; the real `dig` gets the nearest healthy site first for each region's subnet; a
-// second `up` is refused; Ctrl-C leaves no process behind.
+// `redshirt up` end to end: a temporary three-site planet comes up as real processes (one
+// supervisor per site, each starting its site's instances); each site's gateway serves
+// from that site; the hello app's visit counter converges in every site; the real `dig`
+// gets the nearest healthy site first for each region's subnet; a second `up` is refused;
+// Ctrl-C leaves no process behind.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -12,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { request } from "undici";
 import { type Launched, launch, nodeBin } from "../src/core/index.ts";
 import { loadPlanet, type Planet, sitesByDistance } from "../src/topology/index.ts";
-import { childPids, isAlive } from "./support/processes.ts";
+import { childPids, descendantPids, isAlive } from "./support/processes.ts";
 
 const cliMain = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "redshirt-up-"));
@@ -36,6 +37,7 @@ dns: { ttlS: 5 }
 );
 const planet: Planet = loadPlanet(planetFile);
 let up: Launched | undefined;
+let supervisors: number[] = [];
 let children: number[] = [];
 
 before(async () => {
@@ -46,7 +48,8 @@ before(async () => {
     isReady: (line) => line.includes("is up"),
     readyTimeoutMs: 60_000,
   });
-  children = childPids(up.pid);
+  supervisors = childPids(up.pid);
+  children = descendantPids(up.pid);
 });
 
 after(async () => {
@@ -56,8 +59,10 @@ after(async () => {
 });
 
 test("up - starts every process of the planet, one per role and site", () => {
-  // 3 stores + 3 apps + 3 gateways + 3 DNS servers.
-  assert.equal(children.length, 12, up?.tail());
+  // A supervisor per site, each with its site's store, app, gateway and DNS server.
+  assert.equal(supervisors.length, 3, up?.tail());
+  for (const pid of supervisors) assert.equal(childPids(pid).length, 4, `supervisor ${pid}'s instances`);
+  assert.equal(children.length, 3 + 12, up?.tail());
 });
 
 test("up - each site's gateway serves the request from that site", async () => {

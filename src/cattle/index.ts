@@ -1,21 +1,57 @@
 // cattle: running the planet's processes as cattle. Per-site supervisors (supervisor/) keep
 // every tier at its desired count, replace what dies, drain before they stop and adopt what
 // a previous supervisor left running; their control API (control/) is what the CLI and the
-// dashboard call; the local runner behind `redshirt up` starts one supervisor per site.
+// dashboard call; the runner behind `redshirt up` (planet-runner.ts) starts one supervisor
+// per site and stops them all.
 export {
+  type ControlHandlers,
   type ControlReply,
   type ControlRequest,
+  ControlServer,
   type ControlTarget,
   callControl,
   controlApiVersion,
   controlErrors,
   controlRoutes,
   type InstanceRow,
+  isSiteInstance,
+  ownedProcesses,
+  type PlanetControl,
   parseCount,
   parseTier,
+  planetStatus,
   type RowState,
+  type ScaleResult,
+  type SiteAnswer,
   type SiteStatus,
+  type StopOutcome,
+  type StopResult,
+  scaleTier,
+  siteStatus,
+  siteTarget,
+  stopPlanet,
+  stopSite,
   type TierRow,
 } from "./control/index.ts";
-export { type PlanetProcess, PlanetRunner, planetProcesses, type RunnerOptions } from "./planet-runner.ts";
-export * from "./supervisor/index.ts";
+export { PlanetRunner, type RunnerOptions, startFailuresMax } from "./planet-runner.ts";
+export {
+  type AppSpec,
+  appEntryDefault,
+  backoffDelayMs,
+  envNames,
+  type InstanceState,
+  instanceStates,
+  loadState,
+  type PersistedState,
+  pidAlive,
+  planetDataDir,
+  runSupervisor,
+  Supervisor,
+  stateFilePath,
+  supervisorConstants,
+  supervisorDir,
+  supervisorErrors,
+  type TierName,
+  tierNames,
+  verdictFromView,
+} from "./supervisor/index.ts";

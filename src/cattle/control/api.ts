@@ -68,7 +68,10 @@ export function parseCount(value: unknown, field = "count", max?: number): numbe
     );
   }
   if (max !== undefined && n > max) {
-    throw controlErrors.create("RS_ERR_CATTLE_CONTROL_BAD_COUNT", `${field}: ${n} is more than this tier's ${max}`);
+    throw controlErrors.create(
+      "RS_ERR_CATTLE_CONTROL_BAD_COUNT",
+      `${field}: ${n} is more than this tier's maximum of ${max}`,
+    );
   }
   return n;
 }
@@ -100,6 +103,8 @@ export type InstanceRow = {
   readonly lastReplaceMs: number | null;
   readonly lastExit: {
     readonly how: string;
+    /** The instance that exited (a slot in back-off has none running). */
+    readonly id: string | null;
     readonly atMs: number;
     readonly wasReady: boolean;
     /** The log's tail, when it never became ready. */

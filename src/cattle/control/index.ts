@@ -19,4 +19,17 @@ export {
 } from "./api.ts";
 export { type ControlTarget, callControl, controlTimeoutMsDefault, targetOf } from "./client.ts";
 export { controlErrors } from "./errors.ts";
+export {
+  isSiteInstance,
+  ownedProcesses,
+  type PlanetControl,
+  planetStatus,
+  type SiteAnswer,
+  type StopOutcome,
+  scaleTier,
+  siteStatus,
+  siteTarget,
+  stopPlanet,
+  stopSite,
+} from "./operations.ts";
 export { type ControlHandlers, type ControlReply, type ControlRequest, ControlServer } from "./server.ts";

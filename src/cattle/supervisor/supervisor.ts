@@ -157,7 +157,12 @@ export class Supervisor implements Startable {
       const slot = this.#slots.get(g.slot);
       if (!slot) continue;
       slot.diedAtMono = clock.monoMs();
-      slot.lastExit = { how: "gone while no supervisor ran", atMs: clock.nowMs(), wasReady: g.state === "ready" };
+      slot.lastExit = {
+        how: "gone while no supervisor ran",
+        id: g.id,
+        atMs: clock.nowMs(),
+        wasReady: g.state === "ready",
+      };
     }
     for (const [key, slot] of this.#slots) if (slot.retired && !slot.instance) this.#slots.delete(key);
     this.#state = "running";
@@ -432,9 +437,10 @@ export class Supervisor implements Startable {
     slot.diedAtMono = now;
     slot.lastExit = {
       how,
+      id: inst?.id ?? null,
       atMs: this.#c.clock.nowMs(),
       wasReady,
-      ...(!wasReady && inst ? { output: this.#c.host.tail(inst.logFile) } : {}),
+      ...(!wasReady && inst ? { output: lastRunOutput(this.#c.host.tail(inst.logFile)) } : {}),
     };
     this.#dirty = true;
   }
@@ -619,4 +625,10 @@ export class Supervisor implements Startable {
       this.#c.log.error("state file write failed", { err });
     }
   }
+}
+
+/** The part of a slot's log written by its last run (each start writes a header line). */
+function lastRunOutput(tail: string): string {
+  const at = tail.lastIndexOf('"event":"start"');
+  return at < 0 ? tail : tail.slice(tail.indexOf("\n", at) + 1);
 }
