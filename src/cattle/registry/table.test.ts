@@ -99,3 +99,14 @@ test("registry table - parseLease accepts a lease and names the bad field of any
   assert.match((parseLease("x") as { reason: string }).reason, /value|expected/);
   assert.match((parseLease({ ...lease("a b", 1) }) as { reason: string }).reason, /^id:/);
 });
+
+test("registry table - a beat is dated at the read before the one that saw it: gone within TTL + one poll", () => {
+  const t = new LeaseTable({ leaseTtlMs: ttlMs, cleanupAfterMs: 10 * ttlMs });
+  t.observe(view(lease("a", 1)), 0);
+  // The last beat lands between the reads at 0 and 250 (say at 240), then the holder dies.
+  t.observe(view(lease("a", 2)), 250);
+  for (let ms = 500; ms <= 1_500; ms += 250) t.observe(view(lease("a", 2)), ms);
+  assert.deepEqual(ids(t), ["a"], "at most a TTL since the earliest the beat can have moved");
+  t.observe(view(lease("a", 2)), 1_750);
+  assert.deepEqual(ids(t), [], "gone at the first read past the TTL: 1 510 ms after the last beat at 240");
+});

@@ -1,7 +1,9 @@
 // Which leases are live, judged on the watcher's own clock: a lease is live while its beat
 // moved within the TTL. No timestamp written by the holder is compared with ours, so clock
-// skew between hosts cannot make a lease look live or dead. Pure: the caller passes the
-// time and the fields it read, so a test replays every decision.
+// skew between hosts cannot make a lease look live or dead. A beat seen at one read moved
+// at some time after the read before it; the table takes that earliest time, so a holder
+// that died is gone within the TTL plus one poll after its last beat. Pure: the caller
+// passes the time and the fields it read, so a test replays every decision.
 import type { Lease } from "./lease.ts";
 
 type Row = { lease: Lease; lastChangeMs: number; firstSeenMs: number };
@@ -16,6 +18,8 @@ export class LeaseTable {
   #signature = "";
   /** A read failed since the last good one (the next good read grants the live leases grace). */
   #outage = false;
+  /** When the last good read was made: the earliest a change seen by the next one can have happened. */
+  #lastReadMs: number | undefined;
 
   constructor(options: TableOptions) {
     this.#o = options;
@@ -28,6 +32,9 @@ export class LeaseTable {
   observe(leases: ReadonlyMap<string, Lease>, nowMs: number): boolean {
     const afterOutage = this.#outage;
     this.#outage = false;
+    // After an outage the reads in between are unknown: a change is dated now, not before it.
+    const changedMs = afterOutage ? nowMs : (this.#lastReadMs ?? nowMs);
+    this.#lastReadMs = nowMs;
     for (const [id, lease] of leases) {
       const row = this.#rows.get(id);
       if (!row) {
@@ -40,7 +47,7 @@ export class LeaseTable {
       // one read before: ignored, so reading two replicas in turn never fakes progress.
       if (lease.startedAtMs !== row.lease.startedAtMs || lease.beat > row.lease.beat) {
         row.lease = lease;
-        row.lastChangeMs = nowMs;
+        row.lastChangeMs = changedMs;
       } else if (afterOutage && this.#liveIds.has(id)) {
         // We could not see beats during the outage: what was live gets a fresh TTL to show one.
         row.lastChangeMs = nowMs;

@@ -75,6 +75,12 @@ export class RegistryWatcher implements Startable {
   #failures = 0;
   /** Fields already logged as invalid (bounded), so a bad writer is logged once, counted always. */
   readonly #loggedInvalid = new Set<string>();
+  /**
+   * Fields that are not leases, with their value as last read and since when (our clock) it
+   * has not changed: a field that keeps changing may be a newer writer's format and is left
+   * alone; one that never changes is cleaned up like a dead lease.
+   */
+  readonly #junk = new Map<string, { raw: string; sinceMs: number }>();
 
   constructor(options: RegistryWatcherOptions, components: RegistryWatcherComponents) {
     this.site = options.site;
@@ -175,19 +181,28 @@ export class RegistryWatcher implements Startable {
       return this.#readFailed("registry", "invalid", `${key} is a ${r.type}, not a map`);
     this.metrics.reads.inc({ key: "registry", result: "ok" });
     const fields = r.exists ? ((r.value ?? {}) as Record<string, unknown>) : {};
+    const nowMs = this.#c.clock.monoMs();
     const leases = new Map<string, Lease>();
+    const junk = new Set<string>();
+    const noteJunk = (field: string, value: unknown, reason: string): void => {
+      junk.add(field);
+      const raw = JSON.stringify(value) ?? "";
+      const seen = this.#junk.get(field);
+      if (seen?.raw !== raw && this.#junk.size < leasesPerSiteMax) this.#junk.set(field, { raw, sinceMs: nowMs });
+      this.#invalid(field, reason);
+    };
     for (const [field, value] of Object.entries(fields)) {
       if (leases.size >= leasesPerSiteMax) {
         this.#invalid(field, `more than ${leasesPerSiteMax} leases in site ${this.site}`);
         continue;
       }
       const parsed = parseLease(value);
-      if (!parsed.ok) this.#invalid(field, parsed.reason);
-      else if (parsed.lease.id !== field) this.#invalid(field, `the lease names id ${parsed.lease.id}`);
-      else if (parsed.lease.site !== this.site) this.#invalid(field, `the lease names site ${parsed.lease.site}`);
+      if (!parsed.ok) noteJunk(field, value, parsed.reason);
+      else if (parsed.lease.id !== field) noteJunk(field, value, `the lease names id ${parsed.lease.id}`);
+      else if (parsed.lease.site !== this.site) noteJunk(field, value, `the lease names site ${parsed.lease.site}`);
       else leases.set(field, parsed.lease);
     }
-    const nowMs = this.#c.clock.monoMs();
+    for (const field of [...this.#junk.keys()]) if (!junk.has(field)) this.#junk.delete(field);
     if (this.#failures > 0) this.#c.log.info("registry readable again", { site: this.site, after: this.#failures });
     this.#failures = 0;
     this.#lastReadOkMs = nowMs;
@@ -242,7 +257,10 @@ export class RegistryWatcher implements Startable {
   /** Removes a few stale fields in the background; one cleanup at a time. */
   #cleanup(): void {
     if (this.#cleaning || !this.#running || this.#cleanupAfterMs <= 0) return;
-    const stale = this.#table.stale(this.#c.clock.monoMs()).slice(0, cleanupFieldsPerPollMax);
+    const nowMs = this.#c.clock.monoMs();
+    const stale = this.#table.stale(nowMs);
+    for (const [field, j] of this.#junk) if (nowMs - j.sinceMs >= this.#cleanupAfterMs) stale.push(field);
+    stale.splice(cleanupFieldsPerPollMax);
     if (stale.length === 0) return;
     this.#cleaning = true;
     this.#c.store
