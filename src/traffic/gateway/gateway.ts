@@ -48,6 +48,7 @@ import { HealthChecker, httpProbe, type Probe } from "./health.ts";
 import type { InstanceSource } from "./instances.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { Pool } from "./pool.ts";
+import { reconcileTargets } from "./reconcile.ts";
 import { errorResponse, type LocalResponse } from "./responses.ts";
 import { RetryBudget } from "./retry.ts";
 import { type BackendsView, backendsView, type GatewayHealth, healthView } from "./status.ts";
@@ -298,51 +299,18 @@ export class Gateway implements Startable, ProxyContext {
   }
 
   #reconcile(): void {
-    const seen = new Set<string>();
-    for (const info of this.#source.instances()) {
-      seen.add(info.id);
-      let t = this.#byId.get(info.id);
-      if (t && (t.host !== info.host || t.port !== info.port)) {
-        this.#removeTarget(t);
-        t = undefined;
-      }
-      if (!t) {
-        t = new Target<UpstreamConn>(
-          { id: info.id, site: this.site, host: info.host, port: info.port, kind: "instance" },
-          new Pool(),
-        );
-        t.late = this.#server !== undefined;
-        t.starting = info.starting ?? false;
-        this.local.add(t);
-        this.log.info("instance added", { target: t.id, address: `${info.host}:${info.port}`, starting: t.starting });
-        this.#byId.set(info.id, t);
-        const first = this.#checker.add(t);
-        if (!this.#server) this.#firstChecks.push(first);
-      }
-      t.version = info.version;
-      t.drainReason = info.draining ? (info.drainReason ?? "manual") : undefined;
-      if (info.draining !== t.draining) {
-        t.draining = info.draining;
-        if (t.draining) t.pool.closeIdle();
-        this.log.info(info.draining ? "instance draining" : "instance no longer draining", {
-          target: t.id,
-          reason: t.drainReason,
-        });
-      }
-      const starting = info.starting ?? false;
-      if (starting !== t.starting) {
-        t.starting = starting;
-        if (!starting) this.log.info("instance ready", { target: t.id });
-      }
-    }
-    for (const t of [...this.local.targets]) if (!seen.has(t.id)) this.#removeTarget(t);
-  }
-
-  #removeTarget(t: Target<UpstreamConn>): void {
-    this.#checker.remove(t);
-    this.local.remove(t);
-    this.#byId.delete(t.id);
-    this.log.info("instance removed", { target: t.id });
+    reconcileTargets(
+      {
+        site: this.site,
+        local: this.local,
+        checker: this.#checker,
+        log: this.log,
+        byId: this.#byId,
+        serving: this.#server !== undefined,
+        firstChecks: this.#firstChecks,
+      },
+      this.#source.instances(),
+    );
   }
 
   #onBalancerEvent(e: BalancerEvent): void {
