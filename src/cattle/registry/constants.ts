@@ -39,8 +39,9 @@ export const instanceIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
 /** Versions and hosts in a lease are short strings. */
 export const leaseStringBytesMax = 256;
 
-// A holder may miss two beats in a row (a GC pause, a slow write) and keep its lease.
-assert(heartbeatMsDefault * 3 <= leaseTtlMsDefault, "a lease outlives two missed heartbeats");
+// A holder may miss two beats in a row (a GC pause, a slow write) and keep its lease, even
+// though a watcher dates each beat at the read before the one that saw it (up to a poll early).
+assert(heartbeatMsDefault * 3 + pollMsDefault <= leaseTtlMsDefault, "a lease outlives two missed heartbeats");
 // A lease's state change (ready, draining) and a removal reach a watcher within a second.
 assert(pollMsDefault * 2 <= 1_000, "a change is seen within a second: the next poll plus a read shorter than a poll");
 assert(pollMsDefault < leaseTtlMsDefault, "a watcher reads several times per lease TTL");
