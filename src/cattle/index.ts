@@ -2,7 +2,8 @@
 // every tier at its desired count, replace what dies, drain before they stop and adopt what
 // a previous supervisor left running; their control API (control/) is what the CLI and the
 // dashboard call; the runner behind `redshirt up` (planet-runner.ts) starts one supervisor
-// per site and stops them all.
+// per site and stops them all. The instance registry (registry/): leases held by instances,
+// watched by gateways and supervisors.
 export {
   type ControlHandlers,
   type ControlReply,
@@ -34,6 +35,34 @@ export {
   type TierRow,
 } from "./control/index.ts";
 export { PlanetRunner, type RunnerOptions, startFailuresMax } from "./planet-runner.ts";
+export {
+  drainKey,
+  type HolderStatus,
+  isInstanceId,
+  type Lease,
+  LeaseHolder,
+  type LeaseHolderComponents,
+  type LeaseHolderOptions,
+  type LeaseIdentity,
+  type LeaseState,
+  LeaseTable,
+  type LeaseTier,
+  leaseSchema,
+  leaseStates,
+  leaseTiers,
+  parseLease,
+  RegistryInstanceSource,
+  type RegistryInstanceSourceOptions,
+  RegistryMetrics,
+  type RegistryStore,
+  RegistryWatcher,
+  type RegistryWatcherComponents,
+  type RegistryWatcherOptions,
+  registryConstants,
+  registryErrors,
+  registryKey,
+  type WatcherStatus,
+} from "./registry/index.ts";
 export {
   type AppSpec,
   appEntryDefault,

@@ -2,6 +2,8 @@
 // instance is replaced within 2 s; a crash loop backs off from short to long; a drain is
 // bounded) are asserted at load, so a bad edit fails at start, not in production.
 import { assert } from "../../core/index.ts";
+import { storeConstants } from "../../store/index.ts";
+import { gatewayStopMsMax } from "../../traffic/index.ts";
 
 /** The reconcile loop runs this often even when nothing happened (events run it at once too). */
 export const tickMs = 100;
@@ -30,8 +32,13 @@ export const drainPollMs = 100;
 export const drainWaitMsMax = 10_000;
 /** Drain: one read of a gateway's backends view is bounded by this. */
 export const drainReadTimeoutMs = 500;
-/** Stop: SIGTERM, then SIGKILL after this grace (hello finishes its requests within 5 s). */
-export const stopGraceMsDefault = 6_000;
+/**
+ * Stop: SIGTERM, then SIGKILL after this grace, per tier. An app's SDK keeps serving for a
+ * 1 s drain notice and gives requests in flight up to 10 s (src/sdk/constants.ts); a
+ * gateway leaves DNS answers first (gatewayStopMsMax ≤ 5 s); a store node stops within
+ * storeStopMsMax. Each grace is a little longer than what it waits for.
+ */
+export const stopGraceMsByTier = { app: 12_000, gateway: 6_000, store: 11_000, dns: 4_000 } as const;
 
 /** Bytes of an instance's log kept before it is rotated (one older generation is kept). */
 export const logBytesMax = 8 * 1024 * 1024;
@@ -52,3 +59,5 @@ assert(backoffBaseMs < backoffMaxMs && backoffMaxMs < stableResetMs, "back-off g
 assert(probeTimeoutMs < readyTimeoutMsDefault && probeIntervalMs < probeTimeoutMs, "probes fit the readiness wait");
 assert(drainPollMs < drainWaitMsMax && drainReadTimeoutMs < drainWaitMsMax, "a drain wait polls several times");
 assert(logTailBytesMax < logBytesMax, "the tail is a small part of a log");
+assert(gatewayStopMsMax < stopGraceMsByTier.gateway, "a gateway's own stop fits its kill grace");
+assert(storeConstants.storeStopMsMax < stopGraceMsByTier.store, "a store node's own stop fits its kill grace");

@@ -1,22 +1,17 @@
-// Graceful drain on scale-down, against the discovery contract (docs/discovery.md): the
-// supervisor adds the instance to its site's drain set (`_rs/drain/<site>`, a store set),
-// gateways take it out of rotation, and only once every gateway of the site shows it out of
-// rotation with nothing in flight (GET /_redshirt/backends) does the supervisor send
-// SIGTERM. Closing the race behind lost requests on Kubernetes pod shutdown: the signal
-// never overtakes the load balancer's view.
+// Graceful drain on scale-down, the supervisor's half of docs/discovery.md: it adds the
+// instance to its site's drain set (`_rs/drain/<site>`, a store set the gateways' registry
+// watchers read), and only once every gateway of the site shows it out of rotation with
+// nothing in flight (GET /_redshirt/backends) does it send SIGTERM. That closes the race
+// behind lost requests on Kubernetes pod shutdown: the signal never overtakes the load
+// balancer's view. (The SDK then drains once more on its own: lease draining, a notice,
+// in-flight requests finish.)
 import type { Logger } from "../../core/index.ts";
 import type { StoreClient } from "../../store/index.ts";
-import { gatewayConstants } from "../../traffic/index.ts";
+import { gatewayBackendsPath } from "../../traffic/index.ts";
+import { drainKey } from "../registry/index.ts";
 import { drainReadTimeoutMs } from "./constants.ts";
 import { httpGetJson } from "./http-get.ts";
 import type { SupervisorMetrics } from "./metrics.ts";
-
-/** The drain set's store key (the contract's `_rs/drain/<site>`). */
-export function drainSetKey(site: string): string {
-  return `_rs/drain/${site}`;
-}
-
-export const backendsPath = `${gatewayConstants.adminPrefix}backends`;
 
 /** What one gateway says about one instance. */
 export type GatewayVerdict =
@@ -70,7 +65,7 @@ export class StoreDrainGate implements DrainGate {
   async mark(id: string): Promise<void> {
     try {
       // local-quorum: most replicas of the site hold the mark when the gateways' watchers read.
-      await this.#store.add(drainSetKey(this.#site), [id], { consistency: "local-quorum", timeoutMs: 2_000 });
+      await this.#store.add(drainKey(this.#site), [id], { consistency: "local-quorum", timeoutMs: 2_000 });
     } catch (err) {
       // The bounded wait still runs; gateways that cannot see the mark stop sending once the
       // instance closes (passive ejection, retries of idempotent requests).
@@ -83,7 +78,7 @@ export class StoreDrainGate implements DrainGate {
     const verdicts: Record<string, GatewayVerdict> = {};
     await Promise.all(
       gateways.map(async (g) => {
-        const r = await httpGetJson(g.host, g.port, backendsPath, drainReadTimeoutMs);
+        const r = await httpGetJson(g.host, g.port, gatewayBackendsPath, drainReadTimeoutMs);
         verdicts[g.id] =
           r.kind === "refused"
             ? "gone"
@@ -100,7 +95,7 @@ export class StoreDrainGate implements DrainGate {
 
   async unmark(id: string): Promise<void> {
     try {
-      await this.#store.remove(drainSetKey(this.#site), [id], { consistency: "local-quorum", timeoutMs: 2_000 });
+      await this.#store.remove(drainKey(this.#site), [id], { consistency: "local-quorum", timeoutMs: 2_000 });
     } catch (err) {
       this.#metrics.drainMarkFailures.inc({ op: "unmark" });
       this.#log.warn("drain unmark failed", { id, err });

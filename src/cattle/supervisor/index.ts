@@ -4,7 +4,7 @@
 export { planAdoption } from "./adopt.ts";
 export { backoffDelayMs } from "./backoff.ts";
 export * as supervisorConstants from "./constants.ts";
-export { type DrainCheck, type DrainGate, drainSetKey, StoreDrainGate, verdictFromView } from "./drain.ts";
+export { type DrainCheck, type DrainGate, StoreDrainGate, verdictFromView } from "./drain.ts";
 export { supervisorErrors } from "./errors.ts";
 export { type ProcessHost, systemHost } from "./host.ts";
 export { lockHolder, supervisorPidFile, takeSupervisorLock } from "./lock.ts";

@@ -18,7 +18,7 @@ import {
   readyTimeoutMsDefault,
   stableResetMs,
   stateFormat,
-  stopGraceMsDefault,
+  stopGraceMsByTier,
   tickMs,
 } from "./constants.ts";
 import type { DrainGate } from "./drain.ts";
@@ -481,8 +481,10 @@ export class Supervisor implements Startable {
   #terminate(inst: Instance): void {
     inst.killTimer?.cancel();
     this.#setState(inst, "stopping");
-    this.#c.host.signal(inst.pid, "SIGTERM");
-    inst.killTimer = this.#c.clock.setTimer(this.#o.stopGraceMs ?? stopGraceMsDefault, () => {
+    // When the whole site stops, a gateway need not wait for DNS to drop it (SIGINT skips that wait).
+    const signal = inst.stopReason === "stop-all" && inst.tier === "gateway" ? "SIGINT" : "SIGTERM";
+    this.#c.host.signal(inst.pid, signal);
+    inst.killTimer = this.#c.clock.setTimer(this.#o.stopGraceMs ?? stopGraceMsByTier[inst.tier], () => {
       if (inst.slot.instance !== inst) return;
       this.#c.metrics.killsAfterGrace.inc({ tier: inst.tier });
       this.#c.log.warn("no exit after SIGTERM: SIGKILL", { id: inst.id, pid: inst.pid });
@@ -496,7 +498,7 @@ export class Supervisor implements Startable {
     this.#c.metrics.duplicates.inc();
     this.#c.log.warn("stopping a process no slot wants", { pid: p.pid, id: id.id });
     this.#c.host.signal(p.pid, "SIGTERM");
-    this.#c.clock.setTimer(this.#o.stopGraceMs ?? stopGraceMsDefault, () => {
+    this.#c.clock.setTimer(this.#o.stopGraceMs ?? stopGraceMsByTier.app, () => {
       if (this.#c.host.isSame(p.pid, id)) this.#c.host.signal(p.pid, "SIGKILL");
     });
   }

@@ -121,8 +121,6 @@ export function launchSpec(
     args,
     env: {
       [envNames.instanceId]: at.id,
-      // The hello app (and apps written before src/sdk) read this name.
-      REDSHIRT_INSTANCE: at.id,
       [envNames.site]: ctx.site,
       [envNames.planet]: ctx.planetFile,
       [envNames.version]: version,
