@@ -161,7 +161,7 @@ test("supervisor - scale app 2→4→1: the new ones become ready, the removed o
   );
   const apps = four.instances.filter((r) => r.tier === "app");
   assert.equal(new Set(apps.map((r) => r.address)).size, 4, "each app its own pool address");
-  const drainsBefore = await metric("redshirt_supervisor_drains_total");
+  const drainsBefore = await metric('redshirt_supervisor_drains_total{how="confirmed"}');
   // Requests keep flowing through the gateway while three instances leave.
   let sent = 0;
   const failures: string[] = [];
@@ -197,7 +197,13 @@ test("supervisor - scale app 2→4→1: the new ones become ready, the removed o
   assert.equal(removed.length, 3);
   for (const r of removed) assert.ok(!pidAlive(r.pid!), `${r.id} gone`);
   assert.deepEqual(failures, [], `${failures.length} of ${sent} requests failed during the scale-down`);
-  assert.equal((await metric("redshirt_supervisor_drains_total")) - drainsBefore, 3, "three drains");
+  assert.equal(
+    (await metric('redshirt_supervisor_drains_total{how="confirmed"}')) - drainsBefore,
+    3,
+    "three drains, each confirmed by the gateway (out of rotation, nothing in flight) before SIGTERM",
+  );
+  const drainMs =
+    (await metric("redshirt_supervisor_drain_ms_sum")) / (await metric("redshirt_supervisor_drain_ms_count"));
   assert.equal(await metric("redshirt_supervisor_kills_after_grace_total"), 0, "every one left on SIGTERM");
   assert.equal(await metric("redshirt_supervisor_drain_mark_failures_total"), 0);
   // Each was marked in the drain set, and forgotten once gone.
@@ -211,7 +217,9 @@ test("supervisor - scale app 2→4→1: the new ones become ready, the removed o
   );
   const log = readFileSync(join(supervisorDir(planetDataDir(tp.planet), site), "logs", "app-1.log"), "utf8");
   assert.ok(log.length > 0, "instances write their output to their slot's log");
-  console.log(`measured: ${sent} requests through the gateway during scale 4→1, ${failures.length} failed`);
+  console.log(
+    `measured: ${sent} requests through the gateway during scale 4→1, ${failures.length} failed; drain mark to SIGTERM ${drainMs.toFixed(0)} ms on average`,
+  );
   await scale(2);
   await waitStatus(tp, site, (s) => s.tiers.find((t) => t.tier === "app")?.ready === 2 && allReady(s), 30_000, "2");
 });

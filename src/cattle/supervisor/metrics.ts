@@ -30,7 +30,12 @@ export class SupervisorMetrics {
   );
   readonly drains = this.registry.counter(
     "redshirt_supervisor_drains_total",
-    "Drains finished, by how: confirmed (every gateway showed it out) or timeout (the bounded wait ran out)",
+    "Drains finished, by how: confirmed (every gateway showed it out), unconfirmed (a gateway had no backends view) or timeout (the bounded wait ran out)",
+  );
+  readonly drainMs = this.registry.histogram(
+    "redshirt_supervisor_drain_ms",
+    "From the drain mark to SIGTERM (every gateway showed the instance out with nothing in flight, or the wait ran out)",
+    [50, 100, 250, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000],
   );
   readonly drainNoView = this.registry.counter(
     "redshirt_supervisor_drain_no_view_total",

@@ -458,8 +458,9 @@ export class Supervisor implements Startable {
   async #drainThenTerminate(inst: Instance): Promise<void> {
     const { clock, drain, metrics, log } = this.#c;
     await drain.mark(inst.id);
-    const deadline = clock.monoMs() + (this.#o.drainWaitMs ?? drainWaitMsMax);
-    let confirmed = false;
+    const startMs = clock.monoMs();
+    const deadline = startMs + (this.#o.drainWaitMs ?? drainWaitMsMax);
+    let how: "confirmed" | "unconfirmed" | "timeout" = "timeout";
     let verdicts: Readonly<Record<string, string>> = {};
     while (inst.slot.instance === inst && clock.monoMs() < deadline) {
       const check = await drain.check(inst.id, this.#gatewayTargets());
@@ -467,14 +468,15 @@ export class Supervisor implements Startable {
       const noView = Object.values(check.verdicts).filter((v) => v === "no-view").length;
       if (noView > 0) metrics.drainNoView.inc({}, noView);
       if (check.done) {
-        confirmed = true;
+        how = noView > 0 ? "unconfirmed" : "confirmed";
         break;
       }
       await this.#sleep(drainPollMs);
     }
     if (inst.slot.instance !== inst || inst.state !== "draining") return;
-    metrics.drains.inc({ how: confirmed ? "confirmed" : "timeout" });
-    log.info("drained", { id: inst.id, confirmed, gateways: verdicts });
+    metrics.drains.inc({ how });
+    metrics.drainMs.observe(clock.monoMs() - startMs);
+    log.info("drained", { id: inst.id, how, ms: Math.round(clock.monoMs() - startMs), gateways: verdicts });
     this.#terminate(inst);
   }
 
