@@ -1,48 +1,19 @@
-// The per-site supervisor: keeps each tier at its desired count. A reconcile loop compares
-// slots with desired counts and starts, drains or stops; each instance moves through
-// starting → ready → (draining →) stopping, and a death moves its slot to back-off and then
-// to a fresh start. Clock, randomness, the OS, readiness probes, the drain gate and the
-// state file are components, so the production wiring (run.ts) is the only place that
-// touches the real ones.
-import { join } from "node:path";
 import type { Clock, Logger, Random, Startable, TimerHandle } from "../../core/index.ts";
 import type { Planet, Site } from "../../topology/index.ts";
 import { controlApiVersion, parseCount, type SiteStatus, type SupervisorState, type TierRow } from "../control/api.ts";
 import { controlErrors } from "../control/errors.ts";
 import { planAdoption } from "./adopt.ts";
-import { backoffDelayMs } from "./backoff.ts";
-import {
-  drainPollMs,
-  drainWaitMsMax,
-  probeIntervalMs,
-  readyTimeoutMsDefault,
-  stableResetMs,
-  stateFormat,
-  stopGraceMsByTier,
-  tickMs,
-} from "./constants.ts";
+import { stableResetMs, stateFormat, tickMs } from "./constants.ts";
 import type { DrainGate } from "./drain.ts";
 import type { ProcessHost } from "./host.ts";
+import { InstanceLives } from "./lives.ts";
 import type { SupervisorMetrics } from "./metrics.ts";
 import type { Prober } from "./probes.ts";
-import { describeExit, type ExitInfo, type OwnedProcess } from "./processes.ts";
-import {
-  appSlotKey,
-  type Instance,
-  isAppSlotKey,
-  newSlot,
-  rowOf,
-  type Slot,
-  type StopReason,
-  slotLogName,
-} from "./slots.ts";
-import type { InstanceState, PersistedState } from "./state-file.ts";
+import { appSlotKey, isAppSlotKey, newSlot, rowOf, type Slot } from "./slots.ts";
+import type { PersistedState } from "./state-file.ts";
 import {
   type AppSpec,
-  type LaunchContext,
-  launchSpec,
   plannedCount,
-  repoRoot,
   siteTierPlans,
   type TierName,
   type TierPlan,
@@ -87,6 +58,7 @@ export class Supervisor implements Startable {
   readonly #desired = {} as Record<TierName, number>;
   readonly #booted = new Set<TierName>();
   readonly #exitWaiters = new Set<() => void>();
+  readonly #lives: InstanceLives;
   #app: AppSpec;
   #state: SupervisorState = "starting";
   #startedAtMs = 0;
@@ -100,6 +72,23 @@ export class Supervisor implements Startable {
     this.#c = components;
     this.#plans = siteTierPlans(options.planet, options.site);
     this.#app = options.app;
+    this.#lives = new InstanceLives({
+      options,
+      components,
+      app: () => this.#app,
+      active: () => this.#state === "running" || this.#state === "starting",
+      freeAppAddress: () => this.#freeAppAddress(),
+      freshAppId: () => this.#freshAppId(),
+      gatewayTargets: () => this.#gatewayTargets(),
+      changed: () => {
+        this.#dirty = true;
+      },
+      persist: () => this.#persist(),
+      tick: () => this.#tick(),
+      exited: () => {
+        for (const fn of this.#exitWaiters) fn();
+      },
+    });
   }
 
   get state(): SupervisorState {
@@ -137,7 +126,7 @@ export class Supervisor implements Startable {
       if (!slot) continue;
       // Probed again before it counts as ready: adoption trusts the pid, not the old state.
       const stopping = f.state === "draining" || f.state === "stopping";
-      const inst = this.#track(slot, {
+      const inst = this.#lives.track(slot, {
         ...f,
         state: stopping ? "ready" : "starting",
         startedAtMs: f.startedAtMs ?? clock.nowMs(),
@@ -145,14 +134,14 @@ export class Supervisor implements Startable {
       });
       const w = this.#c.host.watch(f.pid, { id: f.id, startTicks: f.startTicks });
       inst.unwatch = w.cancel;
-      void w.exited.then((info) => this.#onExit(inst, info));
+      void w.exited.then((info) => this.#lives.onExit(inst, info));
       this.#adopted++;
       this.#c.metrics.adopted.inc({ tier: f.tier });
       log.info("adopted", { id: f.id, slot: f.slot, pid: f.pid, state: f.state });
-      if (stopping) this.#beginStop(inst, "scale-down");
-      else void this.#probeUntilReady(inst);
+      if (stopping) this.#lives.beginStop(inst, "scale-down");
+      else void this.#lives.probeUntilReady(inst);
     }
-    for (const stray of plan.strays) this.#stopStray(stray);
+    for (const stray of plan.strays) this.#lives.stopStray(stray);
     for (const g of plan.gone) {
       const slot = this.#slots.get(g.slot);
       if (!slot) continue;
@@ -240,15 +229,12 @@ export class Supervisor implements Startable {
         const wanted = this.#wanted(slot);
         if (!inst) {
           if (slot.retired) this.#slots.delete(slot.key);
-          else if (wanted && now >= slot.nextStartMono && (mayBoot || this.#booted.has(tier))) this.#start(slot);
+          else if (wanted && now >= slot.nextStartMono && (mayBoot || this.#booted.has(tier))) this.#lives.start(slot);
           continue;
         }
-        if (!wanted && !inst.stopReason) this.#beginStop(inst, "scale-down");
-        else if (inst.state === "starting" && !inst.stopReason && now - inst.sinceMono > this.#readyTimeoutMs()) {
-          this.#c.metrics.readyTimeouts.inc({ tier });
-          inst.stopReason = "ready-timeout";
-          this.#setState(inst, "stopping");
-          this.#c.host.signal(inst.pid, "SIGKILL");
+        if (!wanted && !inst.stopReason) this.#lives.beginStop(inst, "scale-down");
+        else if (inst.state === "starting" && !inst.stopReason && now - inst.sinceMono > this.#lives.readyTimeoutMs()) {
+          this.#lives.readyTimedOut(inst);
         } else if (inst.state === "ready" && slot.failures > 0 && now - (inst.readySinceMono ?? now) >= stableResetMs) {
           slot.failures = 0;
           slot.backoffMs = 0;
@@ -294,217 +280,6 @@ export class Supervisor implements Startable {
     this.#dirty = true;
   }
 
-  // ---- one instance's life ------------------------------------------------------------
-
-  #start(slot: Slot): void {
-    const { clock, log, metrics } = this.#c;
-    const address = slot.node ? { host: slot.node.host, port: slot.node.port } : this.#freeAppAddress();
-    if (!address) return; // every pool address is held (some still draining): next tick
-    const id = slot.node ? slot.node.id : this.#freshAppId();
-    const ctx: LaunchContext = {
-      planetFile: this.#o.planetFile,
-      site: this.#o.site.name,
-      ownerTag: this.#o.ownerTag,
-      app: this.#app,
-      nodeBin: this.#o.nodeBin,
-    };
-    const spec = launchSpec(ctx, { tier: slot.tier, slot: slot.key, id, ...address, index: slot.index });
-    const logFile = join(this.#o.dir, "logs", slotLogName(slot.key));
-    let spawned: ReturnType<ProcessHost["spawn"]>;
-    try {
-      spawned = this.#c.host.spawn({
-        command: spec.command,
-        args: spec.args,
-        env: { ...process.env, ...spec.env },
-        cwd: repoRoot,
-        logFile,
-        header: JSON.stringify({ t: new Date(clock.nowMs()).toISOString(), event: "start", id, slot: slot.key }),
-      });
-    } catch (err) {
-      metrics.spawnFailures.inc({ tier: slot.tier });
-      log.error("cannot start", { id, slot: slot.key, err });
-      this.#failed(slot, `could not start: ${(err as Error).message}`, false, undefined);
-      return;
-    }
-    if (slot.diedAtMono !== undefined) slot.restarts++;
-    const inst = this.#track(slot, {
-      ...spec,
-      pid: spawned.pid,
-      startTicks: spawned.startTicks,
-      startedAtMs: clock.nowMs(),
-      state: "starting",
-      adopted: false,
-    });
-    metrics.starts.inc({ tier: slot.tier });
-    log.info("started", { id, slot: slot.key, pid: spawned.pid, address: `${address.host}:${address.port}` });
-    this.#persist(); // the pid is on disk before anything else can happen
-    void spawned.exited.then((info) => this.#onExit(inst, info));
-    void this.#probeUntilReady(inst);
-  }
-
-  #track(
-    slot: Slot,
-    f: {
-      id: string;
-      host: string;
-      port: number;
-      version: string;
-      pid: number;
-      startTicks: number | undefined;
-      startedAtMs: number;
-      state: InstanceState;
-      adopted: boolean;
-    },
-  ): Instance {
-    const inst: Instance = {
-      id: f.id,
-      tier: slot.tier,
-      slot,
-      host: f.host,
-      port: f.port,
-      version: f.version,
-      pid: f.pid,
-      startTicks: f.startTicks,
-      startedAtMs: f.startedAtMs,
-      adopted: f.adopted,
-      logFile: join(this.#o.dir, "logs", slotLogName(slot.key)),
-      state: f.state,
-      sinceMono: this.#c.clock.monoMs(),
-      readySinceMono: undefined,
-      stopReason: undefined,
-      killTimer: undefined,
-      unwatch: () => {},
-    };
-    slot.instance = inst;
-    this.#dirty = true;
-    return inst;
-  }
-
-  async #probeUntilReady(inst: Instance): Promise<void> {
-    const current = () => inst.slot.instance === inst && inst.state === "starting" && !inst.stopReason;
-    while (current() && (this.#state === "running" || this.#state === "starting")) {
-      const ok = await this.#c.probe({ tier: inst.tier, host: inst.host, port: inst.port });
-      if (!current()) return;
-      if (ok) return this.#onReady(inst);
-      await this.#sleep(probeIntervalMs);
-    }
-  }
-
-  #onReady(inst: Instance): void {
-    const { clock, log, metrics } = this.#c;
-    const slot = inst.slot;
-    this.#setState(inst, "ready");
-    inst.readySinceMono = clock.monoMs();
-    metrics.ready.inc({ tier: inst.tier });
-    if (slot.diedAtMono !== undefined) {
-      slot.lastReplaceMs = clock.monoMs() - slot.diedAtMono;
-      metrics.replaceMs.observe(slot.lastReplaceMs, { tier: inst.tier });
-      slot.diedAtMono = undefined;
-    }
-    log.info("ready", { id: inst.id, slot: slot.key, pid: inst.pid, replaceMs: slot.lastReplaceMs });
-    this.#tick();
-  }
-
-  #onExit(inst: Instance, info: ExitInfo): void {
-    const slot = inst.slot;
-    if (slot.instance !== inst) return;
-    inst.unwatch();
-    inst.killTimer?.cancel();
-    slot.instance = undefined;
-    this.#dirty = true;
-    const reason = inst.stopReason;
-    if (reason === "scale-down" && inst.tier === "app") void this.#c.drain.unmark(inst.id);
-    if (reason === "scale-down" || reason === "stop-all") {
-      this.#c.log.info("stopped", { id: inst.id, slot: slot.key, how: describeExit(info) });
-    } else {
-      const how = reason === "ready-timeout" ? `not ready within ${this.#readyTimeoutMs()} ms` : describeExit(info);
-      this.#c.metrics.deaths.inc({ tier: inst.tier, ready: String(inst.readySinceMono !== undefined) });
-      this.#c.log.warn("instance died", { id: inst.id, slot: slot.key, pid: inst.pid, how });
-      this.#failed(slot, how, inst.readySinceMono !== undefined, inst);
-    }
-    for (const fn of this.#exitWaiters) fn();
-    this.#tick();
-  }
-
-  /** A run ended badly: count it and set the back-off before the slot starts again. */
-  #failed(slot: Slot, how: string, wasReady: boolean, inst: Instance | undefined): void {
-    const now = this.#c.clock.monoMs();
-    const stable = inst?.readySinceMono !== undefined && now - inst.readySinceMono >= stableResetMs;
-    if (stable) slot.failures = 0;
-    slot.failures++;
-    slot.backoffMs = backoffDelayMs(slot.failures);
-    slot.nextStartMono = now + slot.backoffMs;
-    slot.diedAtMono = now;
-    slot.lastExit = {
-      how,
-      id: inst?.id ?? null,
-      atMs: this.#c.clock.nowMs(),
-      wasReady,
-      ...(!wasReady && inst ? { output: lastRunOutput(this.#c.host.tail(inst.logFile)) } : {}),
-    };
-    this.#dirty = true;
-  }
-
-  #beginStop(inst: Instance, reason: StopReason): void {
-    if (inst.stopReason) return;
-    inst.stopReason = reason;
-    if (reason === "scale-down" && inst.tier === "app" && inst.state === "ready") {
-      this.#setState(inst, "draining");
-      void this.#drainThenTerminate(inst);
-    } else this.#terminate(inst);
-  }
-
-  /** Out of every gateway's rotation with nothing in flight (bounded wait), then SIGTERM. */
-  async #drainThenTerminate(inst: Instance): Promise<void> {
-    const { clock, drain, metrics, log } = this.#c;
-    await drain.mark(inst.id);
-    const startMs = clock.monoMs();
-    const deadline = startMs + (this.#o.drainWaitMs ?? drainWaitMsMax);
-    let how: "confirmed" | "unconfirmed" | "timeout" = "timeout";
-    let verdicts: Readonly<Record<string, string>> = {};
-    while (inst.slot.instance === inst && clock.monoMs() < deadline) {
-      const check = await drain.check(inst.id, this.#gatewayTargets());
-      verdicts = check.verdicts;
-      const noView = Object.values(check.verdicts).filter((v) => v === "no-view").length;
-      if (noView > 0) metrics.drainNoView.inc({}, noView);
-      if (check.done) {
-        how = noView > 0 ? "unconfirmed" : "confirmed";
-        break;
-      }
-      await this.#sleep(drainPollMs);
-    }
-    if (inst.slot.instance !== inst || inst.state !== "draining") return;
-    metrics.drains.inc({ how });
-    metrics.drainMs.observe(clock.monoMs() - startMs);
-    log.info("drained", { id: inst.id, how, ms: Math.round(clock.monoMs() - startMs), gateways: verdicts });
-    this.#terminate(inst);
-  }
-
-  #terminate(inst: Instance): void {
-    inst.killTimer?.cancel();
-    this.#setState(inst, "stopping");
-    // When the whole site stops, a gateway need not wait for DNS to drop it (SIGINT skips that wait).
-    const signal = inst.stopReason === "stop-all" && inst.tier === "gateway" ? "SIGINT" : "SIGTERM";
-    this.#c.host.signal(inst.pid, signal);
-    inst.killTimer = this.#c.clock.setTimer(this.#o.stopGraceMs ?? stopGraceMsByTier[inst.tier], () => {
-      if (inst.slot.instance !== inst) return;
-      this.#c.metrics.killsAfterGrace.inc({ tier: inst.tier });
-      this.#c.log.warn("no exit after SIGTERM: SIGKILL", { id: inst.id, pid: inst.pid });
-      this.#c.host.signal(inst.pid, "SIGKILL");
-    });
-  }
-
-  /** A process of ours that no slot wants (a duplicate): SIGTERM, SIGKILL after the grace. */
-  #stopStray(p: OwnedProcess): void {
-    const id = { id: p.env.get("REDSHIRT_INSTANCE_ID") ?? "", startTicks: p.startTicks };
-    this.#c.metrics.duplicates.inc();
-    this.#c.log.warn("stopping a process no slot wants", { pid: p.pid, id: id.id });
-    this.#c.host.signal(p.pid, "SIGTERM");
-    this.#c.clock.setTimer(this.#o.stopGraceMs ?? stopGraceMsByTier.app, () => {
-      if (this.#c.host.isSame(p.pid, id)) this.#c.host.signal(p.pid, "SIGKILL");
-    });
-  }
-
   async #stopEverything(): Promise<void> {
     if (this.#state === "starting") await this.start();
     this.#state = "stopping";
@@ -512,9 +287,9 @@ export class Supervisor implements Startable {
     this.#c.log.info("stopping every instance");
     for (const group of [["app", "gateway", "dns"], ["store"]] as const) {
       const mine = () => [...this.#slots.values()].filter((s) => s.instance && group.includes(s.tier as never));
-      for (const s of mine()) if (s.instance) this.#beginStop(s.instance, "stop-all");
+      for (const s of mine()) if (s.instance) this.#lives.beginStop(s.instance, "stop-all");
       // Drains in progress are cut short: everything goes.
-      for (const s of mine()) if (s.instance && s.instance.state === "draining") this.#terminate(s.instance);
+      for (const s of mine()) if (s.instance && s.instance.state === "draining") this.#lives.terminate(s.instance);
       await this.#until(() => mine().length === 0);
     }
     this.#state = "stopped";
@@ -534,20 +309,6 @@ export class Supervisor implements Startable {
       this.#exitWaiters.add(check);
       check();
     });
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => this.#c.clock.setTimer(ms, resolve));
-  }
-
-  #setState(inst: Instance, state: InstanceState): void {
-    inst.state = state;
-    inst.sinceMono = this.#c.clock.monoMs();
-    this.#dirty = true;
-  }
-
-  #readyTimeoutMs(): number {
-    return this.#o.readyTimeoutMs ?? readyTimeoutMsDefault;
   }
 
   #orderedSlots(tier?: TierName): Slot[] {
@@ -629,10 +390,4 @@ export class Supervisor implements Startable {
       this.#c.log.error("state file write failed", { err });
     }
   }
-}
-
-/** The part of a slot's log written by its last run (each start writes a header line). */
-function lastRunOutput(tail: string): string {
-  const at = tail.lastIndexOf('"event":"start"');
-  return at < 0 ? tail : tail.slice(tail.indexOf("\n", at) + 1);
 }
