@@ -11,7 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { nodeBin } from "../src/core/index.ts";
+import { planetDataDir, stopPlanet } from "../src/cattle/index.ts";
+import { loadPlanetSecret, nodeBin } from "../src/core/index.ts";
+import { loadPlanet } from "../src/topology/index.ts";
 import { descendantPids, isAlive } from "./support/processes.ts";
 
 const cliMain = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
@@ -65,7 +67,9 @@ store: { partitions: 4, rf: 1, dataDir: data }
     const left = [...seen].filter(isAlive);
     assert.deepEqual(left, [], "processes left behind");
   } finally {
-    for (const pid of seen) if (isAlive(pid)) process.kill(pid, "SIGKILL");
+    // Whatever is left (a failed test) is found by its owner tag, never by a recorded pid: pids are reused.
+    const planet = loadPlanet(planetFile);
+    await stopPlanet({ planet, secret: loadPlanetSecret(planetDataDir(planet)) }).catch(() => {});
     squatter.close();
     rmSync(dir, { recursive: true, force: true });
   }

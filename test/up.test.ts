@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { request } from "undici";
-import { type Launched, launch, nodeBin } from "../src/core/index.ts";
+import { planetDataDir, stopPlanet } from "../src/cattle/index.ts";
+import { type Launched, launch, loadPlanetSecret, nodeBin } from "../src/core/index.ts";
 import { loadPlanet, type Planet, sitesByDistance } from "../src/topology/index.ts";
 import { childPids, descendantPids, isAlive } from "./support/processes.ts";
 
@@ -54,7 +55,8 @@ before(async () => {
 
 after(async () => {
   await up?.stop();
-  for (const pid of children) if (isAlive(pid)) process.kill(pid, "SIGKILL");
+  // Whatever is left (a failed test) is found by its owner tag, never by a recorded pid: pids are reused.
+  await stopPlanet({ planet, secret: loadPlanetSecret(planetDataDir(planet)) }).catch(() => {});
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -69,10 +69,6 @@ const stopWaitMsDefault = 30_000;
 
 type Tracked = { readonly pid: number; readonly startTicks: number | undefined };
 
-function track(pid: number): Tracked {
-  return { pid, startTicks: procStartTicks(pid) };
-}
-
 /** Alive and still the same process (a pid may be reused after it died). */
 function stillThere(t: Tracked): boolean {
   return pidAlive(t.pid) && (t.startTicks === undefined || procStartTicks(t.pid) === t.startTicks);
@@ -118,14 +114,22 @@ export async function stopSite(
     pids = holder ? [holder.pid] : [];
     if (holder) signalGroup(holder.pid, "SIGKILL");
   }
-  const all = new Set([...pids, ...ownedProcesses(ctl.planet, site)]);
-  const tracked = [...all].filter(pidAlive).map(track);
-  if (via === "direct") for (const t of tracked) signalGroup(t.pid, "SIGTERM");
+  // Only processes we can name for sure are tracked and signalled: those carrying the
+  // site's owner tag (found now, with their kernel start time) and the supervisor that
+  // holds the pid file. A pid from the answer alone may have died and been reused since.
+  const owned = scanOwned(envNames.owner, ownerTagOf(planetDataDir(ctl.planet), site));
+  const holderNow = lockHolder(supervisorPidFile(dir));
+  const tracked: Tracked[] = [
+    ...owned.map((p) => ({ pid: p.pid, startTicks: p.startTicks })),
+    ...(holderNow ? [{ pid: holderNow.pid, startTicks: holderNow.startTicks }] : []),
+  ];
+  const all = new Set([...pids, ...tracked.map((t) => t.pid)]);
+  if (via === "direct") for (const t of tracked) if (stillThere(t)) signalGroup(t.pid, "SIGTERM");
   const graceDeadline = Math.min(deadline, Date.now() + (options.graceMs ?? 10_000));
   let left = await waitGone(tracked, via === "direct" ? graceDeadline : deadline);
   if (left.length > 0) {
     // The bounded wait ran out: what is left is killed, so `down` leaves no process behind.
-    for (const t of left) signalGroup(t.pid, "SIGKILL");
+    for (const t of left) if (stillThere(t)) signalGroup(t.pid, "SIGKILL");
     left = await waitGone(left, Date.now() + 2_000);
   }
   return { site, via, processes: all.size, left: left.map((t) => t.pid) };

@@ -53,7 +53,7 @@ function rig(options: { readyWhen?: (t: ProbeTarget) => boolean } = {}) {
     watch: () => ({ exited: new Promise(() => {}), cancel() {} }),
     isSame: (pid) => procs.some((p) => p.pid === pid && p.alive),
     scan: () => [],
-    signal(pid, signal) {
+    signal(pid, _identity, signal) {
       const p = procs.find((x) => x.pid === pid && x.alive);
       if (!p) return false;
       p.signals.push(signal);

@@ -26,7 +26,11 @@ export interface ProcessHost {
   isSame(pid: number, identity: Identity): boolean;
   /** Living processes carrying this supervisor's owner tag. */
   scan(): OwnedProcess[];
-  signal(pid: number, signal: NodeJS.Signals): boolean;
+  /**
+   * Signals the instance's process group, only if pid is still that instance (pids are
+   * reused: 32768 of them wrap in minutes on a busy host). False when it is gone.
+   */
+  signal(pid: number, identity: Identity, signal: NodeJS.Signals): boolean;
   tail(file: string): string;
 }
 
@@ -39,7 +43,7 @@ export function systemHost(clock: Clock, ownerTag: string): ProcessHost {
     watch: (pid, identity) => watchPid(clock, adoptedPollMs, () => isSame(pid, identity)),
     isSame,
     scan: () => scanOwned(envNames.owner, ownerTag),
-    signal: signalGroup,
+    signal: (pid, identity, signal) => isSame(pid, identity) && signalGroup(pid, signal),
     tail: (file) => logTail(file, logTailBytesMax),
   };
 }

@@ -52,7 +52,7 @@ export class InstanceLives {
     this.#h.components.metrics.readyTimeouts.inc({ tier: inst.tier });
     inst.stopReason = "ready-timeout";
     this.#setState(inst, "stopping");
-    this.#h.components.host.signal(inst.pid, "SIGKILL");
+    this.#signal(inst, "SIGKILL");
   }
 
   readyTimeoutMs(): number {
@@ -248,14 +248,14 @@ export class InstanceLives {
     this.#setState(inst, "stopping");
     // When the whole site stops, a gateway need not wait for DNS to drop it (SIGINT skips that wait).
     const signal = inst.stopReason === "stop-all" && inst.tier === "gateway" ? "SIGINT" : "SIGTERM";
-    this.#h.components.host.signal(inst.pid, signal);
+    this.#signal(inst, signal);
     inst.killTimer = this.#h.components.clock.setTimer(
       this.#h.options.stopGraceMs ?? stopGraceMsByTier[inst.tier],
       () => {
         if (inst.slot.instance !== inst) return;
         this.#h.components.metrics.killsAfterGrace.inc({ tier: inst.tier });
         this.#h.components.log.warn("no exit after SIGTERM: SIGKILL", { id: inst.id, pid: inst.pid });
-        this.#h.components.host.signal(inst.pid, "SIGKILL");
+        this.#signal(inst, "SIGKILL");
       },
     );
   }
@@ -265,9 +265,9 @@ export class InstanceLives {
     const id = { id: p.env.get("REDSHIRT_INSTANCE_ID") ?? "", startTicks: p.startTicks };
     this.#h.components.metrics.duplicates.inc();
     this.#h.components.log.warn("stopping a process no slot wants", { pid: p.pid, id: id.id });
-    this.#h.components.host.signal(p.pid, "SIGTERM");
+    this.#h.components.host.signal(p.pid, id, "SIGTERM");
     this.#h.components.clock.setTimer(this.#h.options.stopGraceMs ?? stopGraceMsByTier.app, () => {
-      if (this.#h.components.host.isSame(p.pid, id)) this.#h.components.host.signal(p.pid, "SIGKILL");
+      this.#h.components.host.signal(p.pid, id, "SIGKILL");
     });
   }
 
@@ -279,6 +279,10 @@ export class InstanceLives {
     inst.state = state;
     inst.sinceMono = this.#h.components.clock.monoMs();
     this.#h.changed();
+  }
+
+  #signal(inst: Instance, signal: NodeJS.Signals): void {
+    this.#h.components.host.signal(inst.pid, { id: inst.id, startTicks: inst.startTicks }, signal);
   }
 
   #readyTimeoutMs(): number {

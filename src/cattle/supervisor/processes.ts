@@ -173,7 +173,11 @@ export function scanOwned(ownerName: string, ownerTag: string): OwnedProcess[] {
   return out;
 }
 
-/** Signals the process group an instance leads (it and any children it started); false when it is gone. */
+/**
+ * Signals the process group pid leads (it and any children it started), or pid alone when
+ * it leads none; false when it is gone. The caller has just checked that pid is the process
+ * it means (isSameProcess): a bare pid may name a stranger once the one it named died.
+ */
 export function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
