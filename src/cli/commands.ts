@@ -19,6 +19,10 @@ export const commands: Record<string, Command> = {
     summary: "set a site's tier count: scale SITE TIER N (tiers: store, app, gateway, dns)",
     load: () => import("./scale-command.ts"),
   },
+  deploy: {
+    summary: "roll the app tier to a new version: deploy VERSION [--site S] [--app FILE] [--max-surge N] [--wait]",
+    load: () => import("./deploy-command.ts"),
+  },
   down: {
     summary: "stop the planet: every instance and supervisor, waiting until no process is left",
     load: () => import("./down-command.ts"),

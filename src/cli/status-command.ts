@@ -13,14 +13,24 @@ function siteText(s: SiteStatus): string[] {
     `${s.site.padEnd(6)} ${s.ready ? "ready" : "NOT READY"}  ${tiers}   supervisor pid ${s.supervisor.pid} at ${s.supervisor.address} (${s.supervisor.state})`,
   );
   lines.push(
-    `  ${"slot".padEnd(12)} ${"state".padEnd(9)} ${"id".padEnd(18)} ${"pid".padEnd(7)} ${"address".padEnd(20)} ${"age".padEnd(7)} restarts  back-off`,
+    `  ${"slot".padEnd(12)} ${"state".padEnd(9)} ${"id".padEnd(18)} ${"pid".padEnd(7)} ${"address".padEnd(20)} ${"version".padEnd(8)} ${"age".padEnd(7)} restarts  back-off`,
   );
+  const ro = s.rollout;
+  if (ro && (ro.state === "rolling" || ro.state === "rolling-back")) {
+    lines.push(
+      `  rollout ${ro.id}: ${ro.state} ${ro.from.version} → ${ro.to.version}, ${ro.updated}/${ro.desired} updated, ${ro.old} old${ro.reason ? ` (${ro.reason})` : ""}`,
+    );
+  } else if (ro) {
+    lines.push(
+      `  last rollout ${ro.id}: ${ro.state} (${ro.from.version} → ${ro.to.version})${ro.reason ? `: ${ro.reason}` : ""}`,
+    );
+  }
   for (const r of s.instances) {
     const backoff =
       r.nextStartInMs !== null ? `next start in ${r.nextStartInMs} ms` : r.failures > 0 ? `${r.backoffMs} ms` : "-";
     const exit = r.lastExit ? `  (last: ${r.lastExit.how})` : "";
     lines.push(
-      `  ${r.slot.padEnd(12)} ${r.state.padEnd(9)} ${(r.id ?? "-").padEnd(18)} ${String(r.pid ?? "-").padEnd(7)} ${(r.address ?? "-").padEnd(20)} ${formatAgeMs(r.ageMs).padEnd(7)} ${String(r.restarts).padEnd(9)} ${backoff}${exit}`,
+      `  ${r.slot.padEnd(12)} ${r.state.padEnd(9)} ${(r.id ?? "-").padEnd(18)} ${String(r.pid ?? "-").padEnd(7)} ${(r.address ?? "-").padEnd(20)} ${(r.version ?? "-").padEnd(8)} ${formatAgeMs(r.ageMs).padEnd(7)} ${String(r.restarts).padEnd(9)} ${backoff}${exit}`,
     );
   }
   return lines;

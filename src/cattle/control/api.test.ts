@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { isRedshirtError } from "../../core/index.ts";
-import { matchRoute, parseCount, parseTier } from "./api.ts";
+import { matchRoute, parseCount, parseDeploy, parseTier } from "./api.ts";
 
 test("control api - routes match with parameters; method and path errors differ", () => {
   assert.deepEqual(matchRoute("GET", "/v1/status"), { ok: true, route: "status", params: {} });
@@ -32,4 +32,25 @@ test("control api - counts and tiers are checked, naming the field", () => {
     () => parseTier("db", "TIER"),
     (e) => isRedshirtError(e, "RS_ERR_CATTLE_CONTROL_UNKNOWN_TIER") && /TIER: "db"/.test(e.message),
   );
+});
+
+test("control api - a deploy body is checked, naming the field", () => {
+  assert.deepEqual(parseDeploy({ version: "2" }), { version: "2", entry: undefined, maxSurge: 1, maxUnavailable: 0 });
+  assert.deepEqual(parseDeploy({ version: "v2.1", entry: "/srv/app.ts", maxSurge: 0, maxUnavailable: 2 }), {
+    version: "v2.1",
+    entry: "/srv/app.ts",
+    maxSurge: 0,
+    maxUnavailable: 2,
+  });
+  const bad: [unknown, RegExp][] = [
+    [undefined, /JSON object/],
+    [[], /JSON object/],
+    [{}, /version: 1-64/],
+    [{ version: "two words" }, /version: 1-64/],
+    [{ version: "2", entry: "relative.ts" }, /entry: an absolute path/],
+    [{ version: "2", maxSurge: -1 }, /maxSurge: must be/],
+    [{ version: "2", maxUnavailable: "x" }, /maxUnavailable: must be/],
+    [{ version: "2", maxSurge: 0, maxUnavailable: 0 }, /not both 0/],
+  ];
+  for (const [body, message] of bad) assert.throws(() => parseDeploy(body), message, JSON.stringify(body));
 });

@@ -2,6 +2,7 @@
 // dashboard: one table of endpoints, the JSON they take and answer, and the validators of
 // their inputs, so every caller reports a bad field the same way. Bodies and answers carry
 // `api: 1`; a change that breaks a reader bumps it.
+import type { RolloutState } from "../supervisor/rollout.ts";
 import type { InstanceState } from "../supervisor/state-file.ts";
 import { isTierName, type TierName, tierNames } from "../supervisor/tiers.ts";
 import { controlErrors } from "./errors.ts";
@@ -19,6 +20,11 @@ export const controlRoutes = {
   status: { method: "GET", path: "/v1/status", summary: "tiers (desired vs actual) and every instance" },
   scale: { method: "PUT", path: "/v1/tiers/:tier", summary: 'set a tier\'s desired count: {"count": N}' },
   stop: { method: "POST", path: "/v1/stop", summary: "stop every instance of the site, then the supervisor" },
+  deploy: {
+    method: "POST",
+    path: "/v1/deploy",
+    summary: 'roll the app tier to a new version: {"version", "entry"?, "maxSurge"?, "maxUnavailable"?}',
+  },
   metrics: { method: "GET", path: "/metrics", summary: "Prometheus metrics" },
 } as const;
 export type RouteName = keyof typeof controlRoutes;
@@ -124,6 +130,60 @@ export type TierRow = {
 
 export type SupervisorState = "starting" | "running" | "stopping" | "stopped";
 
+export type RolloutView = {
+  readonly id: string;
+  readonly state: RolloutState;
+  readonly from: { readonly entry: string; readonly version: string };
+  readonly to: { readonly entry: string; readonly version: string };
+  readonly maxSurge: number;
+  readonly maxUnavailable: number;
+  readonly startedAtMs: number;
+  readonly endedAtMs: number | null;
+  /** Why it halted and rolled back. */
+  readonly reason: string | null;
+  readonly desired: number;
+  /** Ready app instances on the spec being rolled to (the new one; the old one when rolling back). */
+  readonly updated: number;
+  /** App slots still on the other spec. */
+  readonly old: number;
+};
+
+export type DeployRequest = {
+  readonly version: string;
+  readonly entry: string | undefined;
+  readonly maxSurge: number;
+  readonly maxUnavailable: number;
+};
+
+/** Checks a deploy body, naming the bad field. */
+export function parseDeploy(body: unknown): DeployRequest {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw controlErrors.create("RS_ERR_CATTLE_CONTROL_BAD_REQUEST", "the body must be a JSON object");
+  }
+  const b = body as Record<string, unknown>;
+  if (typeof b.version !== "string" || !/^[A-Za-z0-9._-]{1,64}$/.test(b.version)) {
+    throw controlErrors.create(
+      "RS_ERR_CATTLE_CONTROL_BAD_REQUEST",
+      `version: 1-64 of [A-Za-z0-9._-] (got ${JSON.stringify(b.version)})`,
+    );
+  }
+  if (b.entry !== undefined && (typeof b.entry !== "string" || !b.entry.startsWith("/"))) {
+    throw controlErrors.create(
+      "RS_ERR_CATTLE_CONTROL_BAD_REQUEST",
+      `entry: an absolute path (got ${JSON.stringify(b.entry)})`,
+    );
+  }
+  const maxSurge = b.maxSurge === undefined ? 1 : parseCount(b.maxSurge, "maxSurge");
+  const maxUnavailable = b.maxUnavailable === undefined ? 0 : parseCount(b.maxUnavailable, "maxUnavailable");
+  if (maxSurge + maxUnavailable === 0) {
+    throw controlErrors.create(
+      "RS_ERR_CATTLE_CONTROL_BAD_REQUEST",
+      "maxSurge, maxUnavailable: not both 0 (nothing could move)",
+    );
+  }
+  return { version: b.version, entry: b.entry as string | undefined, maxSurge, maxUnavailable };
+}
+
 export type SiteStatus = {
   readonly api: typeof controlApiVersion;
   readonly site: string;
@@ -138,11 +198,14 @@ export type SiteStatus = {
   /** Every tier has its desired count of ready instances. */
   readonly ready: boolean;
   readonly app: { readonly entry: string; readonly version: string };
+  /** The last rollout (running, or how it ended), or null when none ran. */
+  readonly rollout: RolloutView | null;
   readonly tiers: readonly TierRow[];
   readonly instances: readonly InstanceRow[];
 };
 
 export type ScaleResult = { readonly api: typeof controlApiVersion; readonly tier: TierRow };
+export type DeployResult = { readonly api: typeof controlApiVersion; readonly rollout: RolloutView };
 export type StopResult = {
   readonly api: typeof controlApiVersion;
   readonly stopping: true;

@@ -30,6 +30,10 @@ export const controlErrors = defineErrors("cattle", {
     status: 409,
     message: "The supervisor is stopping everything; wait for it to finish, then start the planet again",
   },
+  RS_ERR_CATTLE_CONTROL_ROLLOUT_RUNNING: {
+    status: 409,
+    message: "A rollout is still running on this site; wait until it is done or rolled back (`redshirt status`)",
+  },
   RS_ERR_CATTLE_CONTROL_UNREACHABLE: {
     status: 503,
     message:

@@ -5,10 +5,14 @@ export {
   controlApiVersion,
   controlBodyBytesMax,
   controlRoutes,
+  type DeployRequest,
+  type DeployResult,
   type InstanceRow,
   matchRoute,
   parseCount,
+  parseDeploy,
   parseTier,
+  type RolloutView,
   type RouteName,
   type RowState,
   type ScaleResult,
@@ -20,6 +24,7 @@ export {
 export { type ControlTarget, callControl, controlTimeoutMsDefault, targetOf } from "./client.ts";
 export { controlErrors } from "./errors.ts";
 export {
+  deploySite,
   isSiteInstance,
   ownedProcesses,
   type PlanetControl,

@@ -8,7 +8,7 @@ import { lockHolder, supervisorPidFile } from "../supervisor/lock.ts";
 import { ownerTagOf, planetDataDir, supervisorDir } from "../supervisor/paths.ts";
 import { isSameProcess, pidAlive, procStartTicks, scanOwned, signalGroup } from "../supervisor/processes.ts";
 import { envNames, type TierName } from "../supervisor/tiers.ts";
-import type { ScaleResult, SiteStatus, StopResult, TierRow } from "./api.ts";
+import type { DeployResult, RolloutView, ScaleResult, SiteStatus, StopResult, TierRow } from "./api.ts";
 import { type ControlTarget, callControl, targetOf } from "./client.ts";
 import { controlErrors } from "./errors.ts";
 
@@ -54,6 +54,19 @@ export async function scaleTier(ctl: PlanetControl, site: string, tier: TierName
     timeoutMs: ctl.timeoutMs,
   });
   return r.tier;
+}
+
+/** Starts a rolling deploy of a site's app tier; returns the rollout as it starts. */
+export async function deploySite(
+  ctl: PlanetControl,
+  site: string,
+  request: { version: string; entry?: string; maxSurge?: number; maxUnavailable?: number },
+): Promise<RolloutView> {
+  const r = await callControl<DeployResult>(siteTarget(ctl.planet, site), ctl.secret, "deploy", {
+    body: request,
+    timeoutMs: ctl.timeoutMs,
+  });
+  return r.rollout;
 }
 
 export type StopOutcome = {

@@ -5,7 +5,7 @@
 // back-off, which app slots a scale-down retires. Real processes: test/supervisor*.test.ts.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createLogger, ManualClock, seededRandom } from "../../core/index.ts";
+import { createLogger, isRedshirtError, ManualClock, seededRandom } from "../../core/index.ts";
 import { parsePlanet } from "../../topology/index.ts";
 import { readyTimeoutMsDefault, stableResetMs } from "./constants.ts";
 import type { DrainGate } from "./drain.ts";
@@ -25,9 +25,18 @@ store: { partitions: 4, rf: 1 }
 `,
 );
 
-type Proc = { pid: number; tier: string; id: string; alive: boolean; exit: (e: ExitInfo) => void; signals: string[] };
+type Proc = {
+  pid: number;
+  tier: string;
+  id: string;
+  version: string;
+  host: string;
+  alive: boolean;
+  exit: (e: ExitInfo) => void;
+  signals: string[];
+};
 
-function rig(options: { readyWhen?: (t: ProbeTarget) => boolean } = {}) {
+function rig(options: { readyWhen?: (t: ProbeTarget) => boolean; crashVersion?: string } = {}) {
   const clock = new ManualClock();
   const procs: Proc[] = [];
   /** What the engine did, in order: drain marks, signals, unmarks. */
@@ -40,14 +49,19 @@ function rig(options: { readyWhen?: (t: ProbeTarget) => boolean } = {}) {
       const exited = new Promise<ExitInfo>((r) => {
         exit = r;
       });
-      procs.push({
+      const p: Proc = {
         pid,
         tier: String(req.env.REDSHIRT_TIER),
         id: String(req.env.REDSHIRT_INSTANCE_ID),
+        version: String(req.env.REDSHIRT_VERSION),
+        host: String(req.env.HOST),
         alive: true,
         exit,
         signals: [],
-      });
+      };
+      procs.push(p);
+      // A broken version dies before it ever answers.
+      if (p.version === options.crashVersion) setImmediate(() => kill(p, "exit"));
       return { pid, startTicks: pid, exited };
     },
     watch: () => ({ exited: new Promise(() => {}), cancel() {} }),
@@ -94,7 +108,10 @@ function rig(options: { readyWhen?: (t: ProbeTarget) => boolean } = {}) {
       random: seededRandom(7),
       log: createLogger({}, { write: () => {}, level: "error" }),
       host,
-      probe: async (t) => (options.readyWhen ?? (() => true))(t),
+      // The broken version never answers its probe.
+      probe: async (t) =>
+        (options.readyWhen ?? (() => true))(t) &&
+        !procs.some((p) => p.alive && p.host === t.host && p.version === options.crashVersion),
       drain,
       metrics: new SupervisorMetrics(),
       load: () => undefined,
@@ -207,5 +224,48 @@ test("supervisor engine - a scale-down retires empty slots first, then the young
   }
   assert.ok(!r.events.includes(`mark ${victim.id}`), "a dead instance is not drained");
   assert.equal(r.sup.status().tiers.find((t) => t.tier === "app")?.running, 2);
+  await r.sup.stop();
+});
+
+test("supervisor engine - a deploy rolls every app to the new version within max-surge, then one that fails rolls back", async () => {
+  const r = rig({ crashVersion: "3" });
+  await r.sup.start();
+  await r.run(1_000);
+  const v = (version: string) => ({ entry: "/x/app.ts", version, readyPath: "/healthz" });
+  let most = 0;
+  r.sup.deploy(v("2"), { maxSurge: 1, maxUnavailable: 0 });
+  assert.throws(
+    () => r.sup.deploy(v("4"), { maxSurge: 1, maxUnavailable: 0 }),
+    (e) => isRedshirtError(e, "RS_ERR_CATTLE_CONTROL_ROLLOUT_RUNNING"),
+  );
+  for (let i = 0; i < 100 && r.sup.status().rollout?.state === "rolling"; i++) {
+    await r.run(50);
+    most = Math.max(most, r.alive("app").length);
+    const ready = r.sup.status().instances.filter((x) => x.tier === "app" && x.state === "ready").length;
+    assert.ok(ready >= 3, `never fewer than N − maxUnavailable ready (${ready})`);
+  }
+  assert.equal(r.sup.status().rollout?.state, "done");
+  assert.ok(most <= 4, `never more than N + maxSurge running (${most})`);
+  assert.deepEqual(
+    r.alive("app").map((p) => p.version),
+    ["2", "2", "2"],
+  );
+  assert.equal(r.sup.status().app.version, "2");
+  r.sup.deploy(v("3"), { maxSurge: 1, maxUnavailable: 0 });
+  for (let i = 0; i < 200 && r.sup.status().rollout?.state !== "rolled-back"; i++) await r.run(50);
+  const ro = r.sup.status().rollout;
+  assert.equal(ro?.state, "rolled-back");
+  assert.match(ro?.reason ?? "", /failed 2 times/);
+  assert.deepEqual(
+    r.alive("app").map((p) => p.version),
+    ["2", "2", "2"],
+    "the old version serves on",
+  );
+  assert.equal(r.sup.status().app.version, "2");
+  assert.equal(
+    r.procs.filter((p) => p.tier === "app" && p.version === "2" && !p.alive).length,
+    0,
+    "no old instance was stopped while the new one failed",
+  );
   await r.sup.stop();
 });

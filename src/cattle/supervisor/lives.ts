@@ -4,6 +4,7 @@
 // rotation first, then SIGTERM, SIGKILL after the tier's grace. The engine (supervisor.ts)
 // decides *what* should run; this file carries out each start and stop.
 import { join } from "node:path";
+import type { Found } from "./adopt.ts";
 import { backoffDelayMs } from "./backoff.ts";
 import {
   drainPollMs,
@@ -47,6 +48,26 @@ export class InstanceLives {
     this.#h = host;
   }
 
+  /** Takes over a living instance a previous supervisor started: watched by polling its pid. */
+  adopt(slot: Slot, f: Found): void {
+    const { clock, host, metrics, log } = this.#h.components;
+    // Probed again before it counts as ready: adoption trusts the pid, not the old state.
+    const stopping = f.state === "draining" || f.state === "stopping";
+    const inst = this.track(slot, {
+      ...f,
+      state: stopping ? "ready" : "starting",
+      startedAtMs: f.startedAtMs ?? clock.nowMs(),
+      adopted: true,
+    });
+    const w = host.watch(f.pid, { id: f.id, startTicks: f.startTicks });
+    inst.unwatch = w.cancel;
+    void w.exited.then((info) => this.onExit(inst, info));
+    metrics.adopted.inc({ tier: f.tier });
+    log.info("adopted", { id: f.id, slot: f.slot, pid: f.pid, state: f.state });
+    if (stopping) this.beginStop(inst, "scale-down");
+    else void this.probeUntilReady(inst);
+  }
+
   /** An instance that was not ready in time: killed at once, counted as a failed start. */
   readyTimedOut(inst: Instance): void {
     this.#h.components.metrics.readyTimeouts.inc({ tier: inst.tier });
@@ -68,7 +89,7 @@ export class InstanceLives {
       planetFile: this.#h.options.planetFile,
       site: this.#h.options.site.name,
       ownerTag: this.#h.options.ownerTag,
-      app: this.#h.app(),
+      app: slot.spec ?? this.#h.app(),
       nodeBin: this.#h.options.nodeBin,
     };
     const spec = launchSpec(ctx, { tier: slot.tier, slot: slot.key, id, ...address, index: slot.index });

@@ -32,6 +32,10 @@ export class SupervisorMetrics {
     "redshirt_supervisor_drains_total",
     "Drains finished, by how: confirmed (every gateway showed it out), unconfirmed (a gateway had no backends view) or timeout (the bounded wait ran out)",
   );
+  readonly rollouts = this.registry.counter(
+    "redshirt_supervisor_rollouts_total",
+    "Rollouts by outcome: done, halted (a new instance failed; rolling back), rolled-back",
+  );
   readonly drainMs = this.registry.histogram(
     "redshirt_supervisor_drain_ms",
     "From the drain mark to SIGTERM (every gateway showed the instance out with nothing in flight, or the wait ran out)",

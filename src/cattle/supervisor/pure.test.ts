@@ -7,6 +7,7 @@ import { backoffDelayMs } from "./backoff.ts";
 import { backoffBaseMs, backoffMaxMs } from "./constants.ts";
 import { verdictFromView } from "./drain.ts";
 import type { OwnedProcess } from "./processes.ts";
+import { planRollout } from "./rollout.ts";
 
 test("backoff - starts short, doubles, stops at the ceiling, none without a failure", () => {
   assert.equal(backoffDelayMs(0), 0);
@@ -83,4 +84,48 @@ test("drain - a gateway's view: out when not listed or out of rotation with noth
   assert.equal(verdictFromView(view([{ id: "x", inRotation: false, inFlight: 0 }]), "x"), "out");
   assert.equal(verdictFromView({ nope: 1 }, "x"), "unknown");
   assert.equal(verdictFromView(undefined, "x"), "unknown");
+});
+
+/** Runs a rollout plan to the end, each new slot ready (or failing) at once: the path it takes. */
+function simulate(n: number, maxSurge: number, maxUnavailable: number, failNew = false) {
+  let slots = Array.from({ length: n }, (_, i) => ({ key: `old${i}`, isNew: false, ready: true, failures: 0 }));
+  let seq = 0;
+  const path: { total: number; ready: number }[] = [];
+  for (let step = 0; step < 100; step++) {
+    const plan = planRollout(n, { maxSurge, maxUnavailable, failuresMax: 2 }, slots);
+    if (plan.verdict !== "rolling") return { verdict: plan.verdict, path };
+    slots = slots.filter((s) => !plan.retire.includes(s.key));
+    for (let i = 0; i < plan.add; i++) {
+      slots.push({ key: `new${seq++}`, isNew: true, ready: !failNew, failures: failNew ? 2 : 0 });
+    }
+    path.push({ total: slots.length, ready: slots.filter((s) => s.ready).length });
+  }
+  return { verdict: "stuck", path };
+}
+
+test("rollout - stays within max-surge and max-unavailable, and finishes", () => {
+  for (const [n, surge, unavailable] of [
+    [3, 1, 0],
+    [3, 0, 1],
+    [4, 2, 1],
+    [1, 1, 0],
+    [5, 1, 2],
+  ]) {
+    const r = simulate(n, surge, unavailable);
+    assert.equal(r.verdict, "done", `n=${n} surge=${surge} unavailable=${unavailable}`);
+    for (const p of r.path) {
+      assert.ok(p.total <= n + surge, `at most ${n + surge} slots (had ${p.total})`);
+      assert.ok(p.ready >= n - unavailable, `at least ${n - unavailable} ready (had ${p.ready})`);
+    }
+  }
+});
+
+test("rollout - a new slot that keeps failing halts it; old slots not ready go first", () => {
+  assert.equal(simulate(3, 1, 0, true).verdict, "failed");
+  const step = planRollout(2, { maxSurge: 1, maxUnavailable: 0, failuresMax: 2 }, [
+    { key: "a", isNew: false, ready: false, failures: 1 },
+    { key: "b", isNew: false, ready: true, failures: 0 },
+  ]);
+  // "a" serves nothing: it goes, and two new ones fill up to N + maxSurge = 3.
+  assert.deepEqual(step, { verdict: "rolling", add: 2, retire: ["a"] });
 });

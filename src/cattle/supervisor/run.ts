@@ -4,10 +4,13 @@
 // address. Prints one ready line once it serves. SIGTERM/SIGINT end the supervisor and
 // leave its instances running (a restarted supervisor adopts them); POST /v1/stop stops
 // everything first.
+
+import { existsSync } from "node:fs";
 import { createLogger, loadPlanetSecret, nodeBin, systemClock, systemRandom } from "../../core/index.ts";
 import { createStoreClient } from "../../store/index.ts";
 import { type Planet, siteByName } from "../../topology/index.ts";
-import { controlApiVersion, parseTier, type StopResult } from "../control/api.ts";
+import { controlApiVersion, type DeployResult, parseDeploy, parseTier, type StopResult } from "../control/api.ts";
+import { controlErrors } from "../control/errors.ts";
 import { ControlServer } from "../control/server.ts";
 import { probeTimeoutMs, readyTimeoutMsDefault } from "./constants.ts";
 import { StoreDrainGate } from "./drain.ts";
@@ -105,6 +108,20 @@ export async function runSupervisor(o: RunSupervisorOptions): Promise<number> {
         const tier = parseTier(params.tier ?? "");
         const count = (body as { count?: unknown } | undefined)?.count;
         return { status: 200, body: { api: controlApiVersion, tier: supervisor.scale(tier, count) } };
+      },
+      deploy: async ({ body }) => {
+        const d = parseDeploy(body);
+        const current = supervisor.status().app;
+        const entry = d.entry ?? current.entry;
+        if (!existsSync(entry)) {
+          throw controlErrors.create("RS_ERR_CATTLE_CONTROL_BAD_REQUEST", `entry: ${entry} does not exist here`);
+        }
+        const rollout = supervisor.deploy(
+          { entry, version: d.version, readyPath: app.readyPath },
+          { maxSurge: d.maxSurge, maxUnavailable: d.maxUnavailable },
+        );
+        const result: DeployResult = { api: controlApiVersion, rollout };
+        return { status: 202, body: result };
       },
       stop: async () => {
         const pids = supervisor.pids();

@@ -6,7 +6,7 @@ import type { TimerHandle } from "../../core/index.ts";
 import type { NodeInfo } from "../../topology/index.ts";
 import type { InstanceRow, RowState } from "../control/api.ts";
 import type { InstanceState } from "./state-file.ts";
-import type { TierName } from "./tiers.ts";
+import type { AppSpec, TierName } from "./tiers.ts";
 
 /** Why an instance is being stopped (undefined while nobody asked). */
 export type StopReason = "scale-down" | "stop-all" | "ready-timeout";
@@ -56,9 +56,11 @@ export type Slot = {
   instance: Instance | undefined;
   /** An app slot removed by a scale-down: its instance drains, then the slot goes. */
   retired: boolean;
+  /** What an app slot runs (a rollout moves slots from one spec to another); undefined for other tiers. */
+  readonly spec: AppSpec | undefined;
 };
 
-export function newSlot(tier: TierName, key: string, index: number, node: NodeInfo | undefined): Slot {
+export function newSlot(tier: TierName, key: string, index: number, node: NodeInfo | undefined, spec?: AppSpec): Slot {
   return {
     key,
     tier,
@@ -73,6 +75,7 @@ export function newSlot(tier: TierName, key: string, index: number, node: NodeIn
     lastExit: undefined,
     instance: undefined,
     retired: false,
+    spec,
   };
 }
 

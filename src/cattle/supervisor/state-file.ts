@@ -8,7 +8,9 @@ import { dirname, join } from "node:path";
 import { z } from "zod";
 import { instancesPerSiteMax, stateFormat } from "./constants.ts";
 import { supervisorErrors } from "./errors.ts";
-import { tierNames } from "./tiers.ts";
+import { type Rollout, rolloutStates } from "./rollout.ts";
+import type { Slot } from "./slots.ts";
+import { type AppSpec, type TierName, tierNames } from "./tiers.ts";
 
 export const instanceStates = ["starting", "ready", "draining", "stopping"] as const;
 export type InstanceState = (typeof instanceStates)[number];
@@ -28,12 +30,27 @@ const instanceSchema = z.object({
   state: z.enum(instanceStates),
 });
 
+const appSpecSchema = z.object({ entry: z.string(), version: z.string(), readyPath: z.string() });
+
 const slotSchema = z.object({
   key: z.string().min(1),
   tier: tierSchema,
   restarts: z.number().int().min(0),
   failures: z.number().int().min(0),
   retired: z.boolean(),
+  spec: appSpecSchema.optional(),
+});
+
+const rolloutSchema = z.object({
+  id: z.string(),
+  state: z.enum(rolloutStates),
+  from: appSpecSchema,
+  to: appSpecSchema,
+  maxSurge: z.number().int().min(0),
+  maxUnavailable: z.number().int().min(0),
+  startedAtMs: z.number(),
+  endedAtMs: z.number().nullable(),
+  reason: z.string().nullable(),
 });
 
 export const stateSchema = z.object({
@@ -43,7 +60,8 @@ export const stateSchema = z.object({
   stopped: z.boolean(),
   savedAtMs: z.number(),
   desired: z.record(tierSchema, z.number().int().min(0)),
-  app: z.object({ entry: z.string(), version: z.string(), readyPath: z.string() }),
+  app: appSpecSchema,
+  rollout: rolloutSchema.nullable().optional(),
   slots: z.array(slotSchema).max(instancesPerSiteMax),
   instances: z.array(instanceSchema).max(instancesPerSiteMax),
 });
@@ -51,6 +69,41 @@ export const stateSchema = z.object({
 export type PersistedState = z.infer<typeof stateSchema>;
 export type PersistedInstance = z.infer<typeof instanceSchema>;
 export type PersistedSlot = z.infer<typeof slotSchema>;
+
+/** The state of a supervisor's table as the file holds it. */
+export function snapshot(t: {
+  site: string;
+  stopped: boolean;
+  savedAtMs: number;
+  desired: Record<TierName, number>;
+  app: AppSpec;
+  rollout: Rollout | undefined;
+  slots: readonly Slot[];
+}): PersistedState {
+  return {
+    format: stateFormat,
+    site: t.site,
+    stopped: t.stopped,
+    savedAtMs: t.savedAtMs,
+    desired: { ...t.desired },
+    app: t.app,
+    rollout: t.rollout ?? null,
+    slots: t.slots.map((s) => ({
+      key: s.key,
+      tier: s.tier,
+      restarts: s.restarts,
+      failures: s.failures,
+      retired: s.retired,
+      ...(s.spec ? { spec: s.spec } : {}),
+    })),
+    instances: t.slots.flatMap((s) => {
+      const i = s.instance;
+      if (!i) return [];
+      const { id, tier, host, port, version, pid, startTicks, startedAtMs, state } = i;
+      return [{ id, tier, slot: s.key, host, port, version, pid, startTicks, startedAtMs, state }];
+    }),
+  };
+}
 
 export function stateFilePath(dir: string): string {
   return join(dir, "state.json");

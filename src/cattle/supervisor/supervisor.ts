@@ -1,16 +1,31 @@
+// The per-site supervisor: keeps each tier at its desired count. A reconcile loop compares
+// slots with desired counts and starts, drains or stops (lives.ts carries out each start and
+// stop); each instance moves through starting → ready → (draining →) stopping, and a death
+// moves its slot to back-off and then to a fresh start. A rollout (rollout.ts) moves the app
+// slots from one spec to another. Clock, randomness, the OS, readiness probes, the drain
+// gate and the state file are components, so the production wiring (run.ts) is the only
+// place that touches the real ones.
 import type { Clock, Logger, Random, Startable, TimerHandle } from "../../core/index.ts";
 import type { Planet, Site } from "../../topology/index.ts";
-import { controlApiVersion, parseCount, type SiteStatus, type SupervisorState, type TierRow } from "../control/api.ts";
+import {
+  controlApiVersion,
+  parseCount,
+  type RolloutView,
+  type SiteStatus,
+  type SupervisorState,
+  type TierRow,
+} from "../control/api.ts";
 import { controlErrors } from "../control/errors.ts";
 import { planAdoption } from "./adopt.ts";
-import { stableResetMs, stateFormat, tickMs } from "./constants.ts";
+import { stableResetMs, tickMs } from "./constants.ts";
 import type { DrainGate } from "./drain.ts";
 import type { ProcessHost } from "./host.ts";
 import { InstanceLives } from "./lives.ts";
 import type { SupervisorMetrics } from "./metrics.ts";
 import type { Prober } from "./probes.ts";
+import { type Rollout, rolloutView, sameSpec, stepRollout } from "./rollout.ts";
 import { appSlotKey, isAppSlotKey, newSlot, rowOf, type Slot } from "./slots.ts";
-import type { PersistedState } from "./state-file.ts";
+import { type PersistedState, snapshot } from "./state-file.ts";
 import {
   type AppSpec,
   plannedCount,
@@ -66,6 +81,7 @@ export class Supervisor implements Startable {
   #timer: TimerHandle | undefined;
   #dirty = false;
   #stopAll: Promise<void> | undefined;
+  #rollout: Rollout | undefined;
 
   constructor(options: SupervisorOptions, components: SupervisorComponents) {
     this.#o = options;
@@ -106,13 +122,16 @@ export class Supervisor implements Startable {
       const want = fresh ? plannedCount(this.#o.site, tier) : (saved.desired[tier] ?? plannedCount(this.#o.site, tier));
       this.#desired[tier] = Math.min(want, tierMax(this.#plans[tier]));
     }
-    if (!fresh) this.#app = saved.app;
+    if (!fresh) {
+      this.#app = saved.app;
+      this.#rollout = saved.rollout ? { ...saved.rollout } : undefined;
+    }
     for (const plan of Object.values(this.#plans)) {
       if (plan.kind !== "slotted") continue;
       for (const node of plan.slots) this.#slots.set(node.id, newSlot(plan.tier, node.id, node.index, node));
     }
     for (const s of fresh ? [] : saved.slots) {
-      const slot = this.#slots.get(s.key) ?? this.#appSlot(s.key);
+      const slot = this.#slots.get(s.key) ?? this.#appSlot(s.key, s.spec);
       if (!slot) continue;
       slot.restarts = s.restarts;
       slot.failures = s.failures;
@@ -124,22 +143,8 @@ export class Supervisor implements Startable {
     for (const f of plan.adopt) {
       const slot = this.#slots.get(f.slot) ?? this.#appSlot(f.slot);
       if (!slot) continue;
-      // Probed again before it counts as ready: adoption trusts the pid, not the old state.
-      const stopping = f.state === "draining" || f.state === "stopping";
-      const inst = this.#lives.track(slot, {
-        ...f,
-        state: stopping ? "ready" : "starting",
-        startedAtMs: f.startedAtMs ?? clock.nowMs(),
-        adopted: true,
-      });
-      const w = this.#c.host.watch(f.pid, { id: f.id, startTicks: f.startTicks });
-      inst.unwatch = w.cancel;
-      void w.exited.then((info) => this.#lives.onExit(inst, info));
+      this.#lives.adopt(slot, f);
       this.#adopted++;
-      this.#c.metrics.adopted.inc({ tier: f.tier });
-      log.info("adopted", { id: f.id, slot: f.slot, pid: f.pid, state: f.state });
-      if (stopping) this.#lives.beginStop(inst, "scale-down");
-      else void this.#lives.probeUntilReady(inst);
     }
     for (const stray of plan.strays) this.#lives.stopStray(stray);
     for (const g of plan.gone) {
@@ -186,6 +191,35 @@ export class Supervisor implements Startable {
     return this.#tierRow(tierName);
   }
 
+  /**
+   * Starts a rolling deploy of the app tier to a new spec (entry, version): never more than
+   * N + maxSurge app instances, never fewer than N − maxUnavailable ready; a new instance
+   * that fails twice halts it and rolls back to the old spec by the same rules.
+   */
+  deploy(to: AppSpec, limits: { maxSurge: number; maxUnavailable: number }): RolloutView {
+    if (this.#state !== "running") throw controlErrors.create("RS_ERR_CATTLE_CONTROL_STOPPING", this.#state);
+    const r = this.#rollout;
+    if (r && (r.state === "rolling" || r.state === "rolling-back")) {
+      throw controlErrors.create("RS_ERR_CATTLE_CONTROL_ROLLOUT_RUNNING", `${r.id}: ${r.state} to ${r.to.version}`);
+    }
+    const nowMs = this.#c.clock.nowMs();
+    const same = sameSpec(this.#app, to);
+    this.#rollout = {
+      id: `rollout-${nowMs.toString(36)}`,
+      state: same ? "done" : "rolling",
+      from: this.#app,
+      to,
+      ...limits,
+      startedAtMs: nowMs,
+      endedAtMs: same ? nowMs : null,
+      reason: null,
+    };
+    this.#c.log.info("deploy", { id: this.#rollout.id, from: this.#app.version, to: to.version, ...limits });
+    this.#dirty = true;
+    this.#tick();
+    return this.#rolloutView() as RolloutView;
+  }
+
   /** Every pid of ours alive now (what must be gone after stopAll). */
   pids(): number[] {
     return [...this.#slots.values()].flatMap((s) => (s.instance && s.instance.pid > 0 ? [s.instance.pid] : []));
@@ -210,6 +244,7 @@ export class Supervisor implements Startable {
       },
       ready: this.#state === "running" && tiers.every((t) => t.ready === t.desired),
       app: { entry: this.#app.entry, version: this.#app.version },
+      rollout: this.#rolloutView(),
       tiers,
       instances: rows,
     };
@@ -221,7 +256,9 @@ export class Supervisor implements Startable {
     this.#timer?.cancel();
     if (this.#state !== "running") return;
     const now = this.#c.clock.monoMs();
-    this.#reconcileAppSlots();
+    const r = this.#rollout;
+    if (r && (r.state === "rolling" || r.state === "rolling-back")) this.#stepRollout(r);
+    else this.#reconcileAppSlots();
     for (const tier of tierNames) {
       const mayBoot = tierNames.slice(0, tierNames.indexOf(tier)).every((t) => this.#booted.has(t));
       for (const slot of this.#orderedSlots(tier)) {
@@ -265,7 +302,7 @@ export class Supervisor implements Startable {
     const want = this.#desired.app;
     for (let k = 1; active.length < want; k++) {
       if (this.#slots.has(appSlotKey(k))) continue;
-      const slot = newSlot("app", appSlotKey(k), k, undefined);
+      const slot = newSlot("app", appSlotKey(k), k, undefined, this.#app);
       this.#slots.set(slot.key, slot);
       active.push(slot);
       this.#dirty = true;
@@ -297,6 +334,36 @@ export class Supervisor implements Startable {
     this.#c.log.info("every instance stopped");
   }
 
+  /** One step of the rollout: add new-spec slots, retire old ones, halt and roll back on failure. */
+  #stepRollout(r: Rollout): void {
+    const changed = stepRollout(r, {
+      active: this.#orderedSlots("app").filter((s) => !s.retired),
+      desired: this.#desired.app,
+      app: this.#app,
+      nowMs: this.#c.clock.nowMs(),
+      log: this.#c.log,
+      metrics: this.#c.metrics,
+      slot: (key) => this.#slots.get(key),
+      addSlot: (spec) => {
+        for (let k = 1; ; k++) {
+          if (this.#slots.has(appSlotKey(k))) continue;
+          this.#slots.set(appSlotKey(k), newSlot("app", appSlotKey(k), k, undefined, spec));
+          return;
+        }
+      },
+      finished: (spec) => {
+        this.#app = spec;
+      },
+    });
+    if (changed) this.#dirty = true;
+  }
+
+  #rolloutView(): RolloutView | null {
+    if (!this.#rollout) return null;
+    const active = this.#orderedSlots("app").filter((s) => !s.retired);
+    return rolloutView(this.#rollout, active, this.#app, this.#desired.app);
+  }
+
   // ---- helpers ------------------------------------------------------------------------
 
   #until(done: () => boolean): Promise<void> {
@@ -318,11 +385,11 @@ export class Supervisor implements Startable {
   }
 
   /** The app slot of a key like app#3 (created when missing), or undefined for another shape. */
-  #appSlot(key: string): Slot | undefined {
+  #appSlot(key: string, spec?: AppSpec): Slot | undefined {
     const existing = this.#slots.get(key);
     if (existing) return existing.tier === "app" ? existing : undefined;
     if (!isAppSlotKey(key)) return undefined;
-    const slot = newSlot("app", key, Number(key.slice(4)), undefined);
+    const slot = newSlot("app", key, Number(key.slice(4)), undefined, spec);
     this.#slots.set(key, slot);
     return slot;
   }
@@ -361,27 +428,15 @@ export class Supervisor implements Startable {
   }
 
   #persist(stopped = false): void {
-    const state: PersistedState = {
-      format: stateFormat,
+    const state = snapshot({
       site: this.#o.site.name,
       stopped,
       savedAtMs: this.#c.clock.nowMs(),
-      desired: { ...this.#desired },
+      desired: this.#desired,
       app: this.#app,
-      slots: [...this.#slots.values()].map((s) => ({
-        key: s.key,
-        tier: s.tier,
-        restarts: s.restarts,
-        failures: s.failures,
-        retired: s.retired,
-      })),
-      instances: [...this.#slots.values()].flatMap((s) => {
-        const i = s.instance;
-        if (!i) return [];
-        const { id, tier, host, port, version, pid, startTicks, startedAtMs, state } = i;
-        return [{ id, tier, slot: s.key, host, port, version, pid, startTicks, startedAtMs, state }];
-      }),
-    };
+      rollout: this.#rollout,
+      slots: [...this.#slots.values()],
+    });
     try {
       this.#c.save(state);
       this.#dirty = false;
