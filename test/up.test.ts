@@ -1,7 +1,9 @@
 // `redshirt up` end to end: a temporary three-site planet comes up as real processes; each
 // site's gateway serves from that site; the hello app's visit counter converges in every
 // site; the real `dig` gets the nearest healthy site first for each region's subnet; a
-// second `up` is refused; Ctrl-C leaves no process behind.
+// second `up` is refused; Ctrl-C leaves no process behind. Addresses: 127.160.0.0/16 –
+// 127.162.0.0/16 (sites) and 127.165.0.0/16 – 127.167.0.0/16 (client regions, whose
+// access links the sites' WAN link processes listen on) belong to this file.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -27,9 +29,9 @@ sites:
   - { name: lon, city: London, lat: 51.51, lon: -0.13, subnet: 127.161.0.0/16, tiers: { store: 1, app: 1, gateway: 1, dns: 1 } }
   - { name: sin, city: Singapore, lat: 1.35, lon: 103.82, subnet: 127.162.0.0/16, tiers: { store: 1, app: 1, gateway: 1, dns: 1 } }
 clients:
-  - { name: us-east, cidr: 10.1.0.0/16, lat: 39.0, lon: -77.0 }
-  - { name: europe, cidr: 10.3.0.0/16, lat: 50.11, lon: 8.68 }
-  - { name: asia, cidr: 10.5.0.0/16, lat: 35.68, lon: 139.69 }
+  - { name: us-east, cidr: 10.1.0.0/16, lat: 39.0, lon: -77.0, subnet: 127.165.0.0/16 }
+  - { name: europe, cidr: 10.3.0.0/16, lat: 50.11, lon: 8.68, subnet: 127.166.0.0/16 }
+  - { name: asia, cidr: 10.5.0.0/16, lat: 35.68, lon: 139.69, subnet: 127.167.0.0/16 }
 store: { partitions: 8, rf: 1, dataDir: data }
 dns: { ttlS: 5 }
 `,
@@ -56,8 +58,8 @@ after(async () => {
 });
 
 test("up - starts every process of the planet, one per role and site", () => {
-  // 3 stores + 3 apps + 3 gateways + 3 DNS servers.
-  assert.equal(children.length, 12, up?.tail());
+  // 3 WAN link processes + 3 stores + 3 apps + 3 gateways + 3 DNS servers.
+  assert.equal(children.length, 15, up?.tail());
 });
 
 test("up - each site's gateway serves the request from that site", async () => {

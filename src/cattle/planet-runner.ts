@@ -1,5 +1,6 @@
-// Starts every process of a planet on this machine — for each site its store nodes, app
-// instances, gateways and DNS servers, each on the site's own loopback subnet — shows
+// Starts every process of a planet on this machine — for each site its WAN link process
+// (first: everything else dials other sites through it), store nodes, app instances,
+// gateways and DNS servers, each on the site's own loopback subnet — shows
 // progress while they come up, and stops them all on stop(), also when startup fails half
 // way. This is a convenience, not a brain: the planet keeps serving if this process dies
 // (each child is its own process group member only of ours while we run).
@@ -11,7 +12,7 @@ const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const cliMain = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
 
 export type PlanetProcess = {
-  readonly role: "store" | "app" | "gateway" | "dns";
+  readonly role: "wan" | "store" | "app" | "gateway" | "dns";
   readonly site: string;
   readonly id: string;
   readonly host: string;
@@ -31,10 +32,20 @@ export type RunnerOptions = {
   readonly readyTimeoutMs?: number;
 };
 
-/** Every process a planet runs here, in start order: stores, apps, gateways, DNS. */
+/** Every process a planet runs here, in start order: WAN links (when emulated), stores, apps, gateways, DNS. */
 export function planetProcesses(planet: Planet, planetFile: string, appEntry: string): PlanetProcess[] {
   const out: PlanetProcess[] = [];
   const common = ["--planet", planetFile];
+  for (const w of planet.wanProcesses) {
+    out.push({
+      role: "wan",
+      site: w.site,
+      id: w.id,
+      host: w.host,
+      port: w.port,
+      args: [cliMain, "wan", ...common, "--site", w.site],
+    });
+  }
   for (const n of planet.storeNodes) {
     out.push({
       role: "store",
@@ -108,7 +119,7 @@ export class PlanetRunner {
     const total = all.length;
     let ready = 0;
     try {
-      for (const role of ["store", "app", "gateway", "dns"] as const) {
+      for (const role of ["wan", "store", "app", "gateway", "dns"] as const) {
         const group = all.filter((p) => p.role === role);
         if (group.length === 0) continue;
         this.#options.onProgress?.(`starting ${group.length} ${role} process${group.length === 1 ? "" : "es"}…`);

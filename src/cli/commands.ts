@@ -28,4 +28,8 @@ export const commands: Record<string, Command> = {
     summary: "run a GSLB DNS server of the planet (--site NAME [--index K])",
     load: () => import("./dns-command.ts"),
   },
+  wan: {
+    summary: "run a site's emulated WAN links (--site NAME): delay, jitter, bandwidth, cut/heal",
+    load: () => import("./wan-command.ts"),
+  },
 };

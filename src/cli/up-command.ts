@@ -4,6 +4,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { PlanetRunner } from "../cattle/index.ts";
+import { loadPlanetSecret } from "../core/index.ts";
 import { loadPlanet, type Planet, sitesByDistance } from "../topology/index.ts";
 import { parseCommandArgs } from "./args.ts";
 import { cliErrors } from "./errors.ts";
@@ -82,6 +83,14 @@ export async function run(args: string[]): Promise<number> {
   const planet = loadPlanet(planetFile);
   const dataDir = resolve(planet.baseDir, planet.store.dataDir);
   const release = takeLock(resolve(dataDir, "up.lock"));
+  // Every process reads the planet secret (the WAN admin endpoints and, later, the control
+  // API and node-to-node auth take tokens derived from it): it exists before any starts.
+  try {
+    loadPlanetSecret(dataDir, { create: true });
+  } catch (err) {
+    release();
+    throw err;
+  }
   const started = performance.now();
   const runner = new PlanetRunner({
     planet,

@@ -35,6 +35,8 @@ export class Cluster {
         `  - { name: ${s.name}, city: ${s.name}, lat: ${s.lat}, lon: ${s.lon}, subnet: ${s.subnet}.0.0/16, tiers: { store: 3, gateway: 1, dns: 0, app: ${s.apps} } }`,
       );
     }
+    // These tests are about the gateway, not distance: sites dial each other directly.
+    lines.push("wan: { mode: direct }");
     writeFileSync(this.planetFile, `${lines.join("\n")}\n`);
   }
 
