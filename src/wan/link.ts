@@ -60,6 +60,8 @@ export class Link implements ConnectionContext, RelayContext {
   readonly #loggedErrors = new Set<string>();
   readonly #labels: { link: string };
   #bytes = { forward: 0, back: 0 };
+  /** What the Prometheus counter already has: the hot path only adds to #bytes. */
+  #bytesFlushed = { forward: 0, back: 0 };
   #datagrams = { forward: 0, back: 0, dropped: 0 };
   #connectionsTotal = 0;
 
@@ -168,8 +170,17 @@ export class Link implements ConnectionContext, RelayContext {
   // --- ConnectionContext and RelayContext: what connections and relays report. ---
 
   delivered(direction: "forward" | "back", bytes: number): void {
+    // Called per chunk on the data path: a plain add, the counter catches up on scrape.
     this.#bytes[direction] += bytes;
-    this.#metrics.bytes.inc({ link: this.id, direction }, bytes);
+  }
+
+  /** Brings the byte counters into the metrics registry (before a scrape). */
+  flushMetrics(): void {
+    for (const direction of ["forward", "back"] as const) {
+      const delta = this.#bytes[direction] - this.#bytesFlushed[direction];
+      if (delta > 0) this.#metrics.bytes.inc({ link: this.id, direction }, delta);
+      this.#bytesFlushed[direction] = this.#bytes[direction];
+    }
   }
 
   paused(): void {

@@ -14,7 +14,7 @@ export type LinkGaugeSource = () => Array<{
 
 export class WanMetrics {
   readonly registry = new Registry();
-  /** Bytes that crossed a link, by direction (forward: dialer to target). */
+  /** Bytes that crossed a link, by direction (forward: dialer to target); brought up to date on render. */
   readonly bytes: Counter;
   readonly connections: Counter;
   /** Datagrams by direction and result: delivered, lost, cut, queue-full, sessions-full. */
@@ -31,8 +31,11 @@ export class WanMetrics {
   readonly #cut: Gauge;
   readonly #delay: Gauge;
   readonly #queued: Gauge;
+  readonly #beforeRender: (() => void) | undefined;
 
-  constructor(source: LinkGaugeSource) {
+  /** beforeRender: brings counters kept elsewhere (per-chunk byte counts) into the registry. */
+  constructor(source: LinkGaugeSource, beforeRender?: () => void) {
+    this.#beforeRender = beforeRender;
     const r = this.registry;
     this.bytes = r.counter("redshirt_wan_bytes_total", "Bytes delivered across a link, by direction");
     this.connections = r.counter("redshirt_wan_connections_total", "TCP connections accepted on a link");
@@ -59,6 +62,7 @@ export class WanMetrics {
   }
 
   render(): string {
+    this.#beforeRender?.();
     return this.registry.render();
   }
 }

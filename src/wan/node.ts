@@ -46,18 +46,22 @@ export class WanNode implements Startable {
     this.secret = options.secret;
     this.log = components.log;
     this.#adminListen = options.adminListen ?? { host: self.host, port: self.port };
-    this.metrics = new WanMetrics(() =>
-      this.links().map((l) => {
-        const s = l.status();
-        return {
-          link: s.id,
-          open: s.connections.open,
-          udpSessions: s.udpSessions,
-          cut: s.cut,
-          delayMs: s.rttMs / 2,
-          queuedBytes: s.queuedBytes,
-        };
-      }),
+    this.metrics = new WanMetrics(
+      () =>
+        this.links().map((l) => {
+          const s = l.status();
+          return {
+            link: s.id,
+            open: s.connections.open,
+            udpSessions: s.udpSessions,
+            cut: s.cut,
+            delayMs: s.rttMs / 2,
+            queuedBytes: s.queuedBytes,
+          };
+        }),
+      () => {
+        for (const l of this.links()) l.flushMetrics();
+      },
     );
     const defaults = {
       jitterMs: planet.wan.jitterMs,
