@@ -4,8 +4,8 @@ import { assert } from "../core/index.ts";
 import { topologyConstants } from "../topology/index.ts";
 
 // ---------------------------------------------------------------------------------------
-// The HTTP API, its client and the node process (http-api.ts, http-request.ts, client.ts,
-// session-encoding.ts, server.ts). Keep this block together when merging.
+// The HTTP API, its client and the node process (api/, and replication/session-encoding.ts).
+// Keep this block together when merging.
 // ---------------------------------------------------------------------------------------
 
 // --- What a request may carry ---
@@ -35,7 +35,7 @@ export const sessionTokenCharsMax = 20 * 1024;
 /** The longest JSON of one token entry: a quoted node id, a colon, a safe integer, a comma. */
 const sessionTokenEntryCharsMax = 2 + 31 + 1 + 16 + 1;
 
-// --- The HTTP server (src/store/http-api.ts) ---
+// --- The HTTP server (src/store/api/http-api.ts) ---
 
 /** A request body holds a value plus its JSON envelope and escaping slack. */
 export const httpBodyBytesMax = valueBytesMax + 64 * 1024;
@@ -57,7 +57,7 @@ export const httpStopGraceMs = 2_000;
 /** What `Retry-After` says when the node pushes back. */
 export const httpRetryAfterS = 1;
 
-// --- A store node process (server.ts, `redshirt store`) ---
+// --- A store node process (api/server.ts, `redshirt store`) ---
 
 /** After SIGTERM a node that has not stopped within this long exits anyway. */
 export const storeStopMsMax = 10_000;
@@ -70,7 +70,7 @@ export function storePeerPort(storeHttpPort: number): number {
   return storeHttpPort + storePeerPortOffset;
 }
 
-// --- The TypeScript client (src/store/client.ts) ---
+// --- The TypeScript client (src/store/api/client.ts) ---
 
 /** Connections the client keeps to one node. */
 export const clientConnectionsPerNodeMax = 16;
@@ -104,9 +104,9 @@ assert(storeStopMsMax > httpStopGraceMs, "a stopping node gives requests in flig
 assert(storePeerPortOffset !== 0, "the peer port differs from the HTTP port");
 
 // ---------------------------------------------------------------------------------------
-// The data model: CRDT values, clocks, partitions, hash trees (crdt*.ts, hlc.ts,
-// partition.ts, merkle.ts, codec.ts). Keep this block together when merging. Key, value,
-// field, op id and TTL limits are the ones above.
+// The data model: CRDT values, clocks, partitions, hash trees (crdt/, and
+// replication/partition.ts, replication/merkle.ts). Keep this block together when merging.
+// Key, value, field, op id and TTL limits are the ones above.
 // ---------------------------------------------------------------------------------------
 
 /** Logical ticks per wall-clock millisecond in a hybrid logical clock (HLC = wallMs * 1024 + logical). */
@@ -141,8 +141,8 @@ assert(
 assert(treeBuckets === 256, "bucketOf takes the top 8 bits of a key hash");
 
 // ---------------------------------------------------------------------------------------
-// Durable storage and node-to-node transport (sqlite-storage.ts, memory-storage.ts,
-// framing.ts, tcp-transport.ts, sim-network.ts). Keep this block together when merging.
+// Durable storage and node-to-node transport (storage/, wire/, and their simulated twins
+// testkit/memory-storage.ts, testkit/sim-network.ts). Keep this block together when merging.
 // ---------------------------------------------------------------------------------------
 
 /** On-disk schema version (PRAGMA user_version); a file with a newer one is refused. */

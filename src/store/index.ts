@@ -2,6 +2,19 @@
 // kept in SQLite. Every site holds all the data; any node takes writes; consistency is
 // chosen per request. See docs/store.md (manual) and docs/store-internals.md (design).
 
+export {
+  createStoreClient,
+  type FieldChanges,
+  type StoreCallOptions,
+  type StoreClient,
+  type StoreClientInit,
+  type StoreWriteOptions,
+  type StoreWriteOutcome,
+} from "./api/client.ts";
+export { clusterView, createStoreHttpServer, type StoreHttpServer, type StoreHttpServerInit } from "./api/http-api.ts";
+export { storeHttpErrors } from "./api/http-errors.ts";
+export { storeHeaders } from "./api/http-headers.ts";
+export { type RunningStoreNode, type StoreNodeProcessInit, startStoreNode, storeDataFile } from "./api/server.ts";
 export type {
   MutateRequest,
   MutateResult,
@@ -14,15 +27,6 @@ export type {
   StoreApi,
   ValueType,
 } from "./api-types.ts";
-export {
-  createStoreClient,
-  type FieldChanges,
-  type StoreCallOptions,
-  type StoreClient,
-  type StoreClientInit,
-  type StoreWriteOptions,
-  type StoreWriteOutcome,
-} from "./client.ts";
 export * as storeConstants from "./constants.ts";
 export {
   type Applied,
@@ -45,22 +49,16 @@ export {
   read,
   validateMutation,
   validateOpId,
-} from "./crdt.ts";
-export { createStoreNode, StoreNode, type StoreNodeComponents, type StoreNodeInit } from "./engine.ts";
+} from "./crdt/crdt.ts";
+export { HybridClock, hlcFromWallMs, hlcWallMs } from "./crdt/hlc.ts";
 export { storeErrors } from "./errors.ts";
-export { decodeBody, encodeFrame, FrameDecoder } from "./framing.ts";
-export { HybridClock, hlcFromWallMs, hlcWallMs } from "./hlc.ts";
-export { clusterView, createStoreHttpServer, type StoreHttpServer, type StoreHttpServerInit } from "./http-api.ts";
-export { storeHttpErrors } from "./http-errors.ts";
-export { storeHeaders } from "./http-headers.ts";
-export { MemoryStorage, type MemoryStorageOptions } from "./memory-storage.ts";
-export { HashTrees } from "./merkle.ts";
-export { partitionOf, rendezvousOrder, replicasOf } from "./partition.ts";
-export { type RunningStoreNode, type StoreNodeProcessInit, startStoreNode, storeDataFile } from "./server.ts";
-export { decodeSessionToken, encodeSessionToken, mergeSessionTokens } from "./session-encoding.ts";
-export { SimNetwork, type SimNetworkOptions, type SimNetworkStats } from "./sim-network.ts";
-export { openSqliteStorage, type SqliteStorageOptions } from "./sqlite-storage.ts";
-export type { CommitBatch, KeyRow, LogAppend, LogEntry, Storage } from "./storage.ts";
+export { HashTrees } from "./replication/merkle.ts";
+export { partitionOf, rendezvousOrder, replicasOf } from "./replication/partition.ts";
+export { decodeSessionToken, encodeSessionToken, mergeSessionTokens } from "./replication/session-encoding.ts";
+export { createStoreNode, StoreNode, type StoreNodeComponents, type StoreNodeInit } from "./replication/store-node.ts";
+export { openSqliteStorage, type SqliteStorageOptions } from "./storage/sqlite-storage.ts";
+export type { CommitBatch, KeyRow, LogAppend, LogEntry, Storage } from "./storage/storage.ts";
 export { storageErrors } from "./storage-errors.ts";
-export { createTcpTransport, type TcpAddress, type TcpTransport, type TcpTransportInit } from "./tcp-transport.ts";
-export type { Transport, WireMessage } from "./transport.ts";
+export { decodeBody, encodeFrame, FrameDecoder } from "./wire/framing.ts";
+export { createTcpTransport, type TcpAddress, type TcpTransport, type TcpTransportInit } from "./wire/tcp-transport.ts";
+export type { Transport, WireMessage } from "./wire/transport.ts";

@@ -1,0 +1,17 @@
+import { defineErrors } from "../../core/index.ts";
+
+// Codes only the HTTP front end and its client meet (the engine's codes are in errors.ts).
+export const storeHttpErrors = defineErrors("store", {
+  RS_ERR_STORE_NOT_FOUND: {
+    status: 404,
+    message: "The key does not exist (never written, deleted or expired); write it first",
+  },
+  RS_ERR_STORE_NO_ROUTE: {
+    status: 404,
+    message: "No such endpoint; see docs/store.md for the store's HTTP API",
+  },
+  RS_ERR_STORE_METHOD_NOT_ALLOWED: {
+    status: 405,
+    message: "This endpoint does not take that method; the Allow header lists the ones it takes",
+  },
+});

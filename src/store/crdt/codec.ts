@@ -1,0 +1,186 @@
+// How key states travel and rest: msgpack with every map's keys sorted (so equal states encode
+// to equal bytes, which digests rely on), behind a format version byte. A decoder keeps
+// reading every version ever written; src/store/fixtures holds one encoding per version.
+import { Packr } from "msgpackr";
+import { stateFormatVersion } from "../constants.ts";
+import { storeErrors } from "../errors.ts";
+import {
+  type Dict,
+  dict,
+  type KeyState,
+  type Op,
+  type OpKind,
+  opKinds,
+  setOwn,
+  type ValueType,
+  valueTypes,
+} from "./crdt-types.ts";
+
+// Maps decode as Map, never as objects, so a client's "__proto__" field or op id survives.
+const packr = new Packr({ useRecords: false, mapsAsObjects: false, variableMapSize: true });
+
+/** A JSON-like value with every object turned into a Map of sorted keys, for deterministic bytes. */
+export function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value !== null && typeof value === "object") {
+    const entries = Object.keys(value).sort();
+    return new Map(entries.map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
+  }
+  return value;
+}
+
+export function packCanonical(value: unknown): Uint8Array {
+  return packr.pack(canonical(value));
+}
+
+/** A JSON-like value with object keys sorted, the form in which the store keeps client values. */
+export function sortedJson(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedJson);
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value).sort()) setOwn(out, k, sortedJson((value as Record<string, unknown>)[k]));
+    return out;
+  }
+  return value;
+}
+
+function sortedMap<V>(d: Dict<V>, each: (v: V) => unknown = (v) => v): Map<string, unknown> {
+  return new Map(
+    Object.keys(d)
+      .sort()
+      .map((k) => [k, each(d[k])]),
+  );
+}
+
+function opMap(op: Op): Map<string, unknown> {
+  const m = new Map<string, unknown>();
+  if (op.d !== undefined) m.set("d", op.d);
+  if (op.e !== undefined) m.set("e", op.e);
+  if (op.f !== undefined) m.set("f", op.f);
+  m.set("h", op.h);
+  m.set("k", op.k);
+  if (op.v !== undefined) m.set("v", canonical(op.v));
+  return m;
+}
+
+export function encodeState(s: KeyState): Uint8Array {
+  const body = packr.pack(
+    new Map<string, unknown>([
+      ["base", typeof s.base === "number" ? s.base : sortedMap(s.base)],
+      ["cut", s.cut],
+      ["del", s.del],
+      ["done", sortedMap(s.done)],
+      ["eh", s.eh],
+      ["exp", s.exp],
+      ["fdel", sortedMap(s.fdel)],
+      ["ops", sortedMap(s.ops, opMap)],
+      ["rm", sortedMap(s.rm)],
+      ["t", s.t],
+      ["th", s.th],
+    ]),
+  );
+  const out = new Uint8Array(body.length + 1);
+  out[0] = stateFormatVersion;
+  out.set(body, 1);
+  return out;
+}
+
+function bad(what: string): Error {
+  return storeErrors.create("RS_ERR_STORE_BAD_REQUEST", `state encoding: ${what}`);
+}
+
+function asMap(x: unknown, what: string): Map<unknown, unknown> {
+  if (!(x instanceof Map)) throw bad(`${what} is not a map`);
+  return x;
+}
+
+function asHlc(x: unknown, what: string): number {
+  if (!Number.isSafeInteger(x) || (x as number) < 0) throw bad(`${what} is not a non-negative integer`);
+  return x as number;
+}
+
+function asDict<V>(x: unknown, what: string, each: (v: unknown, name: string) => V): Dict<V> {
+  const out = dict<V>();
+  for (const [k, v] of asMap(x, what)) {
+    if (typeof k !== "string") throw bad(`${what} has a key that is not a string`);
+    out[k] = each(v, `${what}[${JSON.stringify(k)}]`);
+  }
+  return out;
+}
+
+/** A decoded client value: Maps back to plain objects. */
+function plain(x: unknown): unknown {
+  if (Array.isArray(x)) return x.map(plain);
+  if (x instanceof Map) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of x) setOwn(out, String(k), plain(v));
+    return out;
+  }
+  return x;
+}
+
+function asOp(x: unknown, what: string): Op {
+  const m = asMap(x, what);
+  const k = m.get("k");
+  if (!opKinds.includes(k as OpKind)) throw bad(`${what}.k is not an op kind`);
+  const op: Op = { h: asHlc(m.get("h"), `${what}.h`), k: k as OpKind };
+  const f = m.get("f");
+  const e = m.get("e");
+  const d = m.get("d");
+  if (f !== undefined) {
+    if (typeof f !== "string") throw bad(`${what}.f is not a string`);
+    op.f = f;
+  }
+  if (e !== undefined) {
+    if (typeof e !== "string") throw bad(`${what}.e is not a string`);
+    op.e = e;
+  }
+  if (d !== undefined) {
+    if (!Number.isSafeInteger(d)) throw bad(`${what}.d is not an integer`);
+    op.d = d as number;
+  }
+  if (m.has("v")) op.v = plain(m.get("v"));
+  return op;
+}
+
+function decodeV1(body: Uint8Array): KeyState {
+  let raw: unknown;
+  try {
+    raw = packr.unpack(body);
+  } catch (cause) {
+    throw storeErrors.create("RS_ERR_STORE_BAD_REQUEST", "state encoding: not msgpack", { cause });
+  }
+  const m = asMap(raw, "state");
+  const t = m.get("t");
+  if (!valueTypes.includes(t as ValueType)) throw bad("t is not a value type");
+  const base = m.get("base");
+  return {
+    t: t as ValueType,
+    th: asHlc(m.get("th"), "th"),
+    del: asHlc(m.get("del"), "del"),
+    exp: asHlc(m.get("exp"), "exp"),
+    eh: asHlc(m.get("eh"), "eh"),
+    ops: asDict(m.get("ops"), "ops", asOp),
+    rm: asDict(m.get("rm"), "rm", asHlc),
+    fdel: asDict(m.get("fdel"), "fdel", asHlc),
+    cut: asHlc(m.get("cut"), "cut"),
+    base:
+      typeof base === "number"
+        ? base
+        : asDict(base, "base", (v, w) => {
+            if (typeof v !== "number") throw bad(`${w} is not a number`);
+            return v;
+          }),
+    done: asDict(m.get("done"), "done", (v, w): [number, number] => {
+      if (!Array.isArray(v) || v.length !== 2) throw bad(`${w} is not a pair`);
+      return [asHlc(v[0], `${w}[0]`), asHlc(v[1], `${w}[1]`)];
+    }),
+  };
+}
+
+export function decodeState(bytes: Uint8Array): KeyState {
+  if (bytes.length < 2) throw bad("too short");
+  const version = bytes[0];
+  if (version === 1) return decodeV1(bytes.subarray(1));
+  throw bad(`unknown format version ${version}; this node is older than the one that wrote it`);
+}

@@ -1,0 +1,53 @@
+// What a node checks before it takes a client request: that it runs, that the key and the
+// consistency level are valid (giving the key's partition), and that it is not over its
+// limits of waiting writes and unacknowledged log.
+import type { Consistency } from "../../topology/index.ts";
+import { storeErrors } from "../errors.ts";
+import {
+  globalTimeoutMsDefault,
+  keyBytesMax,
+  localTimeoutMsDefault,
+  logEntriesMax,
+  pendingRequestsMax,
+} from "./engine-constants.ts";
+import type { NodeContext } from "./node-context.ts";
+import { partitionOf } from "./partition.ts";
+
+const consistencyLevels: ReadonlySet<string> = new Set(["local-one", "local-quorum", "global", "all"]);
+
+export function checkRunning(node: NodeContext): void {
+  if (node.state !== "running") throw storeErrors.create("RS_ERR_STORE_SHUTTING_DOWN", node.id);
+}
+
+/** Validates a request's key and level; returns the key's partition. */
+export function checkKey(node: NodeContext, key: unknown, consistency: unknown): number {
+  if (typeof key !== "string" || key.length === 0) {
+    throw storeErrors.create("RS_ERR_STORE_BAD_REQUEST", "key must be a non-empty string");
+  }
+  if (!key.isWellFormed()) {
+    throw storeErrors.create("RS_ERR_STORE_BAD_REQUEST", "key holds a lone UTF-16 surrogate (not valid Unicode)");
+  }
+  if (Buffer.byteLength(key) > keyBytesMax) {
+    throw storeErrors.create("RS_ERR_STORE_KEY_TOO_LARGE", `${Buffer.byteLength(key)} bytes`);
+  }
+  if (typeof consistency !== "string" || !consistencyLevels.has(consistency)) {
+    throw storeErrors.create("RS_ERR_STORE_BAD_CONSISTENCY", String(consistency));
+  }
+  return partitionOf(key, node.planet.store.partitions);
+}
+
+export function checkLoad(node: NodeContext): void {
+  if (node.pending.length >= pendingRequestsMax) {
+    throw storeErrors.create("RS_ERR_STORE_OVERLOADED", `${node.pending.length} writes waiting for replicas`);
+  }
+  if (node.storage.logLength() >= logEntriesMax) {
+    throw storeErrors.create(
+      "RS_ERR_STORE_OVERLOADED",
+      `${node.storage.logLength()} log entries not yet acknowledged by every replica (a peer is down for long)`,
+    );
+  }
+}
+
+export function defaultTimeoutMs(level: Consistency): number {
+  return level === "global" || level === "all" ? globalTimeoutMsDefault : localTimeoutMsDefault;
+}

@@ -1,0 +1,53 @@
+// Defaults and limits of the replication engine. Every queue, batch and timer is bounded
+// here, and how they relate is asserted at load.
+import { assert } from "../../core/index.ts";
+
+/** Keys longer than this (UTF-8 bytes) are refused. */
+export const keyBytesMax = 1024;
+/** The engine's periodic housekeeping runs this often. */
+export const tickMs = 50;
+/** An idle replication stream says "nothing new up to my clock" this often (drives stability). */
+export const streamHeartbeatMs = 200;
+/** A stream with unacknowledged batches and no progress for this long resends from its cursor. */
+export const streamTimeoutMs = 1_000;
+/** Unacknowledged batches in flight per peer. */
+export const streamInflightMax = 8;
+/** Log entries per replication batch. */
+export const streamBatchEntriesMax = 256;
+/** Log entries scanned per batch (entries for other peers are skipped but count here). */
+export const streamScanMax = 2048;
+/** Decoded key states kept in memory (most recently used); about 0.5 KiB each for small keys. */
+export const stateCacheKeysMax = 65_536;
+/** Recent log entries kept in memory so live streams do not read SQLite (up to twice this between trims). */
+export const logTailMax = 16_384;
+/** Nodes tell each other how complete their streams are this often. */
+export const gossipMs = 500;
+/** One anti-entropy exchange starts this often. */
+export const antiEntropyMs = 1_000;
+/** Keys whose states one anti-entropy exchange sends at most (throttle). */
+export const antiEntropyKeysMax = 512;
+/** The sweeper compacts at most this many changed keys (and clears as many expired ones) per tick. */
+export const sweepKeysPerTick = 256;
+/** A changed key waits this long before the sweeper looks at it (stability needs a while to pass it). */
+export const sweepDelayMs = 1_000;
+/** Keys remembered as needing compaction; past this, the slow full scan finds the rest. */
+export const dirtyKeysMax = 1_000_000;
+/** The slow full scan looks at this many keys per tick (a backstop for the dirty list). */
+export const sweepScanKeysPerTick = 16;
+/** Log entries not yet acknowledged by every target (hints) beyond which writes are refused. */
+export const logEntriesMax = 2_000_000;
+/** Default per-request timeouts. */
+export const localTimeoutMsDefault = 2_000;
+export const globalTimeoutMsDefault = 5_000;
+/** Requests waiting for replicas at once; beyond this, new ones are refused (push back). */
+export const pendingRequestsMax = 20_000;
+/** A retried op's state is sent again to replicas that have not confirmed it this often. */
+export const spreadResendMs = 250;
+/** How long a read with a session token waits for replicas to catch up before escalating. */
+export const tokenWaitMs = 500;
+
+assert(streamHeartbeatMs < streamTimeoutMs, "heartbeats come before a stream is declared stuck");
+assert(streamBatchEntriesMax <= streamScanMax, "a batch fits in one scan");
+assert(streamScanMax <= logTailMax, "a scan fits in the in-memory tail");
+assert(tickMs <= streamHeartbeatMs && tickMs <= gossipMs, "the tick drives the slower timers");
+assert(localTimeoutMsDefault <= globalTimeoutMsDefault, "global requests may wait longer");

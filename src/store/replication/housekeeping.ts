@@ -1,0 +1,62 @@
+// The node's periodic work, every `tickMs`: stream timeouts and heartbeats, stability gossip,
+// dropping settled writes, an anti-entropy round, a bounded compaction sweep, and once a
+// second the persisted stream cursors and the log truncated below what every peer acked.
+import type { TimerHandle } from "../../core/index.ts";
+import { gossipMs, tickMs } from "./engine-constants.ts";
+import type { NodeContext } from "./node-context.ts";
+import { gossipStability, sweepSome } from "./stability.ts";
+import { pump } from "./streams.ts";
+
+/** Runs `tick` every tickMs while the node runs; `setTimer` receives each new timer. */
+export function scheduleTick(node: NodeContext, setTimer: (timer: TimerHandle) => void): void {
+  setTimer(
+    node.clock.setTimer(tickMs, () => {
+      if (node.state !== "running") return;
+      try {
+        tick(node);
+      } catch (err) {
+        node.log.error("tick failed", { err: err as Error });
+      }
+      scheduleTick(node, setTimer);
+    }),
+  );
+}
+
+function tick(node: NodeContext): void {
+  const nowMs = node.clock.monoMs();
+  for (const [peer, stream] of node.out) {
+    stream.checkTimeout(nowMs);
+    pump(node, peer, true);
+  }
+  if (nowMs - node.chores.lastGossipMs >= gossipMs) {
+    node.chores.lastGossipMs = nowMs;
+    gossipStability(node);
+  }
+  for (let i = node.pending.length - 1; i >= 0; i--) if (node.pending[i].done) node.pending.splice(i, 1);
+  node.antiEntropy.tick(nowMs);
+  sweepSome(node);
+  if (nowMs - node.chores.lastTruncateMs >= 1_000) {
+    node.chores.lastTruncateMs = nowMs;
+    saveCursors(node);
+    let min = node.storage.lastSeq();
+    for (const s of node.out.values()) min = Math.min(min, s.acked);
+    node.storage.truncateLog(min);
+    node.storage.maintain();
+  }
+}
+
+/**
+ * Persists the streams' acknowledged cursors once a second rather than with every commit
+ * (a page written per commit for nothing): after a crash a stream resends at most a
+ * second of entries, which its peer merges again without effect.
+ */
+export function saveCursors(node: NodeContext): void {
+  const cursors: [string, number][] = [];
+  for (const s of node.out.values()) {
+    if (node.cursorsSaved.get(s.peer) !== s.acked) {
+      cursors.push([s.peer, s.acked]);
+      node.cursorsSaved.set(s.peer, s.acked);
+    }
+  }
+  if (cursors.length > 0) node.storage.commit({ cursors });
+}

@@ -1,0 +1,85 @@
+// Every message a peer sends this node, dispatched by its type: stream batches and acks,
+// stability gossip, replica reads, repairs, hints held for a down replica, forwarded client
+// requests, the replies to this node's own calls, and anti-entropy ("ae-*").
+import type { MutateRequest, ReadRequest } from "../api-types.ts";
+import { decodeState, encodeState } from "../crdt/crdt.ts";
+import type { WireMessage } from "../wire/transport.ts";
+import type { NodeContext } from "./node-context.ts";
+import type { RepEntry } from "./outbound-stream.ts";
+import { read, recvFor } from "./read-path.ts";
+import { onStability } from "./stability.ts";
+import { onAck, onNack, onRep } from "./streams.ts";
+import { mutate } from "./write-path.ts";
+
+export function onMessage(node: NodeContext, from: string, message: WireMessage): void {
+  if (node.state !== "running" || !Array.isArray(message)) return;
+  try {
+    dispatch(node, from, message);
+  } catch (err) {
+    node.log.warn("bad message from peer", { peer: from, type: String(message[0]), err: err as Error });
+  }
+}
+
+function dispatch(node: NodeContext, from: string, m: WireMessage): void {
+  switch (m[0]) {
+    case "rep":
+      onRep(node, from, m[1] as number, m[2] as number, m[3] as number, m[4] as RepEntry[]);
+      return;
+    case "ack":
+      onAck(node, from, m[1] as number);
+      return;
+    case "nack":
+      onNack(node, from, m[1] as number);
+      return;
+    case "stab":
+      onStability(node, from, m[1] as number, m[2] as number);
+      return;
+    case "read": {
+      const [, callId, key, tokenNodes] = m as [string, string, string, string[]];
+      const state = node.local.getState(key);
+      const recv = recvFor(node, tokenNodes);
+      node.transport.send(from, [
+        "readres",
+        callId,
+        state ? encodeState(state) : null,
+        tokenNodes.map((n) => recv.get(n) ?? 0),
+      ]);
+      return;
+    }
+    case "repair": {
+      const [, callId, key, partition, bytes] = m as [string, string, string, number, Uint8Array];
+      node.local.mergeRemote(key, partition, decodeState(bytes), "repair");
+      if (callId) node.local.afterNextCommit(() => node.transport.send(from, ["repaired", callId]));
+      return;
+    }
+    case "hint": {
+      // This node is a fallback: it keeps the op in its own log, targeted at the down replica.
+      const [, callId, partition, key, payload, target] = m as [string, string, number, string, Uint8Array, string];
+      void node.local.append({ partition, key, lh: node.hlc.now(), targets: [target], payload }).then(
+        () => node.transport.send(from, ["hinted", callId]),
+        () => {},
+      );
+      return;
+    }
+    case "fwd": {
+      const [, callId, kind, request] = m as [string, string, string, MutateRequest & ReadRequest];
+      const run = kind === "m" ? mutate(node, request, true) : read(node, request, true);
+      run.then(
+        (result) => node.transport.send(from, ["fwdres", callId, null, result]),
+        (err: Error & { code?: string }) =>
+          node.transport.send(from, ["fwdres", callId, { code: err.code, message: err.message }, null]),
+      );
+      return;
+    }
+    case "readres":
+    case "repaired":
+    case "hinted":
+    case "fwdres": {
+      const respond = node.calls.get(m[1] as string);
+      respond?.(m);
+      return;
+    }
+    default:
+      if (typeof m[0] === "string" && m[0].startsWith("ae-")) node.antiEntropy.onMessage(from, m);
+  }
+}

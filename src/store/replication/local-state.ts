@@ -1,0 +1,228 @@
+// This node's key states and outbound log as the engine sees them: committed states behind
+// a cache of recently used keys, this turn's changes in an overlay, and one group commit per
+// turn of the event loop that writes the changed rows, the new log entries and the HLC in a
+// single SQLite transaction. The newest log entries stay in memory (the tail), so streams
+// read them without touching the disk.
+import type { Clock, Logger } from "../../core/index.ts";
+import { decodeState, digest, encodeState, type KeyState, merge, nextExpiryMs } from "../crdt/crdt.ts";
+import type { HybridClock } from "../crdt/hlc.ts";
+import { storeErrors } from "../errors.ts";
+import type { KeyRow, LogAppend, LogEntry, Storage } from "../storage/storage.ts";
+import { dirtyKeysMax, logTailMax, stateCacheKeysMax } from "./engine-constants.ts";
+import type { HashTrees } from "./merkle.ts";
+import type { NodeMetrics } from "./node-metrics.ts";
+import { needsCompaction, sameRepresentation } from "./state-shape.ts";
+
+type Entry = { state: KeyState | undefined; row: KeyRow | undefined };
+
+export type LocalStateInit = {
+  readonly storage: Storage;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly hlc: HybridClock;
+  /** The HLC as persisted in the data file when the node started. */
+  readonly hlcSaved: number;
+  readonly trees: HashTrees;
+  readonly m: NodeMetrics;
+  /** Runs fn after the current turn (group commit). */
+  readonly defer: (fn: () => void) => void;
+  /** Called after a commit that appended to the log, so the streams send the new entries. */
+  readonly onAppended: () => void;
+};
+
+export class LocalState {
+  readonly #d: LocalStateInit;
+  #hlcSaved: number;
+  /** Recently used committed states, so a hot key is neither read from SQLite nor decoded again. */
+  readonly #cache = new Map<string, Entry>();
+  // Group commit: what this turn changed, committed at once by flush().
+  #overlay = new Map<string, Entry>();
+  #puts = new Map<string, KeyRow | undefined>();
+  #appends: LogAppend[] = [];
+  #appendWaiters: ((seq: number | Error) => void)[] = [];
+  #afterCommit: (() => void)[] = [];
+  #flushScheduled = false;
+  #tail: LogEntry[] = [];
+  /** Keys with something to compact (counter ops, tombstones, dedup ids), oldest first. */
+  readonly dirty = new Map<string, { partition: number; sinceMs: number }>();
+
+  constructor(init: LocalStateInit) {
+    this.#d = init;
+    this.#hlcSaved = init.hlcSaved;
+  }
+
+  getRow(key: string): KeyRow | undefined {
+    const o = this.#overlay.get(key);
+    return o ? o.row : this.#d.storage.getKey(key);
+  }
+
+  getState(key: string): KeyState | undefined {
+    return this.getEntry(key).state;
+  }
+
+  /** A key's state and its stored row (with the digest), from this turn's changes or the disk. */
+  getEntry(key: string): Entry {
+    const o = this.#overlay.get(key);
+    if (o) return o;
+    const cached = this.#cache.get(key);
+    if (cached) {
+      // Refresh its place: the map's insertion order is the eviction order.
+      this.#cache.delete(key);
+      this.#cache.set(key, cached);
+      return cached;
+    }
+    const row = this.#d.storage.getKey(key);
+    const entry = { state: row ? decodeState(row.state) : undefined, row };
+    if (row) this.#remember(key, entry);
+    return entry;
+  }
+
+  /** Keeps a committed state in the cache of recently used keys (states are never mutated in place). */
+  #remember(key: string, entry: Entry): void {
+    this.#cache.delete(key);
+    this.#cache.set(key, entry);
+    if (this.#cache.size > stateCacheKeysMax) this.#cache.delete(this.#cache.keys().next().value as string);
+  }
+
+  /** Stages a key's new state for the next commit; `known` saves work the caller already did. */
+  putState(
+    key: string,
+    partition: number,
+    state: KeyState | undefined,
+    known?: { old: KeyRow | undefined; digest: number },
+  ): void {
+    const old = known ? known.old : this.getRow(key);
+    let row: KeyRow | undefined;
+    if (state) {
+      row = {
+        key,
+        partition,
+        state: encodeState(state),
+        digest: known ? known.digest : digest(state),
+        expiresAtMs: nextExpiryMs(state),
+      };
+    }
+    this.#d.trees.update(partition, key, old?.digest ?? 0, row?.digest ?? 0);
+    if (state && needsCompaction(state) && !this.dirty.has(key) && this.dirty.size < dirtyKeysMax) {
+      this.dirty.set(key, { partition, sinceMs: this.#d.clock.monoMs() });
+    }
+    this.#overlay.set(key, { state, row });
+    this.#puts.set(key, row);
+    this.#scheduleFlush();
+  }
+
+  /** Merges a state or delta from a peer. Returns true when it changed this replica. */
+  mergeRemote(key: string, partition: number, remote: KeyState | undefined, kind: "replicate" | "repair"): boolean {
+    const { state: local, row } = this.getEntry(key);
+    const merged = merge(local, remote);
+    const before = row?.digest ?? 0;
+    const after = merged ? digest(merged) : 0;
+    if (merged && local && before === after && sameRepresentation(local, merged)) return false;
+    if (local && before !== after) {
+      this.#d.m.conflicts.inc({ kind });
+      if (kind === "repair") this.#d.m.repairs.inc({ kind: "anti-entropy" });
+    }
+    this.putState(key, partition, merged, { old: row, digest: after });
+    return true;
+  }
+
+  /** Appends an entry to the outbound log with the next commit; resolves with its seq. */
+  append(entry: LogAppend): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#appends.push(entry);
+      this.#appendWaiters.push((seq) => (typeof seq === "number" ? resolve(seq) : reject(seq)));
+      this.#scheduleFlush();
+    });
+  }
+
+  afterNextCommit(fn: () => void): void {
+    this.#afterCommit.push(fn);
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    this.#d.defer(() => this.flush());
+  }
+
+  flush(): void {
+    this.#flushScheduled = false;
+    const { storage, hlc, m } = this.#d;
+    const puts = this.#puts;
+    const appends = this.#appends;
+    const waiters = this.#appendWaiters;
+    const after = this.#afterCommit;
+    if (puts.size === 0 && appends.length === 0 && after.length === 0) return;
+    this.#puts = new Map();
+    this.#appends = [];
+    this.#appendWaiters = [];
+    this.#afterCommit = [];
+    let seqs: number[] = [];
+    if (puts.size > 0 || appends.length > 0) {
+      const rows: KeyRow[] = [];
+      const deletes: string[] = [];
+      for (const [key, row] of puts) {
+        if (row) rows.push(row);
+        else deletes.push(key);
+      }
+      const meta: [string, string][] = [];
+      if (hlc.last !== this.#hlcSaved) {
+        this.#hlcSaved = hlc.last;
+        meta.push(["hlc", String(this.#hlcSaved)]);
+      }
+      try {
+        m.commits.inc();
+        m.committedKeys.inc(undefined, rows.length + deletes.length);
+        seqs = storage.commit({
+          puts: rows,
+          deletes,
+          appends,
+          meta,
+        });
+      } catch (cause) {
+        this.#overlay.clear();
+        const err = storeErrors.create("RS_ERR_STORE_OVERLOADED", "the commit to disk failed", { cause });
+        this.#d.log.error("commit failed", { err: cause as Error });
+        for (const w of waiters) w(err);
+        return;
+      }
+    }
+    for (const [key, entry] of this.#overlay) {
+      if (entry.row) this.#remember(key, entry);
+      else this.#cache.delete(key);
+    }
+    this.#overlay.clear();
+    for (let i = 0; i < appends.length; i++) {
+      this.#tail.push({ ...appends[i], seq: seqs[i] });
+      waiters[i](seqs[i]);
+    }
+    // Trimmed in chunks: copying the whole tail on every commit would cost more than the commit.
+    if (this.#tail.length > 2 * logTailMax) this.#tail = this.#tail.slice(this.#tail.length - logTailMax);
+    for (const fn of after) fn();
+    if (appends.length > 0) this.#d.onAppended();
+  }
+
+  /** Log entries after `afterSeq`, from the in-memory tail when it reaches back that far. */
+  readLog = (afterSeq: number, limit: number): readonly LogEntry[] => {
+    const tail = this.#tail;
+    if (tail.length > 0 && afterSeq >= tail[0].seq - 1) {
+      let lo = 0;
+      let hi = tail.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (tail[mid].seq <= afterSeq) lo = mid + 1;
+        else hi = mid;
+      }
+      return tail.slice(lo, lo + limit);
+    }
+    return this.#d.storage.readLog(afterSeq, limit);
+  };
+
+  /** The HLC up to which this node's log is complete: nothing stamped at or before it is still to be appended. */
+  safeHlc(): number {
+    let min = this.#d.hlc.last;
+    for (const a of this.#appends) if (a.lh - 1 < min) min = a.lh - 1;
+    return min;
+  }
+}

@@ -1,0 +1,52 @@
+// The Prometheus metrics of one store node: what operators watch (ops, latency, lag, hints,
+// repairs, compaction, disk). Defined in one place so every concern of the engine counts
+// into the same registry, and rendered with the gauges that are sampled only when scraped.
+import type { Registry } from "../../core/index.ts";
+import { hlcWallMs } from "../crdt/hlc.ts";
+import type { NodeContext } from "./node-context.ts";
+
+export type NodeMetrics = ReturnType<typeof createNodeMetrics>;
+
+export function createNodeMetrics(metrics: Registry) {
+  return {
+    ops: metrics.counter("redshirt_store_ops_total", "Client operations by kind, consistency and outcome."),
+    latency: metrics.histogram("redshirt_store_op_latency_ms", "Client operation latency in ms."),
+    replicated: metrics.counter("redshirt_store_replicated_entries_total", "Log entries applied from peers."),
+    conflicts: metrics.counter(
+      "redshirt_store_conflicts_merged_total",
+      "Remote states or ops merged that changed the local value.",
+    ),
+    repairs: metrics.counter("redshirt_store_repairs_total", "Keys repaired, by read repair or anti-entropy."),
+    hints: metrics.gauge("redshirt_store_hints_pending", "Log entries some target has not acknowledged yet."),
+    lag: metrics.gauge("redshirt_store_replication_lag_ms", "How far behind now each peer site's streams are."),
+    stableLag: metrics.gauge("redshirt_store_stable_lag_ms", "How far the stability point lags behind now."),
+    tombstones: metrics.counter(
+      "redshirt_store_keys_dropped_total",
+      "Keys whose tombstones were dropped at stability.",
+    ),
+    compactions: metrics.counter("redshirt_store_compactions_total", "Key states compacted at stability."),
+    walBytes: metrics.gauge("redshirt_store_storage_bytes", "Bytes used by this node's SQLite files."),
+    commits: metrics.counter(
+      "redshirt_store_commits_total",
+      "SQLite commits (group commits: one per turn of the event loop).",
+    ),
+    committedKeys: metrics.counter("redshirt_store_committed_keys_total", "Key states written by those commits."),
+  };
+}
+
+/** Samples the gauges that are only read at scrape time, then renders the whole registry. */
+export function renderNodeMetrics(node: NodeContext, metrics: Registry): string {
+  const m = node.m;
+  m.hints.set(node.storage.logLength());
+  m.walBytes.set(node.storage.sizeBytes());
+  const nowMs = node.clock.nowMs();
+  m.stableLag.set(node.stable === 0 ? -1 : nowMs - hlcWallMs(node.stable));
+  const bySite = new Map<string, number>();
+  for (const n of node.planet.storeNodes) {
+    if (n.id === node.id) continue;
+    const lagMs = nowMs - hlcWallMs(node.recv.get(n.id) ?? 0);
+    bySite.set(n.site, Math.max(bySite.get(n.site) ?? 0, lagMs));
+  }
+  for (const [site, lagMs] of bySite) m.lag.set(lagMs, { peer_site: site });
+  return metrics.render();
+}

@@ -1,0 +1,106 @@
+// One replication stream: this node's outbound log, delivered in order to one peer.
+// The peer acknowledges a position only after it has committed every entry up to it, so
+// the acknowledged cursor is also the peer's hint queue: whatever lies past it is resent
+// after a reconnect, a lost batch (go-back-N on a nack or a timeout) or a restart of either
+// side (the cursor is persisted).
+
+import type { LogEntry } from "../storage/storage.ts";
+import type { WireMessage } from "../wire/transport.ts";
+import { streamBatchEntriesMax, streamInflightMax, streamScanMax, streamTimeoutMs } from "./engine-constants.ts";
+
+/** A replication batch on the wire: ["rep", afterSeq, upToSeq, lh, entries[[key, partition, payload]]]. */
+export type RepEntry = readonly [key: string, partition: number, payload: Uint8Array];
+
+export class OutboundStream {
+  readonly peer: string;
+  /** The last seq the peer acknowledged (committed). */
+  acked: number;
+  /** The last seq sent (scanned); entries between acked and sent are in flight. */
+  sent: number;
+  /** The upTo of each batch in flight, in order. */
+  #inflight: number[] = [];
+  #lastProgressMs: number;
+  #lastSendMs = Number.NEGATIVE_INFINITY;
+
+  constructor(peer: string, cursor: number, nowMs: number) {
+    this.peer = peer;
+    this.acked = cursor;
+    this.sent = cursor;
+    this.#lastProgressMs = nowMs;
+  }
+
+  get inflightBatches(): number {
+    return this.#inflight.length;
+  }
+
+  /** The peer committed everything up to `upTo`. Returns true if the cursor moved. */
+  onAck(upTo: number, nowMs: number): boolean {
+    while (this.#inflight.length > 0 && this.#inflight[0] <= upTo) this.#inflight.shift();
+    if (upTo <= this.acked) return false;
+    this.acked = upTo;
+    if (this.sent < upTo) this.sent = upTo;
+    this.#lastProgressMs = nowMs;
+    return true;
+  }
+
+  /** The peer expects the stream to continue after `expect`: resend from there. */
+  rewind(expect: number, nowMs: number): void {
+    this.sent = Math.max(this.acked, Math.min(expect, this.sent));
+    this.#inflight = [];
+    this.#lastProgressMs = nowMs;
+  }
+
+  /** Forget what is in flight (the connection broke) and resend from the cursor. */
+  reset(nowMs: number): void {
+    this.rewind(this.acked, nowMs);
+  }
+
+  /** Batches in flight with no progress for too long are presumed lost. */
+  checkTimeout(nowMs: number): void {
+    if (this.#inflight.length > 0 && nowMs - this.#lastProgressMs > streamTimeoutMs) this.reset(nowMs);
+  }
+
+  /**
+   * Builds the next batch from log entries after `sent`, or a heartbeat when the stream
+   * has caught up and `heartbeatDue`. `lastSeq` is the log's end and `clockHlc` this
+   * node's HLC: a batch that reaches the end of the log promises that nothing stamped at
+   * or before `clockHlc` is still to come.
+   */
+  next(
+    read: (afterSeq: number, limit: number) => readonly LogEntry[],
+    lastSeq: number,
+    clockHlc: number,
+    nowMs: number,
+    heartbeatDue: (lastSendMs: number) => boolean,
+  ): WireMessage | undefined {
+    if (this.#inflight.length >= streamInflightMax) return undefined;
+    const after = this.sent;
+    if (after >= lastSeq) {
+      if (!heartbeatDue(this.#lastSendMs)) return undefined;
+      this.#lastSendMs = nowMs;
+      this.#inflight.push(after);
+      if (this.#inflight.length === 1) this.#lastProgressMs = nowMs;
+      return ["rep", after, after, clockHlc, []];
+    }
+    const scanned = read(after, streamScanMax);
+    const entries: RepEntry[] = [];
+    let upTo = after;
+    let lh = 0;
+    for (const e of scanned) {
+      if (e.targets.includes(this.peer)) {
+        if (entries.length >= streamBatchEntriesMax) break;
+        entries.push([e.key, e.partition, e.payload]);
+      }
+      upTo = e.seq;
+      lh = e.lh;
+    }
+    if (scanned.length === 0) upTo = lastSeq;
+    // Reaching the end of the log: nothing stamped up to the current clock is missing.
+    if (upTo >= lastSeq) lh = clockHlc;
+    this.sent = upTo;
+    this.#lastSendMs = nowMs;
+    if (this.#inflight.length === 0) this.#lastProgressMs = nowMs;
+    this.#inflight.push(upTo);
+    return ["rep", after, upTo, lh, entries];
+  }
+}

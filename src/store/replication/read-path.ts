@@ -1,0 +1,121 @@
+// The read path of a coordinator: ask the replicas the level needs (this site's first for
+// the local levels, every site once a session token is not yet satisfied here), merge what
+// they answer, and send the merged state to each replica that answered something else
+// (read repair). A session token is satisfied once the replicas that answered have received
+// every write the session made through each coordinator named in it.
+import type { TimerHandle } from "../../core/index.ts";
+import type { ReadRequest, ReadResponse, ReadResult } from "../api-types.ts";
+import { decodeState, digest, encodeState, type KeyState, merge, read as readValue } from "../crdt/crdt.ts";
+import { storeErrors } from "../errors.ts";
+import { checkKey, checkRunning, defaultTimeoutMs } from "./checks.ts";
+import { tokenWaitMs } from "./engine-constants.ts";
+import { forward } from "./forward.ts";
+import type { NodeContext, ReplicaResponse } from "./node-context.ts";
+import { levelMet } from "./quorum.ts";
+import { tokenSatisfied } from "./session-token.ts";
+
+export async function read(node: NodeContext, request: ReadRequest, forwarded: boolean): Promise<ReadResponse> {
+  checkRunning(node);
+  const partition = checkKey(node, request.key, request.consistency);
+  const replicas = node.replicas[partition];
+  const local = replicas.get(node.site) ?? [];
+  if (!local.includes(node.id)) {
+    if (forwarded) throw storeErrors.create("RS_ERR_STORE_UNAVAILABLE", "forwarded to a node that is not a replica");
+    return (await forward(node, local, "r", request)) as ReadResponse;
+  }
+  const timeoutMs = request.timeoutMs ?? defaultTimeoutMs(request.consistency);
+  const token = request.token;
+  const tokenNodes = Object.keys(token ?? {});
+  const responses = new Map<string, ReplicaResponse>();
+  responses.set(node.id, { state: node.local.getState(request.key), recv: recvFor(node, tokenNodes) });
+  const done = (): boolean =>
+    levelMet(request.consistency, replicas, node.site, new Set(responses.keys())) &&
+    tokenSatisfied(token, responses.values());
+  if (!done()) {
+    const localFirst = request.consistency === "local-one" || request.consistency === "local-quorum";
+    const ask = (nodes: readonly string[]) => {
+      for (const n of nodes) {
+        if (n === node.id || responses.has(n)) continue;
+        const callId = node.calls.call((reply) => {
+          if (reply[0] !== "readres") return;
+          const bytes = reply[2] as Uint8Array | null;
+          const recvList = reply[3] as number[];
+          responses.set(n, {
+            state: bytes ? decodeState(bytes) : undefined,
+            recv: new Map(tokenNodes.map((t, i) => [t, recvList[i] ?? 0])),
+          });
+          check();
+        });
+        node.transport.send(n, ["read", callId, request.key, tokenNodes]);
+      }
+    };
+    let check = (): void => {};
+    await new Promise<void>((resolve, reject) => {
+      const timers: TimerHandle[] = [];
+      const finish = (err?: Error) => {
+        check = () => {};
+        for (const t of timers) t.cancel();
+        if (err) reject(err);
+        else resolve();
+      };
+      check = () => {
+        if (done()) finish();
+      };
+      const all = [...replicas.values()].flat();
+      ask(localFirst ? local : all);
+      if (localFirst) {
+        // The session's writes may not have reached this site yet (a failover): ask the other sites too.
+        timers.push(
+          node.clock.setTimer(Math.min(tokenWaitMs, timeoutMs / 2), () => {
+            if (!tokenSatisfied(token, responses.values())) ask(all);
+          }),
+        );
+      }
+      timers.push(
+        node.clock.setTimer(timeoutMs, () => {
+          const levelOk = levelMet(request.consistency, replicas, node.site, new Set(responses.keys()));
+          finish(
+            levelOk
+              ? storeErrors.create("RS_ERR_STORE_STALE", `key ${request.key}`)
+              : storeErrors.create(
+                  "RS_ERR_STORE_CONSISTENCY",
+                  `${request.consistency} read not met within ${timeoutMs} ms (answered: ${[...responses.keys()].join(", ")})`,
+                ),
+          );
+        }),
+      );
+      check();
+    });
+  }
+  let merged: KeyState | undefined;
+  for (const r of responses.values()) merged = merge(merged, r.state);
+  readRepair(node, request.key, partition, merged, responses);
+  return { value: readValue(merged, node.clock.nowMs()) as ReadResult, token: token ?? {} };
+}
+
+function readRepair(
+  node: NodeContext,
+  key: string,
+  partition: number,
+  merged: KeyState | undefined,
+  responses: ReadonlyMap<string, ReplicaResponse>,
+): void {
+  if (!merged || responses.size < 2) return;
+  const want = digest(merged);
+  let bytes: Uint8Array | undefined;
+  for (const [replica, r] of responses) {
+    if (digest(r.state) === want) continue;
+    node.m.repairs.inc({ kind: "read" });
+    if (replica === node.id) {
+      node.local.mergeRemote(key, partition, merged, "repair");
+    } else {
+      bytes ??= encodeState(merged);
+      node.transport.send(replica, ["repair", "", key, partition, bytes]);
+    }
+  }
+}
+
+/** What this replica has received from each coordinator named in a session token. */
+export function recvFor(node: NodeContext, nodes: readonly string[]): Map<string, number> {
+  return new Map(nodes.map((n) => [n, n === node.id ? node.hlc.last : (node.recv.get(n) ?? 0)]));
+}

@@ -1,0 +1,80 @@
+// Stability and garbage collection. `complete` is the HLC up to which this node has every op
+// targeted at it; nodes gossip it, and the stability point is the minimum over all nodes:
+// every replica holds every op stamped at or before it. Keys are then compacted there (counter
+// ops folded, dedup ids and tombstones dropped) and expired keys cleared, a bounded number per
+// tick. docs/store-internals.md, "Why compaction is safe", says why this loses nothing.
+import { compact, digest } from "../crdt/crdt.ts";
+import { sweepDelayMs, sweepKeysPerTick, sweepScanKeysPerTick } from "./engine-constants.ts";
+import type { NodeContext } from "./node-context.ts";
+import { sameRepresentation } from "./state-shape.ts";
+
+export function complete(node: NodeContext): number {
+  let min = Number.MAX_SAFE_INTEGER;
+  for (const n of node.others) min = Math.min(min, node.recv.get(n) ?? 0);
+  return node.others.length === 0 ? node.hlc.last : min;
+}
+
+export function recomputeStable(node: NodeContext): void {
+  let min = complete(node);
+  for (const n of node.others) min = Math.min(min, node.completeOf.get(n) ?? 0);
+  if (min > node.stable) node.stable = min;
+}
+
+/** Sends this node's `complete` and HLC to every other node ("stab"). */
+export function gossipStability(node: NodeContext): void {
+  const c = complete(node);
+  for (const n of node.others) node.transport.send(n, ["stab", c, node.hlc.now()]);
+  recomputeStable(node);
+}
+
+export function onStability(node: NodeContext, from: string, peerComplete: number, peerHlc: number): void {
+  node.hlc.observe(peerHlc);
+  node.completeOf.set(from, peerComplete);
+  recomputeStable(node);
+}
+
+/**
+ * Compacts keys at the stability point and clears expired ones, a bounded number per
+ * tick: first keys that changed at least a second ago and have something to compact, then
+ * a slow scan of everything (which finds what the dirty list lost to a restart).
+ */
+export function sweepSome(node: NodeContext): void {
+  if (node.mine.length === 0) return;
+  const nowH = node.hlc.now();
+  for (const row of node.storage.expired(node.clock.nowMs(), sweepKeysPerTick)) {
+    compactKey(node, row.key, row.partition, nowH);
+  }
+  if (node.stable === 0) return;
+  const nowMs = node.clock.monoMs();
+  let budget = sweepKeysPerTick;
+  for (const [key, { partition, sinceMs }] of node.local.dirty) {
+    if (budget-- <= 0 || nowMs - sinceMs < sweepDelayMs) break;
+    node.local.dirty.delete(key);
+    compactKey(node, key, partition, nowH);
+  }
+  const sweep = node.chores.sweep;
+  const partition = node.mine[sweep.partitionIndex % node.mine.length];
+  const rows = node.storage.scanPartition(partition, sweep.afterKey, sweepScanKeysPerTick);
+  for (const row of rows) compactKey(node, row.key, partition, nowH);
+  if (rows.length === sweepScanKeysPerTick) sweep.afterKey = rows[rows.length - 1].key;
+  else {
+    sweep.partitionIndex = (sweep.partitionIndex + 1) % node.mine.length;
+    sweep.afterKey = undefined;
+  }
+}
+
+function compactKey(node: NodeContext, key: string, partition: number, nowH: number): void {
+  const { state, row } = node.local.getEntry(key);
+  if (!state) return;
+  const compacted = compact(state, node.stable, nowH);
+  if (!compacted) {
+    node.m.tombstones.inc();
+    node.local.putState(key, partition, undefined, { old: row, digest: 0 });
+    return;
+  }
+  const d = digest(compacted);
+  if (d !== (row?.digest ?? 0) || !sameRepresentation(state, compacted)) {
+    node.m.compactions.inc();
+    node.local.putState(key, partition, compacted, { old: row, digest: d });
+  }
+}

@@ -1,0 +1,242 @@
+// The replication engine of one store node. Any node takes reads and writes for the keys it
+// replicates (and forwards the others to a replica in its site). A write is stamped with
+// this node's hybrid logical clock, applied as a CRDT op, committed to SQLite together with
+// an entry in this node's outbound log (one commit per turn of the event loop), streamed to
+// every replica of the key's partition in every site, and acknowledged once the requested
+// consistency level holds. See docs/store-internals.md for why this loses nothing.
+//
+// This file is the node's shell: it wires the shared state (node-context.ts) from its
+// components and runs the lifecycle; each concern lives in its own file (write-path,
+// read-path, streams, inbound, stability, housekeeping, local-state).
+import { type Clock, type Logger, type Random, Registry, type Startable, type TimerHandle } from "../../core/index.ts";
+import type { Planet } from "../../topology/index.ts";
+import type {
+  MutateRequest,
+  MutateResult,
+  NodeHealth,
+  ReadRequest,
+  ReadResponse,
+  SessionToken,
+  StoreApi,
+} from "../api-types.ts";
+import { HybridClock, hlcWallMs } from "../crdt/hlc.ts";
+import { storeErrors } from "../errors.ts";
+import type { Storage } from "../storage/storage.ts";
+import type { Transport } from "../wire/transport.ts";
+import { AntiEntropy } from "./anti-entropy.ts";
+import { Calls } from "./calls.ts";
+import { saveCursors, scheduleTick } from "./housekeeping.ts";
+import { onMessage } from "./inbound.ts";
+import { LocalState } from "./local-state.ts";
+import { HashTrees } from "./merkle.ts";
+import { type NodeContext, placementOf } from "./node-context.ts";
+import { createNodeMetrics, renderNodeMetrics } from "./node-metrics.ts";
+import { OutboundStream } from "./outbound-stream.ts";
+import { settle } from "./pending-writes.ts";
+import { read } from "./read-path.ts";
+import { onPeerChange, pump } from "./streams.ts";
+import { mutate } from "./write-path.ts";
+
+export type StoreNodeInit = { readonly planet: Planet; readonly nodeId: string };
+
+export type StoreNodeComponents = {
+  readonly storage: Storage;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly logger: Logger;
+  /** Runs fn after the current turn (group commit). Default: setImmediate. */
+  readonly defer?: (fn: () => void) => void;
+};
+
+export function createStoreNode(init: StoreNodeInit, components: StoreNodeComponents): StoreNode {
+  return new StoreNode(init, components);
+}
+
+export class StoreNode implements StoreApi, Startable {
+  readonly id: string;
+  readonly site: string;
+  readonly metrics = new Registry();
+
+  readonly #node: NodeContext;
+  #tickTimer: TimerHandle | undefined;
+
+  constructor(init: StoreNodeInit, components: StoreNodeComponents) {
+    const m = createNodeMetrics(this.metrics);
+    const me = init.planet.storeNodes.find((n) => n.id === init.nodeId);
+    if (!me) throw storeErrors.create("RS_ERR_STORE_BAD_REQUEST", `unknown node id ${init.nodeId}`);
+    this.id = me.id;
+    this.site = me.site;
+    const { storage, transport, clock, random, logger: log } = components;
+    const hlcSaved = Number(storage.meta("hlc") ?? 0);
+    const hlc = new HybridClock(clock, hlcSaved);
+    const trees = new HashTrees(init.planet.store.partitions);
+    const placement = placementOf(init.planet, me.id, me.site);
+    const node: NodeContext = {
+      id: me.id,
+      site: me.site,
+      planet: init.planet,
+      storage,
+      transport,
+      clock,
+      random,
+      log,
+      hlc,
+      trees,
+      m,
+      ...placement,
+      local: new LocalState({
+        storage,
+        clock,
+        log,
+        hlc,
+        hlcSaved,
+        trees,
+        m,
+        defer: components.defer ?? ((fn) => setImmediate(fn)),
+        onAppended: () => {
+          for (const peer of node.out.keys()) pump(node, peer);
+        },
+      }),
+      calls: new Calls(me.id),
+      antiEntropy: new AntiEntropy({
+        self: me.id,
+        partitions: placement.mine,
+        replicasOf: (p) => [...placement.replicas[p].values()].flat().filter((n) => n !== me.id),
+        trees,
+        random,
+        isUp: (n) => transport.isUp(n),
+        send: (peer, message) => transport.send(peer, message),
+        keysOf: (p) => storage.scanPartition(p, undefined, Number.MAX_SAFE_INTEGER).map((r) => r.key),
+        stateOf: (key) => node.local.getState(key),
+        mergeRemote: (key, partition, state) => node.local.mergeRemote(key, partition, state, "repair"),
+        digestOf: (key) => node.local.getRow(key)?.digest ?? 0,
+      }),
+      out: new Map(),
+      expect: new Map(),
+      recv: new Map(),
+      completeOf: new Map(),
+      cursorsSaved: new Map(),
+      stable: 0,
+      pending: [],
+      state: "new",
+      chores: {
+        lastGossipMs: Number.NEGATIVE_INFINITY,
+        lastTruncateMs: 0,
+        sweep: { partitionIndex: 0, afterKey: undefined },
+      },
+    };
+    this.#node = node;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  async start(): Promise<void> {
+    const node = this.#node;
+    if (node.state !== "new") return;
+    node.state = "running";
+    node.storage.forEachDigest((key, partition, d) => node.trees.update(partition, key, 0, d));
+    const cursors = node.storage.cursors();
+    const nowMs = node.clock.monoMs();
+    for (const peer of node.others) {
+      node.out.set(peer, new OutboundStream(peer, cursors.get(peer) ?? 0, nowMs));
+      node.cursorsSaved.set(peer, cursors.get(peer) ?? 0);
+    }
+    node.transport.onMessage((from, message) => onMessage(node, from, message));
+    node.transport.onPeerChange((peer, up) => onPeerChange(node, peer, up));
+    await node.transport.start();
+    scheduleTick(node, (timer) => {
+      this.#tickTimer = timer;
+    });
+    node.log.info("store node started", {
+      node: node.id,
+      partitions: node.mine.length,
+      logEntries: node.storage.logLength(),
+    });
+  }
+
+  async stop(): Promise<void> {
+    const node = this.#node;
+    if (node.state !== "running") {
+      node.state = "stopped";
+      return;
+    }
+    node.state = "stopped";
+    this.#tickTimer?.cancel();
+    node.local.flush();
+    saveCursors(node);
+    for (const pw of node.pending) settle(pw, storeErrors.create("RS_ERR_STORE_SHUTTING_DOWN"));
+    node.pending = [];
+    node.calls.failAll("shutting down");
+    await node.transport.stop();
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  async mutate(request: MutateRequest): Promise<MutateResult> {
+    const node = this.#node;
+    const started = node.clock.monoMs();
+    const labels = { op: request.mutation.kind, consistency: request.consistency, outcome: "ok" };
+    try {
+      return await mutate(node, request, false);
+    } catch (err) {
+      labels.outcome = (err as { code?: string }).code ?? "error";
+      throw err;
+    } finally {
+      node.m.ops.inc(labels);
+      node.m.latency.observe(node.clock.monoMs() - started, { op: "write" });
+    }
+  }
+
+  async read(request: ReadRequest): Promise<ReadResponse> {
+    const node = this.#node;
+    const started = node.clock.monoMs();
+    const labels = { op: "get", consistency: request.consistency, outcome: "ok" };
+    try {
+      return await read(node, request, false);
+    } catch (err) {
+      labels.outcome = (err as { code?: string }).code ?? "error";
+      throw err;
+    } finally {
+      node.m.ops.inc(labels);
+      node.m.latency.observe(node.clock.monoMs() - started, { op: "read" });
+    }
+  }
+
+  health(): NodeHealth {
+    const node = this.#node;
+    const up = node.others.filter((n) => node.transport.isUp(n));
+    return {
+      node: node.id,
+      site: node.site,
+      ok: node.state === "running",
+      peersUp: up,
+      peersDown: node.others.filter((n) => !node.transport.isUp(n)),
+      hintsPending: node.storage.logLength(),
+      stableLagMs: node.stable === 0 ? -1 : Math.max(0, node.clock.nowMs() - hlcWallMs(node.stable)),
+    };
+  }
+
+  metricsText(): string {
+    return renderNodeMetrics(this.#node, this.metrics);
+  }
+
+  /** The stability point: every replica has every op stamped at or before it. For tests. */
+  get stable(): number {
+    return this.#node.stable;
+  }
+
+  /** The anti-entropy root of a partition (tests compare replicas with it). */
+  treeRoot(partition: number): number {
+    return this.#node.trees.root(partition);
+  }
+
+  treeRoots(): readonly number[] {
+    const node = this.#node;
+    return Array.from({ length: node.planet.store.partitions }, (_, p) =>
+      node.mine.includes(p) ? node.trees.root(p) : 0,
+    );
+  }
+}
+
+export type { SessionToken };

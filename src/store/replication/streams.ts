@@ -1,0 +1,84 @@
+// Both ends of the replication streams. Outbound: `pump` sends this node's log to a peer
+// in batches (OutboundStream keeps the window and the acknowledged cursor); an ack moves the
+// cursor and makes the peer a holder of the writes it covers. Inbound: a batch is merged and
+// acknowledged only after the commit that holds it, and a gap is answered with a nack.
+import { decodeState } from "../crdt/crdt.ts";
+import { streamHeartbeatMs } from "./engine-constants.ts";
+import type { NodeContext } from "./node-context.ts";
+import type { RepEntry } from "./outbound-stream.ts";
+import { addHolder } from "./pending-writes.ts";
+
+/** Sends what the stream to `peer` may send now (with a heartbeat if it has been quiet). */
+export function pump(node: NodeContext, peer: string, heartbeat = false): void {
+  const stream = node.out.get(peer);
+  if (!stream || !node.transport.isUp(peer)) return;
+  const nowMs = node.clock.monoMs();
+  const lastSeq = node.storage.lastSeq();
+  for (;;) {
+    const message = stream.next(
+      node.local.readLog,
+      lastSeq,
+      node.local.safeHlc(),
+      nowMs,
+      (lastSendMs) => heartbeat && nowMs - lastSendMs >= streamHeartbeatMs,
+    );
+    if (!message) return;
+    if (!node.transport.send(peer, message)) {
+      stream.reset(nowMs);
+      return;
+    }
+    if ((message[4] as unknown[]).length === 0) return;
+  }
+}
+
+export function onRep(
+  node: NodeContext,
+  from: string,
+  after: number,
+  upTo: number,
+  lh: number,
+  entries: readonly RepEntry[],
+): void {
+  const expected = node.expect.get(from);
+  if (expected !== undefined && after > expected) {
+    // A batch went missing: ask the sender to go back.
+    node.transport.send(from, ["nack", expected]);
+    return;
+  }
+  node.expect.set(from, Math.max(expected ?? 0, upTo));
+  node.hlc.observe(lh);
+  for (const [key, partition, payload] of entries) {
+    node.local.mergeRemote(key, partition, decodeState(payload), "replicate");
+  }
+  node.m.replicated.inc(undefined, entries.length);
+  node.local.afterNextCommit(() => {
+    if ((node.recv.get(from) ?? 0) < lh) node.recv.set(from, lh);
+    node.transport.send(from, ["ack", upTo]);
+  });
+}
+
+export function onAck(node: NodeContext, from: string, upTo: number): void {
+  const stream = node.out.get(from);
+  if (!stream) return;
+  if (stream.onAck(upTo, node.clock.monoMs())) {
+    for (const pw of node.pending) {
+      if (pw.seq > upTo) break;
+      if (pw.targets.has(from)) addHolder(node, pw, from);
+    }
+    node.pending = node.pending.filter((pw) => !pw.done);
+  }
+  pump(node, from);
+}
+
+export function onNack(node: NodeContext, from: string, afterSeq: number): void {
+  node.out.get(from)?.rewind(afterSeq, node.clock.monoMs());
+  pump(node, from);
+}
+
+export function onPeerChange(node: NodeContext, peer: string, up: boolean): void {
+  const stream = node.out.get(peer);
+  if (!stream) return;
+  stream.reset(node.clock.monoMs());
+  if (!up) node.expect.delete(peer);
+  else pump(node, peer);
+}

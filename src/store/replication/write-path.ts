@@ -1,0 +1,110 @@
+// The write path of a coordinator: check the request, forward it when this node is not a
+// replica of the key, stamp the mutation with the HLC and apply it to the (compacted) state,
+// stage the new state and a log entry of its delta for the group commit, and wait for the
+// consistency level. A retry of an op this replica already holds is answered with the value
+// and spreads the whole state again, so the level holds for the retry too.
+import type { TimerHandle } from "../../core/index.ts";
+import type { Consistency } from "../../topology/index.ts";
+import type { MutateRequest, MutateResult, ReadResult } from "../api-types.ts";
+import { applyMutation, compact, digest, encodeState, type KeyState } from "../crdt/crdt.ts";
+import { storeErrors } from "../errors.ts";
+import { checkKey, checkLoad, checkRunning, defaultTimeoutMs } from "./checks.ts";
+import { spreadResendMs } from "./engine-constants.ts";
+import { forward } from "./forward.ts";
+import { type NodeContext, targetsOf } from "./node-context.ts";
+import { awaitLevel } from "./pending-writes.ts";
+import { levelMet } from "./quorum.ts";
+import { mergeSessionTokens } from "./session-encoding.ts";
+
+export async function mutate(node: NodeContext, request: MutateRequest, forwarded: boolean): Promise<MutateResult> {
+  checkRunning(node);
+  const partition = checkKey(node, request.key, request.consistency);
+  if (typeof request.opId !== "string" || request.opId.length === 0 || request.opId.length > 256) {
+    throw storeErrors.create("RS_ERR_STORE_BAD_REQUEST", "opId must be a string of 1 to 256 characters");
+  }
+  const replicas = node.replicas[partition];
+  const local = replicas.get(node.site) ?? [];
+  if (!local.includes(node.id)) {
+    if (forwarded) throw storeErrors.create("RS_ERR_STORE_UNAVAILABLE", "forwarded to a node that is not a replica");
+    return (await forward(node, local, "m", request)) as MutateResult;
+  }
+  checkLoad(node);
+  const timeoutMs = request.timeoutMs ?? defaultTimeoutMs(request.consistency);
+  // The state is rewritten anyway: compact it first, so a hot key does not grow.
+  const { state: stored, row: storedRow } = node.local.getEntry(request.key);
+  const h = node.hlc.now();
+  const before = stored && node.stable > 0 ? compact(stored, node.stable, h) : stored;
+  const applied = applyMutation(before, request.mutation as never, {
+    opId: request.opId,
+    h,
+    nowMs: node.clock.nowMs(),
+  });
+  if (applied.duplicate) {
+    // A retry of an op this replica already holds: make sure the level holds for it now.
+    await spread(node, request.key, partition, before, request.consistency, timeoutMs);
+    return {
+      value: applied.value as ReadResult,
+      duplicate: true,
+      token: mergeSessionTokens(request.token, { [node.id]: node.hlc.last }),
+    };
+  }
+  node.local.putState(request.key, partition, applied.state, { old: storedRow, digest: digest(applied.state) });
+  const targets = targetsOf(node, partition);
+  const seq = await node.local.append({
+    partition,
+    key: request.key,
+    lh: h,
+    targets,
+    payload: encodeState(applied.delta),
+  });
+  await awaitLevel(node, seq, partition, targets, request.consistency, timeoutMs, applied.delta, request.key);
+  return {
+    value: applied.value as ReadResult,
+    duplicate: false,
+    token: mergeSessionTokens(request.token, { [node.id]: h }),
+  };
+}
+
+/** Sends this node's whole state of a key to every replica and waits for the level. */
+async function spread(
+  node: NodeContext,
+  key: string,
+  partition: number,
+  state: KeyState | undefined,
+  level: Consistency,
+  timeoutMs: number,
+): Promise<void> {
+  const replicas = node.replicas[partition];
+  const holders = new Set<string>([node.id]);
+  if (levelMet(level, replicas, node.site, holders)) return;
+  const bytes = encodeState(state as KeyState);
+  await new Promise<void>((resolve, reject) => {
+    let settled = false;
+    let resend: TimerHandle | undefined;
+    const finish = (err?: Error) => {
+      settled = true;
+      timer.cancel();
+      resend?.cancel();
+      if (err) reject(err);
+      else resolve();
+    };
+    const timer = node.clock.setTimer(timeoutMs, () => {
+      if (!settled) finish(storeErrors.create("RS_ERR_STORE_CONSISTENCY", `${level} not met within ${timeoutMs} ms`));
+    });
+    // Replicas that have not confirmed are asked again now and then: a link may just be
+    // coming back (this is a retry, after all).
+    const sendAll = () => {
+      for (const target of targetsOf(node, partition)) {
+        if (holders.has(target)) continue;
+        const callId = node.calls.call((reply) => {
+          if (settled || reply[0] !== "repaired") return;
+          holders.add(target);
+          if (levelMet(level, replicas, node.site, holders)) finish();
+        });
+        node.transport.send(target, ["repair", callId, key, partition, bytes]);
+      }
+      if (!settled) resend = node.clock.setTimer(spreadResendMs, sendAll);
+    };
+    sendAll();
+  });
+}

@@ -1,0 +1,217 @@
+// A whole planet of store nodes in one process, on a seeded simulated network, a manual
+// clock and in-memory "disks": the deterministic simulation. A crash throws a node's
+// engine away mid-flight (whatever it had not committed is gone, its timers never fire)
+// and a restart builds a new engine on the same disk. Everything random comes from the
+// seed, so a failing seed replays exactly.
+import {
+  type Clock,
+  createLogger,
+  ManualClock,
+  type Random,
+  seededRandom,
+  type TimerHandle,
+} from "../../core/index.ts";
+import { type Planet, siteRttMs } from "../../topology/index.ts";
+import type { MutateRequest, MutateResult, ReadRequest, ReadResponse } from "../api-types.ts";
+import { createStoreNode, type StoreNode } from "../replication/store-node.ts";
+import { MemoryStorage } from "./memory-storage.ts";
+import { SimNetwork } from "./sim-network.ts";
+
+/** A clock view for one incarnation of a node: once the node crashes its timers never fire. */
+class IncarnationClock implements Clock {
+  readonly #clock: ManualClock;
+  alive = true;
+  constructor(clock: ManualClock) {
+    this.#clock = clock;
+  }
+  nowMs(): number {
+    return this.#clock.nowMs();
+  }
+  monoMs(): number {
+    return this.#clock.monoMs();
+  }
+  setTimer(delayMs: number, fn: () => void): TimerHandle {
+    return this.#clock.setTimer(delayMs, () => {
+      if (this.alive) fn();
+    });
+  }
+}
+
+type SimNode = {
+  readonly id: string;
+  storage: MemoryStorage;
+  engine: StoreNode | undefined;
+  clock: IncarnationClock | undefined;
+};
+
+export type SimClusterOptions = {
+  readonly planet: Planet;
+  readonly seed: number;
+  /** Probability that a message is lost. */
+  readonly lossRate?: number;
+  /** Extra random delay per message, ms. */
+  readonly jitterMs?: number;
+};
+
+export class SimCluster {
+  readonly clock = new ManualClock();
+  readonly random: Random;
+  readonly network: SimNetwork;
+  readonly planet: Planet;
+  readonly nodes = new Map<string, SimNode>();
+  readonly #logger = createLogger({}, { level: "error", write: () => {} });
+
+  constructor(options: SimClusterOptions) {
+    this.planet = options.planet;
+    this.random = seededRandom(options.seed);
+    const siteOf = new Map(options.planet.storeNodes.map((n) => [n.id, n.site]));
+    this.network = new SimNetwork({
+      clock: this.clock,
+      random: seededRandom(options.seed ^ 0x5eed),
+      lossRate: options.lossRate ?? 0,
+      jitterMs: options.jitterMs ?? 2,
+      latencyMs: (a: string, b: string) => {
+        const sa = siteOf.get(a);
+        const sb = siteOf.get(b);
+        if (!sa || !sb || sa === sb) return 0.2;
+        return siteRttMs(options.planet, sa, sb) / 2;
+      },
+    });
+    for (const n of options.planet.storeNodes) {
+      this.nodes.set(n.id, { id: n.id, storage: new MemoryStorage(), engine: undefined, clock: undefined });
+    }
+  }
+
+  async startAll(): Promise<void> {
+    for (const id of this.nodes.keys()) await this.start(id);
+  }
+
+  async start(id: string): Promise<void> {
+    const node = this.#node(id);
+    if (node.engine) return;
+    const clock = new IncarnationClock(this.clock);
+    const engine = createStoreNode(
+      { planet: this.planet, nodeId: id },
+      {
+        storage: node.storage,
+        transport: this.network.transport(id),
+        clock,
+        random: seededRandom(this.random.int(2 ** 31)),
+        logger: this.#logger,
+        // A commit takes a while (the rest of the turn, the fsync): a crash can land before it.
+        defer: (fn) => clock.setTimer(this.random.next() * 0.5, fn),
+      },
+    );
+    node.clock = clock;
+    node.engine = engine;
+    await engine.start();
+  }
+
+  /** SIGKILL: the engine vanishes with whatever it had not committed; its disk stays. */
+  crash(id: string): void {
+    const node = this.#node(id);
+    if (!node.engine) return;
+    node.clock!.alive = false;
+    node.engine = undefined;
+    node.clock = undefined;
+    this.network.crash(id);
+  }
+
+  async restart(id: string): Promise<void> {
+    this.network.restart(id);
+    // A new incarnation gets a new handle on the same disk; the dead one's is fenced off.
+    const node = this.#node(id);
+    node.storage = node.storage.reopen();
+    await this.start(id);
+  }
+
+  isRunning(id: string): boolean {
+    return this.#node(id).engine !== undefined;
+  }
+
+  engine(id: string): StoreNode | undefined {
+    return this.#node(id).engine;
+  }
+
+  /** Runs a client request at a node, giving up (unacknowledged) after `giveUpMs` of simulated time. */
+  request<T extends MutateResult | ReadResponse>(
+    id: string,
+    run: (engine: StoreNode) => Promise<T>,
+    giveUpMs = 10_000,
+  ): Promise<{ ok: true; value: T } | { ok: false; error: Error }> {
+    const engine = this.#node(id).engine;
+    if (!engine) return Promise.resolve({ ok: false, error: new Error(`${id} is down`) });
+    return new Promise((resolve) => {
+      let settled = false;
+      const timer = this.clock.setTimer(giveUpMs, () => {
+        if (settled) return;
+        settled = true;
+        resolve({ ok: false, error: new Error("no answer (node crashed or stuck)") });
+      });
+      run(engine).then(
+        (value) => {
+          if (settled) return;
+          settled = true;
+          timer.cancel();
+          resolve({ ok: true, value });
+        },
+        (error: Error) => {
+          if (settled) return;
+          settled = true;
+          timer.cancel();
+          resolve({ ok: false, error });
+        },
+      );
+    });
+  }
+
+  mutate(id: string, request: MutateRequest) {
+    return this.request(id, (e) => e.mutate(request));
+  }
+
+  read(id: string, request: ReadRequest) {
+    return this.request(id, (e) => e.read(request));
+  }
+
+  /** Moves simulated time forward in small steps, letting promise callbacks run between them. */
+  async advance(ms: number, stepMs = 1): Promise<void> {
+    const end = this.clock.monoMs() + ms;
+    while (this.clock.monoMs() < end) {
+      const next = this.clock.nextTimerMs();
+      const stepTo = Math.min(end, Math.max(this.clock.monoMs() + stepMs, next ?? end));
+      this.clock.advance(stepTo - this.clock.monoMs());
+      await drainMicrotasks();
+    }
+  }
+
+  /** Moves simulated time forward until the promise settles (at most maxMs of simulated time). */
+  async settle<T>(promise: Promise<T>, maxMs = 60_000): Promise<T> {
+    let done = false;
+    const watched = promise.finally(() => {
+      done = true;
+    });
+    for (let waited = 0; !done && waited < maxMs; waited += 10) await this.advance(10);
+    if (!done) throw new Error(`still pending after ${maxMs} ms of simulated time`);
+    return watched;
+  }
+
+  async stopAll(): Promise<void> {
+    for (const node of this.nodes.values()) {
+      if (node.engine) {
+        node.clock!.alive = false;
+        node.engine = undefined;
+      }
+    }
+  }
+
+  #node(id: string): SimNode {
+    const node = this.nodes.get(id);
+    if (!node) throw new Error(`no node ${id}`);
+    return node;
+  }
+}
+
+/** Lets every pending promise callback run (setImmediate runs after the microtask queue is empty). */
+function drainMicrotasks(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -1,0 +1,463 @@
+// The production Transport: persistent TCP connections between store nodes, carrying
+// length-prefixed msgpack frames (framing.ts).
+//
+// Each node dials one outbound connection to every peer and sends only on it; it receives
+// on the connections its peers dialed. So messages from A to B always travel on A's one
+// connection to B, in order. A connection opens with a hello each way ({v, from, to}); the
+// dialer counts the peer as up once the peer's hello is back (right version, right node).
+// The dialer pings every pingIntervalMs and the other side answers; either side closes a
+// connection that has been silent for peerSilenceMsMax (a cut link, a frozen process),
+// rather than waiting minutes for TCP to notice.
+//
+// Everything sent to a peer in one turn of the event loop goes out in one write. When a
+// connection breaks, what was queued or in flight on it is lost (the engine resends from
+// its cursors once the peer is up again); the dialer retries with jittered exponential
+// back-off, from reconnectDelayMsMin up to reconnectDelayMsMax.
+//
+// When send() returns false (the message is not queued, the caller must count it lost):
+// - the transport is not started, the peer is not in `peers` (or is this node), or
+// - the peer is between dial attempts (down, waiting out the back-off), or
+// - the bytes queued for the peer (ours plus the socket's unsent buffer) plus this frame
+//   would pass sendQueueBytesMax, or the message alone is over frameBytesMax.
+// While a dial is in progress send() queues, and the queue goes out once the peer is up; a
+// dial that fails loses that queue without a down event (the peer was never up).
+import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
+import {
+  assert,
+  type Clock,
+  createLogger,
+  isRedshirtError,
+  type Logger,
+  type Random,
+  systemClock,
+  systemRandom,
+  type TimerHandle,
+} from "../../core/index.ts";
+import {
+  connectTimeoutMs,
+  frameBytesMax as frameBytesMaxDefault,
+  helloBytesMax,
+  inboundConnectionsMax,
+  keepAliveInitialDelayMs,
+  peerSilenceMsMax,
+  pingIntervalMs,
+  reconnectDelayMsMax,
+  reconnectDelayMsMin,
+  sendQueueBytesMax as sendQueueBytesMaxDefault,
+} from "../constants.ts";
+import { storageErrors } from "../storage-errors.ts";
+import { encodeFrame, FrameDecoder, helloFrame, parseHello } from "./framing.ts";
+import type { Transport, WireMessage } from "./transport.ts";
+
+export type TcpAddress = { readonly host: string; readonly port: number };
+
+export type TcpTransportInit = {
+  readonly self: string;
+  readonly listen: TcpAddress;
+  /** Every other node and where it listens (an entry for `self` is ignored). */
+  readonly peers: ReadonlyMap<string, TcpAddress>;
+  readonly clock?: Clock;
+  /** Jitter of the reconnect back-off. */
+  readonly random?: Random;
+  readonly logger?: Logger;
+  /** Per-peer queue bound in bytes (default sendQueueBytesMax). */
+  readonly sendQueueBytesMax?: number;
+  /** Largest frame body in bytes, sent or received (default frameBytesMax). */
+  readonly frameBytesMax?: number;
+};
+
+export type TcpTransport = Transport & {
+  /** Where the transport listens once started (the port the OS chose when `listen.port` was 0). */
+  address(): TcpAddress | undefined;
+};
+
+type Outbound = {
+  readonly peer: string;
+  readonly address: TcpAddress;
+  state: "idle" | "connecting" | "up" | "backoff";
+  socket: Socket | undefined;
+  frames: Buffer[];
+  queuedBytes: number;
+  failures: number;
+  /** The dial timeout, the back-off wait, or the ping interval, by state. */
+  timer: TimerHandle | undefined;
+  lastHeardMs: number;
+  pings: number;
+};
+
+type Inbound = {
+  readonly socket: Socket;
+  peer: string | undefined;
+  closed: boolean;
+  lastHeardMs: number;
+  readonly openedMs: number;
+  timer: TimerHandle | undefined;
+};
+
+export function createTcpTransport(init: TcpTransportInit): TcpTransport {
+  return new Tcp(init);
+}
+
+class Tcp implements TcpTransport {
+  readonly self: string;
+  readonly #listen: TcpAddress;
+  readonly #peers: ReadonlyMap<string, TcpAddress>;
+  readonly #clock: Clock;
+  readonly #random: Random;
+  readonly #log: Logger;
+  readonly #queueBytesMax: number;
+  readonly #frameBytesMax: number;
+  readonly #outbound = new Map<string, Outbound>();
+  readonly #inbound = new Set<Inbound>();
+  readonly #inboundByPeer = new Map<string, Inbound>();
+  readonly #dirty = new Set<Outbound>();
+  #flushScheduled = false;
+  #server: Server | undefined;
+  #starting: Promise<void> | undefined;
+  #running = false;
+  #onMessage: (from: string, message: WireMessage) => void = () => {};
+  #onPeerChange: (peer: string, up: boolean) => void = () => {};
+
+  constructor(init: TcpTransportInit) {
+    this.self = init.self;
+    this.#listen = init.listen;
+    this.#peers = init.peers;
+    this.#clock = init.clock ?? systemClock;
+    this.#random = init.random ?? systemRandom;
+    this.#log = init.logger ?? createLogger({ part: "store", node: init.self });
+    this.#frameBytesMax = init.frameBytesMax ?? frameBytesMaxDefault;
+    this.#queueBytesMax = init.sendQueueBytesMax ?? sendQueueBytesMaxDefault;
+    assert(this.#frameBytesMax + 4 <= this.#queueBytesMax, "one largest frame fits the send queue");
+    for (const [peer, address] of init.peers) {
+      if (peer === init.self) continue;
+      this.#outbound.set(peer, {
+        peer,
+        address,
+        state: "idle",
+        socket: undefined,
+        frames: [],
+        queuedBytes: 0,
+        failures: 0,
+        timer: undefined,
+        lastHeardMs: 0,
+        pings: 0,
+      });
+    }
+  }
+
+  start(): Promise<void> {
+    this.#starting ??= this.#start().catch((err) => {
+      this.#starting = undefined;
+      throw err;
+    });
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    const server = createServer(
+      { noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveInitialDelayMs },
+      (s) => this.#accept(s),
+    );
+    server.maxConnections = inboundConnectionsMax;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (err) =>
+        reject(
+          storageErrors.create("RS_ERR_STORE_LISTEN", `${this.#listen.host}:${this.#listen.port}: ${err.message}`, {
+            cause: err,
+          }),
+        ),
+      );
+      server.listen({ host: this.#listen.host, port: this.#listen.port }, () => resolve());
+    });
+    server.on("error", (err) => this.#log.error("node-to-node listener failed", { err }));
+    this.#server = server;
+    this.#running = true;
+    for (const ob of this.#outbound.values()) this.#dial(ob);
+  }
+
+  async stop(): Promise<void> {
+    const starting = this.#starting;
+    if (!starting) return;
+    this.#starting = undefined;
+    await starting.catch(() => {});
+    this.#running = false;
+    for (const ob of this.#outbound.values()) {
+      ob.timer?.cancel();
+      ob.timer = undefined;
+      ob.socket?.destroy();
+      ob.socket = undefined;
+      ob.state = "idle";
+      ob.failures = 0;
+      this.#clearQueue(ob);
+    }
+    for (const conn of this.#inbound) this.#closeInbound(conn);
+    const server = this.#server;
+    this.#server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  address(): TcpAddress | undefined {
+    const a = this.#server?.address();
+    return a && typeof a === "object" ? { host: a.address, port: a.port } : undefined;
+  }
+
+  send(peer: string, message: WireMessage): boolean {
+    assert(Array.isArray(message), "a wire message is an array");
+    if (!this.#running) return false;
+    const ob = this.#outbound.get(peer);
+    if (!ob || (ob.state !== "up" && ob.state !== "connecting")) return false;
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(message, this.#frameBytesMax);
+    } catch (err) {
+      if (!isRedshirtError(err, "RS_ERR_STORE_WIRE")) throw err;
+      this.#log.error("message too large to send; dropped", { peer, err });
+      return false;
+    }
+    if (ob.queuedBytes + (ob.socket?.writableLength ?? 0) + frame.length > this.#queueBytesMax) return false;
+    this.#enqueue(ob, frame);
+    return true;
+  }
+
+  onMessage(handler: (from: string, message: WireMessage) => void): void {
+    this.#onMessage = handler;
+  }
+
+  onPeerChange(handler: (peer: string, up: boolean) => void): void {
+    this.#onPeerChange = handler;
+  }
+
+  isUp(peer: string): boolean {
+    return this.#outbound.get(peer)?.state === "up";
+  }
+
+  // ---- outbound: dial, hello, ping, back-off ----
+
+  #dial(ob: Outbound): void {
+    if (!this.#running) return;
+    ob.state = "connecting";
+    const socket = netConnect({
+      host: ob.address.host,
+      port: ob.address.port,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: keepAliveInitialDelayMs,
+    });
+    ob.socket = socket;
+    ob.timer = this.#clock.setTimer(connectTimeoutMs, () => this.#lose(ob, socket, "no hello within the dial timeout"));
+    // Only pongs come back on this connection after the hello: small frames either way.
+    const decoder = new FrameDecoder(helloBytesMax);
+    let lastError: Error | undefined;
+    socket.on("connect", () => socket.write(helloFrame(this.self, ob.peer)));
+    socket.on("data", (chunk: Buffer) => {
+      const err = decoder.push(chunk, (body) => this.#onOutboundFrame(ob, socket, body));
+      if (err) this.#lose(ob, socket, err.message);
+    });
+    socket.on("drain", () => this.#flush(ob));
+    socket.on("error", (err) => {
+      lastError = err;
+    });
+    socket.on("close", () => this.#lose(ob, socket, lastError?.message ?? "connection closed"));
+  }
+
+  #onOutboundFrame(ob: Outbound, socket: Socket, body: unknown): void {
+    if (ob.socket !== socket) return;
+    ob.lastHeardMs = this.#clock.monoMs();
+    if (ob.state === "connecting") {
+      const hello = parseHello(body);
+      if (typeof hello === "string") {
+        this.#lose(ob, socket, hello);
+        return;
+      }
+      if (hello.from !== ob.peer) {
+        this.#lose(ob, socket, `the node at this address is ${hello.from}`);
+        return;
+      }
+      ob.timer?.cancel();
+      ob.state = "up";
+      ob.failures = 0;
+      this.#armPing(ob, socket);
+      this.#log.info("peer up", { peer: ob.peer });
+      this.#onPeerChange(ob.peer, true);
+      if (ob.socket === socket && ob.frames.length > 0) this.#markDirty(ob);
+      return;
+    }
+    const pong = (body as { pong?: unknown } | null)?.pong;
+    if (typeof pong !== "number") this.#lose(ob, socket, "the peer sent an unexpected frame");
+  }
+
+  #armPing(ob: Outbound, socket: Socket): void {
+    ob.timer = this.#clock.setTimer(pingIntervalMs, () => {
+      if (ob.socket !== socket) return;
+      if (this.#clock.monoMs() - ob.lastHeardMs > peerSilenceMsMax) {
+        this.#lose(ob, socket, `silent for over ${peerSilenceMsMax} ms`);
+        return;
+      }
+      this.#enqueue(ob, encodeFrame({ ping: ++ob.pings }));
+      this.#armPing(ob, socket);
+    });
+  }
+
+  /** The connection `socket` of `ob` is gone (or must go): drop its queue and retry after a back-off. */
+  #lose(ob: Outbound, socket: Socket, reason: string): void {
+    if (ob.socket !== socket) return;
+    socket.destroy();
+    ob.socket = undefined;
+    ob.timer?.cancel();
+    ob.timer = undefined;
+    this.#clearQueue(ob);
+    const wasUp = ob.state === "up";
+    if (!this.#running) {
+      ob.state = "idle";
+      return;
+    }
+    ob.state = "backoff";
+    const delayMs = this.#backoffMs(ob.failures++);
+    ob.timer = this.#clock.setTimer(delayMs, () => {
+      ob.timer = undefined;
+      if (ob.state === "backoff") this.#dial(ob);
+    });
+    if (wasUp) {
+      this.#log.info("peer down", { peer: ob.peer, reason, retryInMs: Math.round(delayMs) });
+      this.#onPeerChange(ob.peer, false);
+    } else {
+      this.#log.debug("dial failed", { peer: ob.peer, reason, retryInMs: Math.round(delayMs) });
+    }
+  }
+
+  #backoffMs(failures: number): number {
+    const capped = Math.min(reconnectDelayMsMax, reconnectDelayMsMin * 2 ** Math.min(failures, 30));
+    return capped * (0.5 + this.#random.next() / 2);
+  }
+
+  // ---- outbound: queue and batched writes ----
+
+  #enqueue(ob: Outbound, frame: Buffer): void {
+    ob.frames.push(frame);
+    ob.queuedBytes += frame.length;
+    if (ob.state === "up") this.#markDirty(ob);
+  }
+
+  #clearQueue(ob: Outbound): void {
+    ob.frames = [];
+    ob.queuedBytes = 0;
+    this.#dirty.delete(ob);
+  }
+
+  #markDirty(ob: Outbound): void {
+    this.#dirty.add(ob);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    // After this turn's I/O callbacks: every frame queued in the turn leaves in one write.
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      const dirty = [...this.#dirty];
+      this.#dirty.clear();
+      for (const ob of dirty) this.#flush(ob);
+    });
+  }
+
+  #flush(ob: Outbound): void {
+    const socket = ob.socket;
+    if (ob.state !== "up" || !socket || ob.frames.length === 0) return;
+    // Past the kernel's buffer the socket queues; wait for 'drain' and send the backlog then.
+    if (socket.writableNeedDrain) return;
+    const data = ob.frames.length === 1 ? ob.frames[0] : Buffer.concat(ob.frames, ob.queuedBytes);
+    ob.frames = [];
+    ob.queuedBytes = 0;
+    socket.write(data);
+  }
+
+  // ---- inbound: hello, messages, pongs ----
+
+  #accept(socket: Socket): void {
+    if (!this.#running) {
+      socket.destroy();
+      return;
+    }
+    const now = this.#clock.monoMs();
+    const conn: Inbound = { socket, peer: undefined, closed: false, lastHeardMs: now, openedMs: now, timer: undefined };
+    this.#inbound.add(conn);
+    const decoder = new FrameDecoder(helloBytesMax);
+    socket.on("data", (chunk: Buffer) => {
+      conn.lastHeardMs = this.#clock.monoMs();
+      const err = decoder.push(chunk, (body) => this.#onInboundFrame(conn, body, decoder));
+      if (err) this.#rejectInbound(conn, err.message);
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => this.#closeInbound(conn));
+    this.#watchInbound(conn);
+  }
+
+  #watchInbound(conn: Inbound): void {
+    conn.timer = this.#clock.setTimer(pingIntervalMs, () => {
+      const now = this.#clock.monoMs();
+      if (conn.peer === undefined && now - conn.openedMs > connectTimeoutMs) {
+        this.#rejectInbound(conn, "no hello within the dial timeout");
+        return;
+      }
+      if (now - conn.lastHeardMs > peerSilenceMsMax) {
+        this.#closeInbound(conn);
+        return;
+      }
+      this.#watchInbound(conn);
+    });
+  }
+
+  #onInboundFrame(conn: Inbound, body: unknown, decoder: FrameDecoder): void {
+    if (conn.closed) return;
+    if (conn.peer === undefined) {
+      const hello = parseHello(body);
+      if (typeof hello === "string") {
+        this.#rejectInbound(conn, hello);
+        return;
+      }
+      if (!this.#outbound.has(hello.from)) {
+        this.#rejectInbound(conn, `${hello.from} is not a known node`);
+        return;
+      }
+      if (hello.to !== undefined && hello.to !== this.self) {
+        this.#rejectInbound(conn, `${hello.from} dialed ${hello.to}, but this is ${this.self}`);
+        return;
+      }
+      conn.peer = hello.from;
+      // The peer keeps one connection to us: a new one means it gave up the old one.
+      const old = this.#inboundByPeer.get(hello.from);
+      if (old) this.#closeInbound(old);
+      this.#inboundByPeer.set(hello.from, conn);
+      decoder.setFrameBytesMax(this.#frameBytesMax);
+      conn.socket.write(helloFrame(this.self));
+      return;
+    }
+    if (Array.isArray(body)) {
+      this.#onMessage(conn.peer, body);
+      return;
+    }
+    const ping = (body as { ping?: unknown } | null)?.ping;
+    if (typeof ping === "number") {
+      conn.socket.write(encodeFrame({ pong: ping }));
+      return;
+    }
+    this.#rejectInbound(conn, "unexpected frame");
+  }
+
+  #rejectInbound(conn: Inbound, reason: string): void {
+    if (conn.closed) return;
+    this.#log.warn("closing a node-to-node connection", {
+      code: "RS_ERR_STORE_WIRE",
+      peer: conn.peer,
+      remote: `${conn.socket.remoteAddress}:${conn.socket.remotePort}`,
+      reason,
+    });
+    this.#closeInbound(conn);
+  }
+
+  #closeInbound(conn: Inbound): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    conn.timer?.cancel();
+    conn.socket.destroy();
+    this.#inbound.delete(conn);
+    if (conn.peer !== undefined && this.#inboundByPeer.get(conn.peer) === conn) this.#inboundByPeer.delete(conn.peer);
+  }
+}
