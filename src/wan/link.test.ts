@@ -7,9 +7,9 @@ import dgram from "node:dgram";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { after, before, test } from "node:test";
 import { pathRtt } from "../../test/support/rtt.ts";
-import { createLogger, systemClock, systemRandom } from "../core/index.ts";
+import { createLogger, ManualClock, systemClock, systemRandom } from "../core/index.ts";
 import type { LinkEndpoint, LinkPlan } from "../topology/index.ts";
-import { queueBytesMax, readChunkBytesMax } from "./constants.ts";
+import { queueBytesMax, readChunkBytesMax, udpSessionIdleMs, udpSweepIntervalMs } from "./constants.ts";
 import { Link } from "./link.ts";
 import { WanMetrics } from "./metrics.ts";
 
@@ -254,5 +254,31 @@ test("wan link - the bandwidth limit spreads a transfer over its serialization t
   } finally {
     s.destroy();
     link.slow({ bandwidthMbps: null });
+  }
+});
+
+test("wan link - idle UDP sessions are swept, by the sweep alone", async () => {
+  const clock = new ManualClock();
+  const quiet = new Link(
+    { ...plan("c->b", 131, [[dnsPort, "udp"]]), oneWayMs: 0 },
+    { jitterMs: 0, bandwidthMbps: null, lossPct: 0 },
+    { clock, random: systemRandom, log },
+    metrics,
+  );
+  await quiet.start();
+  const client = dgram.createSocket("udp4");
+  try {
+    await new Promise<void>((resolve) => client.bind(0, "127.171.1.3", resolve));
+    const answered = new Promise<void>((resolve) => client.once("message", () => resolve()));
+    client.send("hello", dnsPort, "127.171.131.1");
+    await answered; // a zero-delay link delivers at once, with no clock advance
+    assert.equal(quiet.status().udpSessions, 1);
+    clock.advance(udpSessionIdleMs - 1);
+    assert.equal(quiet.status().udpSessions, 1, "not idle long enough yet");
+    clock.advance(udpSweepIntervalMs + 1);
+    assert.equal(quiet.status().udpSessions, 0, "the sweep closed the idle session");
+  } finally {
+    client.close();
+    await quiet.stop();
   }
 });
