@@ -115,12 +115,11 @@ function stream(listen: string, target: string, seconds: number): Promise<number
         buffered = buffered.slice(i + 1);
         if (line.event === "progress") {
           progress.push(line.mbPerS);
-          process.stdout.write(`\rbench:   … ${progress.map((x) => `${x}`).join(" ")} MB/s`);
+          log(`  … second ${progress.length}: ${line.mbPerS} MB/s`);
         } else if (line.event === "result") result = line.bytesPerS;
       }
     });
     child.once("exit", (code) => {
-      process.stdout.write("\n");
       if (code === 0 && result !== undefined) resolve(result);
       else reject(new Error(`the byte pump exited with ${code}`));
     });
