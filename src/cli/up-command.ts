@@ -4,6 +4,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { PlanetRunner } from "../cattle/index.ts";
+import { loadPlanetSecret } from "../core/index.ts";
 import { loadPlanet, type Planet, sitesByDistance } from "../topology/index.ts";
 import { parseCommandArgs } from "./args.ts";
 import { cliErrors } from "./errors.ts";
@@ -81,6 +82,8 @@ export async function run(args: string[]): Promise<number> {
   const planetFile = resolve(values.planet);
   const planet = loadPlanet(planetFile);
   const dataDir = resolve(planet.baseDir, planet.store.dataDir);
+  // Made on the first up; every store node reads it at start (and refuses to start without it).
+  loadPlanetSecret(dataDir, { create: true });
   const release = takeLock(resolve(dataDir, "up.lock"));
   const started = performance.now();
   const runner = new PlanetRunner({

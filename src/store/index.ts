@@ -54,7 +54,12 @@ export { HybridClock, hlcFromWallMs, hlcWallMs } from "./crdt/hlc.ts";
 export { storeErrors } from "./errors.ts";
 export { HashTrees } from "./replication/merkle.ts";
 export { partitionOf, rendezvousOrder, replicasOf } from "./replication/partition.ts";
-export { decodeSessionToken, encodeSessionToken, mergeSessionTokens } from "./replication/session-encoding.ts";
+export {
+  decodeSessionToken,
+  encodeSessionToken,
+  mergeEncodedSessionTokens,
+  mergeSessionTokens,
+} from "./replication/session-encoding.ts";
 export { createStoreNode, StoreNode, type StoreNodeComponents, type StoreNodeInit } from "./replication/store-node.ts";
 export { openSqliteStorage, type SqliteStorageOptions } from "./storage/sqlite-storage.ts";
 export type { CommitBatch, KeyRow, LogAppend, LogEntry, Storage } from "./storage/storage.ts";

@@ -3,8 +3,11 @@
 //
 // Each node dials one outbound connection to every peer and sends only on it; it receives
 // on the connections its peers dialed. So messages from A to B always travel on A's one
-// connection to B, in order. A connection opens with a hello each way ({v, from, to}); the
-// dialer counts the peer as up once the peer's hello is back (right version, right node).
+// connection to B, in order. A connection opens with the planet-secret handshake
+// (handshake.ts): the dialer counts the peer as up once the peer's hello is back with a good
+// proof (right version, right node, same secret), and the acceptor takes the connection's
+// messages only after the dialer's proof. A refused handshake closes the connection and is
+// counted (redshirt_store_peer_auth_failures_total) and logged, rate-limited per address.
 // The dialer pings every pingIntervalMs and the other side answers; either side closes a
 // connection that has been silent for peerSilenceMsMax (a cut link, a frozen process),
 // rather than waiting minutes for TCP to notice.
@@ -21,6 +24,7 @@
 //   would pass sendQueueBytesMax, or the message alone is over frameBytesMax.
 // While a dial is in progress send() queues, and the queue goes out once the peer is up; a
 // dial that fails loses that queue without a down event (the peer was never up).
+import { randomBytes } from "node:crypto";
 import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
 import {
   assert,
@@ -29,6 +33,7 @@ import {
   isRedshirtError,
   type Logger,
   type Random,
+  Registry,
   systemClock,
   systemRandom,
   type TimerHandle,
@@ -37,6 +42,7 @@ import {
   connectTimeoutMs,
   frameBytesMax as frameBytesMaxDefault,
   helloBytesMax,
+  helloNonceBytes,
   inboundConnectionsMax,
   keepAliveInitialDelayMs,
   peerSilenceMsMax,
@@ -46,7 +52,16 @@ import {
   sendQueueBytesMax as sendQueueBytesMaxDefault,
 } from "../constants.ts";
 import { storageErrors } from "../storage-errors.ts";
-import { encodeFrame, FrameDecoder, helloFrame, parseHello } from "./framing.ts";
+import { encodeFrame, FrameDecoder } from "./framing.ts";
+import {
+  type AcceptorState,
+  answerHello,
+  answerReply,
+  checkDialerProof,
+  dialerHello,
+  type HandshakeFailure,
+} from "./handshake.ts";
+import { PeerAuthFailures } from "./peer-auth-failures.ts";
 import type { Transport, WireMessage } from "./transport.ts";
 
 export type TcpAddress = { readonly host: string; readonly port: number };
@@ -56,6 +71,10 @@ export type TcpTransportInit = {
   readonly listen: TcpAddress;
   /** Every other node and where it listens (an entry for `self` is ignored). */
   readonly peers: ReadonlyMap<string, TcpAddress>;
+  /** The planet secret (core's loadPlanetSecret): every node of the planet must hold the same. */
+  readonly secret: Buffer;
+  /** Where the transport counts refused handshakes (default: a registry of its own). */
+  readonly metrics?: Registry;
   readonly clock?: Clock;
   /** Jitter of the reconnect back-off. */
   readonly random?: Random;
@@ -69,6 +88,8 @@ export type TcpTransportInit = {
 export type TcpTransport = Transport & {
   /** Where the transport listens once started (the port the OS chose when `listen.port` was 0). */
   address(): TcpAddress | undefined;
+  /** Handshakes refused so far for a reason (redshirt_store_peer_auth_failures_total). */
+  authFailures(reason: string): number;
 };
 
 type Outbound = {
@@ -87,7 +108,10 @@ type Outbound = {
 
 type Inbound = {
   readonly socket: Socket;
+  /** Set once the dialer's proof checked out; until then nothing it says is believed. */
   peer: string | undefined;
+  /** Between the dialer's hello and its proof. */
+  hello: AcceptorState | undefined;
   closed: boolean;
   lastHeardMs: number;
   readonly openedMs: number;
@@ -107,6 +131,8 @@ class Tcp implements TcpTransport {
   readonly #log: Logger;
   readonly #queueBytesMax: number;
   readonly #frameBytesMax: number;
+  readonly #secret: Buffer;
+  readonly #auth: PeerAuthFailures;
   readonly #outbound = new Map<string, Outbound>();
   readonly #inbound = new Set<Inbound>();
   readonly #inboundByPeer = new Map<string, Inbound>();
@@ -125,6 +151,8 @@ class Tcp implements TcpTransport {
     this.#clock = init.clock ?? systemClock;
     this.#random = init.random ?? systemRandom;
     this.#log = init.logger ?? createLogger({ part: "store", node: init.self });
+    this.#secret = init.secret;
+    this.#auth = new PeerAuthFailures(init.metrics ?? new Registry(), this.#log, this.#clock);
     this.#frameBytesMax = init.frameBytesMax ?? frameBytesMaxDefault;
     this.#queueBytesMax = init.sendQueueBytesMax ?? sendQueueBytesMaxDefault;
     assert(this.#frameBytesMax + 4 <= this.#queueBytesMax, "one largest frame fits the send queue");
@@ -231,6 +259,10 @@ class Tcp implements TcpTransport {
     return this.#outbound.get(peer)?.state === "up";
   }
 
+  authFailures(reason: string): number {
+    return this.#auth.count(reason);
+  }
+
   // ---- outbound: dial, hello, ping, back-off ----
 
   #dial(ob: Outbound): void {
@@ -247,11 +279,15 @@ class Tcp implements TcpTransport {
     ob.timer = this.#clock.setTimer(connectTimeoutMs, () => this.#lose(ob, socket, "no hello within the dial timeout"));
     // Only pongs come back on this connection after the hello: small frames either way.
     const decoder = new FrameDecoder(helloBytesMax);
+    const nonce = randomBytes(helloNonceBytes);
     let lastError: Error | undefined;
-    socket.on("connect", () => socket.write(helloFrame(this.self, ob.peer)));
+    socket.on("connect", () => socket.write(encodeFrame(dialerHello(this.self, ob.peer, nonce))));
     socket.on("data", (chunk: Buffer) => {
-      const err = decoder.push(chunk, (body) => this.#onOutboundFrame(ob, socket, body));
-      if (err) this.#lose(ob, socket, err.message);
+      const err = decoder.push(chunk, (body) => this.#onOutboundFrame(ob, socket, body, nonce));
+      if (!err) return;
+      if (ob.state === "connecting" && ob.socket === socket)
+        this.#authFailed(ob, { failure: "malformed", text: err.message });
+      this.#lose(ob, socket, err.message);
     });
     socket.on("drain", () => this.#flush(ob));
     socket.on("error", (err) => {
@@ -260,19 +296,18 @@ class Tcp implements TcpTransport {
     socket.on("close", () => this.#lose(ob, socket, lastError?.message ?? "connection closed"));
   }
 
-  #onOutboundFrame(ob: Outbound, socket: Socket, body: unknown): void {
+  #onOutboundFrame(ob: Outbound, socket: Socket, body: unknown, nonce: Buffer): void {
     if (ob.socket !== socket) return;
     ob.lastHeardMs = this.#clock.monoMs();
     if (ob.state === "connecting") {
-      const hello = parseHello(body);
-      if (typeof hello === "string") {
-        this.#lose(ob, socket, hello);
+      const answer = answerReply(this.#secret, this.self, ob.peer, nonce, body);
+      if ("failure" in answer) {
+        this.#authFailed(ob, answer);
+        this.#lose(ob, socket, answer.text);
         return;
       }
-      if (hello.from !== ob.peer) {
-        this.#lose(ob, socket, `the node at this address is ${hello.from}`);
-        return;
-      }
+      // The proof goes out before anything queued: the queue is flushed on a later turn.
+      socket.write(encodeFrame(answer.proof));
       ob.timer?.cancel();
       ob.state = "up";
       ob.failures = 0;
@@ -323,6 +358,10 @@ class Tcp implements TcpTransport {
     } else {
       this.#log.debug("dial failed", { peer: ob.peer, reason, retryInMs: Math.round(delayMs) });
     }
+  }
+
+  #authFailed(ob: Outbound, failure: HandshakeFailure): void {
+    this.#auth.record("outbound", `${ob.address.host}:${ob.address.port}`, failure, { peer: ob.peer });
   }
 
   #backoffMs(failures: number): number {
@@ -376,13 +415,23 @@ class Tcp implements TcpTransport {
       return;
     }
     const now = this.#clock.monoMs();
-    const conn: Inbound = { socket, peer: undefined, closed: false, lastHeardMs: now, openedMs: now, timer: undefined };
+    const conn: Inbound = {
+      socket,
+      peer: undefined,
+      hello: undefined,
+      closed: false,
+      lastHeardMs: now,
+      openedMs: now,
+      timer: undefined,
+    };
     this.#inbound.add(conn);
     const decoder = new FrameDecoder(helloBytesMax);
     socket.on("data", (chunk: Buffer) => {
       conn.lastHeardMs = this.#clock.monoMs();
       const err = decoder.push(chunk, (body) => this.#onInboundFrame(conn, body, decoder));
-      if (err) this.#rejectInbound(conn, err.message);
+      if (!err) return;
+      if (conn.peer === undefined) this.#refuseInbound(conn, { failure: "malformed", text: err.message });
+      else this.#rejectInbound(conn, err.message);
     });
     socket.on("error", () => {});
     socket.on("close", () => this.#closeInbound(conn));
@@ -393,7 +442,7 @@ class Tcp implements TcpTransport {
     conn.timer = this.#clock.setTimer(pingIntervalMs, () => {
       const now = this.#clock.monoMs();
       if (conn.peer === undefined && now - conn.openedMs > connectTimeoutMs) {
-        this.#rejectInbound(conn, "no hello within the dial timeout");
+        this.#refuseInbound(conn, { failure: "timeout", text: "no handshake within the dial timeout" });
         return;
       }
       if (now - conn.lastHeardMs > peerSilenceMsMax) {
@@ -406,27 +455,30 @@ class Tcp implements TcpTransport {
 
   #onInboundFrame(conn: Inbound, body: unknown, decoder: FrameDecoder): void {
     if (conn.closed) return;
+    if (conn.hello === undefined) {
+      const isPeer = (id: string) => this.#outbound.has(id);
+      const answer = answerHello(this.#secret, this.self, isPeer, randomBytes(helloNonceBytes), body);
+      if ("failure" in answer) {
+        this.#refuseInbound(conn, answer);
+        return;
+      }
+      conn.hello = answer.state;
+      conn.socket.write(encodeFrame(answer.reply));
+      return;
+    }
     if (conn.peer === undefined) {
-      const hello = parseHello(body);
-      if (typeof hello === "string") {
-        this.#rejectInbound(conn, hello);
+      const failure = checkDialerProof(this.#secret, this.self, conn.hello, body);
+      if (failure) {
+        this.#refuseInbound(conn, failure);
         return;
       }
-      if (!this.#outbound.has(hello.from)) {
-        this.#rejectInbound(conn, `${hello.from} is not a known node`);
-        return;
-      }
-      if (hello.to !== undefined && hello.to !== this.self) {
-        this.#rejectInbound(conn, `${hello.from} dialed ${hello.to}, but this is ${this.self}`);
-        return;
-      }
-      conn.peer = hello.from;
+      const peer = conn.hello.peer;
+      conn.peer = peer;
       // The peer keeps one connection to us: a new one means it gave up the old one.
-      const old = this.#inboundByPeer.get(hello.from);
+      const old = this.#inboundByPeer.get(peer);
       if (old) this.#closeInbound(old);
-      this.#inboundByPeer.set(hello.from, conn);
+      this.#inboundByPeer.set(peer, conn);
       decoder.setFrameBytesMax(this.#frameBytesMax);
-      conn.socket.write(helloFrame(this.self));
       return;
     }
     if (Array.isArray(body)) {
@@ -448,6 +500,16 @@ class Tcp implements TcpTransport {
       peer: conn.peer,
       remote: `${conn.socket.remoteAddress}:${conn.socket.remotePort}`,
       reason,
+    });
+    this.#closeInbound(conn);
+  }
+
+  /** A connection that failed the handshake: counted, logged (rate-limited), closed. */
+  #refuseInbound(conn: Inbound, failure: HandshakeFailure): void {
+    if (conn.closed) return;
+    this.#auth.record("inbound", conn.socket.remoteAddress ?? "unknown", failure, {
+      remote: `${conn.socket.remoteAddress}:${conn.socket.remotePort}`,
+      claims: conn.hello?.peer,
     });
     this.#closeInbound(conn);
   }
