@@ -65,5 +65,6 @@ export { openSqliteStorage, type SqliteStorageOptions } from "./storage/sqlite-s
 export type { CommitBatch, KeyRow, LogAppend, LogEntry, Storage } from "./storage/storage.ts";
 export { storageErrors } from "./storage-errors.ts";
 export { decodeBody, encodeFrame, FrameDecoder } from "./wire/framing.ts";
+export { answerReply, dialerHello, dialerProof, type HandshakeReason } from "./wire/handshake.ts";
 export { createTcpTransport, type TcpAddress, type TcpTransport, type TcpTransportInit } from "./wire/tcp-transport.ts";
 export type { Transport, WireMessage } from "./wire/transport.ts";

@@ -113,7 +113,18 @@ export function answerReply(
   if (!macEqual(proof, proofOf(secret, "acceptor", peer, self, dialerNonce, hello.nonce))) {
     return fail("bad-proof", `${peer} does not prove it holds this planet's secret`);
   }
-  return { proof: { proof: proofOf(secret, "dialer", self, peer, dialerNonce, hello.nonce) } };
+  return { proof: dialerProof(secret, self, peer, dialerNonce, hello.nonce) };
+}
+
+/** The dialer's proof frame for the two nonces (what answerReply sends once the acceptor checked out). */
+export function dialerProof(
+  secret: Buffer,
+  self: string,
+  peer: string,
+  dialerNonce: Uint8Array,
+  acceptorNonce: Uint8Array,
+): Record<string, unknown> {
+  return { proof: proofOf(secret, "dialer", self, peer, Buffer.from(dialerNonce), Buffer.from(acceptorNonce)) };
 }
 
 /** The acceptor checks the dialer's proof; undefined when it checks out (the peer is `state.peer`). */
