@@ -53,15 +53,9 @@ import {
 } from "../constants.ts";
 import { storageErrors } from "../storage-errors.ts";
 import { encodeFrame, FrameDecoder } from "./framing.ts";
-import {
-  type AcceptorState,
-  answerHello,
-  answerReply,
-  checkDialerProof,
-  dialerHello,
-  type HandshakeFailure,
-} from "./handshake.ts";
+import { answerReply, dialerHello, type HandshakeFailure } from "./handshake.ts";
 import { PeerAuthFailures } from "./peer-auth-failures.ts";
+import { InboundConnections } from "./tcp-inbound.ts";
 import type { Transport, WireMessage } from "./transport.ts";
 
 export type TcpAddress = { readonly host: string; readonly port: number };
@@ -106,18 +100,6 @@ type Outbound = {
   pings: number;
 };
 
-type Inbound = {
-  readonly socket: Socket;
-  /** Set once the dialer's proof checked out; until then nothing it says is believed. */
-  peer: string | undefined;
-  /** Between the dialer's hello and its proof. */
-  hello: AcceptorState | undefined;
-  closed: boolean;
-  lastHeardMs: number;
-  readonly openedMs: number;
-  timer: TimerHandle | undefined;
-};
-
 export function createTcpTransport(init: TcpTransportInit): TcpTransport {
   return new Tcp(init);
 }
@@ -134,8 +116,7 @@ class Tcp implements TcpTransport {
   readonly #secret: Buffer;
   readonly #auth: PeerAuthFailures;
   readonly #outbound = new Map<string, Outbound>();
-  readonly #inbound = new Set<Inbound>();
-  readonly #inboundByPeer = new Map<string, Inbound>();
+  readonly #inbound: InboundConnections;
   readonly #dirty = new Set<Outbound>();
   #flushScheduled = false;
   #server: Server | undefined;
@@ -151,11 +132,21 @@ class Tcp implements TcpTransport {
     this.#clock = init.clock ?? systemClock;
     this.#random = init.random ?? systemRandom;
     this.#log = init.logger ?? createLogger({ part: "store", node: init.self });
-    this.#secret = init.secret;
-    this.#auth = new PeerAuthFailures(init.metrics ?? new Registry(), this.#log, this.#clock);
     this.#frameBytesMax = init.frameBytesMax ?? frameBytesMaxDefault;
     this.#queueBytesMax = init.sendQueueBytesMax ?? sendQueueBytesMaxDefault;
     assert(this.#frameBytesMax + 4 <= this.#queueBytesMax, "one largest frame fits the send queue");
+    this.#secret = init.secret;
+    this.#auth = new PeerAuthFailures(init.metrics ?? new Registry(), this.#log, this.#clock);
+    this.#inbound = new InboundConnections({
+      self: init.self,
+      secret: init.secret,
+      clock: this.#clock,
+      log: this.#log,
+      auth: this.#auth,
+      frameBytesMax: this.#frameBytesMax,
+      isPeer: (id) => this.#outbound.has(id),
+      onMessage: (from, message) => this.#onMessage(from, message),
+    });
     for (const [peer, address] of init.peers) {
       if (peer === init.self) continue;
       this.#outbound.set(peer, {
@@ -184,7 +175,7 @@ class Tcp implements TcpTransport {
   async #start(): Promise<void> {
     const server = createServer(
       { noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveInitialDelayMs },
-      (s) => this.#accept(s),
+      (s) => (this.#running ? this.#inbound.accept(s) : s.destroy()),
     );
     server.maxConnections = inboundConnectionsMax;
     await new Promise<void>((resolve, reject) => {
@@ -218,7 +209,7 @@ class Tcp implements TcpTransport {
       ob.failures = 0;
       this.#clearQueue(ob);
     }
-    for (const conn of this.#inbound) this.#closeInbound(conn);
+    this.#inbound.closeAll();
     const server = this.#server;
     this.#server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -405,121 +396,5 @@ class Tcp implements TcpTransport {
     ob.frames = [];
     ob.queuedBytes = 0;
     socket.write(data);
-  }
-
-  // ---- inbound: hello, messages, pongs ----
-
-  #accept(socket: Socket): void {
-    if (!this.#running) {
-      socket.destroy();
-      return;
-    }
-    const now = this.#clock.monoMs();
-    const conn: Inbound = {
-      socket,
-      peer: undefined,
-      hello: undefined,
-      closed: false,
-      lastHeardMs: now,
-      openedMs: now,
-      timer: undefined,
-    };
-    this.#inbound.add(conn);
-    const decoder = new FrameDecoder(helloBytesMax);
-    socket.on("data", (chunk: Buffer) => {
-      conn.lastHeardMs = this.#clock.monoMs();
-      const err = decoder.push(chunk, (body) => this.#onInboundFrame(conn, body, decoder));
-      if (!err) return;
-      if (conn.peer === undefined) this.#refuseInbound(conn, { failure: "malformed", text: err.message });
-      else this.#rejectInbound(conn, err.message);
-    });
-    socket.on("error", () => {});
-    socket.on("close", () => this.#closeInbound(conn));
-    this.#watchInbound(conn);
-  }
-
-  #watchInbound(conn: Inbound): void {
-    conn.timer = this.#clock.setTimer(pingIntervalMs, () => {
-      const now = this.#clock.monoMs();
-      if (conn.peer === undefined && now - conn.openedMs > connectTimeoutMs) {
-        this.#refuseInbound(conn, { failure: "timeout", text: "no handshake within the dial timeout" });
-        return;
-      }
-      if (now - conn.lastHeardMs > peerSilenceMsMax) {
-        this.#closeInbound(conn);
-        return;
-      }
-      this.#watchInbound(conn);
-    });
-  }
-
-  #onInboundFrame(conn: Inbound, body: unknown, decoder: FrameDecoder): void {
-    if (conn.closed) return;
-    if (conn.hello === undefined) {
-      const isPeer = (id: string) => this.#outbound.has(id);
-      const answer = answerHello(this.#secret, this.self, isPeer, randomBytes(helloNonceBytes), body);
-      if ("failure" in answer) {
-        this.#refuseInbound(conn, answer);
-        return;
-      }
-      conn.hello = answer.state;
-      conn.socket.write(encodeFrame(answer.reply));
-      return;
-    }
-    if (conn.peer === undefined) {
-      const failure = checkDialerProof(this.#secret, this.self, conn.hello, body);
-      if (failure) {
-        this.#refuseInbound(conn, failure);
-        return;
-      }
-      const peer = conn.hello.peer;
-      conn.peer = peer;
-      // The peer keeps one connection to us: a new one means it gave up the old one.
-      const old = this.#inboundByPeer.get(peer);
-      if (old) this.#closeInbound(old);
-      this.#inboundByPeer.set(peer, conn);
-      decoder.setFrameBytesMax(this.#frameBytesMax);
-      return;
-    }
-    if (Array.isArray(body)) {
-      this.#onMessage(conn.peer, body);
-      return;
-    }
-    const ping = (body as { ping?: unknown } | null)?.ping;
-    if (typeof ping === "number") {
-      conn.socket.write(encodeFrame({ pong: ping }));
-      return;
-    }
-    this.#rejectInbound(conn, "unexpected frame");
-  }
-
-  #rejectInbound(conn: Inbound, reason: string): void {
-    if (conn.closed) return;
-    this.#log.warn("closing a node-to-node connection", {
-      code: "RS_ERR_STORE_WIRE",
-      peer: conn.peer,
-      remote: `${conn.socket.remoteAddress}:${conn.socket.remotePort}`,
-      reason,
-    });
-    this.#closeInbound(conn);
-  }
-
-  /** A connection that failed the handshake: counted, logged (rate-limited), closed. */
-  #refuseInbound(conn: Inbound, failure: HandshakeFailure): void {
-    if (conn.closed) return;
-    this.#auth.record("inbound", conn.socket.remoteAddress ?? "unknown", failure, {
-      remote: `${conn.socket.remoteAddress}:${conn.socket.remotePort}`,
-      claims: conn.hello?.peer,
-    });
-    this.#closeInbound(conn);
-  }
-
-  #closeInbound(conn: Inbound): void {
-    if (conn.closed) return;
-    conn.closed = true;
-    conn.timer?.cancel();
-    conn.socket.destroy();
-    this.#inbound.delete(conn);
-    if (conn.peer !== undefined && this.#inboundByPeer.get(conn.peer) === conn) this.#inboundByPeer.delete(conn.peer);
   }
 }
