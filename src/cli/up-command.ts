@@ -82,6 +82,8 @@ export async function run(args: string[]): Promise<number> {
   const planetFile = resolve(values.planet);
   const planet = loadPlanet(planetFile);
   const dataDir = resolve(planet.baseDir, planet.store.dataDir);
+  // Made on the first up; every store node reads it at start (and refuses to start without it).
+  loadPlanetSecret(dataDir, { create: true });
   const release = takeLock(resolve(dataDir, "up.lock"));
   // Every process reads the planet secret (the WAN admin endpoints and, later, the control
   // API and node-to-node auth take tokens derived from it): it exists before any starts.

@@ -1,11 +1,12 @@
 // Starts real store node processes for tests and benchmarks: a planet written to a temp
 // dir, one `redshirt store` process per node (via the one launcher), SIGKILL and restart by
-// node id, and cleanup that always removes every process and file.
+// node id, and cleanup that always removes every process and file. The planet secret is
+// made in the planet's data dir first, as `redshirt up` does.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Launched, launch, nodeBin } from "../../src/core/index.ts";
+import { type Launched, launch, loadPlanetSecret, nodeBin } from "../../src/core/index.ts";
 import { loadPlanet, type Planet } from "../../src/topology/index.ts";
 
 const cliMain = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
@@ -23,6 +24,8 @@ export class StoreCluster {
   readonly dir: string;
   readonly planetFile: string;
   readonly planet: Planet;
+  /** The planet secret every node of the cluster reads (tests use it to forge or sign). */
+  readonly secret: Buffer;
   readonly processes = new Map<string, Launched>();
 
   constructor(options: StoreClusterOptions) {
@@ -39,6 +42,7 @@ export class StoreCluster {
       `name: test\nzone: test.example.\nsites:\n${sites}\nstore: { partitions: ${options.partitions ?? 16}, rf: ${options.rf ?? 3}, dataDir: data }\nports: { store: ${options.storePort ?? 7400} }\n${options.extraYaml ?? ""}`,
     );
     this.planet = loadPlanet(this.planetFile);
+    this.secret = loadPlanetSecret(resolve(this.planet.baseDir, this.planet.store.dataDir), { create: true });
   }
 
   url(nodeId: string): string {

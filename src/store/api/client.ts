@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { Pool } from "undici";
 import { RedshirtError } from "../../core/index.ts";
 import { type Consistency, consistencyLevels, type Planet, siteByName, sitesByDistance } from "../../topology/index.ts";
-import type { Mutation, ReadResult, SessionToken } from "../api-types.ts";
+import type { Mutation, ReadResult } from "../api-types.ts";
 import {
   clientAttemptShare,
   clientAttemptsMax,
@@ -25,7 +25,7 @@ import {
 } from "../constants.ts";
 import { storeErrors } from "../errors.ts";
 import { partitionOf, replicasOf } from "../replication/partition.ts";
-import { decodeSessionToken, encodeSessionToken, mergeSessionTokens } from "../replication/session-encoding.ts";
+import { mergeEncodedSessionTokens } from "../replication/session-encoding.ts";
 import { storeHeaders } from "./http-headers.ts";
 
 export type StoreClientInit = {
@@ -136,7 +136,10 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
   );
   const pools = new Map<string, Pool>();
   const downUntilMs = new Map<string, number>();
-  let token: SessionToken = init.session ? decodeSessionToken(init.session, "session") : {};
+  // Signed by the nodes; the client merges tokens without reading more than their shape.
+  let token: string | undefined = init.session
+    ? mergeEncodedSessionTokens(undefined, init.session, "session")
+    : undefined;
   let closed = false;
 
   function pool(node: Node): Pool {
@@ -194,7 +197,7 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
       const remainingMs = deadline - performance.now();
       if (remainingMs < 1) break;
       const attemptMs = Math.max(1, Math.floor(Math.min(remainingMs, timeoutMs * clientAttemptShare)));
-      const sessionHeader = Object.keys(token).length > 0 ? { [storeHeaders.session]: encodeSessionToken(token) } : {};
+      const sessionHeader = token !== undefined ? { [storeHeaders.session]: token } : {};
       let status: number;
       let text: string;
       let sessionBack: string | string[] | undefined;
@@ -222,7 +225,7 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
       }
       if (typeof sessionBack === "string") {
         try {
-          token = mergeSessionTokens(token, decodeSessionToken(sessionBack));
+          token = mergeEncodedSessionTokens(token, sessionBack);
         } catch {
           // A node that sends a broken token is treated like one that sent none.
         }
@@ -265,7 +268,7 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
 
   return {
     get session() {
-      return Object.keys(token).length > 0 ? encodeSessionToken(token) : undefined;
+      return token;
     },
     async get(key, options) {
       const sent = await send("GET", key, undefined, {}, undefined, options);
