@@ -22,7 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), "rs-kv-cli-"));
 const planetFile = join(dir, "planet.yaml");
 writeFileSync(
   planetFile,
-  "name: kvcli\nzone: kvcli.test.\nsites:\n  - { name: k, city: K, lat: 0, lon: 0, subnet: 127.143.0.0/16 }\n  - { name: j, city: J, lat: 1, lon: 1, subnet: 127.144.0.0/16 }\nports: { store: 7400 }\n",
+  "name: kvcli\nzone: kvcli.test.\nsites:\n  - { name: k, city: K, lat: 0, lon: 0, subnet: 127.143.0.0/16 }\n  - { name: j, city: J, lat: 1, lon: 1, subnet: 127.144.0.0/16 }\nports: { store: 7400 }\nwan: { mode: direct }\n",
 );
 const servers: StoreHttpServer[] = [];
 

@@ -39,7 +39,7 @@ export class StoreCluster {
       .join("\n");
     writeFileSync(
       this.planetFile,
-      `name: test\nzone: test.example.\nsites:\n${sites}\nstore: { partitions: ${options.partitions ?? 16}, rf: ${options.rf ?? 3}, dataDir: data }\nports: { store: ${options.storePort ?? 7400} }\n${options.extraYaml ?? ""}`,
+      `name: test\nzone: test.example.\nsites:\n${sites}\nstore: { partitions: ${options.partitions ?? 16}, rf: ${options.rf ?? 3}, dataDir: data }\nports: { store: ${options.storePort ?? 7400} }\n${options.extraYaml?.includes("wan:") ? "" : "wan: { mode: direct }\n"}${options.extraYaml ?? ""}`,
     );
     this.planet = loadPlanet(this.planetFile);
     this.secret = loadPlanetSecret(resolve(this.planet.baseDir, this.planet.store.dataDir), { create: true });

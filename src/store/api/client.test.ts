@@ -29,6 +29,7 @@ const planet = validatePlanet({
   ],
   store: { partitions: 16, rf: 3 },
   ports: { store: 7400 },
+  wan: { mode: "direct" },
 });
 const siteNodes = planet.storeNodes.filter((n) => n.site === "c");
 const logger = createLogger({}, { level: "error", write: () => {} });
@@ -252,6 +253,7 @@ describe("store client failover", () => {
       ],
       store: { partitions: 16, rf: 3 },
       ports: { store: 7400 },
+      wan: { mode: "direct" },
     });
     const client = createStoreClient({ planet: lonely, site: "d", timeoutMs: 2000 });
     try {

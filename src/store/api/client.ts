@@ -9,7 +9,14 @@
 import { randomUUID } from "node:crypto";
 import { Pool } from "undici";
 import { RedshirtError } from "../../core/index.ts";
-import { type Consistency, consistencyLevels, type Planet, siteByName, sitesByDistance } from "../../topology/index.ts";
+import {
+  type Consistency,
+  consistencyLevels,
+  dialAddress,
+  type Planet,
+  siteByName,
+  sitesByDistance,
+} from "../../topology/index.ts";
 import type { Mutation, ReadResult } from "../api-types.ts";
 import {
   clientAttemptShare,
@@ -126,7 +133,11 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
   }
   const defaultConsistency = checkConsistency(init.consistency ?? planet.store.consistency);
   const defaultTimeoutMs = checkTimeout(init.timeoutMs ?? requestTimeoutMsDefault);
-  const nodes: Node[] = planet.storeNodes.map((n) => ({ id: n.id, origin: `http://${n.host}:${n.port}` }));
+  // Nodes of other sites are dialed through this site's WAN links when the WAN is emulated.
+  const nodes: Node[] = planet.storeNodes.map((n) => {
+    const at = dialAddress(planet, init.site, { host: n.host, port: n.port, site: n.site });
+    return { id: n.id, origin: `http://${at.host}:${at.port}` };
+  });
   const byId = new Map(nodes.map((n) => [n.id, n]));
   // This site's nodes first; then, should none of them answer, the other sites' nodes,
   // nearest site first: a farther replica is slower, but an answer.

@@ -7,7 +7,7 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createLogger, type Logger, loadPlanetSecret, Registry, systemClock, systemRandom } from "../../core/index.ts";
-import { type Planet, storeNode } from "../../topology/index.ts";
+import { dialAddress, type Planet, storeNode } from "../../topology/index.ts";
 import { storePeerPort } from "../constants.ts";
 import { createStoreNode } from "../replication/store-node.ts";
 import { openSqliteStorage } from "../storage/sqlite-storage.ts";
@@ -52,7 +52,12 @@ export async function startStoreNode(init: StoreNodeProcessInit): Promise<Runnin
   const peers = new Map(
     planet.storeNodes
       .filter((n) => n.id !== nodeId)
-      .map((n) => [n.id, { host: n.host, port: storePeerPort(n.port) }] as const),
+      // Every dialer asks the topology where to dial: a peer of another site is reached
+      // through this site's WAN link to it when the WAN is emulated, directly otherwise.
+      .map(
+        (n) =>
+          [n.id, dialAddress(planet, self.site, { host: n.host, port: storePeerPort(n.port), site: n.site })] as const,
+      ),
   );
   const transportMetrics = new Registry();
   const transport = createTcpTransport({
