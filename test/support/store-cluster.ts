@@ -1,6 +1,7 @@
 // Starts real store node processes for tests and benchmarks: a planet written to a temp
 // dir, one `redshirt store` process per node (via the one launcher), SIGKILL and restart by
-// node id, and cleanup that always removes every process and file.
+// node id, SIGSTOP/SIGCONT (a node that is there but answers nothing), and cleanup that always
+// removes every process and file (paused ones are resumed first, or they could not stop).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +25,7 @@ export class StoreCluster {
   readonly planetFile: string;
   readonly planet: Planet;
   readonly processes = new Map<string, Launched>();
+  readonly #paused = new Set<string>();
 
   constructor(options: StoreClusterOptions) {
     this.dir = mkdtempSync(join(tmpdir(), "redshirt-store-"));
@@ -73,9 +75,24 @@ export class StoreCluster {
     p.kill("SIGKILL");
     await p.exited;
     this.processes.delete(nodeId);
+    this.#paused.delete(nodeId);
+  }
+
+  /** SIGSTOP: the process keeps its sockets open but runs nothing until resumed. */
+  pause(nodeId: string): void {
+    const p = this.processes.get(nodeId);
+    if (!p) throw new Error(`${nodeId} is not running`);
+    p.kill("SIGSTOP");
+    this.#paused.add(nodeId);
+  }
+
+  resume(nodeId: string): void {
+    this.processes.get(nodeId)?.kill("SIGCONT");
+    this.#paused.delete(nodeId);
   }
 
   async stop(): Promise<void> {
+    for (const nodeId of [...this.#paused]) this.resume(nodeId);
     await Promise.all([...this.processes.values()].map((p) => p.stop()));
     this.processes.clear();
   }

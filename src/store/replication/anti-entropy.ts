@@ -15,7 +15,8 @@
 //      resumes where the peer stopped.
 //
 // Every message is bounded (keys scanned, keys named, bytes of states), a round ends after
-// 64 pages, and only one round is in flight. A round that repaired something starts the next
+// 64 pages, only one round is in flight, and within it one page per partition and at most 4
+// partitions' pages at once (so a refill is not one round trip per partition). A round that repaired something starts the next
 // at once, so a node that was down catches up at disk and network speed; a round in which
 // the trees agreed waits 250 ms. The peer keeps no state between messages, so a lost
 // message only costs the round its timeout.
@@ -29,6 +30,7 @@ import {
   antiEntropyIdleMs,
   antiEntropyMessageBytesMax,
   antiEntropyPageKeysMax,
+  antiEntropyPagesInflightMax,
   antiEntropyPagesPerRoundMax,
   antiEntropyScanKeysMax,
   antiEntropyTimeoutMs,
@@ -59,10 +61,9 @@ type Round = {
   lastMs: number;
   pages: number;
   differed: boolean;
-  /** Partitions still to page through, with their differing buckets. */
-  readonly todo: { partition: number; buckets: number[] }[];
-  /** Where the current partition's paging resumes (undefined: its first key). */
-  after: string | undefined;
+  /** Partitions still to page through: their differing buckets, where paging resumes, whether a page is out. */
+  readonly todo: Map<number, { buckets: number[]; after: string | undefined; inflight: boolean }>;
+  inflight: number;
 };
 
 export class AntiEntropy {
@@ -109,8 +110,8 @@ export class AntiEntropy {
         lastMs: this.#nowMs,
         pages: 0,
         differed: false,
-        todo: [],
-        after: undefined,
+        todo: new Map(),
+        inflight: 0,
       };
       this.#round = round;
       d.send(peer, ["ae-roots", round.id, partitions, partitions.map((p) => d.trees.root(p))]);
@@ -230,22 +231,32 @@ export class AntiEntropy {
       const buckets: number[] = [];
       for (let i = 0; i < mine.length; i++) if (mine[i] !== theirs[i]) buckets.push(i);
       d.m.aeBucketMismatches.inc(undefined, buckets.length);
-      if (buckets.length > 0) round.todo.push({ partition, buckets });
+      if (buckets.length > 0) round.todo.set(partition, { buckets, after: undefined, inflight: false });
     }
-    if (round.todo.length === 0) {
+    if (round.todo.size === 0) {
       this.#endRound("agreed");
       return;
     }
     round.differed = true;
-    this.#sendPage(round);
+    this.#fill(round);
   }
 
-  /** Sends the next page of the current partition: its keys of the differing buckets after `round.after`. */
-  #sendPage(round: Round): void {
+  /** Keeps up to `antiEntropyPagesInflightMax` partitions' pages out, one per partition. */
+  #fill(round: Round): void {
+    for (const [partition, todo] of round.todo) {
+      if (round.inflight >= antiEntropyPagesInflightMax || round.pages >= antiEntropyPagesPerRoundMax) return;
+      if (todo.inflight) continue;
+      todo.inflight = true;
+      round.inflight++;
+      this.#sendPage(round, partition, todo.buckets, todo.after);
+    }
+  }
+
+  /** Sends the next page of a partition: its keys of the differing buckets after `after`. */
+  #sendPage(round: Round, partition: number, buckets: number[], after: string | undefined): void {
     const d = this.#d;
-    const { partition, buckets } = round.todo[0];
     const wanted = new Set(buckets);
-    const rows = d.scanDigests(partition, round.after, antiEntropyScanKeysMax);
+    const rows = d.scanDigests(partition, after, antiEntropyScanKeysMax);
     const keys: string[] = [];
     const digests: number[] = [];
     let upto: string | null = rows.length === antiEntropyScanKeysMax ? rows[rows.length - 1].key : null;
@@ -260,7 +271,7 @@ export class AntiEntropy {
     }
     round.pages++;
     d.m.aePages.inc();
-    d.send(round.peer, ["ae-keys", round.id, partition, buckets, round.after ?? null, upto, keys, digests]);
+    d.send(round.peer, ["ae-keys", round.id, partition, buckets, after ?? null, upto, keys, digests]);
   }
 
   #onPage(
@@ -271,17 +282,16 @@ export class AntiEntropy {
     this.#merge(partition, states);
     this.#give(from, partition, want);
     const round = this.#round;
-    if (!round || round.id !== roundId || round.peer !== from || round.todo[0]?.partition !== partition) return;
+    const todo = round && round.id === roundId && round.peer === from ? round.todo.get(partition) : undefined;
+    if (!round || !todo?.inflight) return;
     round.lastMs = this.#nowMs;
-    if (covered === null) {
-      round.todo.shift();
-      round.after = undefined;
-    } else {
-      round.after = covered;
-    }
-    if (round.todo.length === 0) this.#endRound("repaired");
-    else if (round.pages >= antiEntropyPagesPerRoundMax) this.#endRound("capped");
-    else this.#sendPage(round);
+    todo.inflight = false;
+    round.inflight--;
+    if (covered === null) round.todo.delete(partition);
+    else todo.after = covered;
+    if (round.todo.size === 0) this.#endRound("repaired");
+    else if (round.pages < antiEntropyPagesPerRoundMax) this.#fill(round);
+    else if (round.inflight === 0) this.#endRound("capped");
   }
 
   /** Sends the states a peer asked for, in messages of bounded size. */

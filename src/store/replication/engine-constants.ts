@@ -34,6 +34,8 @@ export const antiEntropyPageKeysMax = 1_024;
 export const antiEntropyScanKeysMax = 8_192;
 /** Bytes of key states one message carries (a larger single state still goes alone). */
 export const antiEntropyMessageBytesMax = 1024 * 1024;
+/** Partitions whose pages one round has out at once (one page per partition at a time). */
+export const antiEntropyPagesInflightMax = 4;
 /** Pages one round exchanges before it ends (the next round starts at once). */
 export const antiEntropyPagesPerRoundMax = 64;
 /** The sweeper compacts at most this many changed keys (and clears as many expired ones) per tick. */
