@@ -165,6 +165,8 @@ async function main(): Promise<void> {
     planetFile,
     "--site",
     "bench",
+    // The bench runs no store: the backend is the planet's address plan.
+    "--static-backends",
   ]);
   started.push(
     await launch({ name: "gateway", command: gcmd, args: gargs, env: { ...process.env, REDSHIRT_LOG_LEVEL: "warn" } }),

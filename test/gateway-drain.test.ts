@@ -1,13 +1,14 @@
 // Draining and graceful stop, with the gateway in this process (so the test can mark an
 // instance draining through its InstanceSource) and real app processes: a draining
 // instance finishes what it has and gets nothing new; a stopping gateway leaves rotation
-// (healthz 503), refuses new connections, and finishes the requests in flight.
+// (healthz 503 for as long as DNS takes to drop it, still serving), then refuses new
+// connections, and finishes the requests in flight.
 // Subnet 127.116.0.0/16.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { createLogger } from "../src/core/index.ts";
 import { loadPlanet } from "../src/topology/index.ts";
-import { Gateway, PlanetInstanceSource } from "../src/traffic/index.ts";
+import { Gateway, leaveDnsMsDefault, PlanetInstanceSource } from "../src/traffic/index.ts";
 import { Cluster, get, sleep } from "./support/gateway-cluster.ts";
 
 const cluster = new Cluster([{ name: "d", subnet: "127.116", lat: 10, lon: 10, apps: 2 }]);
@@ -58,24 +59,33 @@ test("gateway - a draining instance finishes its requests and gets no new ones",
     finished.every(([status]) => status === 200),
     "the requests in progress finished",
   );
-  const health = JSON.parse((await get(`${url}/_redshirt/healthz`)).text) as {
-    instances: Array<{ id: string; draining: boolean }>;
+  const view = JSON.parse((await get(`${url}/_redshirt/backends`)).text) as {
+    backends: Array<{ id: string; inRotation: boolean; why: string | null; drainReason: string | null }>;
   };
-  assert.equal(health.instances.find((i) => i.id === "d-app1")?.draining, true);
+  const d1 = view.backends.find((i) => i.id === "d-app1");
+  assert.deepEqual([d1?.inRotation, d1?.why, d1?.drainReason], [false, "draining", "manual"]);
   source.setDraining("d-app1", false);
   const back = new Set<string>();
   for (let i = 0; i < 30; i++) back.add(await instanceOf(`/back-${i}`));
   assert.ok(back.has("d-app1"), "undrained, it gets traffic again");
 });
 
-test("gateway - stop leaves rotation first and lets requests in flight finish", async () => {
+test("gateway - stop leaves rotation first (healthz 503 while still serving), then lets requests in flight finish", async () => {
   const inflight = fetch(`${url}/last?delayMs=500`, { signal: AbortSignal.timeout(5_000) });
   await sleep(100);
+  const stopAt = performance.now();
   const stopped = gateway.stop();
   await sleep(20);
   const r = await inflight;
   assert.equal(r.status, 200);
   assert.match(r.headers.get("connection") ?? "", /close/i, "the client is told the connection ends");
+  // Out of DNS first: healthz says 503 while new connections are still served.
+  const h = await get(`${url}/_redshirt/healthz`);
+  assert.equal(h.status, 503);
+  assert.equal((JSON.parse(h.text) as { shuttingDown: boolean }).shuttingDown, true);
+  assert.equal((await get(`${url}/during-leave`)).status, 200, "requests are still served while DNS drops it");
   await stopped;
+  const tookMs = performance.now() - stopAt;
+  assert.ok(tookMs >= leaveDnsMsDefault, `stopped after ${tookMs.toFixed(0)} ms, before DNS could drop it`);
   await assert.rejects(get(`${url}/after-stop`), "no new connections after stop");
 });

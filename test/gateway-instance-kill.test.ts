@@ -26,7 +26,7 @@ async function metric(name: string): Promise<number> {
 type InstanceState = { id: string; healthy: boolean; ejected: boolean };
 
 async function instances(): Promise<InstanceState[]> {
-  return (JSON.parse((await get(`${url}/_redshirt/healthz`)).text) as { instances: InstanceState[] }).instances;
+  return (JSON.parse((await get(`${url}/_redshirt/backends`)).text) as { backends: InstanceState[] }).backends;
 }
 
 async function outOfRotationMs(id: string): Promise<number> {

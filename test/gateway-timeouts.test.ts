@@ -7,7 +7,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { after, before, test } from "node:test";
 import { createLogger, ManualClock, seededRandom } from "../src/core/index.ts";
 import { parsePlanet } from "../src/topology/index.ts";
-import { Gateway } from "../src/traffic/index.ts";
+import { Gateway, PlanetInstanceSource } from "../src/traffic/index.ts";
 import { rawExchange, sleep, splitResponses, waitFor } from "./support/gateway-cluster.ts";
 
 const planet = parsePlanet(
@@ -51,6 +51,9 @@ before(async () => {
   gateway = new Gateway({
     planet,
     site: "t",
+    source: new PlanetInstanceSource(planet, "t"),
+    // The manual clock stands still in after(): no DNS wait on stop.
+    leaveDnsMs: 0,
     clock,
     random: seededRandom(5),
     probe: async () => true,

@@ -1,27 +1,37 @@
 // hello: the smallest redshirt app. It is stateless: the visit counter lives in the store
 // (a CRDT counter replicated to every site), so any instance in any site can answer, and
-// killing an instance loses nothing. Run by `redshirt up`, which sets the variables below.
+// killing an instance loses nothing. The SDK gives it its place on the planet: it registers
+// the instance (a lease in its site's registry, which the gateways watch), marks it ready
+// once it listens, and on SIGTERM drains it before it exits. Whoever starts it — `redshirt
+// up`, a supervisor, systemd, Kubernetes — sets REDSHIRT_PLANET, REDSHIRT_SITE,
+// REDSHIRT_INSTANCE_ID (optional), REDSHIRT_VERSION (optional), HOST and PORT.
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
+import { type Instance, sdkErrors, startInstance } from "../../src/sdk/index.ts";
 import { createStoreClient } from "../../src/store/index.ts";
 import { loadPlanet } from "../../src/topology/index.ts";
 
 const planet = loadPlanet(process.env.REDSHIRT_PLANET ?? "examples/planet.yaml");
-const site = process.env.REDSHIRT_SITE ?? planet.sites[0].name;
-const instance = process.env.REDSHIRT_INSTANCE ?? `${site}-hello`;
-const host = process.env.HOST ?? "127.0.0.1";
-const port = Number(process.env.PORT ?? 9000);
+const site = process.env.REDSHIRT_SITE;
+if (!site) throw sdkErrors.create("RS_ERR_SDK_CONFIG", "REDSHIRT_SITE: not set (the site this instance runs in)");
 const city = planet.sites.find((s) => s.name === site)?.city ?? site;
 
 // The client sends each request straight to a replica of the key in this site.
 const store = createStoreClient({ planet, site });
+let instance: Instance | undefined;
 
 const server = createServer(async (req, res) => {
   const send = (status: number, body: unknown) => {
     res.writeHead(status, { "content-type": "application/json" });
     res.end(`${JSON.stringify(body)}\n`);
   };
-  if (req.url === "/healthz") return send(200, { ok: true, instance });
+  const id = instance?.id ?? "starting";
+  // Draining: fail the gateways' checks too, so they stop sending even if the registry is slow to tell them.
+  if (req.url === "/healthz") return send(instance?.draining ? 503 : 200, { ok: !instance?.draining, instance: id });
+  if (req.url === "/metrics" && instance) {
+    res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+    return res.end(instance.metricsText());
+  }
   if (req.url !== "/" || (req.method !== "GET" && req.method !== "HEAD")) {
     return send(404, { error: "not found: try GET /" });
   }
@@ -30,23 +40,28 @@ const server = createServer(async (req, res) => {
   const opId = String(req.headers["x-request-id"] ?? randomUUID());
   try {
     const visits = await store.incr("hello:visits", 1, { opId });
-    send(200, { message: `hello from ${instance} in ${city}`, site, instance, visits });
+    send(200, { message: `hello from ${id} in ${city}`, site, instance: id, visits });
   } catch (err) {
     const e = err as { code?: string; message?: string };
     send(503, { error: { code: e.code ?? "RS_ERR_HELLO_STORE", message: e.message } });
   }
 });
-
 server.keepAliveTimeout = 65_000;
-server.listen(port, host, () => {
-  console.log(JSON.stringify({ event: "ready", instance, site, url: `http://${host}:${port}/` }));
-});
 
-const stop = () => {
-  // Stop taking connections, let requests in flight finish, then go.
-  server.close(() => process.exit(0));
-  server.closeIdleConnections();
-  setTimeout(() => process.exit(0), 5_000).unref();
-};
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
+instance = await startInstance({
+  server,
+  planet,
+  site,
+  exit: (code) => {
+    void store.close().finally(() => process.exit(code));
+  },
+});
+console.log(
+  JSON.stringify({
+    event: "ready",
+    instance: instance.id,
+    site,
+    version: instance.version,
+    url: `http://${instance.host}:${instance.port}/`,
+  }),
+);

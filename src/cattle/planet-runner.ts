@@ -1,8 +1,10 @@
 // Starts every process of a planet on this machine — for each site its store nodes, app
 // instances, gateways and DNS servers, each on the site's own loopback subnet — shows
 // progress while they come up, and stops them all on stop(), also when startup fails half
-// way. This is a convenience, not a brain: the planet keeps serving if this process dies
-// (each child is its own process group member only of ours while we run).
+// way. App instances get their identity in environment variables and register themselves
+// in their site's registry; gateways find them there. This is a convenience, not a brain:
+// the planet keeps serving if this process dies (each child is its own process group
+// member only of ours while we run).
 import { fileURLToPath } from "node:url";
 import { type Launched, launch, nodeBin, stopAll } from "../core/index.ts";
 import { type Planet, roleAddress } from "../topology/index.ts";
@@ -55,10 +57,13 @@ export function planetProcesses(planet: Planet, planetFile: string, appEntry: st
         host,
         port: planet.ports.app,
         args: [appEntry],
+        // The instance's identity: it holds its own lease with it (src/sdk), so the
+        // gateways find it in the registry, not in this list.
         env: {
           REDSHIRT_PLANET: planetFile,
           REDSHIRT_SITE: site.name,
-          REDSHIRT_INSTANCE: `${site.name}-app${k}`,
+          REDSHIRT_INSTANCE_ID: `${site.name}-app${k}`,
+          REDSHIRT_VERSION: "1",
           HOST: host,
           PORT: String(planet.ports.app),
         },
@@ -151,6 +156,8 @@ export class PlanetRunner {
 
   async stop(): Promise<void> {
     this.#stopping = true;
+    // The whole planet stops: a gateway need not wait for DNS to drop it (SIGINT skips that wait).
+    for (const { p, launched } of this.#running.values()) if (p.role === "gateway") launched.kill("SIGINT");
     await stopAll([...this.#running.values()].map((r) => r.launched));
     this.#running.clear();
   }

@@ -1,9 +1,14 @@
 // `redshirt gateway --planet FILE --site NAME [--index K]`: runs one site gateway on its
-// address from the planet's address plan, prints one ready line, and stops gracefully on
-// SIGTERM (out of rotation first, then in-flight requests finish).
-import { createLogger } from "../core/index.ts";
+// address from the planet's address plan. It finds its site's app instances in the
+// registry (leases in the site's store) and registers itself there too; `--static-backends`
+// uses the planet's address plan instead, for runs without a store (tests, benchmarks).
+// Prints one ready line; SIGTERM stops gracefully (healthz 503 until DNS dropped it, then
+// no new connections, then in-flight requests finish); SIGINT skips the DNS wait.
+import { LeaseHolder, RegistryInstanceSource, RegistryMetrics, RegistryWatcher } from "../cattle/index.ts";
+import { createLogger, systemClock } from "../core/index.ts";
+import { createStoreClient } from "../store/index.ts";
 import { loadPlanet } from "../topology/index.ts";
-import { Gateway } from "../traffic/index.ts";
+import { Gateway, type InstanceSource, PlanetInstanceSource } from "../traffic/index.ts";
 import { parseCommandArgs } from "./args.ts";
 import { cliErrors } from "./errors.ts";
 
@@ -20,12 +25,14 @@ export async function run(args: string[]): Promise<number> {
     index: { type: "string", default: "1" },
     listen: { type: "string" },
     "no-failover": { type: "boolean", default: false },
+    "static-backends": { type: "boolean", default: false },
     "health-interval-ms": { type: "string" },
     "health-timeout-ms": { type: "string" },
     "connect-timeout-ms": { type: "string" },
     "per-try-timeout-ms": { type: "string" },
     "request-timeout-ms": { type: "string" },
     "slow-start-ms": { type: "string" },
+    "leave-dns-ms": { type: "string" },
   });
   if (!values.site) throw cliErrors.create("RS_ERR_CLI_USAGE", "gateway: --site NAME is required");
   let listen: { host: string; port: number } | undefined;
@@ -48,20 +55,50 @@ export async function run(args: string[]): Promise<number> {
       requestTimeoutMs: positiveInt("request-timeout-ms", values["request-timeout-ms"]),
     }),
   };
+  const site = values.site;
+  const store = values["static-backends"] ? undefined : createStoreClient({ planet, site });
+  const registryMetrics = new RegistryMetrics();
+  let source: InstanceSource;
+  if (store) {
+    const watcher = new RegistryWatcher({ site }, { store, clock: systemClock, log, metrics: registryMetrics });
+    source = new RegistryInstanceSource(watcher);
+  } else {
+    source = new PlanetInstanceSource(planet, site);
+  }
   const gateway = new Gateway({
     planet,
-    site: values.site,
+    site,
     index,
     listen,
     log,
+    source,
     failover: !values["no-failover"],
     healthIntervalMs: positiveInt("health-interval-ms", values["health-interval-ms"]),
     healthTimeoutMs: positiveInt("health-timeout-ms", values["health-timeout-ms"]),
     slowStartMs: positiveInt("slow-start-ms", values["slow-start-ms"]),
+    leaveDnsMs: positiveInt("leave-dns-ms", values["leave-dns-ms"]),
     timeouts,
+    metricsExtra: () => registryMetrics.render(),
   });
   await gateway.start();
-  const h = gateway.health();
+  // The gateway holds its own lease too, so a supervisor or `status` finds it like any instance.
+  const lease = store
+    ? new LeaseHolder(
+        {
+          id: gateway.name,
+          site,
+          tier: "gateway",
+          host: gateway.listenHost,
+          port: gateway.port,
+          version: process.env.REDSHIRT_VERSION ?? "0",
+          pid: process.pid,
+          initialState: "ready",
+        },
+        { store, clock: systemClock, log, metrics: registryMetrics },
+      )
+    : undefined;
+  await lease?.start();
+  const b = gateway.backends();
   console.log(
     JSON.stringify({
       event: "ready",
@@ -70,18 +107,23 @@ export async function run(args: string[]): Promise<number> {
       gateway: gateway.name,
       host: gateway.listenHost,
       port: gateway.port,
-      healthyInstances: h.healthyInstances,
-      instances: h.instances.map((i) => i.id),
+      backends: store ? "registry" : "static",
+      healthyInstances: gateway.health().healthyInstances,
+      instances: b.backends.map((i) => i.id),
     }),
   );
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: string): void => {
-      log.info("stopping", { signal });
-      resolve();
-    };
-    process.once("SIGTERM", onSignal);
-    process.once("SIGINT", onSignal);
+  const signal = await new Promise<string>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
   });
-  await gateway.stop();
+  log.info("stopping", { signal });
+  // A second signal during the DNS wait (or Ctrl-C) cuts it short.
+  const fast = (): void => void gateway.stop({ fast: true });
+  process.once("SIGINT", fast);
+  process.once("SIGTERM", fast);
+  await lease?.setState("draining");
+  await gateway.stop({ fast: signal === "SIGINT" });
+  await lease?.stop();
+  await store?.close();
   return 0;
 }

@@ -25,9 +25,16 @@ export { buildZone, classifyName, type Zone } from "./dns/zone.ts";
 // Site gateway (src/traffic/gateway)
 export { type FailureKind, neverSent } from "./gateway/balancer.ts";
 export * as gatewayConstants from "./gateway/constants.ts";
-export { gatewayHealthPath } from "./gateway/constants.ts";
+export { gatewayBackendsPath, gatewayHealthPath, gatewayStopMsMax, leaveDnsMsDefault } from "./gateway/constants.ts";
 export { gatewayErrors } from "./gateway/errors.ts";
-export { Gateway, type GatewayHealth, type GatewayOptions, type TargetStatus } from "./gateway/gateway.ts";
+export { Gateway, type GatewayOptions } from "./gateway/gateway.ts";
 export type { Probe } from "./gateway/health.ts";
 export { type InstanceInfo, type InstanceSource, PlanetInstanceSource } from "./gateway/instances.ts";
 export { isIdempotent } from "./gateway/retry.ts";
+export type {
+  BackendStatus,
+  BackendsView,
+  GatewayHealth,
+  OutOfRotation,
+  PeerStatus,
+} from "./gateway/status.ts";

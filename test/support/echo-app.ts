@@ -2,9 +2,13 @@
 // what it saw (method, path, headers, body size), serves /healthz, waits ?delayMs=N before
 // answering, and echoes bytes back after a WebSocket-style upgrade. Every arrival is
 // logged as a JSON line on stderr, so a test can count how often a request reached an app.
-//   node test/support/echo-app.ts --host H --port P --id NAME [--site S]
+// With --planet it registers itself through the SDK (a lease in its site's registry, drain
+// on SIGTERM); `/control/reset?v=1` makes it reset every app request while /healthz stays
+// 200 (what an overloaded instance looks like to a gateway).
+//   node test/support/echo-app.ts --host H --port P --id NAME [--site S] [--planet FILE [--version V]]
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
+import { type Instance, startInstance } from "../../src/sdk/index.ts";
 
 const { values } = parseArgs({
   options: {
@@ -12,11 +16,15 @@ const { values } = parseArgs({
     port: { type: "string", default: "0" },
     id: { type: "string", default: "app" },
     site: { type: "string", default: "" },
+    planet: { type: "string" },
+    version: { type: "string", default: "1" },
   },
 });
 const id = values.id;
 const site = values.site;
 let healthy = true;
+let reset = false;
+let instance: Instance | undefined;
 const delayMsMax = 60_000;
 
 function arrival(fields: Record<string, unknown>): void {
@@ -26,13 +34,23 @@ function arrival(fields: Record<string, unknown>): void {
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? "/", "http://x");
   if (url.pathname === "/healthz") {
-    res.writeHead(healthy ? 200 : 503, { "content-type": "text/plain" });
-    res.end(healthy ? "ok\n" : "unhealthy\n");
+    const ok = healthy && !instance?.draining;
+    res.writeHead(ok ? 200 : 503, { "content-type": "text/plain" });
+    res.end(ok ? "ok\n" : "unhealthy\n");
     return;
   }
   if (url.pathname === "/control/healthy") {
     healthy = url.searchParams.get("v") !== "0";
     res.end("ok\n");
+    return;
+  }
+  if (url.pathname === "/control/reset") {
+    reset = url.searchParams.get("v") === "1";
+    res.end("ok\n");
+    return;
+  }
+  if (reset) {
+    req.socket.destroy();
     return;
   }
   const requestId = req.headers["x-request-id"];
@@ -95,14 +113,31 @@ server.on("upgrade", (req, socket, head) => {
 });
 
 server.keepAliveTimeout = 5_000;
-server.listen(Number(values.port), values.host, () => {
-  const a = server.address();
-  const port = typeof a === "object" && a ? a.port : 0;
-  console.log(JSON.stringify({ event: "ready", id, host: values.host, port }));
-});
-
-process.on("SIGTERM", () => {
-  server.close();
-  server.closeAllConnections();
-  setTimeout(() => process.exit(0), 100).unref();
-});
+if (values.planet) {
+  // Registered: ready once the lease says so; SIGTERM drains through the SDK.
+  instance = await startInstance({
+    server,
+    planet: values.planet,
+    site,
+    id,
+    host: values.host,
+    port: Number(values.port),
+    version: values.version,
+    exit: (code) => {
+      process.stderr.write(`${JSON.stringify({ event: "drained", id })}\n`);
+      process.exit(code);
+    },
+  });
+  console.log(JSON.stringify({ event: "ready", id, host: values.host, port: instance.port, lease: true }));
+} else {
+  server.listen(Number(values.port), values.host, () => {
+    const a = server.address();
+    const port = typeof a === "object" && a ? a.port : 0;
+    console.log(JSON.stringify({ event: "ready", id, host: values.host, port }));
+  });
+  process.on("SIGTERM", () => {
+    server.close();
+    server.closeAllConnections();
+    setTimeout(() => process.exit(0), 100).unref();
+  });
+}

@@ -1,6 +1,9 @@
 // Helpers for gateway integration tests: a planet in a temp dir, echo app instances and
 // gateways as real processes (through the one launcher), and a bounded steady load that
 // records every request. Each test file passes its own subnets so files can run at once.
+// Without a store the gateways use the planet's address plan (--static-backends); with
+// `registry: true` each site runs a store node, the apps hold leases through the SDK and
+// the gateways find them in the registry, as in production.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -14,7 +17,14 @@ export type Arrival = { id: string; method: string; url: string; requestId?: str
 
 export type App = { id: string; site: string; host: string; proc: Launched; arrivals: Arrival[] };
 
+export type ClusterOptions = {
+  /** Run a store node per site; apps register, gateways discover (default false: static backends). */
+  readonly registry?: boolean;
+};
+
 export class Cluster {
+  readonly registry: boolean;
+  readonly stores = new Map<string, Launched>();
   readonly dir: string;
   readonly planetFile: string;
   readonly sites: SiteSpec[];
@@ -25,17 +35,36 @@ export class Cluster {
   /** Every arrival logged by any app, in order. */
   readonly arrivals: Arrival[] = [];
 
-  constructor(sites: SiteSpec[]) {
+  constructor(sites: SiteSpec[], options: ClusterOptions = {}) {
     this.sites = sites;
+    this.registry = options.registry ?? false;
     this.dir = mkdtempSync(join(tmpdir(), "redshirt-gw-test-"));
     this.planetFile = join(this.dir, "planet.yaml");
     const lines = ["name: gwtest", "zone: gwtest.test.", "sites:"];
+    const stores = this.registry ? 1 : 3;
     for (const s of sites) {
       lines.push(
-        `  - { name: ${s.name}, city: ${s.name}, lat: ${s.lat}, lon: ${s.lon}, subnet: ${s.subnet}.0.0/16, tiers: { store: 3, gateway: 1, dns: 0, app: ${s.apps} } }`,
+        `  - { name: ${s.name}, city: ${s.name}, lat: ${s.lat}, lon: ${s.lon}, subnet: ${s.subnet}.0.0/16, tiers: { store: ${stores}, gateway: 1, dns: 0, app: ${s.apps} } }`,
       );
     }
+    if (this.registry) lines.push("store: { partitions: 8, rf: 1, dataDir: data }");
     writeFileSync(this.planetFile, `${lines.join("\n")}\n`);
+  }
+
+  /** Starts the store node of every site (registry mode). */
+  async startStores(): Promise<void> {
+    await Promise.all(
+      this.sites.map(async (s) => {
+        const node = `${s.name}-store1`;
+        const p = await launch({
+          name: `store ${node}`,
+          command: nodeBin,
+          args: ["src/cli/main.ts", "store", "--planet", this.planetFile, "--node", node],
+          env: { ...process.env, REDSHIRT_LOG_LEVEL: "warn" },
+        });
+        this.stores.set(s.name, p);
+      }),
+    );
   }
 
   site(name: string): SiteSpec {
@@ -53,7 +82,7 @@ export class Cluster {
   }
 
   /** Starts app instance k (1-based) of a site; replaces a dead one on the same address. */
-  async startApp(site: string, k: number): Promise<App> {
+  async startApp(site: string, k: number, version = "1"): Promise<App> {
     const s = this.site(site);
     const id = `${site}-app${k}`;
     const host = `${s.subnet}.4.${k}`;
@@ -61,7 +90,12 @@ export class Cluster {
     app.proc = await launch({
       name: id,
       command: nodeBin,
-      args: ["test/support/echo-app.ts", "--host", host, "--port", String(this.appPort), "--id", id, "--site", site],
+      args: [
+        "test/support/echo-app.ts",
+        ...["--host", host, "--port", String(this.appPort), "--id", id, "--site", site],
+        ...(this.registry ? ["--planet", this.planetFile, "--version", version] : []),
+      ],
+      env: { ...process.env, REDSHIRT_LOG_LEVEL: process.env.REDSHIRT_LOG_LEVEL ?? "warn" },
       onLine: (line, stream) => {
         if (stream !== "stderr" || !line.includes('"arrival"')) return;
         try {
@@ -86,7 +120,13 @@ export class Cluster {
     const g = await launch({
       name: `${site}-gateway`,
       command: nodeBin,
-      args: ["src/cli/main.ts", "gateway", "--planet", this.planetFile, "--site", site, ...extraArgs],
+      args: [
+        "src/cli/main.ts",
+        "gateway",
+        ...["--planet", this.planetFile, "--site", site],
+        ...(this.registry ? [] : ["--static-backends"]),
+        ...extraArgs,
+      ],
       env: { ...process.env, REDSHIRT_LOG_LEVEL: process.env.REDSHIRT_LOG_LEVEL ?? "warn" },
     });
     this.gateways.set(site, g);
@@ -100,8 +140,13 @@ export class Cluster {
   }
 
   async stop(): Promise<void> {
-    await stopAll([...this.apps.values()].map((a) => a.proc));
-    await stopAll(this.gateways.values());
+    // Cleanup needs no grace: no DNS to leave, no request worth finishing.
+    await stopAll(this.gateways.values(), 0);
+    await stopAll(
+      [...this.apps.values()].map((a) => a.proc),
+      0,
+    );
+    await stopAll(this.stores.values());
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

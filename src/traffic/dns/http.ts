@@ -1,6 +1,9 @@
 // The HTTP the DNS server speaks as a client: the gateway probe and the read of a peer's
 // view. Each request uses a fresh connection from the DNS server's own address (so a
-// gateway or a link emulator sees which vantage point asks) with a hard deadline.
+// gateway or a link emulator sees which vantage point asks) with a hard deadline. The probe
+// judges by the status code alone and never reads the body: a body that grows with the
+// site (the gateway's healthz once listed every instance) must not decide health — it made
+// the probe fail, and the site leave DNS, past ~32 instances.
 import http from "node:http";
 import type { Clock } from "../../core/index.ts";
 import type { NodeInfo } from "../../topology/index.ts";
@@ -9,6 +12,7 @@ import type { FetchViewFn, ProbeFn } from "./health.ts";
 
 type GetResult = { status: number; body: Buffer };
 
+/** bodyBytesMax 0: resolve with the status as soon as the response head arrives, body unread. */
 function get(
   clock: Clock,
   options: { host: string; port: number; path: string; localAddress: string | undefined },
@@ -31,6 +35,13 @@ function get(
       reject(err);
     });
     req.on("response", (res) => {
+      if (bodyBytesMax === 0) {
+        deadline.cancel();
+        resolve({ status: res.statusCode ?? 0, body: Buffer.alloc(0) });
+        // Connection: close was asked; whatever body follows is dropped with the socket.
+        res.destroy();
+        return;
+      }
       const chunks: Buffer[] = [];
       let bytes = 0;
       res.on("data", (c: Buffer) => {
@@ -58,7 +69,7 @@ export function httpProbe(clock: Clock, localAddress: string | undefined): Probe
       clock,
       { host: gateway.host, port: gateway.port, path: gatewayHealthPath, localAddress },
       timeoutMs,
-      4096,
+      0,
     );
     return r.status === 200;
   };

@@ -5,13 +5,14 @@ import { Balancer, type BalancerEvent, Target } from "./balancer.ts";
 import { ejectAfterFailures, ejectionForgetMs } from "./constants.ts";
 import { Pool } from "./pool.ts";
 
-function setup(n: number, options: { slowStartMs?: number; seed?: number } = {}) {
+function setup(n: number, options: { slowStartMs?: number; seed?: number; panicShare?: number } = {}) {
   const clock = new ManualClock();
   const events: BalancerEvent[] = [];
   const b = new Balancer({
     clock,
     random: seededRandom(options.seed ?? 1),
     slowStartMs: options.slowStartMs ?? 0,
+    panicShare: options.panicShare,
     ejectBaseMs: 1000,
     ejectMaxMs: 8000,
     onEvent: (e) => events.push(e),
@@ -134,4 +135,70 @@ test("balancer - the same seed makes the same picks", () => {
   counts(a.b, 100, (id) => seqA.push(id));
   counts(b.b, 100, (id) => seqB.push(id));
   assert.deepEqual(seqA, seqB);
+});
+
+/** Ejects a target the uncertain way: a run of resets. */
+function ejectByResets(b: Balancer, t: Target): void {
+  for (let i = 0; i < ejectAfterFailures; i++) b.recordFailure(t, "reset");
+}
+
+test("balancer - a starting target is checked but never picked", () => {
+  const { b, targets } = setup(2);
+  targets[0].starting = true;
+  assert.deepEqual([...counts(b, 100).keys()], ["t1"]);
+  assert.equal(b.liveCount(), 1, "a starting target is not capacity yet");
+});
+
+test("balancer - panic: when more than the share of live targets is ejected, ejection is ignored", () => {
+  const { b, targets, events } = setup(4, { panicShare: 0.5 });
+  ejectByResets(b, targets[0]);
+  ejectByResets(b, targets[1]);
+  // 2 of 4 ejected is not more than half: no panic, the two others take everything.
+  assert.equal(b.panic(), false);
+  assert.deepEqual([...counts(b, 200).keys()].sort(), ["t2", "t3"]);
+  ejectByResets(b, targets[2]);
+  // 3 of 4: panic, every live target takes traffic again.
+  assert.equal(b.panic(), true);
+  assert.equal(b.healthyCount(), 4);
+  assert.equal(counts(b, 400).size, 4);
+  assert.equal(b.liveCount(), 4, "ejected targets are still alive");
+  assert.deepEqual(
+    events.filter((e) => e.type === "panic").map((e) => (e.type === "panic" ? [e.on, e.live, e.ejected] : [])),
+    [[true, 4, 3]],
+  );
+  assert.equal(b.panics, 1);
+});
+
+test("balancer - panic ends when ejections expire, and certain ejections never count toward it", () => {
+  const { b, targets, clock, events } = setup(3, { panicShare: 0.5 });
+  ejectByResets(b, targets[0]);
+  ejectByResets(b, targets[1]);
+  assert.equal(b.panic(), true);
+  clock.advance(1_001);
+  assert.equal(b.panic(), false, "the 1 s ejections are over");
+  assert.equal(events.filter((e) => e.type === "panic").length, 2);
+  // Nothing listens on two of them: certain, so they stay out and there is no panic.
+  b.recordFailure(targets[0], "connect-refused");
+  b.recordFailure(targets[1], "connect-refused");
+  assert.equal(b.panic(), false);
+  assert.deepEqual([...counts(b, 100).keys()], ["t2"]);
+  // An uncertain ejection that turns out certain (refused while panic sent to it) stays out too.
+  clock.advance(60_000);
+  const { b: b2, targets: t2 } = setup(2, { panicShare: 0.5 });
+  ejectByResets(b2, t2[0]);
+  assert.equal(b2.panic(), false, "1 of 2 is not more than half");
+  ejectByResets(b2, t2[1]);
+  assert.equal(b2.panic(), true);
+  b2.recordFailure(t2[0], "connect-refused");
+  assert.equal(t2[0].ejectedCertain, true);
+  assert.deepEqual([...counts(b2, 100).keys()], ["t1"], "panic now sends only to the one that may be alive");
+});
+
+test("balancer - without a panic share, ejection empties the balancer", () => {
+  const { b, targets } = setup(2);
+  ejectByResets(b, targets[0]);
+  ejectByResets(b, targets[1]);
+  assert.equal(b.panic(), false);
+  assert.equal(b.pick(), undefined);
+  assert.equal(b.liveCount(), 2);
 });

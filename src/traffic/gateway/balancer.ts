@@ -1,7 +1,11 @@
 // Which target gets the next request: power-of-two-choices least-outstanding-requests over
 // the targets that are eligible (healthy by active checks, not ejected by passive outlier
-// detection, not draining, not saturated), with slow start for targets that just came back.
-// No I/O here: the clock and randomness are injected, so a test replays every decision.
+// detection, not draining or starting, not saturated), with slow start for targets that
+// just came back. Ejection is capped by a panic mode (Envoy's): when more than a set share
+// of the live targets is ejected for uncertain reasons (resets, timeouts — what overload
+// looks like), ejection is ignored, so a saturated site keeps serving instead of ejecting
+// itself empty. No I/O here: the clock and randomness are injected, so a test replays
+// every decision.
 import type { Clock, Random } from "../../core/index.ts";
 import {
   ejectAfterFailures,
@@ -68,8 +72,14 @@ export class Target<Conn extends Pooled = Pooled> {
   ejectedUntilMs = 0;
   ejections = 0;
   lastEjectionMs = Number.NEGATIVE_INFINITY;
+  /** The last ejection was certain (a refused connect, a peer without capacity): panic mode keeps it. */
+  ejectedCertain = false;
   // Lifecycle.
   draining = false;
+  drainReason: "lease" | "drain-set" | "manual" | undefined;
+  /** Registered but not ready: checked, never picked. */
+  starting = false;
+  version: string | undefined;
   removed = false;
   /** Added after the gateway started: its first healthy check starts a slow-start ramp. */
   late = false;
@@ -92,13 +102,16 @@ export type BalancerOptions = {
   readonly slowStartMs?: number;
   readonly ejectBaseMs?: number;
   readonly ejectMaxMs?: number;
-  /** Told when a target is ejected or its health changes (logs, metrics). */
+  /** Panic when more than this share of the live targets is ejected for uncertain reasons; undefined: never. */
+  readonly panicShare?: number;
+  /** Told when a target is ejected or its health changes, and when panic starts or ends (logs, metrics). */
   readonly onEvent?: (event: BalancerEvent) => void;
 };
 
 export type BalancerEvent =
   | { type: "ejected"; target: Target; kind: FailureKind; forMs: number }
-  | { type: "health"; target: Target; healthy: boolean };
+  | { type: "health"; target: Target; healthy: boolean }
+  | { type: "panic"; on: boolean; live: number; ejected: number };
 
 export class Balancer<Conn extends Pooled = Pooled> {
   readonly targets: Target<Conn>[] = [];
@@ -109,9 +122,13 @@ export class Balancer<Conn extends Pooled = Pooled> {
   readonly #slowStartMs: number;
   readonly #ejectBaseMs: number;
   readonly #ejectMaxMs: number;
+  readonly #panicShare: number | undefined;
   readonly #onEvent: ((event: BalancerEvent) => void) | undefined;
   /** Reused between picks so a pick allocates nothing. */
   readonly #scratch: Target<Conn>[] = [];
+  #panic = false;
+  /** Times panic mode was entered. */
+  panics = 0;
 
   constructor(options: BalancerOptions) {
     this.#clock = options.clock;
@@ -121,6 +138,7 @@ export class Balancer<Conn extends Pooled = Pooled> {
     this.#slowStartMs = options.slowStartMs ?? slowStartMsDefault;
     this.#ejectBaseMs = options.ejectBaseMs ?? ejectBaseMsDefault;
     this.#ejectMaxMs = options.ejectMaxMs ?? ejectMaxMsDefault;
+    this.#panicShare = options.panicShare;
     this.#onEvent = options.onEvent;
   }
 
@@ -135,10 +153,52 @@ export class Balancer<Conn extends Pooled = Pooled> {
     target.pool.closeIdle();
   }
 
+  /** Alive and meant to serve: healthy by active checks, not draining, not starting. Ejection and saturation aside. */
+  live(t: Target<Conn>): boolean {
+    return t.healthy && !t.draining && !t.starting && !t.removed;
+  }
+
+  /** Ejected now (passive outlier detection), as the panic rule sees it. */
+  ejected(t: Target<Conn>, nowMs: number): boolean {
+    return nowMs < t.ejectedUntilMs && !(this.#panic && !t.ejectedCertain);
+  }
+
   eligible(t: Target<Conn>, nowMs: number): boolean {
-    return (
-      t.healthy && !t.draining && !t.removed && nowMs >= t.ejectedUntilMs && t.open < upstreamConnectionsPerTargetMax
-    );
+    return this.live(t) && !this.ejected(t, nowMs) && t.open < upstreamConnectionsPerTargetMax;
+  }
+
+  /** Live targets (ejected or not, saturated or not): this site can serve while there is one. */
+  liveCount(): number {
+    let n = 0;
+    for (const t of this.targets) if (this.live(t)) n++;
+    return n;
+  }
+
+  /** Whether panic mode is on now (ejection ignored); re-decided on every pick and on this call. */
+  panic(): boolean {
+    return this.#updatePanic(this.#clock.monoMs());
+  }
+
+  #updatePanic(nowMs: number): boolean {
+    if (this.#panicShare === undefined) return false;
+    // Only uncertain ejections count: a refused connect means nothing listens there, and
+    // sending to it again would not serve anyone.
+    let live = 0;
+    let ejected = 0;
+    for (const t of this.targets) {
+      if (!this.live(t)) continue;
+      const isEjected = nowMs < t.ejectedUntilMs;
+      if (isEjected && t.ejectedCertain) continue;
+      live++;
+      if (isEjected) ejected++;
+    }
+    const on = live > 0 && ejected > live * this.#panicShare;
+    if (on !== this.#panic) {
+      this.#panic = on;
+      if (on) this.panics++;
+      this.#onEvent?.({ type: "panic", on, live, ejected });
+    }
+    return on;
   }
 
   /** Share of its full traffic a target takes now: ramps from slowStartWeightMin to 1. */
@@ -150,6 +210,7 @@ export class Balancer<Conn extends Pooled = Pooled> {
 
   healthyCount(): number {
     const nowMs = this.#clock.monoMs();
+    this.#updatePanic(nowMs);
     let n = 0;
     for (const t of this.targets) if (this.eligible(t, nowMs)) n++;
     return n;
@@ -158,6 +219,7 @@ export class Balancer<Conn extends Pooled = Pooled> {
   /** The target for the next try, never one in `exclude`; undefined when none is eligible. */
   pick(exclude?: readonly Target[]): Target<Conn> | undefined {
     const nowMs = this.#clock.monoMs();
+    this.#updatePanic(nowMs);
     const c = this.#scratch;
     c.length = 0;
     for (const t of this.targets) {
@@ -199,11 +261,17 @@ export class Balancer<Conn extends Pooled = Pooled> {
     // now and then, so only a run of them ejects.
     const certain = kind === "connect-refused" || kind === "no-capacity";
     t.consecutiveFailures = certain ? ejectAfterFailures : t.consecutiveFailures + 1;
-    if (t.consecutiveFailures < ejectAfterFailures || nowMs < t.ejectedUntilMs) return false;
+    if (nowMs < t.ejectedUntilMs) {
+      // Already out; a refused connect while panic mode sends to it anyway makes it certain.
+      if (certain) t.ejectedCertain = true;
+      return false;
+    }
+    if (t.consecutiveFailures < ejectAfterFailures) return false;
     if (nowMs - t.lastEjectionMs > ejectionForgetMs) t.ejections = 0;
     t.ejections++;
     const forMs = Math.min(this.#ejectMaxMs, this.#ejectBaseMs * 2 ** (t.ejections - 1));
     t.ejectedUntilMs = nowMs + forMs;
+    t.ejectedCertain = certain;
     t.lastEjectionMs = nowMs;
     t.consecutiveFailures = 0;
     t.pool.closeIdle();

@@ -2,6 +2,13 @@
 // named bound here, and the relations between them are asserted at load so a bad edit
 // fails at start, not under load.
 import { assert } from "../../core/index.ts";
+import {
+  peerPollIntervalMs,
+  probeFall,
+  probeIntervalMs,
+  probeJitterFraction,
+  probeTimeoutMs,
+} from "../dns/constants.ts";
 
 // --- Parsing: what a head may look like before it is refused (431 or 400). ---
 /** Largest request or response head (request line + fields + CRLFs); HAProxy's bufsize is 16 KiB too. */
@@ -59,6 +66,19 @@ export const tunnelIdleTimeoutMsDefault = 300_000;
 /** Resolution of every timeout above: one sweep over the connections per period. */
 export const timeoutSweepIntervalMs = 50;
 export const shutdownGraceMsDefault = 2_000;
+/**
+ * A stopping gateway answers 503 on /_redshirt/healthz this long before it stops accepting,
+ * so every DNS server drops it first: each one's probes must see `probeFall` 503s (each
+ * within a jittered probe interval, answered within the probe timeout), and then read its
+ * peers' views once more, since a gateway leaves the answers only when the views agree.
+ */
+export const leaveDnsMsDefault = Math.ceil(
+  probeIntervalMs * (1 + probeJitterFraction) * probeFall +
+    probeTimeoutMs +
+    peerPollIntervalMs * (1 + probeJitterFraction),
+);
+/** The longest a SIGTERMed gateway takes to exit: leave DNS, then let requests finish. Kill it no sooner. */
+export const gatewayStopMsMax = leaveDnsMsDefault + shutdownGraceMsDefault + 500;
 
 // --- Health and ejection. ---
 export const healthPath = "/healthz";
@@ -78,6 +98,12 @@ export const ejectionForgetMs = 60_000;
 export const slowStartMsDefault = 2_000;
 /** A target entering slow start gets this share of its traffic at first. */
 export const slowStartWeightMin = 0.1;
+/**
+ * Panic mode (Envoy's panic threshold, applied to ejection): when more than this share of
+ * the live instances is ejected for uncertain reasons (resets, timeouts), ejection is
+ * ignored until the share drops: overload must not eject a whole site.
+ */
+export const panicShareDefault = 0.5;
 
 // --- Client-facing. ---
 export const retryAfterS = 1;
@@ -86,6 +112,8 @@ export const clientConnectionsMax = 20_000;
 export const adminPrefix = "/_redshirt/";
 /** What the GSLB DNS and other sites' gateways probe: 200 means this site can serve with its own instances. */
 export const gatewayHealthPath = `${adminPrefix}healthz`;
+/** What the supervisor polls: each backend, in rotation or not and why, and its requests in flight. */
+export const gatewayBackendsPath = `${adminPrefix}backends`;
 /** The header that marks a request forwarded by another site's gateway; its value names that site. */
 export const hopHeader = "rs-hop";
 export const hopHeaderName = "RS-Hop";
@@ -104,3 +132,6 @@ assert(retryBudgetTokensMax >= retryBudgetMinPerS, "the budget holds at least a 
 assert(timeoutSweepIntervalMs * 4 <= healthIntervalMsDefault, "timeouts resolve finer than health checks");
 assert(slowStartWeightMin > 0 && slowStartWeightMin <= 1, "slow start weight is a share");
 assert(headBytesMax >= requestTargetBytesMax + 1024, "a head holds the largest target");
+assert(panicShareDefault > 0 && panicShareDefault < 1, "panic share is a share");
+assert(leaveDnsMsDefault >= probeIntervalMs * probeFall, "a stopping gateway outlasts the DNS probes' fall");
+assert(gatewayStopMsMax <= 5_000, "a gateway stops within a supervisor's kill grace");

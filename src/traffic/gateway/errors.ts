@@ -29,7 +29,8 @@ export const gatewayErrors = defineErrors("traffic", {
   },
   RS_ERR_TRAFFIC_GATEWAY_NOT_FOUND: {
     status: 404,
-    message: "No such gateway endpoint; the gateway serves /_redshirt/healthz, /_redshirt/livez and /_redshirt/metrics",
+    message:
+      "No such gateway endpoint; the gateway serves /_redshirt/healthz, /_redshirt/backends, /_redshirt/livez and /_redshirt/metrics",
   },
   RS_ERR_TRAFFIC_GATEWAY_NO_BACKEND: {
     status: 503,

@@ -1,8 +1,10 @@
 // The site gateway: listens on its site's gateway address, balances requests over the
-// site's app instances, and when the site has no healthy instance forwards to the nearest
-// site whose gateway reports local capacity. This file wires the parts (instance source,
-// balancers, health checks, retry budget, metrics, the data path) and owns the lifecycle;
-// it is the one place where production clock, randomness and probes are chosen.
+// site's app instances (found by its instance source: the registry in production), and
+// when the site has no healthy instance forwards to the nearest site whose gateway reports
+// local capacity. This file wires the parts (instance source, balancers, health checks,
+// retry budget, metrics, the data path) and owns the lifecycle — including the stop that
+// leaves DNS first; status.ts renders what it reports. It is the one place where
+// production clock, randomness and probes are chosen.
 import { createServer, type Server, type Socket } from "node:net";
 import {
   type Clock,
@@ -23,11 +25,14 @@ import {
   clientConnectionsMax,
   clientIdleTimeoutMsDefault,
   connectTimeoutMsDefault,
+  gatewayBackendsPath,
   gatewayHealthPath,
   headReadTimeoutMsDefault,
   healthIntervalMsDefault,
   healthPath,
   healthTimeoutMsDefault,
+  leaveDnsMsDefault,
+  panicShareDefault,
   peerHealthIntervalMsDefault,
   perTryTimeoutMsDefault,
   poolIdleTimeoutMsDefault,
@@ -40,11 +45,13 @@ import {
 import type { ProxyContext, Timeouts } from "./context.ts";
 import { gatewayErrors } from "./errors.ts";
 import { HealthChecker, httpProbe, type Probe } from "./health.ts";
-import { type InstanceSource, PlanetInstanceSource } from "./instances.ts";
+import type { InstanceSource } from "./instances.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { Pool } from "./pool.ts";
+import { reconcileTargets } from "./reconcile.ts";
 import { errorResponse, type LocalResponse } from "./responses.ts";
 import { RetryBudget } from "./retry.ts";
+import { type BackendsView, backendsView, type GatewayHealth, healthView } from "./status.ts";
 import type { UpstreamConn } from "./upstream.ts";
 
 /** Tracing: `redshirt:traffic:gateway-target` carries ejections and health changes. */
@@ -57,7 +64,12 @@ export type GatewayOptions = {
   readonly index?: number;
   /** Overrides the address from the planet's address plan. */
   readonly listen?: { readonly host: string; readonly port: number };
-  readonly source?: InstanceSource;
+  /**
+   * Where the site's app instances come from: the registry in production
+   * (src/cattle's RegistryInstanceSource); a PlanetInstanceSource (the static address
+   * plan) only where no store runs, by explicit choice.
+   */
+  readonly source: InstanceSource;
   /** Forward to other sites when this one has no capacity (default true). */
   readonly failover?: boolean;
   /** Where another site's gateway is reached (default: its planet address); the WAN part may interpose. */
@@ -73,32 +85,16 @@ export type GatewayOptions = {
   readonly slowStartMs?: number;
   readonly ejectBaseMs?: number;
   readonly ejectMaxMs?: number;
+  /** Panic when more than this share of live instances is ejected (default panicShareDefault); 1 turns panic off. */
+  readonly panicShare?: number;
   readonly timeouts?: Partial<Timeouts>;
   readonly shutdownGraceMs?: number;
+  /** How long stop() answers 503 on healthz before it stops accepting (default: until every DNS server dropped it). */
+  readonly leaveDnsMs?: number;
   /** Replaces the HTTP probes (tests). */
   readonly probe?: Probe;
-};
-
-export type TargetStatus = {
-  readonly id: string;
-  readonly site: string;
-  readonly address: string;
-  readonly healthy: boolean;
-  readonly ejected: boolean;
-  readonly draining: boolean;
-  readonly outstanding: number;
-};
-
-export type GatewayHealth = {
-  readonly site: string;
-  readonly gateway: string;
-  /** 200 on /healthz: this site can serve requests with its own instances. */
-  readonly ok: boolean;
-  readonly healthyInstances: number;
-  readonly instances: readonly TargetStatus[];
-  /** The site requests go to now when this one has no capacity (null: none, or not needed). */
-  readonly failoverSite: string | null;
-  readonly shuttingDown: boolean;
+  /** More Prometheus text for /_redshirt/metrics (e.g. the registry watcher's). */
+  readonly metricsExtra?: () => string;
 };
 
 export class Gateway implements Startable, ProxyContext {
@@ -131,6 +127,9 @@ export class Gateway implements Startable, ProxyContext {
   #stopped = false;
   #firstChecks: Promise<void>[] = [];
   #hadCapacity = true;
+  /** Ends the leave-DNS wait of a stop in progress early (a second, fast stop). */
+  #cutLeave: (() => void) | undefined;
+  #stopping: Promise<void> | undefined;
 
   constructor(options: GatewayOptions) {
     this.#o = options;
@@ -173,8 +172,12 @@ export class Gateway implements Startable, ProxyContext {
       ejectMaxMs: options.ejectMaxMs,
       onEvent: (e: BalancerEvent) => this.#onBalancerEvent(e),
     };
-    this.local = new Balancer<UpstreamConn>(balancerOptions);
-    this.#source = options.source ?? new PlanetInstanceSource(planet, site.name);
+    const panicShare = options.panicShare ?? panicShareDefault;
+    this.local = new Balancer<UpstreamConn>({
+      ...balancerOptions,
+      panicShare: panicShare < 1 ? panicShare : undefined,
+    });
+    this.#source = options.source;
     if (options.failover ?? true) {
       const peerAddress = options.peerAddress ?? ((g: NodeInfo) => ({ host: g.host, port: g.port }));
       for (const other of sitesByDistance(planet, site)) {
@@ -216,6 +219,8 @@ export class Gateway implements Startable, ProxyContext {
       remoteTargets: () => this.remote.flatMap((b) => b.targets),
       eligible: (t) =>
         this.balancerOf(t as Target<UpstreamConn>).eligible(t as Target<UpstreamConn>, this.clock.monoMs()),
+      liveInstances: () => this.local.liveCount(),
+      panic: () => this.local.panic(),
       clientConnections: () => this.#conns.size,
       retryTokens: () => this.budget.tokens,
     });
@@ -249,7 +254,8 @@ export class Gateway implements Startable, ProxyContext {
     this.log.info("gateway serving", {
       address: `${this.listenHost}:${this.listenPort}`,
       healthyInstances: h.healthyInstances,
-      instances: h.instances.length,
+      instances: this.local.targets.length,
+      source: this.#source.describe(),
       peers: this.remote.flatMap((b) => b.targets.map((t) => t.id)),
     });
   }
@@ -293,42 +299,32 @@ export class Gateway implements Startable, ProxyContext {
   }
 
   #reconcile(): void {
-    const seen = new Set<string>();
-    for (const info of this.#source.instances()) {
-      seen.add(info.id);
-      let t = this.#byId.get(info.id);
-      if (t && (t.host !== info.host || t.port !== info.port)) {
-        this.#removeTarget(t);
-        t = undefined;
-      }
-      if (!t) {
-        t = new Target<UpstreamConn>(
-          { id: info.id, site: this.site, host: info.host, port: info.port, kind: "instance" },
-          new Pool(),
-        );
-        t.late = this.#server !== undefined;
-        this.local.add(t);
-        this.#byId.set(info.id, t);
-        const first = this.#checker.add(t);
-        if (!this.#server) this.#firstChecks.push(first);
-      }
-      if (info.draining !== t.draining) {
-        t.draining = info.draining;
-        if (t.draining) t.pool.closeIdle();
-        this.log.info(info.draining ? "instance draining" : "instance no longer draining", { target: t.id });
-      }
-    }
-    for (const t of [...this.local.targets]) if (!seen.has(t.id)) this.#removeTarget(t);
-  }
-
-  #removeTarget(t: Target<UpstreamConn>): void {
-    this.#checker.remove(t);
-    this.local.remove(t);
-    this.#byId.delete(t.id);
-    this.log.info("instance removed", { target: t.id });
+    reconcileTargets(
+      {
+        site: this.site,
+        local: this.local,
+        checker: this.#checker,
+        log: this.log,
+        byId: this.#byId,
+        serving: this.#server !== undefined,
+        firstChecks: this.#firstChecks,
+      },
+      this.#source.instances(),
+    );
   }
 
   #onBalancerEvent(e: BalancerEvent): void {
+    if (e.type === "panic") {
+      if (targetChannel.hasSubscribers) targetChannel.publish({ gateway: this.name, ...e });
+      const fields = { live: e.live, ejected: e.ejected };
+      if (e.on) {
+        this.metrics.panics.inc("local");
+        this.log.warn("panic mode: most live instances are ejected; ignoring ejection", fields);
+      } else {
+        this.log.info("panic mode over", fields);
+      }
+      return;
+    }
     if (targetChannel.hasSubscribers) {
       const { target, ...rest } = e;
       targetChannel.publish({ gateway: this.name, target: target.id, ...rest });
@@ -355,26 +351,14 @@ export class Gateway implements Startable, ProxyContext {
     return null;
   }
 
+  /** Constant in size whatever the instance count: what DNS servers and peer gateways probe. */
   health(): GatewayHealth {
-    const nowMs = this.clock.monoMs();
-    const healthyInstances = this.local.healthyCount();
-    return {
-      site: this.site,
-      gateway: this.name,
-      ok: healthyInstances > 0 && !this.shuttingDown,
-      healthyInstances,
-      instances: this.local.targets.map((t) => ({
-        id: t.id,
-        site: t.site,
-        address: `${t.host}:${t.port}`,
-        healthy: t.healthy,
-        ejected: nowMs < t.ejectedUntilMs,
-        draining: t.draining,
-        outstanding: t.outstanding,
-      })),
-      failoverSite: healthyInstances > 0 ? null : this.#failoverSite(),
-      shuttingDown: this.shuttingDown,
-    };
+    return healthView(this, this.#failoverSite());
+  }
+
+  /** Every backend, in rotation or not and why: what the supervisor polls before it stops an instance. */
+  backends(): BackendsView {
+    return backendsView(this, this.#source.describe());
   }
 
   admin(method: string, path: string): LocalResponse {
@@ -384,21 +368,51 @@ export class Gateway implements Startable, ProxyContext {
         const h = this.health();
         return { status: h.ok ? 200 : 503, contentType: "application/json", body: `${JSON.stringify(h)}\n` };
       }
+      case gatewayBackendsPath:
+        return { status: 200, contentType: "application/json", body: `${JSON.stringify(this.backends())}\n` };
       case `${adminPrefix}livez`:
         return { status: 200, contentType: "application/json", body: '{"live":true}\n' };
       case `${adminPrefix}metrics`:
-        return { status: 200, contentType: "text/plain; version=0.0.4", body: this.metrics.render() };
+        return {
+          status: 200,
+          contentType: "text/plain; version=0.0.4",
+          body: this.metrics.render() + (this.#o.metricsExtra?.() ?? ""),
+        };
       default:
         return errorResponse("RS_ERR_TRAFFIC_GATEWAY_NOT_FOUND", path);
     }
   }
 
-  async stop(): Promise<void> {
-    if (!this.#started || this.#stopped) return;
-    this.#stopped = true;
-    // Out of rotation first (healthz answers 503), then no new connections, then let the
-    // requests in progress finish within the grace period.
+  /**
+   * Leaves rotation first — healthz answers 503 for leaveDnsMs, long enough for every DNS
+   * server to drop this gateway, while requests are still served (each answered with
+   * Connection: close) — then takes no new connections and lets the requests in progress
+   * finish within the grace period. `fast` skips the DNS wait (Ctrl-C; or the whole planet
+   * stops); it also cuts short the wait of a stop already in progress.
+   */
+  stop(options: { fast?: boolean } = {}): Promise<void> {
+    if (options.fast) this.#cutLeave?.();
+    if (!this.#started) return Promise.resolve();
+    this.#stopping ??= this.#stop(options.fast ?? false);
+    return this.#stopping;
+  }
+
+  async #stop(fast: boolean): Promise<void> {
     this.shuttingDown = true;
+    const leaveMs = fast ? 0 : (this.#o.leaveDnsMs ?? leaveDnsMsDefault);
+    if (leaveMs > 0) {
+      this.log.info("stopping: healthz answers 503 so DNS drops this gateway first", { leaveMs });
+      await new Promise<void>((resolve) => {
+        const timer = this.clock.setTimer(leaveMs, resolve);
+        this.#cutLeave = () => {
+          timer.cancel();
+          resolve();
+        };
+      });
+      this.#cutLeave = undefined;
+    }
+    // The timeout sweep ran through the leave phase; from here the drain loop below rules.
+    this.#stopped = true;
     this.#sweep?.cancel();
     const server = this.#server;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();

@@ -1,8 +1,9 @@
 // Where the candidate app instances come from. The gateway never depends on a central
 // registry that can die: a source keeps the last set it knew, and the gateway's own health
-// checks decide who gets traffic. Today the planet's address plan is the source (instance
-// k of a site at .4.k); later instances will register in the store with a heartbeat TTL
-// and a store-backed source will implement the same interface.
+// checks decide who gets traffic. In production the source is the site's registry in the
+// store (instances hold leases kept alive by heartbeats; src/cattle/registry adapts its
+// watcher to this interface). The planet's address plan (instance k of a site at .4.k) is
+// the explicit static choice for tests and benchmarks that run no store.
 import type { Startable } from "../../core/index.ts";
 import { type Planet, roleAddress, siteByName } from "../../topology/index.ts";
 import { gatewayErrors } from "./errors.ts";
@@ -13,6 +14,11 @@ export type InstanceInfo = {
   readonly port: number;
   /** Marked for removal: finishes what it has, gets nothing new. */
   readonly draining: boolean;
+  /** Who asked for the drain: the instance's own lease, the supervisor's drain set, or a caller. */
+  readonly drainReason?: "lease" | "drain-set" | "manual";
+  /** Registered but not ready yet: health-checked, never sent a request. */
+  readonly starting?: boolean;
+  readonly version?: string;
 };
 
 export interface InstanceSource extends Startable {
@@ -20,6 +26,8 @@ export interface InstanceSource extends Startable {
   instances(): readonly InstanceInfo[];
   /** Calls fn after the set or a draining mark changed; returns the unsubscribe function. */
   subscribe(fn: () => void): () => void;
+  /** What the source is and how fresh its view is, for /_redshirt/backends. */
+  describe(): Readonly<Record<string, unknown>>;
 }
 
 /** The app instances of one site from the planet's address plan; draining set by hand. */
@@ -50,11 +58,16 @@ export class PlanetInstanceSource implements InstanceSource {
     return () => this.#listeners.delete(fn);
   }
 
+  describe(): Readonly<Record<string, unknown>> {
+    return { kind: "static", instances: this.#list.length };
+  }
+
   /** Marks an instance draining (or not); returns false when no such instance. */
   setDraining(id: string, draining: boolean): boolean {
     const i = this.#list.findIndex((x) => x.id === id);
     if (i < 0) return false;
-    this.#list[i] = { ...this.#list[i], draining };
+    const { drainReason: _, ...rest } = this.#list[i];
+    this.#list[i] = draining ? { ...rest, draining, drainReason: "manual" } : { ...rest, draining };
     for (const fn of this.#listeners) fn();
     return true;
   }

@@ -38,6 +38,10 @@ export type GaugeSources = {
   readonly localTargets: () => readonly Target[];
   readonly remoteTargets: () => readonly Target[];
   readonly eligible: (t: Target) => boolean;
+  /** Local instances alive (lease live, checks pass), ejected or not. */
+  readonly liveInstances: () => number;
+  /** Whether panic mode ignores ejection now. */
+  readonly panic: () => boolean;
   readonly clientConnections: () => number;
   readonly retryTokens: () => number;
 };
@@ -65,6 +69,11 @@ export class GatewayMetrics {
     "rs_gateway_cross_site_forwards_total",
     "Tries forwarded to another site's gateway (priority failover), by site.",
     "site",
+  );
+  readonly panics = new KeyedCounter(
+    "rs_gateway_panics_total",
+    "Times panic mode started (most live instances ejected: ejection ignored), by balancer.",
+    "balancer",
   );
   readonly rejected = new KeyedCounter(
     "rs_gateway_rejected_total",
@@ -96,6 +105,12 @@ export class GatewayMetrics {
     };
     gauge("rs_gateway_healthy_instances", "Local app instances that get traffic now.", () => [
       [undefined, sources.localTargets().filter(sources.eligible).length],
+    ]);
+    gauge("rs_gateway_live_instances", "Local app instances alive (lease live, checks pass), ejected or not.", () => [
+      [undefined, sources.liveInstances()],
+    ]);
+    gauge("rs_gateway_panic", "1 while panic mode ignores ejection (most live instances are ejected).", () => [
+      [undefined, sources.panic() ? 1 : 0],
     ]);
     gauge("rs_gateway_target_up", "1 when a target gets traffic now (healthy, not ejected, not draining).", () =>
       [...sources.localTargets(), ...sources.remoteTargets()].map((t) => [
@@ -146,6 +161,7 @@ export class GatewayMetrics {
       this.upstreamFailures,
       this.ejections,
       this.crossSite,
+      this.panics,
       this.rejected,
     ]) {
       out += c.render();
