@@ -64,8 +64,11 @@ export class StoreCluster {
     return p;
   }
 
+  /** Starts every node; if one fails, waits for the others to be up first, so cleanup finds them all. */
   async startAll(): Promise<void> {
-    await Promise.all(this.planet.storeNodes.map((n) => this.start(n.id)));
+    const results = await Promise.allSettled(this.planet.storeNodes.map((n) => this.start(n.id)));
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
   }
 
   /** SIGKILL: no goodbye, no flush. */
