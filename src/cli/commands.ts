@@ -45,7 +45,7 @@ export const commands: Record<string, Command> = {
     load: () => import("./dns-command.ts"),
   },
   wan: {
-    summary: "run a site's emulated WAN links (--site NAME): delay, jitter, bandwidth, cut/heal",
+    summary: "the emulated WAN: wan cut|heal|slow A B, wan links [--json]; wan --site NAME runs a site's link process",
     load: () => import("./wan-command.ts"),
   },
 };
