@@ -146,7 +146,7 @@ assert(treeBuckets === 256, "bucketOf takes the top 8 bits of a key hash");
 // ---------------------------------------------------------------------------------------
 
 /** On-disk schema version (PRAGMA user_version); a file with a newer one is refused. */
-export const storageSchemaVersion = 1;
+export const storageSchemaVersion = 2;
 /** PRAGMA application_id of a redshirt data file ("RSHT"), so a foreign SQLite file is refused. */
 export const sqliteApplicationId = 0x52534854;
 /** SQLite page cache per node: 64 MiB (the prototype measured a larger cache as a clear win). */

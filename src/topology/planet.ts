@@ -7,6 +7,8 @@ import { z } from "zod";
 import { type Cidr, cidrContains, parseCidr, parseIpv4, type Role, roleAddress } from "./address.ts";
 import {
   appInstancesPerSiteMax,
+  dedupWindowSDefault,
+  dedupWindowSMax,
   dnsTtlSDefault,
   gatewaysPerSiteMax,
   partitionsDefault,
@@ -78,6 +80,8 @@ export const planetSchema = z
         rf: z.number().int().min(1).max(storeNodesPerSiteMax).default(rfDefault),
         consistency: z.enum(consistencyLevels).default("local-quorum"),
         dataDir: z.string().min(1).default(".redshirt/data"),
+        /** How long an op id is remembered on every replica: a retry within it is not applied again. */
+        dedupWindowS: z.number().int().min(1).max(dedupWindowSMax).default(dedupWindowSDefault),
       })
       .strict()
       .prefault({}),

@@ -4,6 +4,7 @@
 import type { Consistency } from "../../topology/index.ts";
 import { storeErrors } from "../errors.ts";
 import {
+  dedupRowsMax,
   globalTimeoutMsDefault,
   keyBytesMax,
   localTimeoutMsDefault,
@@ -45,6 +46,13 @@ export function checkLoad(node: NodeContext): void {
       "RS_ERR_STORE_OVERLOADED",
       `${node.storage.logLength()} log entries not yet acknowledged by every replica (a peer is down for long)`,
     );
+  }
+}
+
+/** The dedup table is bounded: past its maximum, new writes wait for expiry rather than lose exactly-once. */
+export function checkDedupRoom(node: NodeContext): void {
+  if (node.storage.dedupCount() >= dedupRowsMax) {
+    throw storeErrors.create("RS_ERR_STORE_OVERLOADED", `${node.storage.dedupCount()} op ids kept for deduplication`);
   }
 }
 

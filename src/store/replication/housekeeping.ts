@@ -2,6 +2,7 @@
 // dropping settled writes, an anti-entropy round, a bounded compaction sweep, and once a
 // second the persisted stream cursors and the log truncated below what every peer acked.
 import type { TimerHandle } from "../../core/index.ts";
+import { expireDedup } from "./dedup.ts";
 import { gossipMs, tickMs } from "./engine-constants.ts";
 import type { NodeContext } from "./node-context.ts";
 import { gossipStability, sweepSome } from "./stability.ts";
@@ -35,6 +36,7 @@ function tick(node: NodeContext): void {
   for (let i = node.pending.length - 1; i >= 0; i--) if (node.pending[i].done) node.pending.splice(i, 1);
   node.antiEntropy.tick(nowMs);
   sweepSome(node);
+  expireDedup(node);
   if (nowMs - node.chores.lastTruncateMs >= 1_000) {
     node.chores.lastTruncateMs = nowMs;
     saveCursors(node);

@@ -21,6 +21,9 @@ export function awaitLevel(
 ): Promise<void> {
   const replicas = node.replicas[partition];
   const holders = new Set<string>([node.id]);
+  // A peer may have acknowledged the entry before this write started to wait (its ack came
+  // in the same turn as the commit): it holds the op already.
+  for (const t of targets) if ((node.out.get(t)?.acked ?? 0) >= seq) holders.add(t);
   if (levelMet(level, replicas, node.site, holders)) return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
     const pw: PendingWrite = {

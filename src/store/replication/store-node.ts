@@ -91,6 +91,7 @@ export class StoreNode implements StoreApi, Startable {
         log,
         hlc,
         hlcSaved,
+        dedupWindowMs: init.planet.store.dedupWindowS * 1_000,
         trees,
         m,
         defer: components.defer ?? ((fn) => setImmediate(fn)),
