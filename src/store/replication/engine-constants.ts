@@ -42,6 +42,10 @@ export const dedupRowsMax = 50_000_000;
 export const dedupExpirePerTick = 1_000;
 /** The answer a coordinator keeps for a retry is at most this many bytes of JSON (larger: the current value). */
 export const dedupAnswerBytesMax = 4_096;
+/** Keys whose hints a fallback indexes for reads (hint-index.ts); about a state each. */
+export const hintKeysMax = 100_000;
+/** Log entries read per page when the hint index is rebuilt at start. */
+export const hintRebuildBatch = 2_048;
 /** Default per-request timeouts. */
 export const localTimeoutMsDefault = 2_000;
 export const globalTimeoutMsDefault = 5_000;

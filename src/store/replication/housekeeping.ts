@@ -43,6 +43,7 @@ function tick(node: NodeContext): void {
     let min = node.storage.lastSeq();
     for (const s of node.out.values()) min = Math.min(min, s.acked);
     node.storage.truncateLog(min);
+    node.hints.prune((target) => node.out.get(target)?.acked ?? 0);
     node.storage.maintain();
   }
 }

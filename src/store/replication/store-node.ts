@@ -25,6 +25,8 @@ import type { Storage } from "../storage/storage.ts";
 import type { Transport } from "../wire/transport.ts";
 import { AntiEntropy } from "./anti-entropy.ts";
 import { Calls } from "./calls.ts";
+import { hintRebuildBatch } from "./engine-constants.ts";
+import { HintIndex } from "./hint-index.ts";
 import { saveCursors, scheduleTick } from "./housekeeping.ts";
 import { onMessage } from "./inbound.ts";
 import { LocalState } from "./local-state.ts";
@@ -100,6 +102,7 @@ export class StoreNode implements StoreApi, Startable {
         },
       }),
       calls: new Calls(me.id),
+      hints: new HintIndex(),
       antiEntropy: new AntiEntropy({
         self: me.id,
         partitions: placement.mine,
@@ -137,6 +140,7 @@ export class StoreNode implements StoreApi, Startable {
     if (node.state !== "new") return;
     node.state = "running";
     node.storage.forEachDigest((key, partition, d) => node.trees.update(partition, key, 0, d));
+    rebuildHints(node);
     const cursors = node.storage.cursors();
     const nowMs = node.clock.monoMs();
     for (const peer of node.others) {
@@ -237,6 +241,17 @@ export class StoreNode implements StoreApi, Startable {
     return Array.from({ length: node.planet.store.partitions }, (_, p) =>
       node.mine.includes(p) ? node.trees.root(p) : 0,
     );
+  }
+}
+
+/** The hints this node holds (log entries of partitions it does not replicate), indexed again after a restart. */
+function rebuildHints(node: NodeContext): void {
+  const mine = new Set(node.mine);
+  for (let after = 0; ; ) {
+    const batch = node.storage.readLog(after, hintRebuildBatch);
+    if (batch.length === 0) return;
+    for (const e of batch) if (!mine.has(e.partition)) node.hints.add(e);
+    after = batch[batch.length - 1].seq;
   }
 }
 

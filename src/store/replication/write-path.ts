@@ -8,7 +8,7 @@ import type { Consistency } from "../../topology/index.ts";
 import type { MutateRequest, MutateResult, ReadResult } from "../api-types.ts";
 import { applyMutation, compact, digest, encodeState, type KeyState, read as readValue } from "../crdt/crdt.ts";
 import { storeErrors } from "../errors.ts";
-import { checkDedupRoom, checkKey, checkLoad, checkRunning, defaultTimeoutMs } from "./checks.ts";
+import { checkDedupRoom, checkKey, checkLoad, checkReachable, checkRunning, defaultTimeoutMs } from "./checks.ts";
 import { coordinatorRow } from "./dedup.ts";
 import { spreadResendMs } from "./engine-constants.ts";
 import { forward } from "./forward.ts";
@@ -45,6 +45,7 @@ export async function mutate(node: NodeContext, request: MutateRequest, forwarde
   }
   checkLoad(node);
   checkDedupRoom(node);
+  checkReachable(node, partition, request.consistency, true);
   // The state is rewritten anyway: compact it first, so a hot key does not grow.
   const h = node.hlc.now();
   const before = stored && node.stable > 0 ? compact(stored, node.stable, h) : stored;
