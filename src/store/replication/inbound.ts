@@ -49,7 +49,8 @@ function dispatch(node: NodeContext, from: string, m: WireMessage): void {
     case "repair": {
       const [, callId, key, partition, bytes] = m as [string, string, string, number, Uint8Array];
       node.local.mergeRemote(key, partition, decodeState(bytes), "repair");
-      if (callId) node.local.afterNextCommit(() => node.transport.send(from, ["repaired", callId]));
+      // Confirmed only once on disk (a failed commit leaves the caller to resend).
+      if (callId) node.local.afterNextCommit((err) => err || node.transport.send(from, ["repaired", callId]));
       return;
     }
     case "hint": {

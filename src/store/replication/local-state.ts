@@ -3,11 +3,11 @@
 // turn of the event loop that writes the changed rows, the new log entries and the HLC in a
 // single SQLite transaction. The newest log entries stay in memory (the tail), so streams
 // read them without touching the disk.
-import type { Clock, Logger } from "../../core/index.ts";
+import { type Clock, isRedshirtError, type Logger } from "../../core/index.ts";
 import { decodeState, digest, encodeState, type KeyState, merge, nextExpiryMs, opIdsOf } from "../crdt/crdt.ts";
 import { type HybridClock, hlcWallMs } from "../crdt/hlc.ts";
-import { storeErrors } from "../errors.ts";
 import type { DedupRow, KeyRow, LogAppend, LogEntry, Storage } from "../storage/storage.ts";
+import { storageErrors } from "../storage-errors.ts";
 import { dirtyKeysMax, logTailMax, stateCacheKeysMax } from "./engine-constants.ts";
 import type { HashTrees } from "./merkle.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
@@ -44,7 +44,9 @@ export class LocalState {
   /** Dedup rows of this turn's ops, by op id NUL key (committed with them). */
   #dedup = new Map<string, DedupRow>();
   #appendWaiters: ((seq: number | Error) => void)[] = [];
-  #afterCommit: (() => void)[] = [];
+  #afterCommit: ((err?: Error) => void)[] = [];
+  /** Hash tree and compaction-list changes of this turn's puts, made once they are on disk. */
+  #afterPuts: (() => void)[] = [];
   #flushScheduled = false;
   #tail: LogEntry[] = [];
   /** Keys with something to compact (counter ops, tombstones, dedup ids), oldest first. */
@@ -118,10 +120,15 @@ export class LocalState {
         expiresAtMs: nextExpiryMs(state),
       };
     }
-    this.#d.trees.update(partition, key, old?.digest ?? 0, row?.digest ?? 0);
-    if (state && needsCompaction(state) && !this.dirty.has(key) && this.dirty.size < dirtyKeysMax) {
-      this.dirty.set(key, { partition, sinceMs: this.#d.clock.monoMs() });
-    }
+    const oldDigest = old?.digest ?? 0;
+    const newDigest = row?.digest ?? 0;
+    const compactable = state !== undefined && needsCompaction(state);
+    this.#afterPuts.push(() => {
+      this.#d.trees.update(partition, key, oldDigest, newDigest);
+      if (compactable && !this.dirty.has(key) && this.dirty.size < dirtyKeysMax) {
+        this.dirty.set(key, { partition, sinceMs: this.#d.clock.monoMs() });
+      }
+    });
     this.#overlay.set(key, { state, row });
     this.#puts.set(key, row);
     this.#scheduleFlush();
@@ -166,7 +173,8 @@ export class LocalState {
     });
   }
 
-  afterNextCommit(fn: () => void): void {
+  /** Runs fn after the next commit; with the error when that commit failed (nothing of it was applied). */
+  afterNextCommit(fn: (err?: Error) => void): void {
     this.#afterCommit.push(fn);
     this.#scheduleFlush();
   }
@@ -185,6 +193,8 @@ export class LocalState {
     const waiters = this.#appendWaiters;
     const after = this.#afterCommit;
     const dedup = this.#dedup;
+    const afterPuts = this.#afterPuts;
+    this.#afterPuts = [];
     if (puts.size === 0 && appends.length === 0 && after.length === 0 && dedup.size === 0) return;
     this.#dedup = new Map();
     this.#puts = new Map();
@@ -200,10 +210,8 @@ export class LocalState {
         else deletes.push(key);
       }
       const meta: [string, string][] = [];
-      if (hlc.last !== this.#hlcSaved) {
-        this.#hlcSaved = hlc.last;
-        meta.push(["hlc", String(this.#hlcSaved)]);
-      }
+      const hlcToSave = hlc.last;
+      if (hlcToSave !== this.#hlcSaved) meta.push(["hlc", String(hlcToSave)]);
       try {
         m.commits.inc();
         m.committedKeys.inc(undefined, rows.length + deletes.length);
@@ -215,13 +223,23 @@ export class LocalState {
           dedup: [...dedup.values()],
         });
       } catch (cause) {
+        // Nothing of the batch is on disk: forget this turn's states (reads go to the disk
+        // again), leave the hash trees and compaction lists as they were, and fail every
+        // waiter with a definite error; a stream batch is not acknowledged (its callback
+        // rewinds the stream), so no later commit acknowledges what this one lost.
         this.#overlay.clear();
-        const err = storeErrors.create("RS_ERR_STORE_OVERLOADED", "the commit to disk failed", { cause });
+        m.commitFailures.inc();
+        const err = isRedshirtError(cause, "RS_ERR_STORE_DISK_WRITE")
+          ? (cause as Error)
+          : storageErrors.create("RS_ERR_STORE_DISK_WRITE", "the commit to disk failed", { cause });
         this.#d.log.error("commit failed", { err: cause as Error });
         for (const w of waiters) w(err);
+        for (const fn of after) fn(err);
         return;
       }
+      this.#hlcSaved = hlcToSave;
     }
+    for (const fn of afterPuts) fn();
     for (const [key, entry] of this.#overlay) {
       if (entry.row) this.#remember(key, entry);
       else this.#cache.delete(key);
