@@ -4,6 +4,7 @@
 import type { TimerHandle } from "../../core/index.ts";
 import { expireDedup } from "./dedup.ts";
 import { gossipMs, tickMs } from "./engine-constants.ts";
+import { renewLease } from "./hlc-lease.ts";
 import type { NodeContext } from "./node-context.ts";
 import { gossipStability, sweepSome } from "./stability.ts";
 import { pump } from "./streams.ts";
@@ -37,6 +38,7 @@ function tick(node: NodeContext): void {
   node.antiEntropy.tick(nowMs);
   sweepSome(node);
   expireDedup(node);
+  renewLease(node);
   if (nowMs - node.chores.lastTruncateMs >= 1_000) {
     node.chores.lastTruncateMs = nowMs;
     saveCursors(node);

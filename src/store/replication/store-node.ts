@@ -27,6 +27,7 @@ import { AntiEntropy } from "./anti-entropy.ts";
 import { Calls } from "./calls.ts";
 import { hintRebuildBatch } from "./engine-constants.ts";
 import { HintIndex } from "./hint-index.ts";
+import { savedHlc, startLease } from "./hlc-lease.ts";
 import { saveCursors, scheduleTick } from "./housekeeping.ts";
 import { onMessage } from "./inbound.ts";
 import { LocalState } from "./local-state.ts";
@@ -71,7 +72,8 @@ export class StoreNode implements StoreApi, Startable {
     this.site = me.site;
     const { storage, transport, clock, random, logger: log } = components;
     const hlcSaved = Number(storage.meta("hlc") ?? 0);
-    const hlc = new HybridClock(clock, hlcSaved);
+    // A restarted node resumes past its lease: it may have advertised stamps up to it.
+    const hlc = new HybridClock(clock, savedHlc(storage));
     const trees = new HashTrees(init.planet.store.partitions);
     const placement = placementOf(init.planet, me.id, me.site);
     const node: NodeContext = {
@@ -140,6 +142,7 @@ export class StoreNode implements StoreApi, Startable {
     if (node.state !== "new") return;
     node.state = "running";
     node.storage.forEachDigest((key, partition, d) => node.trees.update(partition, key, 0, d));
+    startLease(node);
     rebuildHints(node);
     const cursors = node.storage.cursors();
     const nowMs = node.clock.monoMs();
