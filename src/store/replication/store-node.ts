@@ -173,7 +173,8 @@ export class StoreNode implements StoreApi, Startable {
     this.#tickTimer?.cancel();
     node.local.flush();
     saveCursors(node);
-    for (const pw of node.pending) settle(pw, storeErrors.create("RS_ERR_STORE_SHUTTING_DOWN"));
+    // Committed here already, so maybe applied: indefinite (retry with the same op id).
+    for (const pw of node.pending) settle(pw, storeErrors.create("RS_ERR_STORE_INTERRUPTED", node.id));
     node.pending = [];
     node.calls.failAll("shutting down");
     await node.transport.stop();
