@@ -115,6 +115,16 @@ assert(storePeerPortOffset !== 0, "the peer port differs from the HTTP port");
 export const hlcLogicalPerMs = 1024;
 /** A remote HLC further ahead of the local wall clock than this is ignored (and counted), so one bad clock cannot drag every node into the future. */
 export const hlcMaxDriftMs = 60_000;
+/** A remote stamp more than this ahead of our wall clock is taken but counted (a peer's clock runs fast). */
+export const hlcAheadCountMs = 1_000;
+/** The HLC lease: the node persists a ceiling this far ahead of its wall clock and never stamps past it. */
+export const hlcLeaseMs = 2_000;
+/** The lease is renewed (one small commit, from the tick) once less than this is left of it. */
+export const hlcLeaseRenewMs = 1_000;
+assert(
+  hlcLeaseRenewMs < hlcLeaseMs && hlcLeaseRenewMs >= 200,
+  "the lease is renewed well before it runs out, not every tick",
+);
 
 /** Largest set member, in UTF-8 bytes. */
 export const memberBytesMax = 1024;
@@ -148,7 +158,7 @@ assert(treeBuckets === 256, "bucketOf takes the top 8 bits of a key hash");
 // ---------------------------------------------------------------------------------------
 
 /** On-disk schema version (PRAGMA user_version); a file with a newer one is refused. */
-export const storageSchemaVersion = 1;
+export const storageSchemaVersion = 2;
 /** PRAGMA application_id of a redshirt data file ("RSHT"), so a foreign SQLite file is refused. */
 export const sqliteApplicationId = 0x52534854;
 /** SQLite page cache per node: 64 MiB (the prototype measured a larger cache as a clear win). */

@@ -7,6 +7,10 @@ export const appInstancesPerSiteMax = 64;
 export const gatewaysPerSiteMax = 8;
 export const partitionsDefault = 64;
 export const partitionsMax = 4096;
+/** Op ids are remembered for a day by default: users retry after timeouts, failovers, page reloads. */
+export const dedupWindowSDefault = 86_400;
+/** At most 30 days (the dedup table grows with the write rate times the window). */
+export const dedupWindowSMax = 30 * 86_400;
 export const rfDefault = 3;
 export const dnsTtlSDefault = 5;
 export const portsDefault = { store: 7400, gateway: 8080, dns: 5353, app: 9000, wan: 7500, supervisor: 7600 } as const;

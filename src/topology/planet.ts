@@ -8,6 +8,8 @@ import { type Cidr, cidrContains, parseCidr, parseIpv4, type Role, roleAddress }
 import {
   appInstancesPerSiteMax,
   bandwidthMbpsMax,
+  dedupWindowSDefault,
+  dedupWindowSMax,
   dnsTtlSDefault,
   gatewaysPerSiteMax,
   jitterMsMax,
@@ -89,6 +91,8 @@ export const planetSchema = z
         rf: z.number().int().min(1).max(storeNodesPerSiteMax).default(rfDefault),
         consistency: z.enum(consistencyLevels).default("local-quorum"),
         dataDir: z.string().min(1).default(".redshirt/data"),
+        /** How long an op id is remembered on every replica: a retry within it is not applied again. */
+        dedupWindowS: z.number().int().min(1).max(dedupWindowSMax).default(dedupWindowSDefault),
       })
       .strict()
       .prefault({}),

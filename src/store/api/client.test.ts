@@ -161,6 +161,26 @@ describe("store client", () => {
     assert.equal(opIds.size, 2, "one op id per logical operation");
   });
 
+  test("store client - definite failures are reported as such; one indefinite answer makes the outcome indefinite, with the op id to retry with", async () => {
+    client = createStoreClient({ planet, site: "c" });
+    const key = "definite-counter";
+    const [first] = expectedOrder(key);
+    for (const f of cluster!.fakes.values()) f.failWith = () => storeErrors.create("RS_ERR_STORE_OVERLOADED", "full");
+    await assert.rejects(client.incr(key, 1), (err) => {
+      assert.ok(isRedshirtError(err, "RS_ERR_STORE_OVERLOADED"));
+      assert.equal(err.definite, true, "nothing was applied anywhere: report it");
+      return true;
+    });
+    cluster!.fakes.get(first)!.failWith = () => storeErrors.create("RS_ERR_STORE_INTERRUPTED", "stopped");
+    await assert.rejects(client.incr(key, 1, { opId: "maybe-1" }), (err) => {
+      assert.ok(isRedshirtError(err, "RS_ERR_STORE_INTERRUPTED"), String(err));
+      assert.equal(err.definite, false, "it may have been applied: retry with the same op id");
+      return true;
+    });
+    for (const f of cluster!.fakes.values()) f.failWith = undefined;
+    assert.equal(await client.incr(key, 1, { opId: "maybe-1" }), 1, "the retry with the same op id applies once");
+  });
+
   test("store client - a 4xx is the caller's error: thrown with the server's code, not retried elsewhere", async () => {
     client = createStoreClient({ planet, site: "c" });
     await client.set("typed", "text");

@@ -204,6 +204,11 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
     const path = `/v1/kv/${encodeURIComponent(key)}${action ? `/${action}` : ""}`;
     const attempts: Attempt[] = [];
     let lastServerError: RedshirtError | undefined;
+    // A write that may have been applied somewhere (an indefinite error, or a request that
+    // left but got no answer): the caller must learn that, not "not applied".
+    const write = method !== "GET";
+    let lastIndefinite: RedshirtError | undefined;
+    let unanswered = false;
     for (const node of candidates(key)) {
       const remainingMs = deadline - performance.now();
       if (remainingMs < 1) break;
@@ -232,6 +237,7 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
       } catch (err) {
         downUntilMs.set(node.id, performance.now() + clientNodeDownMs);
         attempts.push({ node: node.id, failure: describe(err) });
+        if (!neverSent(err)) unanswered = true;
         continue;
       }
       if (typeof sessionBack === "string") {
@@ -248,12 +254,29 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
       }
       const error = serverError(status, parsed);
       if (error) lastServerError = error;
+      if (!error) unanswered = true;
+      else if (error.definite !== true) lastIndefinite = error;
       // A 500 is a broken node; a 503 a node that could not do it now (stopping, overloaded,
       // short of replicas or behind the session). Either way another node may succeed.
-      if (status !== 503 || error?.code === "RS_ERR_STORE_SHUTTING_DOWN") {
+      if (
+        status !== 503 ||
+        error?.code === "RS_ERR_STORE_SHUTTING_DOWN" ||
+        error?.code === "RS_ERR_STORE_INTERRUPTED"
+      ) {
         downUntilMs.set(node.id, performance.now() + clientNodeDownMs);
       }
       attempts.push({ node: node.id, failure: error ? error.code : `HTTP ${status}` });
+    }
+    // Indefinite outcomes win: the caller retries with the same op id (the client already
+    // tried the other nodes with it). Only when every attempt certainly applied nothing is
+    // the failure reported as definite.
+    if (write && lastIndefinite) throw lastIndefinite;
+    if (write && unanswered) {
+      throw storeErrors.create(
+        "RS_ERR_STORE_NO_ANSWER",
+        `site ${init.site}: ${attempts.map((a) => `${a.node} ${a.failure}`).join("; ")}`,
+        { detail: { attempts, opId: headers[storeHeaders.opId] } },
+      );
     }
     if (lastServerError) throw lastServerError;
     throw storeErrors.create(
@@ -361,17 +384,31 @@ function errorCode(body: Record<string, unknown> | undefined): string | undefine
 
 /** The server's error as a RedshirtError with its code and message, when it named one. */
 function serverError(status: number, body: Record<string, unknown> | undefined): RedshirtError | undefined {
-  const e = body?.error as { code?: unknown; message?: unknown; detail?: unknown } | undefined;
+  const e = body?.error as { code?: unknown; message?: unknown; definite?: unknown; detail?: unknown } | undefined;
   if (typeof e?.code !== "string" || !e.code.startsWith("RS_ERR_")) return undefined;
   const message = typeof e.message === "string" ? e.message : e.code;
   const detail = typeof e.detail === "object" && e.detail !== null ? (e.detail as Record<string, unknown>) : undefined;
-  return new RedshirtError(e.code, { status, message }, undefined, { detail });
+  const definite = typeof e.definite === "boolean" ? e.definite : undefined;
+  return new RedshirtError(e.code, { status, message, definite }, undefined, { detail });
 }
 
 function clientError(sent: { status: number; body: Record<string, unknown> }): RedshirtError {
   return (
     serverError(sent.status, sent.body) ??
     storeErrors.create("RS_ERR_STORE_BAD_REQUEST", `the node answered HTTP ${sent.status} without an error code`)
+  );
+}
+
+/** Failed before the request could reach the node (nothing was sent): a definite failure. */
+function neverSent(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  return (
+    code === "ECONNREFUSED" ||
+    code === "UND_ERR_CONNECT_TIMEOUT" ||
+    code === "ENOTFOUND" ||
+    code === "EHOSTUNREACH" ||
+    code === "ENETUNREACH" ||
+    code === "EADDRNOTAVAIL"
   );
 }
 

@@ -86,7 +86,7 @@ export async function startStoreNode(init: StoreNodeProcessInit): Promise<Runnin
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
       // No new requests first; the engine then answers the ones in flight (it fails what
-      // it cannot finish with RS_ERR_STORE_SHUTTING_DOWN, which clients retry elsewhere),
+      // it cannot finish with RS_ERR_STORE_INTERRUPTED, which clients retry elsewhere with the same op id),
       // so the HTTP server can close; only then the transport and the file.
       const httpStopped = http.stop();
       await engine.stop();

@@ -48,6 +48,16 @@ export const dirtyKeysMax = 1_000_000;
 export const sweepScanKeysPerTick = 16;
 /** Log entries not yet acknowledged by every target (hints) beyond which writes are refused. */
 export const logEntriesMax = 2_000_000;
+/** Op ids a node keeps in its dedup table; past this, writes are refused until expiry catches up. */
+export const dedupRowsMax = 50_000_000;
+/** Expired dedup rows deleted per tick (a short transaction; 20 000 a second keeps up with that write rate). */
+export const dedupExpirePerTick = 1_000;
+/** The answer a coordinator keeps for a retry is at most this many bytes of JSON (larger: the current value). */
+export const dedupAnswerBytesMax = 4_096;
+/** Keys whose hints a fallback indexes for reads (hint-index.ts); about a state each. */
+export const hintKeysMax = 100_000;
+/** Log entries read per page when the hint index is rebuilt at start. */
+export const hintRebuildBatch = 2_048;
 /** Default per-request timeouts. */
 export const localTimeoutMsDefault = 2_000;
 export const globalTimeoutMsDefault = 5_000;

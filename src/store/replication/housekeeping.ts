@@ -2,7 +2,9 @@
 // dropping settled writes, an anti-entropy round, a bounded compaction sweep, and once a
 // second the persisted stream cursors and the log truncated below what every peer acked.
 import type { TimerHandle } from "../../core/index.ts";
+import { expireDedup } from "./dedup.ts";
 import { gossipMs, tickMs } from "./engine-constants.ts";
+import { renewLease } from "./hlc-lease.ts";
 import type { NodeContext } from "./node-context.ts";
 import { gossipStability, sweepSome } from "./stability.ts";
 import { pump } from "./streams.ts";
@@ -40,12 +42,15 @@ function tick(node: NodeContext): void {
     node.errors.report("anti-entropy-tick", err);
   }
   sweepSome(node);
+  expireDedup(node);
+  renewLease(node);
   if (nowMs - node.chores.lastTruncateMs >= 1_000) {
     node.chores.lastTruncateMs = nowMs;
     saveCursors(node);
     let min = node.storage.lastSeq();
     for (const s of node.out.values()) min = Math.min(min, s.acked);
     node.storage.truncateLog(min);
+    node.hints.prune((target) => node.out.get(target)?.acked ?? 0);
     node.storage.maintain();
   }
 }
