@@ -1,6 +1,8 @@
 // `redshirt up` when startup fails half way: one app instance's address is already taken,
-// so that instance cannot start; up must say so, exit non-zero, and leave no process of
-// the planet running. Addresses: 127.163.0.0/16 – 127.164.0.0/16 belong to this file.
+// so that instance cannot start and its supervisor's crash loop shows it; up must say so
+// (naming the instance and why), exit non-zero, and leave no process of the planet running
+// (supervisors and instances are detached, so they are found by their process tree while
+// up runs). Addresses: 127.163.0.0/16 – 127.164.0.0/16 belong to this file.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -57,7 +59,8 @@ store: { partitions: 4, rf: 1, dataDir: data }
     if (code === "timeout") up.kill("SIGKILL");
     assert.equal(code, 1, output);
     assert.match(output, /startup failed, every process stopped/);
-    assert.match(output, /app b-app1/);
+    assert.match(output, /app b-app-[0-9a-f]{6} \(slot b\/app#1\) failed 3 times in a row: exited with 1/);
+    assert.match(output, /EADDRINUSE/, "the instance's own output says why");
     assert.ok(seen.size > 0, "up started processes before the failure");
     const left = [...seen].filter(isAlive);
     assert.deepEqual(left, [], "processes left behind");

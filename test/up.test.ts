@@ -1,9 +1,10 @@
-// `redshirt up` end to end: a temporary three-site planet comes up as real processes; each
-// site's gateway serves from that site; the hello app's visit counter converges in every
-// site; the real `dig` gets the nearest healthy site first for each region's subnet; a
-// second `up` is refused; Ctrl-C leaves no process behind. Addresses: 127.160.0.0/16 –
-// 127.162.0.0/16 (sites) and 127.165.0.0/16 – 127.167.0.0/16 (client regions, whose
-// access links the sites' WAN link processes listen on) belong to this file.
+// `redshirt up` end to end: a temporary three-site planet comes up as real processes (one
+// supervisor per site, each starting its site's instances); each site's gateway serves
+// from that site; the hello app's visit counter converges in every site; the real `dig`
+// gets the nearest healthy site first for each region's subnet; a second `up` is refused;
+// Ctrl-C leaves no process behind. Addresses: 127.160.0.0/16 – 127.162.0.0/16 (sites) and
+// 127.165.0.0/16 – 127.167.0.0/16 (client regions, whose access links the sites' WAN link
+// processes listen on) belong to this file.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -14,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { request } from "undici";
 import { type Launched, launch, nodeBin } from "../src/core/index.ts";
 import { loadPlanet, type Planet, sitesByDistance } from "../src/topology/index.ts";
-import { childPids, isAlive } from "./support/processes.ts";
+import { childPids, descendantPids, isAlive } from "./support/processes.ts";
 
 const cliMain = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "redshirt-up-"));
@@ -38,6 +39,7 @@ dns: { ttlS: 5 }
 );
 const planet: Planet = loadPlanet(planetFile);
 let up: Launched | undefined;
+let supervisors: number[] = [];
 let children: number[] = [];
 
 before(async () => {
@@ -48,7 +50,8 @@ before(async () => {
     isReady: (line) => line.includes("is up"),
     readyTimeoutMs: 60_000,
   });
-  children = childPids(up.pid);
+  supervisors = childPids(up.pid);
+  children = descendantPids(up.pid);
 });
 
 after(async () => {
@@ -58,8 +61,10 @@ after(async () => {
 });
 
 test("up - starts every process of the planet, one per role and site", () => {
-  // 3 WAN link processes + 3 stores + 3 apps + 3 gateways + 3 DNS servers.
-  assert.equal(children.length, 15, up?.tail());
+  // A supervisor per site, each with its site's WAN link process, store, app, gateway and DNS server.
+  assert.equal(supervisors.length, 3, up?.tail());
+  for (const pid of supervisors) assert.equal(childPids(pid).length, 5, `supervisor ${pid}'s instances`);
+  assert.equal(children.length, 3 + 15, up?.tail());
 });
 
 test("up - each site's gateway serves the request from that site", async () => {
@@ -73,7 +78,18 @@ test("up - each site's gateway serves the request from that site", async () => {
 });
 
 test("up - the visit counter seen from every site converges to the number of requests", async () => {
-  const before = await visitsAt(planet.storeNodes[0].id);
+  // Increments of earlier tests may still be crossing the emulated WAN: start from the value
+  // every replica agrees on.
+  let before = -1;
+  for (const settleBy = Date.now() + 10_000; ; ) {
+    const seen = await Promise.all(planet.storeNodes.map((n) => visitsAt(n.id)));
+    if (seen.every((v) => v === seen[0])) {
+      before = seen[0];
+      break;
+    }
+    assert.ok(Date.now() < settleBy, `counters ${seen.join(", ")} never agreed before the test`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
   const perSite = 4;
   for (const g of planet.gateways) {
     for (let i = 0; i < perSite; i++) {

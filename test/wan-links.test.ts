@@ -6,6 +6,7 @@
 // the admin endpoint refuses requests without the control token.
 // Addresses: 127.172.0.0/16 – 127.175.0.0/16 belong to this file.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import dgram from "node:dgram";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
@@ -323,4 +324,83 @@ test("wan links - the admin endpoint refuses requests without the control token,
   // Authenticated but wrong: errors that name the problem.
   await assert.rejects(admin.cut("nyc", "mars"), /RS_ERR_WAN_UNKNOWN_LINK|a link goes to a site/);
   await assert.rejects(admin.slow("nyc", "lon", {}), /RS_ERR_WAN_BAD_REQUEST: .*give extraDelayMs/);
+});
+
+/** Runs the CLI to its end (bounded), as an operator would. */
+function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(nodeBin, [cliMain, ...args, "--planet", planetFile], { encoding: "utf8", timeout: 15_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test("wan links - `redshirt wan cut` partitions two sites both ways, `wan links` shows it, `wan heal` restores them", async () => {
+  const ab = await open("nyc", gatewayOf("sin"));
+  const ba = await open("sin", gatewayOf("nyc"));
+  assert.notEqual(await echo(ab, "cli-warm-ab", 2_000), "timeout");
+  const cut = cli("wan", "cut", "nyc", "sin");
+  try {
+    assert.equal(cut.status, 0, cut.stderr);
+    assert.match(cut.stdout, /^nyc->sin: CUT/m);
+    assert.match(cut.stdout, /^sin->nyc: CUT/m);
+    const during = [echo(ab, "cli-cut-ab", 8_000), echo(ba, "cli-cut-ba", 8_000)];
+    assert.equal(await udpAsk("nyc", "sin", "cli-cut-udp", 800), "timeout");
+    const listed = cli("wan", "links", "--json");
+    assert.equal(listed.status, 0, listed.stderr);
+    const links = JSON.parse(listed.stdout) as Array<{ id: string; cut: boolean }>;
+    assert.deepEqual(
+      links
+        .filter((l) => l.cut)
+        .map((l) => l.id)
+        .sort(),
+      ["nyc->sin", "sin->nyc"],
+    );
+    const table = cli("wan", "links");
+    assert.match(table.stdout, /^LINK\s+FROM\s+KM\s+RTT_MS/m);
+    assert.match(table.stdout, /^nyc->sin\s.*\sCUT\s/m);
+    const heal = cli("wan", "heal", "sin", "nyc");
+    assert.equal(heal.status, 0, heal.stderr);
+    for (const r of await Promise.all(during))
+      assert.notEqual(r, "timeout", "what waited out the cut arrives after heal");
+  } finally {
+    await admin.healBetween("nyc", "sin");
+    ab.destroy();
+    ba.destroy();
+  }
+});
+
+test("wan links - `redshirt wan slow` sets extra delay; bad names and fields get errors naming them, not a crash", async () => {
+  const slow = cli("wan", "slow", "lon", "sin", "--delay-ms", "25");
+  try {
+    assert.equal(slow.status, 0, slow.stderr);
+    const listed = (await admin.allLinks()).filter((l) => l.extraDelayMs === 25).map((l) => l.id);
+    assert.deepEqual(listed.sort(), ["lon->sin", "sin->lon"]);
+  } finally {
+    await admin.slowBetween("lon", "sin", { extraDelayMs: 0 });
+  }
+  for (const [args, pattern] of [
+    [["wan", "cut", "nyc", "paris"], /B: "paris"/],
+    [["wan", "cut", "mars", "nyc"], /A: "mars"/],
+    [["wan", "slow", "nyc", "lon"], /--delay-ms/],
+    [["wan", "slow", "nyc", "lon", "--delay-ms", "3x"], /--delay-ms: "3x"/],
+    [["wan", "slow", "nyc", "lon", "--bandwidth-mbps", "0"], /--bandwidth-mbps: "0"/],
+    [["wan", "cut", "nyc"], /takes A B/],
+    [["wan", "zap", "nyc", "lon"], /unknown action "zap"/],
+  ] as const) {
+    const r = cli(...args);
+    assert.notEqual(r.status, 0, args.join(" "));
+    assert.match(r.stderr, pattern, args.join(" "));
+    assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, "an error message, not a stack trace");
+  }
+  assert.equal((await admin.allLinks()).filter((l) => l.cut).length, 0, "no bad command cut anything");
+});
+
+test("wan links - on a planet with wan.mode direct, `redshirt wan cut` says there is nothing to cut", () => {
+  const directFile = join(dir, "direct.yaml");
+  writeFileSync(directFile, readFileSync(planetFile, "utf8").replace("mode: emulated", "mode: direct"));
+  const r = spawnSync(nodeBin, [cliMain, "wan", "cut", "nyc", "lon", "--planet", directFile], {
+    encoding: "utf8",
+    timeout: 15_000,
+  });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /wan\.mode: direct/);
+  assert.match(r.stderr, /RS_ERR_WAN_DIRECT/);
 });

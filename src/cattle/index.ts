@@ -1,8 +1,43 @@
-// cattle: running the planet's processes. Today: the local runner behind `redshirt up`,
-// which starts every site's store nodes, app instances, gateways and DNS servers on this
-// machine, and the instance registry (registry/): leases held by instances, watched by
-// gateways and supervisors. Later: per-site supervisors (replace, drain, roll, follow the sun).
-export { type PlanetProcess, PlanetRunner, planetProcesses, type RunnerOptions } from "./planet-runner.ts";
+// cattle: running the planet's processes as cattle. Per-site supervisors (supervisor/) keep
+// every tier at its desired count, replace what dies, drain before they stop and adopt what
+// a previous supervisor left running; their control API (control/) is what the CLI and the
+// dashboard call; the runner behind `redshirt up` (planet-runner.ts) starts one supervisor
+// per site and stops them all. The instance registry (registry/): leases held by instances,
+// watched by gateways and supervisors.
+export {
+  type ControlHandlers,
+  type ControlReply,
+  type ControlRequest,
+  ControlServer,
+  type ControlTarget,
+  callControl,
+  controlApiVersion,
+  controlErrors,
+  controlRoutes,
+  type InstanceRow,
+  isSiteInstance,
+  ownedProcesses,
+  type PlanetControl,
+  parseCount,
+  parseTier,
+  planetStatus,
+  type RowState,
+  type ScaleResult,
+  type SiteAnswer,
+  type SiteStatus,
+  type StopOutcome,
+  type StopResult,
+  scaleTier,
+  siteStatus,
+  siteTarget,
+  stopPlanet,
+  stopSite,
+  type TierRow,
+  type WanAction,
+  wanChange,
+  wanLinks,
+} from "./control/index.ts";
+export { PlanetRunner, type RunnerOptions, startFailuresMax } from "./planet-runner.ts";
 export {
   drainKey,
   type HolderStatus,
@@ -31,3 +66,24 @@ export {
   registryKey,
   type WatcherStatus,
 } from "./registry/index.ts";
+export {
+  type AppSpec,
+  appEntryDefault,
+  backoffDelayMs,
+  envNames,
+  type InstanceState,
+  instanceStates,
+  loadState,
+  type PersistedState,
+  pidAlive,
+  planetDataDir,
+  runSupervisor,
+  Supervisor,
+  stateFilePath,
+  supervisorConstants,
+  supervisorDir,
+  supervisorErrors,
+  type TierName,
+  tierNames,
+  verdictFromView,
+} from "./supervisor/index.ts";

@@ -1,175 +1,214 @@
-// Starts every process of a planet on this machine — for each site its WAN link process
-// (first: everything else dials other sites through it), store nodes, app instances,
-// gateways and DNS servers, each on the site's own loopback subnet — shows
-// progress while they come up, and stops them all on stop(), also when startup fails half
-// way. App instances get their identity in environment variables and register themselves
-// in their site's registry; gateways find them there. This is a convenience, not a brain:
-// the planet keeps serving if this process dies (each child is its own process group
-// member only of ours while we run).
-import { fileURLToPath } from "node:url";
-import { type Launched, launch, nodeBin, stopAll } from "../core/index.ts";
-import { type Planet, roleAddress } from "../topology/index.ts";
-
-const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
-const cliMain = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
-
-export type PlanetProcess = {
-  readonly role: "wan" | "store" | "app" | "gateway" | "dns";
-  readonly site: string;
-  readonly id: string;
-  readonly host: string;
-  readonly port: number;
-  readonly args: readonly string[];
-  readonly env?: NodeJS.ProcessEnv;
-};
+// What `redshirt up` runs on this machine: one supervisor per site, each a detached process
+// (its own session, its output in `<dataDir>/supervisors/<site>/supervisor.log`), so the
+// planet keeps serving when `up` dies. A supervisor already running for a site (an earlier
+// `up` was SIGKILLed) is adopted, not duplicated. start() waits until every site reports
+// ready, showing each instance as it becomes ready, and fails fast on a crash loop; watch()
+// reports replacements and starts a supervisor again if one dies; stop() stops everything.
+import { join } from "node:path";
+import { nodeBin } from "../core/index.ts";
+import type { Planet } from "../topology/index.ts";
+import type { InstanceRow, SiteStatus } from "./control/api.ts";
+import { type PlanetControl, planetStatus, type StopOutcome, siteStatus, stopPlanet } from "./control/operations.ts";
+import { lockHolder, supervisorPidFile } from "./supervisor/lock.ts";
+import { planetDataDir, supervisorDir } from "./supervisor/paths.ts";
+import { logTail, pidAlive, spawnDetached } from "./supervisor/processes.ts";
+import { loadState, stateFilePath } from "./supervisor/state-file.ts";
+import { cliMain, repoRoot } from "./supervisor/tiers.ts";
 
 export type RunnerOptions = {
   readonly planet: Planet;
   readonly planetFile: string;
+  readonly secret: Buffer;
   /** The app every site runs (a file run with Node); default examples/hello/server.ts. */
   readonly appEntry?: string;
+  readonly appVersion?: string;
   readonly onProgress?: (line: string) => void;
-  /** Called when a started process exits while the planet runs. */
-  readonly onExit?: (p: PlanetProcess, how: string) => void;
+  /** How long every site may take to become ready (default 120 s). */
   readonly readyTimeoutMs?: number;
 };
 
-/** Every process a planet runs here, in start order: WAN links (when emulated), stores, apps, gateways, DNS. */
-export function planetProcesses(planet: Planet, planetFile: string, appEntry: string): PlanetProcess[] {
-  const out: PlanetProcess[] = [];
-  const common = ["--planet", planetFile];
-  for (const w of planet.wanProcesses) {
-    out.push({
-      role: "wan",
-      site: w.site,
-      id: w.id,
-      host: w.host,
-      port: w.port,
-      args: [cliMain, "wan", ...common, "--site", w.site],
-    });
-  }
-  for (const n of planet.storeNodes) {
-    out.push({
-      role: "store",
-      site: n.site,
-      id: n.id,
-      host: n.host,
-      port: n.port,
-      args: [cliMain, "store", ...common, "--node", n.id],
-    });
-  }
-  for (const site of planet.sites) {
-    for (let k = 1; k <= site.tiers.app; k++) {
-      const host = roleAddress(site.subnetCidr, "app", k);
-      out.push({
-        role: "app",
-        site: site.name,
-        id: `${site.name}-app${k}`,
-        host,
-        port: planet.ports.app,
-        args: [appEntry],
-        // The instance's identity: it holds its own lease with it (src/sdk), so the
-        // gateways find it in the registry, not in this list.
-        env: {
-          REDSHIRT_PLANET: planetFile,
-          REDSHIRT_SITE: site.name,
-          REDSHIRT_INSTANCE_ID: `${site.name}-app${k}`,
-          REDSHIRT_VERSION: "1",
-          HOST: host,
-          PORT: String(planet.ports.app),
-        },
-      });
-    }
-  }
-  for (const g of planet.gateways) {
-    out.push({
-      role: "gateway",
-      site: g.site,
-      id: g.id,
-      host: g.host,
-      port: g.port,
-      args: [cliMain, "gateway", ...common, "--site", g.site, "--index", String(g.index)],
-    });
-  }
-  for (const d of planet.dnsServers) {
-    out.push({
-      role: "dns",
-      site: d.site,
-      id: d.id,
-      host: d.host,
-      port: d.port,
-      args: [cliMain, "dns", ...common, "--site", d.site, "--index", String(d.index)],
-    });
-  }
-  return out;
-}
+/** A slot failing this many times in a row during startup fails the start (a crash loop, not a slow start). */
+export const startFailuresMax = 3;
+const pollMs = 250;
+const supervisorAnswerMsMax = 30_000;
+
+export type SiteSupervisor = { readonly site: string; readonly pid: number; readonly adopted: boolean };
 
 export class PlanetRunner {
-  readonly #options: RunnerOptions;
-  readonly #running = new Map<string, { p: PlanetProcess; launched: Launched }>();
+  readonly #o: RunnerOptions;
+  readonly #ctl: PlanetControl;
+  readonly #dataDir: string;
+  readonly supervisors = new Map<string, SiteSupervisor>();
   #stopping = false;
 
   constructor(options: RunnerOptions) {
-    this.#options = options;
+    this.#o = options;
+    this.#ctl = { planet: options.planet, secret: options.secret, timeoutMs: 2_000 };
+    this.#dataDir = planetDataDir(options.planet);
   }
 
-  get processes(): Array<{ p: PlanetProcess; pid: number }> {
-    return [...this.#running.values()].map(({ p, launched }) => ({ p, pid: launched.pid }));
+  #say(line: string): void {
+    this.#o.onProgress?.(line);
   }
 
-  /** Starts every process, role by role (each role's processes in parallel). Throws, after stopping what it started, if one fails. */
+  /** Starts (or adopts) every site's supervisor, then waits until every site is ready. Throws on failure. */
   async start(): Promise<void> {
-    const appEntry = this.#options.appEntry ?? `${repoRoot}examples/hello/server.ts`;
-    const all = planetProcesses(this.#options.planet, this.#options.planetFile, appEntry);
-    const total = all.length;
-    let ready = 0;
-    try {
-      for (const role of ["wan", "store", "app", "gateway", "dns"] as const) {
-        const group = all.filter((p) => p.role === role);
-        if (group.length === 0) continue;
-        this.#options.onProgress?.(`starting ${group.length} ${role} process${group.length === 1 ? "" : "es"}…`);
-        // Every launch of the group settles before we go on, so a process that was still
-        // starting when another failed is known, and stopped with the rest.
-        const results = await Promise.allSettled(
-          group.map(async (p) => {
-            const launched = await launch({
-              name: `${p.role} ${p.id}`,
-              command: nodeBin,
-              args: p.args,
-              env: { ...process.env, ...p.env },
-              cwd: repoRoot,
-              readyTimeoutMs: this.#options.readyTimeoutMs,
-            });
-            if (this.#stopping) {
-              // Stopped (Ctrl-C) while this one was starting: it goes too.
-              await launched.stop();
-              return;
-            }
-            this.#running.set(p.id, { p, launched });
-            ready++;
-            this.#options.onProgress?.(
-              `  ✓ ${p.role.padEnd(7)} ${p.id.padEnd(14)} ${p.host}:${p.port}  (${ready}/${total})`,
-            );
-            void launched.exited.then(({ code, signal }) => {
-              this.#running.delete(p.id);
-              if (!this.#stopping) this.#options.onExit?.(p, signal ? `killed by ${signal}` : `exited with ${code}`);
-            });
-          }),
-        );
-        const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-        if (failed) throw failed.reason;
+    await Promise.all(this.#o.planet.sites.map((s) => this.#ensureSupervisor(s.name)));
+    await this.#waitReady();
+  }
+
+  async #ensureSupervisor(site: string): Promise<void> {
+    const dir = supervisorDir(this.#dataDir, site);
+    const holder = lockHolder(supervisorPidFile(dir));
+    if (holder) {
+      this.#say(`${site}: adopting the running supervisor (pid ${holder.pid})`);
+      await this.#waitAnswer(site, holder.pid);
+      this.supervisors.set(site, { site, pid: holder.pid, adopted: true });
+      return;
+    }
+    const args = [cliMain, "supervise", "--planet", this.#o.planetFile, "--site", site];
+    if (this.#o.appEntry) args.push("--app", this.#o.appEntry);
+    if (this.#o.appVersion) args.push("--app-version", this.#o.appVersion);
+    const spawned = spawnDetached({
+      command: nodeBin,
+      args,
+      env: process.env,
+      cwd: repoRoot,
+      logFile: join(dir, "supervisor.log"),
+      header: JSON.stringify({ t: new Date().toISOString(), event: "start", role: "supervisor", site }),
+    });
+    if (spawned.pid <= 0) throw new Error(`${site}: the supervisor could not be started`);
+    this.#say(`${site}: supervisor started (pid ${spawned.pid})`);
+    this.supervisors.set(site, { site, pid: spawned.pid, adopted: false });
+    await this.#waitAnswer(site, spawned.pid);
+  }
+
+  /** Waits until the site's control API answers, raced against the supervisor's death. */
+  async #waitAnswer(site: string, pid: number): Promise<void> {
+    const deadline = Date.now() + supervisorAnswerMsMax;
+    for (;;) {
+      if (this.#stopping) return;
+      const a = await siteStatus(this.#ctl, site);
+      if (a.reachable) return;
+      if (!pidAlive(pid)) {
+        const log = logTail(join(supervisorDir(this.#dataDir, site), "supervisor.log"), 2_048);
+        throw new Error(`${site}: the supervisor exited before it answered; last output:\n${log}`);
       }
-    } catch (err) {
-      await this.stop();
-      throw err;
+      if (Date.now() > deadline)
+        throw new Error(`${site}: the supervisor did not answer within ${supervisorAnswerMsMax} ms`);
+      await new Promise((r) => setTimeout(r, pollMs));
     }
   }
 
-  async stop(): Promise<void> {
-    this.#stopping = true;
-    // The whole planet stops: a gateway need not wait for DNS to drop it (SIGINT skips that wait).
-    for (const { p, launched } of this.#running.values()) if (p.role === "gateway") launched.kill("SIGINT");
-    await stopAll([...this.#running.values()].map((r) => r.launched));
-    this.#running.clear();
+  async #waitReady(): Promise<void> {
+    const deadline = Date.now() + (this.#o.readyTimeoutMs ?? 120_000);
+    const shown = new Set<string>();
+    for (;;) {
+      if (this.#stopping) return;
+      const answers = await planetStatus(this.#ctl);
+      const statuses = answers.flatMap((a) => (a.reachable ? [a.status] : []));
+      const total = statuses.reduce((n, s) => n + s.tiers.reduce((m, t) => m + t.desired, 0), 0);
+      for (const s of statuses) {
+        for (const row of s.instances) {
+          const key = `${s.site}/${row.id}`;
+          if (row.state !== "ready" || !row.id || shown.has(key)) continue;
+          shown.add(key);
+          this.#say(
+            `  ✓ ${row.tier.padEnd(7)} ${row.id.padEnd(18)} ${(row.address ?? "").padEnd(20)} (${shown.size}/${total})`,
+          );
+        }
+        const looping = s.instances.find((r) => r.failures >= startFailuresMax);
+        if (looping) throw new Error(describeFailure(s.site, looping));
+      }
+      const down = answers.find((a) => !a.reachable);
+      if (down && !down.reachable) {
+        const sup = this.supervisors.get(down.site);
+        if (sup && !pidAlive(sup.pid)) throw new Error(`${down.site}: the supervisor died during startup`);
+      }
+      if (statuses.length === answers.length && statuses.every((s) => s.ready)) return;
+      if (Date.now() > deadline) throw new Error(`not ready in time:\n${notReady(statuses)}`);
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
   }
+
+  /**
+   * Runs until the planet is stopped by someone else (`redshirt down`): prints each
+   * replacement, and starts a supervisor again when one died (it adopts its instances).
+   */
+  async watch(): Promise<void> {
+    const seen = new Map<string, { pid: number | null; backoff: boolean }>();
+    while (!this.#stopping) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      if (this.#stopping) return;
+      const answers = await planetStatus(this.#ctl);
+      let stopped = 0;
+      for (const a of answers) {
+        if (a.reachable) {
+          for (const line of changes(seen, a.status)) this.#say(line);
+          continue;
+        }
+        const dir = supervisorDir(this.#dataDir, a.site);
+        if (lockHolder(supervisorPidFile(dir))) continue; // alive, just slow to answer
+        if (loadStateQuiet(stateFilePath(dir))?.stopped) {
+          stopped++;
+          continue;
+        }
+        this.#say(`! ${a.site}: the supervisor is gone; starting it again (it adopts the instances)`);
+        await this.#ensureSupervisor(a.site).catch((err) => this.#say(`! ${a.site}: ${(err as Error).message}`));
+      }
+      if (stopped === answers.length) {
+        this.#say("every supervisor stopped (redshirt down?)");
+        return;
+      }
+    }
+  }
+
+  /** Stops every supervisor and every instance, and waits until no process is left. */
+  async stop(): Promise<StopOutcome[]> {
+    this.#stopping = true;
+    return await stopPlanet(this.#ctl);
+  }
+}
+
+function loadStateQuiet(file: string): ReturnType<typeof loadState> {
+  try {
+    return loadState(file);
+  } catch {
+    return undefined;
+  }
+}
+
+function describeFailure(site: string, row: InstanceRow): string {
+  const exit = row.lastExit;
+  const who = `${row.tier} ${row.id ?? exit?.id ?? "(none)"} (slot ${site}/${row.slot})`;
+  const output = exit?.output ? `; last output:\n${exit.output.trimEnd()}` : "";
+  return `${who} failed ${row.failures} times in a row: ${exit?.how ?? "unknown"}${output}`;
+}
+
+function notReady(statuses: readonly SiteStatus[]): string {
+  return statuses
+    .flatMap((s) => s.instances.filter((r) => r.state !== "ready").map((r) => `  ${s.site} ${r.slot}: ${r.state}`))
+    .join("\n");
+}
+
+/**
+ * What changed in a site since the last look, as lines for a person. `seen` keeps, per
+ * slot, the pid last reported ready and the back-off last reported, so a replacement is
+ * told once even when the polls missed its starting phase.
+ */
+function changes(seen: Map<string, { pid: number | null; backoff: boolean }>, now: SiteStatus): string[] {
+  const out: string[] = [];
+  for (const r of now.instances) {
+    const key = `${now.site}/${r.slot}`;
+    const was = seen.get(key);
+    if (r.state === "ready" && was && was.pid !== null && r.pid !== was.pid && r.restarts > 0) {
+      const who = r.tier === "app" ? `replaced by ${r.id}` : `${r.id} started again`;
+      out.push(`↻ ${now.site} ${r.slot}: ${r.lastExit?.how ?? "died"}; ${who}, ready in ${r.lastReplaceMs ?? "?"} ms`);
+    } else if (r.state === "backoff" && !was?.backoff) {
+      out.push(`! ${now.site} ${r.slot}: ${r.lastExit?.how ?? "died"}; next start in ${r.nextStartInMs} ms (back-off)`);
+    }
+    if (r.state === "ready" || !was) seen.set(key, { pid: r.state === "ready" ? r.pid : null, backoff: false });
+    if (r.state === "backoff") seen.set(key, { pid: was?.pid ?? null, backoff: true });
+  }
+  return out;
 }

@@ -11,6 +11,18 @@ export const commands: Record<string, Command> = {
     summary: "start the whole planet on this machine (what `npm start` runs)",
     load: () => import("./up-command.ts"),
   },
+  status: {
+    summary: "every site's tiers and instances, from its supervisor (--json for machines)",
+    load: () => import("./status-command.ts"),
+  },
+  scale: {
+    summary: "set a site's tier count: scale SITE TIER N (tiers: store, app, gateway, dns)",
+    load: () => import("./scale-command.ts"),
+  },
+  down: {
+    summary: "stop the planet: every instance and supervisor, waiting until no process is left",
+    load: () => import("./down-command.ts"),
+  },
   gateway: {
     summary: "run a site gateway: balance over the site's app instances, fail over to the nearest healthy site",
     load: () => import("./gateway-command.ts"),
@@ -24,12 +36,16 @@ export const commands: Record<string, Command> = {
     summary: "read and write the store: kv get|put|incr|add|remove|del KEY [VALUE…]",
     load: () => import("./kv-command.ts"),
   },
+  supervise: {
+    summary: "run a site's supervisor (started by `up`): keeps every tier at its count, serves the control API",
+    load: () => import("./supervise-command.ts"),
+  },
   dns: {
     summary: "run a GSLB DNS server of the planet (--site NAME [--index K])",
     load: () => import("./dns-command.ts"),
   },
   wan: {
-    summary: "run a site's emulated WAN links (--site NAME): delay, jitter, bandwidth, cut/heal",
+    summary: "the emulated WAN: wan cut|heal|slow A B, wan links [--json]; wan --site NAME runs a site's link process",
     load: () => import("./wan-command.ts"),
   },
 };

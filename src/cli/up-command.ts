@@ -1,9 +1,13 @@
-// `redshirt up [--planet FILE]`: brings the planet up on this machine and keeps it up until
-// Ctrl-C or SIGTERM, which stop every process it started. A second `up` while one runs
-// says so and exits non-zero (a lock file with the running pid).
+// `redshirt up [--planet FILE] [--app FILE]`: creates the planet secret if missing, starts
+// one supervisor per site (detached: the planet keeps serving if `up` dies), waits until
+// every site is ready while showing each instance, prints the table, and stays in the
+// foreground reporting replacements. Ctrl-C or SIGTERM stop every supervisor and every
+// instance and wait until no process is left. A second `up` while one runs says so and
+// exits non-zero (a lock file with the running pid); an `up` after one was SIGKILLed adopts
+// the supervisors still running.
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { PlanetRunner } from "../cattle/index.ts";
+import { PlanetRunner, planetDataDir } from "../cattle/index.ts";
 import { loadPlanetSecret } from "../core/index.ts";
 import { loadPlanet, type Planet, sitesByDistance } from "../topology/index.ts";
 import { parseCommandArgs } from "./args.ts";
@@ -33,7 +37,7 @@ function takeLock(file: string): () => void {
       if (Number.isInteger(pid) && pid > 0 && pidAlive(pid)) {
         throw cliErrors.create(
           "RS_ERR_CLI_ALREADY_UP",
-          `pid ${pid} holds ${file}; stop it first (Ctrl-C there, or kill ${pid})`,
+          `pid ${pid} holds ${file}; stop it first (Ctrl-C there, or \`redshirt down\`)`,
         );
       }
       rmSync(file, { force: true }); // stale: its owner died without cleaning up
@@ -42,19 +46,22 @@ function takeLock(file: string): () => void {
   throw cliErrors.create("RS_ERR_CLI_ALREADY_UP", file);
 }
 
-export function summaryTable(planet: Planet): string {
+export function summaryTable(planet: Planet, planetFile = "<planet file>"): string {
   const lines: string[] = [];
   const service = `${planet.services[0]}.${planet.zone}`;
   lines.push("");
   lines.push(`planet ${planet.name} is up — ${planet.sites.length} sites, zone ${planet.zone}`);
   lines.push("");
-  lines.push(`  ${"site".padEnd(6)} ${"city".padEnd(14)} ${"gateway".padEnd(26)} ${"dns".padEnd(20)} store nodes`);
+  lines.push(
+    `  ${"site".padEnd(6)} ${"city".padEnd(14)} ${"gateway".padEnd(26)} ${"dns".padEnd(20)} ${"control".padEnd(26)} store nodes`,
+  );
   for (const s of planet.sites) {
     const gw = planet.gateways.find((g) => g.site === s.name);
     const dns = planet.dnsServers.find((d) => d.site === s.name);
+    const sup = planet.supervisors.find((x) => x.site === s.name);
     const stores = planet.storeNodes.filter((n) => n.site === s.name).map((n) => n.host);
     lines.push(
-      `  ${s.name.padEnd(6)} ${s.city.padEnd(14)} ${(gw ? `http://${gw.host}:${gw.port}/` : "-").padEnd(26)} ${(dns ? `${dns.host}:${dns.port}` : "-").padEnd(20)} ${stores.join(" ")}`,
+      `  ${s.name.padEnd(6)} ${s.city.padEnd(14)} ${(gw ? `http://${gw.host}:${gw.port}/` : "-").padEnd(26)} ${(dns ? `${dns.host}:${dns.port}` : "-").padEnd(20)} ${(sup ? `http://${sup.host}:${sup.port}/` : "-").padEnd(26)} ${stores.join(" ")}`,
     );
   }
   const firstGw = planet.gateways[0];
@@ -71,22 +78,29 @@ export function summaryTable(planet: Planet): string {
       lines.push(`    (a client in ${client.name} gets ${order.join(", ")} in that order)`);
     }
   }
-  lines.push(`  ./bin/redshirt kv get hello:visits --planet <planet file>`);
+  lines.push(`  ./bin/redshirt kv get hello:visits --planet ${planetFile}`);
+  lines.push(`  ./bin/redshirt status --planet ${planetFile}        (kill -9 any instance: it is replaced)`);
+  lines.push(`  ./bin/redshirt scale ${planet.sites[0].name} app 4 --planet ${planetFile}`);
   lines.push("");
-  lines.push("Ctrl-C stops every process.");
+  lines.push("Ctrl-C stops every process. If this terminal dies the planet keeps running; `redshirt down` stops it.");
   return lines.join("\n");
 }
 
 export async function run(args: string[]): Promise<number> {
-  const { values } = parseCommandArgs("up", args, { planet: { type: "string", default: "examples/planet.yaml" } });
+  const { values } = parseCommandArgs("up", args, {
+    planet: { type: "string", default: "examples/planet.yaml" },
+    app: { type: "string" },
+    "app-version": { type: "string" },
+  });
   const planetFile = resolve(values.planet);
   const planet = loadPlanet(planetFile);
-  const dataDir = resolve(planet.baseDir, planet.store.dataDir);
+  const dataDir = planetDataDir(planet);
   const release = takeLock(resolve(dataDir, "up.lock"));
-  // Every process reads the planet secret (the WAN admin endpoints and, later, the control
-  // API and node-to-node auth take tokens derived from it): it exists before any starts.
+  let secret: Buffer;
   try {
-    loadPlanetSecret(dataDir, { create: true });
+    // Every process reads the planet secret (control API tokens, and later node-to-node
+    // auth): it exists before any of them starts.
+    secret = loadPlanetSecret(dataDir, { create: true });
   } catch (err) {
     release();
     throw err;
@@ -95,35 +109,53 @@ export async function run(args: string[]): Promise<number> {
   const runner = new PlanetRunner({
     planet,
     planetFile,
+    secret,
+    appEntry: values.app ? resolve(values.app) : undefined,
+    appVersion: values["app-version"],
     onProgress: (line) => console.log(line),
-    onExit: (p, how) =>
-      console.log(`! ${p.role} ${p.id} ${how} — not restarted (replacing dead instances is the supervisor's job)`),
   });
   let stopping: Promise<void> | undefined;
   const stop = (signal: string) => {
     if (stopping) return;
     console.log(`\n${signal}: stopping every process…`);
-    stopping = runner.stop().finally(() => {
-      release();
-      console.log("stopped.");
-      process.exit(0);
-    });
+    stopping = runner
+      .stop()
+      .then((outcomes) => {
+        const left = outcomes.flatMap((o) => o.left);
+        const n = outcomes.reduce((k, o) => k + o.processes, 0);
+        console.log(left.length === 0 ? `stopped (${n} processes).` : `stopped, but pids ${left.join(" ")} are left`);
+        release();
+        process.exit(left.length === 0 ? 0 : 1);
+      })
+      .catch((err) => {
+        console.error(`redshirt up: stopping failed: ${(err as Error).message}`);
+        release();
+        process.exit(1);
+      });
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
   try {
     await runner.start();
   } catch (err) {
+    if (stopping) return await new Promise<number>(() => {});
+    stopping = Promise.resolve();
+    console.error(`redshirt up: startup failed: ${(err as Error).message}`);
+    const outcomes = await runner.stop();
+    const left = outcomes.flatMap((o) => o.left);
+    console.error(
+      left.length === 0
+        ? "redshirt up: startup failed, every process stopped"
+        : `redshirt up: pids left: ${left.join(" ")}`,
+    );
     release();
-    if (stopping) return 0;
-    console.error(`redshirt up: startup failed, every process stopped: ${(err as Error).message}`);
     return 1;
   }
-  console.log(summaryTable(planet));
+  if (stopping) return await new Promise<number>(() => {});
+  console.log(summaryTable(planet, values.planet));
   console.log(`(up in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
-  // Keep running until a signal arrives.
-  await new Promise<never>(() => {
-    setInterval(() => {}, 1 << 30);
-  });
+  await runner.watch();
+  if (stopping) return await new Promise<number>(() => {});
+  release();
   return 0;
 }

@@ -29,11 +29,13 @@ export const requestTimeoutMsDefault = 5_000;
 /** The longest timeout a request may ask for (`RS-Timeout-Ms`). */
 export const requestTimeoutMsMax = 60_000;
 /** A session token names at most this many coordinators (the nodes a session wrote through). */
-export const sessionTokenEntriesMax = 256;
+export const sessionTokenEntriesMax = 128;
 /** The encoded session token (base64url of JSON) is at most this long. */
 export const sessionTokenCharsMax = 20 * 1024;
-/** The longest JSON of one token entry: a quoted node id, a colon, a safe integer, a comma. */
-const sessionTokenEntryCharsMax = 2 + 31 + 1 + 16 + 1;
+/** Hex digits of the MAC that signs each entry of a session token (128 bits of HMAC-SHA256). */
+export const sessionTokenMacChars = 32;
+/** The longest JSON of one token entry: a quoted node id, `:[`, a safe integer, a quoted MAC, `]`, a comma. */
+const sessionTokenEntryCharsMax = 2 + 31 + 2 + 16 + 1 + 2 + sessionTokenMacChars + 1 + 1;
 
 // --- The HTTP server (src/store/api/http-api.ts) ---
 
@@ -164,8 +166,14 @@ export const commitsPerMaintainMax = 5_000;
 /** The largest `limit` a read (scanPartition, expired, readLog) accepts. */
 export const storageReadRowsMax = 100_000;
 
-/** Version carried in the hello frame that opens every node-to-node connection. */
-export const wireVersion = 1;
+/** Version carried in the hello frame that opens every node-to-node connection (2: the planet-secret handshake). */
+export const wireVersion = 2;
+/** Random bytes each side of a connection contributes to its handshake (wire/handshake.ts). */
+export const helloNonceBytes = 16;
+/** A handshake refused from one address is logged at most once per this interval (the rest are counted). */
+export const peerAuthLogIntervalMs = 60_000;
+/** Addresses whose refused handshakes are tracked for that rate limit; the oldest is forgotten first. */
+export const peerAuthLogAddressesMax = 1_024;
 /** Bytes of the big-endian length prefix in front of every frame. */
 export const frameHeaderBytes = 4;
 /** The largest frame body; a peer that announces more is cut off. Far above the 1 MiB value limit. */
@@ -196,6 +204,7 @@ export const simJitterMsDefault = 0;
 assert(frameBytesMax + frameHeaderBytes <= sendQueueBytesMax, "one largest frame fits a peer's send queue");
 assert(frameBytesMax < 2 ** 32, "a frame length fits the 32-bit prefix");
 assert(helloBytesMax < frameBytesMax, "a hello is a small frame");
+assert(helloNonceBytes >= 16, "a handshake nonce never repeats in practice");
 assert(frameBytesMax >= 4 * 1_048_576, "a frame carries a largest value (1 MiB) with room to spare");
 assert(reconnectDelayMsMin > 0 && reconnectDelayMsMin <= reconnectDelayMsMax, "back-off bounds are ordered");
 assert(pingIntervalMs * 2 <= peerSilenceMsMax, "a live peer answers at least twice before it is declared silent");

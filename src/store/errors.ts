@@ -15,6 +15,11 @@ export const storeErrors = defineErrors("store", {
     status: 409,
     message: "The key holds another type of value; use an operation of its type, or delete the key first",
   },
+  RS_ERR_STORE_BAD_SESSION: {
+    status: 400,
+    message:
+      "The session token was altered, cut short or not issued by this planet's store nodes, and nothing was done; send back the RS-Session an answer gave you unchanged, or send none to start a new session",
+  },
   RS_ERR_STORE_BAD_CONSISTENCY: {
     status: 400,
     message: "Unknown consistency level; use local-one, local-quorum, global or all",

@@ -28,4 +28,9 @@ export const storageErrors = defineErrors("store", {
     message:
       "A peer sent a malformed, oversized or unknown-version frame and its connection was closed; check that every node runs the same redshirt version",
   },
+  RS_ERR_STORE_PEER_AUTH: {
+    status: 403,
+    message:
+      "A node-to-node connection failed the planet-secret handshake and was closed; check that every store node has the same planet.secret and runs the same redshirt version, and that nothing else dials the store's peer ports",
+  },
 });

@@ -119,6 +119,7 @@ export const planetSchema = z
         app: portSchema.default(portsDefault.app),
         /** The admin endpoint of each site's WAN link process (emulated mode). */
         wan: portSchema.default(portsDefault.wan),
+        supervisor: portSchema.default(portsDefault.supervisor),
       })
       .strict()
       .prefault({}),
@@ -187,6 +188,8 @@ export type Planet = Omit<PlanetParsed, "sites"> & {
   readonly wanProcesses: readonly NodeInfo[];
   /** The client regions with their blocks on this machine, only when the WAN is emulated. */
   readonly regions: readonly Region[];
+  /** One supervisor per site (its control API listens here). */
+  readonly supervisors: readonly NodeInfo[];
   /** The directory the planet file is in; relative paths in it resolve from here. */
   readonly baseDir: string;
 };
@@ -290,6 +293,14 @@ function buildPlanet(parsed: PlanetParsed, baseDir: string, where: (path: Proper
     dnsServers: nodes("dns", (s) => s.tiers.dns, parsed.ports.dns),
     wanProcesses: emulated ? nodes("wan", () => 1, parsed.ports.wan) : [],
     regions,
+    supervisors: sites.map((site) => ({
+      id: `${site.name}-supervisor`,
+      site: site.name,
+      role: "supervisor" as const,
+      index: 1,
+      host: roleAddress(site.subnetCidr, "supervisor", 1),
+      port: parsed.ports.supervisor,
+    })),
     baseDir,
   };
 }

@@ -67,6 +67,9 @@ export class WanAdminClient {
       res = await request(url, {
         method,
         dispatcher: this.#agent,
+        // Admin calls are rare: a fresh connection each time, so none races the server's
+        // idle close (undici would send on a socket the server is closing: "other side closed").
+        reset: true,
         headers: { authorization: `Bearer ${this.#token}`, "content-type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
         headersTimeout: timeoutMs,

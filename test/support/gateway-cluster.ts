@@ -9,7 +9,7 @@ import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Pool } from "undici";
-import { type Launched, launch, nodeBin, stopAll } from "../../src/core/index.ts";
+import { type Launched, launch, loadPlanetSecret, nodeBin, stopAll } from "../../src/core/index.ts";
 
 export type SiteSpec = { name: string; subnet: string; lat: number; lon: number; apps: number };
 
@@ -55,6 +55,8 @@ export class Cluster {
 
   /** Starts the store node of every site (registry mode). */
   async startStores(): Promise<void> {
+    // What `redshirt up` does first: every store node reads the planet secret.
+    loadPlanetSecret(join(this.dir, "data"), { create: true });
     await Promise.all(
       this.sites.map(async (s) => {
         const node = `${s.name}-store1`;

@@ -4,6 +4,7 @@
 // with the same op id, error codes and the session token, not replication.
 // Addresses: 127.141.0.0/16, 127.142.0.0/16 and 127.148.0.0/16 belong to this file.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { after, afterEach, before, describe, test } from "node:test";
 import { createFakeStoreApi, FakeData, type FakeStoreApi } from "../../../test/support/fake-store-api.ts";
 import { createLogger, isRedshirtError } from "../../core/index.ts";
@@ -28,9 +29,11 @@ const planet = validatePlanet({
   ],
   store: { partitions: 16, rf: 3 },
   ports: { store: 7400 },
+  wan: { mode: "direct" },
 });
 const siteNodes = planet.storeNodes.filter((n) => n.site === "c");
 const logger = createLogger({}, { level: "error", write: () => {} });
+const secret = randomBytes(32);
 
 /** The nodes a key should go to, in order, by the same routing functions the client uses. */
 function expectedOrder(key: string): string[] {
@@ -50,7 +53,7 @@ async function startCluster(): Promise<Cluster> {
   try {
     for (const n of siteNodes) {
       const fake = createFakeStoreApi(n.id, data);
-      const server = createStoreHttpServer(fake, { host: n.host, port: n.port, logger, nodeId: n.id, planet });
+      const server = createStoreHttpServer(fake, { host: n.host, port: n.port, logger, nodeId: n.id, planet, secret });
       fakes.set(n.id, fake);
       servers.set(n.id, server);
       await server.start();
@@ -110,7 +113,7 @@ describe("store client", () => {
     await client.set(weird, 1);
     assert.equal((await client.get(weird)).value, 1);
     // The token covers every node written through, and goes out with every later request.
-    const token = decodeSessionToken(client.session!);
+    const token = decodeSessionToken(client.session!, secret);
     const writers = new Set([...cluster!.fakes.values()].filter((f) => f.mutations.length > 0).map((f) => f.nodeId));
     assert.deepEqual(Object.keys(token).sort(), [...writers].sort());
     const last = [...cluster!.fakes.values()].flatMap((f) => f.reads).at(-1)!;
@@ -250,6 +253,7 @@ describe("store client failover", () => {
       ],
       store: { partitions: 16, rf: 3 },
       ports: { store: 7400 },
+      wan: { mode: "direct" },
     });
     const client = createStoreClient({ planet: lonely, site: "d", timeoutMs: 2000 });
     try {
@@ -270,6 +274,9 @@ describe("store client failover", () => {
   test("store client failover - a client refuses an unknown site and bad options, naming the field", () => {
     assert.throws(() => createStoreClient({ planet, site: "zz" }), /site: no site "zz".*sites: c, d/);
     assert.throws(() => createStoreClient({ planet, site: "c", timeoutMs: 0 }), /timeoutMs/);
-    assert.throws(() => createStoreClient({ planet, site: "c", session: "%%" }), /session: not base64url/);
+    assert.throws(
+      () => createStoreClient({ planet, site: "c", session: "%%" }),
+      (e) => isRedshirtError(e, "RS_ERR_STORE_BAD_SESSION") && /session: not base64url/.test(e.message),
+    );
   });
 });

@@ -9,8 +9,15 @@
 import { randomUUID } from "node:crypto";
 import { Pool } from "undici";
 import { RedshirtError } from "../../core/index.ts";
-import { type Consistency, consistencyLevels, type Planet, siteByName, sitesByDistance } from "../../topology/index.ts";
-import type { Mutation, ReadResult, SessionToken } from "../api-types.ts";
+import {
+  type Consistency,
+  consistencyLevels,
+  dialAddress,
+  type Planet,
+  siteByName,
+  sitesByDistance,
+} from "../../topology/index.ts";
+import type { Mutation, ReadResult } from "../api-types.ts";
 import {
   clientAttemptShare,
   clientAttemptsMax,
@@ -25,7 +32,7 @@ import {
 } from "../constants.ts";
 import { storeErrors } from "../errors.ts";
 import { partitionOf, replicasOf } from "../replication/partition.ts";
-import { decodeSessionToken, encodeSessionToken, mergeSessionTokens } from "../replication/session-encoding.ts";
+import { mergeEncodedSessionTokens } from "../replication/session-encoding.ts";
 import { storeHeaders } from "./http-headers.ts";
 
 export type StoreClientInit = {
@@ -126,7 +133,11 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
   }
   const defaultConsistency = checkConsistency(init.consistency ?? planet.store.consistency);
   const defaultTimeoutMs = checkTimeout(init.timeoutMs ?? requestTimeoutMsDefault);
-  const nodes: Node[] = planet.storeNodes.map((n) => ({ id: n.id, origin: `http://${n.host}:${n.port}` }));
+  // Nodes of other sites are dialed through this site's WAN links when the WAN is emulated.
+  const nodes: Node[] = planet.storeNodes.map((n) => {
+    const at = dialAddress(planet, init.site, { host: n.host, port: n.port, site: n.site });
+    return { id: n.id, origin: `http://${at.host}:${at.port}` };
+  });
   const byId = new Map(nodes.map((n) => [n.id, n]));
   // This site's nodes first; then, should none of them answer, the other sites' nodes,
   // nearest site first: a farther replica is slower, but an answer.
@@ -136,7 +147,10 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
   );
   const pools = new Map<string, Pool>();
   const downUntilMs = new Map<string, number>();
-  let token: SessionToken = init.session ? decodeSessionToken(init.session, "session") : {};
+  // Signed by the nodes; the client merges tokens without reading more than their shape.
+  let token: string | undefined = init.session
+    ? mergeEncodedSessionTokens(undefined, init.session, "session")
+    : undefined;
   let closed = false;
 
   function pool(node: Node): Pool {
@@ -194,7 +208,7 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
       const remainingMs = deadline - performance.now();
       if (remainingMs < 1) break;
       const attemptMs = Math.max(1, Math.floor(Math.min(remainingMs, timeoutMs * clientAttemptShare)));
-      const sessionHeader = Object.keys(token).length > 0 ? { [storeHeaders.session]: encodeSessionToken(token) } : {};
+      const sessionHeader = token !== undefined ? { [storeHeaders.session]: token } : {};
       let status: number;
       let text: string;
       let sessionBack: string | string[] | undefined;
@@ -222,7 +236,7 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
       }
       if (typeof sessionBack === "string") {
         try {
-          token = mergeSessionTokens(token, decodeSessionToken(sessionBack));
+          token = mergeEncodedSessionTokens(token, sessionBack);
         } catch {
           // A node that sends a broken token is treated like one that sent none.
         }
@@ -265,7 +279,7 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
 
   return {
     get session() {
-      return Object.keys(token).length > 0 ? encodeSessionToken(token) : undefined;
+      return token;
     },
     async get(key, options) {
       const sent = await send("GET", key, undefined, {}, undefined, options);

@@ -22,10 +22,22 @@ export const stateCacheKeysMax = 65_536;
 export const logTailMax = 16_384;
 /** Nodes tell each other how complete their streams are this often. */
 export const gossipMs = 500;
-/** One anti-entropy exchange starts this often. */
-export const antiEntropyMs = 1_000;
-/** Keys whose states one anti-entropy exchange sends at most (throttle). */
-export const antiEntropyKeysMax = 512;
+/** After a round in which every tree agreed, the next one waits this long (one that repaired goes on at once). */
+export const antiEntropyIdleMs = 250;
+/** A round whose peer has not answered for this long is given up. */
+export const antiEntropyTimeoutMs = 2_000;
+/** Partitions with differing roots one reply names (each carries its 256 bucket hashes). */
+export const antiEntropyDiffPartitionsMax = 16;
+/** Keys (and digests) one page names, and key states one message carries. */
+export const antiEntropyPageKeysMax = 1_024;
+/** Keys one side scans from its disk to answer or build one page. */
+export const antiEntropyScanKeysMax = 8_192;
+/** Bytes of key states one message carries (a larger single state still goes alone). */
+export const antiEntropyMessageBytesMax = 1024 * 1024;
+/** Partitions whose pages one round has out at once (one page per partition at a time). */
+export const antiEntropyPagesInflightMax = 4;
+/** Pages one round exchanges before it ends (the next round starts at once). */
+export const antiEntropyPagesPerRoundMax = 64;
 /** The sweeper compacts at most this many changed keys (and clears as many expired ones) per tick. */
 export const sweepKeysPerTick = 256;
 /** A changed key waits this long before the sweeper looks at it (stability needs a while to pass it). */
@@ -50,4 +62,6 @@ assert(streamHeartbeatMs < streamTimeoutMs, "heartbeats come before a stream is 
 assert(streamBatchEntriesMax <= streamScanMax, "a batch fits in one scan");
 assert(streamScanMax <= logTailMax, "a scan fits in the in-memory tail");
 assert(tickMs <= streamHeartbeatMs && tickMs <= gossipMs, "the tick drives the slower timers");
+assert(antiEntropyPageKeysMax <= antiEntropyScanKeysMax, "a page fits in one scan");
+assert(tickMs < antiEntropyTimeoutMs, "the tick notices a stuck round");
 assert(localTimeoutMsDefault <= globalTimeoutMsDefault, "global requests may wait longer");

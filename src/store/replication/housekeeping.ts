@@ -15,7 +15,7 @@ export function scheduleTick(node: NodeContext, setTimer: (timer: TimerHandle) =
       try {
         tick(node);
       } catch (err) {
-        node.log.error("tick failed", { err: err as Error });
+        node.errors.report("tick", err);
       }
       scheduleTick(node, setTimer);
     }),
@@ -33,7 +33,12 @@ function tick(node: NodeContext): void {
     gossipStability(node);
   }
   for (let i = node.pending.length - 1; i >= 0; i--) if (node.pending[i].done) node.pending.splice(i, 1);
-  node.antiEntropy.tick(nowMs);
+  // Its own catch, so a failing round neither hides behind nor stops the chores after it.
+  try {
+    node.antiEntropy.tick(nowMs);
+  } catch (err) {
+    node.errors.report("anti-entropy-tick", err);
+  }
   sweepSome(node);
   if (nowMs - node.chores.lastTruncateMs >= 1_000) {
     node.chores.lastTruncateMs = nowMs;

@@ -16,7 +16,8 @@ export function onMessage(node: NodeContext, from: string, message: WireMessage)
   try {
     dispatch(node, from, message);
   } catch (err) {
-    node.log.warn("bad message from peer", { peer: from, type: String(message[0]), err: err as Error });
+    const type = String(message[0]).slice(0, 32);
+    node.errors.report(type.startsWith("ae-") ? "anti-entropy-message" : "peer-message", err, { peer: from, type });
   }
 }
 
@@ -57,7 +58,8 @@ function dispatch(node: NodeContext, from: string, m: WireMessage): void {
       const [, callId, partition, key, payload, target] = m as [string, string, number, string, Uint8Array, string];
       void node.local.append({ partition, key, lh: node.hlc.now(), targets: [target], payload }).then(
         () => node.transport.send(from, ["hinted", callId]),
-        () => {},
+        // The coordinator gets no "hinted" and counts this node out; the failure must still show.
+        (err) => node.errors.report("hint-commit", err, { peer: from, target, partition }),
       );
       return;
     }

@@ -10,6 +10,7 @@ import type { Storage } from "../storage/storage.ts";
 import type { Transport } from "../wire/transport.ts";
 import type { AntiEntropy } from "./anti-entropy.ts";
 import type { Calls } from "./calls.ts";
+import type { InternalErrors } from "./internal-errors.ts";
 import type { LocalState } from "./local-state.ts";
 import type { HashTrees } from "./merkle.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
@@ -41,6 +42,8 @@ export type NodeContext = {
   readonly hlc: HybridClock;
   readonly trees: HashTrees;
   readonly m: NodeMetrics;
+  /** Failures no caller waits for: counted by reason and logged. */
+  readonly errors: InternalErrors;
   /** Per partition: replica node ids per site, in rendezvous order. */
   readonly replicas: readonly Map<string, string[]>[];
   /** Per partition: every node of this site in rendezvous order (fallbacks for hints). */

@@ -31,6 +31,23 @@ export function createNodeMetrics(metrics: Registry) {
       "SQLite commits (group commits: one per turn of the event loop).",
     ),
     committedKeys: metrics.counter("redshirt_store_committed_keys_total", "Key states written by those commits."),
+    internalErrors: metrics.counter(
+      "redshirt_store_internal_errors_total",
+      "Failures no caller waits for (bad peer messages, failed hint commits, failed chores), by reason.",
+    ),
+    aeRounds: metrics.counter(
+      "redshirt_store_anti_entropy_rounds_total",
+      "Anti-entropy rounds this node started, by outcome (agreed, repaired, capped, timeout).",
+    ),
+    aePages: metrics.counter("redshirt_store_anti_entropy_pages_total", "Anti-entropy key pages exchanged."),
+    aeBucketMismatches: metrics.counter(
+      "redshirt_store_anti_entropy_bucket_mismatches_total",
+      "Hash-tree buckets found to differ from a peer's.",
+    ),
+    aeKeys: metrics.counter(
+      "redshirt_store_anti_entropy_keys_total",
+      "Key states sent to or received from peers by anti-entropy, by direction.",
+    ),
   };
 }
 

@@ -27,6 +27,7 @@ import { AntiEntropy } from "./anti-entropy.ts";
 import { Calls } from "./calls.ts";
 import { saveCursors, scheduleTick } from "./housekeeping.ts";
 import { onMessage } from "./inbound.ts";
+import { InternalErrors } from "./internal-errors.ts";
 import { LocalState } from "./local-state.ts";
 import { HashTrees } from "./merkle.ts";
 import { type NodeContext, placementOf } from "./node-context.ts";
@@ -84,6 +85,7 @@ export class StoreNode implements StoreApi, Startable {
       hlc,
       trees,
       m,
+      errors: new InternalErrors(m.internalErrors, log, clock),
       ...placement,
       local: new LocalState({
         storage,
@@ -105,12 +107,12 @@ export class StoreNode implements StoreApi, Startable {
         replicasOf: (p) => [...placement.replicas[p].values()].flat().filter((n) => n !== me.id),
         trees,
         random,
+        m,
         isUp: (n) => transport.isUp(n),
         send: (peer, message) => transport.send(peer, message),
-        keysOf: (p) => storage.scanPartition(p, undefined, Number.MAX_SAFE_INTEGER).map((r) => r.key),
+        scanDigests: (p, afterKey, limit) => storage.scanDigests(p, afterKey, limit),
         stateOf: (key) => node.local.getState(key),
         mergeRemote: (key, partition, state) => node.local.mergeRemote(key, partition, state, "repair"),
-        digestOf: (key) => node.local.getRow(key)?.digest ?? 0,
       }),
       out: new Map(),
       expect: new Map(),
@@ -224,6 +226,11 @@ export class StoreNode implements StoreApi, Startable {
   /** The stability point: every replica has every op stamped at or before it. For tests. */
   get stable(): number {
     return this.#node.stable;
+  }
+
+  /** Internal errors counted since start (see internal-errors.ts); healthy runs keep it 0. For tests. */
+  get internalErrors(): number {
+    return this.#node.errors.total;
   }
 
   /** The anti-entropy root of a partition (tests compare replicas with it). */

@@ -31,7 +31,7 @@ import {
 } from "../constants.ts";
 import { storageErrors } from "../storage-errors.ts";
 import type { CheckpointerData, CheckpointerReply } from "./sqlite-checkpointer.ts";
-import type { CommitBatch, KeyRow, LogEntry, Storage } from "./storage.ts";
+import type { CommitBatch, KeyDigest, KeyRow, LogEntry, Storage } from "./storage.ts";
 import { checkAppend, checkCursor, checkKey, checkKeyRow, checkLimit, checkMeta } from "./storage-rows.ts";
 
 export type SqliteStorageOptions = {
@@ -209,6 +209,8 @@ class SqliteStorage implements Storage {
     | "getKey"
     | "scanFirst"
     | "scanAfter"
+    | "digestsFirst"
+    | "digestsAfter"
     | "digests"
     | "expired"
     | "readLog"
@@ -265,6 +267,8 @@ class SqliteStorage implements Storage {
       scanFirst: p(`SELECT ${keyColumns} FROM keys WHERE partition = ? ORDER BY key LIMIT ?`),
       scanAfter: p(`SELECT ${keyColumns} FROM keys WHERE partition = ? AND key > ? ORDER BY key LIMIT ?`),
       digests: p("SELECT key, partition, digest FROM keys"),
+      digestsFirst: p("SELECT key, digest FROM keys WHERE partition = ? ORDER BY key LIMIT ?"),
+      digestsAfter: p("SELECT key, digest FROM keys WHERE partition = ? AND key > ? ORDER BY key LIMIT ?"),
       expired: p(
         `SELECT ${keyColumns} FROM keys WHERE expires_at > 0 AND expires_at <= ? ORDER BY expires_at, key LIMIT ?`,
       ),
@@ -355,6 +359,16 @@ class SqliteStorage implements Storage {
         ? this.#s.scanFirst.all(partition, limit)
         : this.#s.scanAfter.all(partition, afterKey, limit);
     return rows.map(toKeyRow);
+  }
+
+  scanDigests(partition: number, afterKey: string | undefined, limit: number): KeyDigest[] {
+    this.#checkOpen();
+    checkLimit(limit);
+    const rows =
+      afterKey === undefined
+        ? this.#s.digestsFirst.all(partition, limit)
+        : this.#s.digestsAfter.all(partition, afterKey, limit);
+    return rows.map((r) => ({ key: r.key as string, digest: r.digest as number }));
   }
 
   forEachDigest(fn: (key: string, partition: number, digest: number) => void): void {

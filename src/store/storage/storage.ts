@@ -25,6 +25,8 @@ export type KeyRow = {
   readonly expiresAtMs: number;
 };
 
+export type KeyDigest = { readonly key: string; readonly digest: number };
+
 export type LogAppend = {
   readonly partition: number;
   readonly key: string;
@@ -52,6 +54,11 @@ export interface Storage {
   getKey(key: string): KeyRow | undefined;
   /** Keys of a partition in key order after `afterKey` (exclusive), at most `limit`. */
   scanPartition(partition: number, afterKey: string | undefined, limit: number): KeyRow[];
+  /**
+   * The keys of a partition in key order after `afterKey` (exclusive) with their digests,
+   * at most `limit`: what anti-entropy pages through, without reading the state blobs.
+   */
+  scanDigests(partition: number, afterKey: string | undefined, limit: number): KeyDigest[];
   /** Every key's digest, for rebuilding hash trees at start: calls fn per key. */
   forEachDigest(fn: (key: string, partition: number, digest: number) => void): void;
   /** Keys whose expiresAtMs is in (0, nowMs], at most `limit`. */

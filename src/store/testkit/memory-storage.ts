@@ -7,7 +7,7 @@
 // new handle sees everything committed, and the old handle fails on any further use (a
 // crashed engine whose timers still run is a bug in the simulation, caught here).
 import { assert } from "../../core/index.ts";
-import type { CommitBatch, KeyRow, LogAppend, LogEntry, Storage } from "../storage/storage.ts";
+import type { CommitBatch, KeyDigest, KeyRow, LogAppend, LogEntry, Storage } from "../storage/storage.ts";
 import {
   checkAppend,
   checkCursor,
@@ -210,6 +210,14 @@ export class MemoryStorage implements Storage {
     const sorted = d.partitions.get(partition) ?? [];
     const from = afterKey === undefined ? 0 : searchKeys(sorted, afterKey, false);
     return sorted.slice(from, from + limit).map((k) => copyKeyRow(d.keys.get(k)!));
+  }
+
+  scanDigests(partition: number, afterKey: string | undefined, limit: number): KeyDigest[] {
+    const d = this.#open();
+    checkLimit(limit);
+    const sorted = d.partitions.get(partition) ?? [];
+    const from = afterKey === undefined ? 0 : searchKeys(sorted, afterKey, false);
+    return sorted.slice(from, from + limit).map((k) => ({ key: k, digest: d.keys.get(k)!.digest }));
   }
 
   forEachDigest(fn: (key: string, partition: number, digest: number) => void): void {

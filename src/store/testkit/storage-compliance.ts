@@ -171,6 +171,15 @@ export function storageCompliance(name: string, makeHarness: () => StorageHarnes
       "afterKey need not exist",
     );
     assert.deepEqual(s.scanPartition(3, "😀", 5), []);
+    assert.deepEqual(
+      s.scanDigests(3, "a", 2),
+      s.scanPartition(3, "a", 2).map((r) => ({ key: r.key, digest: r.digest })),
+      "scanDigests pages like scanPartition",
+    );
+    assert.deepEqual(
+      s.scanDigests(3, undefined, 100).map((r) => r.key),
+      expected,
+    );
     assert.deepEqual(s.scanPartition(9, undefined, 5), []);
     s.commit({ deletes: ["a", "é"] });
     assert.deepEqual(

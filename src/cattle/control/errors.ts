@@ -1,0 +1,38 @@
+// Error codes of the control API and its clients (part cattle).
+import { defineErrors } from "../../core/index.ts";
+
+export const controlErrors = defineErrors("cattle", {
+  RS_ERR_CATTLE_CONTROL_UNAUTHORIZED: {
+    status: 401,
+    message:
+      "Missing or wrong bearer token; send `Authorization: Bearer <token>` with the control token derived from the planet secret (the CLI does this when it can read <dataDir>/planet.secret)",
+  },
+  RS_ERR_CATTLE_CONTROL_NOT_FOUND: { status: 404, message: "No such control endpoint; GET /v1 lists them" },
+  RS_ERR_CATTLE_CONTROL_METHOD: { status: 405, message: "This endpoint does not take that method; GET /v1 lists them" },
+  RS_ERR_CATTLE_CONTROL_BAD_REQUEST: {
+    status: 400,
+    message: "The request body is not what this endpoint takes; the message names the field",
+  },
+  RS_ERR_CATTLE_CONTROL_BODY_TOO_LARGE: { status: 413, message: "The request body is too large for a control call" },
+  RS_ERR_CATTLE_CONTROL_UNKNOWN_TIER: {
+    status: 400,
+    message: "No such tier; a site's tiers are store, app, gateway and dns",
+  },
+  RS_ERR_CATTLE_CONTROL_BAD_COUNT: {
+    status: 400,
+    message: "The count must be a non-negative integer no larger than the tier's maximum (the message says it)",
+  },
+  RS_ERR_CATTLE_CONTROL_UNKNOWN_SITE: {
+    status: 400,
+    message: "The planet has no such site; use one of the names the message lists",
+  },
+  RS_ERR_CATTLE_CONTROL_STOPPING: {
+    status: 409,
+    message: "The supervisor is stopping everything; wait for it to finish, then start the planet again",
+  },
+  RS_ERR_CATTLE_CONTROL_UNREACHABLE: {
+    status: 503,
+    message:
+      "The site's supervisor did not answer; it may be down (the planet keeps serving) — `redshirt up` starts it again and it adopts its instances",
+  },
+});

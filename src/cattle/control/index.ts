@@ -1,0 +1,36 @@
+// The control API of the supervisors: the endpoint table and wire types (api.ts), the
+// server a supervisor runs (server.ts), the client (client.ts) and the planet-wide
+// operations the CLI and the dashboard share (operations.ts).
+export {
+  controlApiVersion,
+  controlBodyBytesMax,
+  controlRoutes,
+  type InstanceRow,
+  matchRoute,
+  parseCount,
+  parseTier,
+  type RouteName,
+  type RowState,
+  type ScaleResult,
+  type SiteStatus,
+  type StopResult,
+  type SupervisorState,
+  type TierRow,
+} from "./api.ts";
+export { type ControlTarget, callControl, controlTimeoutMsDefault, targetOf } from "./client.ts";
+export { controlErrors } from "./errors.ts";
+export {
+  isSiteInstance,
+  ownedProcesses,
+  type PlanetControl,
+  planetStatus,
+  type SiteAnswer,
+  type StopOutcome,
+  scaleTier,
+  siteStatus,
+  siteTarget,
+  stopPlanet,
+  stopSite,
+} from "./operations.ts";
+export { type ControlHandlers, type ControlReply, type ControlRequest, ControlServer } from "./server.ts";
+export { type WanAction, wanChange, wanLinks } from "./wan-operations.ts";

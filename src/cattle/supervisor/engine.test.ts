@@ -1,0 +1,213 @@
+// The supervisor's engine on a manual clock, with an in-memory process table standing in for
+// the OS (a TEST DOUBLE of ProcessHost only: spawn hands out pids, a signal ends the
+// process, a test kills one when it likes) — for what real processes make slow or
+// uncertain to show: boot order, the readiness deadline, the stable-minute reset of the
+// back-off, which app slots a scale-down retires. Real processes: test/supervisor*.test.ts.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { createLogger, ManualClock, seededRandom } from "../../core/index.ts";
+import { parsePlanet } from "../../topology/index.ts";
+import { readyTimeoutMsDefault, stableResetMs } from "./constants.ts";
+import type { DrainGate } from "./drain.ts";
+import type { ProcessHost } from "./host.ts";
+import { SupervisorMetrics } from "./metrics.ts";
+import type { ProbeTarget } from "./probes.ts";
+import type { ExitInfo } from "./processes.ts";
+import type { PersistedState } from "./state-file.ts";
+import { Supervisor } from "./supervisor.ts";
+
+const planet = parsePlanet(
+  `name: engine
+zone: engine.test.
+sites:
+  - { name: a, city: A, lat: 0, lon: 0, subnet: 127.99.0.0/16, tiers: { store: 2, app: 3, gateway: 1, dns: 1 } }
+store: { partitions: 4, rf: 1 }
+# No WAN tier here: these tests pin the order of the tiers the planet file counts.
+wan: { mode: direct }
+`,
+);
+
+type Proc = { pid: number; tier: string; id: string; alive: boolean; exit: (e: ExitInfo) => void; signals: string[] };
+
+function rig(options: { readyWhen?: (t: ProbeTarget) => boolean } = {}) {
+  const clock = new ManualClock();
+  const procs: Proc[] = [];
+  /** What the engine did, in order: drain marks, signals, unmarks. */
+  const events: string[] = [];
+  let nextPid = 1000;
+  const host: ProcessHost = {
+    spawn(req) {
+      const pid = nextPid++;
+      let exit: (e: ExitInfo) => void = () => {};
+      const exited = new Promise<ExitInfo>((r) => {
+        exit = r;
+      });
+      procs.push({
+        pid,
+        tier: String(req.env.REDSHIRT_TIER),
+        id: String(req.env.REDSHIRT_INSTANCE_ID),
+        alive: true,
+        exit,
+        signals: [],
+      });
+      return { pid, startTicks: pid, exited };
+    },
+    watch: () => ({ exited: new Promise(() => {}), cancel() {} }),
+    isSame: (pid) => procs.some((p) => p.pid === pid && p.alive),
+    scan: () => [],
+    signal(pid, signal) {
+      const p = procs.find((x) => x.pid === pid && x.alive);
+      if (!p) return false;
+      p.signals.push(signal);
+      events.push(`${signal} ${p.id}`);
+      kill(p, signal);
+      return true;
+    },
+    tail: () => "",
+  };
+  function kill(p: Proc, signal = "SIGKILL"): void {
+    p.alive = false;
+    p.exit({ code: null, signal, known: true });
+  }
+  const drain: DrainGate = {
+    mark: async (id) => {
+      events.push(`mark ${id}`);
+    },
+    check: async () => ({ done: true, verdicts: {} }),
+    unmark: async (id) => {
+      events.push(`unmark ${id}`);
+    },
+  };
+  let saved: PersistedState | undefined;
+  const sup = new Supervisor(
+    {
+      planet,
+      site: planet.sites[0],
+      planetFile: "/x/planet.yaml",
+      dir: "/x/supervisors/a",
+      ownerTag: "test#a",
+      nodeBin: "node",
+      app: { entry: "/x/app.ts", version: "1", readyPath: "/healthz" },
+      address: "127.99.6.1:7600",
+      pid: 1,
+    },
+    {
+      clock,
+      random: seededRandom(7),
+      log: createLogger({}, { write: () => {}, level: "error" }),
+      host,
+      probe: async (t) => (options.readyWhen ?? (() => true))(t),
+      drain,
+      metrics: new SupervisorMetrics(),
+      load: () => undefined,
+      save: (s) => {
+        saved = s;
+      },
+    },
+  );
+  /** Moves time in small steps, letting promises (probes, exits) settle between them. */
+  async function run(ms: number): Promise<void> {
+    for (let t = 0; t < ms; t += 10) {
+      clock.advance(10);
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    }
+  }
+  const alive = (tier?: string) => procs.filter((p) => p.alive && (tier === undefined || p.tier === tier));
+  const row = (slot: string) => sup.status().instances.find((r) => r.slot === slot)!;
+  return { sup, procs, events, run, alive, kill, row, clock, saved: () => saved };
+}
+
+test("supervisor engine - boots tier by tier: apps after the store is ready, then gateway, then DNS", async () => {
+  let storeReady = false;
+  const r = rig({ readyWhen: (t) => t.tier !== "store" || storeReady });
+  await r.sup.start();
+  await r.run(500);
+  assert.deepEqual(
+    r.alive().map((p) => p.tier),
+    ["store", "store"],
+    "only the store starts while it is not ready",
+  );
+  storeReady = true;
+  await r.run(500);
+  assert.deepEqual(r.alive("app").length, 3);
+  assert.equal(r.alive("gateway").length, 1);
+  assert.equal(r.alive("dns").length, 1);
+  assert.equal(r.sup.status().ready, true);
+  assert.equal(r.saved()?.instances.length, 7, "the table is on disk");
+  await r.sup.stop();
+});
+
+test("supervisor engine - an instance not ready in time is killed and its slot backs off", async () => {
+  const r = rig({ readyWhen: (t) => t.tier !== "dns" });
+  await r.sup.start();
+  await r.run(1_000);
+  const dns = r.alive("dns")[0];
+  assert.ok(dns);
+  await r.run(readyTimeoutMsDefault);
+  assert.deepEqual(dns.signals, ["SIGKILL"]);
+  const row = r.row("a-dns1");
+  assert.equal(row.failures, 1);
+  assert.match(row.lastExit?.how ?? "", /not ready within/);
+  await r.sup.stop();
+});
+
+test("supervisor engine - the back-off grows with failures and resets after a stable minute", async () => {
+  const r = rig();
+  await r.sup.start();
+  await r.run(1_000);
+  const slot = "app#1";
+  const pidIn = () => r.row(slot).pid;
+  for (const want of [200, 400, 800]) {
+    const p = r.procs.find((x) => x.pid === pidIn())!;
+    r.kill(p);
+    await r.run(20);
+    assert.equal(r.row(slot).state, "backoff");
+    assert.equal(r.row(slot).backoffMs, want);
+    await r.run(want + 200);
+    assert.equal(r.row(slot).state, "ready", `started again after ${want} ms`);
+  }
+  assert.equal(r.row(slot).failures, 3);
+  await r.run(stableResetMs + 200);
+  assert.equal(r.row(slot).failures, 0, "a stable minute forgives");
+  r.kill(r.procs.find((x) => x.pid === pidIn())!);
+  await r.run(20);
+  assert.equal(r.row(slot).backoffMs, 200, "the next death starts short again");
+  assert.equal(r.row(slot).restarts, 3);
+  await r.sup.stop();
+});
+
+test("supervisor engine - a scale-down retires empty slots first, then the youngest, and drains before SIGTERM", async () => {
+  const r = rig();
+  await r.sup.start();
+  await r.run(1_000);
+  r.sup.scale("app", 5);
+  await r.run(500);
+  assert.equal(r.alive("app").length, 5);
+  const oldest = r.alive("app").slice(0, 2);
+  // One slot empty (backing off): it goes first.
+  const victim = r.alive("app")[2];
+  r.kill(victim);
+  await r.run(20);
+  r.sup.scale("app", 2);
+  await r.run(500);
+  const left = r.alive("app");
+  assert.deepEqual(
+    left.map((p) => p.pid),
+    oldest.map((p) => p.pid),
+    "the two oldest stay",
+  );
+  const retired = r.procs.filter((x) => x.tier === "app" && !x.alive && x !== victim);
+  assert.equal(retired.length, 2);
+  for (const p of retired) {
+    assert.deepEqual(p.signals, ["SIGTERM"], `${p.id} was asked to stop, once`);
+    const mine = r.events.filter((e) => e.endsWith(` ${p.id}`));
+    assert.deepEqual(
+      mine,
+      [`mark ${p.id}`, `SIGTERM ${p.id}`, `unmark ${p.id}`],
+      "drain set, then signal, then forget",
+    );
+  }
+  assert.ok(!r.events.includes(`mark ${victim.id}`), "a dead instance is not drained");
+  assert.equal(r.sup.status().tiers.find((t) => t.tier === "app")?.running, 2);
+  await r.sup.stop();
+});

@@ -1,0 +1,159 @@
+// Production wiring of `redshirt supervise --planet F --site S`: the system clock and
+// randomness, the real OS (detached processes, /proc), HTTP/DNS readiness probes, the drain
+// gate on the site's store, the state file, and the control API on the site's supervisor
+// address. Prints one ready line once it serves. SIGTERM/SIGINT end the supervisor and
+// leave its instances running (a restarted supervisor adopts them); POST /v1/stop stops
+// everything first.
+import { createLogger, loadPlanetSecret, nodeBin, systemClock, systemRandom } from "../../core/index.ts";
+import { createStoreClient } from "../../store/index.ts";
+import { type Planet, siteByName } from "../../topology/index.ts";
+import { controlApiVersion, parseTier, type StopResult } from "../control/api.ts";
+import { ControlServer } from "../control/server.ts";
+import { probeTimeoutMs, readyTimeoutMsDefault } from "./constants.ts";
+import { StoreDrainGate } from "./drain.ts";
+import { supervisorErrors } from "./errors.ts";
+import { systemHost } from "./host.ts";
+import { supervisorPidFile, takeSupervisorLock } from "./lock.ts";
+import { SupervisorMetrics } from "./metrics.ts";
+import { ownerTagOf, planetDataDir, supervisorDir } from "./paths.ts";
+import { readinessProber } from "./probes.ts";
+import { loadState, saveState, stateFilePath } from "./state-file.ts";
+import { Supervisor } from "./supervisor.ts";
+import { type AppSpec, appEntryDefault, appReadyPathDefault, appVersionDefault } from "./tiers.ts";
+
+export type RunSupervisorOptions = {
+  readonly planet: Planet;
+  readonly planetFile: string;
+  readonly site: string;
+  readonly app?: Partial<AppSpec>;
+  readonly readyTimeoutMs?: number;
+  readonly stopGraceMs?: number;
+  readonly drainWaitMs?: number;
+};
+
+export async function runSupervisor(o: RunSupervisorOptions): Promise<number> {
+  const site = siteByName(o.planet, o.site);
+  if (!site) {
+    throw supervisorErrors.create(
+      "RS_ERR_CATTLE_SUPERVISOR_UNKNOWN_SITE",
+      `--site ${JSON.stringify(o.site)} (sites: ${o.planet.sites.map((s) => s.name).join(", ")})`,
+    );
+  }
+  const self = o.planet.supervisors.find((s) => s.site === site.name);
+  if (!self) throw supervisorErrors.create("RS_ERR_CATTLE_SUPERVISOR_UNKNOWN_SITE", site.name);
+  const dataDir = planetDataDir(o.planet);
+  const dir = supervisorDir(dataDir, site.name);
+  const log = createLogger({ part: "cattle", role: "supervisor", site: site.name });
+  const secret = loadPlanetSecret(dataDir);
+  const release = takeSupervisorLock(supervisorPidFile(dir));
+  const metrics = new SupervisorMetrics();
+  const clock = systemClock;
+  const ownerTag = ownerTagOf(dataDir, site.name);
+  const app: AppSpec = {
+    entry: o.app?.entry ?? appEntryDefault,
+    version: o.app?.version ?? appVersionDefault,
+    readyPath: o.app?.readyPath ?? appReadyPathDefault,
+  };
+  const store = createStoreClient({ planet: o.planet, site: site.name });
+  const stateFile = stateFilePath(dir);
+  const supervisor = new Supervisor(
+    {
+      planet: o.planet,
+      site,
+      planetFile: o.planetFile,
+      dir,
+      ownerTag,
+      nodeBin,
+      app,
+      address: `${self.host}:${self.port}`,
+      pid: process.pid,
+      readyTimeoutMs: o.readyTimeoutMs ?? readyTimeoutMsDefault,
+      stopGraceMs: o.stopGraceMs,
+      drainWaitMs: o.drainWaitMs,
+    },
+    {
+      clock,
+      random: systemRandom,
+      log,
+      host: systemHost(clock, ownerTag),
+      probe: readinessProber({
+        appReadyPath: app.readyPath,
+        dnsName: `${o.planet.services[0]}.${o.planet.zone}`,
+        timeoutMs: probeTimeoutMs,
+      }),
+      drain: new StoreDrainGate(site.name, store, log, metrics),
+      metrics,
+      load: () => loadState(stateFile),
+      save: (state) => saveState(stateFile, state),
+    },
+  );
+
+  let finish: (code: number) => void = () => {};
+  const finished = new Promise<number>((resolve) => {
+    finish = resolve;
+  });
+  let stopping = false;
+  const server = new ControlServer({
+    host: self.host,
+    port: self.port,
+    secret,
+    log,
+    metrics,
+    handlers: {
+      status: async () => ({ status: 200, body: supervisor.status() }),
+      scale: async ({ params, body }) => {
+        const tier = parseTier(params.tier ?? "");
+        const count = (body as { count?: unknown } | undefined)?.count;
+        return { status: 200, body: { api: controlApiVersion, tier: supervisor.scale(tier, count) } };
+      },
+      stop: async () => {
+        const pids = supervisor.pids();
+        if (!stopping) {
+          stopping = true;
+          // Answer first; the caller watches the pids (and ours) go.
+          setImmediate(() => {
+            supervisor
+              .stopAll()
+              .then(() => finish(0))
+              .catch((err) => {
+                log.error("stop failed", { err });
+                finish(1);
+              });
+          });
+        }
+        const result: StopResult = { api: controlApiVersion, stopping: true, pids: [...pids, process.pid] };
+        return { status: 202, body: result };
+      },
+      metrics: async () => ({
+        status: 200,
+        body: metrics.registry.render(),
+        contentType: "text/plain; version=0.0.4",
+      }),
+    },
+  });
+  try {
+    await server.start();
+    await supervisor.start();
+  } catch (err) {
+    await server.stop();
+    release();
+    throw err;
+  }
+  const onSignal = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info("leaving; instances keep running", { signal });
+    void supervisor.stop().then(() => finish(0));
+  };
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.stdout.write(
+    `${JSON.stringify({ event: "ready", role: "supervisor", site: site.name, control: `http://${self.host}:${server.port}`, pid: process.pid, adopted: supervisor.status().supervisor.adopted })}\n`,
+  );
+  const code = await finished;
+  await supervisor.stop();
+  await server.stop();
+  release();
+  log.info("supervisor exits", { code });
+  return code;
+}

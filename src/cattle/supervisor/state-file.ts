@@ -1,0 +1,107 @@
+// The supervisor's state in its data directory: desired counts, the app spec, each slot's
+// restart history and the instance table (pid, kernel start time, identity). Written
+// atomically on every change (temp file, fsync, rename, fsync of the directory), so a
+// supervisor SIGKILLed at any moment leaves the last whole state, and the next one adopts
+// the living instances instead of starting duplicates.
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { z } from "zod";
+import { instancesPerSiteMax, stateFormat } from "./constants.ts";
+import { supervisorErrors } from "./errors.ts";
+import { tierNames } from "./tiers.ts";
+
+export const instanceStates = ["starting", "ready", "draining", "stopping"] as const;
+export type InstanceState = (typeof instanceStates)[number];
+
+const tierSchema = z.enum(tierNames);
+
+const instanceSchema = z.object({
+  id: z.string().min(1),
+  tier: tierSchema,
+  slot: z.string().min(1),
+  host: z.string().min(1),
+  port: z.number().int(),
+  version: z.string(),
+  pid: z.number().int(),
+  startTicks: z.number().optional(),
+  startedAtMs: z.number(),
+  state: z.enum(instanceStates),
+});
+
+const slotSchema = z.object({
+  key: z.string().min(1),
+  tier: tierSchema,
+  restarts: z.number().int().min(0),
+  failures: z.number().int().min(0),
+  retired: z.boolean(),
+});
+
+export const stateSchema = z.object({
+  format: z.literal(stateFormat),
+  site: z.string(),
+  /** Set by a clean stop of everything: the next supervisor starts from the planet file. */
+  stopped: z.boolean(),
+  savedAtMs: z.number(),
+  desired: z.record(tierSchema, z.number().int().min(0)),
+  app: z.object({ entry: z.string(), version: z.string(), readyPath: z.string() }),
+  slots: z.array(slotSchema).max(instancesPerSiteMax),
+  instances: z.array(instanceSchema).max(instancesPerSiteMax),
+});
+
+export type PersistedState = z.infer<typeof stateSchema>;
+export type PersistedInstance = z.infer<typeof instanceSchema>;
+export type PersistedSlot = z.infer<typeof slotSchema>;
+
+export function stateFilePath(dir: string): string {
+  return join(dir, "state.json");
+}
+
+/** Writes the file whole or not at all. */
+export function writeFileAtomic(file: string, text: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(tmp, "w", 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  const dirFd = openSync(dirname(file), "r");
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}
+
+export function saveState(file: string, state: PersistedState): void {
+  writeFileAtomic(file, `${JSON.stringify(state, null, 1)}\n`);
+}
+
+/** The saved state, or undefined when there is none; throws when it exists but cannot be read. */
+export function loadState(file: string): PersistedState | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw supervisorErrors.create("RS_ERR_CATTLE_SUPERVISOR_STATE", file, { cause: err });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw supervisorErrors.create("RS_ERR_CATTLE_SUPERVISOR_STATE", `${file}: not JSON`, { cause: err });
+  }
+  const r = stateSchema.safeParse(parsed);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw supervisorErrors.create(
+      "RS_ERR_CATTLE_SUPERVISOR_STATE",
+      `${file}: ${issue?.path.join(".") || "(top level)"}: ${issue?.message}`,
+    );
+  }
+  return r.data;
+}

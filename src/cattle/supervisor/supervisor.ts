@@ -1,0 +1,394 @@
+import type { Clock, Logger, Random, Startable, TimerHandle } from "../../core/index.ts";
+import type { Planet, Site } from "../../topology/index.ts";
+import { controlApiVersion, parseCount, type SiteStatus, type SupervisorState, type TierRow } from "../control/api.ts";
+import { controlErrors } from "../control/errors.ts";
+import { planAdoption } from "./adopt.ts";
+import { stableResetMs, stateFormat, tickMs } from "./constants.ts";
+import type { DrainGate } from "./drain.ts";
+import type { ProcessHost } from "./host.ts";
+import { InstanceLives } from "./lives.ts";
+import type { SupervisorMetrics } from "./metrics.ts";
+import type { Prober } from "./probes.ts";
+import { appSlotKey, isAppSlotKey, newSlot, rowOf, type Slot } from "./slots.ts";
+import type { PersistedState } from "./state-file.ts";
+import {
+  type AppSpec,
+  plannedCount,
+  siteTierPlans,
+  type TierName,
+  type TierPlan,
+  tierMax,
+  tierNames,
+} from "./tiers.ts";
+
+export type SupervisorOptions = {
+  readonly planet: Planet;
+  readonly site: Site;
+  readonly planetFile: string;
+  /** The supervisor's own directory (logs, state): `<dataDir>/supervisors/<site>/`. */
+  readonly dir: string;
+  readonly ownerTag: string;
+  readonly nodeBin: string;
+  /** The app to run when no saved state says otherwise. */
+  readonly app: AppSpec;
+  readonly address: string;
+  readonly pid: number;
+  readonly readyTimeoutMs?: number;
+  readonly stopGraceMs?: number;
+  readonly drainWaitMs?: number;
+};
+
+export type SupervisorComponents = {
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly log: Logger;
+  readonly host: ProcessHost;
+  readonly probe: Prober;
+  readonly drain: DrainGate;
+  readonly metrics: SupervisorMetrics;
+  readonly load: () => PersistedState | undefined;
+  readonly save: (state: PersistedState) => void;
+};
+
+export class Supervisor implements Startable {
+  readonly #o: SupervisorOptions;
+  readonly #c: SupervisorComponents;
+  readonly #plans: Record<TierName, TierPlan>;
+  readonly #slots = new Map<string, Slot>();
+  readonly #desired = {} as Record<TierName, number>;
+  readonly #booted = new Set<TierName>();
+  readonly #exitWaiters = new Set<() => void>();
+  readonly #lives: InstanceLives;
+  #app: AppSpec;
+  #state: SupervisorState = "starting";
+  #startedAtMs = 0;
+  #adopted = 0;
+  #timer: TimerHandle | undefined;
+  #dirty = false;
+  #stopAll: Promise<void> | undefined;
+
+  constructor(options: SupervisorOptions, components: SupervisorComponents) {
+    this.#o = options;
+    this.#c = components;
+    this.#plans = siteTierPlans(options.planet, options.site);
+    this.#app = options.app;
+    this.#lives = new InstanceLives({
+      options,
+      components,
+      app: () => this.#app,
+      active: () => this.#state === "running" || this.#state === "starting",
+      freeAppAddress: () => this.#freeAppAddress(),
+      freshAppId: () => this.#freshAppId(),
+      gatewayTargets: () => this.#gatewayTargets(),
+      changed: () => {
+        this.#dirty = true;
+      },
+      persist: () => this.#persist(),
+      tick: () => this.#tick(),
+      exited: () => {
+        for (const fn of this.#exitWaiters) fn();
+      },
+    });
+  }
+
+  get state(): SupervisorState {
+    return this.#state;
+  }
+
+  /** Loads the saved state, adopts the living instances, and starts reconciling. */
+  async start(): Promise<void> {
+    if (this.#state !== "starting") return;
+    const { clock, log } = this.#c;
+    this.#startedAtMs = clock.nowMs();
+    const saved = this.#c.load();
+    const fresh = !saved || saved.stopped;
+    for (const tier of tierNames) {
+      const planned = plannedCount(this.#o.site, tier, this.#plans);
+      const want = fresh ? planned : (saved.desired[tier] ?? planned);
+      this.#desired[tier] = Math.min(want, tierMax(this.#plans[tier]));
+    }
+    if (!fresh) this.#app = saved.app;
+    for (const plan of Object.values(this.#plans)) {
+      if (plan.kind !== "slotted") continue;
+      for (const node of plan.slots) this.#slots.set(node.id, newSlot(plan.tier, node.id, node.index, node));
+    }
+    for (const s of fresh ? [] : saved.slots) {
+      const slot = this.#slots.get(s.key) ?? this.#appSlot(s.key);
+      if (!slot) continue;
+      slot.restarts = s.restarts;
+      slot.failures = s.failures;
+      slot.retired = s.retired;
+    }
+    const plan = planAdoption(fresh ? [] : saved.instances, this.#c.host.scan(), (tier, key) =>
+      tier === "app" ? isAppSlotKey(key) : this.#slots.get(key)?.tier === tier,
+    );
+    for (const f of plan.adopt) {
+      const slot = this.#slots.get(f.slot) ?? this.#appSlot(f.slot);
+      if (!slot) continue;
+      // Probed again before it counts as ready: adoption trusts the pid, not the old state.
+      const stopping = f.state === "draining" || f.state === "stopping";
+      const inst = this.#lives.track(slot, {
+        ...f,
+        state: stopping ? "ready" : "starting",
+        startedAtMs: f.startedAtMs ?? clock.nowMs(),
+        adopted: true,
+      });
+      const w = this.#c.host.watch(f.pid, { id: f.id, startTicks: f.startTicks });
+      inst.unwatch = w.cancel;
+      void w.exited.then((info) => this.#lives.onExit(inst, info));
+      this.#adopted++;
+      this.#c.metrics.adopted.inc({ tier: f.tier });
+      log.info("adopted", { id: f.id, slot: f.slot, pid: f.pid, state: f.state });
+      if (stopping) this.#lives.beginStop(inst, "scale-down");
+      else void this.#lives.probeUntilReady(inst);
+    }
+    for (const stray of plan.strays) this.#lives.stopStray(stray);
+    for (const g of plan.gone) {
+      const slot = this.#slots.get(g.slot);
+      if (!slot) continue;
+      slot.diedAtMono = clock.monoMs();
+      slot.lastExit = {
+        how: "gone while no supervisor ran",
+        id: g.id,
+        atMs: clock.nowMs(),
+        wasReady: g.state === "ready",
+      };
+    }
+    for (const [key, slot] of this.#slots) if (slot.retired && !slot.instance) this.#slots.delete(key);
+    this.#state = "running";
+    this.#dirty = true;
+    log.info("supervisor running", { adopted: this.#adopted, strays: plan.strays.length, gone: plan.gone.length });
+    this.#tick();
+  }
+
+  /** Stops reconciling and leaves every instance running (a restarted supervisor adopts them). */
+  async stop(): Promise<void> {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    for (const slot of this.#slots.values()) slot.instance?.unwatch();
+    if (this.#state === "running") this.#persist();
+    if (this.#state !== "stopped") this.#state = "stopped";
+  }
+
+  /** Stops every instance (apps, gateways and DNS first, store nodes last), then reconciling. */
+  stopAll(): Promise<void> {
+    this.#stopAll ??= this.#stopEverything();
+    return this.#stopAll;
+  }
+
+  /** Sets a tier's desired count; the loop acts on it at once. */
+  scale(tierName: TierName, count: unknown): TierRow {
+    if (this.#state !== "running") throw controlErrors.create("RS_ERR_CATTLE_CONTROL_STOPPING", this.#state);
+    const n = parseCount(count, "count", tierMax(this.#plans[tierName]));
+    this.#c.log.info("scale", { tier: tierName, from: this.#desired[tierName], to: n });
+    this.#desired[tierName] = n;
+    this.#dirty = true;
+    this.#tick();
+    return this.#tierRow(tierName);
+  }
+
+  /** Every pid of ours alive now (what must be gone after stopAll). */
+  pids(): number[] {
+    return [...this.#slots.values()].flatMap((s) => (s.instance && s.instance.pid > 0 ? [s.instance.pid] : []));
+  }
+
+  status(): SiteStatus {
+    const now = { mono: this.#c.clock.monoMs(), wall: this.#c.clock.nowMs() };
+    const tiers = tierNames.map((t) => this.#tierRow(t));
+    const rows = this.#orderedSlots()
+      .filter((s) => s.instance || this.#wanted(s))
+      .map((s) => rowOf(s, now));
+    return {
+      api: controlApiVersion,
+      site: this.#o.site.name,
+      planet: this.#o.planet.name,
+      supervisor: {
+        pid: this.#o.pid,
+        address: this.#o.address,
+        startedAtMs: this.#startedAtMs,
+        state: this.#state,
+        adopted: this.#adopted,
+      },
+      ready: this.#state === "running" && tiers.every((t) => t.ready === t.desired),
+      app: { entry: this.#app.entry, version: this.#app.version },
+      tiers,
+      instances: rows,
+    };
+  }
+
+  // ---- the reconcile loop -------------------------------------------------------------
+
+  #tick(): void {
+    this.#timer?.cancel();
+    if (this.#state !== "running") return;
+    const now = this.#c.clock.monoMs();
+    this.#reconcileAppSlots();
+    for (const tier of tierNames) {
+      const mayBoot = tierNames.slice(0, tierNames.indexOf(tier)).every((t) => this.#booted.has(t));
+      for (const slot of this.#orderedSlots(tier)) {
+        const inst = slot.instance;
+        const wanted = this.#wanted(slot);
+        if (!inst) {
+          if (slot.retired) this.#slots.delete(slot.key);
+          else if (wanted && now >= slot.nextStartMono && (mayBoot || this.#booted.has(tier))) this.#lives.start(slot);
+          continue;
+        }
+        if (!wanted && !inst.stopReason) this.#lives.beginStop(inst, "scale-down");
+        else if (inst.state === "starting" && !inst.stopReason && now - inst.sinceMono > this.#lives.readyTimeoutMs()) {
+          this.#lives.readyTimedOut(inst);
+        } else if (inst.state === "ready" && slot.failures > 0 && now - (inst.readySinceMono ?? now) >= stableResetMs) {
+          slot.failures = 0;
+          slot.backoffMs = 0;
+          this.#dirty = true;
+        }
+      }
+      if (!this.#booted.has(tier) && this.#tierSettled(tier)) this.#booted.add(tier);
+    }
+    if (this.#dirty) this.#persist();
+    this.#timer = this.#c.clock.setTimer(tickMs, () => this.#tick());
+  }
+
+  /** At boot a tier waits for the ones before it: settled = each wanted slot ready or already failed once. */
+  #tierSettled(tier: TierName): boolean {
+    return this.#orderedSlots(tier)
+      .filter((s) => this.#wanted(s))
+      .every((s) => s.instance?.state === "ready" || s.failures > 0);
+  }
+
+  #wanted(slot: Slot): boolean {
+    if (slot.tier === "app") return !slot.retired;
+    return slot.index <= this.#desired[slot.tier];
+  }
+
+  /** App slots follow the desired count: new ones are added, surplus ones retired (drained). */
+  #reconcileAppSlots(): void {
+    const active = this.#orderedSlots("app").filter((s) => !s.retired);
+    const want = this.#desired.app;
+    for (let k = 1; active.length < want; k++) {
+      if (this.#slots.has(appSlotKey(k))) continue;
+      const slot = newSlot("app", appSlotKey(k), k, undefined);
+      this.#slots.set(slot.key, slot);
+      active.push(slot);
+      this.#dirty = true;
+    }
+    if (active.length <= want) return;
+    // Retire what serves least first: empty or backing-off slots, then starting, then the youngest ready.
+    const rank = (s: Slot): number => (!s.instance ? 0 : s.instance.state === "starting" ? 1 : 2);
+    const victims = [...active]
+      .sort((a, b) => rank(a) - rank(b) || (b.instance?.startedAtMs ?? 0) - (a.instance?.startedAtMs ?? 0))
+      .slice(0, active.length - want);
+    for (const v of victims) v.retired = true;
+    this.#dirty = true;
+  }
+
+  async #stopEverything(): Promise<void> {
+    if (this.#state === "starting") await this.start();
+    this.#state = "stopping";
+    this.#timer?.cancel();
+    this.#c.log.info("stopping every instance");
+    for (const group of [["app", "gateway", "dns"], ["store"], ["wan"]] as const) {
+      const mine = () => [...this.#slots.values()].filter((s) => s.instance && group.includes(s.tier as never));
+      for (const s of mine()) if (s.instance) this.#lives.beginStop(s.instance, "stop-all");
+      // Drains in progress are cut short: everything goes.
+      for (const s of mine()) if (s.instance && s.instance.state === "draining") this.#lives.terminate(s.instance);
+      await this.#until(() => mine().length === 0);
+    }
+    this.#state = "stopped";
+    this.#persist(true);
+    this.#c.log.info("every instance stopped");
+  }
+
+  // ---- helpers ------------------------------------------------------------------------
+
+  #until(done: () => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!done()) return;
+        this.#exitWaiters.delete(check);
+        resolve();
+      };
+      this.#exitWaiters.add(check);
+      check();
+    });
+  }
+
+  #orderedSlots(tier?: TierName): Slot[] {
+    return [...this.#slots.values()]
+      .filter((s) => tier === undefined || s.tier === tier)
+      .sort((a, b) => tierNames.indexOf(a.tier) - tierNames.indexOf(b.tier) || a.index - b.index);
+  }
+
+  /** The app slot of a key like app#3 (created when missing), or undefined for another shape. */
+  #appSlot(key: string): Slot | undefined {
+    const existing = this.#slots.get(key);
+    if (existing) return existing.tier === "app" ? existing : undefined;
+    if (!isAppSlotKey(key)) return undefined;
+    const slot = newSlot("app", key, Number(key.slice(4)), undefined);
+    this.#slots.set(key, slot);
+    return slot;
+  }
+
+  #freeAppAddress(): { host: string; port: number } | undefined {
+    const plan = this.#plans.app;
+    if (plan.kind !== "pool") return undefined;
+    const held = new Set(this.#orderedSlots("app").flatMap((s) => (s.instance ? [s.instance.host] : [])));
+    const host = plan.addresses.find((a) => !held.has(a));
+    return host ? { host, port: plan.port } : undefined;
+  }
+
+  #freshAppId(): string {
+    const ids = new Set(this.#orderedSlots("app").flatMap((s) => (s.instance ? [s.instance.id] : [])));
+    for (;;) {
+      const id = `${this.#o.site.name}-app-${this.#c.random.int(0x100_0000).toString(16).padStart(6, "0")}`;
+      if (!ids.has(id)) return id;
+    }
+  }
+
+  #gatewayTargets(): { id: string; host: string; port: number }[] {
+    return this.#orderedSlots("gateway").flatMap((s) =>
+      s.instance ? [{ id: s.instance.id, host: s.instance.host, port: s.instance.port }] : [],
+    );
+  }
+
+  #tierRow(tier: TierName): TierRow {
+    const slots = this.#orderedSlots(tier);
+    return {
+      tier,
+      desired: this.#desired[tier],
+      ready: slots.filter((s) => this.#wanted(s) && s.instance?.state === "ready").length,
+      running: slots.filter((s) => s.instance).length,
+      max: tierMax(this.#plans[tier]),
+    };
+  }
+
+  #persist(stopped = false): void {
+    const state: PersistedState = {
+      format: stateFormat,
+      site: this.#o.site.name,
+      stopped,
+      savedAtMs: this.#c.clock.nowMs(),
+      desired: { ...this.#desired },
+      app: this.#app,
+      slots: [...this.#slots.values()].map((s) => ({
+        key: s.key,
+        tier: s.tier,
+        restarts: s.restarts,
+        failures: s.failures,
+        retired: s.retired,
+      })),
+      instances: [...this.#slots.values()].flatMap((s) => {
+        const i = s.instance;
+        if (!i) return [];
+        const { id, tier, host, port, version, pid, startTicks, startedAtMs, state } = i;
+        return [{ id, tier, slot: s.key, host, port, version, pid, startTicks, startedAtMs, state }];
+      }),
+    };
+    try {
+      this.#c.save(state);
+      this.#dirty = false;
+    } catch (err) {
+      this.#c.metrics.persistFailures.inc();
+      this.#c.log.error("state file write failed", { err });
+    }
+  }
+}
