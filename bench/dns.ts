@@ -68,7 +68,7 @@ function planetYaml(): string {
     "  - { name: europe, cidr: 10.3.0.0/16, lat: 50.11, lon: 8.68 }\n" +
     "  - { name: india, cidr: 10.4.0.0/16, lat: 19.07, lon: 72.88 }\n" +
     "  - { name: asia-east, cidr: 10.5.0.0/16, lat: 35.68, lon: 139.69 }\n" +
-    `dns: { ttlS: 5 }\nports: { dns: ${dnsPort}, gateway: ${gatewayPort} }\n`
+    `dns: { ttlS: 5 }\nports: { dns: ${dnsPort}, gateway: ${gatewayPort} }\nwan: { mode: direct }\n`
   );
 }
 

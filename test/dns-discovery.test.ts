@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import dnsPacket from "dns-packet";
-import { type Launched, launch, nodeBin, stopAll } from "../src/core/index.ts";
+import { type Launched, launch, loadPlanetSecret, nodeBin, stopAll } from "../src/core/index.ts";
 import { loadPlanet } from "../src/topology/index.ts";
 import { buildQuery } from "../src/traffic/dns/testing.ts";
 import { leaveDnsMsDefault } from "../src/traffic/index.ts";
@@ -34,6 +34,8 @@ dns: { ttlS: 5 }
 `,
 );
 const planet = loadPlanet(planetFile);
+// What `redshirt up` does first: the store node reads the planet secret.
+loadPlanetSecret(join(dir, "data"), { create: true });
 const env = { ...process.env, REDSHIRT_LOG_LEVEL: "warn" };
 const procs = new Map<string, Launched>();
 

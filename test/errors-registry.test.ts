@@ -27,3 +27,17 @@ test("errors - every code carries a 4xx or 5xx status and a message that says wh
     }
   }
 });
+
+test("errors - every store code says whether a write that met it certainly did not happen (definite), in the registry and in docs/errors.md", async () => {
+  for (const index of globSync("src/*/index.ts")) await import(resolve(index));
+  const store = errorRegistries.get("store") ?? {};
+  assert.ok(Object.keys(store).length > 10);
+  const doc = readFileSync("docs/errors.md", "utf8");
+  for (const [code, spec] of Object.entries(store)) {
+    assert.equal(typeof spec.definite, "boolean", `${code} has no definite flag`);
+    const row = doc.split("\n").find((l) => l.startsWith(`| ${code} `));
+    assert.ok(row, `${code} has a row`);
+    const cells = row.split("|").map((c) => c.trim());
+    assert.equal(cells[3], spec.definite ? "yes" : "no", `${code}: the definite column matches the registry`);
+  }
+});

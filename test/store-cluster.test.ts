@@ -74,6 +74,19 @@ test("store cluster - global writes survive SIGKILLed nodes and a lost site, the
     await sleep(500);
   }
 
+  // A healthy run: nothing failed inside any node (bad messages, hints, chores, anti-entropy).
+  for (const n of cluster.planet.storeNodes) {
+    const text = await (await request(`${cluster.url(n.id)}/metrics`)).body.text();
+    const errors = [...text.matchAll(/^redshirt_store_internal_errors_total(\{[^}]*\})? (\d+)$/gm)].filter(
+      (m) => m[2] !== "0",
+    );
+    assert.deepEqual(
+      errors.map((m) => m[0]),
+      [],
+      `${n.id} counted internal errors`,
+    );
+  }
+
   for (const site of ["nyc", "lon", "sin"]) {
     const reader = createStoreClient({ planet: cluster.planet, site, consistency: "local-quorum", timeoutMs: 5_000 });
     const missing: number[] = [];

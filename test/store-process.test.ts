@@ -2,12 +2,12 @@
 // planet's store port, keeps what it acknowledged across a SIGTERM and a SIGKILL, and stops
 // cleanly on SIGTERM. Addresses: 127.145.0.0/16 belongs to this file.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type Launched, launch, nodeBin } from "../src/core/index.ts";
+import { type Launched, launch, loadPlanetSecret, nodeBin } from "../src/core/index.ts";
 import { createStoreClient } from "../src/store/index.ts";
 import { loadPlanet } from "../src/topology/index.ts";
 
@@ -19,6 +19,8 @@ writeFileSync(
   "name: proc\nzone: proc.test.\nsites:\n  - { name: p, city: P, lat: 0, lon: 0, subnet: 127.145.0.0/16, tiers: { store: 1, app: 0 } }\nstore: { partitions: 4, rf: 1, dataDir: data }\nports: { store: 7400 }\n",
 );
 const planet = loadPlanet(planetFile);
+// What `redshirt up` does first; every store node reads it.
+loadPlanetSecret(join(dir, "data"), { create: true });
 let node: Launched | undefined;
 
 function start(): Promise<Launched> {
@@ -84,4 +86,34 @@ test("store process - a bad command line names the problem and exits 2", async (
     }),
     /exited with 2[\s\S]*RS_ERR_TOPOLOGY_UNKNOWN_NODE: .*p-store9/,
   );
+});
+
+test("store process - a node refuses to start without the planet secret, and --data-dir still reads it from the planet's data dir", async () => {
+  const bare = mkdtempSync(join(tmpdir(), "rs-store-nosecret-"));
+  try {
+    const file = join(bare, "planet.yaml");
+    writeFileSync(file, readFileSync(planetFile, "utf8"));
+    const startIn = (extra: string[]) =>
+      launch({
+        name: "store p-store1 (bare)",
+        command: nodeBin,
+        args: [cliMain, "store", "--planet", file, "--node", "p-store1", ...extra],
+        env: { ...process.env, REDSHIRT_LOG_LEVEL: "warn" },
+        readyTimeoutMs: 10_000,
+      });
+    await assert.rejects(startIn([]), /RS_ERR_CORE_NO_SECRET: .*planet\.secret/);
+    assert.ok(!existsSync(join(bare, "data", "p-store1.sqlite")), "nothing was opened");
+    // The secret in the planet's data dir serves a node whose SQLite file lives elsewhere.
+    loadPlanetSecret(join(bare, "data"), { create: true });
+    await node?.stop();
+    node = undefined;
+    const moved = await startIn(["--data-dir", join(bare, "elsewhere")]);
+    try {
+      assert.equal((moved.ready as { data: string }).data, join(bare, "elsewhere", "p-store1.sqlite"));
+    } finally {
+      await moved.stop();
+    }
+  } finally {
+    rmSync(bare, { recursive: true, force: true });
+  }
 });

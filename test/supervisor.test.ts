@@ -236,7 +236,11 @@ test("supervisor - status --json matches the processes", async () => {
   assert.equal(s.reachable, true);
   assert.equal(s.supervisor.pid, sup!.pid);
   for (const t of s.tiers) {
-    assert.equal(t.desired, tp.planet.sites[0].tiers[t.tier], `${t.tier} desired`);
+    const planned =
+      t.tier === "wan"
+        ? tp.planet.wanProcesses.filter((w) => w.site === site).length
+        : tp.planet.sites[0].tiers[t.tier];
+    assert.equal(t.desired, planned, `${t.tier} desired`);
     assert.equal(t.ready, s.instances.filter((r) => r.tier === t.tier && r.state === "ready").length);
   }
   const owned = new Set(ownedProcesses(tp.planet, site));

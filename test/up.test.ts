@@ -2,7 +2,9 @@
 // supervisor per site, each starting its site's instances); each site's gateway serves
 // from that site; the hello app's visit counter converges in every site; the real `dig`
 // gets the nearest healthy site first for each region's subnet; a second `up` is refused;
-// Ctrl-C leaves no process behind.
+// Ctrl-C leaves no process behind. Addresses: 127.160.0.0/16 – 127.162.0.0/16 (sites) and
+// 127.165.0.0/16 – 127.167.0.0/16 (client regions, whose access links the sites' WAN link
+// processes listen on) belong to this file.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -29,9 +31,9 @@ sites:
   - { name: lon, city: London, lat: 51.51, lon: -0.13, subnet: 127.161.0.0/16, tiers: { store: 1, app: 1, gateway: 1, dns: 1 } }
   - { name: sin, city: Singapore, lat: 1.35, lon: 103.82, subnet: 127.162.0.0/16, tiers: { store: 1, app: 1, gateway: 1, dns: 1 } }
 clients:
-  - { name: us-east, cidr: 10.1.0.0/16, lat: 39.0, lon: -77.0 }
-  - { name: europe, cidr: 10.3.0.0/16, lat: 50.11, lon: 8.68 }
-  - { name: asia, cidr: 10.5.0.0/16, lat: 35.68, lon: 139.69 }
+  - { name: us-east, cidr: 10.1.0.0/16, lat: 39.0, lon: -77.0, subnet: 127.165.0.0/16 }
+  - { name: europe, cidr: 10.3.0.0/16, lat: 50.11, lon: 8.68, subnet: 127.166.0.0/16 }
+  - { name: asia, cidr: 10.5.0.0/16, lat: 35.68, lon: 139.69, subnet: 127.167.0.0/16 }
 store: { partitions: 8, rf: 1, dataDir: data }
 dns: { ttlS: 5 }
 `,
@@ -61,10 +63,10 @@ after(async () => {
 });
 
 test("up - starts every process of the planet, one per role and site", () => {
-  // A supervisor per site, each with its site's store, app, gateway and DNS server.
+  // A supervisor per site, each with its site's WAN link process, store, app, gateway and DNS server.
   assert.equal(supervisors.length, 3, up?.tail());
-  for (const pid of supervisors) assert.equal(childPids(pid).length, 4, `supervisor ${pid}'s instances`);
-  assert.equal(children.length, 3 + 12, up?.tail());
+  for (const pid of supervisors) assert.equal(childPids(pid).length, 5, `supervisor ${pid}'s instances`);
+  assert.equal(children.length, 3 + 15, up?.tail());
 });
 
 test("up - each site's gateway serves the request from that site", async () => {
@@ -78,7 +80,18 @@ test("up - each site's gateway serves the request from that site", async () => {
 });
 
 test("up - the visit counter seen from every site converges to the number of requests", async () => {
-  const before = await visitsAt(planet.storeNodes[0].id);
+  // Increments of earlier tests may still be crossing the emulated WAN: start from the value
+  // every replica agrees on.
+  let before = -1;
+  for (const settleBy = Date.now() + 10_000; ; ) {
+    const seen = await Promise.all(planet.storeNodes.map((n) => visitsAt(n.id)));
+    if (seen.every((v) => v === seen[0])) {
+      before = seen[0];
+      break;
+    }
+    assert.ok(Date.now() < settleBy, `counters ${seen.join(", ")} never agreed before the test`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
   const perSite = 4;
   for (const g of planet.gateways) {
     for (let i = 0; i < perSite; i++) {

@@ -36,6 +36,9 @@ export {
   stopPlanet,
   stopSite,
   type TierRow,
+  type WanAction,
+  wanChange,
+  wanLinks,
 } from "./control/index.ts";
 export { PlanetRunner, type RunnerOptions, startFailuresMax } from "./planet-runner.ts";
 export {

@@ -48,4 +48,8 @@ export const commands: Record<string, Command> = {
     summary: "run a GSLB DNS server of the planet (--site NAME [--index K])",
     load: () => import("./dns-command.ts"),
   },
+  wan: {
+    summary: "the emulated WAN: wan cut|heal|slow A B, wan links [--json]; wan --site NAME runs a site's link process",
+    load: () => import("./wan-command.ts"),
+  },
 };

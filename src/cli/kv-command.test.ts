@@ -4,6 +4,7 @@
 // Addresses: 127.143.0.0/16 belongs to this file.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,7 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), "rs-kv-cli-"));
 const planetFile = join(dir, "planet.yaml");
 writeFileSync(
   planetFile,
-  "name: kvcli\nzone: kvcli.test.\nsites:\n  - { name: k, city: K, lat: 0, lon: 0, subnet: 127.143.0.0/16 }\n  - { name: j, city: J, lat: 1, lon: 1, subnet: 127.144.0.0/16 }\nports: { store: 7400 }\n",
+  "name: kvcli\nzone: kvcli.test.\nsites:\n  - { name: k, city: K, lat: 0, lon: 0, subnet: 127.143.0.0/16 }\n  - { name: j, city: J, lat: 1, lon: 1, subnet: 127.144.0.0/16 }\nports: { store: 7400 }\nwan: { mode: direct }\n",
 );
 const servers: StoreHttpServer[] = [];
 
@@ -29,6 +30,7 @@ before(async () => {
   const planet = loadPlanet(planetFile);
   const data = new FakeData();
   const logger = createLogger({}, { level: "error", write: () => {} });
+  const secret = randomBytes(32);
   for (const n of planet.storeNodes.filter((x) => x.site === "k")) {
     const server = createStoreHttpServer(createFakeStoreApi(n.id, data), {
       host: n.host,
@@ -36,6 +38,7 @@ before(async () => {
       logger,
       nodeId: n.id,
       planet,
+      secret,
     });
     servers.push(server);
     await server.start();

@@ -19,5 +19,13 @@ export async function run(args: string[]): Promise<number> {
       console.log(`  ${a.name} ↔ ${b.name}: ${Math.round(km)} km, RTT ${rttMsForKm(km, planet.wan).toFixed(1)} ms`);
     }
   }
+  const w = planet.wan;
+  if (w.mode === "direct") console.log("wan: direct (real hosts dial each other; no link processes)");
+  else {
+    console.log(
+      `wan: emulated — jitter ${w.jitterMs} ms, bandwidth ${w.bandwidthMbps ? `${w.bandwidthMbps} Mb/s` : "unlimited"}, loss ${w.lossPct} %; link admin ${planet.wanProcesses.map((p) => `${p.host}:${p.port}`).join(" ")}`,
+    );
+    for (const r of planet.regions) console.log(`  region ${r.name.padEnd(12)} users on ${r.subnetCidr.text}`);
+  }
   return 0;
 }

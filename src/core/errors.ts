@@ -9,12 +9,20 @@ export type ErrorSpec = {
   readonly status: number;
   /** What happened and what to do; the detail given at the throw site is appended. */
   readonly message: string;
+  /**
+   * For errors a write can meet: true when the write certainly did not happen (report the
+   * failure), false when it may have (retry with the same op id). Each such code is raised
+   * on one side of "applied" only. Sent in the HTTP body as `definite`.
+   */
+  readonly definite?: boolean;
 };
 
 export class RedshirtError extends Error {
   readonly code: string;
   readonly status: number;
   readonly detail: Record<string, unknown> | undefined;
+  /** See ErrorSpec.definite; undefined for codes no write meets. */
+  readonly definite: boolean | undefined;
 
   constructor(
     code: string,
@@ -27,10 +35,18 @@ export class RedshirtError extends Error {
     this.code = code;
     this.status = spec.status;
     this.detail = options?.detail;
+    this.definite = spec.definite;
   }
 
-  toJSON(): { error: { code: string; message: string; detail?: Record<string, unknown> } } {
-    return { error: { code: this.code, message: this.message, ...(this.detail ? { detail: this.detail } : {}) } };
+  toJSON(): { error: { code: string; message: string; definite?: boolean; detail?: Record<string, unknown> } } {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.definite === undefined ? {} : { definite: this.definite }),
+        ...(this.detail ? { detail: this.detail } : {}),
+      },
+    };
   }
 }
 

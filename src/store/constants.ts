@@ -29,11 +29,13 @@ export const requestTimeoutMsDefault = 5_000;
 /** The longest timeout a request may ask for (`RS-Timeout-Ms`). */
 export const requestTimeoutMsMax = 60_000;
 /** A session token names at most this many coordinators (the nodes a session wrote through). */
-export const sessionTokenEntriesMax = 256;
+export const sessionTokenEntriesMax = 128;
 /** The encoded session token (base64url of JSON) is at most this long. */
 export const sessionTokenCharsMax = 20 * 1024;
-/** The longest JSON of one token entry: a quoted node id, a colon, a safe integer, a comma. */
-const sessionTokenEntryCharsMax = 2 + 31 + 1 + 16 + 1;
+/** Hex digits of the MAC that signs each entry of a session token (128 bits of HMAC-SHA256). */
+export const sessionTokenMacChars = 32;
+/** The longest JSON of one token entry: a quoted node id, `:[`, a safe integer, a quoted MAC, `]`, a comma. */
+const sessionTokenEntryCharsMax = 2 + 31 + 2 + 16 + 1 + 2 + sessionTokenMacChars + 1 + 1;
 
 // --- The HTTP server (src/store/api/http-api.ts) ---
 
@@ -113,6 +115,16 @@ assert(storePeerPortOffset !== 0, "the peer port differs from the HTTP port");
 export const hlcLogicalPerMs = 1024;
 /** A remote HLC further ahead of the local wall clock than this is ignored (and counted), so one bad clock cannot drag every node into the future. */
 export const hlcMaxDriftMs = 60_000;
+/** A remote stamp more than this ahead of our wall clock is taken but counted (a peer's clock runs fast). */
+export const hlcAheadCountMs = 1_000;
+/** The HLC lease: the node persists a ceiling this far ahead of its wall clock and never stamps past it. */
+export const hlcLeaseMs = 2_000;
+/** The lease is renewed (one small commit, from the tick) once less than this is left of it. */
+export const hlcLeaseRenewMs = 1_000;
+assert(
+  hlcLeaseRenewMs < hlcLeaseMs && hlcLeaseRenewMs >= 200,
+  "the lease is renewed well before it runs out, not every tick",
+);
 
 /** Largest set member, in UTF-8 bytes. */
 export const memberBytesMax = 1024;
@@ -146,7 +158,7 @@ assert(treeBuckets === 256, "bucketOf takes the top 8 bits of a key hash");
 // ---------------------------------------------------------------------------------------
 
 /** On-disk schema version (PRAGMA user_version); a file with a newer one is refused. */
-export const storageSchemaVersion = 1;
+export const storageSchemaVersion = 2;
 /** PRAGMA application_id of a redshirt data file ("RSHT"), so a foreign SQLite file is refused. */
 export const sqliteApplicationId = 0x52534854;
 /** SQLite page cache per node: 64 MiB (the prototype measured a larger cache as a clear win). */
@@ -164,8 +176,14 @@ export const commitsPerMaintainMax = 5_000;
 /** The largest `limit` a read (scanPartition, expired, readLog) accepts. */
 export const storageReadRowsMax = 100_000;
 
-/** Version carried in the hello frame that opens every node-to-node connection. */
-export const wireVersion = 1;
+/** Version carried in the hello frame that opens every node-to-node connection (2: the planet-secret handshake). */
+export const wireVersion = 2;
+/** Random bytes each side of a connection contributes to its handshake (wire/handshake.ts). */
+export const helloNonceBytes = 16;
+/** A handshake refused from one address is logged at most once per this interval (the rest are counted). */
+export const peerAuthLogIntervalMs = 60_000;
+/** Addresses whose refused handshakes are tracked for that rate limit; the oldest is forgotten first. */
+export const peerAuthLogAddressesMax = 1_024;
 /** Bytes of the big-endian length prefix in front of every frame. */
 export const frameHeaderBytes = 4;
 /** The largest frame body; a peer that announces more is cut off. Far above the 1 MiB value limit. */
@@ -196,6 +214,7 @@ export const simJitterMsDefault = 0;
 assert(frameBytesMax + frameHeaderBytes <= sendQueueBytesMax, "one largest frame fits a peer's send queue");
 assert(frameBytesMax < 2 ** 32, "a frame length fits the 32-bit prefix");
 assert(helloBytesMax < frameBytesMax, "a hello is a small frame");
+assert(helloNonceBytes >= 16, "a handshake nonce never repeats in practice");
 assert(frameBytesMax >= 4 * 1_048_576, "a frame carries a largest value (1 MiB) with room to spare");
 assert(reconnectDelayMsMin > 0 && reconnectDelayMsMin <= reconnectDelayMsMax, "back-off bounds are ordered");
 assert(pingIntervalMs * 2 <= peerSilenceMsMax, "a live peer answers at least twice before it is declared silent");

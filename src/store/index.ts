@@ -54,11 +54,17 @@ export { HybridClock, hlcFromWallMs, hlcWallMs } from "./crdt/hlc.ts";
 export { storeErrors } from "./errors.ts";
 export { HashTrees } from "./replication/merkle.ts";
 export { partitionOf, rendezvousOrder, replicasOf } from "./replication/partition.ts";
-export { decodeSessionToken, encodeSessionToken, mergeSessionTokens } from "./replication/session-encoding.ts";
+export {
+  decodeSessionToken,
+  encodeSessionToken,
+  mergeEncodedSessionTokens,
+  mergeSessionTokens,
+} from "./replication/session-encoding.ts";
 export { createStoreNode, StoreNode, type StoreNodeComponents, type StoreNodeInit } from "./replication/store-node.ts";
 export { openSqliteStorage, type SqliteStorageOptions } from "./storage/sqlite-storage.ts";
 export type { CommitBatch, KeyRow, LogAppend, LogEntry, Storage } from "./storage/storage.ts";
 export { storageErrors } from "./storage-errors.ts";
 export { decodeBody, encodeFrame, FrameDecoder } from "./wire/framing.ts";
+export { answerReply, dialerHello, dialerProof, type HandshakeReason } from "./wire/handshake.ts";
 export { createTcpTransport, type TcpAddress, type TcpTransport, type TcpTransportInit } from "./wire/tcp-transport.ts";
 export type { Transport, WireMessage } from "./wire/transport.ts";

@@ -2,10 +2,12 @@
 // 127.x.0.0/16 on loopback; on many, its own routed subnet. Within a site, each role has
 // its own /24 so an address says what it is:
 //   .1.k store node k   .2.k gateway k   .3.k DNS server k   .4.k app instance k
+//   .5.1 the site's WAN link process (its admin endpoint; only when the WAN is emulated)
 //   .6.1 the site's supervisor (its control API)
+// Third octets from 128 up hold the link proxies of the emulated WAN (see dial.ts).
 // Ports are the same in every site; the address, never the port, says which site.
 
-export const roleOctet = { store: 1, gateway: 2, dns: 3, app: 4, supervisor: 6 } as const;
+export const roleOctet = { store: 1, gateway: 2, dns: 3, app: 4, wan: 5, supervisor: 6 } as const;
 export type Role = keyof typeof roleOctet;
 
 export function parseIpv4(text: string): number | undefined {

@@ -7,12 +7,34 @@ export const appInstancesPerSiteMax = 64;
 export const gatewaysPerSiteMax = 8;
 export const partitionsDefault = 64;
 export const partitionsMax = 4096;
+/** Op ids are remembered for a day by default: users retry after timeouts, failovers, page reloads. */
+export const dedupWindowSDefault = 86_400;
+/** At most 30 days (the dedup table grows with the write rate times the window). */
+export const dedupWindowSMax = 30 * 86_400;
 export const rfDefault = 3;
 export const dnsTtlSDefault = 5;
-export const portsDefault = { store: 7400, gateway: 8080, dns: 5353, app: 9000, supervisor: 7600 } as const;
+export const portsDefault = { store: 7400, gateway: 8080, dns: 5353, app: 9000, wan: 7500, supervisor: 7600 } as const;
+/** A store node's node-to-node port is its HTTP port plus this (src/store's storePeerPortOffset agrees; a test checks). */
+export const storePeerPortOffset = 1;
+/** A DNS server's admin HTTP port is its DNS port plus this (src/traffic's adminPortOffset agrees; a test checks). */
+export const dnsAdminPortOffset = 1;
 /** Site subnets are 127.<siteOctetBase + index>.0.0/16 unless the planet names them. */
 export const siteOctetBase = 10;
 
+// --- The emulated WAN's address plan (see dial.ts). ---
+/** Client region j's users live on 127.<regionOctetBase + j>.0.0/16 when the WAN is emulated, unless the planet names a subnet. */
+export const regionOctetBase = 200;
+/** Link proxies sit in the dialer's /16 at third octet linkOctetBase + target site index × linkRolesMax + (role octet − 1). */
+export const linkOctetBase = 128;
+/** Roles whose hosts a link proxy can stand for: store, gateway, dns, app (role octets 1..4). */
+export const linkRolesMax = 4;
+/** Jitter and bandwidth bounds of the planet's wan section. */
+export const jitterMsMax = 1_000;
+export const bandwidthMbpsMax = 100_000;
+
 assert(siteOctetBase + sitesMax <= 255, "site subnets must fit in 127.0.0.0/8");
 assert(partitionsDefault <= partitionsMax, "default partitions within the maximum");
+assert(linkOctetBase + sitesMax * linkRolesMax - 1 <= 255, "every site's link proxies fit the third octet");
+assert(linkOctetBase > 5, "link proxy octets stay clear of the role octets (1..5)");
+assert(regionOctetBase > siteOctetBase + sitesMax, "default region blocks stay clear of default site subnets");
 assert(storeNodesPerSiteMax < 255 && appInstancesPerSiteMax < 255, "per-role hosts fit a /24");

@@ -23,3 +23,11 @@ export function rttMsForKm(distanceKm: number, options: { fiberKmPerMs?: number;
   const stretch = options.routeStretch ?? routeStretchDefault;
   return (2 * distanceKm * stretch) / fiber;
 }
+
+/** One-way delay implied by a distance: half the round trip. */
+export function oneWayMsForKm(
+  distanceKm: number,
+  options: { fiberKmPerMs?: number; routeStretch?: number } = {},
+): number {
+  return rttMsForKm(distanceKm, options) / 2;
+}

@@ -1,10 +1,36 @@
 // topology: the planet file (sites, coordinates, tiers, zone, store options, client
-// networks), validated with errors that name the field and line; the address plan (each
-// site its own subnet); great-circle distance and the round-trip time it implies.
-export { cidrContains, formatIpv4, parseCidr, parseIpv4, type Role, roleAddress, roleOctet } from "./address.ts";
+// networks, the WAN), validated with errors that name the field and line; the address plan
+// (each site its own subnet); great-circle distance and the round-trip time it implies; and
+// the one dialing code path (dialAddress: where a site or region dials a target).
+export {
+  type Cidr,
+  cidrContains,
+  formatIpv4,
+  parseCidr,
+  parseIpv4,
+  type Role,
+  roleAddress,
+  roleOctet,
+} from "./address.ts";
 export * as topologyConstants from "./constants.ts";
+export {
+  type DialerKind,
+  dialAddress,
+  dialerLocation,
+  dialTarget,
+  type Endpoint,
+  endpointOf,
+  type HostPort,
+  type LinkEndpoint,
+  type LinkListener,
+  type LinkPlan,
+  type LinkProtocol,
+  linkOneWayMs,
+  linkServices,
+  siteLinks,
+} from "./dial.ts";
 export { topologyErrors } from "./errors.ts";
-export { earthRadiusKm, greatCircleKm, type LatLon, rttMsForKm } from "./geo.ts";
+export { earthRadiusKm, greatCircleKm, type LatLon, oneWayMsForKm, rttMsForKm } from "./geo.ts";
 export {
   type Consistency,
   consistencyLevels,
@@ -15,10 +41,13 @@ export {
   type PlanetInput,
   parsePlanet,
   planetSchema,
+  type Region,
   type Site,
   siteByName,
   siteRttMs,
   sitesByDistance,
   storeNode,
   validatePlanet,
+  type WanMode,
+  wanModes,
 } from "./planet.ts";

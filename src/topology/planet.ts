@@ -7,11 +7,16 @@ import { z } from "zod";
 import { type Cidr, cidrContains, parseCidr, parseIpv4, type Role, roleAddress } from "./address.ts";
 import {
   appInstancesPerSiteMax,
+  bandwidthMbpsMax,
+  dedupWindowSDefault,
+  dedupWindowSMax,
   dnsTtlSDefault,
   gatewaysPerSiteMax,
+  jitterMsMax,
   partitionsDefault,
   partitionsMax,
   portsDefault,
+  regionOctetBase,
   rfDefault,
   siteOctetBase,
   sitesMax,
@@ -53,11 +58,19 @@ const siteSchema = z
 const clientSchema = z
   .object({
     name: nameSchema,
+    /** The region's real network: the DNS locates a client by it (ECS or source address). */
     cidr: cidrSchema,
     lat: z.number().min(-90).max(90),
     lon: z.number().min(-180).max(180),
+    /** Where the region's users live on one machine when the WAN is emulated; its access links listen here. */
+    subnet: cidrSchema
+      .refine((s) => (parseCidr(s)?.prefixLength ?? 99) <= 16, "a region subnet must be /16 or larger")
+      .optional(),
   })
   .strict();
+
+export const wanModes = ["emulated", "direct"] as const;
+export type WanMode = (typeof wanModes)[number];
 
 export const planetSchema = z
   .object({
@@ -78,6 +91,8 @@ export const planetSchema = z
         rf: z.number().int().min(1).max(storeNodesPerSiteMax).default(rfDefault),
         consistency: z.enum(consistencyLevels).default("local-quorum"),
         dataDir: z.string().min(1).default(".redshirt/data"),
+        /** How long an op id is remembered on every replica: a retry within it is not applied again. */
+        dedupWindowS: z.number().int().min(1).max(dedupWindowSMax).default(dedupWindowSDefault),
       })
       .strict()
       .prefault({}),
@@ -87,8 +102,16 @@ export const planetSchema = z
       .prefault({}),
     wan: z
       .object({
+        /** emulated: on one machine, every inter-site and region-to-site connection crosses a link proxy; direct: real hosts, dial targets as they are. */
+        mode: z.enum(wanModes).default("emulated"),
         routeStretch: z.number().min(1).max(10).default(1.5),
         fiberKmPerMs: z.number().min(1).max(300).default(200),
+        /** Extra one-way delay drawn uniformly from [0, jitterMs] per chunk or datagram (bytes never reorder). */
+        jitterMs: z.number().min(0).max(jitterMsMax).default(1),
+        /** Per link and direction; omitted: no limit. */
+        bandwidthMbps: z.number().positive().max(bandwidthMbpsMax).optional(),
+        /** Datagrams dropped (UDP), or chunks delayed by a retransmission (TCP), in percent. */
+        lossPct: z.number().min(0).max(100).default(0),
       })
       .strict()
       .prefault({}),
@@ -98,6 +121,8 @@ export const planetSchema = z
         gateway: portSchema.default(portsDefault.gateway),
         dns: portSchema.default(portsDefault.dns),
         app: portSchema.default(portsDefault.app),
+        /** The admin endpoint of each site's WAN link process (emulated mode). */
+        wan: portSchema.default(portsDefault.wan),
         supervisor: portSchema.default(portsDefault.supervisor),
       })
       .strict()
@@ -106,6 +131,20 @@ export const planetSchema = z
   .strict()
   .superRefine((planet, ctx) => {
     const seen = new Set<string>();
+    const siteNames = new Set(planet.sites.map((s) => s.name));
+    const clientNames = new Set<string>();
+    planet.clients.forEach((client, j) => {
+      // A dialer is named by a site or a region name, so the two must not collide.
+      if (siteNames.has(client.name))
+        ctx.addIssue({
+          code: "custom",
+          path: ["clients", j, "name"],
+          message: "a client region may not share a site's name",
+        });
+      else if (clientNames.has(client.name))
+        ctx.addIssue({ code: "custom", path: ["clients", j, "name"], message: "duplicate client region name" });
+      clientNames.add(client.name);
+    });
     planet.sites.forEach((site, i) => {
       if (seen.has(site.name))
         ctx.addIssue({ code: "custom", path: ["sites", i, "name"], message: "duplicate site name" });
@@ -128,6 +167,12 @@ export type Site = PlanetParsed["sites"][number] & {
   readonly subnetCidr: Cidr;
 };
 
+/** A client region as a dialer on one machine: its own block of addresses (emulated WAN only). */
+export type Region = PlanetParsed["clients"][number] & {
+  readonly index: number;
+  readonly subnetCidr: Cidr;
+};
+
 export type NodeInfo = {
   readonly id: string;
   readonly site: string;
@@ -143,6 +188,10 @@ export type Planet = Omit<PlanetParsed, "sites"> & {
   readonly storeNodes: readonly NodeInfo[];
   readonly gateways: readonly NodeInfo[];
   readonly dnsServers: readonly NodeInfo[];
+  /** One WAN link process per site (role wan, at .5.1), only when the WAN is emulated. */
+  readonly wanProcesses: readonly NodeInfo[];
+  /** The client regions with their blocks on this machine, only when the WAN is emulated. */
+  readonly regions: readonly Region[];
   /** One supervisor per site (its control API listens here). */
   readonly supervisors: readonly NodeInfo[];
   /** The directory the planet file is in; relative paths in it resolve from here. */
@@ -168,10 +217,53 @@ export function validatePlanet(
       detail: { issues: result.error.issues.map((i) => ({ field: formatPath(i.path), message: i.message })) },
     });
   }
-  return buildPlanet(result.data, options.baseDir ?? process.cwd());
+  return buildPlanet(result.data, options.baseDir ?? process.cwd(), options.where ?? (() => ""));
 }
 
-function buildPlanet(parsed: PlanetParsed, baseDir: string): Planet {
+function overlaps(a: Cidr, b: Cidr): boolean {
+  return cidrContains(a, b.base) || cidrContains(b, a.base);
+}
+
+function invalidAt(where: (path: PropertyKey[]) => string, path: PropertyKey[], message: string) {
+  return topologyErrors.create("RS_ERR_TOPOLOGY_INVALID", `${formatPath(path)}${where(path)}: ${message}`);
+}
+
+/** Each client region's block on this machine: its own subnet, or the next default /16; never a site's. */
+function buildRegions(parsed: PlanetParsed, sites: readonly Site[], where: (path: PropertyKey[]) => string): Region[] {
+  const regions: Region[] = [];
+  parsed.clients.forEach((c, index) => {
+    const octet = regionOctetBase + index;
+    if (!c.subnet && octet > 255) {
+      throw invalidAt(
+        where,
+        ["clients", index, "subnet"],
+        `no default loopback block is left for region ${c.name} (defaults are 127.${regionOctetBase}–127.255); give it a subnet or set wan.mode: direct`,
+      );
+    }
+    const subnetCidr = parseCidr(c.subnet ?? `127.${octet}.0.0/16`);
+    if (!subnetCidr) throw invalidAt(where, ["clients", index, "subnet"], "must be an IPv4 CIDR");
+    const site = sites.find((s) => overlaps(s.subnetCidr, subnetCidr));
+    if (site) {
+      throw invalidAt(
+        where,
+        ["clients", index, "subnet"],
+        `region ${c.name}'s block ${subnetCidr.text} overlaps the subnet of site ${site.name}; give the region another subnet`,
+      );
+    }
+    const other = regions.find((r) => overlaps(r.subnetCidr, subnetCidr));
+    if (other) {
+      throw invalidAt(
+        where,
+        ["clients", index, "subnet"],
+        `region ${c.name}'s block ${subnetCidr.text} overlaps the block of region ${other.name}`,
+      );
+    }
+    regions.push({ ...c, index, subnetCidr });
+  });
+  return regions;
+}
+
+function buildPlanet(parsed: PlanetParsed, baseDir: string, where: (path: PropertyKey[]) => string): Planet {
   const sites: Site[] = parsed.sites.map((s, index) => {
     const subnetCidr = parseCidr(s.subnet ?? `127.${siteOctetBase + index}.0.0/16`);
     if (!subnetCidr) throw topologyErrors.create("RS_ERR_TOPOLOGY_INVALID", `sites[${index}].subnet`);
@@ -179,17 +271,13 @@ function buildPlanet(parsed: PlanetParsed, baseDir: string): Planet {
   });
   for (let i = 0; i < sites.length; i++) {
     for (let j = i + 1; j < sites.length; j++) {
-      if (
-        cidrContains(sites[i].subnetCidr, sites[j].subnetCidr.base) ||
-        cidrContains(sites[j].subnetCidr, sites[i].subnetCidr.base)
-      ) {
-        throw topologyErrors.create(
-          "RS_ERR_TOPOLOGY_INVALID",
-          `sites[${j}].subnet: overlaps the subnet of site ${sites[i].name}`,
-        );
+      if (overlaps(sites[i].subnetCidr, sites[j].subnetCidr)) {
+        throw invalidAt(where, ["sites", j, "subnet"], `overlaps the subnet of site ${sites[i].name}`);
       }
     }
   }
+  const emulated = parsed.wan.mode === "emulated";
+  const regions = emulated ? buildRegions(parsed, sites, where) : [];
   const nodes = (role: Role, count: (s: Site) => number, port: number): NodeInfo[] =>
     sites.flatMap((site) =>
       Array.from({ length: count(site) }, (_, k) => ({
@@ -207,6 +295,8 @@ function buildPlanet(parsed: PlanetParsed, baseDir: string): Planet {
     storeNodes: nodes("store", (s) => s.tiers.store, parsed.ports.store),
     gateways: nodes("gateway", (s) => s.tiers.gateway, parsed.ports.gateway),
     dnsServers: nodes("dns", (s) => s.tiers.dns, parsed.ports.dns),
+    wanProcesses: emulated ? nodes("wan", () => 1, parsed.ports.wan) : [],
+    regions,
     supervisors: sites.map((site) => ({
       id: `${site.name}-supervisor`,
       site: site.name,

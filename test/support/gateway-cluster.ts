@@ -9,7 +9,7 @@ import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Pool } from "undici";
-import { type Launched, launch, nodeBin, stopAll } from "../../src/core/index.ts";
+import { type Launched, launch, loadPlanetSecret, nodeBin, stopAll } from "../../src/core/index.ts";
 
 export type SiteSpec = { name: string; subnet: string; lat: number; lon: number; apps: number };
 
@@ -48,11 +48,15 @@ export class Cluster {
       );
     }
     if (this.registry) lines.push("store: { partitions: 8, rf: 1, dataDir: data }");
+    // These tests are about the gateway, not distance: sites dial each other directly.
+    lines.push("wan: { mode: direct }");
     writeFileSync(this.planetFile, `${lines.join("\n")}\n`);
   }
 
   /** Starts the store node of every site (registry mode). */
   async startStores(): Promise<void> {
+    // What `redshirt up` does first: every store node reads the planet secret.
+    loadPlanetSecret(join(this.dir, "data"), { create: true });
     await Promise.all(
       this.sites.map(async (s) => {
         const node = `${s.name}-store1`;

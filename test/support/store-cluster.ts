@@ -1,11 +1,13 @@
 // Starts real store node processes for tests and benchmarks: a planet written to a temp
 // dir, one `redshirt store` process per node (via the one launcher), SIGKILL and restart by
-// node id, and cleanup that always removes every process and file.
+// node id, SIGSTOP/SIGCONT (a node that is there but answers nothing), and cleanup that always
+// removes every process and file (paused ones are resumed first, or they could not stop).
+// The planet secret is made in the planet's data dir first, as `redshirt up` does.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Launched, launch, nodeBin } from "../../src/core/index.ts";
+import { type Launched, launch, loadPlanetSecret, nodeBin } from "../../src/core/index.ts";
 import { loadPlanet, type Planet } from "../../src/topology/index.ts";
 
 const cliMain = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
@@ -23,7 +25,10 @@ export class StoreCluster {
   readonly dir: string;
   readonly planetFile: string;
   readonly planet: Planet;
+  /** The planet secret every node of the cluster reads (tests use it to forge or sign). */
+  readonly secret: Buffer;
   readonly processes = new Map<string, Launched>();
+  readonly #paused = new Set<string>();
 
   constructor(options: StoreClusterOptions) {
     this.dir = mkdtempSync(join(tmpdir(), "redshirt-store-"));
@@ -36,9 +41,10 @@ export class StoreCluster {
       .join("\n");
     writeFileSync(
       this.planetFile,
-      `name: test\nzone: test.example.\nsites:\n${sites}\nstore: { partitions: ${options.partitions ?? 16}, rf: ${options.rf ?? 3}, dataDir: data }\nports: { store: ${options.storePort ?? 7400} }\n${options.extraYaml ?? ""}`,
+      `name: test\nzone: test.example.\nsites:\n${sites}\nstore: { partitions: ${options.partitions ?? 16}, rf: ${options.rf ?? 3}, dataDir: data }\nports: { store: ${options.storePort ?? 7400} }\n${options.extraYaml?.includes("wan:") ? "" : "wan: { mode: direct }\n"}${options.extraYaml ?? ""}`,
     );
     this.planet = loadPlanet(this.planetFile);
+    this.secret = loadPlanetSecret(resolve(this.planet.baseDir, this.planet.store.dataDir), { create: true });
   }
 
   url(nodeId: string): string {
@@ -62,8 +68,11 @@ export class StoreCluster {
     return p;
   }
 
+  /** Starts every node; if one fails, waits for the others to be up first, so cleanup finds them all. */
   async startAll(): Promise<void> {
-    await Promise.all(this.planet.storeNodes.map((n) => this.start(n.id)));
+    const results = await Promise.allSettled(this.planet.storeNodes.map((n) => this.start(n.id)));
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
   }
 
   /** SIGKILL: no goodbye, no flush. */
@@ -73,9 +82,24 @@ export class StoreCluster {
     p.kill("SIGKILL");
     await p.exited;
     this.processes.delete(nodeId);
+    this.#paused.delete(nodeId);
+  }
+
+  /** SIGSTOP: the process keeps its sockets open but runs nothing until resumed. */
+  pause(nodeId: string): void {
+    const p = this.processes.get(nodeId);
+    if (!p) throw new Error(`${nodeId} is not running`);
+    p.kill("SIGSTOP");
+    this.#paused.add(nodeId);
+  }
+
+  resume(nodeId: string): void {
+    this.processes.get(nodeId)?.kill("SIGCONT");
+    this.#paused.delete(nodeId);
   }
 
   async stop(): Promise<void> {
+    for (const nodeId of [...this.#paused]) this.resume(nodeId);
     await Promise.all([...this.processes.values()].map((p) => p.stop()));
     this.processes.clear();
   }

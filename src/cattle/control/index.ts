@@ -38,3 +38,4 @@ export {
   stopSite,
 } from "./operations.ts";
 export { type ControlHandlers, type ControlReply, type ControlRequest, ControlServer } from "./server.ts";
+export { type WanAction, wanChange, wanLinks } from "./wan-operations.ts";

@@ -38,7 +38,7 @@ export const drainReadTimeoutMs = 500;
  * gateway leaves DNS answers first (gatewayStopMsMax ≤ 5 s); a store node stops within
  * storeStopMsMax. Each grace is a little longer than what it waits for.
  */
-export const stopGraceMsByTier = { app: 12_000, gateway: 6_000, store: 11_000, dns: 4_000 } as const;
+export const stopGraceMsByTier = { app: 12_000, gateway: 6_000, store: 11_000, dns: 4_000, wan: 3_000 } as const;
 
 /** Bytes of an instance's log kept before it is rotated (one older generation is kept). */
 export const logBytesMax = 8 * 1024 * 1024;

@@ -22,6 +22,8 @@ zone: engine.test.
 sites:
   - { name: a, city: A, lat: 0, lon: 0, subnet: 127.99.0.0/16, tiers: { store: 2, app: 3, gateway: 1, dns: 1 } }
 store: { partitions: 4, rf: 1 }
+# No WAN tier here: these tests pin the order of the tiers the planet file counts.
+wan: { mode: direct }
 `,
 );
 

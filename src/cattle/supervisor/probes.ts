@@ -1,4 +1,5 @@
-// Readiness: an instance counts as ready only once it answers like one of its tier — a store
+// Readiness: an instance counts as ready only once it answers like one of its tier — a WAN
+// link process answers on its admin endpoint, a store
 // node's /healthz says it runs, a gateway's /_redshirt/livez answers, an app answers its
 // ready path with 2xx/3xx, a DNS server answers a query (any DNS answer, even NXDOMAIN,
 // proves it serves). Each probe is bounded and never throws: false means "not yet".
@@ -34,6 +35,12 @@ export function readinessProber(options: {
 }): Prober {
   return async ({ tier, host, port }) => {
     switch (tier) {
+      case "wan": {
+        // The admin endpoint asks for the control token; any answer (401 included) shows the
+        // process listens, and it binds its admin address only after every link proxy.
+        const status = await httpStatus(host, port, "/_redshirt/wan/links", options.timeoutMs);
+        return status === 401 || status === 200;
+      }
       case "store":
         return (await httpStatus(host, port, "/healthz", options.timeoutMs)) === 200;
       case "gateway":

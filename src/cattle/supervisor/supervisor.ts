@@ -119,7 +119,8 @@ export class Supervisor implements Startable {
     const saved = this.#c.load();
     const fresh = !saved || saved.stopped;
     for (const tier of tierNames) {
-      const want = fresh ? plannedCount(this.#o.site, tier) : (saved.desired[tier] ?? plannedCount(this.#o.site, tier));
+      const planned = plannedCount(this.#o.site, tier, this.#plans);
+      const want = fresh ? planned : (saved.desired[tier] ?? planned);
       this.#desired[tier] = Math.min(want, tierMax(this.#plans[tier]));
     }
     if (!fresh) {
@@ -322,7 +323,7 @@ export class Supervisor implements Startable {
     this.#state = "stopping";
     this.#timer?.cancel();
     this.#c.log.info("stopping every instance");
-    for (const group of [["app", "gateway", "dns"], ["store"]] as const) {
+    for (const group of [["app", "gateway", "dns"], ["store"], ["wan"]] as const) {
       const mine = () => [...this.#slots.values()].filter((s) => s.instance && group.includes(s.tier as never));
       for (const s of mine()) if (s.instance) this.#lives.beginStop(s.instance, "stop-all");
       // Drains in progress are cut short: everything goes.

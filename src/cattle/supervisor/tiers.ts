@@ -3,7 +3,9 @@
 // with its id and its data; a replacement gateway or DNS server takes the freed address,
 // which the zone and the other sites already know), and the *pool* tier (app) gets a fresh
 // identity on every start: a new id and an address from the site's app address pool.
-// The WAN links process (src/wan) becomes one more slotted tier, first in the order.
+// The WAN links process (src/wan) is one more slotted tier, first in the order: every other
+// process of the site dials other sites through it. A planet on real hosts (`wan.mode:
+// direct`) has no wan slots, so that tier is empty.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { type NodeInfo, type Planet, roleAddress, type Site, topologyConstants } from "../../topology/index.ts";
@@ -14,7 +16,7 @@ export const cliMain = fileURLToPath(new URL("../../cli/main.ts", import.meta.ur
 export const platformVersion: string = JSON.parse(readFileSync(`${repoRoot}package.json`, "utf8")).version;
 
 /** Start order: a tier starts once the tiers before it are up (at boot only; replacements never wait). */
-export const tierNames = ["store", "app", "gateway", "dns"] as const;
+export const tierNames = ["wan", "store", "app", "gateway", "dns"] as const;
 export type TierName = (typeof tierNames)[number];
 
 export function isTierName(text: string): text is TierName {
@@ -36,6 +38,7 @@ export type TierPlan =
 export function siteTierPlans(planet: Planet, site: Site): Record<TierName, TierPlan> {
   const of = (list: readonly NodeInfo[]) => list.filter((n) => n.site === site.name);
   return {
+    wan: { kind: "slotted", tier: "wan", slots: of(planet.wanProcesses) },
     store: { kind: "slotted", tier: "store", slots: of(planet.storeNodes) },
     gateway: { kind: "slotted", tier: "gateway", slots: of(planet.gateways) },
     dns: { kind: "slotted", tier: "dns", slots: of(planet.dnsServers) },
@@ -56,7 +59,9 @@ export function tierMax(plan: TierPlan): number {
 }
 
 /** The count the planet file asks for. */
-export function plannedCount(site: Site, tier: TierName): number {
+export function plannedCount(site: Site, tier: TierName, plans?: Record<TierName, TierPlan>): number {
+  // The planet file does not count WAN link processes: a site has one when its WAN is emulated.
+  if (tier === "wan") return plans ? tierMax(plans.wan) : 0;
   return site.tiers[tier];
 }
 
@@ -101,6 +106,9 @@ export function launchSpec(
   const version = at.tier === "app" ? ctx.app.version : platformVersion;
   let args: string[];
   switch (at.tier) {
+    case "wan":
+      args = [cliMain, "wan", ...common, "--site", ctx.site];
+      break;
     case "store":
       args = [cliMain, "store", ...common, "--node", at.id];
       break;

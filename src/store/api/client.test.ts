@@ -4,6 +4,7 @@
 // with the same op id, error codes and the session token, not replication.
 // Addresses: 127.141.0.0/16, 127.142.0.0/16 and 127.148.0.0/16 belong to this file.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { after, afterEach, before, describe, test } from "node:test";
 import { createFakeStoreApi, FakeData, type FakeStoreApi } from "../../../test/support/fake-store-api.ts";
 import { createLogger, isRedshirtError } from "../../core/index.ts";
@@ -28,9 +29,11 @@ const planet = validatePlanet({
   ],
   store: { partitions: 16, rf: 3 },
   ports: { store: 7400 },
+  wan: { mode: "direct" },
 });
 const siteNodes = planet.storeNodes.filter((n) => n.site === "c");
 const logger = createLogger({}, { level: "error", write: () => {} });
+const secret = randomBytes(32);
 
 /** The nodes a key should go to, in order, by the same routing functions the client uses. */
 function expectedOrder(key: string): string[] {
@@ -50,7 +53,7 @@ async function startCluster(): Promise<Cluster> {
   try {
     for (const n of siteNodes) {
       const fake = createFakeStoreApi(n.id, data);
-      const server = createStoreHttpServer(fake, { host: n.host, port: n.port, logger, nodeId: n.id, planet });
+      const server = createStoreHttpServer(fake, { host: n.host, port: n.port, logger, nodeId: n.id, planet, secret });
       fakes.set(n.id, fake);
       servers.set(n.id, server);
       await server.start();
@@ -110,7 +113,7 @@ describe("store client", () => {
     await client.set(weird, 1);
     assert.equal((await client.get(weird)).value, 1);
     // The token covers every node written through, and goes out with every later request.
-    const token = decodeSessionToken(client.session!);
+    const token = decodeSessionToken(client.session!, secret);
     const writers = new Set([...cluster!.fakes.values()].filter((f) => f.mutations.length > 0).map((f) => f.nodeId));
     assert.deepEqual(Object.keys(token).sort(), [...writers].sort());
     const last = [...cluster!.fakes.values()].flatMap((f) => f.reads).at(-1)!;
@@ -156,6 +159,26 @@ describe("store client", () => {
     assert.equal(tried.length, siteNodes.length, "every node of the site was tried");
     const opIds = new Set(tried.flatMap((f) => f.mutations.filter((m) => m.key === key).map((m) => m.opId)));
     assert.equal(opIds.size, 2, "one op id per logical operation");
+  });
+
+  test("store client - definite failures are reported as such; one indefinite answer makes the outcome indefinite, with the op id to retry with", async () => {
+    client = createStoreClient({ planet, site: "c" });
+    const key = "definite-counter";
+    const [first] = expectedOrder(key);
+    for (const f of cluster!.fakes.values()) f.failWith = () => storeErrors.create("RS_ERR_STORE_OVERLOADED", "full");
+    await assert.rejects(client.incr(key, 1), (err) => {
+      assert.ok(isRedshirtError(err, "RS_ERR_STORE_OVERLOADED"));
+      assert.equal(err.definite, true, "nothing was applied anywhere: report it");
+      return true;
+    });
+    cluster!.fakes.get(first)!.failWith = () => storeErrors.create("RS_ERR_STORE_INTERRUPTED", "stopped");
+    await assert.rejects(client.incr(key, 1, { opId: "maybe-1" }), (err) => {
+      assert.ok(isRedshirtError(err, "RS_ERR_STORE_INTERRUPTED"), String(err));
+      assert.equal(err.definite, false, "it may have been applied: retry with the same op id");
+      return true;
+    });
+    for (const f of cluster!.fakes.values()) f.failWith = undefined;
+    assert.equal(await client.incr(key, 1, { opId: "maybe-1" }), 1, "the retry with the same op id applies once");
   });
 
   test("store client - a 4xx is the caller's error: thrown with the server's code, not retried elsewhere", async () => {
@@ -250,6 +273,7 @@ describe("store client failover", () => {
       ],
       store: { partitions: 16, rf: 3 },
       ports: { store: 7400 },
+      wan: { mode: "direct" },
     });
     const client = createStoreClient({ planet: lonely, site: "d", timeoutMs: 2000 });
     try {
@@ -270,6 +294,9 @@ describe("store client failover", () => {
   test("store client failover - a client refuses an unknown site and bad options, naming the field", () => {
     assert.throws(() => createStoreClient({ planet, site: "zz" }), /site: no site "zz".*sites: c, d/);
     assert.throws(() => createStoreClient({ planet, site: "c", timeoutMs: 0 }), /timeoutMs/);
-    assert.throws(() => createStoreClient({ planet, site: "c", session: "%%" }), /session: not base64url/);
+    assert.throws(
+      () => createStoreClient({ planet, site: "c", session: "%%" }),
+      (e) => isRedshirtError(e, "RS_ERR_STORE_BAD_SESSION") && /session: not base64url/.test(e.message),
+    );
   });
 });

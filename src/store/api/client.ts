@@ -9,8 +9,15 @@
 import { randomUUID } from "node:crypto";
 import { Pool } from "undici";
 import { RedshirtError } from "../../core/index.ts";
-import { type Consistency, consistencyLevels, type Planet, siteByName, sitesByDistance } from "../../topology/index.ts";
-import type { Mutation, ReadResult, SessionToken } from "../api-types.ts";
+import {
+  type Consistency,
+  consistencyLevels,
+  dialAddress,
+  type Planet,
+  siteByName,
+  sitesByDistance,
+} from "../../topology/index.ts";
+import type { Mutation, ReadResult } from "../api-types.ts";
 import {
   clientAttemptShare,
   clientAttemptsMax,
@@ -25,7 +32,7 @@ import {
 } from "../constants.ts";
 import { storeErrors } from "../errors.ts";
 import { partitionOf, replicasOf } from "../replication/partition.ts";
-import { decodeSessionToken, encodeSessionToken, mergeSessionTokens } from "../replication/session-encoding.ts";
+import { mergeEncodedSessionTokens } from "../replication/session-encoding.ts";
 import { storeHeaders } from "./http-headers.ts";
 
 export type StoreClientInit = {
@@ -126,7 +133,11 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
   }
   const defaultConsistency = checkConsistency(init.consistency ?? planet.store.consistency);
   const defaultTimeoutMs = checkTimeout(init.timeoutMs ?? requestTimeoutMsDefault);
-  const nodes: Node[] = planet.storeNodes.map((n) => ({ id: n.id, origin: `http://${n.host}:${n.port}` }));
+  // Nodes of other sites are dialed through this site's WAN links when the WAN is emulated.
+  const nodes: Node[] = planet.storeNodes.map((n) => {
+    const at = dialAddress(planet, init.site, { host: n.host, port: n.port, site: n.site });
+    return { id: n.id, origin: `http://${at.host}:${at.port}` };
+  });
   const byId = new Map(nodes.map((n) => [n.id, n]));
   // This site's nodes first; then, should none of them answer, the other sites' nodes,
   // nearest site first: a farther replica is slower, but an answer.
@@ -136,7 +147,10 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
   );
   const pools = new Map<string, Pool>();
   const downUntilMs = new Map<string, number>();
-  let token: SessionToken = init.session ? decodeSessionToken(init.session, "session") : {};
+  // Signed by the nodes; the client merges tokens without reading more than their shape.
+  let token: string | undefined = init.session
+    ? mergeEncodedSessionTokens(undefined, init.session, "session")
+    : undefined;
   let closed = false;
 
   function pool(node: Node): Pool {
@@ -190,11 +204,16 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
     const path = `/v1/kv/${encodeURIComponent(key)}${action ? `/${action}` : ""}`;
     const attempts: Attempt[] = [];
     let lastServerError: RedshirtError | undefined;
+    // A write that may have been applied somewhere (an indefinite error, or a request that
+    // left but got no answer): the caller must learn that, not "not applied".
+    const write = method !== "GET";
+    let lastIndefinite: RedshirtError | undefined;
+    let unanswered = false;
     for (const node of candidates(key)) {
       const remainingMs = deadline - performance.now();
       if (remainingMs < 1) break;
       const attemptMs = Math.max(1, Math.floor(Math.min(remainingMs, timeoutMs * clientAttemptShare)));
-      const sessionHeader = Object.keys(token).length > 0 ? { [storeHeaders.session]: encodeSessionToken(token) } : {};
+      const sessionHeader = token !== undefined ? { [storeHeaders.session]: token } : {};
       let status: number;
       let text: string;
       let sessionBack: string | string[] | undefined;
@@ -218,11 +237,12 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
       } catch (err) {
         downUntilMs.set(node.id, performance.now() + clientNodeDownMs);
         attempts.push({ node: node.id, failure: describe(err) });
+        if (!neverSent(err)) unanswered = true;
         continue;
       }
       if (typeof sessionBack === "string") {
         try {
-          token = mergeSessionTokens(token, decodeSessionToken(sessionBack));
+          token = mergeEncodedSessionTokens(token, sessionBack);
         } catch {
           // A node that sends a broken token is treated like one that sent none.
         }
@@ -234,12 +254,29 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
       }
       const error = serverError(status, parsed);
       if (error) lastServerError = error;
+      if (!error) unanswered = true;
+      else if (error.definite !== true) lastIndefinite = error;
       // A 500 is a broken node; a 503 a node that could not do it now (stopping, overloaded,
       // short of replicas or behind the session). Either way another node may succeed.
-      if (status !== 503 || error?.code === "RS_ERR_STORE_SHUTTING_DOWN") {
+      if (
+        status !== 503 ||
+        error?.code === "RS_ERR_STORE_SHUTTING_DOWN" ||
+        error?.code === "RS_ERR_STORE_INTERRUPTED"
+      ) {
         downUntilMs.set(node.id, performance.now() + clientNodeDownMs);
       }
       attempts.push({ node: node.id, failure: error ? error.code : `HTTP ${status}` });
+    }
+    // Indefinite outcomes win: the caller retries with the same op id (the client already
+    // tried the other nodes with it). Only when every attempt certainly applied nothing is
+    // the failure reported as definite.
+    if (write && lastIndefinite) throw lastIndefinite;
+    if (write && unanswered) {
+      throw storeErrors.create(
+        "RS_ERR_STORE_NO_ANSWER",
+        `site ${init.site}: ${attempts.map((a) => `${a.node} ${a.failure}`).join("; ")}`,
+        { detail: { attempts, opId: headers[storeHeaders.opId] } },
+      );
     }
     if (lastServerError) throw lastServerError;
     throw storeErrors.create(
@@ -265,7 +302,7 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
 
   return {
     get session() {
-      return Object.keys(token).length > 0 ? encodeSessionToken(token) : undefined;
+      return token;
     },
     async get(key, options) {
       const sent = await send("GET", key, undefined, {}, undefined, options);
@@ -347,17 +384,31 @@ function errorCode(body: Record<string, unknown> | undefined): string | undefine
 
 /** The server's error as a RedshirtError with its code and message, when it named one. */
 function serverError(status: number, body: Record<string, unknown> | undefined): RedshirtError | undefined {
-  const e = body?.error as { code?: unknown; message?: unknown; detail?: unknown } | undefined;
+  const e = body?.error as { code?: unknown; message?: unknown; definite?: unknown; detail?: unknown } | undefined;
   if (typeof e?.code !== "string" || !e.code.startsWith("RS_ERR_")) return undefined;
   const message = typeof e.message === "string" ? e.message : e.code;
   const detail = typeof e.detail === "object" && e.detail !== null ? (e.detail as Record<string, unknown>) : undefined;
-  return new RedshirtError(e.code, { status, message }, undefined, { detail });
+  const definite = typeof e.definite === "boolean" ? e.definite : undefined;
+  return new RedshirtError(e.code, { status, message, definite }, undefined, { detail });
 }
 
 function clientError(sent: { status: number; body: Record<string, unknown> }): RedshirtError {
   return (
     serverError(sent.status, sent.body) ??
     storeErrors.create("RS_ERR_STORE_BAD_REQUEST", `the node answered HTTP ${sent.status} without an error code`)
+  );
+}
+
+/** Failed before the request could reach the node (nothing was sent): a definite failure. */
+function neverSent(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  return (
+    code === "ECONNREFUSED" ||
+    code === "UND_ERR_CONNECT_TIMEOUT" ||
+    code === "ENOTFOUND" ||
+    code === "EHOSTUNREACH" ||
+    code === "ENETUNREACH" ||
+    code === "EADDRNOTAVAIL"
   );
 }
 

@@ -3,6 +3,7 @@
 // prove the HTTP layer: routes, validation, error mapping, headers, keep-alive, limits.
 // Addresses: 127.140.0.0/16 belongs to this file.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
@@ -14,6 +15,7 @@ import {
   createStoreHttpServer,
   decodeSessionToken,
   encodeSessionToken,
+  mergeEncodedSessionTokens,
   mergeSessionTokens,
   type StoreHttpServer,
   storeConstants,
@@ -21,6 +23,7 @@ import {
 } from "../index.ts";
 
 const host = "127.140.1.1";
+const secret = randomBytes(32);
 const planet = validatePlanet({
   name: "httptest",
   zone: "httptest.test.",
@@ -55,7 +58,7 @@ async function call(
 before(async () => {
   api = createFakeStoreApi("a-store1");
   const logger = createLogger({}, { write: (line) => logLines.push(line), level: "warn" });
-  server = createStoreHttpServer(api, { host, port: 0, logger, nodeId: "a-store1", planet });
+  server = createStoreHttpServer(api, { host, port: 0, logger, nodeId: "a-store1", planet, secret });
   await server.start();
   await server.start();
   client = new Client(`http://${host}:${server.address.port}`, { keepAliveTimeout: 2000 });
@@ -79,13 +82,13 @@ describe("store http", () => {
     });
     assert.equal(put.headers["rs-node"], "a-store1");
     const token = put.headers["rs-session"] as string;
-    assert.ok(decodeSessionToken(token)["a-store1"] > 0);
+    assert.ok(decodeSessionToken(token, secret)["a-store1"] > 0);
     const get = await call("GET", "/v1/kv/greeting", { headers: { "rs-session": token } });
     assert.equal(get.status, 200);
     assert.deepEqual(get.body, { key: "greeting", exists: true, type: "reg", value: { hello: ["world", 1] } });
     // The read's token covers the write's even though the engine returned none for the read.
     assert.equal(get.headers["rs-session"], token);
-    assert.deepEqual(api.reads.at(-1)?.token, decodeSessionToken(token));
+    assert.deepEqual(api.reads.at(-1)?.token, decodeSessionToken(token, secret));
     assert.equal(api.reads.at(-1)?.consistency, "local-quorum");
   });
 
@@ -211,13 +214,13 @@ describe("store http", () => {
     await expect(
       call("GET", "/v1/kv/k", { headers: { "rs-session": "!!" } }),
       400,
-      "RS_ERR_STORE_BAD_REQUEST",
+      "RS_ERR_STORE_BAD_SESSION",
       /RS-Session/,
     );
     await expect(
       call("GET", "/v1/kv/k", { headers: { "rs-session": Buffer.from('{"a-store1":-1}').toString("base64url") } }),
       400,
-      "RS_ERR_STORE_BAD_REQUEST",
+      "RS_ERR_STORE_BAD_SESSION",
       /RS-Session: the entry for a-store1/,
     );
     await expect(
@@ -310,11 +313,56 @@ describe("store http", () => {
     assert.equal(connects, 1);
   });
 
-  test("store http - a session token round-trips through its encoding", () => {
+  test("store http - an altered, forged or unsigned session token is refused with RS_ERR_STORE_BAD_SESSION, and nothing is done", async () => {
+    const put = await call("PUT", "/v1/kv/signed", { json: { value: 1 }, headers: { "idempotency-key": "signed-1" } });
+    const token = put.headers["rs-session"] as string;
+    const signed = JSON.parse(Buffer.from(token, "base64url").toString()) as Record<string, [number, string]>;
+    const [hlc, mac] = signed["a-store1"];
+    const tokenOf = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const refused = [
+      tokenOf({ "a-store1": [hlc + 1, mac] }), // the HLC moved
+      tokenOf({ "a-store1": [hlc, mac.replace(/.$/, (c) => (c === "0" ? "1" : "0"))] }), // one digit of the MAC
+      tokenOf({ "a-store2": [hlc, mac] }), // another node's name on it
+      tokenOf({ "a-store1": [hlc, mac], "a-store9": [1, mac] }), // a forged entry beside a good one
+      encodeSessionToken({ "a-store1": hlc }, randomBytes(32)), // signed with another planet's secret
+      tokenOf({ "a-store1": hlc }), // the unsigned tokens of wire version 1
+    ];
+    const writesBefore = api.mutations.length;
+    for (const bad of refused) {
+      const answer = await call("PUT", "/v1/kv/signed", { json: { value: 2 }, headers: { "rs-session": bad } });
+      assert.equal(answer.status, 400, bad);
+      assert.equal(answer.body.error.code, "RS_ERR_STORE_BAD_SESSION", bad);
+      assert.match(answer.body.error.message, /RS-Session: the entry for a-store\d/);
+      assert.equal(answer.headers["rs-session"], undefined, "a refused token is not answered with a new one");
+    }
+    assert.equal(api.mutations.length, writesBefore, "no refused request reached the engine");
+    assert.equal((await call("GET", "/v1/kv/signed", { headers: { "rs-session": token } })).status, 200);
+  });
+
+  test("store http - a session token round-trips through its encoding, and clients merge signed entries as they came", () => {
     const t = { "a-store1": 123, "b-store2": 2 ** 52 };
-    assert.deepEqual(decodeSessionToken(encodeSessionToken(t)), t);
-    assert.throws(() => decodeSessionToken(Buffer.from('{"__proto__":1}').toString("base64url")), /invalid node id/);
-    assert.throws(() => decodeSessionToken(Buffer.from("[1]").toString("base64url")), /not a session token/);
+    assert.deepEqual(decodeSessionToken(encodeSessionToken(t, secret), secret), t);
+    const bad = (text: string) => decodeSessionToken(Buffer.from(text).toString("base64url"), secret);
+    assert.throws(() => bad('{"__proto__":[1,"00000000000000000000000000000000"]}'), /invalid node id/);
+    assert.throws(() => bad("[1]"), /not a session token/);
+    assert.throws(() => bad('{"a-store1":[1]}'), /not \[hlc, signature\]/);
+    assert.throws(() => bad('{"a-store1":[1,"zz"]}'), /carries no signature/);
+    // Merging without the secret: per node the later entry, still signed.
+    const one = encodeSessionToken({ "a-store1": 5, "b-store2": 9 }, secret);
+    const two = encodeSessionToken({ "a-store1": 7, "c-store3": 1 }, secret);
+    assert.deepEqual(decodeSessionToken(mergeEncodedSessionTokens(one, two), secret), {
+      "a-store1": 7,
+      "b-store2": 9,
+      "c-store3": 1,
+    });
+    assert.deepEqual(decodeSessionToken(mergeEncodedSessionTokens(undefined, two), secret), {
+      "a-store1": 7,
+      "c-store3": 1,
+    });
+    assert.throws(
+      () => mergeEncodedSessionTokens(one, "%%"),
+      (e) => e instanceof Error && /RS-Session: not base64url/.test(e.message),
+    );
     // A token never grows past its limit: the oldest entries give way.
     const many = Object.fromEntries(
       Array.from({ length: storeConstants.sessionTokenEntriesMax + 44 }, (_, i) => [`n${i}`, i]),
@@ -323,7 +371,7 @@ describe("store http", () => {
     assert.equal(Object.keys(merged).length, storeConstants.sessionTokenEntriesMax);
     assert.equal(merged.n0, 10_000);
     assert.equal(merged.n1, undefined);
-    assert.deepEqual(decodeSessionToken(encodeSessionToken(merged)), merged);
+    assert.deepEqual(decodeSessionToken(encodeSessionToken(merged, secret), secret), merged);
   });
 });
 
@@ -399,7 +447,7 @@ describe("store http fuzz", () => {
       "rs-consistency": fc.constantFrom("local-one", "local-quorum", "global", "all"),
       "rs-session": fc
         .dictionary(fc.constantFrom("a-store1", "a-store2"), fc.nat())
-        .map((o) => Buffer.from(JSON.stringify(o)).toString("base64url")),
+        .map((o) => encodeSessionToken(o, secret)),
       "rs-timeout-ms": fc.integer({ min: 1, max: 60_000 }).map(String),
       "idempotency-key": fc.uuid(),
     },

@@ -45,6 +45,10 @@ export type StoreHttpServerInit = {
   readonly logger: Logger;
   readonly nodeId: string;
   readonly planet: Planet;
+  /** The planet secret: session tokens are signed with it, and refused when their signature fails. */
+  readonly secret: Buffer;
+  /** More Prometheus text for `/metrics` (the node-to-node transport's counters). */
+  readonly metricsText?: () => string;
 };
 
 export type StoreHttpServer = Startable & {
@@ -55,7 +59,7 @@ export type StoreHttpServer = Startable & {
 type Reply = { status: number; body: unknown; headers?: Record<string, string> };
 
 export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit): StoreHttpServer {
-  const { logger, nodeId, planet } = init;
+  const { logger, nodeId, planet, secret } = init;
   const metrics = new Registry();
   const requests = metrics.counter("rs_store_http_requests_total", "HTTP requests answered, by route and status.");
   const latency = metrics.histogram("rs_store_http_request_ms", "Time to answer an HTTP request, by route.");
@@ -122,28 +126,32 @@ export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit):
       return { status: health.ok ? 200 : 503, body: health };
     }
     if (target.route === "metrics") {
-      return { status: 200, body: api.metricsText() + metrics.render() };
+      return { status: 200, body: api.metricsText() + (init.metricsText?.() ?? "") + metrics.render() };
     }
     if (target.route === "cluster") return { status: 200, body: clusterView(planet, nodeId) };
     if (target.route === "trees") return { status: 200, body: { node: nodeId, roots: api.treeRoots() } };
     const h = req.headers;
     const consistency = parseConsistency(query, header(h[storeHeaders.consistency]), planet.store.consistency);
-    const token = parseToken(header(h[storeHeaders.session]));
+    const token = parseToken(header(h[storeHeaders.session]), secret);
     const timeoutMs = parseTimeoutMs(header(h[storeHeaders.timeoutMs]));
     const { key } = target;
     if (req.method === "GET") {
       // A GET's body, if any, was read and is ignored.
       const result = await api.read({ key, consistency, token, timeoutMs });
-      return valueReply(key, result.value, mergeSessionTokens(token, result.token), undefined);
+      return valueReply(key, result.value, signed(mergeSessionTokens(token, result.token)), undefined);
     }
     const opIdGiven = parseOpId(header(h[storeHeaders.opId]));
     const mutation = parseMutation(req.method ?? "", target.action, body);
     // Without an Idempotency-Key the server picks one, so a retry by the client is a new op.
     const opId = opIdGiven ?? randomUUID();
     const result = await api.mutate({ key, mutation, opId, consistency, token, timeoutMs });
-    const reply = valueReply(key, result.value, mergeSessionTokens(token, result.token), result.duplicate);
+    const reply = valueReply(key, result.value, signed(mergeSessionTokens(token, result.token)), result.duplicate);
     reply.headers = { ...reply.headers, [storeHeaders.opId]: opId };
     return reply;
+  }
+
+  function signed(token: SessionToken): string | undefined {
+    return Object.keys(token).length > 0 ? encodeSessionToken(token, secret) : undefined;
   }
 
   function errorReply(err: unknown, req: IncomingMessage, routeLabel: string): Reply {
@@ -214,11 +222,11 @@ function header(v: string | string[] | undefined): string | undefined {
 function valueReply(
   key: string,
   value: ReadResult,
-  token: SessionToken,
+  token: string | undefined,
   duplicate: boolean | undefined,
 ): Reply & { headers: Record<string, string> } {
   const headers: Record<string, string> = {};
-  if (Object.keys(token).length > 0) headers[storeHeaders.session] = encodeSessionToken(token);
+  if (token !== undefined) headers[storeHeaders.session] = token;
   if (duplicate === undefined && !value.exists) {
     const err = storeHttpErrors.create("RS_ERR_STORE_NOT_FOUND", undefined, { detail: { key } });
     return { status: 404, body: err.toJSON(), headers };

@@ -5,13 +5,16 @@ export const storeHttpErrors = defineErrors("store", {
   RS_ERR_STORE_NOT_FOUND: {
     status: 404,
     message: "The key does not exist (never written, deleted or expired); write it first",
+    definite: true,
   },
   RS_ERR_STORE_NO_ROUTE: {
     status: 404,
     message: "No such endpoint; see docs/store.md for the store's HTTP API",
+    definite: true,
   },
   RS_ERR_STORE_METHOD_NOT_ALLOWED: {
     status: 405,
     message: "This endpoint does not take that method; the Allow header lists the ones it takes",
+    definite: true,
   },
 });

@@ -137,9 +137,9 @@ export function parseTimeoutMs(header: string | undefined): number | undefined {
   return n;
 }
 
-/** The `RS-Session` header, if any. */
-export function parseToken(header: string | undefined): SessionToken | undefined {
-  return header === undefined || header === "" ? undefined : decodeSessionToken(header);
+/** The `RS-Session` header, if any, its signatures checked against the planet secret. */
+export function parseToken(header: string | undefined, secret: Buffer): SessionToken | undefined {
+  return header === undefined || header === "" ? undefined : decodeSessionToken(header, secret);
 }
 
 /** Parses a mutation's JSON body; values are measured again only when the body itself is over the value limit. */

@@ -2,10 +2,12 @@
 // engine over SQLite on disk and TCP to its peers, with the system clock and randomness,
 // behind the HTTP API. Tests and the simulator wire the same engine to other components.
 // Ports: HTTP on the planet's store port, node-to-node on the next one (storePeerPort).
+// The planet secret is always read from the planet's data dir, also when `dataDir` moves the
+// node's SQLite file elsewhere: it is one file per planet (per host), not per node.
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { createLogger, type Logger, systemClock, systemRandom } from "../../core/index.ts";
-import { type Planet, storeNode } from "../../topology/index.ts";
+import { createLogger, type Logger, loadPlanetSecret, Registry, systemClock, systemRandom } from "../../core/index.ts";
+import { dialAddress, type Planet, storeNode } from "../../topology/index.ts";
 import { storePeerPort } from "../constants.ts";
 import { createStoreNode } from "../replication/store-node.ts";
 import { openSqliteStorage } from "../storage/sqlite-storage.ts";
@@ -15,7 +17,7 @@ import { createStoreHttpServer } from "./http-api.ts";
 export type StoreNodeProcessInit = {
   readonly planet: Planet;
   readonly nodeId: string;
-  /** Where the node's SQLite file goes; default `<planet dir>/<store.dataDir>`. */
+  /** Where the node's SQLite file goes; default `<planet dir>/<store.dataDir>` (the planet secret stays there). */
   readonly dataDir?: string;
   readonly logger?: Logger;
 };
@@ -42,18 +44,28 @@ export async function startStoreNode(init: StoreNodeProcessInit): Promise<Runnin
   const self = storeNode(planet, nodeId);
   const logger = init.logger ?? createLogger({ part: "store", node: nodeId });
   const dataFile = storeDataFile(planet, nodeId, init.dataDir);
+  // Before anything opens: a node without the secret could talk to no peer.
+  const secret = loadPlanetSecret(resolve(planet.baseDir, planet.store.dataDir));
   mkdirSync(resolve(dataFile, ".."), { recursive: true });
   const storage = openSqliteStorage(dataFile);
   const peer = { host: self.host, port: storePeerPort(self.port) };
   const peers = new Map(
     planet.storeNodes
       .filter((n) => n.id !== nodeId)
-      .map((n) => [n.id, { host: n.host, port: storePeerPort(n.port) }] as const),
+      // Every dialer asks the topology where to dial: a peer of another site is reached
+      // through this site's WAN link to it when the WAN is emulated, directly otherwise.
+      .map(
+        (n) =>
+          [n.id, dialAddress(planet, self.site, { host: n.host, port: storePeerPort(n.port), site: n.site })] as const,
+      ),
   );
+  const transportMetrics = new Registry();
   const transport = createTcpTransport({
     self: nodeId,
     listen: peer,
     peers,
+    secret,
+    metrics: transportMetrics,
     clock: systemClock,
     logger: logger.child({ component: "transport" }),
   });
@@ -67,12 +79,14 @@ export async function startStoreNode(init: StoreNodeProcessInit): Promise<Runnin
     logger: logger.child({ component: "http" }),
     nodeId,
     planet,
+    secret,
+    metricsText: () => transportMetrics.render(),
   });
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
       // No new requests first; the engine then answers the ones in flight (it fails what
-      // it cannot finish with RS_ERR_STORE_SHUTTING_DOWN, which clients retry elsewhere),
+      // it cannot finish with RS_ERR_STORE_INTERRUPTED, which clients retry elsewhere with the same op id),
       // so the HTTP server can close; only then the transport and the file.
       const httpStopped = http.stop();
       await engine.stop();

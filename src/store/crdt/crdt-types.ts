@@ -91,6 +91,25 @@ export function subOpId(opId: string, index: number): string {
 }
 
 /**
+ * The client op ids a state (or delta) carries, with the HLC each was stamped at: the ids of
+ * its live ops and of its done ids (sub-op ids give their mutation's id; expiry marks are
+ * skipped). What a replica records in its dedup table when it merges a peer's op.
+ */
+export function opIdsOf(s: KeyState): Map<string, number> {
+  const out = new Map<string, number>();
+  const add = (id: string, h: number): void => {
+    if (id.charCodeAt(0) === 0) return;
+    const nul = id.indexOf("\u0000");
+    const opId = nul < 0 ? id : id.slice(0, nul);
+    const prev = out.get(opId);
+    if (prev === undefined || h < prev) out.set(opId, h);
+  };
+  for (const id in s.ops) add(id, s.ops[id].h);
+  for (const id in s.done) add(id, s.done[id][0]);
+  return out;
+}
+
+/**
  * A mark in `done` for each op that set the expiry (eh, exp), including exp 0, so replicas
  * can tell which expiries passed before another replaced them (see crdt-expiry.ts). Op ids
  * never start with NUL, so marks cannot collide with them.

@@ -25,4 +25,4 @@ export type {
   ReadResult,
   ValueType,
 } from "./crdt-types.ts";
-export { expiryHlc } from "./crdt-types.ts";
+export { expiryHlc, opIdsOf } from "./crdt-types.ts";

@@ -2,9 +2,12 @@
 // stamped by the node that coordinates it; `observe` on every message received keeps
 // causality (anything a node does after receiving an op is stamped after it), and the wall
 // part keeps stamps close to real time so last-writer-wins means what a person expects.
-// See docs/store-internals.md, "Time".
+// A lease bounds what the clock hands out: no stamp returned or observed passes the
+// `ceiling`, which the node persists before it raises it (replication/hlc-lease.ts), so a
+// restarted node, which resumes from the persisted ceiling, never stamps below anything it
+// advertised. See docs/store-internals.md, "Time".
 import { assert, type Clock } from "../../core/index.ts";
-import { hlcLogicalPerMs, hlcMaxDriftMs } from "../constants.ts";
+import { hlcAheadCountMs, hlcLogicalPerMs, hlcMaxDriftMs } from "../constants.ts";
 
 export function hlcFromWallMs(ms: number): number {
   return ms * hlcLogicalPerMs;
@@ -18,6 +21,10 @@ export class HybridClock {
   readonly #clock: Clock;
   #last: number;
   #rejected = 0;
+  #ahead = 0;
+  #ceiling = Number.POSITIVE_INFINITY;
+  /** Persists a ceiling of at least `needed` and returns it; throws when it cannot (nothing changes then). */
+  #extend: ((needed: number) => number) | undefined;
 
   /** startHlc: the persisted high-water mark, so a restarted node never stamps backwards. */
   constructor(clock: Clock, startHlc = 0) {
@@ -26,10 +33,38 @@ export class HybridClock {
     this.#last = startHlc;
   }
 
-  /** A new stamp: strictly greater than every stamp returned or observed before, and never behind the wall clock. */
+  /**
+   * Bounds every later stamp by `ceiling` (already persisted); `extend` persists a higher one
+   * when a stamp would pass it (rare: the lease is renewed ahead of time off the write path).
+   */
+  setLease(ceiling: number, extend: (needed: number) => number): void {
+    assert(ceiling >= this.#last, "a lease starts at or above the last stamp");
+    this.#ceiling = ceiling;
+    this.#extend = extend;
+  }
+
+  /** Raises the ceiling to one the caller has persisted. */
+  raiseCeiling(ceiling: number): void {
+    if (ceiling > this.#ceiling) this.#ceiling = ceiling;
+  }
+
+  get ceiling(): number {
+    return this.#ceiling;
+  }
+
+  #within(h: number): void {
+    if (h <= this.#ceiling) return;
+    assert(this.#extend !== undefined, "a ceiling without a way to extend it");
+    const next = this.#extend(h);
+    assert(next >= h, "an extended ceiling covers the stamp");
+    this.#ceiling = next;
+  }
+
+  /** A new stamp: strictly greater than every stamp returned or observed before, and never behind the wall clock. Throws when the lease cannot be extended. */
   now(): number {
     // When the logical part would pass 1023 the sum simply carries into the wall part.
     const h = Math.max(this.#last + 1, hlcFromWallMs(Math.floor(this.#clock.nowMs())));
+    this.#within(h);
     this.#last = h;
     return h;
   }
@@ -40,11 +75,26 @@ export class HybridClock {
       this.#rejected++;
       return;
     }
-    if (remote > hlcFromWallMs(Math.floor(this.#clock.nowMs()) + hlcMaxDriftMs)) {
+    const wallMs = Math.floor(this.#clock.nowMs());
+    if (remote > hlcFromWallMs(wallMs + hlcMaxDriftMs)) {
       this.#rejected++;
       return;
     }
-    if (remote > this.#last) this.#last = remote;
+    if (remote <= this.#last) return;
+    if (remote > hlcFromWallMs(wallMs + hlcAheadCountMs)) this.#ahead++;
+    try {
+      this.#within(remote);
+    } catch {
+      // The lease could not be extended (the disk failed): do not follow the remote stamp.
+      this.#rejected++;
+      return;
+    }
+    this.#last = remote;
+  }
+
+  /** How many remote stamps taken were more than hlcAheadCountMs ahead of our wall clock (a peer's clock runs fast). */
+  get ahead(): number {
+    return this.#ahead;
   }
 
   /** The greatest stamp returned or observed so far (persist it as the high-water mark). */

@@ -1,13 +1,42 @@
-// Anti-entropy: whatever replication, hints and read repair missed, this finds and repairs.
-// Once a second this node picks one of its partitions and one peer replica of it (in any
-// site) and compares hash trees: roots, then the 256 buckets, then the keys of differing
-// buckets; both sides then send the states the other lacks and merge what they receive.
-// One exchange moves at most `antiEntropyKeysMax` keys, so repair traffic stays throttled.
+// Anti-entropy: whatever replication, hints and read repair missed, this finds and repairs
+// (docs/store-internals.md, "Anti-entropy"). A round runs between this node and one peer
+// replica (in any site, peers taken in turn):
+//
+//   1. ae-roots: the roots of every partition both replicate;
+//   2. ae-diff: the peer answers with the 256 bucket hashes of (up to 16) partitions whose
+//      roots differ — none: the round ends, the trees agree;
+//   3. ae-keys: per differing partition, this node pages through its keys of the differing
+//      buckets only, in key order: a page names up to 1,024 keys with their digests and the
+//      key range (after, upto] it covers;
+//   4. ae-page: the peer compares that range with its own keys: it sends the states this
+//      node lacks or holds differently, names those it wants, and says up to which key it
+//      covered the range (it stops early when its own scan, key or byte budget runs out);
+//   5. ae-give: this node merges what it got and sends the wanted states; the next page
+//      resumes where the peer stopped.
+//
+// Every message is bounded (keys scanned, keys named, bytes of states), a round ends after
+// 64 pages, only one round is in flight, and within it one page per partition and at most 4
+// partitions' pages at once (so a refill is not one round trip per partition). A round that repaired something starts the next
+// at once, so a node that was down catches up at disk and network speed; a round in which
+// the trees agreed waits 250 ms. The peer keeps no state between messages, so a lost
+// message only costs the round its timeout.
 import type { Random } from "../../core/index.ts";
 import { decodeState, encodeState, type KeyState } from "../crdt/crdt.ts";
+import type { KeyDigest } from "../storage/storage.ts";
+import { compareKeys } from "../storage/storage-rows.ts";
 import type { WireMessage } from "../wire/transport.ts";
-import { antiEntropyKeysMax, antiEntropyMs } from "./engine-constants.ts";
+import {
+  antiEntropyDiffPartitionsMax,
+  antiEntropyIdleMs,
+  antiEntropyMessageBytesMax,
+  antiEntropyPageKeysMax,
+  antiEntropyPagesInflightMax,
+  antiEntropyPagesPerRoundMax,
+  antiEntropyScanKeysMax,
+  antiEntropyTimeoutMs,
+} from "./engine-constants.ts";
 import type { HashTrees } from "./merkle.ts";
+import type { NodeMetrics } from "./node-metrics.ts";
 
 export type AntiEntropyDeps = {
   readonly self: string;
@@ -15,99 +44,287 @@ export type AntiEntropyDeps = {
   readonly replicasOf: (partition: number) => readonly string[];
   readonly trees: HashTrees;
   readonly random: Random;
+  readonly m: NodeMetrics;
   readonly isUp: (node: string) => boolean;
   readonly send: (peer: string, message: WireMessage) => boolean;
-  readonly keysOf: (partition: number) => readonly string[];
+  readonly scanDigests: (partition: number, afterKey: string | undefined, limit: number) => KeyDigest[];
   readonly stateOf: (key: string) => KeyState | undefined;
-  readonly digestOf: (key: string) => number;
+  /** Merges a peer's state; true when it changed this replica. */
   readonly mergeRemote: (key: string, partition: number, state: KeyState) => boolean;
+};
+
+type StateList = [key: string, state: Uint8Array][];
+
+type Round = {
+  readonly id: number;
+  readonly peer: string;
+  lastMs: number;
+  pages: number;
+  differed: boolean;
+  /** Partitions still to page through: their differing buckets, where paging resumes, whether a page is out. */
+  readonly todo: Map<number, { buckets: number[]; after: string | undefined; inflight: boolean }>;
+  inflight: number;
 };
 
 export class AntiEntropy {
   readonly #d: AntiEntropyDeps;
-  #next = 0;
-  #lastMs = Number.NEGATIVE_INFINITY;
-  /** Exchanges started and keys repaired, for tests and metrics. */
-  exchanges = 0;
-  keysReceived = 0;
+  readonly #mine: ReadonlySet<number>;
+  /** Per peer, the partitions both replicate. */
+  readonly #shared = new Map<string, number[]>();
+  readonly #peers: string[];
+  #nextPeer: number;
+  #round: Round | undefined;
+  #roundIds = 0;
+  #nextRoundMs = Number.NEGATIVE_INFINITY;
+  #nowMs = 0;
 
   constructor(deps: AntiEntropyDeps) {
     this.#d = deps;
+    this.#mine = new Set(deps.partitions);
+    for (const p of deps.partitions) {
+      for (const peer of deps.replicasOf(p)) this.#shared.set(peer, [...(this.#shared.get(peer) ?? []), p]);
+    }
+    this.#peers = [...this.#shared.keys()].sort();
+    this.#nextPeer = this.#peers.length === 0 ? 0 : deps.random.int(this.#peers.length);
   }
 
   tick(nowMs: number): void {
-    if (nowMs - this.#lastMs < antiEntropyMs || this.#d.partitions.length === 0) return;
-    this.#lastMs = nowMs;
-    const partition = this.#d.partitions[this.#next++ % this.#d.partitions.length];
-    const peers = this.#d.replicasOf(partition).filter((n) => this.#d.isUp(n));
-    if (peers.length === 0) return;
-    const peer = peers[this.#d.random.int(peers.length)];
-    this.exchanges++;
-    this.#d.send(peer, ["ae-root", partition, this.#d.trees.root(partition)]);
+    this.#nowMs = nowMs;
+    const round = this.#round;
+    if (round && nowMs - round.lastMs >= antiEntropyTimeoutMs) {
+      this.#d.m.aeRounds.inc({ outcome: "timeout" });
+      this.#round = undefined;
+    }
+    if (!this.#round && nowMs >= this.#nextRoundMs) this.#startRound();
+  }
+
+  #startRound(): void {
+    const d = this.#d;
+    for (let tried = 0; tried < this.#peers.length; tried++) {
+      const peer = this.#peers[this.#nextPeer++ % this.#peers.length];
+      if (!d.isUp(peer)) continue;
+      const partitions = this.#shared.get(peer) ?? [];
+      const round: Round = {
+        id: ++this.#roundIds,
+        peer,
+        lastMs: this.#nowMs,
+        pages: 0,
+        differed: false,
+        todo: new Map(),
+        inflight: 0,
+      };
+      this.#round = round;
+      d.send(peer, ["ae-roots", round.id, partitions, partitions.map((p) => d.trees.root(p))]);
+      return;
+    }
+    this.#nextRoundMs = this.#nowMs + antiEntropyIdleMs;
+  }
+
+  #endRound(outcome: "agreed" | "repaired" | "capped"): void {
+    this.#d.m.aeRounds.inc({ outcome });
+    this.#round = undefined;
+    if (outcome === "agreed") this.#nextRoundMs = this.#nowMs + antiEntropyIdleMs;
+    else this.#startRound();
   }
 
   onMessage(from: string, m: WireMessage): void {
-    const partition = m[1] as number;
-    if (!this.#d.partitions.includes(partition)) return;
     switch (m[0]) {
-      case "ae-root":
-        if (this.#d.trees.root(partition) !== m[2]) {
-          this.#d.send(from, ["ae-buckets", partition, Array.from(this.#d.trees.buckets(partition))]);
-        }
+      case "ae-roots":
+        this.#onRoots(from, m[1] as number, m[2] as number[], m[3] as number[]);
         return;
-      case "ae-buckets": {
-        const theirs = m[2] as number[];
-        const mine = this.#d.trees.buckets(partition);
-        const differing = new Set<number>();
-        for (let i = 0; i < mine.length; i++) if (mine[i] !== theirs[i]) differing.add(i);
-        if (differing.size === 0) return;
-        const keys = this.#keysIn(partition, differing);
-        this.#d.send(from, ["ae-keys", partition, [...differing], keys.map((k) => [k, this.#d.digestOf(k)])]);
+      case "ae-diff":
+        this.#onDiff(from, m[1] as number, m[2] as [number, number[]][]);
         return;
-      }
-      case "ae-keys": {
-        const differing = new Set(m[2] as number[]);
-        const theirs = new Map(m[3] as [string, number][]);
-        const send: [string, Uint8Array][] = [];
-        const want: string[] = [];
-        for (const key of this.#keysIn(partition, differing)) {
-          const d = this.#d.digestOf(key);
-          if (theirs.get(key) !== d) this.#pushState(send, key);
-          if (theirs.has(key) && theirs.get(key) !== d && want.length < antiEntropyKeysMax) want.push(key);
-          theirs.delete(key);
-        }
-        for (const key of theirs.keys()) if (want.length < antiEntropyKeysMax) want.push(key);
-        if (send.length > 0 || want.length > 0) this.#d.send(from, ["ae-states", partition, send, want]);
+      case "ae-keys":
+        this.#onKeys(from, m as [string, number, number, number[], string | null, string | null, string[], number[]]);
         return;
-      }
-      case "ae-states": {
-        for (const [key, bytes] of m[2] as [string, Uint8Array][]) {
-          this.keysReceived++;
-          this.#d.mergeRemote(key, partition, decodeState(bytes));
-        }
-        const want = m[3] as string[];
-        if (want.length > 0) {
-          const send: [string, Uint8Array][] = [];
-          for (const key of want) this.#pushState(send, key);
-          if (send.length > 0) this.#d.send(from, ["ae-states", partition, send, []]);
-        }
+      case "ae-page":
+        this.#onPage(from, m as [string, number, number, StateList, string[], string | null]);
         return;
-      }
+      case "ae-give":
+        this.#merge(m[1] as number, m[2] as StateList);
+        return;
+      default:
+        throw new Error(`unknown anti-entropy message ${String(m[0])}`);
     }
   }
 
-  #pushState(out: [string, Uint8Array][], key: string): void {
-    if (out.length >= antiEntropyKeysMax) return;
-    const state = this.#d.stateOf(key);
-    if (state) out.push([key, encodeState(state)]);
+  // ------------------------------------------------------------ the peer's side
+
+  #onRoots(from: string, roundId: number, partitions: number[], roots: number[]): void {
+    const d = this.#d;
+    const diff: [number, number[]][] = [];
+    for (let i = 0; i < partitions.length && diff.length < antiEntropyDiffPartitionsMax; i++) {
+      const p = partitions[i];
+      if (this.#mine.has(p) && d.trees.root(p) !== roots[i]) diff.push([p, Array.from(d.trees.buckets(p))]);
+    }
+    d.send(from, ["ae-diff", roundId, diff]);
   }
 
-  #keysIn(partition: number, buckets: ReadonlySet<number>): string[] {
-    const out: string[] = [];
-    for (const key of this.#d.keysOf(partition)) {
-      if (buckets.has(this.#d.trees.bucketOf(key))) out.push(key);
-      if (out.length >= antiEntropyKeysMax) break;
+  /** Compares the initiator's page with this node's keys of the same buckets and range. */
+  #onKeys(
+    from: string,
+    [, roundId, partition, bucketList, after, upto, keys, digests]: [
+      string,
+      number,
+      number,
+      number[],
+      string | null,
+      string | null,
+      string[],
+      number[],
+    ],
+  ): void {
+    const d = this.#d;
+    if (!this.#mine.has(partition)) throw new Error(`ae-keys for partition ${partition}, not replicated here`);
+    const buckets = new Set(bucketList);
+    const theirs = new Map<string, number>();
+    for (let i = 0; i < keys.length; i++) theirs.set(keys[i], digests[i]);
+    const rows = d.scanDigests(partition, after ?? undefined, antiEntropyScanKeysMax);
+    // The range this reply covers: up to `upto`, or less when the scan or the budget ran out.
+    let covered: string | null = upto;
+    if (rows.length === antiEntropyScanKeysMax) {
+      const last = rows[rows.length - 1].key;
+      if (covered === null || compareKeys(last, covered) < 0) covered = last;
     }
-    return out;
+    const send: StateList = [];
+    const want: string[] = [];
+    let bytes = 0;
+    for (const row of rows) {
+      if (covered !== null && compareKeys(row.key, covered) > 0) break;
+      if (!buckets.has(d.trees.bucketOf(row.key))) continue;
+      // A key they hold with digest 0 (a tombstone) differs from a live one here: both ways.
+      const held = theirs.has(row.key);
+      const other = theirs.get(row.key) ?? 0;
+      theirs.delete(row.key);
+      if (other === row.digest) continue;
+      if (held) want.push(row.key);
+      const state = d.stateOf(row.key);
+      if (state) {
+        const encoded = encodeState(state);
+        send.push([row.key, encoded]);
+        bytes += encoded.byteLength;
+      }
+      if (send.length >= antiEntropyPageKeysMax || bytes >= antiEntropyMessageBytesMax) {
+        covered = row.key;
+        break;
+      }
+    }
+    // Keys they hold in the covered range that this node does not: wanted too.
+    for (const [key, digest] of theirs) {
+      if (digest !== 0 && (covered === null || compareKeys(key, covered) <= 0)) want.push(key);
+    }
+    d.m.aeKeys.inc({ direction: "sent" }, send.length);
+    d.send(from, ["ae-page", roundId, partition, send, want, covered]);
+  }
+
+  // ------------------------------------------------------------ the initiator's side
+
+  #onDiff(from: string, roundId: number, diff: [number, number[]][]): void {
+    const round = this.#round;
+    if (!round || round.id !== roundId || round.peer !== from) return; // a round given up
+    round.lastMs = this.#nowMs;
+    const d = this.#d;
+    for (const [partition, theirs] of diff) {
+      if (!this.#mine.has(partition)) continue;
+      const mine = d.trees.buckets(partition);
+      const buckets: number[] = [];
+      for (let i = 0; i < mine.length; i++) if (mine[i] !== theirs[i]) buckets.push(i);
+      d.m.aeBucketMismatches.inc(undefined, buckets.length);
+      if (buckets.length > 0) round.todo.set(partition, { buckets, after: undefined, inflight: false });
+    }
+    if (round.todo.size === 0) {
+      this.#endRound("agreed");
+      return;
+    }
+    round.differed = true;
+    this.#fill(round);
+  }
+
+  /** Keeps up to `antiEntropyPagesInflightMax` partitions' pages out, one per partition. */
+  #fill(round: Round): void {
+    for (const [partition, todo] of round.todo) {
+      if (round.inflight >= antiEntropyPagesInflightMax || round.pages >= antiEntropyPagesPerRoundMax) return;
+      if (todo.inflight) continue;
+      todo.inflight = true;
+      round.inflight++;
+      this.#sendPage(round, partition, todo.buckets, todo.after);
+    }
+  }
+
+  /** Sends the next page of a partition: its keys of the differing buckets after `after`. */
+  #sendPage(round: Round, partition: number, buckets: number[], after: string | undefined): void {
+    const d = this.#d;
+    const wanted = new Set(buckets);
+    const rows = d.scanDigests(partition, after, antiEntropyScanKeysMax);
+    const keys: string[] = [];
+    const digests: number[] = [];
+    let upto: string | null = rows.length === antiEntropyScanKeysMax ? rows[rows.length - 1].key : null;
+    for (const row of rows) {
+      if (!wanted.has(d.trees.bucketOf(row.key))) continue;
+      keys.push(row.key);
+      digests.push(row.digest);
+      if (keys.length >= antiEntropyPageKeysMax) {
+        upto = row.key;
+        break;
+      }
+    }
+    round.pages++;
+    d.m.aePages.inc();
+    d.send(round.peer, ["ae-keys", round.id, partition, buckets, after ?? null, upto, keys, digests]);
+  }
+
+  #onPage(
+    from: string,
+    [, roundId, partition, states, want, covered]: [string, number, number, StateList, string[], string | null],
+  ): void {
+    // States are merged even for a round given up: a repair is a repair.
+    this.#merge(partition, states);
+    this.#give(from, partition, want);
+    const round = this.#round;
+    const todo = round && round.id === roundId && round.peer === from ? round.todo.get(partition) : undefined;
+    if (!round || !todo?.inflight) return;
+    round.lastMs = this.#nowMs;
+    todo.inflight = false;
+    round.inflight--;
+    if (covered === null) round.todo.delete(partition);
+    else todo.after = covered;
+    if (round.todo.size === 0) this.#endRound("repaired");
+    else if (round.pages < antiEntropyPagesPerRoundMax) this.#fill(round);
+    else if (round.inflight === 0) this.#endRound("capped");
+  }
+
+  /** Sends the states a peer asked for, in messages of bounded size. */
+  #give(peer: string, partition: number, want: readonly string[]): void {
+    const d = this.#d;
+    let batch: StateList = [];
+    let bytes = 0;
+    for (const key of want) {
+      const state = d.stateOf(key);
+      if (!state) continue;
+      const encoded = encodeState(state);
+      batch.push([key, encoded]);
+      bytes += encoded.byteLength;
+      if (batch.length >= antiEntropyPageKeysMax || bytes >= antiEntropyMessageBytesMax) {
+        d.send(peer, ["ae-give", partition, batch]);
+        d.m.aeKeys.inc({ direction: "sent" }, batch.length);
+        batch = [];
+        bytes = 0;
+      }
+    }
+    if (batch.length > 0) {
+      d.send(peer, ["ae-give", partition, batch]);
+      d.m.aeKeys.inc({ direction: "sent" }, batch.length);
+    }
+  }
+
+  #merge(partition: number, states: StateList): void {
+    const d = this.#d;
+    if (!this.#mine.has(partition))
+      throw new Error(`anti-entropy states for partition ${partition}, not replicated here`);
+    for (const [key, bytes] of states) {
+      d.m.aeKeys.inc({ direction: "received" });
+      d.mergeRemote(key, partition, decodeState(bytes));
+    }
   }
 }

@@ -4,6 +4,7 @@
 import type { Consistency } from "../../topology/index.ts";
 import { storeErrors } from "../errors.ts";
 import {
+  dedupRowsMax,
   globalTimeoutMsDefault,
   keyBytesMax,
   localTimeoutMsDefault,
@@ -12,6 +13,7 @@ import {
 } from "./engine-constants.ts";
 import type { NodeContext } from "./node-context.ts";
 import { partitionOf } from "./partition.ts";
+import { levelReachable } from "./quorum.ts";
 
 const consistencyLevels: ReadonlySet<string> = new Set(["local-one", "local-quorum", "global", "all"]);
 
@@ -46,6 +48,33 @@ export function checkLoad(node: NodeContext): void {
       `${node.storage.logLength()} log entries not yet acknowledged by every replica (a peer is down for long)`,
     );
   }
+}
+
+/** The dedup table is bounded: past its maximum, new writes wait for expiry rather than lose exactly-once. */
+export function checkDedupRoom(node: NodeContext): void {
+  if (node.storage.dedupCount() >= dedupRowsMax) {
+    throw storeErrors.create("RS_ERR_STORE_OVERLOADED", `${node.storage.dedupCount()} op ids kept for deduplication`);
+  }
+}
+
+/**
+ * Fails fast, before anything is applied, when the level cannot be met with the replicas
+ * this node sees up (and, for writes, the fallbacks that could take hints): a `global` write
+ * with every other site down, an `all` write with a replica down, answer at once instead of
+ * at their timeout.
+ */
+export function checkReachable(node: NodeContext, partition: number, level: Consistency, hints: boolean): void {
+  const replicas = node.replicas[partition];
+  const isUp = (n: string): boolean => n === node.id || node.transport.isUp(n);
+  const local = replicas.get(node.site) ?? [];
+  const fallbacksUp = hints ? node.siteOrder[partition].filter((n) => !local.includes(n) && isUp(n)).length : 0;
+  if (levelReachable(level, replicas, node.site, isUp, fallbacksUp)) return;
+  const down = [...replicas.values()].flat().filter((n) => !isUp(n));
+  throw storeErrors.create(
+    "RS_ERR_STORE_CONSISTENCY",
+    `${level} cannot be met: replicas down as this node sees them: ${down.join(", ")} (nothing was applied)`,
+    { detail: { applied: false, down } },
+  );
 }
 
 export function defaultTimeoutMs(level: Consistency): number {

@@ -22,10 +22,22 @@ export const stateCacheKeysMax = 65_536;
 export const logTailMax = 16_384;
 /** Nodes tell each other how complete their streams are this often. */
 export const gossipMs = 500;
-/** One anti-entropy exchange starts this often. */
-export const antiEntropyMs = 1_000;
-/** Keys whose states one anti-entropy exchange sends at most (throttle). */
-export const antiEntropyKeysMax = 512;
+/** After a round in which every tree agreed, the next one waits this long (one that repaired goes on at once). */
+export const antiEntropyIdleMs = 250;
+/** A round whose peer has not answered for this long is given up. */
+export const antiEntropyTimeoutMs = 2_000;
+/** Partitions with differing roots one reply names (each carries its 256 bucket hashes). */
+export const antiEntropyDiffPartitionsMax = 16;
+/** Keys (and digests) one page names, and key states one message carries. */
+export const antiEntropyPageKeysMax = 1_024;
+/** Keys one side scans from its disk to answer or build one page. */
+export const antiEntropyScanKeysMax = 8_192;
+/** Bytes of key states one message carries (a larger single state still goes alone). */
+export const antiEntropyMessageBytesMax = 1024 * 1024;
+/** Partitions whose pages one round has out at once (one page per partition at a time). */
+export const antiEntropyPagesInflightMax = 4;
+/** Pages one round exchanges before it ends (the next round starts at once). */
+export const antiEntropyPagesPerRoundMax = 64;
 /** The sweeper compacts at most this many changed keys (and clears as many expired ones) per tick. */
 export const sweepKeysPerTick = 256;
 /** A changed key waits this long before the sweeper looks at it (stability needs a while to pass it). */
@@ -36,6 +48,16 @@ export const dirtyKeysMax = 1_000_000;
 export const sweepScanKeysPerTick = 16;
 /** Log entries not yet acknowledged by every target (hints) beyond which writes are refused. */
 export const logEntriesMax = 2_000_000;
+/** Op ids a node keeps in its dedup table; past this, writes are refused until expiry catches up. */
+export const dedupRowsMax = 50_000_000;
+/** Expired dedup rows deleted per tick (a short transaction; 20 000 a second keeps up with that write rate). */
+export const dedupExpirePerTick = 1_000;
+/** The answer a coordinator keeps for a retry is at most this many bytes of JSON (larger: the current value). */
+export const dedupAnswerBytesMax = 4_096;
+/** Keys whose hints a fallback indexes for reads (hint-index.ts); about a state each. */
+export const hintKeysMax = 100_000;
+/** Log entries read per page when the hint index is rebuilt at start. */
+export const hintRebuildBatch = 2_048;
 /** Default per-request timeouts. */
 export const localTimeoutMsDefault = 2_000;
 export const globalTimeoutMsDefault = 5_000;
@@ -50,4 +72,6 @@ assert(streamHeartbeatMs < streamTimeoutMs, "heartbeats come before a stream is 
 assert(streamBatchEntriesMax <= streamScanMax, "a batch fits in one scan");
 assert(streamScanMax <= logTailMax, "a scan fits in the in-memory tail");
 assert(tickMs <= streamHeartbeatMs && tickMs <= gossipMs, "the tick drives the slower timers");
+assert(antiEntropyPageKeysMax <= antiEntropyScanKeysMax, "a page fits in one scan");
+assert(tickMs < antiEntropyTimeoutMs, "the tick notices a stuck round");
 assert(localTimeoutMsDefault <= globalTimeoutMsDefault, "global requests may wait longer");

@@ -20,14 +20,15 @@ export async function forward(
   return await new Promise((resolve, reject) => {
     const timer = node.clock.setTimer(timeoutMs, () => {
       node.calls.delete(callId);
-      reject(storeErrors.create("RS_ERR_STORE_UNAVAILABLE", `replica ${target} did not answer in ${timeoutMs} ms`));
+      // Sent: the replica may have applied it.
+      reject(storeErrors.create("RS_ERR_STORE_NO_ANSWER", `replica ${target} did not answer in ${timeoutMs} ms`));
     });
     const callId = node.calls.call((reply) => {
       timer.cancel();
       if (reply[0] === "fwdres" && reply[2] === null) resolve(reply[3]);
       else {
         const e = (reply[2] ?? {}) as { code?: string; message?: string };
-        const code = (e.code && e.code in storeErrors.codes ? e.code : "RS_ERR_STORE_UNAVAILABLE") as never;
+        const code = (e.code && e.code in storeErrors.codes ? e.code : "RS_ERR_STORE_NO_ANSWER") as never;
         reject(storeErrors.create(code, `via ${target}: ${e.message ?? "no answer"}`));
       }
     });

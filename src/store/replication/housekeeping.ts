@@ -2,7 +2,9 @@
 // dropping settled writes, an anti-entropy round, a bounded compaction sweep, and once a
 // second the persisted stream cursors and the log truncated below what every peer acked.
 import type { TimerHandle } from "../../core/index.ts";
+import { expireDedup } from "./dedup.ts";
 import { gossipMs, tickMs } from "./engine-constants.ts";
+import { renewLease } from "./hlc-lease.ts";
 import type { NodeContext } from "./node-context.ts";
 import { gossipStability, sweepSome } from "./stability.ts";
 import { pump } from "./streams.ts";
@@ -15,7 +17,7 @@ export function scheduleTick(node: NodeContext, setTimer: (timer: TimerHandle) =
       try {
         tick(node);
       } catch (err) {
-        node.log.error("tick failed", { err: err as Error });
+        node.errors.report("tick", err);
       }
       scheduleTick(node, setTimer);
     }),
@@ -33,14 +35,22 @@ function tick(node: NodeContext): void {
     gossipStability(node);
   }
   for (let i = node.pending.length - 1; i >= 0; i--) if (node.pending[i].done) node.pending.splice(i, 1);
-  node.antiEntropy.tick(nowMs);
+  // Its own catch, so a failing round neither hides behind nor stops the chores after it.
+  try {
+    node.antiEntropy.tick(nowMs);
+  } catch (err) {
+    node.errors.report("anti-entropy-tick", err);
+  }
   sweepSome(node);
+  expireDedup(node);
+  renewLease(node);
   if (nowMs - node.chores.lastTruncateMs >= 1_000) {
     node.chores.lastTruncateMs = nowMs;
     saveCursors(node);
     let min = node.storage.lastSeq();
     for (const s of node.out.values()) min = Math.min(min, s.acked);
     node.storage.truncateLog(min);
+    node.hints.prune((target) => node.out.get(target)?.acked ?? 0);
     node.storage.maintain();
   }
 }

@@ -6,7 +6,7 @@ import { decodeState, encodeState } from "../crdt/crdt.ts";
 import type { WireMessage } from "../wire/transport.ts";
 import type { NodeContext } from "./node-context.ts";
 import type { RepEntry } from "./outbound-stream.ts";
-import { read, recvFor } from "./read-path.ts";
+import { read, recvFor, replicaAnswer } from "./read-path.ts";
 import { onStability } from "./stability.ts";
 import { onAck, onNack, onRep } from "./streams.ts";
 import { mutate } from "./write-path.ts";
@@ -16,7 +16,8 @@ export function onMessage(node: NodeContext, from: string, message: WireMessage)
   try {
     dispatch(node, from, message);
   } catch (err) {
-    node.log.warn("bad message from peer", { peer: from, type: String(message[0]), err: err as Error });
+    const type = String(message[0]).slice(0, 32);
+    node.errors.report(type.startsWith("ae-") ? "anti-entropy-message" : "peer-message", err, { peer: from, type });
   }
 }
 
@@ -36,7 +37,7 @@ function dispatch(node: NodeContext, from: string, m: WireMessage): void {
       return;
     case "read": {
       const [, callId, key, tokenNodes] = m as [string, string, string, string[]];
-      const state = node.local.getState(key);
+      const state = replicaAnswer(node, key);
       const recv = recvFor(node, tokenNodes);
       node.transport.send(from, [
         "readres",
@@ -49,15 +50,20 @@ function dispatch(node: NodeContext, from: string, m: WireMessage): void {
     case "repair": {
       const [, callId, key, partition, bytes] = m as [string, string, string, number, Uint8Array];
       node.local.mergeRemote(key, partition, decodeState(bytes), "repair");
-      if (callId) node.local.afterNextCommit(() => node.transport.send(from, ["repaired", callId]));
+      // Confirmed only once on disk (a failed commit leaves the caller to resend).
+      if (callId) node.local.afterNextCommit((err) => err || node.transport.send(from, ["repaired", callId]));
       return;
     }
     case "hint": {
       // This node is a fallback: it keeps the op in its own log, targeted at the down replica.
       const [, callId, partition, key, payload, target] = m as [string, string, number, string, Uint8Array, string];
       void node.local.append({ partition, key, lh: node.hlc.now(), targets: [target], payload }).then(
-        () => node.transport.send(from, ["hinted", callId]),
-        () => {},
+        (seq) => {
+          node.hints.add({ key, seq, payload, targets: [target] });
+          node.transport.send(from, ["hinted", callId]);
+        },
+        // The coordinator gets no "hinted" and counts this node out; the failure must still show.
+        (err) => node.errors.report("hint-commit", err, { peer: from, target, partition }),
       );
       return;
     }

@@ -3,11 +3,11 @@
 // turn of the event loop that writes the changed rows, the new log entries and the HLC in a
 // single SQLite transaction. The newest log entries stay in memory (the tail), so streams
 // read them without touching the disk.
-import type { Clock, Logger } from "../../core/index.ts";
-import { decodeState, digest, encodeState, type KeyState, merge, nextExpiryMs } from "../crdt/crdt.ts";
-import type { HybridClock } from "../crdt/hlc.ts";
-import { storeErrors } from "../errors.ts";
-import type { KeyRow, LogAppend, LogEntry, Storage } from "../storage/storage.ts";
+import { type Clock, isRedshirtError, type Logger } from "../../core/index.ts";
+import { decodeState, digest, encodeState, type KeyState, merge, nextExpiryMs, opIdsOf } from "../crdt/crdt.ts";
+import { type HybridClock, hlcWallMs } from "../crdt/hlc.ts";
+import type { DedupRow, KeyRow, LogAppend, LogEntry, Storage } from "../storage/storage.ts";
+import { storageErrors } from "../storage-errors.ts";
 import { dirtyKeysMax, logTailMax, stateCacheKeysMax } from "./engine-constants.ts";
 import type { HashTrees } from "./merkle.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
@@ -26,6 +26,8 @@ export type LocalStateInit = {
   readonly m: NodeMetrics;
   /** Runs fn after the current turn (group commit). */
   readonly defer: (fn: () => void) => void;
+  /** How long op ids are remembered (the planet's store.dedupWindowS, in ms). */
+  readonly dedupWindowMs: number;
   /** Called after a commit that appended to the log, so the streams send the new entries. */
   readonly onAppended: () => void;
 };
@@ -39,8 +41,12 @@ export class LocalState {
   #overlay = new Map<string, Entry>();
   #puts = new Map<string, KeyRow | undefined>();
   #appends: LogAppend[] = [];
+  /** Dedup rows of this turn's ops, by op id NUL key (committed with them). */
+  #dedup = new Map<string, DedupRow>();
   #appendWaiters: ((seq: number | Error) => void)[] = [];
-  #afterCommit: (() => void)[] = [];
+  #afterCommit: ((err?: Error) => void)[] = [];
+  /** Hash tree and compaction-list changes of this turn's puts, made once they are on disk. */
+  #afterPuts: (() => void)[] = [];
   #flushScheduled = false;
   #tail: LogEntry[] = [];
   /** Keys with something to compact (counter ops, tombstones, dedup ids), oldest first. */
@@ -84,6 +90,18 @@ export class LocalState {
     if (this.#cache.size > stateCacheKeysMax) this.#cache.delete(this.#cache.keys().next().value as string);
   }
 
+  /** An op id applied to a key within the dedup window (this turn's, or committed). */
+  getDedup(key: string, opId: string): DedupRow | undefined {
+    return this.#dedup.get(`${opId}\u0000${key}`) ?? this.#d.storage.getDedup(key, opId);
+  }
+
+  /** Records an op id with the op's commit: a retry of it is answered, not applied again. */
+  putDedup(row: DedupRow): void {
+    const id = `${row.opId}\u0000${row.key}`;
+    if (!this.#dedup.has(id)) this.#dedup.set(id, row);
+    this.#scheduleFlush();
+  }
+
   /** Stages a key's new state for the next commit; `known` saves work the caller already did. */
   putState(
     key: string,
@@ -102,10 +120,15 @@ export class LocalState {
         expiresAtMs: nextExpiryMs(state),
       };
     }
-    this.#d.trees.update(partition, key, old?.digest ?? 0, row?.digest ?? 0);
-    if (state && needsCompaction(state) && !this.dirty.has(key) && this.dirty.size < dirtyKeysMax) {
-      this.dirty.set(key, { partition, sinceMs: this.#d.clock.monoMs() });
-    }
+    const oldDigest = old?.digest ?? 0;
+    const newDigest = row?.digest ?? 0;
+    const compactable = state !== undefined && needsCompaction(state);
+    this.#afterPuts.push(() => {
+      this.#d.trees.update(partition, key, oldDigest, newDigest);
+      if (compactable && !this.dirty.has(key) && this.dirty.size < dirtyKeysMax) {
+        this.dirty.set(key, { partition, sinceMs: this.#d.clock.monoMs() });
+      }
+    });
     this.#overlay.set(key, { state, row });
     this.#puts.set(key, row);
     this.#scheduleFlush();
@@ -118,12 +141,27 @@ export class LocalState {
     const before = row?.digest ?? 0;
     const after = merged ? digest(merged) : 0;
     if (merged && local && before === after && sameRepresentation(local, merged)) return false;
+    if (remote) this.#learnOpIds(key, partition, local, remote);
     if (local && before !== after) {
       this.#d.m.conflicts.inc({ kind });
       if (kind === "repair") this.#d.m.repairs.inc({ kind: "anti-entropy" });
     }
     this.putState(key, partition, merged, { old: row, digest: after });
     return true;
+  }
+
+  /**
+   * A replica learns the op ids of what it merges (those its state did not hold yet), so a
+   * retry that reaches it, in any site, long after the ids folded out of the state is still
+   * recognised. Ids older than the window are not worth a row.
+   */
+  #learnOpIds(key: string, partition: number, local: KeyState | undefined, remote: KeyState): void {
+    const oldestMs = this.#d.clock.nowMs() - this.#d.dedupWindowMs;
+    for (const [opId, h] of opIdsOf(remote)) {
+      if (hlcWallMs(h) < oldestMs) continue;
+      if (local && (opId in local.ops || opId in local.done)) continue;
+      this.putDedup({ opId, key, partition, h, answer: "" });
+    }
   }
 
   /** Appends an entry to the outbound log with the next commit; resolves with its seq. */
@@ -135,7 +173,8 @@ export class LocalState {
     });
   }
 
-  afterNextCommit(fn: () => void): void {
+  /** Runs fn after the next commit; with the error when that commit failed (nothing of it was applied). */
+  afterNextCommit(fn: (err?: Error) => void): void {
     this.#afterCommit.push(fn);
     this.#scheduleFlush();
   }
@@ -153,13 +192,17 @@ export class LocalState {
     const appends = this.#appends;
     const waiters = this.#appendWaiters;
     const after = this.#afterCommit;
-    if (puts.size === 0 && appends.length === 0 && after.length === 0) return;
+    const dedup = this.#dedup;
+    const afterPuts = this.#afterPuts;
+    this.#afterPuts = [];
+    if (puts.size === 0 && appends.length === 0 && after.length === 0 && dedup.size === 0) return;
+    this.#dedup = new Map();
     this.#puts = new Map();
     this.#appends = [];
     this.#appendWaiters = [];
     this.#afterCommit = [];
     let seqs: number[] = [];
-    if (puts.size > 0 || appends.length > 0) {
+    if (puts.size > 0 || appends.length > 0 || dedup.size > 0) {
       const rows: KeyRow[] = [];
       const deletes: string[] = [];
       for (const [key, row] of puts) {
@@ -167,10 +210,8 @@ export class LocalState {
         else deletes.push(key);
       }
       const meta: [string, string][] = [];
-      if (hlc.last !== this.#hlcSaved) {
-        this.#hlcSaved = hlc.last;
-        meta.push(["hlc", String(this.#hlcSaved)]);
-      }
+      const hlcToSave = hlc.last;
+      if (hlcToSave !== this.#hlcSaved) meta.push(["hlc", String(hlcToSave)]);
       try {
         m.commits.inc();
         m.committedKeys.inc(undefined, rows.length + deletes.length);
@@ -179,15 +220,26 @@ export class LocalState {
           deletes,
           appends,
           meta,
+          dedup: [...dedup.values()],
         });
       } catch (cause) {
+        // Nothing of the batch is on disk: forget this turn's states (reads go to the disk
+        // again), leave the hash trees and compaction lists as they were, and fail every
+        // waiter with a definite error; a stream batch is not acknowledged (its callback
+        // rewinds the stream), so no later commit acknowledges what this one lost.
         this.#overlay.clear();
-        const err = storeErrors.create("RS_ERR_STORE_OVERLOADED", "the commit to disk failed", { cause });
+        m.commitFailures.inc();
+        const err = isRedshirtError(cause, "RS_ERR_STORE_DISK_WRITE")
+          ? (cause as Error)
+          : storageErrors.create("RS_ERR_STORE_DISK_WRITE", "the commit to disk failed", { cause });
         this.#d.log.error("commit failed", { err: cause as Error });
         for (const w of waiters) w(err);
+        for (const fn of after) fn(err);
         return;
       }
+      this.#hlcSaved = hlcToSave;
     }
+    for (const fn of afterPuts) fn();
     for (const [key, entry] of this.#overlay) {
       if (entry.row) this.#remember(key, entry);
       else this.#cache.delete(key);

@@ -10,6 +10,8 @@ import type { Storage } from "../storage/storage.ts";
 import type { Transport } from "../wire/transport.ts";
 import type { AntiEntropy } from "./anti-entropy.ts";
 import type { Calls } from "./calls.ts";
+import type { HintIndex } from "./hint-index.ts";
+import type { InternalErrors } from "./internal-errors.ts";
 import type { LocalState } from "./local-state.ts";
 import type { HashTrees } from "./merkle.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
@@ -21,6 +23,8 @@ export type PendingWrite = {
   readonly seq: number;
   readonly targets: ReadonlySet<string>;
   readonly holders: Set<string>;
+  /** Local replicas that are down whose op a fallback holds as a hint (count toward the local part only). */
+  readonly hinted: Set<string>;
   readonly partition: number;
   readonly level: Consistency;
   done: boolean;
@@ -41,6 +45,8 @@ export type NodeContext = {
   readonly hlc: HybridClock;
   readonly trees: HashTrees;
   readonly m: NodeMetrics;
+  /** Failures no caller waits for: counted by reason and logged. */
+  readonly errors: InternalErrors;
   /** Per partition: replica node ids per site, in rendezvous order. */
   readonly replicas: readonly Map<string, string[]>[];
   /** Per partition: every node of this site in rendezvous order (fallbacks for hints). */
@@ -52,6 +58,8 @@ export type NodeContext = {
   /** Key states and the outbound log, behind a cache and group commit. */
   readonly local: LocalState;
   readonly calls: Calls;
+  /** Hints this node holds as a fallback, by key, for reads. */
+  readonly hints: HintIndex;
   readonly antiEntropy: AntiEntropy;
   /** Outbound replication stream per peer. */
   readonly out: Map<string, OutboundStream>;

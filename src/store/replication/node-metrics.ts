@@ -30,7 +30,46 @@ export function createNodeMetrics(metrics: Registry) {
       "redshirt_store_commits_total",
       "SQLite commits (group commits: one per turn of the event loop).",
     ),
+    dedupHits: metrics.counter(
+      "redshirt_store_dedup_hits_total",
+      "Writes recognised as retries by the dedup table, by where the op id came from (coordinated here or learned from a peer).",
+    ),
+    dedupExpired: metrics.counter("redshirt_store_dedup_expired_total", "Dedup rows deleted once past the window."),
+    dedupRows: metrics.gauge("redshirt_store_dedup_rows", "Op ids kept in the dedup table."),
+    commitFailures: metrics.counter(
+      "redshirt_store_commit_failures_total",
+      "Group commits that failed (disk full, I/O error); nothing of them was applied.",
+    ),
+    hlcLease: metrics.counter(
+      "redshirt_store_hlc_lease_commits_total",
+      "HLC lease ceilings persisted, by why (start, renew from the tick, ahead: a stamp would have passed it).",
+    ),
+    hlcLeaseFailures: metrics.counter(
+      "redshirt_store_hlc_lease_failures_total",
+      "HLC lease renewals that failed to commit (stamps stop at the old ceiling).",
+    ),
+    hlcRemote: metrics.gauge(
+      "redshirt_store_hlc_remote_stamps",
+      "Remote HLC stamps by kind: rejected (beyond the drift limit, or malformed), ahead (taken, but over 1 s ahead of this wall clock).",
+    ),
     committedKeys: metrics.counter("redshirt_store_committed_keys_total", "Key states written by those commits."),
+    internalErrors: metrics.counter(
+      "redshirt_store_internal_errors_total",
+      "Failures no caller waits for (bad peer messages, failed hint commits, failed chores), by reason.",
+    ),
+    aeRounds: metrics.counter(
+      "redshirt_store_anti_entropy_rounds_total",
+      "Anti-entropy rounds this node started, by outcome (agreed, repaired, capped, timeout).",
+    ),
+    aePages: metrics.counter("redshirt_store_anti_entropy_pages_total", "Anti-entropy key pages exchanged."),
+    aeBucketMismatches: metrics.counter(
+      "redshirt_store_anti_entropy_bucket_mismatches_total",
+      "Hash-tree buckets found to differ from a peer's.",
+    ),
+    aeKeys: metrics.counter(
+      "redshirt_store_anti_entropy_keys_total",
+      "Key states sent to or received from peers by anti-entropy, by direction.",
+    ),
   };
 }
 
@@ -39,6 +78,9 @@ export function renderNodeMetrics(node: NodeContext, metrics: Registry): string 
   const m = node.m;
   m.hints.set(node.storage.logLength());
   m.walBytes.set(node.storage.sizeBytes());
+  m.dedupRows.set(node.storage.dedupCount());
+  m.hlcRemote.set(node.hlc.rejected, { kind: "rejected" });
+  m.hlcRemote.set(node.hlc.ahead, { kind: "ahead" });
   const nowMs = node.clock.nowMs();
   m.stableLag.set(node.stable === 0 ? -1 : nowMs - hlcWallMs(node.stable));
   const bySite = new Map<string, number>();

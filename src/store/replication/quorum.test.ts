@@ -46,3 +46,21 @@ test("quorum - reachability says when a level cannot be met with the nodes that 
   assert.equal(levelReachable("global", replicas, "nyc", isUp), false);
   assert.equal(levelReachable("all", replicas, "nyc", isUp), false);
 });
+
+test("quorum - a hint counts toward the local part of a level only, never toward all", () => {
+  const hinted = new Set(["n2"]);
+  assert.equal(levelMet("local-quorum", replicas, "nyc", new Set(["n1"]), hinted), true);
+  assert.equal(levelMet("global", replicas, "nyc", new Set(["n1", "l1", "l2"]), hinted), true);
+  assert.equal(levelMet("global", replicas, "nyc", new Set(["n1", "l1"]), new Set(["n2", "l2"])), false);
+  const everyOther = ["n1", "n3", "l1", "l2", "l3", "s1", "s2", "s3"];
+  assert.equal(levelMet("all", replicas, "nyc", new Set(everyOther), hinted), false);
+});
+
+test("quorum - with fallbacks up, local-quorum stays reachable with two local replicas down, all does not", () => {
+  const down = new Set(["n2", "n3"]);
+  const isUp = (n: string) => !down.has(n);
+  assert.equal(levelReachable("local-quorum", replicas, "nyc", isUp), false);
+  assert.equal(levelReachable("local-quorum", replicas, "nyc", isUp, 1), true);
+  assert.equal(levelReachable("global", replicas, "nyc", isUp, 1), true);
+  assert.equal(levelReachable("all", replicas, "nyc", isUp, 2), false);
+});

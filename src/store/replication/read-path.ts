@@ -1,13 +1,14 @@
 // The read path of a coordinator: ask the replicas the level needs (this site's first for
-// the local levels, every site once a session token is not yet satisfied here), merge what
-// they answer, and send the merged state to each replica that answered something else
+// the local levels, every site once a session token is not yet satisfied here) and, for
+// local-quorum and global, the site's fallback nodes, which answer with the hints they hold
+// for the key (a write acknowledged through a hint is seen), merge what they answer, and send the merged state to each replica that answered something else
 // (read repair). A session token is satisfied once the replicas that answered have received
 // every write the session made through each coordinator named in it.
 import type { TimerHandle } from "../../core/index.ts";
 import type { ReadRequest, ReadResponse, ReadResult } from "../api-types.ts";
 import { decodeState, digest, encodeState, type KeyState, merge, read as readValue } from "../crdt/crdt.ts";
 import { storeErrors } from "../errors.ts";
-import { checkKey, checkRunning, defaultTimeoutMs } from "./checks.ts";
+import { checkKey, checkReachable, checkRunning, defaultTimeoutMs } from "./checks.ts";
 import { tokenWaitMs } from "./engine-constants.ts";
 import { forward } from "./forward.ts";
 import type { NodeContext, ReplicaResponse } from "./node-context.ts";
@@ -23,13 +24,21 @@ export async function read(node: NodeContext, request: ReadRequest, forwarded: b
     if (forwarded) throw storeErrors.create("RS_ERR_STORE_UNAVAILABLE", "forwarded to a node that is not a replica");
     return (await forward(node, local, "r", request)) as ReadResponse;
   }
+  checkReachable(node, partition, request.consistency, false);
   const timeoutMs = request.timeoutMs ?? defaultTimeoutMs(request.consistency);
   const token = request.token;
   const tokenNodes = Object.keys(token ?? {});
   const responses = new Map<string, ReplicaResponse>();
-  responses.set(node.id, { state: node.local.getState(request.key), recv: recvFor(node, tokenNodes) });
+  responses.set(node.id, { state: replicaAnswer(node, request.key), recv: recvFor(node, tokenNodes) });
+  // Fallbacks of this site that may hold hints for a down local replica (hints go to the
+  // first nodes after the replicas in the site's order): the read waits for those up.
+  const fallbacks =
+    request.consistency === "local-quorum" || request.consistency === "global"
+      ? node.siteOrder[partition].filter((n) => !local.includes(n)).slice(0, local.length)
+      : [];
   const done = (): boolean =>
     levelMet(request.consistency, replicas, node.site, new Set(responses.keys())) &&
+    fallbacks.every((f) => responses.has(f) || !node.transport.isUp(f)) &&
     tokenSatisfied(token, responses.values());
   if (!done()) {
     const localFirst = request.consistency === "local-one" || request.consistency === "local-quorum";
@@ -63,6 +72,7 @@ export async function read(node: NodeContext, request: ReadRequest, forwarded: b
       };
       const all = [...replicas.values()].flat();
       ask(localFirst ? local : all);
+      ask(fallbacks);
       if (localFirst) {
         // The session's writes may not have reached this site yet (a failover): ask the other sites too.
         timers.push(
@@ -103,8 +113,10 @@ function readRepair(
   if (!merged || responses.size < 2) return;
   const want = digest(merged);
   let bytes: Uint8Array | undefined;
+  const replicas = new Set([...node.replicas[partition].values()].flat());
   for (const [replica, r] of responses) {
-    if (digest(r.state) === want) continue;
+    // A fallback's answer is its hints, not a replica's state: nothing to repair there.
+    if (!replicas.has(replica) || digest(r.state) === want) continue;
     node.m.repairs.inc({ kind: "read" });
     if (replica === node.id) {
       node.local.mergeRemote(key, partition, merged, "repair");
@@ -113,6 +125,13 @@ function readRepair(
       node.transport.send(replica, ["repair", "", key, partition, bytes]);
     }
   }
+}
+
+/** A node's answer to a read: its state of the key merged with the hints it holds for it as a fallback. */
+export function replicaAnswer(node: NodeContext, key: string): KeyState | undefined {
+  const hinted = node.hints.stateOf(key);
+  const state = node.local.getState(key);
+  return hinted ? merge(state, hinted) : state;
 }
 
 /** What this replica has received from each coordinator named in a session token. */

@@ -25,8 +25,12 @@ import type { Storage } from "../storage/storage.ts";
 import type { Transport } from "../wire/transport.ts";
 import { AntiEntropy } from "./anti-entropy.ts";
 import { Calls } from "./calls.ts";
+import { hintRebuildBatch } from "./engine-constants.ts";
+import { HintIndex } from "./hint-index.ts";
+import { savedHlc, startLease } from "./hlc-lease.ts";
 import { saveCursors, scheduleTick } from "./housekeeping.ts";
 import { onMessage } from "./inbound.ts";
+import { InternalErrors } from "./internal-errors.ts";
 import { LocalState } from "./local-state.ts";
 import { HashTrees } from "./merkle.ts";
 import { type NodeContext, placementOf } from "./node-context.ts";
@@ -69,7 +73,8 @@ export class StoreNode implements StoreApi, Startable {
     this.site = me.site;
     const { storage, transport, clock, random, logger: log } = components;
     const hlcSaved = Number(storage.meta("hlc") ?? 0);
-    const hlc = new HybridClock(clock, hlcSaved);
+    // A restarted node resumes past its lease: it may have advertised stamps up to it.
+    const hlc = new HybridClock(clock, savedHlc(storage));
     const trees = new HashTrees(init.planet.store.partitions);
     const placement = placementOf(init.planet, me.id, me.site);
     const node: NodeContext = {
@@ -84,6 +89,7 @@ export class StoreNode implements StoreApi, Startable {
       hlc,
       trees,
       m,
+      errors: new InternalErrors(m.internalErrors, log, clock),
       ...placement,
       local: new LocalState({
         storage,
@@ -91,6 +97,7 @@ export class StoreNode implements StoreApi, Startable {
         log,
         hlc,
         hlcSaved,
+        dedupWindowMs: init.planet.store.dedupWindowS * 1_000,
         trees,
         m,
         defer: components.defer ?? ((fn) => setImmediate(fn)),
@@ -99,18 +106,19 @@ export class StoreNode implements StoreApi, Startable {
         },
       }),
       calls: new Calls(me.id),
+      hints: new HintIndex(),
       antiEntropy: new AntiEntropy({
         self: me.id,
         partitions: placement.mine,
         replicasOf: (p) => [...placement.replicas[p].values()].flat().filter((n) => n !== me.id),
         trees,
         random,
+        m,
         isUp: (n) => transport.isUp(n),
         send: (peer, message) => transport.send(peer, message),
-        keysOf: (p) => storage.scanPartition(p, undefined, Number.MAX_SAFE_INTEGER).map((r) => r.key),
+        scanDigests: (p, afterKey, limit) => storage.scanDigests(p, afterKey, limit),
         stateOf: (key) => node.local.getState(key),
         mergeRemote: (key, partition, state) => node.local.mergeRemote(key, partition, state, "repair"),
-        digestOf: (key) => node.local.getRow(key)?.digest ?? 0,
       }),
       out: new Map(),
       expect: new Map(),
@@ -136,6 +144,8 @@ export class StoreNode implements StoreApi, Startable {
     if (node.state !== "new") return;
     node.state = "running";
     node.storage.forEachDigest((key, partition, d) => node.trees.update(partition, key, 0, d));
+    startLease(node);
+    rebuildHints(node);
     const cursors = node.storage.cursors();
     const nowMs = node.clock.monoMs();
     for (const peer of node.others) {
@@ -165,7 +175,8 @@ export class StoreNode implements StoreApi, Startable {
     this.#tickTimer?.cancel();
     node.local.flush();
     saveCursors(node);
-    for (const pw of node.pending) settle(pw, storeErrors.create("RS_ERR_STORE_SHUTTING_DOWN"));
+    // Committed here already, so maybe applied: indefinite (retry with the same op id).
+    for (const pw of node.pending) settle(pw, storeErrors.create("RS_ERR_STORE_INTERRUPTED", node.id));
     node.pending = [];
     node.calls.failAll("shutting down");
     await node.transport.stop();
@@ -226,6 +237,11 @@ export class StoreNode implements StoreApi, Startable {
     return this.#node.stable;
   }
 
+  /** Internal errors counted since start (see internal-errors.ts); healthy runs keep it 0. For tests. */
+  get internalErrors(): number {
+    return this.#node.errors.total;
+  }
+
   /** The anti-entropy root of a partition (tests compare replicas with it). */
   treeRoot(partition: number): number {
     return this.#node.trees.root(partition);
@@ -236,6 +252,17 @@ export class StoreNode implements StoreApi, Startable {
     return Array.from({ length: node.planet.store.partitions }, (_, p) =>
       node.mine.includes(p) ? node.trees.root(p) : 0,
     );
+  }
+}
+
+/** The hints this node holds (log entries of partitions it does not replicate), indexed again after a restart. */
+function rebuildHints(node: NodeContext): void {
+  const mine = new Set(node.mine);
+  for (let after = 0; ; ) {
+    const batch = node.storage.readLog(after, hintRebuildBatch);
+    if (batch.length === 0) return;
+    for (const e of batch) if (!mine.has(e.partition)) node.hints.add(e);
+    after = batch[batch.length - 1].seq;
   }
 }
 

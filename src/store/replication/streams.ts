@@ -51,7 +51,14 @@ export function onRep(
     node.local.mergeRemote(key, partition, decodeState(payload), "replicate");
   }
   node.m.replicated.inc(undefined, entries.length);
-  node.local.afterNextCommit(() => {
+  node.local.afterNextCommit((err) => {
+    if (err) {
+      // Not on disk: expect this batch again, and have the sender go back to it. A later
+      // batch that arrives first is nacked too, so nothing past the hole is acknowledged.
+      node.expect.set(from, Math.min(node.expect.get(from) ?? after, after));
+      node.transport.send(from, ["nack", after]);
+      return;
+    }
     if ((node.recv.get(from) ?? 0) < lh) node.recv.set(from, lh);
     node.transport.send(from, ["ack", upTo]);
   });

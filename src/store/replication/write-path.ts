@@ -6,9 +6,10 @@
 import type { TimerHandle } from "../../core/index.ts";
 import type { Consistency } from "../../topology/index.ts";
 import type { MutateRequest, MutateResult, ReadResult } from "../api-types.ts";
-import { applyMutation, compact, digest, encodeState, type KeyState } from "../crdt/crdt.ts";
+import { applyMutation, compact, digest, encodeState, type KeyState, read as readValue } from "../crdt/crdt.ts";
 import { storeErrors } from "../errors.ts";
-import { checkKey, checkLoad, checkRunning, defaultTimeoutMs } from "./checks.ts";
+import { checkDedupRoom, checkKey, checkLoad, checkReachable, checkRunning, defaultTimeoutMs } from "./checks.ts";
+import { coordinatorRow } from "./dedup.ts";
 import { spreadResendMs } from "./engine-constants.ts";
 import { forward } from "./forward.ts";
 import { type NodeContext, targetsOf } from "./node-context.ts";
@@ -28,10 +29,24 @@ export async function mutate(node: NodeContext, request: MutateRequest, forwarde
     if (forwarded) throw storeErrors.create("RS_ERR_STORE_UNAVAILABLE", "forwarded to a node that is not a replica");
     return (await forward(node, local, "m", request)) as MutateResult;
   }
-  checkLoad(node);
   const timeoutMs = request.timeoutMs ?? defaultTimeoutMs(request.consistency);
-  // The state is rewritten anyway: compact it first, so a hot key does not grow.
   const { state: stored, row: storedRow } = node.local.getEntry(request.key);
+  const seen = node.local.getDedup(request.key, request.opId);
+  if (seen) {
+    // Applied here before, or learned from its coordinator: answer as the first time.
+    node.m.dedupHits.inc({ from: seen.answer === "" ? "peer" : "coordinator" });
+    if (stored) await spread(node, request.key, partition, stored, request.consistency, timeoutMs);
+    const value = seen.answer === "" ? readValue(stored, node.clock.nowMs()) : JSON.parse(seen.answer);
+    return {
+      value: value as ReadResult,
+      duplicate: true,
+      token: mergeSessionTokens(request.token, { [node.id]: node.hlc.last }),
+    };
+  }
+  checkLoad(node);
+  checkDedupRoom(node);
+  checkReachable(node, partition, request.consistency, true);
+  // The state is rewritten anyway: compact it first, so a hot key does not grow.
   const h = node.hlc.now();
   const before = stored && node.stable > 0 ? compact(stored, node.stable, h) : stored;
   const applied = applyMutation(before, request.mutation as never, {
@@ -49,6 +64,7 @@ export async function mutate(node: NodeContext, request: MutateRequest, forwarde
     };
   }
   node.local.putState(request.key, partition, applied.state, { old: storedRow, digest: digest(applied.state) });
+  node.local.putDedup(coordinatorRow(request.opId, request.key, partition, h, applied.value));
   const targets = targetsOf(node, partition);
   const seq = await node.local.append({
     partition,

@@ -31,8 +31,16 @@ import {
 } from "../constants.ts";
 import { storageErrors } from "../storage-errors.ts";
 import type { CheckpointerData, CheckpointerReply } from "./sqlite-checkpointer.ts";
-import type { CommitBatch, KeyRow, LogEntry, Storage } from "./storage.ts";
-import { checkAppend, checkCursor, checkKey, checkKeyRow, checkLimit, checkMeta } from "./storage-rows.ts";
+import type { CommitBatch, DedupRow, KeyDigest, KeyRow, LogEntry, Storage } from "./storage.ts";
+import {
+  checkAppend,
+  checkCursor,
+  checkDedupRow,
+  checkKey,
+  checkKeyRow,
+  checkLimit,
+  checkMeta,
+} from "./storage-rows.ts";
 
 export type SqliteStorageOptions = {
   /** Page cache in KiB (default sqliteCacheKiB). */
@@ -75,6 +83,19 @@ CREATE TABLE log_state (id INTEGER PRIMARY KEY CHECK (id = 0), last_seq INTEGER 
 INSERT INTO log_state (id, last_seq) VALUES (0, 0);
 CREATE TABLE cursors (peer TEXT PRIMARY KEY, seq INTEGER NOT NULL) STRICT, WITHOUT ROWID;
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT, WITHOUT ROWID;
+`;
+
+// Version 2 adds the dedup table (storage.ts says what it holds); a version 1 file is upgraded in place.
+const schemaV2 = `
+CREATE TABLE dedup (
+  op_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  partition INTEGER NOT NULL,
+  h INTEGER NOT NULL,
+  answer TEXT NOT NULL,
+  PRIMARY KEY (op_id, key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX dedup_by_h ON dedup (h);
 `;
 
 const keyColumns = "key, partition, state, digest, expires_at AS expiresAtMs";
@@ -166,12 +187,13 @@ function migrate(db: DatabaseSync, path: string): void {
   }
   if (version === storageSchemaVersion) return;
   const tables = Number(db.prepare("SELECT count(*) AS n FROM sqlite_schema").get()?.n ?? 0);
-  if (tables > 0) {
+  if (tables > 0 && version === 0) {
     throw storageErrors.create("RS_ERR_STORE_DISK_OPEN", `${path} holds tables but is not a redshirt data file`);
   }
   db.exec("BEGIN IMMEDIATE");
   try {
-    db.exec(schemaV1);
+    if (version < 1) db.exec(schemaV1);
+    if (version < 2) db.exec(schemaV2);
     db.exec(`PRAGMA application_id = ${sqliteApplicationId}`);
     db.exec(`PRAGMA user_version = ${storageSchemaVersion}`);
     db.exec("COMMIT");
@@ -209,6 +231,8 @@ class SqliteStorage implements Storage {
     | "getKey"
     | "scanFirst"
     | "scanAfter"
+    | "digestsFirst"
+    | "digestsAfter"
     | "digests"
     | "expired"
     | "readLog"
@@ -219,11 +243,15 @@ class SqliteStorage implements Storage {
     | "pageCount"
     | "pageSize"
     | "checkpointPassive"
-    | "checkpointTruncate",
+    | "checkpointTruncate"
+    | "insertDedup"
+    | "getDedup"
+    | "expireDedup",
     StatementSync
   >;
   #lastSeq: number;
   #logLength: number;
+  #dedupCount = 0;
   #commitsSinceMaintain = 0;
   #closed = false;
   readonly #lock: DatabaseSync | undefined;
@@ -265,6 +293,8 @@ class SqliteStorage implements Storage {
       scanFirst: p(`SELECT ${keyColumns} FROM keys WHERE partition = ? ORDER BY key LIMIT ?`),
       scanAfter: p(`SELECT ${keyColumns} FROM keys WHERE partition = ? AND key > ? ORDER BY key LIMIT ?`),
       digests: p("SELECT key, partition, digest FROM keys"),
+      digestsFirst: p("SELECT key, digest FROM keys WHERE partition = ? ORDER BY key LIMIT ?"),
+      digestsAfter: p("SELECT key, digest FROM keys WHERE partition = ? AND key > ? ORDER BY key LIMIT ?"),
       expired: p(
         `SELECT ${keyColumns} FROM keys WHERE expires_at > 0 AND expires_at <= ? ORDER BY expires_at, key LIMIT ?`,
       ),
@@ -277,7 +307,13 @@ class SqliteStorage implements Storage {
       pageSize: p("PRAGMA page_size"),
       checkpointPassive: p("PRAGMA wal_checkpoint(PASSIVE)"),
       checkpointTruncate: p("PRAGMA wal_checkpoint(TRUNCATE)"),
+      insertDedup: p("INSERT OR IGNORE INTO dedup (op_id, key, partition, h, answer) VALUES (?, ?, ?, ?, ?)"),
+      getDedup: p("SELECT op_id AS opId, key, partition, h, answer FROM dedup WHERE op_id = ? AND key = ?"),
+      expireDedup: p(
+        "DELETE FROM dedup WHERE (op_id, key) IN (SELECT op_id, key FROM dedup WHERE h < ? ORDER BY h LIMIT ?)",
+      ),
     };
+    this.#dedupCount = Number(db.prepare("SELECT count(*) AS n FROM dedup").get()?.n ?? 0);
     const saved = Number(db.prepare("SELECT last_seq FROM log_state WHERE id = 0").get()?.last_seq ?? 0);
     const newest = Number(db.prepare("SELECT max(seq) AS s FROM log").get()?.s ?? 0);
     this.#lastSeq = Math.max(saved, newest);
@@ -291,10 +327,12 @@ class SqliteStorage implements Storage {
     const appends = batch.appends ?? [];
     const cursors = batch.cursors ?? [];
     const meta = batch.meta ?? [];
-    if (puts.length + deletes.length + appends.length + cursors.length + meta.length === 0) return [];
+    const dedup = batch.dedup ?? [];
+    if (puts.length + deletes.length + appends.length + cursors.length + meta.length + dedup.length === 0) return [];
     const s = this.#s;
     const seqs: number[] = [];
     let seq = this.#lastSeq;
+    let dedupAdded = 0;
     try {
       s.begin.run();
       // Order inside a batch: puts, then deletes, then appends, cursors, meta.
@@ -320,12 +358,17 @@ class SqliteStorage implements Storage {
         checkMeta(name, value);
         s.setMeta.run(name, value);
       }
+      for (const d of dedup) {
+        checkDedupRow(d);
+        dedupAdded += Number(s.insertDedup.run(d.opId, d.key, d.partition, d.h, d.answer).changes);
+      }
       s.commit.run();
     } catch (err) {
       this.#rollback(err);
     }
     this.#lastSeq = seq;
     this.#logLength += seqs.length;
+    this.#dedupCount += dedupAdded;
     if (++this.#commitsSinceMaintain >= commitsPerMaintainMax) this.maintain();
     return seqs;
   }
@@ -355,6 +398,16 @@ class SqliteStorage implements Storage {
         ? this.#s.scanFirst.all(partition, limit)
         : this.#s.scanAfter.all(partition, afterKey, limit);
     return rows.map(toKeyRow);
+  }
+
+  scanDigests(partition: number, afterKey: string | undefined, limit: number): KeyDigest[] {
+    this.#checkOpen();
+    checkLimit(limit);
+    const rows =
+      afterKey === undefined
+        ? this.#s.digestsFirst.all(partition, limit)
+        : this.#s.digestsAfter.all(partition, afterKey, limit);
+    return rows.map((r) => ({ key: r.key as string, digest: r.digest as number }));
   }
 
   forEachDigest(fn: (key: string, partition: number, digest: number) => void): void {
@@ -413,6 +466,34 @@ class SqliteStorage implements Storage {
   cursors(): Map<string, number> {
     this.#checkOpen();
     return new Map(this.#s.cursors.all().map((r) => [r.peer as string, r.seq as number]));
+  }
+
+  getDedup(key: string, opId: string): DedupRow | undefined {
+    this.#checkOpen();
+    const r = this.#s.getDedup.get(opId, key);
+    return r ? (r as unknown as DedupRow) : undefined;
+  }
+
+  expireDedup(beforeH: number, limit: number): number {
+    this.#checkOpen();
+    checkLimit(limit);
+    if (this.#dedupCount === 0) return 0;
+    let removed = 0;
+    try {
+      this.#s.begin.run();
+      removed = Number(this.#s.expireDedup.run(beforeH, limit).changes);
+      this.#s.commit.run();
+    } catch (err) {
+      this.#rollback(err);
+    }
+    this.#commitsSinceMaintain++;
+    this.#dedupCount -= removed;
+    return removed;
+  }
+
+  dedupCount(): number {
+    this.#checkOpen();
+    return this.#dedupCount;
   }
 
   meta(name: string): string | undefined {

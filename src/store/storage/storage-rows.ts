@@ -3,7 +3,7 @@
 // checks are assertions: commit() throws and applies nothing of the batch.
 import { assert } from "../../core/index.ts";
 import { storageReadRowsMax } from "../constants.ts";
-import type { KeyRow, LogAppend } from "./storage.ts";
+import type { DedupRow, KeyRow, LogAppend } from "./storage.ts";
 
 const isIndex = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
 
@@ -38,6 +38,14 @@ export function checkCursor(peer: unknown, seq: unknown): void {
 
 export function checkMeta(name: unknown, value: unknown): void {
   assert(typeof name === "string" && typeof value === "string", "a meta entry is a string name and a string value");
+}
+
+export function checkDedupRow(row: DedupRow): void {
+  checkKey(row.key);
+  assert(typeof row.opId === "string" && row.opId.isWellFormed(), "a dedup row's op id is a well-formed string");
+  assert(isIndex(row.partition), `dedup ${row.opId}: partition is a non-negative integer`);
+  assert(isIndex(row.h), `dedup ${row.opId}: h is a non-negative integer`);
+  assert(typeof row.answer === "string", `dedup ${row.opId}: answer is a string`);
 }
 
 export function checkLimit(limit: number): void {

@@ -12,6 +12,10 @@
 //   Each entry is streamed to its target peers in seq order; a peer's cursor is the last
 //   seq it acknowledged. Entries every target acknowledged can be truncated.
 // - cursors: per peer, the last log seq it acknowledged.
+// - dedup: op ids applied here (coordinated, or learned with a replicated op), with the key,
+//   the op's HLC and the answer its coordinator gave, so a retry within the planet's
+//   `store.dedupWindowS` is recognised long after the op's id folded out of the key's state.
+//   Written in the same commit as the op; expired by age in batches.
 // - meta: small named values (e.g. the HLC high-water mark, so time never goes backwards
 //   across a restart).
 
@@ -24,6 +28,8 @@ export type KeyRow = {
   /** Wall-clock ms when the key expires; 0 for never. */
   readonly expiresAtMs: number;
 };
+
+export type KeyDigest = { readonly key: string; readonly digest: number };
 
 export type LogAppend = {
   readonly partition: number;
@@ -38,12 +44,25 @@ export type LogAppend = {
 
 export type LogEntry = LogAppend & { readonly seq: number };
 
+/** An op id applied on this node: a retry of it within the dedup window is not applied again. */
+export type DedupRow = {
+  readonly opId: string;
+  readonly key: string;
+  readonly partition: number;
+  /** The op's HLC (its coordinator's stamp); rows expire by its wall time. */
+  readonly h: number;
+  /** The answer the coordinator gave (JSON of the value), or "" when not kept (a replica, or too large). */
+  readonly answer: string;
+};
+
 export type CommitBatch = {
   readonly puts?: readonly KeyRow[];
   readonly deletes?: readonly string[];
   readonly appends?: readonly LogAppend[];
   readonly cursors?: ReadonlyArray<readonly [peer: string, seq: number]>;
   readonly meta?: ReadonlyArray<readonly [name: string, value: string]>;
+  /** Inserted when (opId, key) is not there yet: the first answer recorded stays. */
+  readonly dedup?: readonly DedupRow[];
 };
 
 export interface Storage {
@@ -52,6 +71,11 @@ export interface Storage {
   getKey(key: string): KeyRow | undefined;
   /** Keys of a partition in key order after `afterKey` (exclusive), at most `limit`. */
   scanPartition(partition: number, afterKey: string | undefined, limit: number): KeyRow[];
+  /**
+   * The keys of a partition in key order after `afterKey` (exclusive) with their digests,
+   * at most `limit`: what anti-entropy pages through, without reading the state blobs.
+   */
+  scanDigests(partition: number, afterKey: string | undefined, limit: number): KeyDigest[];
   /** Every key's digest, for rebuilding hash trees at start: calls fn per key. */
   forEachDigest(fn: (key: string, partition: number, digest: number) => void): void;
   /** Keys whose expiresAtMs is in (0, nowMs], at most `limit`. */
@@ -65,6 +89,12 @@ export interface Storage {
   /** Number of entries currently in the log (hints and unacknowledged entries). */
   logLength(): number;
   cursors(): Map<string, number>;
+  /** The dedup row of an op id on a key, if it is still kept. */
+  getDedup(key: string, opId: string): DedupRow | undefined;
+  /** Deletes at most `limit` dedup rows with h < beforeH; returns how many went. */
+  expireDedup(beforeH: number, limit: number): number;
+  /** Dedup rows kept (counted, not scanned). */
+  dedupCount(): number;
   meta(name: string): string | undefined;
   /** Bytes used on disk (or in memory), for push-back when space runs short. */
   sizeBytes(): number;

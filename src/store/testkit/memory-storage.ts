@@ -7,10 +7,11 @@
 // new handle sees everything committed, and the old handle fails on any further use (a
 // crashed engine whose timers still run is a bug in the simulation, caught here).
 import { assert } from "../../core/index.ts";
-import type { CommitBatch, KeyRow, LogAppend, LogEntry, Storage } from "../storage/storage.ts";
+import type { CommitBatch, DedupRow, KeyDigest, KeyRow, LogAppend, LogEntry, Storage } from "../storage/storage.ts";
 import {
   checkAppend,
   checkCursor,
+  checkDedupRow,
   checkKey,
   checkKeyRow,
   checkLimit,
@@ -24,6 +25,9 @@ export type MemoryStorageOptions = {
   readonly capacityBytes?: number;
 };
 
+const dedupId = (key: string, opId: string): string => `${opId}\u0000${key}`;
+const dedupRowBytes = (r: DedupRow): number => rowOverheadBytes + (r.opId.length + r.key.length + r.answer.length) * 2;
+
 type Disk = {
   keys: Map<string, KeyRow>;
   /** Keys of each partition, sorted by compareKeys. */
@@ -35,6 +39,8 @@ type Disk = {
   lastSeq: number;
   cursors: Map<string, number>;
   meta: Map<string, string>;
+  /** Dedup rows by op id NUL key. */
+  dedup: Map<string, DedupRow>;
   bytes: number;
   capacityBytes: number;
   /** Bumped by reopen(); a handle of an older generation is dead. */
@@ -93,6 +99,7 @@ export class MemoryStorage implements Storage {
   #disk: Disk;
   #generation: number;
   #closed = false;
+  #failCommits = 0;
 
   constructor(options: MemoryStorageOptions = {}) {
     this.#disk = {
@@ -103,6 +110,7 @@ export class MemoryStorage implements Storage {
       lastSeq: 0,
       cursors: new Map(),
       meta: new Map(),
+      dedup: new Map(),
       bytes: 0,
       capacityBytes: options.capacityBytes ?? Number.POSITIVE_INFINITY,
       generation: 0,
@@ -116,6 +124,33 @@ export class MemoryStorage implements Storage {
     next.#disk = this.#disk;
     next.#generation = ++this.#disk.generation;
     return next;
+  }
+
+  /** The next `n` commits fail with RS_ERR_STORE_DISK_WRITE and apply nothing (an I/O error). */
+  failNextCommits(n: number): void {
+    this.#failCommits = n;
+  }
+
+  getDedup(key: string, opId: string): DedupRow | undefined {
+    const r = this.#open().dedup.get(dedupId(key, opId));
+    return r ? { ...r } : undefined;
+  }
+
+  expireDedup(beforeH: number, limit: number): number {
+    const d = this.#open();
+    checkLimit(limit);
+    // Oldest first, as the SQLite index does (the map is small in the simulation).
+    const old = [...d.dedup.entries()].filter(([, r]) => r.h < beforeH).sort((a, b) => a[1].h - b[1].h);
+    const gone = old.slice(0, limit);
+    for (const [id, r] of gone) {
+      d.dedup.delete(id);
+      d.bytes -= dedupRowBytes(r);
+    }
+    return gone.length;
+  }
+
+  dedupCount(): number {
+    return this.#open().dedup.size;
   }
 
   /** Changes the simulated disk size (undefined: unlimited), e.g. to inject "disk full". */
@@ -144,6 +179,15 @@ export class MemoryStorage implements Storage {
     }
     for (const [peer, seq] of cursors) checkCursor(peer, seq);
     for (const [name, value] of meta) checkMeta(name, value);
+    const dedup = batch.dedup ?? [];
+    for (const r of dedup) {
+      checkDedupRow(r);
+      growthBytes += dedupRowBytes(r);
+    }
+    if (this.#failCommits > 0) {
+      this.#failCommits--;
+      throw storageErrors.create("RS_ERR_STORE_DISK_WRITE", "an I/O error (injected)");
+    }
     if (growthBytes > 0 && d.bytes + growthBytes > d.capacityBytes) {
       throw storageErrors.create("RS_ERR_STORE_DISK_WRITE", "database or disk is full (simulated)", {
         detail: { sizeBytes: d.bytes, capacityBytes: d.capacityBytes },
@@ -161,6 +205,12 @@ export class MemoryStorage implements Storage {
     }
     for (const [peer, seq] of cursors) d.cursors.set(peer, seq);
     for (const [name, value] of meta) d.meta.set(name, value);
+    for (const r of dedup) {
+      const id = dedupId(r.key, r.opId);
+      if (d.dedup.has(id)) continue;
+      d.dedup.set(id, { ...r });
+      d.bytes += dedupRowBytes(r);
+    }
     return seqs;
   }
 
@@ -210,6 +260,14 @@ export class MemoryStorage implements Storage {
     const sorted = d.partitions.get(partition) ?? [];
     const from = afterKey === undefined ? 0 : searchKeys(sorted, afterKey, false);
     return sorted.slice(from, from + limit).map((k) => copyKeyRow(d.keys.get(k)!));
+  }
+
+  scanDigests(partition: number, afterKey: string | undefined, limit: number): KeyDigest[] {
+    const d = this.#open();
+    checkLimit(limit);
+    const sorted = d.partitions.get(partition) ?? [];
+    const from = afterKey === undefined ? 0 : searchKeys(sorted, afterKey, false);
+    return sorted.slice(from, from + limit).map((k) => ({ key: k, digest: d.keys.get(k)!.digest }));
   }
 
   forEachDigest(fn: (key: string, partition: number, digest: number) => void): void {

@@ -60,6 +60,8 @@ export class SimCluster {
   readonly planet: Planet;
   readonly nodes = new Map<string, SimNode>();
   readonly #logger = createLogger({}, { level: "error", write: () => {} });
+  /** Internal errors counted by incarnations that are gone (crashed or stopped). */
+  #internalErrorsOfPast = 0;
 
   constructor(options: SimClusterOptions) {
     this.planet = options.planet;
@@ -112,6 +114,7 @@ export class SimCluster {
     const node = this.#node(id);
     if (!node.engine) return;
     node.clock!.alive = false;
+    this.#internalErrorsOfPast += node.engine.internalErrors;
     node.engine = undefined;
     node.clock = undefined;
     this.network.crash(id);
@@ -123,6 +126,13 @@ export class SimCluster {
     const node = this.#node(id);
     node.storage = node.storage.reopen();
     await this.start(id);
+  }
+
+  /** Internal errors counted by every incarnation of every node so far (healthy runs: 0). */
+  internalErrors(): number {
+    let total = this.#internalErrorsOfPast;
+    for (const node of this.nodes.values()) total += node.engine?.internalErrors ?? 0;
+    return total;
   }
 
   isRunning(id: string): boolean {
@@ -173,13 +183,23 @@ export class SimCluster {
     return this.request(id, (e) => e.read(request));
   }
 
-  /** Moves simulated time forward in small steps, letting promise callbacks run between them. */
-  async advance(ms: number, stepMs = 1): Promise<void> {
+  /**
+   * Moves simulated time forward from one timer's instant to the next, letting promise
+   * callbacks run between them as Node runs microtasks between two timer callbacks. (Steps
+   * of a fixed length would run a delivery, the peer's commit and its ack in one go, before
+   * the continuation of an `await` that Node would have run first.)
+   */
+  async advance(ms: number): Promise<void> {
     const end = this.clock.monoMs() + ms;
-    while (this.clock.monoMs() < end) {
+    for (;;) {
+      const now = this.clock.monoMs();
       const next = this.clock.nextTimerMs();
-      const stepTo = Math.min(end, Math.max(this.clock.monoMs() + stepMs, next ?? end));
-      this.clock.advance(stepTo - this.clock.monoMs());
+      if (next === undefined || next > end) {
+        if (now < end) this.clock.advance(end - now);
+        await drainMicrotasks();
+        return;
+      }
+      this.clock.advance(Math.max(0, next - now));
       await drainMicrotasks();
     }
   }
@@ -199,6 +219,7 @@ export class SimCluster {
     for (const node of this.nodes.values()) {
       if (node.engine) {
         node.clock!.alive = false;
+        this.#internalErrorsOfPast += node.engine.internalErrors;
         node.engine = undefined;
       }
     }

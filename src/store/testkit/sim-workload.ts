@@ -15,6 +15,13 @@ export type SimulationOptions = {
   /** Crash, restart and partition nodes while the workload runs. */
   readonly faults?: boolean;
   readonly planet?: Planet;
+  /**
+   * Repair alone must converge the replicas: at the end, one site is cut off while one of
+   * its nodes coordinates a burst of local-quorum writes, then that node dies for good (its
+   * log never streams) and the rest heals. Only anti-entropy between the survivors can carry
+   * those writes to the other sites.
+   */
+  readonly repairOnly?: boolean;
   readonly onProgress?: (line: string) => void;
 };
 
@@ -27,6 +34,10 @@ export type SimulationReport = {
   readonly partitions: number;
   readonly convergedAfterMs: number;
   readonly simulatedMs: number;
+  /** Internal errors counted by every node (bad messages, failed chores): 0 in a healthy run. */
+  readonly internalErrors: number;
+  /** The node left dead in a repairOnly run. */
+  readonly leftDead: string | undefined;
 };
 
 export const simPlanetYaml = `
@@ -180,11 +191,47 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   for (const id of nodeIds) if (!cluster.isRunning(id)) await cluster.restart(id);
   await cluster.advance(5_000);
   await cluster.settle(Promise.all(inflight));
+  let leftDead: string | undefined;
+  if (options.repairOnly) {
+    leftDead = nodeIds[rnd.int(nodeIds.length)];
+    const site = planet.storeNodes.find((n) => n.id === leftDead)!.site;
+    const inside = planet.storeNodes.filter((n) => n.site === site).map((n) => n.id);
+    cluster.network.partition(
+      inside,
+      nodeIds.filter((n) => !inside.includes(n)),
+    );
+    const burst: Pending[] = [];
+    for (let i = 0; i < 40; i++) {
+      const kind = i % 3;
+      const p: Pending = {
+        opId: `op${opSeq++}`,
+        key: kind === 0 ? `c${rnd.int(6)}` : kind === 1 ? `s${rnd.int(4)}` : `r${rnd.int(4)}`,
+        mutation:
+          kind === 0
+            ? { kind: "incr", by: 1 + rnd.int(5) }
+            : kind === 1
+              ? { kind: "sadd", members: [`m${uniq++}`] }
+              : { kind: "set", value: { v: uniq++ } },
+        acked: false,
+        settled: false,
+        node: leftDead,
+        level: "local-quorum",
+      };
+      burst.push(p);
+      history.push(p);
+      issue(p);
+    }
+    await cluster.settle(Promise.all(inflight));
+    cluster.crash(leftDead);
+    cluster.network.heal();
+    if (!burst.some((p) => p.acked)) problems.push(`no write of the burst at ${leftDead} was acknowledged`);
+  }
+  const live = nodeIds.filter((id) => cluster.isRunning(id));
   const healedAt = cluster.clock.nowMs();
   let converged = false;
   for (let waited = 0; waited < 180_000 && !converged; waited += 1_000) {
     await cluster.advance(1_000);
-    converged = rootsAgree(cluster, planet);
+    converged = rootsAgree(cluster, planet, live);
   }
   const convergedAfterMs = cluster.clock.nowMs() - healedAt;
   if (!converged) problems.push("hash trees did not converge within 180 s of simulated time after healing");
@@ -194,7 +241,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const values = new Map<string, ReadResult>();
   for (const key of keys) {
     let first: string | undefined;
-    for (const id of nodeIds) {
+    for (const id of live) {
       const r = await cluster.settle(cluster.read(id, { key, consistency: "local-one" }));
       if (!r.ok) {
         problems.push(`read ${key} at ${id} failed: ${r.error.message}`);
@@ -204,15 +251,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       if (first === undefined) {
         first = text;
         values.set(key, r.value.value);
-      } else if (text !== first)
-        problems.push(`replicas differ on ${key}: ${first} at ${nodeIds[0]} vs ${text} at ${id}`);
+      } else if (text !== first) problems.push(`replicas differ on ${key}: ${first} at ${live[0]} vs ${text} at ${id}`);
     }
   }
   checkAcknowledged(history, values, deleted, problems);
 
-  // Stability: with every node up, tombstones of deleted keys are dropped everywhere.
+  // Stability: with every node up, tombstones of deleted keys are dropped everywhere (a node
+  // left dead holds stability back, rightly: its log may hold what nobody else has).
   await cluster.advance(15_000);
-  for (const id of nodeIds) {
+  for (const id of leftDead === undefined ? nodeIds : []) {
     const engine = cluster.engine(id)!;
     if (engine.stable === 0) problems.push(`${id}: stability never advanced`);
     for (const key of deleted) {
@@ -222,6 +269,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       }
     }
   }
+  const internalErrors = cluster.internalErrors();
   await cluster.stopAll();
   return {
     seed: options.seed,
@@ -232,12 +280,14 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     partitions,
     convergedAfterMs,
     simulatedMs: cluster.clock.monoMs(),
+    internalErrors,
+    leftDead,
   };
 }
 
-function rootsAgree(cluster: SimCluster, planet: Planet): boolean {
+function rootsAgree(cluster: SimCluster, planet: Planet, nodes: readonly string[]): boolean {
   for (let p = 0; p < planet.store.partitions; p++) {
-    const roots = new Set(planet.storeNodes.map((n) => cluster.engine(n.id)!.treeRoot(p)));
+    const roots = new Set(nodes.map((n) => cluster.engine(n)!.treeRoot(p)));
     if (roots.size > 1) return false;
   }
   return true;

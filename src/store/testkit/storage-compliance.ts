@@ -171,6 +171,15 @@ export function storageCompliance(name: string, makeHarness: () => StorageHarnes
       "afterKey need not exist",
     );
     assert.deepEqual(s.scanPartition(3, "😀", 5), []);
+    assert.deepEqual(
+      s.scanDigests(3, "a", 2),
+      s.scanPartition(3, "a", 2).map((r) => ({ key: r.key, digest: r.digest })),
+      "scanDigests pages like scanPartition",
+    );
+    assert.deepEqual(
+      s.scanDigests(3, undefined, 100).map((r) => r.key),
+      expected,
+    );
     assert.deepEqual(s.scanPartition(9, undefined, 5), []);
     s.commit({ deletes: ["a", "é"] });
     assert.deepEqual(
@@ -278,6 +287,29 @@ export function storageCompliance(name: string, makeHarness: () => StorageHarnes
     assert.equal(s.getKey("big19")!.state[0], 19);
     assert.ok(s.sizeBytes() >= 200_000);
   });
+
+  withStorage(
+    "dedup rows: kept with their commit, first answer wins, counted, expired oldest first in batches, kept across reopen",
+    (s, h) => {
+      const d = (opId: string, key: string, hh: number, answer = "") => ({ opId, key, partition: 1, h: hh, answer });
+      assert.equal(s.dedupCount(), 0);
+      s.commit({ puts: [row("k", 1, bytes(1))], dedup: [d("op1", "k", 10, "1"), d("op1", "other", 11)] });
+      s.commit({ dedup: [d("op1", "k", 99, "2"), d("op2", "k", 20), d("op3", "k", 30)] });
+      assert.deepEqual(plain(s.getDedup("k", "op1")), d("op1", "k", 10, "1"), "the first answer stays");
+      assert.equal(s.getDedup("k", "nope"), undefined);
+      assert.equal(s.dedupCount(), 4);
+      assert.equal(s.expireDedup(25, 2), 2, "a batch is bounded");
+      assert.equal(s.getDedup("k", "op1"), undefined, "oldest first");
+      assert.equal(s.getDedup("other", "op1"), undefined);
+      assert.ok(s.getDedup("k", "op2"));
+      assert.equal(s.expireDedup(25, 10), 1);
+      assert.equal(s.dedupCount(), 1);
+      const again = h.reopen(s);
+      assert.equal(again.dedupCount(), 1);
+      assert.ok(again.getDedup("k", "op3"));
+      return again;
+    },
+  );
 }
 
 function snapshot(s: Storage): unknown {

@@ -1,13 +1,13 @@
 // The node-to-node wire format: a stream of frames, each a 4-byte big-endian body length
 // followed by a msgpack body. A body that is an array is an engine message (WireMessage);
 // a body that is a map is a control frame of the transport itself:
-//   hello {v, from, to?}  first frame of every connection, each way (v = wireVersion)
+//   the handshake         first frames of every connection (handshake.ts, v = wireVersion)
 //   ping {ping: n}        sent by the dialing side; the other side answers pong {pong: n}
 // Bodies are bounded (frameBytesMax): a peer announcing more is cut off before anything
 // is allocated for it.
 import { Packr, RESERVE_START_SPACE } from "msgpackr";
 import type { RedshirtError } from "../../core/index.ts";
-import { frameBytesMax as frameBytesMaxDefault, frameHeaderBytes, wireVersion } from "../constants.ts";
+import { frameBytesMax as frameBytesMaxDefault, frameHeaderBytes } from "../constants.ts";
 import { storageErrors } from "../storage-errors.ts";
 
 // No records (so every body is plain msgpack any implementation can read), and 64-bit
@@ -126,20 +126,4 @@ export class FrameDecoder {
     this.#error = storageErrors.create("RS_ERR_STORE_WIRE", text, { cause });
     return this.#error;
   }
-}
-
-export type Hello = { readonly v: number; readonly from: string; readonly to?: string };
-
-export function helloFrame(from: string, to?: string): Buffer {
-  return encodeFrame(to === undefined ? { v: wireVersion, from } : { v: wireVersion, from, to });
-}
-
-/** Checks that a body is a hello of the version this node speaks; returns why not otherwise. */
-export function parseHello(body: unknown): Hello | string {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return "the first frame is not a hello";
-  const { v, from, to } = body as Record<string, unknown>;
-  if (v !== wireVersion) return `the peer speaks wire version ${String(v)}; this node speaks ${wireVersion}`;
-  if (typeof from !== "string" || from.length === 0) return "the hello names no sender";
-  if (to !== undefined && typeof to !== "string") return "the hello's addressee is not a string";
-  return to === undefined ? { v, from } : { v, from, to };
 }

@@ -3,8 +3,11 @@
 //
 // Each node dials one outbound connection to every peer and sends only on it; it receives
 // on the connections its peers dialed. So messages from A to B always travel on A's one
-// connection to B, in order. A connection opens with a hello each way ({v, from, to}); the
-// dialer counts the peer as up once the peer's hello is back (right version, right node).
+// connection to B, in order. A connection opens with the planet-secret handshake
+// (handshake.ts): the dialer counts the peer as up once the peer's hello is back with a good
+// proof (right version, right node, same secret), and the acceptor takes the connection's
+// messages only after the dialer's proof. A refused handshake closes the connection and is
+// counted (redshirt_store_peer_auth_failures_total) and logged, rate-limited per address.
 // The dialer pings every pingIntervalMs and the other side answers; either side closes a
 // connection that has been silent for peerSilenceMsMax (a cut link, a frozen process),
 // rather than waiting minutes for TCP to notice.
@@ -21,6 +24,7 @@
 //   would pass sendQueueBytesMax, or the message alone is over frameBytesMax.
 // While a dial is in progress send() queues, and the queue goes out once the peer is up; a
 // dial that fails loses that queue without a down event (the peer was never up).
+import { randomBytes } from "node:crypto";
 import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
 import {
   assert,
@@ -29,6 +33,7 @@ import {
   isRedshirtError,
   type Logger,
   type Random,
+  Registry,
   systemClock,
   systemRandom,
   type TimerHandle,
@@ -37,6 +42,7 @@ import {
   connectTimeoutMs,
   frameBytesMax as frameBytesMaxDefault,
   helloBytesMax,
+  helloNonceBytes,
   inboundConnectionsMax,
   keepAliveInitialDelayMs,
   peerSilenceMsMax,
@@ -46,7 +52,10 @@ import {
   sendQueueBytesMax as sendQueueBytesMaxDefault,
 } from "../constants.ts";
 import { storageErrors } from "../storage-errors.ts";
-import { encodeFrame, FrameDecoder, helloFrame, parseHello } from "./framing.ts";
+import { encodeFrame, FrameDecoder } from "./framing.ts";
+import { answerReply, dialerHello, type HandshakeFailure } from "./handshake.ts";
+import { PeerAuthFailures } from "./peer-auth-failures.ts";
+import { InboundConnections } from "./tcp-inbound.ts";
 import type { Transport, WireMessage } from "./transport.ts";
 
 export type TcpAddress = { readonly host: string; readonly port: number };
@@ -56,6 +65,10 @@ export type TcpTransportInit = {
   readonly listen: TcpAddress;
   /** Every other node and where it listens (an entry for `self` is ignored). */
   readonly peers: ReadonlyMap<string, TcpAddress>;
+  /** The planet secret (core's loadPlanetSecret): every node of the planet must hold the same. */
+  readonly secret: Buffer;
+  /** Where the transport counts refused handshakes (default: a registry of its own). */
+  readonly metrics?: Registry;
   readonly clock?: Clock;
   /** Jitter of the reconnect back-off. */
   readonly random?: Random;
@@ -69,6 +82,8 @@ export type TcpTransportInit = {
 export type TcpTransport = Transport & {
   /** Where the transport listens once started (the port the OS chose when `listen.port` was 0). */
   address(): TcpAddress | undefined;
+  /** Handshakes refused so far for a reason (redshirt_store_peer_auth_failures_total). */
+  authFailures(reason: string): number;
 };
 
 type Outbound = {
@@ -85,15 +100,6 @@ type Outbound = {
   pings: number;
 };
 
-type Inbound = {
-  readonly socket: Socket;
-  peer: string | undefined;
-  closed: boolean;
-  lastHeardMs: number;
-  readonly openedMs: number;
-  timer: TimerHandle | undefined;
-};
-
 export function createTcpTransport(init: TcpTransportInit): TcpTransport {
   return new Tcp(init);
 }
@@ -107,9 +113,10 @@ class Tcp implements TcpTransport {
   readonly #log: Logger;
   readonly #queueBytesMax: number;
   readonly #frameBytesMax: number;
+  readonly #secret: Buffer;
+  readonly #auth: PeerAuthFailures;
   readonly #outbound = new Map<string, Outbound>();
-  readonly #inbound = new Set<Inbound>();
-  readonly #inboundByPeer = new Map<string, Inbound>();
+  readonly #inbound: InboundConnections;
   readonly #dirty = new Set<Outbound>();
   #flushScheduled = false;
   #server: Server | undefined;
@@ -128,6 +135,18 @@ class Tcp implements TcpTransport {
     this.#frameBytesMax = init.frameBytesMax ?? frameBytesMaxDefault;
     this.#queueBytesMax = init.sendQueueBytesMax ?? sendQueueBytesMaxDefault;
     assert(this.#frameBytesMax + 4 <= this.#queueBytesMax, "one largest frame fits the send queue");
+    this.#secret = init.secret;
+    this.#auth = new PeerAuthFailures(init.metrics ?? new Registry(), this.#log, this.#clock);
+    this.#inbound = new InboundConnections({
+      self: init.self,
+      secret: init.secret,
+      clock: this.#clock,
+      log: this.#log,
+      auth: this.#auth,
+      frameBytesMax: this.#frameBytesMax,
+      isPeer: (id) => this.#outbound.has(id),
+      onMessage: (from, message) => this.#onMessage(from, message),
+    });
     for (const [peer, address] of init.peers) {
       if (peer === init.self) continue;
       this.#outbound.set(peer, {
@@ -156,7 +175,7 @@ class Tcp implements TcpTransport {
   async #start(): Promise<void> {
     const server = createServer(
       { noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveInitialDelayMs },
-      (s) => this.#accept(s),
+      (s) => (this.#running ? this.#inbound.accept(s) : s.destroy()),
     );
     server.maxConnections = inboundConnectionsMax;
     await new Promise<void>((resolve, reject) => {
@@ -190,7 +209,7 @@ class Tcp implements TcpTransport {
       ob.failures = 0;
       this.#clearQueue(ob);
     }
-    for (const conn of this.#inbound) this.#closeInbound(conn);
+    this.#inbound.closeAll();
     const server = this.#server;
     this.#server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -231,6 +250,10 @@ class Tcp implements TcpTransport {
     return this.#outbound.get(peer)?.state === "up";
   }
 
+  authFailures(reason: string): number {
+    return this.#auth.count(reason);
+  }
+
   // ---- outbound: dial, hello, ping, back-off ----
 
   #dial(ob: Outbound): void {
@@ -247,11 +270,15 @@ class Tcp implements TcpTransport {
     ob.timer = this.#clock.setTimer(connectTimeoutMs, () => this.#lose(ob, socket, "no hello within the dial timeout"));
     // Only pongs come back on this connection after the hello: small frames either way.
     const decoder = new FrameDecoder(helloBytesMax);
+    const nonce = randomBytes(helloNonceBytes);
     let lastError: Error | undefined;
-    socket.on("connect", () => socket.write(helloFrame(this.self, ob.peer)));
+    socket.on("connect", () => socket.write(encodeFrame(dialerHello(this.self, ob.peer, nonce))));
     socket.on("data", (chunk: Buffer) => {
-      const err = decoder.push(chunk, (body) => this.#onOutboundFrame(ob, socket, body));
-      if (err) this.#lose(ob, socket, err.message);
+      const err = decoder.push(chunk, (body) => this.#onOutboundFrame(ob, socket, body, nonce));
+      if (!err) return;
+      if (ob.state === "connecting" && ob.socket === socket)
+        this.#authFailed(ob, { failure: "malformed", text: err.message });
+      this.#lose(ob, socket, err.message);
     });
     socket.on("drain", () => this.#flush(ob));
     socket.on("error", (err) => {
@@ -260,19 +287,18 @@ class Tcp implements TcpTransport {
     socket.on("close", () => this.#lose(ob, socket, lastError?.message ?? "connection closed"));
   }
 
-  #onOutboundFrame(ob: Outbound, socket: Socket, body: unknown): void {
+  #onOutboundFrame(ob: Outbound, socket: Socket, body: unknown, nonce: Buffer): void {
     if (ob.socket !== socket) return;
     ob.lastHeardMs = this.#clock.monoMs();
     if (ob.state === "connecting") {
-      const hello = parseHello(body);
-      if (typeof hello === "string") {
-        this.#lose(ob, socket, hello);
+      const answer = answerReply(this.#secret, this.self, ob.peer, nonce, body);
+      if ("failure" in answer) {
+        this.#authFailed(ob, answer);
+        this.#lose(ob, socket, answer.text);
         return;
       }
-      if (hello.from !== ob.peer) {
-        this.#lose(ob, socket, `the node at this address is ${hello.from}`);
-        return;
-      }
+      // The proof goes out before anything queued: the queue is flushed on a later turn.
+      socket.write(encodeFrame(answer.proof));
       ob.timer?.cancel();
       ob.state = "up";
       ob.failures = 0;
@@ -325,6 +351,10 @@ class Tcp implements TcpTransport {
     }
   }
 
+  #authFailed(ob: Outbound, failure: HandshakeFailure): void {
+    this.#auth.record("outbound", `${ob.address.host}:${ob.address.port}`, failure, { peer: ob.peer });
+  }
+
   #backoffMs(failures: number): number {
     const capped = Math.min(reconnectDelayMsMax, reconnectDelayMsMin * 2 ** Math.min(failures, 30));
     return capped * (0.5 + this.#random.next() / 2);
@@ -366,98 +396,5 @@ class Tcp implements TcpTransport {
     ob.frames = [];
     ob.queuedBytes = 0;
     socket.write(data);
-  }
-
-  // ---- inbound: hello, messages, pongs ----
-
-  #accept(socket: Socket): void {
-    if (!this.#running) {
-      socket.destroy();
-      return;
-    }
-    const now = this.#clock.monoMs();
-    const conn: Inbound = { socket, peer: undefined, closed: false, lastHeardMs: now, openedMs: now, timer: undefined };
-    this.#inbound.add(conn);
-    const decoder = new FrameDecoder(helloBytesMax);
-    socket.on("data", (chunk: Buffer) => {
-      conn.lastHeardMs = this.#clock.monoMs();
-      const err = decoder.push(chunk, (body) => this.#onInboundFrame(conn, body, decoder));
-      if (err) this.#rejectInbound(conn, err.message);
-    });
-    socket.on("error", () => {});
-    socket.on("close", () => this.#closeInbound(conn));
-    this.#watchInbound(conn);
-  }
-
-  #watchInbound(conn: Inbound): void {
-    conn.timer = this.#clock.setTimer(pingIntervalMs, () => {
-      const now = this.#clock.monoMs();
-      if (conn.peer === undefined && now - conn.openedMs > connectTimeoutMs) {
-        this.#rejectInbound(conn, "no hello within the dial timeout");
-        return;
-      }
-      if (now - conn.lastHeardMs > peerSilenceMsMax) {
-        this.#closeInbound(conn);
-        return;
-      }
-      this.#watchInbound(conn);
-    });
-  }
-
-  #onInboundFrame(conn: Inbound, body: unknown, decoder: FrameDecoder): void {
-    if (conn.closed) return;
-    if (conn.peer === undefined) {
-      const hello = parseHello(body);
-      if (typeof hello === "string") {
-        this.#rejectInbound(conn, hello);
-        return;
-      }
-      if (!this.#outbound.has(hello.from)) {
-        this.#rejectInbound(conn, `${hello.from} is not a known node`);
-        return;
-      }
-      if (hello.to !== undefined && hello.to !== this.self) {
-        this.#rejectInbound(conn, `${hello.from} dialed ${hello.to}, but this is ${this.self}`);
-        return;
-      }
-      conn.peer = hello.from;
-      // The peer keeps one connection to us: a new one means it gave up the old one.
-      const old = this.#inboundByPeer.get(hello.from);
-      if (old) this.#closeInbound(old);
-      this.#inboundByPeer.set(hello.from, conn);
-      decoder.setFrameBytesMax(this.#frameBytesMax);
-      conn.socket.write(helloFrame(this.self));
-      return;
-    }
-    if (Array.isArray(body)) {
-      this.#onMessage(conn.peer, body);
-      return;
-    }
-    const ping = (body as { ping?: unknown } | null)?.ping;
-    if (typeof ping === "number") {
-      conn.socket.write(encodeFrame({ pong: ping }));
-      return;
-    }
-    this.#rejectInbound(conn, "unexpected frame");
-  }
-
-  #rejectInbound(conn: Inbound, reason: string): void {
-    if (conn.closed) return;
-    this.#log.warn("closing a node-to-node connection", {
-      code: "RS_ERR_STORE_WIRE",
-      peer: conn.peer,
-      remote: `${conn.socket.remoteAddress}:${conn.socket.remotePort}`,
-      reason,
-    });
-    this.#closeInbound(conn);
-  }
-
-  #closeInbound(conn: Inbound): void {
-    if (conn.closed) return;
-    conn.closed = true;
-    conn.timer?.cancel();
-    conn.socket.destroy();
-    this.#inbound.delete(conn);
-    if (conn.peer !== undefined && this.#inboundByPeer.get(conn.peer) === conn) this.#inboundByPeer.delete(conn.peer);
   }
 }

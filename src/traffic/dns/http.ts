@@ -6,11 +6,15 @@
 // the probe fail, and the site leave DNS, past ~32 instances.
 import http from "node:http";
 import type { Clock } from "../../core/index.ts";
-import type { NodeInfo } from "../../topology/index.ts";
+import type { Endpoint, HostPort, NodeInfo } from "../../topology/index.ts";
 import { adminBodyBytesMax, adminPortOffset, gatewayHealthPath } from "./constants.ts";
 import type { FetchViewFn, ProbeFn } from "./health.ts";
 
 type GetResult = { status: number; body: Buffer };
+
+/** Where to dial a target from this server's site (topology's dialAddress); default: the target itself. */
+export type DialFn = (target: Endpoint) => HostPort;
+const direct: DialFn = (t) => ({ host: t.host, port: t.port });
 
 /** bodyBytesMax 0: resolve with the status as soon as the response head arrives, body unread. */
 function get(
@@ -63,14 +67,9 @@ function get(
 }
 
 /** Probes a gateway: GET /_redshirt/healthz answered 200 means its site can serve. */
-export function httpProbe(clock: Clock, localAddress: string | undefined): ProbeFn {
+export function httpProbe(clock: Clock, localAddress: string | undefined, dial: DialFn = direct): ProbeFn {
   return async (gateway: NodeInfo, timeoutMs: number) => {
-    const r = await get(
-      clock,
-      { host: gateway.host, port: gateway.port, path: gatewayHealthPath, localAddress },
-      timeoutMs,
-      0,
-    );
+    const r = await get(clock, { ...dial(gateway), path: gatewayHealthPath, localAddress }, timeoutMs, 0);
     return r.status === 200;
   };
 }
@@ -81,11 +80,15 @@ export function adminPortOf(dnsServer: NodeInfo): number {
 }
 
 /** Reads a peer DNS server's probe view (validated by the caller). */
-export function httpFetchView(clock: Clock, localAddress: string | undefined): FetchViewFn {
+export function httpFetchView(clock: Clock, localAddress: string | undefined, dial: DialFn = direct): FetchViewFn {
   return async (peer: NodeInfo, timeoutMs: number) => {
     const r = await get(
       clock,
-      { host: peer.host, port: adminPortOf(peer), path: "/_redshirt/dns/view", localAddress },
+      {
+        ...dial({ host: peer.host, port: adminPortOf(peer), site: peer.site }),
+        path: "/_redshirt/dns/view",
+        localAddress,
+      },
       timeoutMs,
       adminBodyBytesMax,
     );

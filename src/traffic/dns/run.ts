@@ -1,22 +1,31 @@
 // Production wiring of `redshirt dns`: the system clock and randomness, HTTP probes and
-// peer reads from the server's own address, JSON logs on stderr, one ready line on stdout,
-// and a graceful stop on SIGTERM or SIGINT.
+// peer reads from the server's own address (dialed where the topology says: through the
+// WAN links when emulated), JSON logs on stderr, one ready line on stdout, and a graceful
+// stop on SIGTERM or SIGINT.
 import { createLogger, systemClock, systemRandom } from "../../core/index.ts";
-import type { Planet } from "../../topology/index.ts";
+import { dialAddress, type Endpoint, type Planet, siteRttMs } from "../../topology/index.ts";
 import { httpFetchView, httpProbe } from "./http.ts";
 import { createDnsServer, dnsServerFor } from "./server.ts";
 
 export async function runDnsServer(planet: Planet, options: { site: string; index: number }): Promise<number> {
   const self = dnsServerFor(planet, options.site, options.index);
   const logger = createLogger({ part: "dns", server: self.id });
+  // Other sites' gateways and peers are dialed where the topology says (through the WAN
+  // links when emulated). A fresh connection to a far site costs two round trips (the
+  // handshake, then the request) before any answer: physics no timeout can beat, so each
+  // probe and peer read gets them on top of its own timeout.
+  const dial = (t: Endpoint) => dialAddress(planet, options.site, t);
+  const distanceMs = (site: string) => 2 * siteRttMs(planet, options.site, site);
+  const probe = httpProbe(systemClock, self.host, dial);
+  const fetchView = httpFetchView(systemClock, self.host, dial);
   const server = createDnsServer(
     { planet, site: options.site, index: options.index },
     {
       clock: systemClock,
       random: systemRandom,
       logger,
-      probe: httpProbe(systemClock, self.host),
-      fetchView: httpFetchView(systemClock, self.host),
+      probe: (g, timeoutMs) => probe(g, timeoutMs + distanceMs(g.site)),
+      fetchView: (peer, timeoutMs) => fetchView(peer, timeoutMs + distanceMs(peer.site)),
     },
   );
   await server.start();

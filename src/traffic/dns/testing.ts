@@ -27,7 +27,8 @@ export function testPlanetYaml(options: {
     "  - { name: india, cidr: 10.4.0.0/16, lat: 19.07, lon: 72.88 }\n" +
     "  - { name: asia-east, cidr: 10.5.0.0/16, lat: 35.68, lon: 139.69 }\n" +
     "  - { name: paris-office, cidr: 10.3.7.0/24, lat: 48.85, lon: 2.35 }\n" +
-    `dns: { ttlS: 5 }\nports: { dns: ${options.dnsPort}, gateway: ${options.gatewayPort} }\n`
+    // The DNS tests are about answers and health, not distance: probes dial gateways directly.
+    `dns: { ttlS: 5 }\nports: { dns: ${options.dnsPort}, gateway: ${options.gatewayPort} }\nwan: { mode: direct }\n`
   );
 }
 

@@ -17,7 +17,7 @@ import {
   systemRandom,
   type TimerHandle,
 } from "../../core/index.ts";
-import { type NodeInfo, type Planet, siteByName, sitesByDistance } from "../../topology/index.ts";
+import { dialAddress, type NodeInfo, type Planet, siteByName, sitesByDistance } from "../../topology/index.ts";
 import { Balancer, type BalancerEvent, Target } from "./balancer.ts";
 import { ClientConn } from "./client.ts";
 import {
@@ -72,7 +72,7 @@ export type GatewayOptions = {
   readonly source: InstanceSource;
   /** Forward to other sites when this one has no capacity (default true). */
   readonly failover?: boolean;
-  /** Where another site's gateway is reached (default: its planet address); the WAN part may interpose. */
+  /** Where another site's gateway is reached (default: topology's dialAddress from this site, through the WAN link when emulated). */
   readonly peerAddress?: (gateway: NodeInfo) => { host: string; port: number };
   readonly clock?: Clock;
   readonly random?: Random;
@@ -179,7 +179,7 @@ export class Gateway implements Startable, ProxyContext {
     });
     this.#source = options.source;
     if (options.failover ?? true) {
-      const peerAddress = options.peerAddress ?? ((g: NodeInfo) => ({ host: g.host, port: g.port }));
+      const peerAddress = options.peerAddress ?? ((g: NodeInfo) => dialAddress(planet, site.name, g));
       for (const other of sitesByDistance(planet, site)) {
         if (other.name === site.name) continue;
         const b = new Balancer<UpstreamConn>({ ...balancerOptions, slowStartMs: 0 });

@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import { createLogger, isRedshirtError, ManualClock, seededRandom } from "../core/index.ts";
+import { parsePlanet } from "../topology/index.ts";
+import { linkHostSite, linksBetween, WanNode } from "./index.ts";
+
+const example = readFileSync(new URL("../../examples/planet.yaml", import.meta.url), "utf8");
+const demo = parsePlanet(example);
+const components = { clock: new ManualClock(), random: seededRandom(1), log: createLogger({}, { level: "error" }) };
+const secret = Buffer.alloc(32, 7);
+
+test("wan node - a site's link process hosts its outbound links and every region's access link to it", () => {
+  const node = new WanNode({ planet: demo, site: "lon", secret }, components);
+  assert.deepEqual(
+    node.list().map((l) => l.id),
+    [
+      "lon->nyc",
+      "lon->sin",
+      "us-east->lon",
+      "us-west->lon",
+      "europe->lon",
+      "india->lon",
+      "asia-east->lon",
+      "australia->lon",
+    ],
+  );
+  const toSin = node.link("lon", "sin").status();
+  assert.equal(toSin.bandwidthMbps, 200);
+  assert.equal(toSin.jitterMs, 1);
+  assert.ok(Math.abs(toSin.rttMs - 162.7) < 0.5);
+  assert.equal(node.listenerCount, 2 * 10 + 6 * 3);
+  assert.throws(() => node.link("nyc", "sin"), /site lon hosts lon->nyc, lon->sin, us-east->lon/);
+});
+
+test("wan node - refuses a direct planet and an unknown site", () => {
+  const direct = parsePlanet(example.replace("mode: emulated", "mode: direct"));
+  assert.throws(
+    () => new WanNode({ planet: direct, site: "lon", secret }, components),
+    (e) => isRedshirtError(e, "RS_ERR_WAN_DIRECT"),
+  );
+  assert.throws(
+    () => new WanNode({ planet: demo, site: "mars", secret }, components),
+    (e) => isRedshirtError(e, "RS_ERR_WAN_UNKNOWN_SITE") && /"mars" is not a site/.test(e.message),
+  );
+});
+
+test("wan node - which process hosts a link, and the links between two places", () => {
+  assert.equal(linkHostSite(demo, "nyc", "lon"), "nyc");
+  assert.equal(linkHostSite(demo, "europe", "lon"), "lon");
+  assert.throws(() => linkHostSite(demo, "lon", "europe"), /a link goes to a site, and europe is not one/);
+  assert.deepEqual(linksBetween(demo, "nyc", "lon"), [
+    { from: "nyc", to: "lon" },
+    { from: "lon", to: "nyc" },
+  ]);
+  assert.deepEqual(linksBetween(demo, "europe", "lon"), [{ from: "europe", to: "lon" }]);
+  assert.deepEqual(linksBetween(demo, "lon", "europe"), [{ from: "europe", to: "lon" }]);
+});
