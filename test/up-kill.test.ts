@@ -61,7 +61,8 @@ async function servedBy(site: string): Promise<string> {
 test("up - SIGKILLed, it leaves a planet that serves; a new up adopts it; down then removes every process", async () => {
   const first = await startUp();
   const planetPids = descendantPids(first.pid);
-  assert.equal(planetPids.length, 2 + 8, "2 supervisors, 4 instances each");
+  // Each site: its WAN link process, a store node, an app, a gateway and a DNS server.
+  assert.equal(planetPids.length, 2 + 10, "2 supervisors, 5 instances each");
   const before = await statuses();
   first.kill("SIGKILL");
   await first.exited;
@@ -83,14 +84,14 @@ test("up - SIGKILLed, it leaves a planet that serves; a new up adopts it; down t
       before[i].instances.map((r) => r.pid),
       `${s.site}: the same instances`,
     );
-    assert.equal(ownedProcesses(tp.planet, s.site).length, 4, `${s.site}: no duplicate`);
+    assert.equal(ownedProcesses(tp.planet, s.site).length, 5, `${s.site}: no duplicate`);
   }
   second.kill("SIGKILL");
   await second.exited;
 
   const down = spawnSync(nodeBin, [cliMain, "down", "--planet", tp.planetFile], { encoding: "utf8", timeout: 60_000 });
   assert.equal(down.status, 0, `${down.stdout}${down.stderr}`);
-  assert.match(down.stdout, /x: 5 processes stopped by its supervisor/);
+  assert.match(down.stdout, /x: 6 processes stopped by its supervisor/);
   assert.deepEqual(planetPids.filter(isAlive), [], "processes left behind");
   for (const site of sites) assert.deepEqual(ownedProcesses(tp.planet, site), []);
   const status = spawnSync(nodeBin, [cliMain, "status", "--planet", tp.planetFile], {
