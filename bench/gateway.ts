@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type Launched, launch, nodeBin } from "../src/core/index.ts";
+import { pinned, pinning, runWrk, type WrkResult } from "./support/wrk.ts";
 
 const { values } = parseArgs({
   options: {
@@ -39,10 +40,7 @@ const backend = { host: `${subnet}.4.1`, port: 9000 };
 const gatewayAddr = { host: `${subnet}.2.1`, port: 8080 };
 const haproxyAddr = { host: `${subnet}.2.2`, port: 8080 };
 
-const haveTaskset = spawnSync("taskset", ["--version"]).status === 0;
-const cpus = (await import("node:os")).cpus().length;
-const pin = (core: string, command: string, args: string[]): [string, string[]] =>
-  haveTaskset && cpus > 1 ? ["taskset", ["-c", core, command, ...args]] : [command, args];
+const pin = pinned;
 
 function log(line: string): void {
   console.log(`bench: ${line}`);
@@ -67,33 +65,8 @@ function waitForPort(host: string, port: number, timeoutMs: number): Promise<voi
   });
 }
 
-type WrkResult = { rps: number; p50Ms: number; p99Ms: number; errors: number };
-
-function toMs(text: string): number {
-  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text);
-  if (!m) return Number.NaN;
-  const v = Number(m[1]);
-  return m[2] === "us" ? v / 1000 : m[2] === "ms" ? v : m[2] === "s" ? v * 1000 : v * 60_000;
-}
-
 function wrk(url: string, seconds: number): WrkResult {
-  const [cmd, args] = pin(values["load-core"], "wrk", [
-    `-t${threads}`,
-    `-c${connections}`,
-    `-d${seconds}s`,
-    "--latency",
-    url,
-  ]);
-  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: (seconds + 30) * 1000 });
-  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr || r.stdout}`);
-  const out = r.stdout;
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-  const p50Ms = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? "");
-  const p99Ms = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? "");
-  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  const errors = (errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + non2xx;
-  return { rps, p50Ms, p99Ms, errors };
+  return runWrk({ url, seconds, connections, threads, core: values["load-core"] });
 }
 
 const dir = mkdtempSync(join(tmpdir(), "redshirt-bench-gw-"));
@@ -106,7 +79,7 @@ async function main(): Promise<void> {
   if (spawnSync("wrk", ["--version"]).error) throw new Error("wrk not found; install the Debian package wrk");
   log(
     `wrk -t${threads} -c${connections}, ${durationS} s per run, ${rounds} round(s), warmup ${warmupS} s; ` +
-      (haveTaskset && cpus > 1
+      (pinning
         ? `proxies pinned to core ${values["proxy-core"]}, backend and wrk to core ${values["load-core"]}`
         : "no pinning (taskset missing or one core)"),
   );

@@ -9,11 +9,12 @@
 //   node bench/wan.ts [--duration S] [--connections N] [--rounds N] [--stream-connections N]
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type Launched, launch, loadPlanetSecret, nodeBin } from "../src/core/index.ts";
 import { dialAddress, loadPlanet } from "../src/topology/index.ts";
+import { pinned, pinning, runWrk, type WrkResult } from "./support/wrk.ts";
 
 const { values } = parseArgs({
   options: {
@@ -47,38 +48,14 @@ store: { partitions: 4, rf: 1, dataDir: data }
 wan: { mode: emulated, jitterMs: 0, lossPct: 0 }
 `;
 
-const haveTaskset = spawnSync("taskset", ["--version"]).status === 0;
-const pinning = haveTaskset && cpus().length > 1;
-const pin = (core: string, command: string, args: string[]): [string, string[]] =>
-  pinning ? ["taskset", ["-c", core, command, ...args]] : [command, args];
+const pin = pinned;
 
 function log(line: string): void {
   console.log(`bench: ${line}`);
 }
 
-type WrkResult = { rps: number; p50Ms: number; p99Ms: number; errors: number; requests: number };
-
-function toMs(text: string): number {
-  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text);
-  if (!m) return Number.NaN;
-  const v = Number(m[1]);
-  return m[2] === "us" ? v / 1000 : m[2] === "ms" ? v : m[2] === "s" ? v * 1000 : v * 60_000;
-}
-
 function wrk(url: string, seconds: number): WrkResult {
-  const [cmd, args] = pin(values["load-core"], "wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", url]);
-  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: (seconds + 30) * 1000 });
-  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr || r.stdout}`);
-  const out = r.stdout;
-  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
-    p50Ms: toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? ""),
-    p99Ms: toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? ""),
-    errors: (errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + non2xx,
-    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
-  };
+  return runWrk({ url, seconds, connections, core: values["load-core"] });
 }
 
 /** CPU seconds (user + system) a process has used so far. */
