@@ -161,6 +161,17 @@ test("up --site in one network namespace per site: each site serves, the store r
       });
     }
     console.log(`netns: sin left both surviving DNS servers' answers ${Date.now() - lostAt} ms after it was killed`);
+    // No store node of the survivors counted an internal error through all of it.
+    for (const site of ["nyc", "lon"]) {
+      const m = await curl(store(site).host, store(site).port, "/metrics");
+      assert.equal(m.status, 200);
+      const counted = [...m.body.matchAll(/^redshirt_store_internal_errors_total(\{[^}]*\})? (\d+)$/gm)];
+      assert.deepEqual(
+        counted.filter((x) => x[2] !== "0").map((x) => x[0]),
+        [],
+        `${site}'s store node counted internal errors`,
+      );
+    }
     // The survivors' up processes are still in the foreground, unaffected.
     for (const u of ups.filter((x) => !x.name.endsWith("sin"))) {
       assert.equal(u.child.exitCode, null, `${u.name} still runs`);
