@@ -18,7 +18,7 @@
 //     gap between successful writes there, over the seconds after the kill.
 // Every process is stopped and the nftables table removed on exit, on failure and on SIGINT/SIGTERM.
 // etcd is skipped, saying why, where it cannot run (not root, no etcd, no nft).
-//   node bench/geo.ts [--seconds S] [--writes N] [--inflight N] [--after-kill S]
+//   node bench/geo.ts [--seconds S] [--writes N] [--inflight N] [--rounds N] [--after-kill S]
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,6 +30,7 @@ import { loadPlanet, type Planet, siteRttMs } from "../src/topology/index.ts";
 import { WanAdminClient } from "../src/wan/index.ts";
 import {
   EtcdSiteClient,
+  etcdLeaderSite,
   etcdMembers,
   etcdTable,
   etcdTiming,
@@ -45,6 +46,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "10" },
     writes: { type: "string", default: "300" },
     inflight: { type: "string", default: "4" },
+    rounds: { type: "string", default: "2" },
     "after-kill": { type: "string", default: "15" },
   },
 });
@@ -52,11 +54,18 @@ const durationS = Number(values.seconds);
 const writesMax = Number(values.writes);
 const inflight = Number(values.inflight);
 const afterKillS = Number(values["after-kill"]);
-if (!(durationS > 0 && writesMax > 0 && inflight > 0 && inflight <= 64 && afterKillS > 0)) {
-  console.error("bench: --seconds, --writes, --after-kill must be positive, --inflight 1..64");
+const rounds = Number(values.rounds);
+if (
+  !(durationS > 0 && writesMax > 0 && inflight > 0 && inflight <= 64 && afterKillS > 0) ||
+  !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 10)
+) {
+  console.error("bench: --seconds, --writes, --after-kill must be positive, --inflight 1..64, --rounds 1..10");
   process.exit(2);
 }
-const requestTimeoutMs = 10_000;
+const requestTimeoutMs = 20_000;
+/** Site loss: besides the closed loops, each survivor starts a new write this often, on connections of its own. */
+const probeEveryMs = 100;
+const probeOutstandingMax = 256;
 const value = "x".repeat(100);
 const cliMain = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 
@@ -114,14 +123,16 @@ async function start(name: string, args: string[]): Promise<void> {
     command: nodeBin,
     args: [cliMain, ...args],
     env: { ...process.env, REDSHIRT_LOG_LEVEL: "warn" },
+    // A loaded shared machine can take a while to start 12 Node processes at once.
+    readyTimeoutMs: 60_000,
   });
   processes.set(name, p);
 }
 
 /** A client in `site`: one pool per local node, writes spread over them. */
-function siteClient(planet: Planet, site: string) {
+function siteClient(planet: Planet, site: string, connections = inflight) {
   const nodes = planet.storeNodes.filter((n) => n.site === site);
-  const sitePools = nodes.map((n) => new Pool(`http://${n.host}:${n.port}`, { connections: inflight, pipelining: 1 }));
+  const sitePools = nodes.map((n) => new Pool(`http://${n.host}:${n.port}`, { connections, pipelining: 1 }));
   pools.push(...sitePools);
   let seq = 0;
   return async (tag: string): Promise<void> => {
@@ -163,6 +174,28 @@ async function writeLoop(
   );
 }
 
+/** Open loop: starts a write every probeEveryMs whatever the others do (at most probeOutstandingMax at once). */
+async function probeLoop(
+  write: () => Promise<void>,
+  until: () => boolean,
+  onDone: (ok: boolean, at: number) => void,
+): Promise<void> {
+  const outstanding = new Set<Promise<void>>();
+  while (!until()) {
+    if (outstanding.size < probeOutstandingMax) {
+      const p: Promise<void> = write()
+        .then(
+          () => onDone(true, performance.now()),
+          () => onDone(false, performance.now()),
+        )
+        .finally(() => outstanding.delete(p));
+      outstanding.add(p);
+    }
+    await sleep(probeEveryMs);
+  }
+  await Promise.all(outstanding);
+}
+
 async function wanBytes(admin: WanAdminClient, sites: readonly string[]): Promise<number> {
   const listings = await Promise.all(sites.map((s) => admin.links(s)));
   let total = 0;
@@ -172,79 +205,101 @@ async function wanBytes(admin: WanAdminClient, sites: readonly string[]): Promis
 
 type Writer = (tag: string) => Promise<void>;
 
-/** Writes from every site at once through `writers`; p50/p99 per site and WAN bytes per write. */
-async function measure(
-  label: string,
+/** What one system's writes gave over all rounds: per site latencies and errors, WAN bytes and time. */
+type Tally = {
+  readonly label: string;
+  readonly latencies: Map<string, number[]>;
+  readonly errors: Map<string, number>;
+  bytes: number;
+};
+
+function newTally(label: string, sites: readonly string[]): Tally {
+  return { label, latencies: new Map(sites.map((s) => [s, []])), errors: new Map(sites.map((s) => [s, 0])), bytes: 0 };
+}
+
+/** One round: writes from every site at once through `writers`, for `seconds` or `writesCap` per site. */
+async function measureRound(
+  tally: Tally,
   planet: Planet,
   writers: ReadonlyMap<string, Writer>,
   admin: WanAdminClient,
   idleBytesPerS: number,
-): Promise<{ results: SiteResult[]; bytesPerWrite: number }> {
+  round: { seconds: number; writesCap: number; name: string },
+): Promise<void> {
   const sites = planet.sites.map((s) => s.name);
+  const label = tally.label;
   log(
-    `${label}: writes from every site at once: ${inflight} in flight per site, ${durationS} s or ${writesMax} writes`,
+    `${label}, ${round.name}: writes from every site at once, ${inflight} in flight per site, ${round.seconds} s or ${round.writesCap} writes (load average ${loadavg()[0].toFixed(1)})`,
   );
   const bytes0 = await wanBytes(admin, sites);
   const t0 = performance.now();
-  const results: SiteResult[] = await Promise.all(
+  await Promise.all(
     sites.map(async (site) => {
-      const latencies: number[] = [];
+      const latencies = tally.latencies.get(site)!;
+      let ok = 0;
       let errors = 0;
       let firstError: unknown;
       let started = 0;
-      const deadline = t0 + durationS * 1000;
+      const deadline = t0 + round.seconds * 1000;
       let lastPrint = performance.now();
       await writeLoop(
         () => writers.get(site)!("run"),
-        () => started++ >= writesMax || performance.now() > deadline,
-        (ok, ms, err) => {
-          if (ok) latencies.push(ms);
-          else {
+        () => started++ >= round.writesCap || performance.now() > deadline,
+        (success, ms, err) => {
+          if (success) {
+            latencies.push(ms);
+            ok++;
+          } else {
             errors++;
             firstError ??= err;
           }
           if (performance.now() - lastPrint > 2000) {
             lastPrint = performance.now();
-            log(`  ${label} ${site}: ${latencies.length} writes, ${errors} errors`);
+            log(`  ${label} ${site}: ${ok} writes, ${errors} errors`);
           }
         },
       );
+      tally.errors.set(site, tally.errors.get(site)! + errors);
       if (firstError) log(`  ${label} ${site}: first error: ${(firstError as Error).message}`);
-      latencies.sort((a, b) => a - b);
-      const floorMs = Math.min(...sites.filter((o) => o !== site).map((o) => siteRttMs(planet, site, o)));
-      return {
-        site,
-        ok: latencies.length,
-        errors,
-        p50Ms: percentile(latencies, 50),
-        p99Ms: percentile(latencies, 99),
-        floorMs,
-      };
     }),
   );
   const runS = (performance.now() - t0) / 1000;
-  const writeBytes = (await wanBytes(admin, sites)) - bytes0 - idleBytesPerS * runS;
+  tally.bytes += (await wanBytes(admin, sites)) - bytes0 - idleBytesPerS * runS;
+}
+
+/** p50/p99 per site beside the floor, and WAN bytes per write, over every round. */
+function summarize(tally: Tally, planet: Planet): { results: SiteResult[]; bytesPerWrite: number } {
+  const sites = planet.sites.map((s) => s.name);
+  const results = sites.map((site) => {
+    const latencies = [...tally.latencies.get(site)!].sort((a, b) => a - b);
+    const floorMs = Math.min(...sites.filter((o) => o !== site).map((o) => siteRttMs(planet, site, o)));
+    return {
+      site,
+      ok: latencies.length,
+      errors: tally.errors.get(site)!,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      floorMs,
+    };
+  });
   const totalWrites = results.reduce((a, r) => a + r.ok, 0);
-  const bytesPerWrite = writeBytes / Math.max(1, totalWrites);
+  const bytesPerWrite = tally.bytes / Math.max(1, totalWrites);
   for (const r of results) {
     log(
-      `  ${label} ${r.site}: ${r.ok} ok, ${r.errors} errors, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms`,
+      `  ${tally.label} ${r.site}: ${r.ok} ok, ${r.errors} errors, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms`,
     );
   }
   log(
-    `  ${label}: WAN bytes per write ${bytesPerWrite.toFixed(0)} (${totalWrites} writes in ${runS.toFixed(1)} s, idle rate subtracted)`,
+    `  ${tally.label}: WAN bytes per write ${bytesPerWrite.toFixed(0)} (${totalWrites} writes, idle rate subtracted)`,
   );
   return { results, bytesPerWrite };
 }
 
-type Stall = { site: string; gapMs: number; after: number; failed: number; open: boolean };
+type Gap = { gapMs: number; after: number; open: boolean };
+type Stall = Gap & { site: string; failed: number; probe: Gap };
 
 /** The longest gap between successful writes in a site from `killedAt` to `endAt` (ms since the kill). */
-function longestGap(
-  okTimes: readonly number[],
-  killedAt: number,
-  endAt: number,
-): { gapMs: number; after: number; open: boolean } {
+function longestGap(okTimes: readonly number[], killedAt: number, endAt: number): Gap {
   const times = okTimes.filter((t) => t <= endAt);
   let last = Math.max(...times.filter((t) => t <= killedAt), killedAt - 1e9);
   let gap = 0;
@@ -253,8 +308,8 @@ function longestGap(
     last = t;
   }
   const tail = endAt - Math.max(last, killedAt);
-  // A gap still open at the end of the window is only a lower bound.
-  const open = tail >= gap;
+  // A gap still open at the end of the window (no success in its last second) is only a lower bound.
+  const open = tail >= gap && tail > 1_000;
   gap = Math.max(gap, tail);
   return { gapMs: gap, after: times.filter((t) => t > killedAt).length, open };
 }
@@ -324,8 +379,30 @@ async function main(): Promise<void> {
   const idleBytesPerS = ((await wanBytes(admin, sites)) - idle0) / idleS;
   log(`  idle: ${(idleBytesPerS / 1000).toFixed(1)} kB/s over all links`);
 
-  const ourRun = await measure("ours (global)", planet, ours, admin, idleBytesPerS);
-  const etcdRun = etcd.size > 0 ? await measure("etcd", planet, etcdWriters, admin, idleBytesPerS) : undefined;
+  // The two systems take turns (ours, etcd, etcd, ours, …), so a change in the shared machine's
+  // load falls on both alike; each round gets 1/rounds of the time and writes.
+  const ourTally = newTally("ours (global)", sites);
+  let etcdLeader = "";
+  const etcdTally = newTally("etcd", sites);
+  for (let r = 0; r < rounds; r++) {
+    const round = {
+      seconds: durationS / rounds,
+      writesCap: Math.ceil(writesMax / rounds),
+      name: `round ${r + 1}/${rounds}`,
+    };
+    const turns = [
+      () => measureRound(ourTally, planet, ours, admin, idleBytesPerS, round),
+      ...(etcd.size > 0 ? [() => measureRound(etcdTally, planet, etcdWriters, admin, idleBytesPerS, round)] : []),
+    ];
+    if (r % 2 === 1) turns.reverse();
+    if (etcd.size > 0) {
+      etcdLeader = await etcdLeaderSite(etcd);
+      log(`etcd: the leader is in ${etcdLeader}`);
+    }
+    for (const turn of turns) await turn();
+  }
+  const ourRun = summarize(ourTally, planet);
+  const etcdRun = etcd.size > 0 ? summarize(etcdTally, planet) : undefined;
 
   // Site loss: writers in the survivors (ours and etcd's), then every process of Singapore SIGKILLed.
   const victim = "sin";
@@ -337,12 +414,23 @@ async function main(): Promise<void> {
   const beforeKillS = 3;
   log(`site loss: writes in ${survivors.join(", ")}; SIGKILL every process of ${victim} after ${beforeKillS} s`);
   let stop = false;
+  const oursProbe = new Map<string, Writer>(survivors.map((s) => [s, siteClient(planet, s, probeOutstandingMax)]));
+  const etcdProbe = new Map<string, Writer>();
+  if (etcd.size > 0) {
+    for (const m of etcdMembers(planet).filter((x) => survivors.includes(x.site))) {
+      const c = new EtcdSiteClient(m, probeOutstandingMax);
+      etcdClients.push(c);
+      etcdProbe.set(m.site, (tag) => c.put(tag, value, requestTimeoutMs));
+    }
+  }
   const systems = [
-    { name: "ours", writers: ours },
-    ...(etcd.size > 0 ? [{ name: "etcd", writers: etcdWriters }] : []),
+    { name: "ours", writers: ours, probes: oursProbe },
+    ...(etcd.size > 0 ? [{ name: "etcd", writers: etcdWriters, probes: etcdProbe }] : []),
   ].map((x) => ({
     ...x,
     okTimes: new Map(survivors.map((s) => [s, [] as number[]])),
+    probeTimes: new Map(survivors.map((s) => [s, [] as number[]])),
+    probeFailures: new Map(survivors.map((s) => [s, 0])),
     failures: new Map(survivors.map((s) => [s, 0])),
     firstError: new Map<string, string>(),
   }));
@@ -362,6 +450,18 @@ async function main(): Promise<void> {
       ),
     ),
   );
+  const probes = systems.flatMap((sys) =>
+    survivors.map((site) =>
+      probeLoop(
+        () => sys.probes.get(site)!("probe"),
+        () => stop,
+        (ok, at) => {
+          if (ok) sys.probeTimes.get(site)!.push(at);
+          else sys.probeFailures.set(site, sys.probeFailures.get(site)! + 1);
+        },
+      ),
+    ),
+  );
   await sleep(beforeKillS * 1000);
   const victims = [...processes.entries()].filter(
     ([name]) => name === `wan ${victim}` || name.startsWith(`store ${victim}`) || name === `etcd ${victim}`,
@@ -373,24 +473,26 @@ async function main(): Promise<void> {
   log(`  killed ${victims.map(([n]) => n).join(", ")}; writing for ${afterKillS} s more`);
   await sleep(afterKillS * 1000);
   stop = true;
-  await Promise.all(loops);
+  await Promise.all([...loops, ...probes]);
   const endAt = killedAt + afterKillS * 1000;
   const stalls = new Map<string, Stall[]>();
   for (const sys of systems) {
     const rows = survivors.map((site) => {
       const g = longestGap(sys.okTimes.get(site)!, killedAt, endAt);
       const failed = sys.failures.get(site)!;
+      const first = sys.firstError.get(site);
+      const probe = longestGap(sys.probeTimes.get(site)!, killedAt, endAt);
       log(
-        `  ${sys.name} ${site}: ${g.after} writes after the kill, ${failed} failed, longest gap ${g.gapMs.toFixed(0)} ms`,
+        `  ${sys.name} ${site}: ${g.after} writes after the kill, ${failed} failed${first ? ` (first: ${first})` : ""}, longest gap ${gapText(g)}; new writes every ${probeEveryMs} ms: ${probe.after} ok, ${sys.probeFailures.get(site)} failed, longest gap ${gapText(probe)}`,
       );
-      return { site, ...g, failed };
+      return { site, ...g, failed, probe };
     });
     stalls.set(sys.name, rows);
   }
 
   console.log("");
   console.log(
-    `writes from every site, ${inflight} in flight per site, demo geometry (route stretch ${planet.wan.routeStretch}, ${planet.wan.bandwidthMbps} Mbit/s links); ours: \`global\`, etcd 3.4: put (linearizable, Raft)`,
+    `writes from every site, ${inflight} in flight per site, demo geometry (route stretch ${planet.wan.routeStretch}, ${planet.wan.bandwidthMbps} Mbit/s links); ours: \`global\`, etcd 3.4: put (linearizable, Raft${etcdLeader ? `, leader in ${etcdLeader}` : ""})`,
   );
   console.log(
     "site   floor (RTT to nearest)   ours p50 (×floor)    ours p99   etcd p50 (×floor)    etcd p99   etcd/ours p50",
@@ -409,7 +511,7 @@ async function main(): Promise<void> {
   for (const [name, rows] of stalls) {
     const extra = name === "etcd" ? ` (leader in ${victim}; election timeout ${timing.electionMs} ms)` : "";
     console.log(
-      `write stall in the survivors when ${victim} is SIGKILLed, ${name}${extra}: ${rows.map((s) => `${s.site} ${gapText(s)} (${s.after} writes after, ${s.failed} failed)`).join(", ")}`,
+      `write stall in the survivors when ${victim} is SIGKILLed, ${name}${extra}: ${rows.map((s) => `${s.site} ${gapText(s)} with ${inflight} in flight (${s.failed} failed), ${gapText(s.probe)} for new writes`).join("; ")}`,
     );
   }
   if (noEtcd) console.log(`etcd: not measured: ${noEtcd}`);

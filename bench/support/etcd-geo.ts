@@ -196,6 +196,12 @@ export class EtcdSiteClient {
   }
 }
 
+/** The site whose member leads now. */
+export async function etcdLeaderSite(clients: ReadonlyMap<string, EtcdSiteClient>): Promise<string> {
+  const statuses = await Promise.all([...clients.entries()].map(async ([s, c]) => ({ s, st: await c.status() })));
+  return statuses.find((x) => x.st.memberId === x.st.leader)?.s ?? "(none)";
+}
+
 /** Moves the leadership to `site`'s member (so killing that site costs etcd an election), bounded. */
 export async function moveLeader(clients: ReadonlyMap<string, EtcdSiteClient>, site: string): Promise<void> {
   const target = await clients.get(site)!.status();
