@@ -5,7 +5,8 @@
 // as between real hosts. From a client namespace behind the router: every site's gateway
 // serves; a `global` store write in one site is read in another; DNS in each site lists all
 // three. Then every process of one site's namespace is SIGKILLed: the other sites' gateways
-// still answer, a `global` write still succeeds, and their DNS servers drop the lost site.
+// still answer, a `global` write still succeeds, their DNS servers drop the lost site, and
+// with New York's app scaled to 0 its gateway fails over to London across the router.
 // Skips (saying why) where namespaces cannot be made; here, as root, it runs.
 // Namespaces: `rsnt-<pid>-*` (stale ones of dead runs are removed first); addresses inside
 // them only: 10.81–10.83.0.0/16 for the sites, 10.77.0.0/16 for the veths.
@@ -161,6 +162,15 @@ test("up --site in one network namespace per site: each site serves, the store r
       });
     }
     console.log(`netns: sin left both surviving DNS servers' answers ${Date.now() - lostAt} ms after it was killed`);
+    // New York's app scaled to 0 (the CLI, from the client namespace, to nyc's control API):
+    // its gateway forwards to the nearest surviving site, London, across the router.
+    const scale = await execIn(client, nodeBin, [cliMain, "scale", "nyc", "app", "0", "--planet", planetFile], 30_000);
+    assert.equal(scale.code, 0, `scale nyc app 0: ${scale.stdout}${scale.stderr}`);
+    const nycGateway = planet.gateways.find((x) => x.site === "nyc")!;
+    await until("nyc's gateway fails over to lon", 15_000, async () => {
+      const r = await curl(nycGateway.host, nycGateway.port);
+      return r.status === 200 && (JSON.parse(r.body) as { site: string }).site === "lon" ? true : undefined;
+    });
     // No store node of the survivors counted an internal error through all of it.
     for (const site of ["nyc", "lon"]) {
       const m = await curl(store(site).host, store(site).port, "/metrics");
