@@ -40,6 +40,19 @@ import {
   removeSteering,
   startEtcd,
 } from "./support/etcd-geo.ts";
+import {
+  gapText,
+  longestGap,
+  measureRound,
+  newTally,
+  probeLoop,
+  type SiteResult,
+  type Stall,
+  summarize,
+  type Writer,
+  wanBytes,
+  writeLoop,
+} from "./support/geo-measure.ts";
 
 const { values } = parseArgs({
   options: {
@@ -85,13 +98,6 @@ function log(line: string): void {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-type SiteResult = { site: string; ok: number; errors: number; p50Ms: number; p99Ms: number; floorMs: number };
 
 const dir = mkdtempSync(join(tmpdir(), "redshirt-bench-geo-"));
 const processes = new Map<string, Launched>();
@@ -152,169 +158,6 @@ function siteClient(planet: Planet, site: string, connections = inflight) {
     }
   };
 }
-
-/** `inflight` loops writing until `until()` says stop; calls back with each outcome. */
-async function writeLoop(
-  write: () => Promise<void>,
-  until: () => boolean,
-  onDone: (ok: boolean, ms: number, err?: unknown) => void,
-): Promise<void> {
-  await Promise.all(
-    Array.from({ length: inflight }, async () => {
-      while (!until()) {
-        const t0 = performance.now();
-        try {
-          await write();
-          onDone(true, performance.now() - t0);
-        } catch (err) {
-          onDone(false, performance.now() - t0, err);
-        }
-      }
-    }),
-  );
-}
-
-/** Open loop: starts a write every probeEveryMs whatever the others do (at most probeOutstandingMax at once). */
-async function probeLoop(
-  write: () => Promise<void>,
-  until: () => boolean,
-  onDone: (ok: boolean, at: number) => void,
-): Promise<void> {
-  const outstanding = new Set<Promise<void>>();
-  while (!until()) {
-    if (outstanding.size < probeOutstandingMax) {
-      const p: Promise<void> = write()
-        .then(
-          () => onDone(true, performance.now()),
-          () => onDone(false, performance.now()),
-        )
-        .finally(() => outstanding.delete(p));
-      outstanding.add(p);
-    }
-    await sleep(probeEveryMs);
-  }
-  await Promise.all(outstanding);
-}
-
-async function wanBytes(admin: WanAdminClient, sites: readonly string[]): Promise<number> {
-  const listings = await Promise.all(sites.map((s) => admin.links(s)));
-  let total = 0;
-  for (const l of listings) for (const link of l.links) total += link.bytes.forward + link.bytes.back;
-  return total;
-}
-
-type Writer = (tag: string) => Promise<void>;
-
-/** What one system's writes gave over all rounds: per site latencies and errors, WAN bytes and time. */
-type Tally = {
-  readonly label: string;
-  readonly latencies: Map<string, number[]>;
-  readonly errors: Map<string, number>;
-  bytes: number;
-};
-
-function newTally(label: string, sites: readonly string[]): Tally {
-  return { label, latencies: new Map(sites.map((s) => [s, []])), errors: new Map(sites.map((s) => [s, 0])), bytes: 0 };
-}
-
-/** One round: writes from every site at once through `writers`, for `seconds` or `writesCap` per site. */
-async function measureRound(
-  tally: Tally,
-  planet: Planet,
-  writers: ReadonlyMap<string, Writer>,
-  admin: WanAdminClient,
-  idleBytesPerS: number,
-  round: { seconds: number; writesCap: number; name: string },
-): Promise<void> {
-  const sites = planet.sites.map((s) => s.name);
-  const label = tally.label;
-  log(
-    `${label}, ${round.name}: writes from every site at once, ${inflight} in flight per site, ${round.seconds} s or ${round.writesCap} writes (load average ${loadavg()[0].toFixed(1)})`,
-  );
-  const bytes0 = await wanBytes(admin, sites);
-  const t0 = performance.now();
-  await Promise.all(
-    sites.map(async (site) => {
-      const latencies = tally.latencies.get(site)!;
-      let ok = 0;
-      let errors = 0;
-      let firstError: unknown;
-      let started = 0;
-      const deadline = t0 + round.seconds * 1000;
-      let lastPrint = performance.now();
-      await writeLoop(
-        () => writers.get(site)!("run"),
-        () => started++ >= round.writesCap || performance.now() > deadline,
-        (success, ms, err) => {
-          if (success) {
-            latencies.push(ms);
-            ok++;
-          } else {
-            errors++;
-            firstError ??= err;
-          }
-          if (performance.now() - lastPrint > 2000) {
-            lastPrint = performance.now();
-            log(`  ${label} ${site}: ${ok} writes, ${errors} errors`);
-          }
-        },
-      );
-      tally.errors.set(site, tally.errors.get(site)! + errors);
-      if (firstError) log(`  ${label} ${site}: first error: ${(firstError as Error).message}`);
-    }),
-  );
-  const runS = (performance.now() - t0) / 1000;
-  tally.bytes += (await wanBytes(admin, sites)) - bytes0 - idleBytesPerS * runS;
-}
-
-/** p50/p99 per site beside the floor, and WAN bytes per write, over every round. */
-function summarize(tally: Tally, planet: Planet): { results: SiteResult[]; bytesPerWrite: number } {
-  const sites = planet.sites.map((s) => s.name);
-  const results = sites.map((site) => {
-    const latencies = [...tally.latencies.get(site)!].sort((a, b) => a - b);
-    const floorMs = Math.min(...sites.filter((o) => o !== site).map((o) => siteRttMs(planet, site, o)));
-    return {
-      site,
-      ok: latencies.length,
-      errors: tally.errors.get(site)!,
-      p50Ms: percentile(latencies, 50),
-      p99Ms: percentile(latencies, 99),
-      floorMs,
-    };
-  });
-  const totalWrites = results.reduce((a, r) => a + r.ok, 0);
-  const bytesPerWrite = tally.bytes / Math.max(1, totalWrites);
-  for (const r of results) {
-    log(
-      `  ${tally.label} ${r.site}: ${r.ok} ok, ${r.errors} errors, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms`,
-    );
-  }
-  log(
-    `  ${tally.label}: WAN bytes per write ${bytesPerWrite.toFixed(0)} (${totalWrites} writes, idle rate subtracted)`,
-  );
-  return { results, bytesPerWrite };
-}
-
-type Gap = { gapMs: number; after: number; open: boolean };
-type Stall = Gap & { site: string; failed: number; probe: Gap };
-
-/** The longest gap between successful writes in a site from `killedAt` to `endAt` (ms since the kill). */
-function longestGap(okTimes: readonly number[], killedAt: number, endAt: number): Gap {
-  const times = okTimes.filter((t) => t <= endAt);
-  let last = Math.max(...times.filter((t) => t <= killedAt), killedAt - 1e9);
-  let gap = 0;
-  for (const t of times.filter((x) => x > killedAt)) {
-    gap = Math.max(gap, t - Math.max(last, killedAt));
-    last = t;
-  }
-  const tail = endAt - Math.max(last, killedAt);
-  // A gap still open at the end of the window (no success in its last second) is only a lower bound.
-  const open = tail >= gap && tail > 1_000;
-  gap = Math.max(gap, tail);
-  return { gapMs: gap, after: times.filter((t) => t > killedAt).length, open };
-}
-
-const gapText = (g: { gapMs: number; open: boolean }) => `${g.open ? "≥ " : ""}${g.gapMs.toFixed(0)} ms`;
 
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
@@ -381,6 +224,7 @@ async function main(): Promise<void> {
 
   // The two systems take turns (ours, etcd, etcd, ours, …), so a change in the shared machine's
   // load falls on both alike; each round gets 1/rounds of the time and writes.
+  const measureCtx = { inflight, log };
   const ourTally = newTally("ours (global)", sites);
   let etcdLeader = "";
   const etcdTally = newTally("etcd", sites);
@@ -391,8 +235,10 @@ async function main(): Promise<void> {
       name: `round ${r + 1}/${rounds}`,
     };
     const turns = [
-      () => measureRound(ourTally, planet, ours, admin, idleBytesPerS, round),
-      ...(etcd.size > 0 ? [() => measureRound(etcdTally, planet, etcdWriters, admin, idleBytesPerS, round)] : []),
+      () => measureRound(measureCtx, ourTally, planet, ours, admin, idleBytesPerS, round),
+      ...(etcd.size > 0
+        ? [() => measureRound(measureCtx, etcdTally, planet, etcdWriters, admin, idleBytesPerS, round)]
+        : []),
     ];
     if (r % 2 === 1) turns.reverse();
     if (etcd.size > 0) {
@@ -401,8 +247,8 @@ async function main(): Promise<void> {
     }
     for (const turn of turns) await turn();
   }
-  const ourRun = summarize(ourTally, planet);
-  const etcdRun = etcd.size > 0 ? summarize(etcdTally, planet) : undefined;
+  const ourRun = summarize(measureCtx, ourTally, planet);
+  const etcdRun = etcd.size > 0 ? summarize(measureCtx, etcdTally, planet) : undefined;
 
   // Site loss: writers in the survivors (ours and etcd's), then every process of Singapore SIGKILLed.
   const victim = "sin";
@@ -437,6 +283,7 @@ async function main(): Promise<void> {
   const loops = systems.flatMap((sys) =>
     survivors.map((site) =>
       writeLoop(
+        inflight,
         () => sys.writers.get(site)!("loss"),
         () => stop,
         (ok, ms, err) => {
@@ -453,6 +300,7 @@ async function main(): Promise<void> {
   const probes = systems.flatMap((sys) =>
     survivors.map((site) =>
       probeLoop(
+        { everyMs: probeEveryMs, outstandingMax: probeOutstandingMax },
         () => sys.probes.get(site)!("probe"),
         () => stop,
         (ok, at) => {
