@@ -5,7 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ -L node_modules ]; then
+  # A shared install (a worktree linking another checkout's node_modules): `npm ci` here
+  # would empty the linked directory under everyone using it, so it is left alone.
+  [ -x node_modules/.bin/node ] || echo "setup: node_modules links to an install without node; run npm ci where it points" >&2
+elif [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages (npm ci)…"
   npm ci --no-audit --no-fund
 fi
