@@ -10,6 +10,7 @@ import {
   faultsMax,
   faultsMinDefault,
   heapBytesMaxDefault,
+  limitCheckEveryOps,
   opsMinDefault,
   progressIntervalMs,
   recoveryMsMaxDefault,
@@ -194,7 +195,7 @@ export async function checkHistory(source: HistorySource, options: CheckOptions 
       progress(2, line);
       if (record.type !== "op") continue;
       observe(record, line);
-      if (++opsSeen % 10_000 === 0) {
+      if (++opsSeen % limitCheckEveryOps === 0) {
         if (nowMs() - startedMs > checkTimeMsMax)
           throw new StopCheck(`the check ran past its time limit of ${checkTimeMsMax} ms`);
         if (heapUsed() > heapBytesMax) throw new StopCheck(`the check used more than ${heapBytesMax} bytes of heap`);

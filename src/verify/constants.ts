@@ -43,6 +43,8 @@ export const faultSettleMsDefault = 5_000;
 export const checkTimeMsMaxDefault = 30 * 60_000;
 /** Heap the check may use before it stops with "not proven". */
 export const heapBytesMaxDefault = 1_536 * 1_048_576;
+/** The time and heap limits are looked at once per this many ops. */
+export const limitCheckEveryOps = 1_000;
 /** Progress is reported at most this often. */
 export const progressIntervalMs = 1_000;
 
