@@ -48,6 +48,10 @@ export const commands: Record<string, Command> = {
     summary: "run a GSLB DNS server of the planet (--site NAME [--index K])",
     load: () => import("./dns-command.ts"),
   },
+  check: {
+    summary: "judge a run from its history: check HISTORY.jsonl [--json]; exit 0 pass, 1 fail, 3 not proven",
+    load: () => import("./check-command.ts"),
+  },
   wan: {
     summary: "the emulated WAN: wan cut|heal|slow A B, wan links [--json]; wan --site NAME runs a site's link process",
     load: () => import("./wan-command.ts"),

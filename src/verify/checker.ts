@@ -95,8 +95,10 @@ export async function checkHistory(source: HistorySource, options: CheckOptions 
       if (faults.has(record.id)) throw invalid(line, `fault id ${record.id} used twice`);
       if (faults.size >= faultsMax) throw invalid(line, `more than ${faultsMax} faults`);
       faults.set(record.id, { ...record, effectiveEndMs: record.endMs ?? record.startMs + record.ttlMs });
-    } else if (record.type === "fault-end") faultEnds.set(record.id, record.endMs);
-    else end = record;
+    } else if (record.type === "fault-end") {
+      if (faultEnds.size >= faultsMax) throw invalid(line, `more than ${faultsMax} fault-end records`);
+      faultEnds.set(record.id, record.endMs);
+    } else end = record;
   }
   if (header === undefined) throw invalid(1, "the history is empty; it starts with its header");
   for (const [id, endMs] of faultEnds) {
