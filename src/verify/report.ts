@@ -4,6 +4,7 @@
 export const anomalyKinds = [
   "user-visible-error",
   "cart-write-lost",
+  "cart-write-extra",
   "stale-read",
   "session-lost",
   "order-lost",

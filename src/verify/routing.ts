@@ -71,6 +71,8 @@ export class RoutingBook {
     while (state.nextLoss < this.#losses.length && this.#losses[state.nextLoss].fault.startMs < op.endMs) {
       const loss = this.#losses[state.nextLoss++];
       const site = loss.fault.target.site;
+      // Users who came back only after the site did were not kept waiting by its loss.
+      if (op.startMs >= loss.fault.effectiveEndMs) continue;
       if (nearest !== site && state.lastServedSite !== site) continue;
       loss.affected++;
       state.waiting.push({ fault: loss, startMs: Math.max(loss.fault.startMs, op.startMs), firstRef: opRef(op, line) });

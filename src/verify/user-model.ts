@@ -174,7 +174,11 @@ export class UserModel {
         this.#matched(subject, ref);
         continue;
       }
-      this.#open(subject, "cart-write-lost", {
+      // Above every possible quantity: something applied that the user's writes do not
+      // explain (a write applied twice, a remove undone, an item never added); otherwise an
+      // acknowledged write is missing.
+      const extra = seen > Math.max(...state.possible);
+      this.#open(subject, extra ? "cart-write-extra" : "cart-write-lost", {
         user: this.#user,
         op: ref,
         expected: `item ${name} quantity ${describeQuantities(state.possible)}`,
@@ -262,7 +266,11 @@ export class UserModel {
     const s = this.#session;
     if (!s || op.session !== s.id || op.kind === "login") return;
     if (s.state !== "in") return;
-    if (this.#sessionTtlMs !== undefined && op.startMs - s.lastUseMs > this.#sessionTtlMs) return;
+    if (this.#sessionTtlMs !== undefined && op.startMs - s.lastUseMs > this.#sessionTtlMs) {
+      // Idle past its TTL: the store may have expired it, so nothing is expected of it any more.
+      s.state = "out";
+      return;
+    }
     this.#counters.sessionChecks++;
     if (sessionUser === s.account) {
       this.#matched("session", ref);
