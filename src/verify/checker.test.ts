@@ -308,3 +308,18 @@ test("checker - an item the user never added showing in their cart is an extra w
     [["cart-write-extra", read, "item caviar quantity 0", "quantity 1", undefined]],
   );
 });
+
+test("checker - progress is reported for both passes, at most once per interval", async () => {
+  const h = withFault(new HistoryBuilder());
+  for (let i = 0; i < 50; i++) h.op({ kind: "page", user: `u${i % 5}` });
+  let now = 0;
+  const calls: [number, number][] = [];
+  await checkHistory(arraySource(h.build()), {
+    opsMin: 1,
+    nowMs: () => (now += 100),
+    onProgress: (pass, line) => calls.push([pass, line]),
+  });
+  assert.ok(calls.some(([pass]) => pass === 1) && calls.some(([pass]) => pass === 2), JSON.stringify(calls));
+  // One call per 10 clock reads of 100 ms: far fewer calls than records.
+  assert.ok(calls.length < 30, `${calls.length} progress calls`);
+});

@@ -5,7 +5,14 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { formatHistoryLine, type HistoryRecord, readHistoryFile, verifyConstants } from "./index.ts";
+import {
+  checkHistory,
+  fileSource,
+  formatHistoryLine,
+  type HistoryRecord,
+  readHistoryFile,
+  verifyConstants,
+} from "./index.ts";
 import { HistoryBuilder } from "./testkit/index.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "rs-verify-"));
@@ -110,4 +117,25 @@ test("history - a writer cannot format a record the reader would refuse", () => 
       outcome: { result: "ok" },
     } as HistoryRecord),
   );
+});
+
+test("history - the version 1 fixture still reads and checks as it did (a format change keeps old files readable)", async () => {
+  const path = "src/verify/fixtures/history-v1.jsonl";
+  const read = await readAll(path);
+  assert.equal(read.length, 15);
+  const report = await checkHistory(fileSource(path), { opsMin: 10 });
+  assert.equal(report.verdict, "fail");
+  assert.deepEqual(
+    report.anomalies.map((a) => [a.kind, a.user, a.op.line]),
+    [
+      ["user-visible-error", "vu-2", 10],
+      ["user-visible-error", "vu-2", 12],
+    ],
+  );
+  assert.deepEqual(
+    report.siteLosses.map((l) => [l.faultId, l.affectedUsers, l.maxWaitUser, l.maxWaitMs, l.endMs]),
+    [["f1", 1, "vu-1", 310, 1500]],
+  );
+  assert.deepEqual(report.nonNearest, { count: 0, eligible: 6, share: 0, excludedDuringFaults: 3 });
+  assert.equal(report.stats.retriedOps, 3);
 });
