@@ -174,6 +174,12 @@ test("evacuate - a site's users move away and its apps drain with zero user erro
     console.log(
       `measured: evacuate ${(evacuateMs / 1000).toFixed(1)} s, restore ${(restoreMs / 1000).toFixed(1)} s; ${r.sent} requests (by site ${JSON.stringify(r.bySite)}, ${r.nextAddress} on a next address), 0 errors`,
     );
+    for (const sup of planet.supervisors) {
+      const m = await fetch(`http://${sup.host}:${sup.port}/metrics`, {
+        headers: { authorization: `Bearer ${controlBearerToken(tp.ctl.secret)}` },
+      });
+      assert.doesNotMatch(await m.text(), /redshirt_supervisor_steering_failures_total\{[^}]*\} [1-9]/, sup.site);
+    }
     console.log(ev.out.trim());
     console.log(re.out.trim());
   } finally {

@@ -24,6 +24,24 @@ export type DnsSteering = {
 };
 
 const steeringTimeoutMs = 1_000;
+
+class NoAnswer extends Error {}
+
+function unreachable(err: unknown): boolean {
+  const code = (err as { code?: string })?.code ?? "";
+  return (
+    err instanceof NoAnswer ||
+    [
+      "ECONNREFUSED",
+      "ECONNRESET",
+      "EHOSTUNREACH",
+      "ENETUNREACH",
+      "UND_ERR_CONNECT_TIMEOUT",
+      "UND_ERR_HEADERS_TIMEOUT",
+      "UND_ERR_SOCKET",
+    ].includes(code)
+  );
+}
 const dnsAdminPortOffset = 1;
 const weightDefault = 100;
 
@@ -41,7 +59,10 @@ export function dnsSteering(o: {
   const selfHost = planet.supervisors.find((s) => s.site === site)?.host;
   let failuresLogged = 0;
   const failed = (what: string, server: NodeInfo, err: unknown): void => {
-    metrics.steeringFailures.inc({ what, server: server.id });
+    // A server that is not there (booting, dead, cut off) is an operating condition, counted
+    // apart; a server that answers wrongly is a fault.
+    if (unreachable(err)) metrics.steeringUnreachable.inc({ server: server.id });
+    else metrics.steeringFailures.inc({ what, server: server.id });
     // The first of each run, then every 50th: a DNS server down for a while must not flood the log.
     if (failuresLogged++ % 50 === 0) log.warn("dns steering call failed", { what, server: server.id, err });
   };
@@ -87,7 +108,7 @@ export function dnsSteering(o: {
       });
       const answer = await new Promise<Buffer>((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`no DNS answer within ${steeringTimeoutMs} ms`)),
+          () => reject(new NoAnswer(`no DNS answer within ${steeringTimeoutMs} ms`)),
           steeringTimeoutMs,
         );
         socket.on("message", (m) => {

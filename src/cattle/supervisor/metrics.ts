@@ -75,7 +75,11 @@ export class SupervisorMetrics {
   );
   readonly steeringFailures = this.registry.counter(
     "redshirt_supervisor_steering_failures_total",
-    "Calls to the planet's DNS servers (weight reads and writes, answer checks) that failed, by what and server",
+    "Calls to the planet's DNS servers (weight reads and writes, answer checks) that got a wrong answer (an error status, a body that is not the weights), by what and server",
+  );
+  readonly steeringUnreachable = this.registry.counter(
+    "redshirt_supervisor_steering_unreachable_total",
+    "Calls to DNS servers that refused the connection or did not answer in time (a server still booting, or down), by server",
   );
   readonly weightWrites = this.registry.counter(
     "redshirt_supervisor_weight_writes_total",
