@@ -23,6 +23,14 @@ export const commands: Record<string, Command> = {
     summary: "roll the app tier to a new version: deploy VERSION [--site S] [--app FILE] [--max-surge N] [--wait]",
     load: () => import("./deploy-command.ts"),
   },
+  evacuate: {
+    summary: "steer a site's users to the other sites, then drain its app tier to 0: evacuate SITE",
+    load: () => import("./evacuate-command.ts"),
+  },
+  restore: {
+    summary: "bring an evacuated site back: its app tier first, then its users: restore SITE",
+    load: () => import("./restore-command.ts"),
+  },
   down: {
     summary: "stop the planet: every instance and supervisor, waiting until no process is left",
     load: () => import("./down-command.ts"),
