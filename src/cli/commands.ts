@@ -8,7 +8,8 @@ export type Command = {
 
 export const commands: Record<string, Command> = {
   up: {
-    summary: "start the whole planet on this machine (what `npm start` runs)",
+    summary:
+      "start the whole planet on this machine (what `npm start` runs), or only its sites --site NAME (one host per site)",
     load: () => import("./up-command.ts"),
   },
   status: {
