@@ -1,4 +1,6 @@
-// `redshirt store --planet FILE --node ID [--data-dir DIR]`: runs one store node. Prints
+// `redshirt store --planet FILE --node ID [--data-dir DIR]`: runs one store node (a node
+// added with `store join` runs the same way, under its new id); `redshirt store
+// join|leave|replace|members` changes membership (store-membership-command.ts). Prints
 // one `{"event":"ready",…}` line once it serves, logs JSON lines on stderr, and on SIGTERM
 // or SIGINT stops taking requests, finishes or fails the ones in flight, and closes its
 // data file. A second signal, or a stop that hangs, ends the process at once: nothing
@@ -7,8 +9,10 @@ import { startStoreNode, storeConstants } from "../store/index.ts";
 import { loadPlanet } from "../topology/index.ts";
 import { parseCommandArgs } from "./args.ts";
 import { cliErrors } from "./errors.ts";
+import { membershipVerbs, runMembership } from "./store-membership-command.ts";
 
 export async function run(args: string[]): Promise<number> {
+  if ((membershipVerbs as readonly string[]).includes(args[0] ?? "")) return runMembership(args[0], args.slice(1));
   const { values, positionals } = parseCommandArgs("store", args, {
     planet: { type: "string", default: "examples/planet.yaml" },
     node: { type: "string" },

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Launched, launch, loadPlanetSecret, nodeBin } from "../../src/core/index.ts";
-import { loadPlanet, type Planet } from "../../src/topology/index.ts";
+import { loadPlanet, type Planet, storeNodeById } from "../../src/topology/index.ts";
 
 const cliMain = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
@@ -18,6 +18,8 @@ export type StoreClusterOptions = {
   readonly partitions?: number;
   readonly rf?: number;
   readonly storePort?: number;
+  /** store.deadPeerAfterS (default: the planet's default). */
+  readonly deadPeerAfterS?: number;
   readonly extraYaml?: string;
 };
 
@@ -41,14 +43,15 @@ export class StoreCluster {
       .join("\n");
     writeFileSync(
       this.planetFile,
-      `name: test\nzone: test.example.\nsites:\n${sites}\nstore: { partitions: ${options.partitions ?? 16}, rf: ${options.rf ?? 3}, dataDir: data }\nports: { store: ${options.storePort ?? 7400} }\n${options.extraYaml?.includes("wan:") ? "" : "wan: { mode: direct }\n"}${options.extraYaml ?? ""}`,
+      `name: test\nzone: test.example.\nsites:\n${sites}\nstore: { partitions: ${options.partitions ?? 16}, rf: ${options.rf ?? 3}, dataDir: data${options.deadPeerAfterS ? `, deadPeerAfterS: ${options.deadPeerAfterS}` : ""} }\nports: { store: ${options.storePort ?? 7400} }\n${options.extraYaml?.includes("wan:") ? "" : "wan: { mode: direct }\n"}${options.extraYaml ?? ""}`,
     );
     this.planet = loadPlanet(this.planetFile);
     this.secret = loadPlanetSecret(resolve(this.planet.baseDir, this.planet.store.dataDir), { create: true });
   }
 
   url(nodeId: string): string {
-    const n = this.planet.storeNodes.find((x) => x.id === nodeId);
+    // A node added by `store join` is not in the planet file: its id gives its address.
+    const n = storeNodeById(this.planet, nodeId);
     if (!n) throw new Error(`no node ${nodeId}`);
     return `http://${n.host}:${n.port}`;
   }
