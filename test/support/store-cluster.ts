@@ -3,13 +3,14 @@
 // node id, SIGSTOP/SIGCONT (a node that is there but answers nothing), and cleanup that always
 // removes every process and file (paused ones are resumed first, or they could not stop).
 // The planet secret is made in the planet's data dir first, as `redshirt up` does.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Launched, launch, loadPlanetSecret, nodeBin } from "../../src/core/index.ts";
 import { loadPlanet, type Planet, storeNodeById } from "../../src/topology/index.ts";
 
+const debugLog = process.env.STORE_CLUSTER_LOG;
 const cliMain = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
 export type StoreClusterOptions = {
@@ -65,7 +66,9 @@ export class StoreCluster {
       name: `store ${nodeId}`,
       command: nodeBin,
       args: [cliMain, "store", "--planet", this.planetFile, "--node", nodeId],
-      env: { ...process.env, REDSHIRT_LOG_LEVEL: "warn" },
+      env: { ...process.env, REDSHIRT_LOG_LEVEL: debugLog ? "info" : "warn" },
+      // STORE_CLUSTER_LOG=FILE keeps every node's log lines there (debugging a failed run).
+      onLine: debugLog ? (line) => appendFileSync(debugLog, `${nodeId} ${line}\n`) : undefined,
     });
     this.processes.set(nodeId, p);
     return p;
