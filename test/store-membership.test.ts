@@ -12,7 +12,7 @@ import { execFile } from "node:child_process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
-import { nodeBin } from "../src/core/index.ts";
+import { controlBearerToken, nodeBin } from "../src/core/index.ts";
 import { decodeMembership, type MembershipView, partitionOf, placeMembers } from "../src/store/index.ts";
 import { StoreCluster } from "./support/store-cluster.ts";
 
@@ -158,6 +158,31 @@ test("store membership - a node joins and another leaves under load: nothing ack
   await cluster.startAll();
   const planetNodes = cluster.planet.storeNodes.map((n) => n.id);
   assert.ok((await waitFor(() => connected(cluster, planetNodes), 20_000)) >= 0, "the planet did not connect");
+
+  // Bad changes are refused, naming what is wrong, and change nothing.
+  const post = async (body: unknown, authorization?: string) => {
+    const res = await request(`${cluster.url("nyc-store2")}/v1/membership`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
+      body: JSON.stringify(body),
+      dispatcher: agent,
+    });
+    return { status: res.statusCode, body: (await res.body.json()) as { code?: string; message?: string } };
+  };
+  const unauth = await post({ op: "join", node: "nyc-store4" });
+  assert.equal(unauth.status, 401);
+  assert.equal(unauth.body.code, "RS_ERR_STORE_UNAUTHORIZED");
+  const token = `Bearer ${controlBearerToken(cluster.secret)}`;
+  const badOp = await post({ op: "grow", node: "nyc-store4" }, token);
+  assert.equal(badOp.status, 400);
+  assert.match(badOp.body.message ?? "", /op:/);
+  const dup = await post({ op: "join", node: "nyc-store2" }, token);
+  assert.equal(dup.status, 409);
+  assert.equal(dup.body.code, "RS_ERR_STORE_MEMBERSHIP");
+  const usage = await cli(cluster, ["replace", "--node", "nyc-store5"]);
+  assert.notEqual(usage.code, 0);
+  assert.match(usage.stderr, /--old/);
+  assert.equal((await membershipOf(cluster, "nyc-store2"))?.epoch, 0, "a refused change changed the record");
 
   const live = [...planetNodes];
   const load = startLoad(cluster, live, 6, 600);

@@ -65,7 +65,16 @@ export class StoreCluster {
     const p = await launch({
       name: `store ${nodeId}`,
       command: nodeBin,
-      args: [cliMain, "store", "--planet", this.planetFile, "--node", nodeId],
+      // A node added by `store join` is outside the planet file: it starts with --join.
+      args: [
+        cliMain,
+        "store",
+        "--planet",
+        this.planetFile,
+        "--node",
+        nodeId,
+        ...(this.planet.storeNodes.some((n) => n.id === nodeId) ? [] : ["--join"]),
+      ],
       env: { ...process.env, REDSHIRT_LOG_LEVEL: debugLog ? "info" : "warn" },
       // STORE_CLUSTER_LOG=FILE keeps every node's log lines there (debugging a failed run).
       onLine: debugLog ? (line) => appendFileSync(debugLog, `${nodeId} ${line}\n`) : undefined,

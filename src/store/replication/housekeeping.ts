@@ -53,7 +53,8 @@ function tick(node: NodeContext): void {
     node.chores.lastTruncateMs = nowMs;
     saveCursors(node);
     truncate(node);
-    node.hints.prune((target) => node.out.get(target)?.acked ?? 0);
+    // A hint for a node that is no longer a member has nobody to go to.
+    node.hints.prune((target) => node.out.get(target)?.acked ?? Number.MAX_SAFE_INTEGER);
     node.storage.maintain();
   }
 }

@@ -112,6 +112,8 @@ test("membership - a replace puts the new node where the old one was, and bad ch
     back.members.find((x) => x.id === "lon-store7"),
     undefined,
   );
+  assert.equal(back.members.find((x) => x.id === "lon-store2")?.state, "active", "the old node stays");
+  assert.equal(inTransition(back), false);
 });
 
 test("membership - records round-trip, and of two records the newer one wins the same way everywhere", () => {

@@ -69,7 +69,9 @@ export function changeMembership(planet: Planet, current: Membership, change: Me
     const m = member(change.node, "node");
     if (m.state === "joining") {
       // A join given up (its node never came, or died while filling): it held nothing yet.
+      // A replace given up this way keeps the old node: it is no longer leaving.
       next.delete(m.id);
+      for (const x of next.values()) if (x.state === "leaving") next.set(x.id, { ...x, state: "active" });
       return seal(current.epoch + 1, next);
     }
     if (m.state === "leaving") throw bad(`node: ${m.id} is leaving already`);
