@@ -6,7 +6,7 @@
 // 2. A node killed and left down past store.deadPeerAfterS no longer holds back the log of
 //    its peers (which truncate it, and report it gone); when it comes back its stream finds
 //    its cursor below the truncated start and anti-entropy alone refills it.
-// Addresses: 127.230.0.0/16 – 127.233.0.0/16 belong to this file.
+// Addresses: 127.241.0.0/16 – 127.243.0.0/16 belong to this file.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { test } from "node:test";
@@ -150,8 +150,8 @@ async function missingOnVoters(cluster: StoreCluster, view: MembershipView, acke
 test("store membership - a node joins and another leaves under load: nothing acknowledged is lost and the survivors' log is truncated again", async (t) => {
   await using cluster = new StoreCluster({
     sites: [
-      { name: "nyc", octet: 230, lat: 40.71, lon: -74.01 },
-      { name: "lon", octet: 231, lat: 51.51, lon: -0.13 },
+      { name: "nyc", octet: 241, lat: 40.71, lon: -74.01 },
+      { name: "lon", octet: 242, lat: 51.51, lon: -0.13 },
     ],
     partitions: 16,
   });
@@ -249,7 +249,7 @@ test("store membership - a node joins and another leaves under load: nothing ack
 
 test("store membership - a peer gone past store.deadPeerAfterS stops holding back the log, and is refilled by anti-entropy alone when it returns", async (t) => {
   await using cluster = new StoreCluster({
-    sites: [{ name: "nyc", octet: 232, lat: 40.71, lon: -74.01 }],
+    sites: [{ name: "nyc", octet: 243, lat: 40.71, lon: -74.01 }],
     partitions: 16,
     deadPeerAfterS: 3,
   });

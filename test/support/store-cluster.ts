@@ -76,6 +76,8 @@ export class StoreCluster {
         ...(this.planet.storeNodes.some((n) => n.id === nodeId) ? [] : ["--join"]),
       ],
       env: { ...process.env, REDSHIRT_LOG_LEVEL: debugLog ? "info" : "warn" },
+      // Nine nodes loading the code at once on two shared cores (load 20+) take a while.
+      readyTimeoutMs: 60_000,
       // STORE_CLUSTER_LOG=FILE keeps every node's log lines there (debugging a failed run).
       onLine: debugLog ? (line) => appendFileSync(debugLog, `${nodeId} ${line}\n`) : undefined,
     });
