@@ -44,7 +44,10 @@ export const commands: Record<string, Command> = {
     summary: "validate a planet file and print its sites, distances and RTTs",
     load: () => import("./planet-command.ts"),
   },
-  store: { summary: "run one store node: store --planet FILE --node ID", load: () => import("./store-command.ts") },
+  store: {
+    summary: "run one store node: store --planet FILE --node ID; change membership: store join|leave|replace|members",
+    load: () => import("./store-command.ts"),
+  },
   kv: {
     summary: "read and write the store: kv get|put|incr|add|remove|del KEY [VALUE…]",
     load: () => import("./kv-command.ts"),

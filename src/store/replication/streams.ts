@@ -6,12 +6,14 @@ import { decodeState } from "../crdt/crdt.ts";
 import { streamHeartbeatMs } from "./engine-constants.ts";
 import type { NodeContext } from "./node-context.ts";
 import type { RepEntry } from "./outbound-stream.ts";
+import { fallBackIfTruncated } from "./peer-liveness.ts";
 import { addHolder } from "./pending-writes.ts";
 
 /** Sends what the stream to `peer` may send now (with a heartbeat if it has been quiet). */
 export function pump(node: NodeContext, peer: string, heartbeat = false): void {
   const stream = node.out.get(peer);
   if (!stream || !node.transport.isUp(peer)) return;
+  fallBackIfTruncated(node, peer);
   const nowMs = node.clock.monoMs();
   const lastSeq = node.storage.lastSeq();
   for (;;) {

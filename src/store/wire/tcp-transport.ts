@@ -81,6 +81,11 @@ export type TcpTransportInit = {
 };
 
 export type TcpTransport = Transport & {
+  /**
+   * The peers are now these (membership changed): new ones are dialed, those no longer
+   * listed are closed and forgotten, the others keep their connection.
+   */
+  setPeers(peers: ReadonlyMap<string, TcpAddress>): void;
   /** Where the transport listens once started (the port the OS chose when `listen.port` was 0). */
   address(): TcpAddress | undefined;
   /** Handshakes refused so far for a reason (redshirt_store_peer_auth_failures_total). */
@@ -113,7 +118,6 @@ export function createTcpTransport(init: TcpTransportInit): TcpTransport {
 class Tcp implements TcpTransport {
   readonly self: string;
   readonly #listen: TcpAddress;
-  readonly #peers: ReadonlyMap<string, TcpAddress>;
   readonly #clock: Clock;
   readonly #random: Random;
   readonly #log: Logger;
@@ -135,7 +139,6 @@ class Tcp implements TcpTransport {
   constructor(init: TcpTransportInit) {
     this.self = init.self;
     this.#listen = init.listen;
-    this.#peers = init.peers;
     this.#clock = init.clock ?? systemClock;
     this.#random = init.random ?? systemRandom;
     this.#log = init.logger ?? createLogger({ part: "store", node: init.self });
@@ -160,21 +163,43 @@ class Tcp implements TcpTransport {
       isPeer: (id) => this.#outbound.has(id),
       onMessage: (from, message) => this.#onMessage(from, message),
     });
-    for (const [peer, address] of init.peers) {
-      if (peer === init.self) continue;
-      this.#outbound.set(peer, {
-        peer,
-        address,
-        state: "idle",
-        socket: undefined,
-        frames: [],
-        queuedBytes: 0,
-        failures: 0,
-        timer: undefined,
-        lastHeardMs: 0,
-        pings: 0,
-      });
+    for (const [peer, address] of init.peers) this.#addPeer(peer, address);
+  }
+
+  #addPeer(peer: string, address: TcpAddress): void {
+    if (peer === this.self || this.#outbound.has(peer)) return;
+    const ob: Outbound = {
+      peer,
+      address,
+      state: "idle",
+      socket: undefined,
+      frames: [],
+      queuedBytes: 0,
+      failures: 0,
+      timer: undefined,
+      lastHeardMs: 0,
+      pings: 0,
+    };
+    this.#outbound.set(peer, ob);
+    if (this.#running) this.#dial(ob);
+  }
+
+  setPeers(peers: ReadonlyMap<string, TcpAddress>): void {
+    for (const [peer, ob] of [...this.#outbound]) {
+      const address = peers.get(peer);
+      if (address && address.host === ob.address.host && address.port === ob.address.port) continue;
+      // Forgotten first, so the close below reports no "down" for a peer that is no more.
+      this.#outbound.delete(peer);
+      ob.timer?.cancel();
+      ob.timer = undefined;
+      ob.state = "idle";
+      this.#clearQueue(ob);
+      const socket = ob.socket;
+      ob.socket = undefined;
+      socket?.destroy();
+      this.#log.info("peer forgotten", { peer });
     }
+    for (const [peer, address] of peers) this.#addPeer(peer, address);
   }
 
   start(): Promise<void> {
