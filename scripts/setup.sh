@@ -18,6 +18,10 @@ declare -A need=(
   [wrk]=wrk
   [dnsperf]=dnsperf
   [pdns_server]=pdns-server
+  [etcd]=etcd-server
+  [curl]=curl
+  [ip]=iproute2
+  [nft]=nftables
 )
 missing=()
 for cmd in "${!need[@]}"; do
@@ -35,6 +39,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # Debian's packages start their daemons where an init system runs; our tests and benches
 # start their own on loopback with their own configs, so stop any system copies.
-for svc in redis-server haproxy pdns; do
+for svc in redis-server haproxy pdns etcd; do
   if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
 done
