@@ -139,6 +139,7 @@ test("history - the version 1 fixture still reads and checks as it did (a format
   );
   assert.deepEqual(report.nonNearest, { count: 0, eligible: 6, share: 0, excludedDuringFaults: 3 });
   assert.equal(report.stats.retriedOps, 3);
+  assert.deepEqual(report.reasons, ["2 anomalies: user-visible-error 2"]);
 });
 
 test("history - HistoryWriter writes a file the checker reads, closed by an end record counting its ops", async () => {
