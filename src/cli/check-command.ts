@@ -7,7 +7,7 @@ import { parseCommandArgs } from "./args.ts";
 import { cliErrors } from "./errors.ts";
 
 const usage =
-  "usage: redshirt check HISTORY.jsonl [--json] [--ops-min N] [--faults-min N] [--recovery-ms-max MS] [--settle-ms MS]";
+  "usage: redshirt check HISTORY.jsonl [--json] [--ops-min N] [--faults-min N] [--recovery-ms-max MS] [--settle-ms MS] [--stale-reads-ok]";
 
 export const checkExitCodes = { pass: 0, fail: 1, "not proven": 3 } as const;
 
@@ -28,6 +28,7 @@ export type CheckCommand = { readonly file: string; readonly json: boolean; read
 export function parseCheckArgs(args: string[]): CheckCommand {
   const { values, positionals } = parseCommandArgs("check", args, {
     json: { type: "boolean", default: false },
+    "stale-reads-ok": { type: "boolean", default: false },
     "ops-min": { type: "string" },
     "faults-min": { type: "string" },
     "recovery-ms-max": { type: "string" },
@@ -50,6 +51,7 @@ export function parseCheckArgs(args: string[]): CheckCommand {
       ...(faultsMin === undefined ? {} : { faultsMin }),
       ...(recoveryMsMax === undefined ? {} : { recoveryMsMax }),
       ...(faultSettleMs === undefined ? {} : { faultSettleMs }),
+      ...(values["stale-reads-ok"] ? { staleReadsFail: false } : {}),
     },
   };
 }

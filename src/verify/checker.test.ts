@@ -3,7 +3,7 @@
 // "not proven".
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { arraySource, type CheckOptions, checkHistory } from "./index.ts";
+import { arraySource, type CheckOptions, checkHistory, verifyConstants } from "./index.ts";
 import { HistoryBuilder } from "./testkit/index.ts";
 
 const small: CheckOptions = { opsMin: 5, faultsMin: 1 };
@@ -73,6 +73,9 @@ test("checker - a read missing a write that a later read shows is a stale read, 
     [["stale-read", stale, write, "item eggs quantity 6"]],
   );
   assert.match(report.anomalies[0].seen, new RegExp(`quantity 0 \\(seen as expected later, at line ${fresh}\\)`));
+  const lenient = await checkHistory(arraySource(h.build()), { ...small, staleReadsFail: false });
+  assert.equal(lenient.verdict, "pass", "stale reads may be reported without failing");
+  assert.equal(lenient.anomalies.length, 1);
 });
 
 test("checker - a write lost and then overwritten by the user's own set is still a lost write", async () => {
@@ -322,4 +325,21 @@ test("checker - progress is reported for both passes, at most once per interval"
   assert.ok(calls.some(([pass]) => pass === 1) && calls.some(([pass]) => pass === 2), JSON.stringify(calls));
   // One call per 10 clock reads of 100 ms: far fewer calls than records.
   assert.ok(calls.length < 30, `${calls.length} progress calls`);
+});
+
+test("checker - a user past the cart item limit, or a heap past its limit, stops the check: not proven", async () => {
+  const h = withFault(new HistoryBuilder());
+  const session = loggedIn(h);
+  for (let i = 0; i <= verifyConstants.cartItemsPerUserMax; i++) {
+    h.op({ kind: "cart.add", user: "alice", session, item: `item-${i}`, quantity: 1 });
+  }
+  const items = await checkHistory(arraySource(h.build()), small);
+  assert.equal(items.verdict, "not proven");
+  assert.ok(
+    items.reasons.some((r) => /more than 1000 cart items/.test(r)),
+    items.reasons.join("; "),
+  );
+  const heap = await checkHistory(arraySource(h.build()), { ...small, heapUsedBytes: () => 1e12, heapBytesMax: 1 });
+  assert.equal(heap.verdict, "not proven");
+  assert.ok(heap.reasons.some((r) => /heap/.test(r)));
 });

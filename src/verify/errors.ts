@@ -6,6 +6,10 @@ export const verifyErrors = defineErrors("verify", {
     status: 400,
     message: "The history file cannot be read; check its path and permissions",
   },
+  RS_ERR_VERIFY_HISTORY_WRITE: {
+    status: 500,
+    message: "The history file cannot be written; check the folder exists, its permissions and free space",
+  },
   RS_ERR_VERIFY_HISTORY_INVALID: {
     status: 400,
     message:

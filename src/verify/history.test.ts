@@ -10,6 +10,7 @@ import {
   fileSource,
   formatHistoryLine,
   type HistoryRecord,
+  HistoryWriter,
   readHistoryFile,
   verifyConstants,
 } from "./index.ts";
@@ -138,4 +139,27 @@ test("history - the version 1 fixture still reads and checks as it did (a format
   );
   assert.deepEqual(report.nonNearest, { count: 0, eligible: 6, share: 0, excludedDuringFaults: 3 });
   assert.equal(report.stats.retriedOps, 3);
+  assert.deepEqual(report.reasons, ["2 anomalies: user-visible-error 2"]);
+});
+
+test("history - HistoryWriter writes a file the checker reads, closed by an end record counting its ops", async () => {
+  const path = join(dir, "written.jsonl");
+  const [header, ...rest] = sample();
+  const writer = await HistoryWriter.create(path, header as Extract<HistoryRecord, { type: "header" }>);
+  for (const r of rest) if (r.type !== "end") await writer.write(r);
+  assert.equal(writer.opsWritten, 2);
+  await writer.close("complete", 99);
+  const read = await readAll(path);
+  assert.deepEqual(read.at(-1)?.record, { type: "end", endMs: 99, reason: "complete", ops: 2 });
+  const report = await checkHistory(fileSource(path), { opsMin: 1 });
+  assert.equal(report.verdict, "pass", report.reasons.join("; "));
+  await assert.rejects(writer.write(rest[1] as Extract<HistoryRecord, { type: "op" }>), /closed/);
+});
+
+test("history - a history that cannot be created is a clear error naming the path", async () => {
+  const header = sample()[0] as Extract<HistoryRecord, { type: "header" }>;
+  await assert.rejects(HistoryWriter.create(join(dir, "no-such-dir", "h.jsonl"), header), {
+    code: "RS_ERR_VERIFY_HISTORY_WRITE",
+    message: /no-such-dir/,
+  });
 });

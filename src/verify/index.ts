@@ -44,3 +44,4 @@ export {
   type SiteLossReport,
   type Verdict,
 } from "./report.ts";
+export { HistoryWriter } from "./writer.ts";
