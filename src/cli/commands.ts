@@ -24,6 +24,14 @@ export const commands: Record<string, Command> = {
     summary: "roll the app tier to a new version: deploy VERSION [--site S] [--app FILE] [--max-surge N] [--wait]",
     load: () => import("./deploy-command.ts"),
   },
+  evacuate: {
+    summary: "steer a site's users to the other sites, then drain its app tier to 0: evacuate SITE",
+    load: () => import("./evacuate-command.ts"),
+  },
+  restore: {
+    summary: "bring an evacuated site back: its app tier first, then its users: restore SITE",
+    load: () => import("./restore-command.ts"),
+  },
   down: {
     summary: "stop the planet: every instance and supervisor, waiting until no process is left",
     load: () => import("./down-command.ts"),
@@ -36,7 +44,10 @@ export const commands: Record<string, Command> = {
     summary: "validate a planet file and print its sites, distances and RTTs",
     load: () => import("./planet-command.ts"),
   },
-  store: { summary: "run one store node: store --planet FILE --node ID", load: () => import("./store-command.ts") },
+  store: {
+    summary: "run one store node: store --planet FILE --node ID; change membership: store join|leave|replace|members",
+    load: () => import("./store-command.ts"),
+  },
   kv: {
     summary: "read and write the store: kv get|put|incr|add|remove|del KEY [VALUE…]",
     load: () => import("./kv-command.ts"),
@@ -48,6 +59,10 @@ export const commands: Record<string, Command> = {
   dns: {
     summary: "run a GSLB DNS server of the planet (--site NAME [--index K])",
     load: () => import("./dns-command.ts"),
+  },
+  check: {
+    summary: "judge a run from its history: check HISTORY.jsonl [--json]; exit 0 pass, 1 fail, 3 not proven",
+    load: () => import("./check-command.ts"),
   },
   wan: {
     summary: "the emulated WAN: wan cut|heal|slow A B, wan links [--json]; wan --site NAME runs a site's link process",

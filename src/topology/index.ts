@@ -47,7 +47,9 @@ export {
   siteRttMs,
   sitesByDistance,
   storeNode,
+  storeNodeById,
   validatePlanet,
   type WanMode,
   wanModes,
 } from "./planet.ts";
+export { type SunConfig, sunClockSpeedMax, sunCurvePointsMax, sunSchema } from "./sun.ts";
