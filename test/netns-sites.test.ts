@@ -4,9 +4,11 @@
 // `wan: { mode: direct }` — no link proxies, the routed network carries every connection,
 // as between real hosts. From a client namespace behind the router: every site's gateway
 // serves; a `global` store write in one site is read in another; DNS in each site lists all
-// three. Then every process of one site's namespace is SIGKILLed: the other sites' gateways
-// still answer, a `global` write still succeeds, their DNS servers drop the lost site, and
-// with New York's app scaled to 0 its gateway fails over to London across the router.
+// three. Singapore's veth dropped at the router takes it out of the others' DNS answers;
+// healed, it is back. Then every process of Singapore's namespace is SIGKILLed: the other
+// sites' gateways still answer, a `global` write still succeeds, their DNS servers drop the
+// lost site, and with New York's app scaled to 0 its gateway fails over to London across
+// the router.
 // Skips (saying why) where namespaces cannot be made; here, as root, it runs.
 // Namespaces: `rsnt-<pid>-*` (stale ones of dead runs are removed first); addresses inside
 // them only: 10.81–10.83.0.0/16 for the sites, 10.77.0.0/16 for the veths.
@@ -20,7 +22,7 @@ import { planetDataDir } from "../src/cattle/index.ts";
 import { type Launched, launch, loadPlanetSecret, nodeBin } from "../src/core/index.ts";
 import { loadPlanet } from "../src/topology/index.ts";
 import { dig } from "./support/dig.ts";
-import { buildLab, execIn, killNamespace, netnsUnavailable, removeStale } from "./support/netns.ts";
+import { buildLab, cutSite, execIn, healSite, killNamespace, netnsUnavailable, removeStale } from "./support/netns.ts";
 import { cliMain } from "./support/supervised.ts";
 
 const prefix = "rsnt";
@@ -142,6 +144,31 @@ test("up --site in one network namespace per site: each site serves, the store r
       });
     }
 
+    // Singapore's veth dropped at the router: both other sites' DNS servers drop it; healed, it is back.
+    cutSite(lab, 2);
+    const cutAt = Date.now();
+    const dropsSin = async () => {
+      for (const site of ["nyc", "lon"]) {
+        await until(`${site}'s DNS drops sin`, 15_000, async () => {
+          const a = await answered(site);
+          return !a.includes(gatewayOf("sin")) && a.includes(gatewayOf("nyc")) && a.includes(gatewayOf("lon"))
+            ? a
+            : undefined;
+        });
+      }
+    };
+    await dropsSin();
+    console.log(`netns: sin cut off, out of both other DNS servers' answers ${Date.now() - cutAt} ms later`);
+    healSite(lab, 2);
+    const healedAt = Date.now();
+    for (const site of ["nyc", "lon"]) {
+      await until(`${site}'s DNS lists sin again`, 15_000, async () => {
+        const a = await answered(site);
+        return a.includes(gatewayOf("sin")) ? a : undefined;
+      });
+    }
+    console.log(`netns: sin healed, back in both other DNS servers' answers ${Date.now() - healedAt} ms later`);
+
     // Singapore is lost: every process in its namespace SIGKILLed (its up, supervisor and instances).
     const killed = await killNamespace(nsOf.get("sin")!);
     assert.ok(killed >= 6, `sin had its up, supervisor and 4 instances (killed ${killed})`);
@@ -153,14 +180,7 @@ test("up --site in one network namespace per site: each site serves, the store r
     }
     const w2 = await put("lon", "after-loss", "written in London after Singapore was lost");
     assert.equal(w2.stdout, "200", `global write in lon with sin lost: ${w2.stdout} ${w2.stderr}`);
-    for (const site of ["nyc", "lon"]) {
-      await until(`${site}'s DNS drops sin`, 15_000, async () => {
-        const a = await answered(site);
-        return !a.includes(gatewayOf("sin")) && a.includes(gatewayOf("nyc")) && a.includes(gatewayOf("lon"))
-          ? a
-          : undefined;
-      });
-    }
+    await dropsSin();
     console.log(`netns: sin left both surviving DNS servers' answers ${Date.now() - lostAt} ms after it was killed`);
     // New York's app scaled to 0 (the CLI, from the client namespace, to nyc's control API):
     // its gateway forwards to the nearest surviving site, London, across the router.

@@ -17,6 +17,8 @@ export type SiteNet = {
 
 export type NetnsLab = {
   readonly router: string;
+  /** The router's end of each site's veth, by site index. */
+  readonly routerEnds: readonly string[];
   readonly client: string;
   readonly clientAddress: string;
   readonly sites: readonly SiteNet[];
@@ -139,7 +141,19 @@ export function buildLab(prefix: string, subnets: readonly string[]): NetnsLab {
   for (const [i, s] of sites.entries()) join(s.ns, `s${i}`, i, s.subnet);
   join(client, "c", 200);
   ip(["netns", "exec", router, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-  return { router, client, clientAddress: "10.77.200.2", sites, all };
+  const routerEnds = sites.map((_, i) => `n${vethTag}s${i}b`);
+  return { router, routerEnds, client, clientAddress: "10.77.200.2", sites, all };
+}
+
+/** Cuts site i off: the router's end of its veth goes down (which also drops the route to its /16). */
+export function cutSite(lab: NetnsLab, i: number): void {
+  ip(["-n", lab.router, "link", "set", lab.routerEnds[i], "down"]);
+}
+
+/** Heals the cut: the veth end up again and the route to the site's /16 back. */
+export function healSite(lab: NetnsLab, i: number): void {
+  ip(["-n", lab.router, "link", "set", lab.routerEnds[i], "up"]);
+  ip(["-n", lab.router, "route", "replace", lab.sites[i].subnet, "via", lab.sites[i].linkAddress]);
 }
 
 /** Runs a command inside a namespace; resolves with its status and output (never rejects on exit status). */
