@@ -106,8 +106,9 @@ export function distinctOps(ops: readonly Attempt[]): (Attempt & { anyAck: boole
 
 /**
  * A shared set: add-wins. A remove takes away only the adds its coordinator had seen, so an
- * acknowledged add issued after every remove of its element had settled must be there,
- * whatever the clocks say; and nothing outside the pool ever is.
+ * acknowledged add first issued after every remove of its element had settled must be
+ * there, whatever the clocks say (and however its op id, or older ones, were retried); and
+ * nothing outside the pool ever is.
  */
 function checkSharedSet(key: string, ops: readonly Attempt[], v: ReadResult | undefined, problems: string[]): void {
   const got = new Set(v?.exists ? (v.value as string[]) : []);
@@ -120,15 +121,28 @@ function checkSharedSet(key: string, ops: readonly Attempt[], v: ReadResult | un
       -1,
       ...removes.map((o) => (o.settled ? o.settledMs : Number.POSITIVE_INFINITY)),
     );
+    // An op id is one add, issued when its first attempt was: a retry adds nothing new (a
+    // remove that saw the first attempt took it away for good).
+    const firstIssuedMs = new Map<string, number>();
+    for (const o of ops) firstIssuedMs.set(o.opId, Math.min(firstIssuedMs.get(o.opId) ?? o.issuedMs, o.issuedMs));
     const mustHave = ops.find(
       (o) =>
         o.acked &&
         o.mutation.kind === "sadd" &&
         o.mutation.members.includes(member) &&
-        o.issuedMs > lastRemoveSettledMs,
+        firstIssuedMs.get(o.opId)! > lastRemoveSettledMs,
     );
-    if (mustHave && !got.has(member))
-      problems.push(`${key}: ${member} added (acknowledged, ${mustHave.opId}) after every remove of it, but missing`);
+    if (mustHave && !got.has(member)) {
+      const story = ops
+        .filter((o) => "members" in o.mutation && o.mutation.members.includes(member))
+        .map(
+          (o) =>
+            `${o.mutation.kind} ${o.opId}@${o.node} t=${o.issuedMs}..${o.settled ? o.settledMs : "?"}${o.acked ? "" : " (not acked)"}`,
+        );
+      problems.push(
+        `${key}: ${member} added (acknowledged, ${mustHave.opId}) after every remove of it, but missing; its ops: ${story.join(", ")}`,
+      );
+    }
   }
 }
 
