@@ -33,7 +33,7 @@ async function runSeed(seed: number): Promise<string> {
   assert.equal(report.internalErrors, 0, `internal errors counted: ${where}`);
   assert.ok(report.acked > ops / 4, `too few acknowledged writes to prove anything: ${where}`);
   assert.ok(report.crashes > 0 && report.partitions > 0, `the nemesis did nothing: ${where}`);
-  assert.ok(report.sessionReadsChecked > 20, `too few session reads checked: ${where}`);
+  assert.ok(report.sessionReadsChecked > 10, `too few session reads checked: ${where}`);
   assert.ok(report.expiryReadsChecked > 0, `no expired key was read during the run: ${where}`);
   assert.ok(report.lateDuplicates > 0, `no late retry was a duplicate: ${where}`);
   return summary;
