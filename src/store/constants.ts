@@ -119,6 +119,12 @@ export const hlcMaxDriftMs = 60_000;
 export const hlcAheadCountMs = 1_000;
 /** The HLC lease: the node persists a ceiling this far ahead of its wall clock and never stamps past it. */
 export const hlcLeaseMs = 2_000;
+/**
+ * When the HLC already runs past wall + lease (a restart resumed at the last ceiling, a peer
+ * ahead), the ceiling goes only this far past the HLC: a lease on top of an HLC that is
+ * itself a lease ahead would let every restart push the planet's HLC a lease further ahead.
+ */
+export const hlcLeaseStepMs = 100;
 /** The lease is renewed (one small commit, from the tick) once less than this is left of it. */
 export const hlcLeaseRenewMs = 1_000;
 assert(

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createLogger, ManualClock, Registry } from "../../core/index.ts";
 import { parsePlanet } from "../../topology/index.ts";
-import { hlcLeaseMs, hlcMaxDriftMs } from "../constants.ts";
+import { hlcLeaseMs, hlcLeaseStepMs, hlcMaxDriftMs } from "../constants.ts";
 import { HybridClock, hlcFromWallMs, hlcWallMs } from "../crdt/hlc.ts";
 import { MemoryStorage } from "../testkit/memory-storage.ts";
 import { SimCluster } from "../testkit/sim-cluster.ts";
@@ -92,4 +92,28 @@ test("hlc lease - in a running planet the tick alone renews the lease of an idle
   assert.ok(w.ok, String(!w.ok && w.error.message));
   assert.ok((w.value.token["nyc-store1"] ?? 0) > lease, "the first stamp after the restart is above the old lease");
   await c.stopAll();
+});
+
+test("hlc lease - restarts do not ratchet the HLC ahead: two nodes restarted in turn, each following the other's stamps, stay within a lease and two steps of the wall clock", () => {
+  const clock = new ManualClock(1_700_000_000_000);
+  let sa = new MemoryStorage();
+  let sb = new MemoryStorage();
+  let da = leased(sa, clock);
+  let db = leased(sb, clock);
+  for (let i = 0; i < 40; i++) {
+    // Each restarts in turn 300 ms apart (a crash loop, or a rolling deploy), after taking
+    // the other's stamps (a heartbeat) and renewing from the tick.
+    clock.advance(300);
+    db.hlc.observe(da.hlc.now());
+    renewLease(db);
+    sa = sa.reopen();
+    da = leased(sa, clock);
+    clock.advance(300);
+    da.hlc.observe(db.hlc.now());
+    renewLease(da);
+    sb = sb.reopen();
+    db = leased(sb, clock);
+    const aheadMs = Math.max(hlcWallMs(da.hlc.now()), hlcWallMs(db.hlc.now())) - clock.nowMs();
+    assert.ok(aheadMs <= hlcLeaseMs + 2 * hlcLeaseStepMs, `after ${i + 1} rounds the HLC runs ${aheadMs} ms ahead`);
+  }
 });

@@ -8,7 +8,7 @@
 // (a burst carrying into the next milliseconds, a peer whose clock runs ahead). A restarted
 // node resumes from the persisted ceiling.
 import type { Clock, Logger } from "../../core/index.ts";
-import { hlcLeaseMs, hlcLeaseRenewMs } from "../constants.ts";
+import { hlcLeaseMs, hlcLeaseRenewMs, hlcLeaseStepMs } from "../constants.ts";
 import { type HybridClock, hlcFromWallMs, hlcWallMs } from "../crdt/hlc.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
@@ -23,7 +23,13 @@ export function savedHlc(storage: Storage): number {
 type LeaseDeps = { storage: Storage; clock: Clock; hlc: HybridClock; m: NodeMetrics; log: Logger };
 
 function persist(d: LeaseDeps, needed: number, why: "start" | "renew" | "ahead"): number {
-  const ceiling = Math.max(needed, hlcFromWallMs(Math.floor(d.clock.nowMs()))) + hlcFromWallMs(hlcLeaseMs);
+  // A lease past the wall clock, or a step past `needed` when that is further: not a lease
+  // past `needed`, which after a restart (resumed at the old ceiling, already a lease ahead)
+  // would ratchet the HLC, and every peer that follows it, a lease ahead per restart.
+  const ceiling = Math.max(
+    hlcFromWallMs(Math.floor(d.clock.nowMs()) + hlcLeaseMs),
+    needed + hlcFromWallMs(hlcLeaseStepMs),
+  );
   d.storage.commit({ meta: [[hlcLeaseMetaName, String(ceiling)]] });
   d.m.hlcLease.inc({ why });
   return ceiling;

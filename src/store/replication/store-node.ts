@@ -320,6 +320,11 @@ export class StoreNode implements StoreApi, Startable {
     return this.#node.stable;
   }
 
+  /** The greatest HLC this node stamped or took (it may run ahead of the wall clock: after a restart, by up to a lease). For tests. */
+  get hlcLast(): number {
+    return this.#node.hlc.last;
+  }
+
   /** Internal errors counted since start (see internal-errors.ts); healthy runs keep it 0. For tests. */
   get internalErrors(): number {
     return this.#node.errors.total;

@@ -46,6 +46,11 @@ export async function mutate(node: NodeContext, request: MutateRequest, forwarde
   checkLoad(node);
   checkDedupRoom(node);
   checkReachable(node, partition, request.consistency, true);
+  // Stamp after every write of the session (its token says how far each went): else a node
+  // whose clock, or HLC, is behind the session's last coordinator's could stamp this write
+  // before the session's earlier delete or set, which would then win over it (a user who
+  // deletes and writes again would read nothing back).
+  observeToken(node, request.token);
   // The state is rewritten anyway: compact it first, so a hot key does not grow.
   const h = node.hlc.now();
   const before = stored && node.stable > 0 ? compact(stored, node.stable, h) : stored;
@@ -79,6 +84,11 @@ export async function mutate(node: NodeContext, request: MutateRequest, forwarde
     duplicate: false,
     token: mergeSessionTokens(request.token, { [node.id]: h }),
   };
+}
+
+function observeToken(node: NodeContext, token: MutateRequest["token"]): void {
+  if (!token) return;
+  for (const h of Object.values(token)) node.hlc.observe(h);
 }
 
 /** Sends this node's whole state of a key to every replica and waits for the level. */

@@ -140,7 +140,10 @@ export class MemoryStorage implements Storage {
     const d = this.#open();
     checkLimit(limit);
     // Oldest first, as the SQLite index does (the map is small in the simulation).
-    const old = [...d.dedup.entries()].filter(([, r]) => r.h < beforeH).sort((a, b) => a[1].h - b[1].h);
+    const old: [string, DedupRow][] = [];
+    // A plain scan (no copy of the whole table): it runs every tick, and rows rarely expire.
+    for (const entry of d.dedup) if (entry[1].h < beforeH) old.push(entry);
+    old.sort((a, b) => a[1].h - b[1].h);
     const gone = old.slice(0, limit);
     for (const [id, r] of gone) {
       d.dedup.delete(id);

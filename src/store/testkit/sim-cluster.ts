@@ -17,15 +17,24 @@ import { createStoreNode, type StoreNode } from "../replication/store-node.ts";
 import { MemoryStorage } from "./memory-storage.ts";
 import { SimNetwork } from "./sim-network.ts";
 
+/**
+ * A node's wall clock: off true time by `offsetMs` and drifting by `driftPpm` (as NTP leaves
+ * real hosts). Timers and the monotonic clock run at true time: skew is of the wall clock,
+ * which is what the HLC, TTLs and expiry read.
+ */
+export type ClockSkew = { readonly offsetMs: number; readonly driftPpm: number };
+
 /** A clock view for one incarnation of a node: once the node crashes its timers never fire. */
 class IncarnationClock implements Clock {
   readonly #clock: ManualClock;
+  readonly #skew: ClockSkew;
   alive = true;
-  constructor(clock: ManualClock) {
+  constructor(clock: ManualClock, skew: ClockSkew) {
     this.#clock = clock;
+    this.#skew = skew;
   }
   nowMs(): number {
-    return this.#clock.nowMs();
+    return wallMsOf(this.#clock, this.#skew);
   }
   monoMs(): number {
     return this.#clock.monoMs();
@@ -37,8 +46,14 @@ class IncarnationClock implements Clock {
   }
 }
 
+/** What a node with `skew` reads on its wall clock (whole ms, as the HLC takes them). */
+export function wallMsOf(clock: ManualClock, skew: ClockSkew): number {
+  return Math.round(clock.nowMs() + skew.offsetMs + (skew.driftPpm * clock.monoMs()) / 1e6);
+}
+
 type SimNode = {
   readonly id: string;
+  readonly skew: ClockSkew;
   storage: MemoryStorage;
   engine: StoreNode | undefined;
   clock: IncarnationClock | undefined;
@@ -51,6 +66,14 @@ export type SimClusterOptions = {
   readonly lossRate?: number;
   /** Extra random delay per message, ms. */
   readonly jitterMs?: number;
+  /**
+   * Each node's wall clock is off by a seeded offset in [-skewMsMax, skewMsMax] and drifts
+   * by up to driftPpmMax (default 0: every clock exact).
+   */
+  readonly skewMsMax?: number;
+  readonly driftPpmMax?: number;
+  /** Sets some nodes' skew outright (the others keep their seeded one). */
+  readonly skewOf?: (id: string) => ClockSkew | undefined;
 };
 
 export class SimCluster {
@@ -79,8 +102,17 @@ export class SimCluster {
         return siteRttMs(options.planet, sa, sb) / 2;
       },
     });
+    // A stream of its own, so clock skew leaves the rest of a seed's history as it was.
+    const skewRandom = seededRandom(options.seed ^ 0xc10c);
+    const skewMsMax = options.skewMsMax ?? 0;
+    const driftPpmMax = options.driftPpmMax ?? 0;
     for (const n of options.planet.storeNodes) {
-      this.nodes.set(n.id, { id: n.id, storage: new MemoryStorage(), engine: undefined, clock: undefined });
+      const seeded = {
+        offsetMs: Math.round((skewRandom.next() * 2 - 1) * skewMsMax),
+        driftPpm: Math.round((skewRandom.next() * 2 - 1) * driftPpmMax),
+      };
+      const skew = options.skewOf?.(n.id) ?? seeded;
+      this.nodes.set(n.id, { id: n.id, skew, storage: new MemoryStorage(), engine: undefined, clock: undefined });
     }
   }
 
@@ -91,7 +123,7 @@ export class SimCluster {
   async start(id: string): Promise<void> {
     const node = this.#node(id);
     if (node.engine) return;
-    const clock = new IncarnationClock(this.clock);
+    const clock = new IncarnationClock(this.clock, node.skew);
     const engine = createStoreNode(
       { planet: this.planet, nodeId: id },
       {
@@ -135,6 +167,15 @@ export class SimCluster {
     return total;
   }
 
+  /** The node's wall clock now (its skew applied). */
+  wallMs(id: string): number {
+    return wallMsOf(this.clock, this.#node(id).skew);
+  }
+
+  skew(id: string): ClockSkew {
+    return this.#node(id).skew;
+  }
+
   isRunning(id: string): boolean {
     return this.#node(id).engine !== undefined;
   }
@@ -175,12 +216,12 @@ export class SimCluster {
     });
   }
 
-  mutate(id: string, request: MutateRequest) {
-    return this.request(id, (e) => e.mutate(request));
+  mutate(id: string, request: MutateRequest, giveUpMs?: number) {
+    return this.request(id, (e) => e.mutate(request), giveUpMs);
   }
 
-  read(id: string, request: ReadRequest) {
-    return this.request(id, (e) => e.read(request));
+  read(id: string, request: ReadRequest, giveUpMs?: number) {
+    return this.request(id, (e) => e.read(request), giveUpMs);
   }
 
   /**

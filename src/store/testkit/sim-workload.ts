@@ -1,11 +1,28 @@
-// The simulation's workload and checker: clients in every site issue counters, sets,
-// registers, carts and deletes at random consistency levels (and retry some with the same
-// op id at another node) while the nemesis crashes and restarts nodes, partitions sites and
-// drops messages. Then everything heals and the checker asks: did every replica converge,
-// and is every acknowledged write there (and every acknowledged delete gone)?
+// The simulation's workload: clients in every site issue counters, sets, registers, carts,
+// deletes, removes, map ops and TTL writes at random consistency levels (and retry some with
+// the same op id at another node, some long after) while the nemesis crashes and restarts
+// nodes, partitions sites and drops messages, every node's wall clock off by a seeded skew.
+// Sessions read their own writes at any node all along (sim-sessions.ts), and expired keys
+// are read as gone as soon as every clock has passed their expiry. Then everything heals and
+// the checker asks: did every replica converge, is every acknowledged write there (and every
+// acknowledged delete gone, every TTL expired), and does every op id, retried 30 s later in
+// another site, count exactly once?
+import { seededRandom } from "../../core/index.ts";
 import { type Planet, parsePlanet } from "../../topology/index.ts";
-import type { Mutation, ReadResult } from "../api-types.ts";
+import type { Mutation } from "../api-types.ts";
+import { hlcWallMs } from "../crdt/hlc.ts";
+import { type Attempt, checkAcknowledged, familyOf, sharedSetMembers } from "./sim-checks.ts";
 import { SimCluster } from "./sim-cluster.ts";
+import {
+  checkExactlyOnce,
+  converge,
+  metricValue,
+  readEverywhere,
+  repairsOf,
+  retryLate,
+  rootsAgree,
+} from "./sim-end.ts";
+import { SimSessions } from "./sim-sessions.ts";
 
 export type SimulationOptions = {
   readonly seed: number;
@@ -22,6 +39,11 @@ export type SimulationOptions = {
    * those writes to the other sites.
    */
   readonly repairOnly?: boolean;
+  /**
+   * Each node's wall clock is off by up to this much either way (default 400 ms: within
+   * what the store tolerates without even counting a peer as ahead, hlcAheadCountMs).
+   */
+  readonly skewMsMax?: number;
   readonly onProgress?: (line: string) => void;
 };
 
@@ -38,6 +60,18 @@ export type SimulationReport = {
   readonly internalErrors: number;
   /** The node left dead in a repairOnly run. */
   readonly leftDead: string | undefined;
+  /** Session reads that succeeded and were checked against the session's writes, during the run. */
+  readonly sessionReadsChecked: number;
+  readonly sessionReadFailures: Readonly<Record<string, number>>;
+  /** Reads of expired keys checked as gone during the run. */
+  readonly expiryReadsChecked: number;
+  /** Op ids retried 30 s after the run, and how many of them were answered as duplicates. */
+  readonly lateRetries: number;
+  readonly lateDuplicates: number;
+  /** Keys repaired by anti-entropy from healing to convergence (repairOnly runs: must be > 0). */
+  readonly antiEntropyRepairs: number;
+  /** How far the planet's HLC ran ahead of true time at most (clock skew, and restarts: a restarted node resumes at its lease ceiling). */
+  readonly hlcAheadMsMax: number;
 };
 
 export const simPlanetYaml = `
@@ -50,43 +84,104 @@ sites:
 store: { partitions: 8, rf: 3 }
 `;
 
-type Pending = {
-  opId: string;
-  key: string;
-  mutation: Mutation;
-  acked: boolean;
-  settled: boolean;
-  node: string;
-  level: (typeof levels)[number];
-};
-
 const levels = ["local-quorum", "local-quorum", "global", "global", "local-one", "all"] as const;
 
 export async function runSimulation(options: SimulationOptions): Promise<SimulationReport> {
   const planet = options.planet ?? parsePlanet(simPlanetYaml);
-  const cluster = new SimCluster({ planet, seed: options.seed, lossRate: options.lossRate ?? 0.01, jitterMs: 5 });
+  const skewMsMax = options.skewMsMax ?? 400;
+  const cluster = new SimCluster({
+    planet,
+    seed: options.seed,
+    lossRate: options.lossRate ?? 0.01,
+    jitterMs: 5,
+    skewMsMax,
+    driftPpmMax: 100,
+  });
   const rnd = cluster.random;
   const problems: string[] = [];
   const nodeIds = planet.storeNodes.map((n) => n.id);
   const sites = planet.sites.map((s) => s.name);
-  const history: Pending[] = [];
+  const siteOf = new Map(planet.storeNodes.map((n) => [n.id, n.site]));
+  const history: Attempt[] = [];
   const inflight: Promise<void>[] = [];
+  const sessions = new SimSessions(cluster, seededRandom(options.seed ^ 0x5e55), 12, skewMsMax, problems);
   let crashes = 0;
   let partitions = 0;
   let opSeq = 0;
   let uniq = 0;
+  let expiryReadsChecked = 0;
+  /** How far the planet's HLC ran ahead of true time, at most (seen at TTL writes). */
+  let hlcAheadMsMax = 0;
 
   await cluster.startAll();
   await cluster.advance(1_500);
 
-  const issue = (p: Pending) => {
+  const issue = (p: Attempt) => {
     inflight.push(
       cluster
         .mutate(p.node, { key: p.key, mutation: p.mutation, opId: p.opId, consistency: p.level, timeoutMs: 3_000 })
         .then((r) => {
           p.acked = r.ok;
           p.settled = true;
+          p.settledMs = cluster.clock.monoMs();
         }),
+    );
+  };
+  // An expiry counts from the later of the coordinator's wall clock and its HLC, and an HLC
+  // may run ahead of every wall clock (a restarted node resumes at its lease ceiling): so
+  // the expiry has passed on every clock once true time is past the most any clock or HLC
+  // said at the write, plus the TTL, plus one skew (the reader's clock may lag).
+  const expiresBy = (mutation: Mutation): number => {
+    if (!mutation.ttlS) return Number.POSITIVE_INFINITY;
+    let aheadMs = cluster.clock.nowMs() + skewMsMax;
+    for (const id of nodeIds) {
+      const engine = cluster.engine(id);
+      if (engine) aheadMs = Math.max(aheadMs, hlcWallMs(engine.hlcLast));
+    }
+    hlcAheadMsMax = Math.max(hlcAheadMsMax, aheadMs - cluster.clock.nowMs());
+    return aheadMs + mutation.ttlS * 1_000 + skewMsMax + 100;
+  };
+  const attempt = (node: string, key: string, mutation: Mutation, level: Attempt["level"]): Attempt => {
+    const p: Attempt = {
+      opId: `op${opSeq++}`,
+      key,
+      mutation,
+      acked: false,
+      settled: false,
+      node,
+      level,
+      issuedMs: cluster.clock.monoMs(),
+      settledMs: 0,
+      expiresByMs: expiresBy(mutation),
+    };
+    history.push(p);
+    issue(p);
+    return p;
+  };
+
+  // A key whose every attempt expired by every clock reads as gone, at any node.
+  const checkExpired = (i: number) => {
+    const nowMs = cluster.clock.monoMs();
+    const expiredKeys: string[] = [];
+    for (let k = 0; k <= Math.floor(i / 100); k++) {
+      const attempts = history.filter((h) => h.key === `tx${k}`);
+      if (attempts.length > 0 && attempts.every((a) => cluster.clock.nowMs() > a.expiresByMs))
+        expiredKeys.push(`tx${k}`);
+    }
+    if (expiredKeys.length === 0) return;
+    const key = expiredKeys[rnd.int(expiredKeys.length)];
+    const live = nodeIds.filter((n) => cluster.isRunning(n));
+    if (live.length === 0) return;
+    const node = live[rnd.int(live.length)];
+    inflight.push(
+      cluster.read(node, { key, consistency: "local-one", timeoutMs: 3_000 }).then((r) => {
+        if (!r.ok) return;
+        expiryReadsChecked++;
+        if (r.value.value.exists)
+          problems.push(
+            `${key} read at ${node} at t=${nowMs} ms as ${JSON.stringify(r.value.value.value)}, though every write of it expired by every clock`,
+          );
+      }),
     );
   };
 
@@ -115,26 +210,36 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     } else if (options.faults !== false && roll < 0.085) {
       cluster.network.heal();
     } else if (roll < 0.12 && history.length > 0) {
-      // A client that got no answer retries the same op id at another node.
+      // A client that got no answer retries the same op id at another node; now and then
+      // one retries an op that was answered, long after (a page reload).
       const old = history[rnd.int(history.length)];
       const live = nodeIds.filter((n) => cluster.isRunning(n) && n !== old.node);
-      if (!old.acked && live.length > 0 && !deleted.has(old.key)) {
-        const retry: Pending = {
+      const retryable = !old.acked || (old.settled && cluster.clock.monoMs() - old.settledMs > 2_000);
+      if (retryable && old.settled && live.length > 0 && !deleted.has(old.key)) {
+        const retry: Attempt = {
           ...old,
           node: live[rnd.int(live.length)],
           acked: false,
           settled: false,
           level: "local-quorum",
+          issuedMs: cluster.clock.monoMs(),
+          settledMs: 0,
+          expiresByMs: expiresBy(old.mutation),
         };
         history.push(retry);
         issue(retry);
       }
+    } else if (roll < 0.32) {
+      sessions.step(inflight);
+    } else if (roll < 0.35) {
+      checkExpired(i);
     } else {
       const site = sites[rnd.int(sites.length)];
       const live = planet.storeNodes.filter((n) => n.site === site && cluster.isRunning(n.id));
       if (live.length > 0) {
         const node = live[rnd.int(live.length)].id;
-        const kind = rnd.int(5);
+        const level = levels[rnd.int(levels.length)];
+        const kind = rnd.int(10);
         let key: string;
         let mutation: Mutation;
         if (kind === 0) {
@@ -149,7 +254,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         } else if (kind === 3) {
           key = `cart${rnd.int(3)}`;
           mutation = { kind: "mincr", fields: { [`item${rnd.int(4)}`]: 1 + rnd.int(3) } };
-        } else {
+        } else if (kind === 4) {
           // Keys that get some increments and, later, one delete; never written after it.
           const n = rnd.int(20);
           key = `d${n}`;
@@ -162,18 +267,34 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           } else {
             mutation = { kind: "incr", by: 1 };
           }
+        } else if (kind === 5) {
+          // Adds and removes of the same few elements, from every site at once.
+          key = `xs${rnd.int(3)}`;
+          const member = sharedSetMembers[rnd.int(sharedSetMembers.length)];
+          mutation = rnd.next() < 0.4 ? { kind: "srem", members: [member] } : { kind: "sadd", members: [member] };
+        } else if (kind === 6) {
+          // Increments and deletes of the same counters, from every site at once.
+          key = `xc${rnd.int(3)}`;
+          mutation = rnd.next() < 0.2 ? { kind: "del" } : { kind: "incr", by: 1 + rnd.int(3) };
+        } else if (kind === 7) {
+          key = `xm${rnd.int(2)}`;
+          const r = rnd.int(6);
+          mutation =
+            r < 2
+              ? { kind: "mset", fields: { [rnd.next() < 0.5 ? "p" : "q"]: { v: uniq++ } } }
+              : r < 5
+                ? { kind: "mincr", fields: { [rnd.next() < 0.5 ? "u" : "v"]: 1 + rnd.int(3) } }
+                : { kind: "mdel", fields: [["p", "q", "u", "v"][rnd.int(4)]] };
+        } else if (kind === 8) {
+          // Each TTL key is written for about a second, then only read: gone once expired.
+          key = `tx${Math.floor(i / 100)}`;
+          mutation = { kind: "incr", by: 1, ttlS: 1 + rnd.int(3) };
+        } else {
+          // An hour's TTL, refreshed by some writes and kept by others: must not expire.
+          key = `tl${rnd.int(3)}`;
+          mutation = rnd.next() < 0.5 ? { kind: "incr", by: 1, ttlS: 3_600 } : { kind: "incr", by: 1 };
         }
-        const p: Pending = {
-          opId: `op${opSeq++}`,
-          key,
-          mutation,
-          acked: false,
-          settled: false,
-          node,
-          level: levels[rnd.int(levels.length)],
-        };
-        history.push(p);
-        issue(p);
+        attempt(node, key, mutation, level);
         // Now and then the coordinator dies within a millisecond of taking the op: the
         // window between applying it and committing it, where a premature ack would lose it.
         if (options.faults !== false && rnd.next() < 0.02 && nodeIds.filter((n) => cluster.isRunning(n)).length > 6) {
@@ -194,67 +315,77 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   let leftDead: string | undefined;
   if (options.repairOnly) {
     leftDead = nodeIds[rnd.int(nodeIds.length)];
-    const site = planet.storeNodes.find((n) => n.id === leftDead)!.site;
+    const site = siteOf.get(leftDead)!;
     const inside = planet.storeNodes.filter((n) => n.site === site).map((n) => n.id);
     cluster.network.partition(
       inside,
       nodeIds.filter((n) => !inside.includes(n)),
     );
-    const burst: Pending[] = [];
+    const burst: Attempt[] = [];
     for (let i = 0; i < 40; i++) {
-      const kind = i % 3;
-      const p: Pending = {
-        opId: `op${opSeq++}`,
-        key: kind === 0 ? `c${rnd.int(6)}` : kind === 1 ? `s${rnd.int(4)}` : `r${rnd.int(4)}`,
-        mutation:
-          kind === 0
-            ? { kind: "incr", by: 1 + rnd.int(5) }
-            : kind === 1
-              ? { kind: "sadd", members: [`m${uniq++}`] }
-              : { kind: "set", value: { v: uniq++ } },
-        acked: false,
-        settled: false,
-        node: leftDead,
-        level: "local-quorum",
-      };
-      burst.push(p);
-      history.push(p);
-      issue(p);
+      const kind = i % 4;
+      const mutation: Mutation =
+        kind === 0
+          ? { kind: "incr", by: 1 + rnd.int(5) }
+          : kind === 1
+            ? { kind: "sadd", members: [`m${uniq++}`] }
+            : kind === 2
+              ? { kind: "set", value: { v: uniq++ } }
+              : { kind: "mincr", fields: { [`item${rnd.int(4)}`]: 1 } };
+      const key = ["c", "s", "r", "cart"][kind] + rnd.int(kind === 3 ? 3 : 4);
+      burst.push(attempt(leftDead, key, mutation, "local-quorum"));
     }
     await cluster.settle(Promise.all(inflight));
     cluster.crash(leftDead);
     cluster.network.heal();
     if (!burst.some((p) => p.acked)) problems.push(`no write of the burst at ${leftDead} was acknowledged`);
+    const survivors = nodeIds.filter((id) => cluster.isRunning(id));
+    if (rootsAgree(cluster, planet, survivors)) problems.push("the survivors agreed at once: repair had nothing to do");
   }
   const live = nodeIds.filter((id) => cluster.isRunning(id));
-  const healedAt = cluster.clock.nowMs();
-  let converged = false;
-  for (let waited = 0; waited < 180_000 && !converged; waited += 1_000) {
-    await cluster.advance(1_000);
-    converged = rootsAgree(cluster, planet, live);
-  }
-  const convergedAfterMs = cluster.clock.nowMs() - healedAt;
-  if (!converged) problems.push("hash trees did not converge within 180 s of simulated time after healing");
+  // From here on no client reads (no read repair): whatever is repaired, anti-entropy did.
+  const repairsBefore = live.reduce((sum, id) => sum + repairsOf(cluster, id), 0);
+  const convergedAfterMs = await converge(cluster, planet, live, problems);
+  const antiEntropyRepairs = live.reduce((sum, id) => sum + repairsOf(cluster, id), 0) - repairsBefore;
+  if (options.repairOnly && antiEntropyRepairs === 0)
+    problems.push("anti-entropy repaired nothing: what carried the burst?");
 
-  // Every replica must read the same value for every key.
   const keys = [...new Set(history.map((h) => h.key))].sort();
-  const values = new Map<string, ReadResult>();
-  for (const key of keys) {
-    let first: string | undefined;
-    for (const id of live) {
-      const r = await cluster.settle(cluster.read(id, { key, consistency: "local-one" }));
-      if (!r.ok) {
-        problems.push(`read ${key} at ${id} failed: ${r.error.message}`);
-        continue;
-      }
-      const text = JSON.stringify(r.value.value);
-      if (first === undefined) {
-        first = text;
-        values.set(key, r.value.value);
-      } else if (text !== first) problems.push(`replicas differ on ${key}: ${first} at ${live[0]} vs ${text} at ${id}`);
-    }
-  }
+  const values = await readEverywhere(cluster, [...keys, ...sessions.keys()], live, problems);
   checkAcknowledged(history, values, deleted, problems);
+  await sessions.checkFinal(live);
+  for (const key of keys.filter((k) => familyOf(k) === "tx")) {
+    if (values.get(key)?.exists) problems.push(`${key}: expired long ago but reads ${JSON.stringify(values.get(key))}`);
+  }
+
+  // Thirty seconds later, every op id of the counters and carts is retried in another site
+  // (until answered): an op that was acknowledged is a duplicate, and afterwards each counter
+  // is exactly the sum of its distinct ops (each applied once, none lost, none twice).
+  // A calm network now: what is checked is the dedup, not the nemesis.
+  cluster.network.setLossRate(0);
+  await cluster.advance(30_000);
+  const late = await retryLate(cluster, history, live, siteOf, problems);
+  await converge(cluster, planet, live, problems);
+  const after = await readEverywhere(cluster, keys, live, problems);
+  checkExactlyOnce(history, after, problems);
+  // An expired key takes a new write afresh: only the new increment counts.
+  for (const key of keys.filter((k) => familyOf(k) === "tx")) {
+    const node = live[rnd.int(live.length)];
+    let r: Awaited<ReturnType<SimCluster["mutate"]>> | undefined;
+    for (let tries = 0; tries < 3 && !r?.ok; tries++) {
+      r = await cluster.settle(
+        cluster.mutate(node, {
+          key,
+          mutation: { kind: "incr", by: 7, ttlS: 3_600 },
+          opId: `fresh-${key}`,
+          consistency: "local-quorum",
+        }),
+      );
+    }
+    if (!r?.ok) problems.push(`a fresh write of expired ${key} at ${node} failed: ${r?.error.message}`);
+    else if (r.value.value.value !== 7)
+      problems.push(`${key}: after expiry a write of 7 reads ${JSON.stringify(r.value.value)}`);
+  }
 
   // Stability: with every node up, tombstones of deleted keys are dropped everywhere (a node
   // left dead holds stability back, rightly: its log may hold what nobody else has).
@@ -269,85 +400,31 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       }
     }
   }
+  // Skew within the tolerance: no node ignored a peer's clock. (Some count peers "ahead":
+  // a restarted node resumes at its lease ceiling, hlcLeaseMs past its wall clock.)
+  for (const id of live) {
+    const n = metricValue(cluster.engine(id)!.metricsText(), 'redshirt_store_hlc_remote_stamps{kind="rejected"}');
+    if (n > 0) problems.push(`${id}: ${n} remote stamps rejected with clocks within ${skewMsMax} ms`);
+  }
   const internalErrors = cluster.internalErrors();
   await cluster.stopAll();
   return {
     seed: options.seed,
     problems,
-    acked: history.filter((h) => h.acked).length,
-    failed: history.filter((h) => !h.acked).length,
+    acked: history.filter((h) => h.acked).length + sessions.stats.writesAcked,
+    failed: history.filter((h) => !h.acked).length + sessions.stats.writes - sessions.stats.writesAcked,
     crashes,
     partitions,
     convergedAfterMs,
     simulatedMs: cluster.clock.monoMs(),
     internalErrors,
     leftDead,
+    sessionReadsChecked: sessions.stats.readsChecked,
+    sessionReadFailures: sessions.stats.readFailures,
+    expiryReadsChecked,
+    lateRetries: late.retried,
+    lateDuplicates: late.duplicates,
+    antiEntropyRepairs,
+    hlcAheadMsMax,
   };
-}
-
-function rootsAgree(cluster: SimCluster, planet: Planet, nodes: readonly string[]): boolean {
-  for (let p = 0; p < planet.store.partitions; p++) {
-    const roots = new Set(nodes.map((n) => cluster.engine(n)!.treeRoot(p)));
-    if (roots.size > 1) return false;
-  }
-  return true;
-}
-
-function checkAcknowledged(
-  history: readonly Pending[],
-  values: ReadonlyMap<string, ReadResult>,
-  deleted: ReadonlySet<string>,
-  problems: string[],
-): void {
-  const byKey = new Map<string, Pending[]>();
-  for (const h of history) byKey.set(h.key, [...(byKey.get(h.key) ?? []), h]);
-  for (const [key, ops] of byKey) {
-    const v = values.get(key);
-    const ackedDelete = ops.some((o) => o.mutation.kind === "del" && o.acked);
-    if (deleted.has(key) && ackedDelete) {
-      if (v?.exists) problems.push(`${key}: deleted (acknowledged) but reads ${JSON.stringify(v.value)}`);
-      continue;
-    }
-    if (deleted.has(key)) continue; // an unacknowledged delete may or may not have applied
-    const distinct = new Map<string, Pending & { anyAck: boolean }>();
-    for (const o of ops) {
-      const d = distinct.get(o.opId);
-      distinct.set(o.opId, { ...o, anyAck: (d?.anyAck ?? false) || o.acked });
-    }
-    const all = [...distinct.values()];
-    const kind = ops[0].mutation.kind;
-    if (kind === "incr") {
-      const low = all.filter((o) => o.anyAck).reduce((s, o) => s + (o.mutation as { by: number }).by, 0);
-      const high = all.reduce((s, o) => s + (o.mutation as { by: number }).by, 0);
-      const got = v?.exists ? (v.value as number) : 0;
-      if (got < low || got > high) problems.push(`${key}: counter ${got} outside [acked ${low}, attempted ${high}]`);
-    } else if (kind === "sadd") {
-      const got = new Set(v?.exists ? (v.value as string[]) : []);
-      for (const o of all) {
-        const m = (o.mutation as { members: readonly string[] }).members[0];
-        if (o.anyAck && !got.has(m)) problems.push(`${key}: acknowledged member ${m} lost`);
-      }
-      const attempted = new Set(all.map((o) => (o.mutation as { members: readonly string[] }).members[0]));
-      for (const m of got) if (!attempted.has(m)) problems.push(`${key}: member ${m} never written`);
-    } else if (kind === "set") {
-      const attempted = all.map((o) => JSON.stringify((o.mutation as { value: unknown }).value));
-      if (all.some((o) => o.anyAck) && !v?.exists) problems.push(`${key}: register lost`);
-      if (v?.exists && !attempted.includes(JSON.stringify(v.value))) problems.push(`${key}: value never written`);
-    } else if (kind === "mincr") {
-      const low = new Map<string, number>();
-      const high = new Map<string, number>();
-      for (const o of all) {
-        for (const [f, d] of Object.entries((o.mutation as { fields: Record<string, number> }).fields)) {
-          high.set(f, (high.get(f) ?? 0) + d);
-          if (o.anyAck) low.set(f, (low.get(f) ?? 0) + d);
-        }
-      }
-      const got = (v?.exists ? v.value : {}) as Record<string, number>;
-      for (const [f, h] of high) {
-        const g = got[f] ?? 0;
-        const l = low.get(f) ?? 0;
-        if (g < l || g > h) problems.push(`${key}.${f}: ${g} outside [acked ${l}, attempted ${h}]`);
-      }
-    }
-  }
 }
