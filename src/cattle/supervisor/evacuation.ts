@@ -41,6 +41,8 @@ export type SunView = SunDecision & {
   readonly clockSpeed: number;
 };
 
+export type SavedEvacuation = { phase: EvacuationPhase; sinceMs: number; dnsClear?: boolean };
+
 export type SteererHost = {
   readonly clock: Clock;
   readonly log: Logger;
@@ -75,14 +77,16 @@ export class SiteSteerer {
   }
 
   /** Takes the phase the state file saved (a restart keeps an evacuated site evacuated). */
-  restore(saved: { phase: EvacuationPhase; sinceMs: number } | undefined): void {
+  restore(saved: SavedEvacuation | undefined): void {
     if (!saved) return;
     this.#phase = saved.phase;
     this.#sinceMs = saved.sinceMs;
+    // A supervisor restarted mid-evacuation must not start the apps it already drained.
+    this.#dnsClear = saved.dnsClear ?? false;
   }
 
-  saved(): { phase: EvacuationPhase; sinceMs: number } {
-    return { phase: this.#phase, sinceMs: this.#sinceMs };
+  saved(): SavedEvacuation {
+    return { phase: this.#phase, sinceMs: this.#sinceMs, dnsClear: this.#dnsClear };
   }
 
   start(): void {
