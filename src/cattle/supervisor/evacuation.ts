@@ -66,7 +66,7 @@ export class SiteSteerer {
   #answers: AnswerCheck | null = null;
   #timer: TimerHandle | undefined;
   #busy = false;
-  #lastSunCount: number | undefined;
+  #decision: SunDecision | undefined;
 
   constructor(host: SteererHost) {
     this.#h = host;
@@ -112,9 +112,29 @@ export class SiteSteerer {
     return this.view();
   }
 
-  /** The sun's decision now, or undefined when the planet does not follow the sun. */
+  /**
+   * Takes the sun's decision for this moment; the reconcile loop calls it once per tick, so
+   * everything read until the next tick (the count, the status, the weight) is one decision.
+   */
+  latch(): void {
+    const s = this.#h.sun;
+    if (!s) return;
+    const d = sunDecision(s, this.#h.clock.nowMs());
+    if (this.#decision && d.instances !== this.#decision.instances) {
+      this.#h.metrics.sunChanges.inc();
+      this.#h.log.info("the sun moves the app tier", {
+        from: this.#decision.instances,
+        to: d.instances,
+        localHour: Number(d.localHour.toFixed(2)),
+      });
+    }
+    this.#decision = d;
+  }
+
+  /** The sun's latched decision, or undefined when the planet does not follow the sun. */
   sunNow(): SunDecision | undefined {
-    return this.#h.sun ? sunDecision(this.#h.sun, this.#h.clock.nowMs()) : undefined;
+    if (this.#h.sun && !this.#decision) this.latch();
+    return this.#decision;
   }
 
   sunView(): SunView | null {
@@ -127,17 +147,6 @@ export class SiteSteerer {
   /** What the app tier runs when serving: the sun's count, or the operator's. */
   baseApps(): number {
     const d = this.sunNow();
-    if (d && d.instances !== this.#lastSunCount) {
-      if (this.#lastSunCount !== undefined) {
-        this.#h.metrics.sunChanges.inc();
-        this.#h.log.info("the sun moves the app tier", {
-          from: this.#lastSunCount,
-          to: d.instances,
-          localHour: Number(d.localHour.toFixed(2)),
-        });
-      }
-      this.#lastSunCount = d.instances;
-    }
     return d ? d.instances : this.#h.desiredApps();
   }
 
