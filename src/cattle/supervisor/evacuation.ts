@@ -66,6 +66,7 @@ export class SiteSteerer {
   #answers: AnswerCheck | null = null;
   #timer: TimerHandle | undefined;
   #busy = false;
+  #running = false;
   #decision: SunDecision | undefined;
 
   constructor(host: SteererHost) {
@@ -90,10 +91,12 @@ export class SiteSteerer {
   }
 
   start(): void {
+    this.#running = true;
     this.#arm(0);
   }
 
   stop(): void {
+    this.#running = false;
     this.#timer?.cancel();
     this.#timer = undefined;
   }
@@ -209,6 +212,8 @@ export class SiteSteerer {
 
   #arm(delayMs: number): void {
     this.#timer?.cancel();
+    // A round that was in flight when the supervisor stopped must not start the loop again.
+    if (!this.#running) return;
     this.#timer = this.#h.clock.setTimer(delayMs, () => {
       void this.#round().finally(() => this.#arm(steerIntervalMs));
     });
