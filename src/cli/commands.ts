@@ -8,7 +8,8 @@ export type Command = {
 
 export const commands: Record<string, Command> = {
   up: {
-    summary: "start the whole planet on this machine (what `npm start` runs)",
+    summary:
+      "start the whole planet on this machine (what `npm start` runs), or only its sites --site NAME (one host per site)",
     load: () => import("./up-command.ts"),
   },
   status: {
@@ -43,7 +44,10 @@ export const commands: Record<string, Command> = {
     summary: "validate a planet file and print its sites, distances and RTTs",
     load: () => import("./planet-command.ts"),
   },
-  store: { summary: "run one store node: store --planet FILE --node ID", load: () => import("./store-command.ts") },
+  store: {
+    summary: "run one store node: store --planet FILE --node ID; change membership: store join|leave|replace|members",
+    load: () => import("./store-command.ts"),
+  },
   kv: {
     summary: "read and write the store: kv get|put|incr|add|remove|del KEY [VALUE…]",
     load: () => import("./kv-command.ts"),
@@ -55,6 +59,10 @@ export const commands: Record<string, Command> = {
   dns: {
     summary: "run a GSLB DNS server of the planet (--site NAME [--index K])",
     load: () => import("./dns-command.ts"),
+  },
+  check: {
+    summary: "judge a run from its history: check HISTORY.jsonl [--json]; exit 0 pass, 1 fail, 3 not proven",
+    load: () => import("./check-command.ts"),
   },
   wan: {
     summary: "the emulated WAN: wan cut|heal|slow A B, wan links [--json]; wan --site NAME runs a site's link process",

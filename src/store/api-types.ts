@@ -61,6 +61,30 @@ export type NodeHealth = {
   readonly stableLagMs: number;
 };
 
+import type { MembershipChange } from "./replication/membership.ts";
+
+export type { MembershipChange };
+
+/** What `GET /v1/membership` shows: the record, and how far a change in progress has come on this node. */
+export type MembershipView = {
+  readonly node: string;
+  readonly epoch: number;
+  readonly changing: boolean;
+  readonly members: readonly {
+    readonly id: string;
+    readonly site: string;
+    readonly host: string;
+    readonly port: number;
+    readonly state: "active" | "joining" | "leaving";
+  }[];
+  /** Partitions this node still fills, and the epoch it has filled. */
+  readonly fillPartitions: number;
+  readonly filledEpoch: number;
+  /** Peers gone for longer than store.deadPeerAfterS: replace them. */
+  readonly gone: readonly { readonly peer: string; readonly silentS: number }[];
+  readonly logEntries: number;
+};
+
 /** The engine as the HTTP front end sees it. */
 export interface StoreApi {
   mutate(request: MutateRequest): Promise<MutateResult>;
@@ -73,4 +97,8 @@ export interface StoreApi {
    * replicas whose roots agree hold the same data. `GET /v1/trees` serves it.
    */
   treeRoots(): readonly number[];
+  /** The membership record this node holds (`GET /v1/membership`). */
+  membership?(): MembershipView;
+  /** Starts a membership change from this node's record (`POST /v1/membership`, `redshirt store join|leave|replace`). */
+  changeMembership?(change: MembershipChange): MembershipView;
 }

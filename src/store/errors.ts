@@ -73,6 +73,12 @@ export const storeErrors = defineErrors("store", {
       "The request reached a node (or was forwarded to a replica) but no answer came in time, so it may have been applied; retry with the same op id",
     definite: false,
   },
+  RS_ERR_STORE_MEMBERSHIP: {
+    status: 409,
+    message:
+      "The membership change cannot be made (unknown or duplicate node, a change already in progress, the last node of a site); nothing changed: fix the named field, or wait for the change in progress to finish",
+    definite: true,
+  },
   RS_ERR_STORE_SHUTTING_DOWN: {
     status: 503,
     message: "The node is stopping and did not take the request (not applied); send it to another node",

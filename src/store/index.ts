@@ -14,8 +14,16 @@ export {
 export { clusterView, createStoreHttpServer, type StoreHttpServer, type StoreHttpServerInit } from "./api/http-api.ts";
 export { storeHttpErrors } from "./api/http-errors.ts";
 export { storeHeaders } from "./api/http-headers.ts";
+export {
+  changeStoreMembership,
+  type MembershipTarget,
+  membershipViews,
+  storeMembership,
+} from "./api/membership-client.ts";
 export { type RunningStoreNode, type StoreNodeProcessInit, startStoreNode, storeDataFile } from "./api/server.ts";
 export type {
+  MembershipChange,
+  MembershipView,
   MutateRequest,
   MutateResult,
   Mutation,
@@ -52,6 +60,13 @@ export {
 } from "./crdt/crdt.ts";
 export { HybridClock, hlcFromWallMs, hlcWallMs } from "./crdt/hlc.ts";
 export { storeErrors } from "./errors.ts";
+export {
+  decodeMembership,
+  initialMembership,
+  type Member,
+  type Membership,
+  placeMembers,
+} from "./replication/membership.ts";
 export { HashTrees } from "./replication/merkle.ts";
 export { partitionOf, rendezvousOrder, replicasOf } from "./replication/partition.ts";
 export {

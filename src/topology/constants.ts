@@ -11,6 +11,9 @@ export const partitionsMax = 4096;
 export const dedupWindowSDefault = 86_400;
 /** At most 30 days (the dedup table grows with the write rate times the window). */
 export const dedupWindowSMax = 30 * 86_400;
+/** A store peer not heard from for this long no longer holds back log truncation or GC (it must be replaced or refilled). */
+export const deadPeerAfterSDefault = 600;
+export const deadPeerAfterSMax = 7 * 86_400;
 export const rfDefault = 3;
 export const dnsTtlSDefault = 5;
 export const portsDefault = { store: 7400, gateway: 8080, dns: 5353, app: 9000, wan: 7500, supervisor: 7600 } as const;

@@ -47,6 +47,7 @@ export {
   siteRttMs,
   sitesByDistance,
   storeNode,
+  storeNodeById,
   validatePlanet,
   type WanMode,
   wanModes,

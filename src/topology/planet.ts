@@ -8,6 +8,8 @@ import { type Cidr, cidrContains, parseCidr, parseIpv4, type Role, roleAddress }
 import {
   appInstancesPerSiteMax,
   bandwidthMbpsMax,
+  deadPeerAfterSDefault,
+  deadPeerAfterSMax,
   dedupWindowSDefault,
   dedupWindowSMax,
   dnsTtlSDefault,
@@ -94,6 +96,8 @@ export const planetSchema = z
         dataDir: z.string().min(1).default(".redshirt/data"),
         /** How long an op id is remembered on every replica: a retry within it is not applied again. */
         dedupWindowS: z.number().int().min(1).max(dedupWindowSMax).default(dedupWindowSDefault),
+        /** A peer not heard from for this long stops holding back log truncation and GC; it must then be replaced (or is refilled by anti-entropy when it returns). */
+        deadPeerAfterS: z.number().int().min(1).max(deadPeerAfterSMax).default(deadPeerAfterSDefault),
       })
       .strict()
       .prefault({}),
@@ -362,6 +366,29 @@ export function storeNode(planet: Planet, id: string): NodeInfo {
     );
   }
   return node;
+}
+
+/**
+ * A store node by id: one of the planet file's, or a node added later by `redshirt store
+ * join` under the same naming (`<site>-store<k>`, k up to storeNodesPerSiteMax), whose
+ * address follows the address plan. Undefined when the id fits neither.
+ */
+export function storeNodeById(planet: Planet, id: string): NodeInfo | undefined {
+  const known = planet.storeNodes.find((n) => n.id === id);
+  if (known) return known;
+  const m = /^(.+)-store([1-9][0-9]?)$/.exec(id);
+  if (!m) return undefined;
+  const site = siteByName(planet, m[1]);
+  const index = Number(m[2]);
+  if (!site || index > storeNodesPerSiteMax) return undefined;
+  return {
+    id,
+    site: site.name,
+    role: "store",
+    index,
+    host: roleAddress(site.subnetCidr, "store", index),
+    port: planet.ports.store,
+  };
 }
 
 export function siteDistanceKm(a: LatLon, b: LatLon): number {

@@ -3,13 +3,14 @@
 // node id, SIGSTOP/SIGCONT (a node that is there but answers nothing), and cleanup that always
 // removes every process and file (paused ones are resumed first, or they could not stop).
 // The planet secret is made in the planet's data dir first, as `redshirt up` does.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Launched, launch, loadPlanetSecret, nodeBin } from "../../src/core/index.ts";
-import { loadPlanet, type Planet } from "../../src/topology/index.ts";
+import { loadPlanet, type Planet, storeNodeById } from "../../src/topology/index.ts";
 
+const debugLog = process.env.STORE_CLUSTER_LOG;
 const cliMain = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
 export type StoreClusterOptions = {
@@ -18,6 +19,8 @@ export type StoreClusterOptions = {
   readonly partitions?: number;
   readonly rf?: number;
   readonly storePort?: number;
+  /** store.deadPeerAfterS (default: the planet's default). */
+  readonly deadPeerAfterS?: number;
   readonly extraYaml?: string;
 };
 
@@ -41,14 +44,15 @@ export class StoreCluster {
       .join("\n");
     writeFileSync(
       this.planetFile,
-      `name: test\nzone: test.example.\nsites:\n${sites}\nstore: { partitions: ${options.partitions ?? 16}, rf: ${options.rf ?? 3}, dataDir: data }\nports: { store: ${options.storePort ?? 7400} }\n${options.extraYaml?.includes("wan:") ? "" : "wan: { mode: direct }\n"}${options.extraYaml ?? ""}`,
+      `name: test\nzone: test.example.\nsites:\n${sites}\nstore: { partitions: ${options.partitions ?? 16}, rf: ${options.rf ?? 3}, dataDir: data${options.deadPeerAfterS ? `, deadPeerAfterS: ${options.deadPeerAfterS}` : ""} }\nports: { store: ${options.storePort ?? 7400} }\n${options.extraYaml?.includes("wan:") ? "" : "wan: { mode: direct }\n"}${options.extraYaml ?? ""}`,
     );
     this.planet = loadPlanet(this.planetFile);
     this.secret = loadPlanetSecret(resolve(this.planet.baseDir, this.planet.store.dataDir), { create: true });
   }
 
   url(nodeId: string): string {
-    const n = this.planet.storeNodes.find((x) => x.id === nodeId);
+    // A node added by `store join` is not in the planet file: its id gives its address.
+    const n = storeNodeById(this.planet, nodeId);
     if (!n) throw new Error(`no node ${nodeId}`);
     return `http://${n.host}:${n.port}`;
   }
@@ -61,8 +65,21 @@ export class StoreCluster {
     const p = await launch({
       name: `store ${nodeId}`,
       command: nodeBin,
-      args: [cliMain, "store", "--planet", this.planetFile, "--node", nodeId],
-      env: { ...process.env, REDSHIRT_LOG_LEVEL: "warn" },
+      // A node added by `store join` is outside the planet file: it starts with --join.
+      args: [
+        cliMain,
+        "store",
+        "--planet",
+        this.planetFile,
+        "--node",
+        nodeId,
+        ...(this.planet.storeNodes.some((n) => n.id === nodeId) ? [] : ["--join"]),
+      ],
+      env: { ...process.env, REDSHIRT_LOG_LEVEL: debugLog ? "info" : "warn" },
+      // Nine nodes loading the code at once on two shared cores (load 20+) take a while.
+      readyTimeoutMs: 60_000,
+      // STORE_CLUSTER_LOG=FILE keeps every node's log lines there (debugging a failed run).
+      onLine: debugLog ? (line) => appendFileSync(debugLog, `${nodeId} ${line}\n`) : undefined,
     });
     this.processes.set(nodeId, p);
     return p;

@@ -6,7 +6,15 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { assert, isRedshirtError, type Logger, RedshirtError, Registry, type Startable } from "../../core/index.ts";
+import {
+  assert,
+  isControlAuthorized,
+  isRedshirtError,
+  type Logger,
+  RedshirtError,
+  Registry,
+  type Startable,
+} from "../../core/index.ts";
 import type { Planet } from "../../topology/index.ts";
 import type { ReadResult, SessionToken, StoreApi } from "../api-types.ts";
 import {
@@ -30,6 +38,7 @@ import {
   allowedMethods,
   methodAllowed,
   parseConsistency,
+  parseMembershipChange,
   parseMutation,
   parseOpId,
   parseTarget,
@@ -130,6 +139,7 @@ export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit):
     }
     if (target.route === "cluster") return { status: 200, body: clusterView(planet, nodeId) };
     if (target.route === "trees") return { status: 200, body: { node: nodeId, roots: api.treeRoots() } };
+    if (target.route === "membership") return membershipReply(req, body);
     const h = req.headers;
     const consistency = parseConsistency(query, header(h[storeHeaders.consistency]), planet.store.consistency);
     const token = parseToken(header(h[storeHeaders.session]), secret);
@@ -148,6 +158,19 @@ export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit):
     const reply = valueReply(key, result.value, signed(mergeSessionTokens(token, result.token)), result.duplicate);
     reply.headers = { ...reply.headers, [storeHeaders.opId]: opId };
     return reply;
+  }
+
+  function membershipReply(req: IncomingMessage, body: string): Reply {
+    if (!api.membership || !api.changeMembership)
+      throw storeHttpErrors.create("RS_ERR_STORE_NO_ROUTE", "/v1/membership");
+    if (req.method === "GET") return { status: 200, body: api.membership() };
+    if (!isControlAuthorized(secret, header(req.headers.authorization))) {
+      throw storeHttpErrors.create(
+        "RS_ERR_STORE_UNAUTHORIZED",
+        req.headers.authorization ? "the token does not match" : "no Authorization header",
+      );
+    }
+    return { status: 200, body: api.changeMembership(parseMembershipChange(body)) };
   }
 
   function signed(token: SessionToken): string | undefined {

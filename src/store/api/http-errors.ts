@@ -12,6 +12,12 @@ export const storeHttpErrors = defineErrors("store", {
     message: "No such endpoint; see docs/store.md for the store's HTTP API",
     definite: true,
   },
+  RS_ERR_STORE_UNAUTHORIZED: {
+    status: 401,
+    message:
+      "Changing membership needs the planet's control token (Authorization: Bearer, derived from the planet secret); run the command where the planet's data dir is",
+    definite: true,
+  },
   RS_ERR_STORE_METHOD_NOT_ALLOWED: {
     status: 405,
     message: "This endpoint does not take that method; the Allow header lists the ones it takes",

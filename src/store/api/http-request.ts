@@ -4,7 +4,7 @@
 // known consistency, an op id of visible ASCII, a mutation of exactly the shape `Mutation`
 // promises, and values that encode to at most 1 MiB of JSON and nest at most 64 deep.
 import { type Consistency, consistencyLevels } from "../../topology/index.ts";
-import type { Mutation, SessionToken } from "../api-types.ts";
+import type { MembershipChange, Mutation, SessionToken } from "../api-types.ts";
 import {
   fieldBytesMax,
   itemsPerRequestMax,
@@ -28,7 +28,8 @@ export type Target =
   | { readonly route: "cluster" }
   | { readonly route: "healthz" }
   | { readonly route: "metrics" }
-  | { readonly route: "trees" };
+  | { readonly route: "trees" }
+  | { readonly route: "membership" };
 
 const allowed: Record<string, string> = {
   kv: "GET, PUT, DELETE",
@@ -37,6 +38,7 @@ const allowed: Record<string, string> = {
   healthz: "GET",
   metrics: "GET",
   trees: "GET",
+  membership: "GET, POST",
 };
 
 function bad(text: string) {
@@ -58,6 +60,7 @@ export function parseTarget(path: string): Target {
   if (path === "/metrics") return { route: "metrics" };
   if (path === "/v1/cluster") return { route: "cluster" };
   if (path === "/v1/trees") return { route: "trees" };
+  if (path === "/v1/membership") return { route: "membership" };
   if (!path.startsWith("/v1/kv/")) throw storeHttpErrors.create("RS_ERR_STORE_NO_ROUTE", path.slice(0, 200));
   const rest = path.slice("/v1/kv/".length);
   const slash = rest.indexOf("/");
@@ -74,6 +77,24 @@ export function parseTarget(path: string): Target {
     action = actionText as PostAction;
   }
   return { route: "kv", key: decodeKey(rawKey), action };
+}
+
+/** The body of `POST /v1/membership`: {op: join|leave, node} or {op: replace, old, node}. */
+export function parseMembershipChange(body: string): MembershipChange {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch {
+    throw bad("body: not JSON; send {op, node} or {op: replace, old, node}");
+  }
+  const r = (raw ?? {}) as { op?: unknown; node?: unknown; old?: unknown };
+  const id = (v: unknown, field: string): string => {
+    if (typeof v !== "string" || v.length === 0 || v.length > 100) throw bad(`${field}: a store node id is missing`);
+    return v;
+  };
+  if (r.op === "join" || r.op === "leave") return { op: r.op, node: id(r.node, "node") };
+  if (r.op === "replace") return { op: "replace", old: id(r.old, "old"), node: id(r.node, "node") };
+  throw bad(`op: ${JSON.stringify(String(r.op)).slice(0, 40)}; one of join, leave, replace`);
 }
 
 function decodeKey(raw: string): string {

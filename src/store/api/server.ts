@@ -7,7 +7,7 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createLogger, type Logger, loadPlanetSecret, Registry, systemClock, systemRandom } from "../../core/index.ts";
-import { dialAddress, type Planet, storeNode } from "../../topology/index.ts";
+import { dialAddress, type Planet, storeNode, storeNodeById } from "../../topology/index.ts";
 import { storePeerPort } from "../constants.ts";
 import { createStoreNode } from "../replication/store-node.ts";
 import { openSqliteStorage } from "../storage/sqlite-storage.ts";
@@ -41,7 +41,8 @@ export function storeDataFile(planet: Planet, nodeId: string, dataDir?: string):
 
 export async function startStoreNode(init: StoreNodeProcessInit): Promise<RunningStoreNode> {
   const { planet, nodeId } = init;
-  const self = storeNode(planet, nodeId);
+  // A node added by `redshirt store join` is not in the planet file: its id says where it is.
+  const self = storeNodeById(planet, nodeId) ?? storeNode(planet, nodeId);
   const logger = init.logger ?? createLogger({ part: "store", node: nodeId });
   const dataFile = storeDataFile(planet, nodeId, init.dataDir);
   // Before anything opens: a node without the secret could talk to no peer.
@@ -49,16 +50,22 @@ export async function startStoreNode(init: StoreNodeProcessInit): Promise<Runnin
   mkdirSync(resolve(dataFile, ".."), { recursive: true });
   const storage = openSqliteStorage(dataFile);
   const peer = { host: self.host, port: storePeerPort(self.port) };
-  const peers = new Map(
-    planet.storeNodes
-      .filter((n) => n.id !== nodeId)
-      // Every dialer asks the topology where to dial: a peer of another site is reached
-      // through this site's WAN link to it when the WAN is emulated, directly otherwise.
-      .map(
-        (n) =>
-          [n.id, dialAddress(planet, self.site, { host: n.host, port: storePeerPort(n.port), site: n.site })] as const,
-      ),
-  );
+  // Every dialer asks the topology where to dial: a peer of another site is reached through
+  // this site's WAN link to it when the WAN is emulated, directly otherwise. The peers are
+  // the members of the record the engine holds (the planet file's until one is learned).
+  const peersOf = (members: readonly { id: string; site: string; host: string; port: number }[]) =>
+    new Map(
+      members
+        .filter((n) => n.id !== nodeId)
+        .map(
+          (n) =>
+            [
+              n.id,
+              dialAddress(planet, self.site, { host: n.host, port: storePeerPort(n.port), site: n.site }),
+            ] as const,
+        ),
+    );
+  const peers = peersOf(planet.storeNodes);
   const transportMetrics = new Registry();
   const transport = createTcpTransport({
     self: nodeId,
@@ -71,7 +78,14 @@ export async function startStoreNode(init: StoreNodeProcessInit): Promise<Runnin
   });
   const engine = createStoreNode(
     { planet, nodeId },
-    { storage, transport, clock: systemClock, random: systemRandom, logger: logger.child({ component: "engine" }) },
+    {
+      storage,
+      transport,
+      clock: systemClock,
+      random: systemRandom,
+      logger: logger.child({ component: "engine" }),
+      onMembership: (m) => transport.setPeers(peersOf(m.members)),
+    },
   );
   const http = createStoreHttpServer(engine, {
     host: self.host,

@@ -51,6 +51,14 @@ export type AntiEntropyDeps = {
   readonly stateOf: (key: string) => KeyState | undefined;
   /** Merges a peer's state; true when it changed this replica. */
   readonly mergeRemote: (key: string, partition: number, state: KeyState) => boolean;
+  /**
+   * A round with `peer` that started at `roundStartMs` has brought the two replicas of
+   * `partition` to agree (every key either lacked reached it, both ways): membership
+   * changes count these as fills, a stream that lost its log as refills.
+   */
+  readonly onSynced?: (peer: string, partition: number, roundStartMs: number) => void;
+  /** Peers to run rounds with first (a node filling partitions, peers to refill); others in turn otherwise. */
+  readonly preferPeers?: () => readonly string[];
 };
 
 type StateList = [key: string, state: Uint8Array][];
@@ -58,6 +66,9 @@ type StateList = [key: string, state: Uint8Array][];
 type Round = {
   readonly id: number;
   readonly peer: string;
+  readonly startMs: number;
+  /** The partitions whose roots went out, in order (the peer answers for a prefix of them). */
+  readonly partitions: readonly number[];
   lastMs: number;
   pages: number;
   differed: boolean;
@@ -68,10 +79,10 @@ type Round = {
 
 export class AntiEntropy {
   readonly #d: AntiEntropyDeps;
-  readonly #mine: ReadonlySet<number>;
+  #mine: ReadonlySet<number> = new Set();
   /** Per peer, the partitions both replicate. */
-  readonly #shared = new Map<string, number[]>();
-  readonly #peers: string[];
+  #shared = new Map<string, number[]>();
+  #peers: string[] = [];
   #nextPeer: number;
   #round: Round | undefined;
   #roundIds = 0;
@@ -80,12 +91,25 @@ export class AntiEntropy {
 
   constructor(deps: AntiEntropyDeps) {
     this.#d = deps;
-    this.#mine = new Set(deps.partitions);
-    for (const p of deps.partitions) {
-      for (const peer of deps.replicasOf(p)) this.#shared.set(peer, [...(this.#shared.get(peer) ?? []), p]);
-    }
-    this.#peers = [...this.#shared.keys()].sort();
+    this.reconfigure(deps.partitions, deps.replicasOf);
     this.#nextPeer = this.#peers.length === 0 ? 0 : deps.random.int(this.#peers.length);
+  }
+
+  /** A new placement (membership changed): the partitions held here and their other replicas. */
+  reconfigure(partitions: readonly number[], replicasOf: (partition: number) => readonly string[]): void {
+    this.#mine = new Set(partitions);
+    const shared = new Map<string, number[]>();
+    for (const p of partitions) {
+      for (const peer of replicasOf(p)) shared.set(peer, [...(shared.get(peer) ?? []), p]);
+    }
+    this.#shared = shared;
+    this.#peers = [...shared.keys()].sort();
+    // The round in flight was planned for the old placement: let it end, its answers are checked per partition.
+  }
+
+  /** The partitions this node and `peer` both replicate. */
+  sharedWith(peer: string): readonly number[] {
+    return this.#shared.get(peer) ?? [];
   }
 
   tick(nowMs: number): void {
@@ -100,13 +124,17 @@ export class AntiEntropy {
 
   #startRound(): void {
     const d = this.#d;
-    for (let tried = 0; tried < this.#peers.length; tried++) {
-      const peer = this.#peers[this.#nextPeer++ % this.#peers.length];
+    const preferred = (d.preferPeers?.() ?? []).filter((p) => this.#shared.has(p) && d.isUp(p));
+    const candidates = preferred.length > 0 ? preferred : this.#peers;
+    for (let tried = 0; tried < candidates.length; tried++) {
+      const peer = candidates[this.#nextPeer++ % candidates.length];
       if (!d.isUp(peer)) continue;
       const partitions = this.#shared.get(peer) ?? [];
       const round: Round = {
         id: ++this.#roundIds,
         peer,
+        startMs: this.#nowMs,
+        partitions,
         lastMs: this.#nowMs,
         pages: 0,
         differed: false,
@@ -133,13 +161,13 @@ export class AntiEntropy {
         this.#onRoots(from, m[1] as number, m[2] as number[], m[3] as number[]);
         return;
       case "ae-diff":
-        this.#onDiff(from, m[1] as number, m[2] as [number, number[]][]);
+        this.#onDiff(from, m[1] as number, m[2] as [number, number[]][], m[3] as number, m[4] as number[]);
         return;
       case "ae-keys":
         this.#onKeys(from, m as [string, number, number, number[], string | null, string | null, string[], number[]]);
         return;
       case "ae-page":
-        this.#onPage(from, m as [string, number, number, StateList, string[], string | null]);
+        this.#onPage(from, m as [string, number, number, StateList, string[], string | null, boolean?]);
         return;
       case "ae-give":
         this.#merge(m[1] as number, m[2] as StateList);
@@ -154,11 +182,16 @@ export class AntiEntropy {
   #onRoots(from: string, roundId: number, partitions: number[], roots: number[]): void {
     const d = this.#d;
     const diff: [number, number[]][] = [];
-    for (let i = 0; i < partitions.length && diff.length < antiEntropyDiffPartitionsMax; i++) {
-      const p = partitions[i];
-      if (this.#mine.has(p) && d.trees.root(p) !== roots[i]) diff.push([p, Array.from(d.trees.buckets(p))]);
+    // Partitions this node does not hold (the two see different memberships for a moment)
+    // are named, so the initiator never takes them for agreed.
+    const notHeld: number[] = [];
+    let examined = 0;
+    for (; examined < partitions.length && diff.length < antiEntropyDiffPartitionsMax; examined++) {
+      const p = partitions[examined];
+      if (!this.#mine.has(p)) notHeld.push(p);
+      else if (d.trees.root(p) !== roots[examined]) diff.push([p, Array.from(d.trees.buckets(p))]);
     }
-    d.send(from, ["ae-diff", roundId, diff]);
+    d.send(from, ["ae-diff", roundId, diff, examined, notHeld]);
   }
 
   /** Compares the initiator's page with this node's keys of the same buckets and range. */
@@ -176,7 +209,12 @@ export class AntiEntropy {
     ],
   ): void {
     const d = this.#d;
-    if (!this.#mine.has(partition)) throw new Error(`ae-keys for partition ${partition}, not replicated here`);
+    if (!this.#mine.has(partition)) {
+      // Placement moved since the round began: say so instead of an empty (agreeing) page.
+      d.m.aeRounds.inc({ outcome: "placement-moved" });
+      d.send(from, ["ae-page", roundId, partition, [], [], null, true]);
+      return;
+    }
     const buckets = new Set(bucketList);
     const theirs = new Map<string, number>();
     for (let i = 0; i < keys.length; i++) theirs.set(keys[i], digests[i]);
@@ -220,11 +258,19 @@ export class AntiEntropy {
 
   // ------------------------------------------------------------ the initiator's side
 
-  #onDiff(from: string, roundId: number, diff: [number, number[]][]): void {
+  #onDiff(from: string, roundId: number, diff: [number, number[]][], examined: number, notHeld: number[]): void {
     const round = this.#round;
     if (!round || round.id !== roundId || round.peer !== from) return; // a round given up
     round.lastMs = this.#nowMs;
     const d = this.#d;
+    if (d.onSynced) {
+      const skip = new Set([...diff.map(([p]) => p), ...(notHeld ?? [])]);
+      const n = Number.isSafeInteger(examined) ? Math.min(examined, round.partitions.length) : 0;
+      for (let i = 0; i < n; i++) {
+        const p = round.partitions[i];
+        if (!skip.has(p) && this.#mine.has(p)) d.onSynced(from, p, round.startMs);
+      }
+    }
     for (const [partition, theirs] of diff) {
       if (!this.#mine.has(partition)) continue;
       const mine = d.trees.buckets(partition);
@@ -276,7 +322,15 @@ export class AntiEntropy {
 
   #onPage(
     from: string,
-    [, roundId, partition, states, want, covered]: [string, number, number, StateList, string[], string | null],
+    [, roundId, partition, states, want, covered, notHeld]: [
+      string,
+      number,
+      number,
+      StateList,
+      string[],
+      string | null,
+      boolean?,
+    ],
   ): void {
     // States are merged even for a round given up: a repair is a repair.
     this.#merge(partition, states);
@@ -287,8 +341,11 @@ export class AntiEntropy {
     round.lastMs = this.#nowMs;
     todo.inflight = false;
     round.inflight--;
-    if (covered === null) round.todo.delete(partition);
-    else todo.after = covered;
+    if (covered === null) {
+      round.todo.delete(partition);
+      // Paged to the end: every key of the differing buckets went where it lacked.
+      if (!notHeld && this.#mine.has(partition)) this.#d.onSynced?.(from, partition, round.startMs);
+    } else todo.after = covered;
     if (round.todo.size === 0) this.#endRound("repaired");
     else if (round.pages < antiEntropyPagesPerRoundMax) this.#fill(round);
     else if (round.inflight === 0) this.#endRound("capped");
@@ -320,8 +377,12 @@ export class AntiEntropy {
 
   #merge(partition: number, states: StateList): void {
     const d = this.#d;
-    if (!this.#mine.has(partition))
-      throw new Error(`anti-entropy states for partition ${partition}, not replicated here`);
+    if (states.length === 0) return;
+    if (!this.#mine.has(partition)) {
+      // This node no longer holds it (membership moved while the message was on its way).
+      d.m.aeRounds.inc({ outcome: "placement-moved" });
+      return;
+    }
     for (const [key, bytes] of states) {
       d.m.aeKeys.inc({ direction: "received" });
       d.mergeRemote(key, partition, decodeState(bytes));

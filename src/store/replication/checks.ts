@@ -45,7 +45,7 @@ export function checkLoad(node: NodeContext): void {
   if (node.storage.logLength() >= logEntriesMax) {
     throw storeErrors.create(
       "RS_ERR_STORE_OVERLOADED",
-      `${node.storage.logLength()} log entries not yet acknowledged by every replica (a peer is down for long)`,
+      `${node.storage.logLength()} log entries not yet acknowledged by every replica (a peer is down; past store.deadPeerAfterS it no longer holds the log back)`,
     );
   }
 }

@@ -1,11 +1,14 @@
 // The node's periodic work, every `tickMs`: stream timeouts and heartbeats, stability gossip,
 // dropping settled writes, an anti-entropy round, a bounded compaction sweep, and once a
-// second the persisted stream cursors and the log truncated below what every peer acked.
+// second the persisted stream cursors and the log truncated below what every peer that is not
+// gone acked (peer-liveness.ts); membership changes move on (membership-sync.ts).
 import type { TimerHandle } from "../../core/index.ts";
 import { expireDedup } from "./dedup.ts";
 import { gossipMs, tickMs } from "./engine-constants.ts";
 import { renewLease } from "./hlc-lease.ts";
+import { advanceMembership } from "./membership-sync.ts";
 import type { NodeContext } from "./node-context.ts";
+import { checkGone, truncate } from "./peer-liveness.ts";
 import { gossipStability, sweepSome } from "./stability.ts";
 import { pump } from "./streams.ts";
 
@@ -30,6 +33,8 @@ function tick(node: NodeContext): void {
     stream.checkTimeout(nowMs);
     pump(node, peer, true);
   }
+  checkGone(node, nowMs);
+  advanceMembership(node);
   if (nowMs - node.chores.lastGossipMs >= gossipMs) {
     node.chores.lastGossipMs = nowMs;
     gossipStability(node);
@@ -47,10 +52,9 @@ function tick(node: NodeContext): void {
   if (nowMs - node.chores.lastTruncateMs >= 1_000) {
     node.chores.lastTruncateMs = nowMs;
     saveCursors(node);
-    let min = node.storage.lastSeq();
-    for (const s of node.out.values()) min = Math.min(min, s.acked);
-    node.storage.truncateLog(min);
-    node.hints.prune((target) => node.out.get(target)?.acked ?? 0);
+    truncate(node);
+    // A hint for a node that is no longer a member has nobody to go to.
+    node.hints.prune((target) => node.out.get(target)?.acked ?? Number.MAX_SAFE_INTEGER);
     node.storage.maintain();
   }
 }

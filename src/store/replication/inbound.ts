@@ -4,8 +4,10 @@
 import type { MutateRequest, ReadRequest } from "../api-types.ts";
 import { decodeState, encodeState } from "../crdt/crdt.ts";
 import type { WireMessage } from "../wire/transport.ts";
+import { onMembershipMessage, onPeerEpoch } from "./membership-sync.ts";
 import type { NodeContext } from "./node-context.ts";
 import type { RepEntry } from "./outbound-stream.ts";
+import { heardFrom } from "./peer-liveness.ts";
 import { read, recvFor, replicaAnswer } from "./read-path.ts";
 import { onStability } from "./stability.ts";
 import { onAck, onNack, onRep } from "./streams.ts";
@@ -13,6 +15,7 @@ import { mutate } from "./write-path.ts";
 
 export function onMessage(node: NodeContext, from: string, message: WireMessage): void {
   if (node.state !== "running" || !Array.isArray(message)) return;
+  heardFrom(node, from);
   try {
     dispatch(node, from, message);
   } catch (err) {
@@ -34,6 +37,10 @@ function dispatch(node: NodeContext, from: string, m: WireMessage): void {
       return;
     case "stab":
       onStability(node, from, m[1] as number, m[2] as number);
+      onPeerEpoch(node, from, m[3], m[4], m[5]);
+      return;
+    case "mem":
+      onMembershipMessage(node, from, m[1]);
       return;
     case "read": {
       const [, callId, key, tokenNodes] = m as [string, string, string, string[]];

@@ -13,10 +13,33 @@ import type { Calls } from "./calls.ts";
 import type { HintIndex } from "./hint-index.ts";
 import type { InternalErrors } from "./internal-errors.ts";
 import type { LocalState } from "./local-state.ts";
+import type { Membership } from "./membership.ts";
 import type { HashTrees } from "./merkle.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
 import type { OutboundStream } from "./outbound-stream.ts";
-import { rendezvousOrder } from "./partition.ts";
+
+/** What a node tracks of membership and of its peers' liveness (membership-sync.ts, peer-liveness.ts). */
+export type MembershipProgress = {
+  /** Partitions this node fills, and the voters of its site a full anti-entropy pass has completed with. */
+  fill: Map<number, Set<string>>;
+  /** When every peer that is up was known to hold this epoch: passes count only if they start after it. */
+  fillFromMs: number | undefined;
+  /** Every node filling some partition under the current record. */
+  fillers: ReadonlySet<string>;
+  /** The epoch this node has filled (0: none). */
+  filledEpoch: number;
+  /** Per peer: the membership epoch and the filled epoch of its last stability gossip. */
+  readonly epochOf: Map<string, number>;
+  readonly filledOf: Map<string, number>;
+  /** Per peer: when any message of it last came (monotonic ms). */
+  readonly lastHeardMs: Map<string, number>;
+  /** Peers not heard from for store.deadPeerAfterS: they no longer hold back truncation or GC. */
+  readonly gone: Set<string>;
+  /** Log entries up to here were truncated without some peer's ack (persisted; 0: never). */
+  truncatedPast: number;
+  /** Peers whose stream fell below the truncated start: anti-entropy refills them; the partitions done so far. */
+  readonly refill: Map<string, Set<number>>;
+};
 
 /** A write acknowledged once its consistency level holds among `holders`. */
 export type PendingWrite = {
@@ -47,14 +70,22 @@ export type NodeContext = {
   readonly m: NodeMetrics;
   /** Failures no caller waits for: counted by reason and logged. */
   readonly errors: InternalErrors;
-  /** Per partition: replica node ids per site, in rendezvous order. */
-  readonly replicas: readonly Map<string, string[]>[];
+  /** Membership (membership.ts) and the placement it gives; replaced together when a newer record comes. */
+  membership: Membership;
+  /** Per partition: the voting replica node ids per site, in rendezvous order. */
+  replicas: readonly Map<string, string[]>[];
+  /** Per partition: every node a write reaches (voters and nodes filling it), every site. */
+  targets: readonly string[][];
   /** Per partition: every node of this site in rendezvous order (fallbacks for hints). */
-  readonly siteOrder: readonly string[][];
-  /** Partitions this node replicates. */
-  readonly mine: readonly number[];
-  /** Every other store node of the planet. */
-  readonly others: readonly string[];
+  siteOrder: readonly string[][];
+  /** Partitions this node votes for or fills. */
+  mine: readonly number[];
+  /** Every other member of the planet. */
+  others: readonly string[];
+  /** The membership change in progress as this node sees it: fills, peers' epochs, who is gone. */
+  readonly change: MembershipProgress;
+  /** Called after a newer record was adopted (the process points its transport at the new peers). */
+  readonly onMembership: (m: Membership) => void;
   /** Key states and the outbound log, behind a cache and group commit. */
   readonly local: LocalState;
   readonly calls: Calls;
@@ -83,35 +114,9 @@ export type NodeContext = {
   };
 };
 
-export type Placement = Pick<NodeContext, "replicas" | "siteOrder" | "mine" | "others">;
-
-/** Which nodes replicate each partition, in every site, as seen from node `self` of `site`. */
-export function placementOf(planet: Planet, self: string, site: string): Placement {
-  const replicas: Map<string, string[]>[] = [];
-  const siteOrder: string[][] = [];
-  const mine: number[] = [];
-  const others = planet.storeNodes.filter((n) => n.id !== self).map((n) => n.id);
-  const bySite = new Map<string, string[]>();
-  for (const n of planet.storeNodes) bySite.set(n.site, [...(bySite.get(n.site) ?? []), n.id]);
-  const rf = planet.store.rf;
-  for (let p = 0; p < planet.store.partitions; p++) {
-    const byPartition = new Map<string, string[]>();
-    for (const [s, nodes] of bySite) {
-      const order = rendezvousOrder(p, nodes);
-      byPartition.set(s, order.slice(0, rf));
-      if (s === site) siteOrder[p] = order;
-    }
-    replicas[p] = byPartition;
-    if (byPartition.get(site)?.includes(self)) mine.push(p);
-  }
-  return { replicas, siteOrder, mine, others };
-}
-
 /** Every replica of a partition except this node, in every site. */
 export function targetsOf(node: NodeContext, partition: number): string[] {
-  const out: string[] = [];
-  for (const nodes of node.replicas[partition].values()) for (const n of nodes) if (n !== node.id) out.push(n);
-  return out;
+  return node.targets[partition].filter((n) => n !== node.id);
 }
 
 export type ReplicaResponse = { readonly state: KeyState | undefined; readonly recv: ReadonlyMap<string, number> };

@@ -57,6 +57,23 @@ export function createNodeMetrics(metrics: Registry) {
       "redshirt_store_internal_errors_total",
       "Failures no caller waits for (bad peer messages, failed hint commits, failed chores), by reason.",
     ),
+    membershipEpoch: metrics.gauge(
+      "redshirt_store_membership_epoch",
+      "The epoch of the membership record this node holds.",
+    ),
+    fillPartitions: metrics.gauge(
+      "redshirt_store_fill_partitions",
+      "Partitions this node must still fill (a node joining or taking over a leaving node's share) before it votes.",
+    ),
+    peerGoneSeconds: metrics.gauge(
+      "redshirt_store_peer_gone_seconds",
+      "Peers not heard from for longer than store.deadPeerAfterS, by peer: how long (they no longer hold back log truncation or GC; replace them).",
+    ),
+    streamRefills: metrics.counter(
+      "redshirt_store_stream_refills_total",
+      "Streams whose peer's cursor was below the truncated log start: the peer is refilled by anti-entropy instead.",
+    ),
+    logTruncatedSeq: metrics.gauge("redshirt_store_log_truncated_seq", "The log is truncated up to this seq."),
     aeRounds: metrics.counter(
       "redshirt_store_anti_entropy_rounds_total",
       "Anti-entropy rounds this node started, by outcome (agreed, repaired, capped, timeout).",
@@ -84,7 +101,7 @@ export function renderNodeMetrics(node: NodeContext, metrics: Registry): string 
   const nowMs = node.clock.nowMs();
   m.stableLag.set(node.stable === 0 ? -1 : nowMs - hlcWallMs(node.stable));
   const bySite = new Map<string, number>();
-  for (const n of node.planet.storeNodes) {
+  for (const n of node.membership.members) {
     if (n.id === node.id) continue;
     const lagMs = nowMs - hlcWallMs(node.recv.get(n.id) ?? 0);
     bySite.set(n.site, Math.max(bySite.get(n.site) ?? 0, lagMs));

@@ -50,6 +50,12 @@ export class OutboundStream {
     this.#lastProgressMs = nowMs;
   }
 
+  /** Entries up to `seq` are no longer in the log: continue after them (the peer is refilled otherwise). */
+  skipTo(seq: number, nowMs: number): void {
+    if (seq > this.acked) this.acked = seq;
+    this.rewind(this.acked, nowMs);
+  }
+
   /** Forget what is in flight (the connection broke) and resend from the cursor. */
   reset(nowMs: number): void {
     this.rewind(this.acked, nowMs);

@@ -5,29 +5,41 @@
 // tick. docs/store-internals.md, "Why compaction is safe", says why this loses nothing.
 import { compact, digest } from "../crdt/crdt.ts";
 import { sweepDelayMs, sweepKeysPerTick, sweepScanKeysPerTick } from "./engine-constants.ts";
+import { membershipHash } from "./membership-sync.ts";
 import type { NodeContext } from "./node-context.ts";
 import { sameRepresentation } from "./state-shape.ts";
 
+// Peers gone for longer than store.deadPeerAfterS (peer-liveness.ts) hold back neither.
 export function complete(node: NodeContext): number {
   let min = Number.MAX_SAFE_INTEGER;
-  for (const n of node.others) min = Math.min(min, node.recv.get(n) ?? 0);
-  return node.others.length === 0 ? node.hlc.last : min;
+  let counted = 0;
+  for (const n of node.others) {
+    if (node.change.gone.has(n)) continue;
+    counted++;
+    min = Math.min(min, node.recv.get(n) ?? 0);
+  }
+  return counted === 0 ? node.hlc.last : min;
 }
 
 export function recomputeStable(node: NodeContext): void {
   let min = complete(node);
-  for (const n of node.others) min = Math.min(min, node.completeOf.get(n) ?? 0);
+  for (const n of node.others) if (!node.change.gone.has(n)) min = Math.min(min, node.completeOf.get(n) ?? 0);
   if (min > node.stable) node.stable = min;
 }
 
-/** Sends this node's `complete` and HLC to every other node ("stab"). */
+/** Sends this node's `complete`, HLC and membership epoch (and the epoch it filled) to every other node ("stab"). */
 export function gossipStability(node: NodeContext): void {
   const c = complete(node);
-  for (const n of node.others) node.transport.send(n, ["stab", c, node.hlc.now()]);
+  const epoch = node.membership.epoch;
+  const hash = membershipHash(node.membership);
+  for (const n of node.others) {
+    node.transport.send(n, ["stab", c, node.hlc.now(), epoch, node.change.filledEpoch, hash]);
+  }
   recomputeStable(node);
 }
 
 export function onStability(node: NodeContext, from: string, peerComplete: number, peerHlc: number): void {
+  if (!node.others.includes(from)) return; // not a member as this node sees it (yet, or any more)
   node.hlc.observe(peerHlc);
   node.completeOf.set(from, peerComplete);
   recomputeStable(node);

@@ -9,8 +9,9 @@
 // components and runs the lifecycle; each concern lives in its own file (write-path,
 // read-path, streams, inbound, stability, housekeeping, local-state).
 import { type Clock, type Logger, type Random, Registry, type Startable, type TimerHandle } from "../../core/index.ts";
-import type { Planet } from "../../topology/index.ts";
+import { type Planet, storeNodeById } from "../../topology/index.ts";
 import type {
+  MembershipView,
   MutateRequest,
   MutateResult,
   NodeHealth,
@@ -32,10 +33,27 @@ import { saveCursors, scheduleTick } from "./housekeeping.ts";
 import { onMessage } from "./inbound.ts";
 import { InternalErrors } from "./internal-errors.ts";
 import { LocalState } from "./local-state.ts";
+import {
+  changeMembership,
+  encodeMembership,
+  initialMembership,
+  inTransition,
+  type Membership,
+  type MembershipChange,
+} from "./membership.ts";
+import {
+  adoptMembership,
+  applyPlacement,
+  fillLeft,
+  loadMembership,
+  onSynced,
+  preferredPeers,
+} from "./membership-sync.ts";
 import { HashTrees } from "./merkle.ts";
-import { type NodeContext, placementOf } from "./node-context.ts";
+import type { NodeContext } from "./node-context.ts";
 import { createNodeMetrics, renderNodeMetrics } from "./node-metrics.ts";
 import { OutboundStream } from "./outbound-stream.ts";
+import { truncatedMetaName } from "./peer-liveness.ts";
 import { settle } from "./pending-writes.ts";
 import { read } from "./read-path.ts";
 import { onPeerChange, pump } from "./streams.ts";
@@ -51,6 +69,8 @@ export type StoreNodeComponents = {
   readonly logger: Logger;
   /** Runs fn after the current turn (group commit). Default: setImmediate. */
   readonly defer?: (fn: () => void) => void;
+  /** Called when a newer membership record is adopted (point the transport at its members). */
+  readonly onMembership?: (membership: Membership) => void;
 };
 
 export function createStoreNode(init: StoreNodeInit, components: StoreNodeComponents): StoreNode {
@@ -67,7 +87,7 @@ export class StoreNode implements StoreApi, Startable {
 
   constructor(init: StoreNodeInit, components: StoreNodeComponents) {
     const m = createNodeMetrics(this.metrics);
-    const me = init.planet.storeNodes.find((n) => n.id === init.nodeId);
+    const me = storeNodeById(init.planet, init.nodeId);
     if (!me) throw storeErrors.create("RS_ERR_STORE_BAD_REQUEST", `unknown node id ${init.nodeId}`);
     this.id = me.id;
     this.site = me.site;
@@ -76,7 +96,7 @@ export class StoreNode implements StoreApi, Startable {
     // A restarted node resumes past its lease: it may have advertised stamps up to it.
     const hlc = new HybridClock(clock, savedHlc(storage));
     const trees = new HashTrees(init.planet.store.partitions);
-    const placement = placementOf(init.planet, me.id, me.site);
+    const membership = loadMembership({ storage }, initialMembership(init.planet));
     const node: NodeContext = {
       id: me.id,
       site: me.site,
@@ -90,7 +110,25 @@ export class StoreNode implements StoreApi, Startable {
       trees,
       m,
       errors: new InternalErrors(m.internalErrors, log, clock),
-      ...placement,
+      membership,
+      replicas: [],
+      targets: [],
+      siteOrder: [],
+      mine: [],
+      others: [],
+      change: {
+        fill: new Map(),
+        fillFromMs: undefined,
+        fillers: new Set(),
+        filledEpoch: 0,
+        epochOf: new Map(),
+        filledOf: new Map(),
+        lastHeardMs: new Map(),
+        gone: new Set(),
+        truncatedPast: Number(storage.meta(truncatedMetaName) ?? 0),
+        refill: new Map(),
+      },
+      onMembership: components.onMembership ?? (() => {}),
       local: new LocalState({
         storage,
         clock,
@@ -109,8 +147,10 @@ export class StoreNode implements StoreApi, Startable {
       hints: new HintIndex(),
       antiEntropy: new AntiEntropy({
         self: me.id,
-        partitions: placement.mine,
-        replicasOf: (p) => [...placement.replicas[p].values()].flat().filter((n) => n !== me.id),
+        partitions: [],
+        replicasOf: () => [],
+        onSynced: (peer, partition, startMs) => onSynced(node, peer, partition, startMs),
+        preferPeers: () => preferredPeers(node),
         trees,
         random,
         m,
@@ -135,6 +175,14 @@ export class StoreNode implements StoreApi, Startable {
       },
     };
     this.#node = node;
+    applyPlacement(node);
+    m.peerGoneSeconds.collect(() => {
+      const nowMs = clock.monoMs();
+      return [...node.change.gone].map((peer) => [
+        { peer },
+        Math.round((nowMs - (node.change.lastHeardMs.get(peer) ?? nowMs)) / 1_000),
+      ]);
+    });
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -151,7 +199,9 @@ export class StoreNode implements StoreApi, Startable {
     for (const peer of node.others) {
       node.out.set(peer, new OutboundStream(peer, cursors.get(peer) ?? 0, nowMs));
       node.cursorsSaved.set(peer, cursors.get(peer) ?? 0);
+      node.change.lastHeardMs.set(peer, nowMs);
     }
+    node.onMembership(node.membership);
     node.transport.onMessage((from, message) => onMessage(node, from, message));
     node.transport.onPeerChange((peer, up) => onPeerChange(node, peer, up));
     await node.transport.start();
@@ -226,6 +276,39 @@ export class StoreNode implements StoreApi, Startable {
       hintsPending: node.storage.logLength(),
       stableLagMs: node.stable === 0 ? -1 : Math.max(0, node.clock.nowMs() - hlcWallMs(node.stable)),
     };
+  }
+
+  /** The membership record this node holds and its part in a change in progress. */
+  membership(): MembershipView {
+    const node = this.#node;
+    const nowMs = node.clock.monoMs();
+    return {
+      node: node.id,
+      epoch: node.membership.epoch,
+      changing: inTransition(node.membership),
+      members: node.membership.members,
+      fillPartitions: fillLeft(node),
+      filledEpoch: node.change.filledEpoch,
+      gone: [...node.change.gone].map((peer) => ({
+        peer,
+        silentS: Math.round((nowMs - (node.change.lastHeardMs.get(peer) ?? nowMs)) / 1_000),
+      })),
+      logEntries: node.storage.logLength(),
+    };
+  }
+
+  /**
+   * Makes the next membership record from this node's (`redshirt store join|leave|replace`)
+   * and adopts it; gossip spreads it. Throws RS_ERR_STORE_MEMBERSHIP for a change that
+   * cannot be made (unknown node, a change already in progress, ...).
+   */
+  changeMembership(change: MembershipChange): MembershipView {
+    const node = this.#node;
+    if (node.state !== "running") throw storeErrors.create("RS_ERR_STORE_SHUTTING_DOWN", node.id);
+    const next = changeMembership(node.planet, node.membership, change);
+    adoptMembership(node, next, `${change.op} asked here`);
+    node.log.info("membership change", { change, record: encodeMembership(next) });
+    return this.membership();
   }
 
   metricsText(): string {

@@ -6,12 +6,14 @@ import { decodeState } from "../crdt/crdt.ts";
 import { streamHeartbeatMs } from "./engine-constants.ts";
 import type { NodeContext } from "./node-context.ts";
 import type { RepEntry } from "./outbound-stream.ts";
+import { fallBackIfTruncated } from "./peer-liveness.ts";
 import { addHolder } from "./pending-writes.ts";
 
 /** Sends what the stream to `peer` may send now (with a heartbeat if it has been quiet). */
 export function pump(node: NodeContext, peer: string, heartbeat = false): void {
   const stream = node.out.get(peer);
   if (!stream || !node.transport.isUp(peer)) return;
+  fallBackIfTruncated(node, peer);
   const nowMs = node.clock.monoMs();
   const lastSeq = node.storage.lastSeq();
   for (;;) {
@@ -68,9 +70,11 @@ export function onAck(node: NodeContext, from: string, upTo: number): void {
   const stream = node.out.get(from);
   if (!stream) return;
   if (stream.onAck(upTo, node.clock.monoMs())) {
+    // `pending` is in the order writes began to wait, which need not be seq order (commits
+    // resolve their waiters in any order), so every write is checked: none past the first
+    // one beyond upTo is skipped.
     for (const pw of node.pending) {
-      if (pw.seq > upTo) break;
-      if (pw.targets.has(from)) addHolder(node, pw, from);
+      if (pw.seq <= upTo && pw.targets.has(from)) addHolder(node, pw, from);
     }
     node.pending = node.pending.filter((pw) => !pw.done);
   }
