@@ -115,7 +115,7 @@ async function main(): Promise<void> {
   const peakSeen: Record<string, number> = Object.fromEntries(sites.map((s) => [s, 0]));
   const bar = (n: number) => "█".repeat(n).padEnd(peak);
   const head = sites.map((s) => `${s.padEnd(4)} local want run ${"".padEnd(peak)}`).join(" │ ");
-  say(`\n  UTC    │ ${head}`);
+  say(`\n  (each row: the hour's last sample, at the local time shown)\n  UTC    │ ${head}`);
   const offsets = Object.fromEntries(planet.sites.map((x) => [x.name, siteSun(planet, x)!.utcOffsetHours]));
   let lastSample = Date.now();
   let lastStatus: Record<string, SiteStatus> = {};
@@ -146,7 +146,8 @@ async function main(): Promise<void> {
     const cells = sites
       .map((s) => {
         const c = row[s];
-        const local = localHour(firstHour + h * hourMs, offsets[s]);
+        // The local time of the sample shown (the hour's last): what the counts are for.
+        const local = c?.local ?? localHour(firstHour + (h + 1) * hourMs, offsets[s]);
         const hhmm = `${String(Math.floor(local)).padStart(2, "0")}:${String(Math.floor((local % 1) * 60)).padStart(2, "0")}`;
         if (!c) return `${"".padEnd(4)} ${hhmm}    -   - ${"".padEnd(peak)}`;
         return `${"".padEnd(4)} ${hhmm} ${String(c.desired).padStart(4)} ${String(c.running).padStart(3)} ${bar(c.running)}`;

@@ -12,9 +12,6 @@ function siteText(s: SiteStatus): string[] {
   lines.push(
     `${s.site.padEnd(6)} ${s.ready ? "ready" : "NOT READY"}${s.evacuation.phase === "serving" ? "" : ` ${s.evacuation.phase.toUpperCase()}`}  ${tiers}   supervisor pid ${s.supervisor.pid} at ${s.supervisor.address} (${s.supervisor.state})`,
   );
-  lines.push(
-    `  ${"slot".padEnd(12)} ${"state".padEnd(9)} ${"id".padEnd(18)} ${"pid".padEnd(7)} ${"address".padEnd(20)} ${"version".padEnd(8)} ${"age".padEnd(7)} restarts  back-off`,
-  );
   const e = s.evacuation;
   if (e.phase !== "serving") {
     const w = e.weightCheck
@@ -41,6 +38,9 @@ function siteText(s: SiteStatus): string[] {
       `  last rollout ${ro.id}: ${ro.state} (${ro.from.version} → ${ro.to.version})${ro.reason ? `: ${ro.reason}` : ""}`,
     );
   }
+  lines.push(
+    `  ${"slot".padEnd(12)} ${"state".padEnd(9)} ${"id".padEnd(18)} ${"pid".padEnd(7)} ${"address".padEnd(20)} ${"version".padEnd(8)} ${"age".padEnd(7)} restarts  back-off`,
+  );
   for (const r of s.instances) {
     const backoff =
       r.nextStartInMs !== null ? `next start in ${r.nextStartInMs} ms` : r.failures > 0 ? `${r.backoffMs} ms` : "-";

@@ -41,6 +41,8 @@ export type SunView = SunDecision & {
   readonly clockSpeed: number;
 };
 
+export type SavedEvacuation = { phase: EvacuationPhase; sinceMs: number; dnsClear?: boolean };
+
 export type SteererHost = {
   readonly clock: Clock;
   readonly log: Logger;
@@ -64,7 +66,8 @@ export class SiteSteerer {
   #answers: AnswerCheck | null = null;
   #timer: TimerHandle | undefined;
   #busy = false;
-  #lastSunCount: number | undefined;
+  #running = false;
+  #decision: SunDecision | undefined;
 
   constructor(host: SteererHost) {
     this.#h = host;
@@ -75,21 +78,25 @@ export class SiteSteerer {
   }
 
   /** Takes the phase the state file saved (a restart keeps an evacuated site evacuated). */
-  restore(saved: { phase: EvacuationPhase; sinceMs: number } | undefined): void {
+  restore(saved: SavedEvacuation | undefined): void {
     if (!saved) return;
     this.#phase = saved.phase;
     this.#sinceMs = saved.sinceMs;
+    // A supervisor restarted mid-evacuation must not start the apps it already drained.
+    this.#dnsClear = saved.dnsClear ?? false;
   }
 
-  saved(): { phase: EvacuationPhase; sinceMs: number } {
-    return { phase: this.#phase, sinceMs: this.#sinceMs };
+  saved(): SavedEvacuation {
+    return { phase: this.#phase, sinceMs: this.#sinceMs, dnsClear: this.#dnsClear };
   }
 
   start(): void {
+    this.#running = true;
     this.#arm(0);
   }
 
   stop(): void {
+    this.#running = false;
     this.#timer?.cancel();
     this.#timer = undefined;
   }
@@ -108,9 +115,29 @@ export class SiteSteerer {
     return this.view();
   }
 
-  /** The sun's decision now, or undefined when the planet does not follow the sun. */
+  /**
+   * Takes the sun's decision for this moment; the reconcile loop calls it once per tick, so
+   * everything read until the next tick (the count, the status, the weight) is one decision.
+   */
+  latch(): void {
+    const s = this.#h.sun;
+    if (!s) return;
+    const d = sunDecision(s, this.#h.clock.nowMs());
+    if (this.#decision && d.instances !== this.#decision.instances) {
+      this.#h.metrics.sunChanges.inc();
+      this.#h.log.info("the sun moves the app tier", {
+        from: this.#decision.instances,
+        to: d.instances,
+        localHour: Number(d.localHour.toFixed(2)),
+      });
+    }
+    this.#decision = d;
+  }
+
+  /** The sun's latched decision, or undefined when the planet does not follow the sun. */
   sunNow(): SunDecision | undefined {
-    return this.#h.sun ? sunDecision(this.#h.sun, this.#h.clock.nowMs()) : undefined;
+    if (this.#h.sun && !this.#decision) this.latch();
+    return this.#decision;
   }
 
   sunView(): SunView | null {
@@ -123,17 +150,6 @@ export class SiteSteerer {
   /** What the app tier runs when serving: the sun's count, or the operator's. */
   baseApps(): number {
     const d = this.sunNow();
-    if (d && d.instances !== this.#lastSunCount) {
-      if (this.#lastSunCount !== undefined) {
-        this.#h.metrics.sunChanges.inc();
-        this.#h.log.info("the sun moves the app tier", {
-          from: this.#lastSunCount,
-          to: d.instances,
-          localHour: Number(d.localHour.toFixed(2)),
-        });
-      }
-      this.#lastSunCount = d.instances;
-    }
     return d ? d.instances : this.#h.desiredApps();
   }
 
@@ -196,6 +212,8 @@ export class SiteSteerer {
 
   #arm(delayMs: number): void {
     this.#timer?.cancel();
+    // A round that was in flight when the supervisor stopped must not start the loop again.
+    if (!this.#running) return;
     this.#timer = this.#h.clock.setTimer(delayMs, () => {
       void this.#round().finally(() => this.#arm(steerIntervalMs));
     });

@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { z } from "zod";
 import { instancesPerSiteMax, stateFormat } from "./constants.ts";
 import { supervisorErrors } from "./errors.ts";
-import { type EvacuationPhase, evacuationPhases } from "./evacuation.ts";
+import { evacuationPhases, type SavedEvacuation } from "./evacuation.ts";
 import { type Rollout, rolloutStates } from "./rollout.ts";
 import type { Slot } from "./slots.ts";
 import { type AppSpec, type TierName, tierNames } from "./tiers.ts";
@@ -64,7 +64,9 @@ export const stateSchema = z.object({
   app: appSpecSchema,
   rollout: rolloutSchema.nullable().optional(),
   /** Evacuate/restore: where the site is (absent in files written before it existed: serving). */
-  evacuation: z.object({ phase: z.enum(evacuationPhases), sinceMs: z.number() }).optional(),
+  evacuation: z
+    .object({ phase: z.enum(evacuationPhases), sinceMs: z.number(), dnsClear: z.boolean().optional() })
+    .optional(),
   slots: z.array(slotSchema).max(instancesPerSiteMax),
   instances: z.array(instanceSchema).max(instancesPerSiteMax),
 });
@@ -81,7 +83,7 @@ export function snapshot(t: {
   desired: Record<TierName, number>;
   app: AppSpec;
   rollout: Rollout | undefined;
-  evacuation?: { phase: EvacuationPhase; sinceMs: number };
+  evacuation?: SavedEvacuation;
   slots: readonly Slot[];
 }): PersistedState {
   return {

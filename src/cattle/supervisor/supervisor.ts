@@ -310,6 +310,7 @@ export class Supervisor implements Startable {
   #tick(): void {
     this.#timer?.cancel();
     if (this.#state !== "running") return;
+    this.#steerer.latch();
     const now = this.#c.clock.monoMs();
     const r = this.#rollout;
     if (r && (r.state === "rolling" || r.state === "rolling-back")) this.#stepRollout(r);
