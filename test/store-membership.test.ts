@@ -167,7 +167,8 @@ test("store membership - a node joins and another leaves under load: nothing ack
       body: JSON.stringify(body),
       dispatcher: agent,
     });
-    return { status: res.statusCode, body: (await res.body.json()) as { code?: string; message?: string } };
+    const answer = (await res.body.json()) as { error?: { code?: string; message?: string } };
+    return { status: res.statusCode, body: { code: answer.error?.code, message: answer.error?.message } };
   };
   const unauth = await post({ op: "join", node: "nyc-store4" });
   assert.equal(unauth.status, 401);
@@ -179,6 +180,9 @@ test("store membership - a node joins and another leaves under load: nothing ack
   const dup = await post({ op: "join", node: "nyc-store2" }, token);
   assert.equal(dup.status, 409);
   assert.equal(dup.body.code, "RS_ERR_STORE_MEMBERSHIP");
+  const refused = await cli(cluster, ["leave", "--node", "nyc-store9"]);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /RS_ERR_STORE_MEMBERSHIP: .*"nyc-store9" is not a member/);
   const usage = await cli(cluster, ["replace", "--node", "nyc-store5"]);
   assert.notEqual(usage.code, 0);
   assert.match(usage.stderr, /--old/);
