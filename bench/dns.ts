@@ -24,7 +24,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type Launched, launch, nodeBin, stopAll } from "../src/core/index.ts";
+import { type Launched, launch, loadPlanetSecret, nodeBin, stopAll } from "../src/core/index.ts";
 import { locateClient, type Planet, parseIpv4, parsePlanet, sitesByDistance } from "../src/topology/index.ts";
 
 const { values } = parseArgs({
@@ -191,6 +191,8 @@ async function main(): Promise<void> {
     const planetFile = join(dir, "planet.yaml");
     writeFileSync(planetFile, planetYaml());
     const planet = parsePlanet(planetYaml());
+    // The DNS server reads the planet secret (its weight writes need the control token).
+    loadPlanetSecret(join(dir, planet.store.dataDir), { create: true });
     const self = planet.dnsServers[0];
     writeFileSync(join(dir, "named.conf"), `zone "${zone}" { type master; file "${join(dir, `${zone}.zone`)}"; };\n`);
     writeFileSync(join(dir, `${zone}.zone`), pdnsZone(planet));

@@ -8,12 +8,19 @@
 //     nearest other site (src/topology);
 //   - WAN bytes per write, from the link processes' byte counters (less the idle rate
 //     measured first: anti-entropy and heartbeats);
-//   - the write stall in the surviving sites when every process of Singapore is SIGKILLed:
-//     the longest gap between successful writes there, over a few seconds after the kill.
-// Every process is stopped on exit, on failure and on SIGINT/SIGTERM.
-//   node bench/geo.ts [--seconds S] [--writes N] [--inflight N] [--after-kill S]
+//   - beside it, etcd 3.4 (Debian's etcd-server): 3 members, one per site, whose peer traffic
+//     crosses the same link processes (bench/support/etcd-geo.ts says how), tuned for the
+//     WAN as its guide says (heartbeat ≈ the largest RTT, election timeout 10 × that); puts
+//     from a client in each site to its own site's member, the same load, p50/p99, and the
+//     ratio of each to the floor;
+//   - the write stall in the surviving sites when every process of Singapore (ours and etcd's
+//     member, which holds the leadership by then: etcd's worst case) is SIGKILLed: the longest
+//     gap between successful writes there, over the seconds after the kill.
+// Every process is stopped and the nftables table removed on exit, on failure and on SIGINT/SIGTERM.
+// etcd is skipped, saying why, where it cannot run (not root, no etcd, no nft).
+//   node bench/geo.ts [--seconds S] [--writes N] [--inflight N] [--rounds N] [--after-kill S]
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -21,24 +28,57 @@ import { Pool } from "undici";
 import { type Launched, launch, loadPlanetSecret, nodeBin, stopAll } from "../src/core/index.ts";
 import { loadPlanet, type Planet, siteRttMs } from "../src/topology/index.ts";
 import { WanAdminClient } from "../src/wan/index.ts";
+import {
+  EtcdSiteClient,
+  etcdLeaderSite,
+  etcdMembers,
+  etcdTable,
+  etcdTiming,
+  etcdUnavailable,
+  installSteering,
+  moveLeader,
+  removeSteering,
+  startEtcd,
+} from "./support/etcd-geo.ts";
+import {
+  gapText,
+  longestGap,
+  measureRound,
+  newTally,
+  probeLoop,
+  type SiteResult,
+  type Stall,
+  summarize,
+  type Writer,
+  wanBytes,
+  writeLoop,
+} from "./support/geo-measure.ts";
 
 const { values } = parseArgs({
   options: {
     seconds: { type: "string", default: "10" },
     writes: { type: "string", default: "300" },
     inflight: { type: "string", default: "4" },
-    "after-kill": { type: "string", default: "6" },
+    rounds: { type: "string", default: "2" },
+    "after-kill": { type: "string", default: "15" },
   },
 });
 const durationS = Number(values.seconds);
 const writesMax = Number(values.writes);
 const inflight = Number(values.inflight);
 const afterKillS = Number(values["after-kill"]);
-if (!(durationS > 0 && writesMax > 0 && inflight > 0 && inflight <= 64 && afterKillS > 0)) {
-  console.error("bench: --seconds, --writes, --after-kill must be positive, --inflight 1..64");
+const rounds = Number(values.rounds);
+if (
+  !(durationS > 0 && writesMax > 0 && inflight > 0 && inflight <= 64 && afterKillS > 0) ||
+  !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 10)
+) {
+  console.error("bench: --seconds, --writes, --after-kill must be positive, --inflight 1..64, --rounds 1..10");
   process.exit(2);
 }
-const requestTimeoutMs = 10_000;
+const requestTimeoutMs = 20_000;
+/** Site loss: besides the closed loops, each survivor starts a new write this often, on connections of its own. */
+const probeEveryMs = 100;
+const probeOutstandingMax = 256;
 const value = "x".repeat(100);
 const cliMain = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 
@@ -59,23 +99,19 @@ function log(line: string): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-type SiteResult = { site: string; ok: number; errors: number; p50Ms: number; p99Ms: number; floorMs: number };
-
 const dir = mkdtempSync(join(tmpdir(), "redshirt-bench-geo-"));
 const processes = new Map<string, Launched>();
 const pools: Pool[] = [];
 let cleaning: Promise<void> | undefined;
+let steered = false;
+const etcdClients: EtcdSiteClient[] = [];
 
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
-    await Promise.allSettled(pools.map((p) => p.destroy()));
+    await Promise.allSettled([...pools.map((p) => p.destroy()), ...etcdClients.map((c) => c.close())]);
     await stopAll(processes.values(), 2_000);
     processes.clear();
+    if (steered) removeSteering();
     rmSync(dir, { recursive: true, force: true });
   })();
   return cleaning;
@@ -93,14 +129,16 @@ async function start(name: string, args: string[]): Promise<void> {
     command: nodeBin,
     args: [cliMain, ...args],
     env: { ...process.env, REDSHIRT_LOG_LEVEL: "warn" },
+    // A loaded shared machine can take a while to start 12 Node processes at once.
+    readyTimeoutMs: 60_000,
   });
   processes.set(name, p);
 }
 
 /** A client in `site`: one pool per local node, writes spread over them. */
-function siteClient(planet: Planet, site: string) {
+function siteClient(planet: Planet, site: string, connections = inflight) {
   const nodes = planet.storeNodes.filter((n) => n.site === site);
-  const sitePools = nodes.map((n) => new Pool(`http://${n.host}:${n.port}`, { connections: inflight, pipelining: 1 }));
+  const sitePools = nodes.map((n) => new Pool(`http://${n.host}:${n.port}`, { connections, pipelining: 1 }));
   pools.push(...sitePools);
   let seq = 0;
   return async (tag: string): Promise<void> => {
@@ -121,33 +159,8 @@ function siteClient(planet: Planet, site: string) {
   };
 }
 
-/** `inflight` loops writing until `until()` says stop; calls back with each outcome. */
-async function writeLoop(
-  write: () => Promise<void>,
-  until: () => boolean,
-  onDone: (ok: boolean, ms: number, err?: unknown) => void,
-): Promise<void> {
-  await Promise.all(
-    Array.from({ length: inflight }, async () => {
-      while (!until()) {
-        const t0 = performance.now();
-        try {
-          await write();
-          onDone(true, performance.now() - t0);
-        } catch (err) {
-          onDone(false, performance.now() - t0, err);
-        }
-      }
-    }),
-  );
-}
-
-async function wanBytes(admin: WanAdminClient, sites: readonly string[]): Promise<number> {
-  const listings = await Promise.all(sites.map((s) => admin.links(s)));
-  let total = 0;
-  for (const l of listings) for (const link of l.links) total += link.bytes.forward + link.bytes.back;
-  return total;
-}
+const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 
 async function main(): Promise<void> {
   const planetFile = join(dir, "planet.yaml");
@@ -158,11 +171,13 @@ async function main(): Promise<void> {
   const admin = new WanAdminClient({ planet, secret });
 
   log(`planet: ${planet.sites.map((s) => `${s.name} (${s.city}, ${s.subnetCidr.text})`).join(", ")}`);
+  let maxRttMs = 0;
   for (const [a, b] of [
     ["nyc", "lon"],
     ["nyc", "sin"],
     ["lon", "sin"],
   ]) {
+    maxRttMs = Math.max(maxRttMs, siteRttMs(planet, a, b));
     log(`  RTT ${a}<->${b}: ${siteRttMs(planet, a, b).toFixed(1)} ms`);
   }
   log("starting the three sites' link processes…");
@@ -171,89 +186,133 @@ async function main(): Promise<void> {
   await Promise.all(
     planet.storeNodes.map((n) => start(`store ${n.id}`, ["store", "--planet", planetFile, "--node", n.id])),
   );
-  const clients = new Map(sites.map((s) => [s, siteClient(planet, s)]));
+  const ours = new Map<string, Writer>(sites.map((s) => [s, siteClient(planet, s)]));
 
-  log("warming up: 10 global writes per site (connections, handshakes across the links)…");
-  for (let i = 0; i < 10; i++) await Promise.all(sites.map((s) => clients.get(s)!("warm")));
+  const noEtcd = etcdUnavailable();
+  const etcd = new Map<string, EtcdSiteClient>();
+  const timing = etcdTiming(maxRttMs);
+  if (noEtcd) log(`etcd: not run beside us: ${noEtcd}`);
+  else {
+    const members = etcdMembers(planet);
+    log(
+      `etcd: 3 members (${members.map((m) => `${m.site} ${m.peerUrl}`).join(", ")}), peer traffic steered into the same links (nft table ${etcdTable})`,
+    );
+    installSteering(planet, members);
+    steered = true;
+    log(
+      `etcd: heartbeat ${timing.heartbeatMs} ms, election timeout ${timing.electionMs} ms (its WAN tuning: RTT, 10 × RTT)`,
+    );
+    for (const [site, p] of await startEtcd(dir, members, timing)) processes.set(`etcd ${site}`, p);
+    for (const m of members) etcd.set(m.site, new EtcdSiteClient(m, inflight));
+    etcdClients.push(...etcd.values());
+  }
+  const etcdWriters = new Map<string, Writer>(
+    [...etcd.entries()].map(([s, c]) => [s, (tag: string) => c.put(tag, value, requestTimeoutMs)]),
+  );
+
+  log("warming up: 10 writes per site (connections, handshakes across the links)…");
+  for (let i = 0; i < 10; i++) {
+    await Promise.all([...sites.map((s) => ours.get(s)!("warm")), ...[...etcdWriters.values()].map((w) => w("warm"))]);
+  }
 
   const idleS = 3;
-  log(`measuring the links' idle traffic for ${idleS} s (anti-entropy, heartbeats)…`);
+  log(`measuring the links' idle traffic for ${idleS} s (anti-entropy, heartbeats${etcd.size ? ", etcd's too" : ""})…`);
   const idle0 = await wanBytes(admin, sites);
   await sleep(idleS * 1000);
   const idleBytesPerS = ((await wanBytes(admin, sites)) - idle0) / idleS;
   log(`  idle: ${(idleBytesPerS / 1000).toFixed(1)} kB/s over all links`);
 
-  log(`global writes from every site at once: ${inflight} in flight per site, ${durationS} s or ${writesMax} writes`);
-  const bytes0 = await wanBytes(admin, sites);
-  const t0 = performance.now();
-  const results: SiteResult[] = await Promise.all(
-    sites.map(async (site) => {
-      const latencies: number[] = [];
-      let errors = 0;
-      let firstError: unknown;
-      let started = 0;
-      const deadline = t0 + durationS * 1000;
-      let lastPrint = performance.now();
-      await writeLoop(
-        () => clients.get(site)!("run"),
-        () => started++ >= writesMax || performance.now() > deadline,
-        (ok, ms, err) => {
-          if (ok) latencies.push(ms);
-          else {
-            errors++;
-            firstError ??= err;
-          }
-          if (performance.now() - lastPrint > 2000) {
-            lastPrint = performance.now();
-            log(`  ${site}: ${latencies.length} writes, ${errors} errors`);
-          }
-        },
-      );
-      if (firstError) log(`  ${site}: first error: ${(firstError as Error).message}`);
-      latencies.sort((a, b) => a - b);
-      const floorMs = Math.min(...sites.filter((o) => o !== site).map((o) => siteRttMs(planet, site, o)));
-      return {
-        site,
-        ok: latencies.length,
-        errors,
-        p50Ms: percentile(latencies, 50),
-        p99Ms: percentile(latencies, 99),
-        floorMs,
-      };
-    }),
-  );
-  const runS = (performance.now() - t0) / 1000;
-  const writeBytes = (await wanBytes(admin, sites)) - bytes0 - idleBytesPerS * runS;
-  const totalWrites = results.reduce((a, r) => a + r.ok, 0);
-  const bytesPerWrite = writeBytes / Math.max(1, totalWrites);
-  for (const r of results) {
-    log(`  ${r.site}: ${r.ok} ok, ${r.errors} errors, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms`);
+  // The two systems take turns (ours, etcd, etcd, ours, …), so a change in the shared machine's
+  // load falls on both alike; each round gets 1/rounds of the time and writes.
+  const measureCtx = { inflight, log };
+  const ourTally = newTally("ours (global)", sites);
+  let etcdLeader = "";
+  const etcdTally = newTally("etcd", sites);
+  for (let r = 0; r < rounds; r++) {
+    const round = {
+      seconds: durationS / rounds,
+      writesCap: Math.ceil(writesMax / rounds),
+      name: `round ${r + 1}/${rounds}`,
+    };
+    const turns = [
+      () => measureRound(measureCtx, ourTally, planet, ours, admin, idleBytesPerS, round),
+      ...(etcd.size > 0
+        ? [() => measureRound(measureCtx, etcdTally, planet, etcdWriters, admin, idleBytesPerS, round)]
+        : []),
+    ];
+    if (r % 2 === 1) turns.reverse();
+    if (etcd.size > 0) {
+      etcdLeader = await etcdLeaderSite(etcd);
+      log(`etcd: the leader is in ${etcdLeader}`);
+    }
+    for (const turn of turns) await turn();
   }
-  log(
-    `  WAN bytes per write: ${bytesPerWrite.toFixed(0)} (${totalWrites} writes in ${runS.toFixed(1)} s, idle rate subtracted)`,
-  );
+  const ourRun = summarize(measureCtx, ourTally, planet);
+  const etcdRun = etcd.size > 0 ? summarize(measureCtx, etcdTally, planet) : undefined;
 
-  // Site loss: writers in the survivors, then every process of Singapore SIGKILLed.
+  // Site loss: writers in the survivors (ours and etcd's), then every process of Singapore SIGKILLed.
   const victim = "sin";
   const survivors = sites.filter((s) => s !== victim);
+  if (etcd.size > 0) {
+    log(`etcd: moving the leadership to ${victim}, so losing ${victim} costs etcd an election (its worst case)`);
+    await moveLeader(etcd, victim);
+  }
   const beforeKillS = 3;
-  log(`site loss: global writes in ${survivors.join(", ")}; SIGKILL every process of ${victim} after ${beforeKillS} s`);
+  log(`site loss: writes in ${survivors.join(", ")}; SIGKILL every process of ${victim} after ${beforeKillS} s`);
   let stop = false;
-  const okTimes = new Map(survivors.map((s) => [s, [] as number[]]));
-  const failures = new Map(survivors.map((s) => [s, 0]));
-  const loops = survivors.map((site) =>
-    writeLoop(
-      () => clients.get(site)!("loss"),
-      () => stop,
-      (ok) => {
-        if (ok) okTimes.get(site)!.push(performance.now());
-        else failures.set(site, failures.get(site)! + 1);
-      },
+  const oursProbe = new Map<string, Writer>(survivors.map((s) => [s, siteClient(planet, s, probeOutstandingMax)]));
+  const etcdProbe = new Map<string, Writer>();
+  if (etcd.size > 0) {
+    for (const m of etcdMembers(planet).filter((x) => survivors.includes(x.site))) {
+      const c = new EtcdSiteClient(m, probeOutstandingMax);
+      etcdClients.push(c);
+      etcdProbe.set(m.site, (tag) => c.put(tag, value, requestTimeoutMs));
+    }
+  }
+  const systems = [
+    { name: "ours", writers: ours, probes: oursProbe },
+    ...(etcd.size > 0 ? [{ name: "etcd", writers: etcdWriters, probes: etcdProbe }] : []),
+  ].map((x) => ({
+    ...x,
+    okTimes: new Map(survivors.map((s) => [s, [] as number[]])),
+    probeTimes: new Map(survivors.map((s) => [s, [] as number[]])),
+    probeFailures: new Map(survivors.map((s) => [s, 0])),
+    failures: new Map(survivors.map((s) => [s, 0])),
+    firstError: new Map<string, string>(),
+  }));
+  const loops = systems.flatMap((sys) =>
+    survivors.map((site) =>
+      writeLoop(
+        inflight,
+        () => sys.writers.get(site)!("loss"),
+        () => stop,
+        (ok, ms, err) => {
+          if (ok) sys.okTimes.get(site)!.push(performance.now());
+          else {
+            sys.failures.set(site, sys.failures.get(site)! + 1);
+            if (!sys.firstError.has(site))
+              sys.firstError.set(site, `${(err as Error).message} (after ${ms.toFixed(0)} ms)`);
+          }
+        },
+      ),
+    ),
+  );
+  const probes = systems.flatMap((sys) =>
+    survivors.map((site) =>
+      probeLoop(
+        { everyMs: probeEveryMs, outstandingMax: probeOutstandingMax },
+        () => sys.probes.get(site)!("probe"),
+        () => stop,
+        (ok, at) => {
+          if (ok) sys.probeTimes.get(site)!.push(at);
+          else sys.probeFailures.set(site, sys.probeFailures.get(site)! + 1);
+        },
+      ),
     ),
   );
   await sleep(beforeKillS * 1000);
   const victims = [...processes.entries()].filter(
-    ([name]) => name === `wan ${victim}` || name.startsWith(`store ${victim}`),
+    ([name]) => name === `wan ${victim}` || name.startsWith(`store ${victim}`) || name === `etcd ${victim}`,
   );
   const killedAt = performance.now();
   for (const [, p] of victims) p.kill("SIGKILL");
@@ -262,35 +321,52 @@ async function main(): Promise<void> {
   log(`  killed ${victims.map(([n]) => n).join(", ")}; writing for ${afterKillS} s more`);
   await sleep(afterKillS * 1000);
   stop = true;
-  await Promise.all(loops);
+  await Promise.all([...loops, ...probes]);
   const endAt = killedAt + afterKillS * 1000;
-  const stalls = survivors.map((site) => {
-    const times = okTimes.get(site)!.filter((t) => t <= endAt);
-    let last = Math.max(...times.filter((t) => t <= killedAt), killedAt - 1e9);
-    let gap = 0;
-    for (const t of times.filter((x) => x > killedAt)) {
-      gap = Math.max(gap, t - Math.max(last, killedAt));
-      last = t;
-    }
-    gap = Math.max(gap, endAt - Math.max(last, killedAt));
-    const after = times.filter((t) => t > killedAt).length;
-    log(`  ${site}: ${after} writes after the kill, ${failures.get(site)} failed, longest gap ${gap.toFixed(0)} ms`);
-    return { site, gapMs: gap, after };
-  });
+  const stalls = new Map<string, Stall[]>();
+  for (const sys of systems) {
+    const rows = survivors.map((site) => {
+      const g = longestGap(sys.okTimes.get(site)!, killedAt, endAt);
+      const failed = sys.failures.get(site)!;
+      const first = sys.firstError.get(site);
+      const probe = longestGap(sys.probeTimes.get(site)!, killedAt, endAt);
+      log(
+        `  ${sys.name} ${site}: ${g.after} writes after the kill, ${failed} failed${first ? ` (first: ${first})` : ""}, longest gap ${gapText(g)}; new writes every ${probeEveryMs} ms: ${probe.after} ok, ${sys.probeFailures.get(site)} failed, longest gap ${gapText(probe)}`,
+      );
+      return { site, ...g, failed, probe };
+    });
+    stalls.set(sys.name, rows);
+  }
 
   console.log("");
   console.log(
-    `global writes, ${inflight} in flight per site, demo geometry (route stretch ${planet.wan.routeStretch}, ${planet.wan.bandwidthMbps} Mbit/s links)`,
+    `writes from every site, ${inflight} in flight per site, demo geometry (route stretch ${planet.wan.routeStretch}, ${planet.wan.bandwidthMbps} Mbit/s links); ours: \`global\`, etcd 3.4: put (linearizable, Raft${etcdLeader ? `, leader in ${etcdLeader}` : ""})`,
   );
-  console.log("site   floor (RTT to nearest other site)   ours p50   ours p99   writes   errors");
-  for (const r of results) {
+  console.log(
+    "site   floor (RTT to nearest)   ours p50 (×floor)    ours p99   etcd p50 (×floor)    etcd p99   etcd/ours p50",
+  );
+  for (const [i, r] of ourRun.results.entries()) {
+    const e = etcdRun?.results[i];
     console.log(
-      `${r.site.padEnd(6)} ${`${r.floorMs.toFixed(1)} ms`.padStart(34)} ${`${r.p50Ms.toFixed(1)} ms`.padStart(10)} ${`${r.p99Ms.toFixed(1)} ms`.padStart(10)} ${String(r.ok).padStart(8)} ${String(r.errors).padStart(8)}`,
+      `${r.site.padEnd(6)} ${fmt(r.floorMs).padStart(23)} ${`${fmt(r.p50Ms)} (${ratio(r.p50Ms, r.floorMs)})`.padStart(19)} ${fmt(r.p99Ms).padStart(11)} ${(e ? `${fmt(e.p50Ms)} (${ratio(e.p50Ms, e.floorMs)})` : "-").padStart(19)} ${(e ? fmt(e.p99Ms) : "-").padStart(11)} ${(e ? ratio(e.p50Ms, r.p50Ms) : "-").padStart(15)}`,
     );
   }
-  console.log(`WAN bytes per write (all links, both directions, idle rate subtracted): ${bytesPerWrite.toFixed(0)}`);
+  const errs = (rs: readonly SiteResult[]) => rs.map((r) => `${r.site} ${r.ok}/${r.errors}`).join(", ");
+  console.log(`writes ok/errors: ours ${errs(ourRun.results)}${etcdRun ? `; etcd ${errs(etcdRun.results)}` : ""}`);
   console.log(
-    `write stall in the survivors when ${victim} is SIGKILLed: ${stalls.map((s) => `${s.site} ${s.gapMs.toFixed(0)} ms (${s.after} writes after)`).join(", ")}`,
+    `WAN bytes per write (all links, both directions, idle rate subtracted): ours ${ourRun.bytesPerWrite.toFixed(0)}${etcdRun ? `, etcd ${etcdRun.bytesPerWrite.toFixed(0)}` : ""}`,
+  );
+  for (const [name, rows] of stalls) {
+    const extra = name === "etcd" ? ` (leader in ${victim}; election timeout ${timing.electionMs} ms)` : "";
+    console.log(
+      `write stall in the survivors when ${victim} is SIGKILLed, ${name}${extra}: ${rows.map((s) => `${s.site} ${gapText(s)} with ${inflight} in flight (${s.failed} failed), ${gapText(s.probe)} for new writes`).join("; ")}`,
+    );
+  }
+  if (noEtcd) console.log(`etcd: not measured: ${noEtcd}`);
+  console.log(
+    `load average at the end: ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" ")} (shared cores: compare figures of one run only)`,
   );
 }
 

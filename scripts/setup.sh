@@ -5,7 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ -L node_modules ]; then
+  # A shared install (a worktree linking another checkout's node_modules): `npm ci` here
+  # would empty the linked directory under everyone using it, so it is left alone.
+  [ -x node_modules/.bin/node ] || echo "setup: node_modules links to an install without node; run npm ci where it points" >&2
+elif [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages (npm ci)…"
   npm ci --no-audit --no-fund
 fi
@@ -18,6 +22,10 @@ declare -A need=(
   [wrk]=wrk
   [dnsperf]=dnsperf
   [pdns_server]=pdns-server
+  [etcd]=etcd-server
+  [curl]=curl
+  [ip]=iproute2
+  [nft]=nftables
 )
 missing=()
 for cmd in "${!need[@]}"; do
@@ -35,6 +43,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # Debian's packages start their daemons where an init system runs; our tests and benches
 # start their own on loopback with their own configs, so stop any system copies.
-for svc in redis-server haproxy pdns; do
+for svc in redis-server haproxy pdns etcd; do
   if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
 done

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import dnsPacket from "dns-packet";
-import { type Launched, launch, nodeBin, stopAll } from "../src/core/index.ts";
+import { controlBearerToken, type Launched, launch, loadPlanetSecret, nodeBin, stopAll } from "../src/core/index.ts";
 import { loadPlanet, type Planet } from "../src/topology/index.ts";
 import { buildQuery, testPlanetYaml } from "../src/traffic/dns/testing.ts";
 import { dig } from "./support/dig.ts";
@@ -20,6 +20,8 @@ const planetFile = join(dir, "planet.yaml");
 // Six gateways per site: 18 A records do not fit 512 bytes, so plain UDP must truncate.
 writeFileSync(planetFile, testPlanetYaml({ subnetBase: 120, dnsPort, gatewayPort: 18080, gateways: 6 }));
 const planet: Planet = loadPlanet(planetFile);
+// What `redshirt up` does first: the DNS servers read the planet secret (weight writes need its token).
+const secret = loadPlanetSecret(join(dir, planet.store.dataDir), { create: true });
 const servers = planet.dnsServers;
 const siteOf = (host: string): string => planet.gateways.find((g) => g.host === host)?.site ?? `?${host}`;
 
@@ -255,11 +257,15 @@ test("dns - a site cut off from one DNS server only stays in every answer", asyn
 });
 
 test("dns - weights set on one server evacuate a site on every server", async () => {
-  const put = (weights: Record<string, number>) =>
+  const put = (weights: Record<string, number>, token = controlBearerToken(secret)) =>
     fetch(`http://${servers[2].host}:${adminPort}/_redshirt/dns/weights`, {
       method: "PUT",
       body: JSON.stringify({ weights }),
+      headers: { authorization: `Bearer ${token}` },
     });
+  const refused = await put({ lon: 0 }, "0".repeat(64));
+  assert.equal(refused.status, 401);
+  assert.equal(((await refused.json()) as { error: { code: string } }).error.code, "RS_ERR_TRAFFIC_DNS_UNAUTHORIZED");
   const bad = await put({ atlantis: 3 });
   assert.equal(bad.status, 400);
   assert.equal(((await bad.json()) as { error: { code: string } }).error.code, "RS_ERR_TRAFFIC_DNS_BAD_WEIGHTS");

@@ -4,11 +4,15 @@
 // `up` was SIGKILLed) is adopted, not duplicated. start() waits until every site reports
 // ready, showing each instance as it becomes ready, and fails fast on a crash loop; watch()
 // reports replacements and starts a supervisor again if one dies; stop() stops everything.
+// With `sites` (`redshirt up --site NAME`) it runs only those sites' supervisors, on the
+// addresses the planet file gives them, and never asks the other sites' supervisors: on
+// real hosts (or one network namespace per site) each host runs its own `up --site`.
 import { join } from "node:path";
 import { nodeBin } from "../core/index.ts";
 import type { Planet } from "../topology/index.ts";
 import type { InstanceRow, SiteStatus } from "./control/api.ts";
-import { type PlanetControl, planetStatus, type StopOutcome, siteStatus, stopPlanet } from "./control/operations.ts";
+import { controlErrors } from "./control/errors.ts";
+import { type PlanetControl, type StopOutcome, siteStatus, stopSite } from "./control/operations.ts";
 import { lockHolder, supervisorPidFile } from "./supervisor/lock.ts";
 import { planetDataDir, supervisorDir } from "./supervisor/paths.ts";
 import { logTail, pidAlive, spawnDetached } from "./supervisor/processes.ts";
@@ -23,6 +27,8 @@ export type RunnerOptions = {
   readonly appEntry?: string;
   readonly appVersion?: string;
   readonly onProgress?: (line: string) => void;
+  /** The sites this machine runs (default: every site of the planet). */
+  readonly sites?: readonly string[];
   /** How long every site may take to become ready (default 120 s). */
   readonly readyTimeoutMs?: number;
 };
@@ -38,6 +44,7 @@ export class PlanetRunner {
   readonly #o: RunnerOptions;
   readonly #ctl: PlanetControl;
   readonly #dataDir: string;
+  readonly #sites: readonly string[];
   readonly supervisors = new Map<string, SiteSupervisor>();
   #stopping = false;
 
@@ -45,6 +52,24 @@ export class PlanetRunner {
     this.#o = options;
     this.#ctl = { planet: options.planet, secret: options.secret, timeoutMs: 2_000 };
     this.#dataDir = planetDataDir(options.planet);
+    const known = options.planet.sites.map((s) => s.name);
+    const unknown = (options.sites ?? []).find((s) => !known.includes(s));
+    if (unknown !== undefined) {
+      throw controlErrors.create(
+        "RS_ERR_CATTLE_CONTROL_UNKNOWN_SITE",
+        `--site: ${JSON.stringify(unknown)} is not a site of planet ${options.planet.name} (sites: ${known.join(", ")})`,
+      );
+    }
+    this.#sites = options.sites && options.sites.length > 0 ? [...options.sites] : known;
+  }
+
+  /** The sites this runner runs, in planet order. */
+  get sites(): readonly string[] {
+    return this.#sites;
+  }
+
+  #status(): Promise<Awaited<ReturnType<typeof siteStatus>>[]> {
+    return Promise.all(this.#sites.map((s) => siteStatus(this.#ctl, s)));
   }
 
   #say(line: string): void {
@@ -53,7 +78,7 @@ export class PlanetRunner {
 
   /** Starts (or adopts) every site's supervisor, then waits until every site is ready. Throws on failure. */
   async start(): Promise<void> {
-    await Promise.all(this.#o.planet.sites.map((s) => this.#ensureSupervisor(s.name)));
+    await Promise.all(this.#sites.map((s) => this.#ensureSupervisor(s)));
     await this.#waitReady();
   }
 
@@ -105,7 +130,7 @@ export class PlanetRunner {
     const shown = new Set<string>();
     for (;;) {
       if (this.#stopping) return;
-      const answers = await planetStatus(this.#ctl);
+      const answers = await this.#status();
       const statuses = answers.flatMap((a) => (a.reachable ? [a.status] : []));
       const total = statuses.reduce((n, s) => n + s.tiers.reduce((m, t) => m + t.desired, 0), 0);
       for (const s of statuses) {
@@ -140,7 +165,7 @@ export class PlanetRunner {
     while (!this.#stopping) {
       await new Promise((r) => setTimeout(r, 1_000));
       if (this.#stopping) return;
-      const answers = await planetStatus(this.#ctl);
+      const answers = await this.#status();
       let stopped = 0;
       for (const a of answers) {
         if (a.reachable) {
@@ -163,10 +188,10 @@ export class PlanetRunner {
     }
   }
 
-  /** Stops every supervisor and every instance, and waits until no process is left. */
+  /** Stops this runner's supervisors and their instances, and waits until no process is left. */
   async stop(): Promise<StopOutcome[]> {
     this.#stopping = true;
-    return await stopPlanet(this.#ctl);
+    return await Promise.all(this.#sites.map((s) => stopSite(this.#ctl, s)));
   }
 }
 

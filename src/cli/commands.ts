@@ -8,7 +8,8 @@ export type Command = {
 
 export const commands: Record<string, Command> = {
   up: {
-    summary: "start the whole planet on this machine (what `npm start` runs)",
+    summary:
+      "start the whole planet on this machine (what `npm start` runs), or only its sites --site NAME (one host per site)",
     load: () => import("./up-command.ts"),
   },
   status: {
@@ -22,6 +23,14 @@ export const commands: Record<string, Command> = {
   deploy: {
     summary: "roll the app tier to a new version: deploy VERSION [--site S] [--app FILE] [--max-surge N] [--wait]",
     load: () => import("./deploy-command.ts"),
+  },
+  evacuate: {
+    summary: "steer a site's users to the other sites, then drain its app tier to 0: evacuate SITE",
+    load: () => import("./evacuate-command.ts"),
+  },
+  restore: {
+    summary: "bring an evacuated site back: its app tier first, then its users: restore SITE",
+    load: () => import("./restore-command.ts"),
   },
   down: {
     summary: "stop the planet: every instance and supervisor, waiting until no process is left",
@@ -50,6 +59,10 @@ export const commands: Record<string, Command> = {
   dns: {
     summary: "run a GSLB DNS server of the planet (--site NAME [--index K])",
     load: () => import("./dns-command.ts"),
+  },
+  check: {
+    summary: "judge a run from its history: check HISTORY.jsonl [--json]; exit 0 pass, 1 fail, 3 not proven",
+    load: () => import("./check-command.ts"),
   },
   wan: {
     summary: "the emulated WAN: wan cut|heal|slow A B, wan links [--json]; wan --site NAME runs a site's link process",

@@ -10,11 +10,27 @@ function siteText(s: SiteStatus): string[] {
   const lines: string[] = [];
   const tiers = s.tiers.map((t) => `${t.tier} ${t.ready}/${t.desired}`).join("  ");
   lines.push(
-    `${s.site.padEnd(6)} ${s.ready ? "ready" : "NOT READY"}  ${tiers}   supervisor pid ${s.supervisor.pid} at ${s.supervisor.address} (${s.supervisor.state})`,
+    `${s.site.padEnd(6)} ${s.ready ? "ready" : "NOT READY"}${s.evacuation.phase === "serving" ? "" : ` ${s.evacuation.phase.toUpperCase()}`}  ${tiers}   supervisor pid ${s.supervisor.pid} at ${s.supervisor.address} (${s.supervisor.state})`,
   );
   lines.push(
     `  ${"slot".padEnd(12)} ${"state".padEnd(9)} ${"id".padEnd(18)} ${"pid".padEnd(7)} ${"address".padEnd(20)} ${"version".padEnd(8)} ${"age".padEnd(7)} restarts  back-off`,
   );
+  const e = s.evacuation;
+  if (e.phase !== "serving") {
+    const w = e.weightCheck
+      ? `, DNS weight ${e.weight} on ${e.weightCheck.confirmed}/${e.weightCheck.total} servers`
+      : "";
+    lines.push(
+      `  ${e.phase.toUpperCase()} since ${new Date(e.sinceMs).toISOString()}${w}; app desired ${s.appDesired} on restore`,
+    );
+  }
+  if (s.sun) {
+    const h = Math.floor(s.sun.localHour);
+    const m = Math.floor((s.sun.localHour - h) * 60);
+    lines.push(
+      `  sun: local ${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")} (clock ×${s.sun.clockSpeed}), demand ${(s.sun.share * 100).toFixed(0)}% → ${s.sun.instances} of ${s.sun.peakInstances} app instances, weight ${s.sun.weight}`,
+    );
+  }
   const ro = s.rollout;
   if (ro && (ro.state === "rolling" || ro.state === "rolling-back")) {
     lines.push(

@@ -5,6 +5,10 @@
 // instance and wait until no process is left. A second `up` while one runs says so and
 // exits non-zero (a lock file with the running pid); an `up` after one was SIGKILLed adopts
 // the supervisors still running.
+// `up --site NAME` (repeatable) runs only those sites, on the addresses the planet file
+// gives them: the way to run a planet on many hosts (or one network namespace per site),
+// one `up --site` per host, every host with the same planet file and planet secret. Each
+// site has its own lock, so two hosts sharing a data directory never refuse each other.
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { PlanetRunner, planetDataDir } from "../cattle/index.ts";
@@ -46,16 +50,21 @@ function takeLock(file: string): () => void {
   throw cliErrors.create("RS_ERR_CLI_ALREADY_UP", file);
 }
 
-export function summaryTable(planet: Planet, planetFile = "<planet file>"): string {
+export function summaryTable(planet: Planet, planetFile = "<planet file>", only?: readonly string[]): string {
   const lines: string[] = [];
   const service = `${planet.services[0]}.${planet.zone}`;
+  const sites = only ? planet.sites.filter((s) => only.includes(s.name)) : planet.sites;
   lines.push("");
-  lines.push(`planet ${planet.name} is up — ${planet.sites.length} sites, zone ${planet.zone}`);
+  lines.push(
+    only
+      ? `planet ${planet.name}: site ${sites.map((s) => s.name).join(", ")} is up (of ${planet.sites.length} sites), zone ${planet.zone}`
+      : `planet ${planet.name} is up — ${planet.sites.length} sites, zone ${planet.zone}`,
+  );
   lines.push("");
   lines.push(
     `  ${"site".padEnd(6)} ${"city".padEnd(14)} ${"gateway".padEnd(26)} ${"dns".padEnd(20)} ${"control".padEnd(26)} store nodes`,
   );
-  for (const s of planet.sites) {
+  for (const s of sites) {
     const gw = planet.gateways.find((g) => g.site === s.name);
     const dns = planet.dnsServers.find((d) => d.site === s.name);
     const sup = planet.supervisors.find((x) => x.site === s.name);
@@ -64,8 +73,8 @@ export function summaryTable(planet: Planet, planetFile = "<planet file>"): stri
       `  ${s.name.padEnd(6)} ${s.city.padEnd(14)} ${(gw ? `http://${gw.host}:${gw.port}/` : "-").padEnd(26)} ${(dns ? `${dns.host}:${dns.port}` : "-").padEnd(20)} ${(sup ? `http://${sup.host}:${sup.port}/` : "-").padEnd(26)} ${stores.join(" ")}`,
     );
   }
-  const firstGw = planet.gateways[0];
-  const firstDns = planet.dnsServers[0];
+  const firstGw = planet.gateways.find((g) => sites.some((s) => s.name === g.site));
+  const firstDns = planet.dnsServers.find((d) => sites.some((s) => s.name === d.site));
   lines.push("");
   lines.push("try:");
   if (firstGw) lines.push(`  curl http://${firstGw.host}:${firstGw.port}/`);
@@ -91,11 +100,21 @@ export async function run(args: string[]): Promise<number> {
     planet: { type: "string", default: "examples/planet.yaml" },
     app: { type: "string" },
     "app-version": { type: "string" },
+    site: { type: "string", multiple: true },
   });
   const planetFile = resolve(values.planet);
   const planet = loadPlanet(planetFile);
+  const only = values.site && values.site.length > 0 ? [...new Set(values.site)] : undefined;
+  for (const name of only ?? []) {
+    if (!planet.sites.some((s) => s.name === name)) {
+      throw cliErrors.create(
+        "RS_ERR_CLI_USAGE",
+        `up: --site ${JSON.stringify(name)} is not a site of planet ${planet.name} (sites: ${planet.sites.map((s) => s.name).join(", ")})`,
+      );
+    }
+  }
   const dataDir = planetDataDir(planet);
-  const release = takeLock(resolve(dataDir, "up.lock"));
+  const release = takeLock(resolve(dataDir, only ? `up-${only.join("+")}.lock` : "up.lock"));
   let secret: Buffer;
   try {
     // Every process reads the planet secret (control API tokens, and later node-to-node
@@ -112,6 +131,7 @@ export async function run(args: string[]): Promise<number> {
     secret,
     appEntry: values.app ? resolve(values.app) : undefined,
     appVersion: values["app-version"],
+    sites: only,
     onProgress: (line) => console.log(line),
   });
   let stopping: Promise<void> | undefined;
@@ -152,7 +172,7 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   if (stopping) return await new Promise<number>(() => {});
-  console.log(summaryTable(planet, values.planet));
+  console.log(summaryTable(planet, values.planet, only));
   console.log(`(up in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
   await runner.watch();
   if (stopping) return await new Promise<number>(() => {});

@@ -52,3 +52,4 @@ export {
   type WanMode,
   wanModes,
 } from "./planet.ts";
+export { type SunConfig, sunClockSpeedMax, sunCurvePointsMax, sunSchema } from "./sun.ts";

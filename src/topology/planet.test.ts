@@ -3,10 +3,12 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { isRedshirtError } from "../core/index.ts";
 import {
+  dialAddress,
   greatCircleKm,
   locateClient,
   parsePlanet,
   rttMsForKm,
+  siteLinks,
   siteRttMs,
   sitesByDistance,
   storeNode,
@@ -92,4 +94,20 @@ test("topology - overlapping site subnets are rejected", () => {
     "name: x\nzone: z.\nsites:\n  - { name: a, city: A, lat: 1, lon: 0, subnet: 127.20.0.0/16 }\n  - { name: b, city: B, lat: 1, lon: 0, subnet: 127.20.0.0/16 }\n",
   );
   assert.match(msg, /overlaps/);
+});
+
+test("topology - the multi-host example gives each site its routed /16, dialed as it is (no link proxies)", () => {
+  const planet = parsePlanet(readFileSync(new URL("../../examples/planet-hosts.yaml", import.meta.url), "utf8"));
+  assert.equal(planet.wan.mode, "direct");
+  assert.deepEqual(
+    planet.sites.map((s) => s.subnetCidr.text),
+    ["10.81.0.0/16", "10.82.0.0/16", "10.83.0.0/16"],
+  );
+  assert.equal(storeNode(planet, "lon-store2").host, "10.82.1.2");
+  assert.deepEqual(planet.wanProcesses, []);
+  assert.deepEqual(siteLinks(planet, "nyc"), []);
+  assert.deepEqual(dialAddress(planet, "nyc", { host: "10.83.2.1", port: 8080, site: "sin" }), {
+    host: "10.83.2.1",
+    port: 8080,
+  });
 });

@@ -26,6 +26,7 @@ import {
 } from "./constants.ts";
 import { topologyErrors } from "./errors.ts";
 import { greatCircleKm, type LatLon, rttMsForKm } from "./geo.ts";
+import { sunSchema } from "./sun.ts";
 
 const nameSchema = z
   .string()
@@ -131,9 +132,15 @@ export const planetSchema = z
       })
       .strict()
       .prefault({}),
+    /** Follow the sun: app counts per site by local time of day (sun.ts). */
+    sun: sunSchema.optional(),
   })
   .strict()
   .superRefine((planet, ctx) => {
+    for (const name of Object.keys(planet.sun?.sites ?? {})) {
+      if (!planet.sites.some((s) => s.name === name))
+        ctx.addIssue({ code: "custom", path: ["sun", "sites", name], message: "no such site in the planet" });
+    }
     const seen = new Set<string>();
     const siteNames = new Set(planet.sites.map((s) => s.name));
     const clientNames = new Set<string>();

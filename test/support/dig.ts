@@ -29,11 +29,19 @@ function section(text: string, name: string): DigRecord[] {
     });
 }
 
-export function dig(server: string, port: number, args: readonly string[], timeoutMs = 5000): Promise<DigResult> {
+/** `netns`: run dig inside that network namespace (`ip netns exec`). */
+export function dig(
+  server: string,
+  port: number,
+  args: readonly string[],
+  timeoutMs = 5000,
+  netns?: string,
+): Promise<DigResult> {
+  const digArgs = [`@${server}`, "-p", String(port), "+time=1", "+tries=1", ...args];
   return new Promise((resolve, reject) => {
     execFile(
-      "dig",
-      [`@${server}`, "-p", String(port), "+time=1", "+tries=1", ...args],
+      netns ? "ip" : "dig",
+      netns ? ["netns", "exec", netns, "dig", ...digArgs] : digArgs,
       { timeout: timeoutMs },
       (err, stdout) => {
         if (err && !stdout) return reject(err);

@@ -2,6 +2,7 @@
 // dashboard: one table of endpoints, the JSON they take and answer, and the validators of
 // their inputs, so every caller reports a bad field the same way. Bodies and answers carry
 // `api: 1`; a change that breaks a reader bumps it.
+import type { EvacuationView, SunView } from "../supervisor/evacuation.ts";
 import type { RolloutState } from "../supervisor/rollout.ts";
 import type { InstanceState } from "../supervisor/state-file.ts";
 import { isTierName, type TierName, tierNames } from "../supervisor/tiers.ts";
@@ -24,6 +25,16 @@ export const controlRoutes = {
     method: "POST",
     path: "/v1/deploy",
     summary: 'roll the app tier to a new version: {"version", "entry"?, "maxSurge"?, "maxUnavailable"?}',
+  },
+  evacuate: {
+    method: "POST",
+    path: "/v1/evacuate",
+    summary: "steer users away (DNS weight 0 everywhere), then drain the app tier to 0; the store keeps replicating",
+  },
+  restore: {
+    method: "POST",
+    path: "/v1/restore",
+    summary: "bring the app tier back to its count, then the users (the DNS weight)",
   },
   metrics: { method: "GET", path: "/metrics", summary: "Prometheus metrics" },
 } as const;
@@ -200,6 +211,12 @@ export type SiteStatus = {
   readonly app: { readonly entry: string; readonly version: string };
   /** The last rollout (running, or how it ended), or null when none ran. */
   readonly rollout: RolloutView | null;
+  /** Evacuate/restore: the site's phase and what the DNS servers showed last. */
+  readonly evacuation: EvacuationView;
+  /** Follow the sun: the local hour, the demand share and the count it sets (null: the planet has no sun). */
+  readonly sun: SunView | null;
+  /** The app count the operator set (what restore returns to when there is no sun). */
+  readonly appDesired: number;
   readonly tiers: readonly TierRow[];
   readonly instances: readonly InstanceRow[];
 };
@@ -211,3 +228,6 @@ export type StopResult = {
   readonly stopping: true;
   readonly pids: readonly number[];
 };
+
+export type EvacuationResult = { readonly api: typeof controlApiVersion; readonly evacuation: EvacuationView };
+export type { EvacuationView, SunView };

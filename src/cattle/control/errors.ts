@@ -34,6 +34,21 @@ export const controlErrors = defineErrors("cattle", {
     status: 409,
     message: "A rollout is still running on this site; wait until it is done or rolled back (`redshirt status`)",
   },
+  RS_ERR_CATTLE_CONTROL_SUN_OWNS_APP: {
+    status: 409,
+    message:
+      "This planet follows the sun: the app count of each site comes from the planet file's sun section; change peakInstances/minInstances there (or evacuate the site)",
+  },
+  RS_ERR_CATTLE_CONTROL_LAST_SITE: {
+    status: 409,
+    message:
+      "Evacuating this site would leave no site serving users; restore another site first (`redshirt restore SITE`), or check `redshirt status`",
+  },
+  RS_ERR_CATTLE_CONTROL_TIMEOUT: {
+    status: 504,
+    message:
+      "The operation did not finish in its bounded wait; it goes on in the supervisor — watch `redshirt status`, and run the command again (it is idempotent)",
+  },
   RS_ERR_CATTLE_CONTROL_UNREACHABLE: {
     status: 503,
     message:

@@ -7,6 +7,8 @@ export {
   controlRoutes,
   type DeployRequest,
   type DeployResult,
+  type EvacuationResult,
+  type EvacuationView,
   type InstanceRow,
   matchRoute,
   parseCount,
@@ -18,11 +20,20 @@ export {
   type ScaleResult,
   type SiteStatus,
   type StopResult,
+  type SunView,
   type SupervisorState,
   type TierRow,
 } from "./api.ts";
 export { type ControlTarget, callControl, controlTimeoutMsDefault, targetOf } from "./client.ts";
 export { controlErrors } from "./errors.ts";
+export {
+  describeStep,
+  type EvacuationProgress,
+  evacuateSite,
+  evacuateWaitMsDefault,
+  restoreSite,
+  servesUsers,
+} from "./evacuate-operations.ts";
 export {
   deploySite,
   isSiteInstance,

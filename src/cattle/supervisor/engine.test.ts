@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createLogger, isRedshirtError, ManualClock, seededRandom } from "../../core/index.ts";
-import { parsePlanet } from "../../topology/index.ts";
+import { type Planet, parsePlanet } from "../../topology/index.ts";
+import { hourMs, realMsAt, simulatedUtcMs, siteSun } from "../sun/policy.ts";
+import type { DnsSteering } from "../sun/steering.ts";
 import { readyTimeoutMsDefault, stableResetMs } from "./constants.ts";
 import type { DrainGate } from "./drain.ts";
 import type { ProcessHost } from "./host.ts";
@@ -16,7 +18,7 @@ import type { ExitInfo } from "./processes.ts";
 import type { PersistedState } from "./state-file.ts";
 import { Supervisor } from "./supervisor.ts";
 
-const planet = parsePlanet(
+const basePlanet = parsePlanet(
   `name: engine
 zone: engine.test.
 sites:
@@ -38,8 +40,17 @@ type Proc = {
   signals: string[];
 };
 
-function rig(options: { readyWhen?: (t: ProbeTarget) => boolean; crashVersion?: string } = {}) {
-  const clock = new ManualClock();
+function rig(
+  options: {
+    readyWhen?: (t: ProbeTarget) => boolean;
+    crashVersion?: string;
+    planet?: Planet;
+    steering?: DnsSteering;
+    startMs?: number;
+  } = {},
+) {
+  const planet = options.planet ?? basePlanet;
+  const clock = new ManualClock(options.startMs);
   const procs: Proc[] = [];
   /** What the engine did, in order: drain marks, signals, unmarks. */
   const events: string[] = [];
@@ -120,6 +131,7 @@ function rig(options: { readyWhen?: (t: ProbeTarget) => boolean; crashVersion?: 
       save: (s) => {
         saved = s;
       },
+      steering: options.steering,
     },
   );
   /** Moves time in small steps, letting promises (probes, exits) settle between them. */
@@ -269,5 +281,119 @@ test("supervisor engine - a deploy rolls every app to the new version within max
     0,
     "no old instance was stopped while the new one failed",
   );
+  await r.sup.stop();
+});
+
+/** A DNS stand-in: the weight each of two servers holds, and whether their answers list the site. */
+function fakeDns() {
+  const held = [100, 100];
+  let listing = true;
+  const steering: DnsSteering = {
+    ensureWeight: async (w) => {
+      held.fill(w);
+      return { confirmed: 2, total: 2 };
+    },
+    checkAnswers: async () => ({ listing: listing && held[0] > 0 ? 2 : 0, answered: 2, total: 2 }),
+  };
+  return {
+    steering,
+    held,
+    setListing: (v: boolean) => {
+      listing = v;
+    },
+  };
+}
+
+test("supervisor engine - evacuate: weight 0 first, apps drain only once DNS stops listing the site; restore: apps ready before the weight", async () => {
+  const dns = fakeDns();
+  dns.setListing(true);
+  let appsMayBeReady = true;
+  const r = rig({ steering: dns.steering, readyWhen: (t) => t.tier !== "app" || appsMayBeReady });
+  await r.sup.start();
+  await r.run(1_000);
+  assert.equal(r.alive("app").length, 3);
+  // A DNS server that keeps listing the site (a stale answer, a lagging peer) holds the drain back.
+  const orig = dns.steering.checkAnswers;
+  (dns.steering as { checkAnswers: DnsSteering["checkAnswers"] }).checkAnswers = async () => ({
+    listing: 1,
+    answered: 2,
+    total: 2,
+  });
+  r.sup.evacuate();
+  await r.run(2_000);
+  assert.deepEqual(dns.held, [0, 0], "weight 0 on every DNS server");
+  assert.equal(r.sup.status().evacuation.phase, "evacuating");
+  assert.equal(r.alive("app").length, 3, "no app leaves while a DNS server still lists the site");
+  (dns.steering as { checkAnswers: DnsSteering["checkAnswers"] }).checkAnswers = orig;
+  await r.run(2_000);
+  assert.equal(r.alive("app").length, 0);
+  const s = r.sup.status();
+  assert.equal(s.evacuation.phase, "evacuated");
+  assert.equal(s.appDesired, 3);
+  assert.equal(r.saved()?.evacuation?.phase, "evacuated", "the phase is on disk");
+  assert.equal(r.alive("store").length, 2, "the store stays");
+  assert.equal(r.sup.evacuate().phase, "evacuated", "idempotent");
+  // Restore: apps first; the weight stays 0 until all of them are ready.
+  appsMayBeReady = false;
+  assert.equal(r.sup.restoreSite().phase, "restoring");
+  await r.run(2_000);
+  assert.equal(r.alive("app").length, 3, "the apps start");
+  assert.deepEqual(dns.held, [0, 0], "no users while the apps are not ready");
+  assert.equal(r.sup.status().evacuation.phase, "restoring");
+  appsMayBeReady = true;
+  await r.run(2_000);
+  assert.deepEqual(dns.held, [100, 100]);
+  assert.equal(r.sup.status().evacuation.phase, "serving");
+  await r.sup.stop();
+});
+
+test("supervisor engine - follow the sun: the app count moves with the accelerated clock; evacuated stays at 0", async () => {
+  const sunPlanet = parsePlanet(
+    `name: engine
+zone: engine.test.
+sites:
+  - { name: a, city: A, lat: 0, lon: 0, subnet: 127.99.0.0/16, tiers: { store: 1, app: 1, gateway: 1, dns: 1 } }
+store: { partitions: 4, rf: 1 }
+wan: { mode: direct }
+sun:
+  peakInstances: 4
+  minInstances: 1
+  clockSpeed: 3600
+  curve:
+    - { hour: 0, share: 0.25 }
+    - { hour: 11.99, share: 0.25 }
+    - { hour: 12, share: 1 }
+    - { hour: 17.99, share: 1 }
+    - { hour: 18, share: 0.5 }
+`,
+  );
+  const sun = siteSun(sunPlanet, sunPlanet.sites[0])!;
+  // Start the real clock where the simulated one shows 10:00 at lon 0 (one simulated hour per real second).
+  const day = Math.floor(simulatedUtcMs(1_700_000_000_000, sun) / (24 * hourMs)) * 24 * hourMs;
+  const startMs = realMsAt(day + 10 * hourMs, sun);
+  const dns = fakeDns();
+  dns.setListing(true);
+  const r = rig({ planet: sunPlanet, steering: dns.steering, startMs });
+  await r.sup.start();
+  await r.run(1_000);
+  assert.equal(r.alive("app").length, 1, "10:00–11:00: a quarter of the peak is one instance");
+  assert.equal(dns.held[0], 25, "weight follows the capacity ready: 1 of 4");
+  assert.throws(() => r.sup.scale("app", 3), /RS_ERR_CATTLE_CONTROL_SUN_OWNS_APP|sun/);
+  await r.run(2_500); // past 12:00
+  assert.equal(r.sup.status().sun?.instances, 4);
+  assert.equal(r.alive("app").length, 4);
+  await r.run(600);
+  assert.equal(dns.held[0], 100);
+  await r.run(6_000); // past 18:00: half
+  assert.equal(r.sup.status().sun?.instances, 2);
+  assert.equal(r.alive("app").length, 2, "the surplus drained");
+  assert.equal(dns.held[0], 50);
+  dns.setListing(false);
+  r.sup.evacuate();
+  await r.run(2_000);
+  assert.equal(r.alive("app").length, 0);
+  await r.run(8_000); // the next noon: the sun would want 4
+  assert.equal(r.alive("app").length, 0, "an evacuated site stays at 0 whatever the sun says");
+  assert.equal(dns.held[0], 0);
   await r.sup.stop();
 });

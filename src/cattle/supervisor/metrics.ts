@@ -73,4 +73,24 @@ export class SupervisorMetrics {
     "redshirt_supervisor_control_failures_total",
     "Control API requests that failed inside the supervisor (answered 500)",
   );
+  readonly steeringFailures = this.registry.counter(
+    "redshirt_supervisor_steering_failures_total",
+    "Calls to the planet's DNS servers (weight reads and writes, answer checks) that got a wrong answer (an error status, a body that is not the weights), by what and server",
+  );
+  readonly steeringUnreachable = this.registry.counter(
+    "redshirt_supervisor_steering_unreachable_total",
+    "Calls to DNS servers that refused the connection or did not answer in time (a server still booting, or down), by server",
+  );
+  readonly weightWrites = this.registry.counter(
+    "redshirt_supervisor_weight_writes_total",
+    "Writes of this site's DNS weight to a DNS server that showed another value, by server",
+  );
+  readonly evacuationPhases = this.registry.counter(
+    "redshirt_supervisor_evacuation_phases_total",
+    "Evacuation phases entered (evacuating, evacuated, restoring, serving)",
+  );
+  readonly sunChanges = this.registry.counter(
+    "redshirt_supervisor_sun_changes_total",
+    "Changes of the app tier's count made by follow-the-sun",
+  );
 }

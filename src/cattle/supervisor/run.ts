@@ -9,9 +9,17 @@ import { existsSync } from "node:fs";
 import { createLogger, loadPlanetSecret, nodeBin, systemClock, systemRandom } from "../../core/index.ts";
 import { createStoreClient } from "../../store/index.ts";
 import { type Planet, siteByName } from "../../topology/index.ts";
-import { controlApiVersion, type DeployResult, parseDeploy, parseTier, type StopResult } from "../control/api.ts";
+import {
+  controlApiVersion,
+  type DeployResult,
+  type EvacuationResult,
+  parseDeploy,
+  parseTier,
+  type StopResult,
+} from "../control/api.ts";
 import { controlErrors } from "../control/errors.ts";
 import { ControlServer } from "../control/server.ts";
+import { dnsSteering } from "../sun/steering.ts";
 import { probeTimeoutMs, readyTimeoutMsDefault } from "./constants.ts";
 import { StoreDrainGate } from "./drain.ts";
 import { supervisorErrors } from "./errors.ts";
@@ -88,6 +96,7 @@ export async function runSupervisor(o: RunSupervisorOptions): Promise<number> {
       metrics,
       load: () => loadState(stateFile),
       save: (state) => saveState(stateFile, state),
+      steering: dnsSteering({ planet: o.planet, site: site.name, secret, log, metrics }),
     },
   );
 
@@ -121,6 +130,14 @@ export async function runSupervisor(o: RunSupervisorOptions): Promise<number> {
           { maxSurge: d.maxSurge, maxUnavailable: d.maxUnavailable },
         );
         const result: DeployResult = { api: controlApiVersion, rollout };
+        return { status: 202, body: result };
+      },
+      evacuate: async () => {
+        const result: EvacuationResult = { api: controlApiVersion, evacuation: supervisor.evacuate() };
+        return { status: 202, body: result };
+      },
+      restore: async () => {
+        const result: EvacuationResult = { api: controlApiVersion, evacuation: supervisor.restoreSite() };
         return { status: 202, body: result };
       },
       stop: async () => {

@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { z } from "zod";
 import { instancesPerSiteMax, stateFormat } from "./constants.ts";
 import { supervisorErrors } from "./errors.ts";
+import { type EvacuationPhase, evacuationPhases } from "./evacuation.ts";
 import { type Rollout, rolloutStates } from "./rollout.ts";
 import type { Slot } from "./slots.ts";
 import { type AppSpec, type TierName, tierNames } from "./tiers.ts";
@@ -62,6 +63,8 @@ export const stateSchema = z.object({
   desired: z.record(tierSchema, z.number().int().min(0)),
   app: appSpecSchema,
   rollout: rolloutSchema.nullable().optional(),
+  /** Evacuate/restore: where the site is (absent in files written before it existed: serving). */
+  evacuation: z.object({ phase: z.enum(evacuationPhases), sinceMs: z.number() }).optional(),
   slots: z.array(slotSchema).max(instancesPerSiteMax),
   instances: z.array(instanceSchema).max(instancesPerSiteMax),
 });
@@ -78,6 +81,7 @@ export function snapshot(t: {
   desired: Record<TierName, number>;
   app: AppSpec;
   rollout: Rollout | undefined;
+  evacuation?: { phase: EvacuationPhase; sinceMs: number };
   slots: readonly Slot[];
 }): PersistedState {
   return {
@@ -88,6 +92,7 @@ export function snapshot(t: {
     desired: { ...t.desired },
     app: t.app,
     rollout: t.rollout ?? null,
+    ...(t.evacuation ? { evacuation: t.evacuation } : {}),
     slots: t.slots.map((s) => ({
       key: s.key,
       tier: s.tier,

@@ -16,9 +16,12 @@ import {
   type TierRow,
 } from "../control/api.ts";
 import { controlErrors } from "../control/errors.ts";
+import { siteSun } from "../sun/policy.ts";
+import type { DnsSteering } from "../sun/steering.ts";
 import { planAdoption } from "./adopt.ts";
 import { stableResetMs, tickMs } from "./constants.ts";
 import type { DrainGate } from "./drain.ts";
+import { type EvacuationView, SiteSteerer } from "./evacuation.ts";
 import type { ProcessHost } from "./host.ts";
 import { InstanceLives } from "./lives.ts";
 import type { SupervisorMetrics } from "./metrics.ts";
@@ -63,6 +66,8 @@ export type SupervisorComponents = {
   readonly metrics: SupervisorMetrics;
   readonly load: () => PersistedState | undefined;
   readonly save: (state: PersistedState) => void;
+  /** The site's weight on the planet's DNS servers and what they answer (none: no DNS to steer). */
+  readonly steering?: DnsSteering;
 };
 
 export class Supervisor implements Startable {
@@ -74,6 +79,7 @@ export class Supervisor implements Startable {
   readonly #booted = new Set<TierName>();
   readonly #exitWaiters = new Set<() => void>();
   readonly #lives: InstanceLives;
+  readonly #steerer: SiteSteerer;
   #app: AppSpec;
   #state: SupervisorState = "starting";
   #startedAtMs = 0;
@@ -105,6 +111,25 @@ export class Supervisor implements Startable {
         for (const fn of this.#exitWaiters) fn();
       },
     });
+    this.#steerer = new SiteSteerer({
+      clock: components.clock,
+      log: components.log,
+      metrics: components.metrics,
+      steering: components.steering,
+      sun: siteSun(options.planet, options.site),
+      desiredApps: () => this.#desired.app,
+      appCounts: () => {
+        const apps = this.#orderedSlots("app");
+        return {
+          ready: apps.filter((s) => this.#wanted(s) && s.instance?.state === "ready").length,
+          running: apps.filter((s) => s.instance).length,
+        };
+      },
+      changed: () => {
+        this.#dirty = true;
+      },
+      tick: () => this.#tick(),
+    });
   }
 
   get state(): SupervisorState {
@@ -124,6 +149,7 @@ export class Supervisor implements Startable {
       this.#desired[tier] = Math.min(want, tierMax(this.#plans[tier]));
     }
     if (!fresh) {
+      this.#steerer.restore(saved.evacuation);
       this.#app = saved.app;
       this.#rollout = saved.rollout ? { ...saved.rollout } : undefined;
     }
@@ -162,12 +188,19 @@ export class Supervisor implements Startable {
     for (const [key, slot] of this.#slots) if (slot.retired && !slot.instance) this.#slots.delete(key);
     this.#state = "running";
     this.#dirty = true;
-    log.info("supervisor running", { adopted: this.#adopted, strays: plan.strays.length, gone: plan.gone.length });
+    log.info("supervisor running", {
+      adopted: this.#adopted,
+      strays: plan.strays.length,
+      gone: plan.gone.length,
+      evacuation: this.#steerer.phase,
+    });
     this.#tick();
+    this.#steerer.start();
   }
 
   /** Stops reconciling and leaves every instance running (a restarted supervisor adopts them). */
   async stop(): Promise<void> {
+    this.#steerer.stop();
     this.#timer?.cancel();
     this.#timer = undefined;
     for (const slot of this.#slots.values()) slot.instance?.unwatch();
@@ -185,6 +218,12 @@ export class Supervisor implements Startable {
   scale(tierName: TierName, count: unknown): TierRow {
     if (this.#state !== "running") throw controlErrors.create("RS_ERR_CATTLE_CONTROL_STOPPING", this.#state);
     const n = parseCount(count, "count", tierMax(this.#plans[tierName]));
+    if (tierName === "app" && this.#steerer.sunNow()) {
+      throw controlErrors.create(
+        "RS_ERR_CATTLE_CONTROL_SUN_OWNS_APP",
+        `${this.#o.site.name}: the planet's sun section sets the app count (peakInstances, minInstances)`,
+      );
+    }
     this.#c.log.info("scale", { tier: tierName, from: this.#desired[tierName], to: n });
     this.#desired[tierName] = n;
     this.#dirty = true;
@@ -221,6 +260,18 @@ export class Supervisor implements Startable {
     return this.#rolloutView() as RolloutView;
   }
 
+  /** Steers users away from the site, then drains its app tier to 0 (idempotent); see evacuation.ts. */
+  evacuate(): EvacuationView {
+    if (this.#state !== "running") throw controlErrors.create("RS_ERR_CATTLE_CONTROL_STOPPING", this.#state);
+    return this.#steerer.evacuate();
+  }
+
+  /** Brings the app tier back, then the users (idempotent). */
+  restoreSite(): EvacuationView {
+    if (this.#state !== "running") throw controlErrors.create("RS_ERR_CATTLE_CONTROL_STOPPING", this.#state);
+    return this.#steerer.restoreSite();
+  }
+
   /** Every pid of ours alive now (what must be gone after stopAll). */
   pids(): number[] {
     return [...this.#slots.values()].flatMap((s) => (s.instance && s.instance.pid > 0 ? [s.instance.pid] : []));
@@ -246,6 +297,9 @@ export class Supervisor implements Startable {
       ready: this.#state === "running" && tiers.every((t) => t.ready === t.desired),
       app: { entry: this.#app.entry, version: this.#app.version },
       rollout: this.#rolloutView(),
+      evacuation: this.#steerer.view(),
+      sun: this.#steerer.sunView(),
+      appDesired: this.#desired.app,
       tiers,
       instances: rows,
     };
@@ -300,7 +354,7 @@ export class Supervisor implements Startable {
   /** App slots follow the desired count: new ones are added, surplus ones retired (drained). */
   #reconcileAppSlots(): void {
     const active = this.#orderedSlots("app").filter((s) => !s.retired);
-    const want = this.#desired.app;
+    const want = this.#steerer.appTarget();
     for (let k = 1; active.length < want; k++) {
       if (this.#slots.has(appSlotKey(k))) continue;
       const slot = newSlot("app", appSlotKey(k), k, undefined, this.#app);
@@ -321,6 +375,7 @@ export class Supervisor implements Startable {
   async #stopEverything(): Promise<void> {
     if (this.#state === "starting") await this.start();
     this.#state = "stopping";
+    this.#steerer.stop();
     this.#timer?.cancel();
     this.#c.log.info("stopping every instance");
     for (const group of [["app", "gateway", "dns"], ["store"], ["wan"]] as const) {
@@ -339,7 +394,7 @@ export class Supervisor implements Startable {
   #stepRollout(r: Rollout): void {
     const changed = stepRollout(r, {
       active: this.#orderedSlots("app").filter((s) => !s.retired),
-      desired: this.#desired.app,
+      desired: this.#steerer.appTarget(),
       app: this.#app,
       nowMs: this.#c.clock.nowMs(),
       log: this.#c.log,
@@ -362,7 +417,7 @@ export class Supervisor implements Startable {
   #rolloutView(): RolloutView | null {
     if (!this.#rollout) return null;
     const active = this.#orderedSlots("app").filter((s) => !s.retired);
-    return rolloutView(this.#rollout, active, this.#app, this.#desired.app);
+    return rolloutView(this.#rollout, active, this.#app, this.#steerer.appTarget());
   }
 
   // ---- helpers ------------------------------------------------------------------------
@@ -421,7 +476,7 @@ export class Supervisor implements Startable {
     const slots = this.#orderedSlots(tier);
     return {
       tier,
-      desired: this.#desired[tier],
+      desired: tier === "app" ? this.#steerer.appTarget() : this.#desired[tier],
       ready: slots.filter((s) => this.#wanted(s) && s.instance?.state === "ready").length,
       running: slots.filter((s) => s.instance).length,
       max: tierMax(this.#plans[tier]),
@@ -436,6 +491,7 @@ export class Supervisor implements Startable {
       desired: this.#desired,
       app: this.#app,
       rollout: this.#rollout,
+      evacuation: this.#steerer.saved(),
       slots: [...this.#slots.values()],
     });
     try {

@@ -14,7 +14,12 @@ export async function forward(
 ): Promise<unknown> {
   const target = local.find((n) => node.transport.isUp(n));
   if (!target) {
-    throw storeErrors.create("RS_ERR_STORE_CONSISTENCY", `no replica of the key is reachable in site ${node.site}`);
+    // Nothing was sent anywhere: definitely not applied (CONSISTENCY would tell the client
+    // it may have been).
+    throw storeErrors.create(
+      "RS_ERR_STORE_UNAVAILABLE",
+      `no replica of the key is reachable in site ${node.site}; nothing was sent (not applied)`,
+    );
   }
   const timeoutMs = (request.timeoutMs ?? defaultTimeoutMs(request.consistency)) + 500;
   return await new Promise((resolve, reject) => {

@@ -70,9 +70,11 @@ export function onAck(node: NodeContext, from: string, upTo: number): void {
   const stream = node.out.get(from);
   if (!stream) return;
   if (stream.onAck(upTo, node.clock.monoMs())) {
+    // `pending` is in the order writes began to wait, which need not be seq order (commits
+    // resolve their waiters in any order), so every write is checked: none past the first
+    // one beyond upTo is skipped.
     for (const pw of node.pending) {
-      if (pw.seq > upTo) break;
-      if (pw.targets.has(from)) addHolder(node, pw, from);
+      if (pw.seq <= upTo && pw.targets.has(from)) addHolder(node, pw, from);
     }
     node.pending = node.pending.filter((pw) => !pw.done);
   }

@@ -5,7 +5,7 @@
 // it: engine messages go to onMessage, pings are answered, anything else closes it.
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
-import type { Clock, Logger, TimerHandle } from "../../core/index.ts";
+import type { Clock, Counter, Logger, TimerHandle } from "../../core/index.ts";
 import { connectTimeoutMs, helloBytesMax, helloNonceBytes, peerSilenceMsMax, pingIntervalMs } from "../constants.ts";
 import { encodeFrame, FrameDecoder } from "./framing.ts";
 import { type AcceptorState, answerHello, checkDialerProof, type HandshakeFailure } from "./handshake.ts";
@@ -18,6 +18,8 @@ export type InboundInit = {
   readonly clock: Clock;
   readonly log: Logger;
   readonly auth: PeerAuthFailures;
+  /** Frames from an authenticated peer that were corrupt or unexpected (each closes its connection). */
+  readonly frameErrors: Counter;
   /** The largest frame body once the handshake is done. */
   readonly frameBytesMax: number;
   /** Whether a node id is a peer of this node. */
@@ -135,8 +137,10 @@ export class InboundConnections {
     this.#reject(conn, "unexpected frame");
   }
 
+  /** A peer past the handshake sent a corrupt or unexpected frame: counted, logged, closed. */
   #reject(conn: Inbound, reason: string): void {
     if (conn.closed) return;
+    this.#init.frameErrors.inc({ side: "inbound" });
     this.#init.log.warn("closing a node-to-node connection", {
       code: "RS_ERR_STORE_WIRE",
       peer: conn.peer,

@@ -303,3 +303,45 @@ test("tcp transport - listening on a taken address fails with RS_ERR_STORE_LISTE
     await second.stop();
   }
 });
+
+test("tcp transport - a peer past the handshake that sends a corrupt or unexpected frame is counted and cut, inbound and outbound", async () => {
+  const peers = addresses(["a", "b"]);
+  const b = node({ self: "b", peers });
+  await b.start();
+  const cAddress = addresses(["c"]).get("c")!;
+  const fake = await fakePeer(cAddress, "c");
+  const a = node({
+    self: "a",
+    peers: new Map([
+      ["a", peers.get("a")!],
+      ["c", cAddress],
+    ]),
+  });
+  try {
+    // Inbound: a dialer that proved the secret, then an unexpected frame, then bytes that are not msgpack.
+    for (const bad of [encodeFrame({ bogus: 1 }), Buffer.from([0, 0, 0, 1, 0xc1])]) {
+      const nD = randomBytes(16);
+      const dialer = rawDial(peers.get("b")!);
+      dialer.socket.write(encodeFrame(dialerHello("a", "b", nD)));
+      assert.ok(await waitFor(() => dialer.replies.length === 1, 2_000));
+      const answered = answerReply(secret, "a", "b", nD, dialer.replies[0]);
+      assert.ok(!("failure" in answered));
+      dialer.socket.write(encodeFrame(answered.proof));
+      dialer.socket.write(bad);
+      assert.equal(await dialer.closedWithin(2_000), "closed");
+    }
+    assert.equal(b.frameErrors(), 2);
+    // Outbound: the dialed peer answers the handshake, then sends something that is not a pong.
+    await a.start();
+    assert.ok(await waitFor(() => a.isUp("c"), 3_000));
+    const first = fake.sockets[0];
+    first.write(encodeFrame({ nope: true }));
+    assert.ok(await waitFor(() => a.frameErrors() === 1, 2_000), "counted on the dialing side");
+    assert.ok(await waitFor(() => first.closed, 2_000), "the dialer closed the connection");
+    assert.equal(a.authFailures("malformed"), 0, "not a handshake failure");
+  } finally {
+    await a.stop();
+    await b.stop();
+    await closeFake(fake);
+  }
+});

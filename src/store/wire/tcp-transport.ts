@@ -29,6 +29,7 @@ import { createServer, connect as netConnect, type Server, type Socket } from "n
 import {
   assert,
   type Clock,
+  type Counter,
   createLogger,
   isRedshirtError,
   type Logger,
@@ -89,6 +90,11 @@ export type TcpTransport = Transport & {
   address(): TcpAddress | undefined;
   /** Handshakes refused so far for a reason (redshirt_store_peer_auth_failures_total). */
   authFailures(reason: string): number;
+  /**
+   * Connections closed because an authenticated peer sent a corrupt or unexpected frame
+   * (redshirt_store_peer_frame_errors_total), both sides: 0 in a healthy planet.
+   */
+  frameErrors(): number;
 };
 
 type Outbound = {
@@ -119,6 +125,7 @@ class Tcp implements TcpTransport {
   readonly #frameBytesMax: number;
   readonly #secret: Buffer;
   readonly #auth: PeerAuthFailures;
+  readonly #frameErrors: Counter;
   readonly #outbound = new Map<string, Outbound>();
   readonly #inbound: InboundConnections;
   readonly #dirty = new Set<Outbound>();
@@ -139,13 +146,19 @@ class Tcp implements TcpTransport {
     this.#queueBytesMax = init.sendQueueBytesMax ?? sendQueueBytesMaxDefault;
     assert(this.#frameBytesMax + 4 <= this.#queueBytesMax, "one largest frame fits the send queue");
     this.#secret = init.secret;
-    this.#auth = new PeerAuthFailures(init.metrics ?? new Registry(), this.#log, this.#clock);
+    const metrics = init.metrics ?? new Registry();
+    this.#auth = new PeerAuthFailures(metrics, this.#log, this.#clock);
+    this.#frameErrors = metrics.counter(
+      "redshirt_store_peer_frame_errors_total",
+      "Node-to-node connections closed after the handshake because the peer sent a corrupt or unexpected frame, by side (inbound: dialed to this node; outbound: dialed by it). 0 in a healthy planet.",
+    );
     this.#inbound = new InboundConnections({
       self: init.self,
       secret: init.secret,
       clock: this.#clock,
       log: this.#log,
       auth: this.#auth,
+      frameErrors: this.#frameErrors,
       frameBytesMax: this.#frameBytesMax,
       isPeer: (id) => this.#outbound.has(id),
       onMessage: (from, message) => this.#onMessage(from, message),
@@ -279,6 +292,18 @@ class Tcp implements TcpTransport {
     return this.#auth.count(reason);
   }
 
+  frameErrors(): number {
+    return this.#frameErrors.get({ side: "inbound" }) + this.#frameErrors.get({ side: "outbound" });
+  }
+
+  /** An authenticated peer sent a corrupt or unexpected frame: counted, logged, closed (and redialed). */
+  #frameError(ob: Outbound, socket: Socket, reason: string): void {
+    if (ob.socket !== socket) return;
+    this.#frameErrors.inc({ side: "outbound" });
+    this.#log.warn("closing a node-to-node connection", { code: "RS_ERR_STORE_WIRE", peer: ob.peer, reason });
+    this.#lose(ob, socket, reason);
+  }
+
   // ---- outbound: dial, hello, ping, back-off ----
 
   #dial(ob: Outbound): void {
@@ -301,9 +326,10 @@ class Tcp implements TcpTransport {
     socket.on("data", (chunk: Buffer) => {
       const err = decoder.push(chunk, (body) => this.#onOutboundFrame(ob, socket, body, nonce));
       if (!err) return;
-      if (ob.state === "connecting" && ob.socket === socket)
+      if (ob.state === "connecting" && ob.socket === socket) {
         this.#authFailed(ob, { failure: "malformed", text: err.message });
-      this.#lose(ob, socket, err.message);
+        this.#lose(ob, socket, err.message);
+      } else this.#frameError(ob, socket, err.message);
     });
     socket.on("drain", () => this.#flush(ob));
     socket.on("error", (err) => {
@@ -334,7 +360,7 @@ class Tcp implements TcpTransport {
       return;
     }
     const pong = (body as { pong?: unknown } | null)?.pong;
-    if (typeof pong !== "number") this.#lose(ob, socket, "the peer sent an unexpected frame");
+    if (typeof pong !== "number") this.#frameError(ob, socket, "the peer sent an unexpected frame");
   }
 
   #armPing(ob: Outbound, socket: Socket): void {

@@ -5,8 +5,12 @@
 //   GET /_redshirt/dns/status    the consensus per site and gateway, peers, weights (for people)
 //   GET /_redshirt/dns/weights   the current site weights
 //   PUT /_redshirt/dns/weights   replace them: {"weights": {"<site>": 0..100}}
+//   PUT /_redshirt/dns/weights/<site>  set one site's: {"weight": 0..100}
+// Reads are open (peers read the view without credentials; it holds nothing secret). A write
+// steers users of the whole planet, so it needs the planet's control token (the one the
+// supervisors and the WAN links take): `Authorization: Bearer <controlBearerToken(secret)>`.
 import http from "node:http";
-import { isRedshirtError, type Logger, type Startable } from "../../core/index.ts";
+import { isControlAuthorized, isRedshirtError, type Logger, type Startable } from "../../core/index.ts";
 import { adminBodyBytesMax } from "./constants.ts";
 import { dnsErrors } from "./errors.ts";
 
@@ -16,6 +20,9 @@ export type AdminRoutes = {
   readonly status: () => unknown;
   readonly weights: () => unknown;
   readonly setWeights: (body: unknown) => unknown;
+  readonly setSiteWeight: (site: string, body: unknown) => unknown;
+  /** Called for each write refused for want of the token (counted by the server). */
+  readonly unauthorized: () => void;
 };
 
 export type AdminOptions = {
@@ -23,11 +30,22 @@ export type AdminOptions = {
   readonly port: number;
   readonly routes: AdminRoutes;
   readonly logger: Logger;
+  /** The planet secret: writes need its control token. */
+  readonly secret: Buffer;
 };
 
-function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
+function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): void {
   const body = JSON.stringify(value);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    ...headers,
+  });
   res.end(body);
 }
 
@@ -98,6 +116,19 @@ export class AdminServer implements Startable {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /** Answers 401 and returns false unless the request carries the planet's control token. */
+  #authorized(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    if (isControlAuthorized(this.#o.secret, req.headers.authorization)) return true;
+    this.#o.routes.unauthorized();
+    req.resume();
+    const e = dnsErrors.create(
+      "RS_ERR_TRAFFIC_DNS_UNAUTHORIZED",
+      req.headers.authorization ? "the token does not match" : "no Authorization header",
+    );
+    sendJson(res, e.status, e.toJSON(), { "www-authenticate": 'Bearer realm="redshirt"' });
+    return false;
+  }
+
   async #route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const { routes } = this.#o;
     const path = (req.url ?? "/").split("?")[0];
@@ -111,9 +142,16 @@ export class AdminServer implements Startable {
     }
     if (method === "GET" && path === "/_redshirt/dns/view") return sendJson(res, 200, routes.view());
     if (method === "GET" && path === "/_redshirt/dns/status") return sendJson(res, 200, routes.status());
+    const write = method === "PUT" || method === "POST";
     if (path === "/_redshirt/dns/weights") {
       if (method === "GET") return sendJson(res, 200, routes.weights());
-      if (method === "PUT" || method === "POST") return sendJson(res, 200, routes.setWeights(await readBody(req)));
+      if (write && this.#authorized(req, res)) return sendJson(res, 200, routes.setWeights(await readBody(req)));
+      if (write) return;
+    }
+    const site = /^\/_redshirt\/dns\/weights\/([a-z][a-z0-9-]{0,30})$/.exec(path)?.[1];
+    if (site && write) {
+      if (!this.#authorized(req, res)) return;
+      return sendJson(res, 200, routes.setSiteWeight(site, await readBody(req)));
     }
     throw dnsErrors.create("RS_ERR_TRAFFIC_DNS_NOT_FOUND", `${method} ${path}`);
   }

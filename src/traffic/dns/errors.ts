@@ -18,6 +18,11 @@ export const dnsErrors = defineErrors("traffic", {
     status: 400,
     message: 'Invalid site weights; send a JSON object like {"weights": {"<site>": 0..100}} naming planet sites',
   },
+  RS_ERR_TRAFFIC_DNS_UNAUTHORIZED: {
+    status: 401,
+    message:
+      "Changing DNS weights needs `Authorization: Bearer <control token>`; the token derives from the planet secret (`<dataDir>/planet.secret`), as for the supervisors' control API (`redshirt evacuate` sends it)",
+  },
   RS_ERR_TRAFFIC_DNS_BODY_TOO_LARGE: {
     status: 413,
     message: "The request body is too large for the DNS admin endpoint; send a smaller one",

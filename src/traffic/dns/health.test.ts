@@ -122,6 +122,21 @@ test("health - a server cut off from every peer trusts its own view; stale views
   for (const m of sim.monitors.values()) await m.stop();
 });
 
+test("health - two sites' weights set at once on different servers both survive (per-site registers)", async () => {
+  const sim = simulate({ reachable: () => true });
+  await Promise.all([...sim.monitors.values()].map((m) => m.start()));
+  // As two supervisors do: each sets its own site's weight, on a different server, at the same moment.
+  sim.weights.get("sin-dns1")!.setSiteFromBody("sin", { weight: 30 });
+  sim.weights.get("nyc-dns1")!.setSiteFromBody("nyc", { weight: 0 });
+  await advance(sim.clock, 1000);
+  for (const w of sim.weights.values()) assert.deepEqual(w.config.weights, { sin: 30, nyc: 0 });
+  sim.clock.advance(10);
+  sim.weights.get("lon-dns1")!.setSiteFromBody("nyc", { weight: 100 });
+  await advance(sim.clock, 1000);
+  for (const w of sim.weights.values()) assert.deepEqual(w.config.weights, { sin: 30 });
+  for (const m of sim.monitors.values()) await m.stop();
+});
+
 test("health - weights set on one server reach every server through the views, newest wins", async () => {
   const sim = simulate({ reachable: () => true });
   await Promise.all([...sim.monitors.values()].map((m) => m.start()));

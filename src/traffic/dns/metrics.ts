@@ -49,6 +49,8 @@ export type DnsMetrics = {
   readonly peerReads: Counter;
   /** TCP connections refused or closed for a limit, by reason. */
   readonly tcpClosed: Counter;
+  /** Admin writes refused for want of the control token. */
+  readonly adminUnauthorized: Counter;
   /** Per site: 1 when it is in the answers by consensus, else 0. */
   readonly siteUp: Gauge;
   /** Per site: 1 when this server's own probes see a healthy gateway, else 0. */
@@ -85,6 +87,10 @@ export function createDnsMetrics(): DnsMetrics {
     probes: registry.counter("rs_dns_probes_total", "Gateway health probes by gateway and result."),
     peerReads: registry.counter("rs_dns_peer_reads_total", "Reads of peer DNS servers' probe views by result."),
     tcpClosed: registry.counter("rs_dns_tcp_closed_total", "TCP connections closed by the server, by reason."),
+    adminUnauthorized: registry.counter(
+      "rs_dns_admin_unauthorized_total",
+      "Admin writes (weights) refused for a missing or wrong control token.",
+    ),
     siteUp: registry.gauge("rs_dns_site_up", "1 when the site is in the answers by consensus of vantage points."),
     siteProbeUp: registry.gauge("rs_dns_site_probe_up", "1 when this server's own probes see a healthy gateway."),
     siteWeight: registry.gauge("rs_dns_site_weight", "The site's weight (0 evacuated, 100 full)."),

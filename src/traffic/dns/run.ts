@@ -1,8 +1,9 @@
 // Production wiring of `redshirt dns`: the system clock and randomness, HTTP probes and
 // peer reads from the server's own address (dialed where the topology says: through the
-// WAN links when emulated), JSON logs on stderr, one ready line on stdout, and a graceful
+// WAN links when emulated), the planet secret (weight writes need its token), JSON logs on stderr, one ready line on stdout, and a graceful
 // stop on SIGTERM or SIGINT.
-import { createLogger, systemClock, systemRandom } from "../../core/index.ts";
+import { resolve } from "node:path";
+import { createLogger, loadPlanetSecret, systemClock, systemRandom } from "../../core/index.ts";
 import { dialAddress, type Endpoint, type Planet, siteRttMs } from "../../topology/index.ts";
 import { httpFetchView, httpProbe } from "./http.ts";
 import { createDnsServer, dnsServerFor } from "./server.ts";
@@ -10,6 +11,8 @@ import { createDnsServer, dnsServerFor } from "./server.ts";
 export async function runDnsServer(planet: Planet, options: { site: string; index: number }): Promise<number> {
   const self = dnsServerFor(planet, options.site, options.index);
   const logger = createLogger({ part: "dns", server: self.id });
+  // Weight writes on the admin endpoint need the planet's control token.
+  const secret = loadPlanetSecret(resolve(planet.baseDir, planet.store.dataDir));
   // Other sites' gateways and peers are dialed where the topology says (through the WAN
   // links when emulated). A fresh connection to a far site costs two round trips (the
   // handshake, then the request) before any answer: physics no timeout can beat, so each
@@ -19,7 +22,7 @@ export async function runDnsServer(planet: Planet, options: { site: string; inde
   const probe = httpProbe(systemClock, self.host, dial);
   const fetchView = httpFetchView(systemClock, self.host, dial);
   const server = createDnsServer(
-    { planet, site: options.site, index: options.index },
+    { planet, site: options.site, index: options.index, secret },
     {
       clock: systemClock,
       random: systemRandom,

@@ -1,17 +1,19 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import dnsPacket from "dns-packet";
-import { createLogger, ManualClock, seededRandom } from "../../core/index.ts";
+import { controlBearerToken, createLogger, ManualClock, seededRandom } from "../../core/index.ts";
 import { probeFall, probeIntervalMs } from "./constants.ts";
 import { createDnsServer } from "./server.ts";
 import { buildQuery, testPlanet } from "./testing.ts";
+
+const secret = Buffer.alloc(32, 7);
 
 test("server - a repeated query gets the cached response with its own id; a health change shows at once", async () => {
   const planet = testPlanet(123);
   const clock = new ManualClock();
   let lonUp = true;
   const server = createDnsServer(
-    { planet, site: "nyc", index: 1, port: 0, adminPort: 0 },
+    { planet, site: "nyc", index: 1, port: 0, adminPort: 0, secret },
     {
       clock,
       random: seededRandom(1),
@@ -53,7 +55,7 @@ test("server - start and stop are idempotent, and stop without start does nothin
   const planet = testPlanet(123);
   const make = () =>
     createDnsServer(
-      { planet, site: "sin", index: 1, port: 0, adminPort: 0 },
+      { planet, site: "sin", index: 1, port: 0, adminPort: 0, secret },
       {
         clock: new ManualClock(),
         random: seededRandom(2),
@@ -69,4 +71,52 @@ test("server - start and stop are idempotent, and stop without start does nothin
   assert.ok(s.port > 0 && s.adminPort > 0);
   await s.stop();
   await s.stop();
+});
+
+test("server - a weights write needs the planet's control token (401 otherwise, counted); reads stay open", async () => {
+  const planet = testPlanet(123);
+  const server = createDnsServer(
+    { planet, site: "lon", index: 1, port: 0, adminPort: 0, secret },
+    {
+      clock: new ManualClock(1_000_000),
+      random: seededRandom(3),
+      logger: createLogger({}, { write: () => {} }),
+      probe: async () => true,
+      fetchView: async () => {
+        throw new Error("no peers in this test");
+      },
+    },
+  );
+  await server.start();
+  try {
+    const base = `http://${server.self.host}:${server.adminPort}/_redshirt/dns/weights`;
+    const put = (path: string, body: unknown, token?: string) =>
+      fetch(`${base}${path}`, {
+        method: "PUT",
+        body: JSON.stringify(body),
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
+    const none = await put("", { weights: { lon: 0 } });
+    assert.equal(none.status, 401);
+    assert.equal(none.headers.get("www-authenticate"), 'Bearer realm="redshirt"');
+    const err = ((await none.json()) as { error: { code: string; message: string } }).error;
+    assert.equal(err.code, "RS_ERR_TRAFFIC_DNS_UNAUTHORIZED");
+    assert.match(err.message, /no Authorization header/);
+    const wrong = await put("/lon", { weight: 0 }, controlBearerToken(Buffer.alloc(32, 8)));
+    assert.equal(wrong.status, 401);
+    assert.match(((await wrong.json()) as { error: { message: string } }).error.message, /does not match/);
+    assert.deepEqual(((await (await fetch(base)).json()) as { weights: object }).weights, {}, "nothing changed");
+    const token = controlBearerToken(secret);
+    assert.equal((await put("/lon", { weight: 0 }, token)).status, 200);
+    assert.equal((await put("/sin", { weight: 40 }, token)).status, 200);
+    const bad = await put("/sin", { weight: 101 }, token);
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { error: { message: string } }).error.message, /weight/);
+    assert.equal((await put("/atlantis", { weight: 1 }, token)).status, 400);
+    const got = (await (await fetch(base)).json()) as { weights: Record<string, number> };
+    assert.deepEqual(got.weights, { lon: 0, sin: 40 }, "one site at a time: the other keeps its weight");
+    assert.match(server.metrics.render(), /rs_dns_admin_unauthorized_total 2/);
+  } finally {
+    await server.stop();
+  }
 });

@@ -25,6 +25,8 @@ export type DnsServerOptions = {
   /** Override the DNS port (tests); default the planet's, and the admin port is it + 1. */
   readonly port?: number;
   readonly adminPort?: number;
+  /** The planet secret: weight writes on the admin endpoint need its control token. */
+  readonly secret: Buffer;
 };
 
 export type DnsServerComponents = {
@@ -141,6 +143,7 @@ export function createDnsServer(options: DnsServerOptions, components: DnsServer
     host: self.host,
     port: options.adminPort ?? self.port + adminPortOffset,
     logger,
+    secret: options.secret,
     routes: {
       metrics: () => metrics.render(),
       view: () => monitor.ownView(),
@@ -152,6 +155,13 @@ export function createDnsServer(options: DnsServerOptions, components: DnsServer
         refresh();
         return config;
       },
+      setSiteWeight: (site, body) => {
+        const config = weights.setSiteFromBody(site, body);
+        logger.info("site weight set", { site, weight: config.entries[site]?.weight, version: config.version });
+        refresh();
+        return config;
+      },
+      unauthorized: () => metrics.adminUnauthorized.inc(),
     },
   });
   let started = false;
