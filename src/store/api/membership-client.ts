@@ -6,6 +6,7 @@ import { controlBearerToken } from "../../core/index.ts";
 import { type Planet, storeNodeById } from "../../topology/index.ts";
 import type { MembershipChange, MembershipView } from "../api-types.ts";
 import { storeErrors } from "../errors.ts";
+import { storeHttpErrors } from "./http-errors.ts";
 
 export type MembershipTarget = { readonly planet: Planet; readonly secret: Buffer; readonly via?: string };
 
@@ -28,15 +29,23 @@ async function call(url: string, secret: Buffer, change?: MembershipChange): Pro
     body: change ? JSON.stringify(change) : undefined,
     signal: AbortSignal.timeout(callTimeoutMs),
   });
-  const body = (await res.json()) as MembershipView & { code?: string; message?: string };
+  const body = (await res.json()) as MembershipView & { error?: { code?: string; message?: string } };
   if (res.status !== 200) {
-    const err = new Error(`${body.code ?? res.status}: ${body.message ?? "membership call failed"}`) as Error & {
-      code?: string;
-      answered?: boolean;
-    };
-    err.code = body.code;
-    err.answered = true;
-    throw err;
+    // The node's own typed error, passed on as it came (the CLI prints code and message).
+    const code = body.error?.code;
+    const remote = body.error?.message ?? `HTTP ${res.status}`;
+    // The remote message opens with the registry's text for its code, which ours repeats.
+    const detail = (prefix: string) =>
+      `${remote.startsWith(`${prefix}: `) ? remote.slice(prefix.length + 2) : remote} (${url})`;
+    const err =
+      code === "RS_ERR_STORE_UNAUTHORIZED"
+        ? storeHttpErrors.create(code, detail(storeHttpErrors.create(code).message))
+        : code === "RS_ERR_STORE_MEMBERSHIP" ||
+            code === "RS_ERR_STORE_BAD_REQUEST" ||
+            code === "RS_ERR_STORE_SHUTTING_DOWN"
+          ? storeErrors.create(code, detail(storeErrors.create(code).message))
+          : storeErrors.create("RS_ERR_STORE_UNAVAILABLE", `${remote} (${url}, ${code ?? "no code"})`);
+    throw Object.assign(err, { answered: true });
   }
   return body;
 }
