@@ -5,7 +5,9 @@ import type { TimerHandle } from "../../core/index.ts";
 import { expireDedup } from "./dedup.ts";
 import { gossipMs, tickMs } from "./engine-constants.ts";
 import { renewLease } from "./hlc-lease.ts";
+import { announce, settleNew } from "./incarnation.ts";
 import type { NodeContext } from "./node-context.ts";
+import { refillTick } from "./refill.ts";
 import { gossipStability, sweepSome } from "./stability.ts";
 import { pump } from "./streams.ts";
 
@@ -30,6 +32,9 @@ function tick(node: NodeContext): void {
     stream.checkTimeout(nowMs);
     pump(node, peer, true);
   }
+  announce(node);
+  settleNew(node);
+  refillTick(node);
   if (nowMs - node.chores.lastGossipMs >= gossipMs) {
     node.chores.lastGossipMs = nowMs;
     gossipStability(node);

@@ -5,12 +5,15 @@
 // tick. docs/store-internals.md, "Why compaction is safe", says why this loses nothing.
 import { compact, digest } from "../crdt/crdt.ts";
 import { sweepDelayMs, sweepKeysPerTick, sweepScanKeysPerTick } from "./engine-constants.ts";
+import { recvClaim } from "./incarnation.ts";
 import type { NodeContext } from "./node-context.ts";
 import { sameRepresentation } from "./state-shape.ts";
 
 export function complete(node: NodeContext): number {
+  // A new incarnation holds none of the history until it is refilled: it claims nothing.
+  if (node.incarnation.phase !== "sound") return 0;
   let min = Number.MAX_SAFE_INTEGER;
-  for (const n of node.others) min = Math.min(min, node.recv.get(n) ?? 0);
+  for (const n of node.others) min = Math.min(min, recvClaim(node, n));
   return node.others.length === 0 ? node.hlc.last : min;
 }
 

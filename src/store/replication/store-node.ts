@@ -30,6 +30,7 @@ import { HintIndex } from "./hint-index.ts";
 import { savedHlc, startLease } from "./hlc-lease.ts";
 import { saveCursors, scheduleTick } from "./housekeeping.ts";
 import { onMessage } from "./inbound.ts";
+import { openIncarnation } from "./incarnation.ts";
 import { InternalErrors } from "./internal-errors.ts";
 import { LocalState } from "./local-state.ts";
 import { HashTrees } from "./merkle.ts";
@@ -76,6 +77,11 @@ export class StoreNode implements StoreApi, Startable {
     // A restarted node resumes past its lease: it may have advertised stamps up to it.
     const hlc = new HybridClock(clock, savedHlc(storage));
     const trees = new HashTrees(init.planet.store.partitions);
+    let hasKeys = false;
+    for (let p = 0; p < init.planet.store.partitions && !hasKeys; p++)
+      hasKeys = storage.scanDigests(p, undefined, 1).length > 0;
+    const incarnation = openIncarnation(storage, () => incarnationId(random), hasKeys);
+    m.refilling.set(incarnation.phase === "sound" ? 0 : 1);
     const placement = placementOf(init.planet, me.id, me.site);
     const node: NodeContext = {
       id: me.id,
@@ -126,6 +132,8 @@ export class StoreNode implements StoreApi, Startable {
       completeOf: new Map(),
       cursorsSaved: new Map(),
       stable: 0,
+      incarnation,
+      refill: undefined,
       pending: [],
       state: "new",
       chores: {
@@ -160,6 +168,8 @@ export class StoreNode implements StoreApi, Startable {
     });
     node.log.info("store node started", {
       node: node.id,
+      incarnation: node.incarnation.id,
+      phase: node.incarnation.phase,
       partitions: node.mine.length,
       logEntries: node.storage.logLength(),
     });
@@ -225,6 +235,12 @@ export class StoreNode implements StoreApi, Startable {
       peersDown: node.others.filter((n) => !node.transport.isUp(n)),
       hintsPending: node.storage.logLength(),
       stableLagMs: node.stable === 0 ? -1 : Math.max(0, node.clock.nowMs() - hlcWallMs(node.stable)),
+      incarnation: {
+        id: node.incarnation.id,
+        phase: node.incarnation.phase,
+        reborn: node.incarnation.reborn,
+        ...node.incarnation.refill,
+      },
     };
   }
 
@@ -242,6 +258,11 @@ export class StoreNode implements StoreApi, Startable {
     return this.#node.errors.total;
   }
 
+  /** This data dir's incarnation id and phase ("refilling" until a new one was refilled). For tests. */
+  get incarnation(): { readonly id: string; readonly phase: string } {
+    return { id: this.#node.incarnation.id, phase: this.#node.incarnation.phase };
+  }
+
   /** The anti-entropy root of a partition (tests compare replicas with it). */
   treeRoot(partition: number): number {
     return this.#node.trees.root(partition);
@@ -253,6 +274,13 @@ export class StoreNode implements StoreApi, Startable {
       node.mine.includes(p) ? node.trees.root(p) : 0,
     );
   }
+}
+
+/** A new incarnation's id: 16 hex digits from the node's randomness (seeded in the simulation). */
+function incarnationId(random: Random): string {
+  let id = "";
+  for (let i = 0; i < 4; i++) id += random.int(0x10000).toString(16).padStart(4, "0");
+  return id;
 }
 
 /** The hints this node holds (log entries of partitions it does not replicate), indexed again after a restart. */
