@@ -97,10 +97,25 @@ test("store disk loss - a whole site SIGKILLed under load, one node back on an e
   assert.ok(connected >= 0, "the planet did not connect (or its nodes did not settle as first incarnations)");
   const victim = "nyc-store1";
   const before = await json<Health>(`${cluster.url(victim)}/healthz`);
+  // History in every partition, so that anti-entropy alone would need a while to bring a
+  // rebuilt node back (the window in which its own compaction used to erase the counters).
+  const fillers = 4_000;
+  let nextFiller = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async (_, lane) => {
+      for (let i = nextFiller++; i < fillers; i = nextFiller++) {
+        const op: Op = { kind: "set", key: `f${i}`, opId: `fill-${i}`, value: `f${i}` };
+        const status = await send(cluster.url(everyone[lane % everyone.length]), op).catch(() => 0);
+        assert.equal(status, 200, `filler ${i}`);
+      }
+    }),
+  );
 
   // The load: lanes each doing one op at a time, retried with the same op id on another node.
   const outcomes = new Map<Op, Outcome>();
-  const counters = ["g0", "g1", "g2", "g3"];
+  // Many counters, so they spread over the partitions: anti-entropy alone would take a while
+  // to reach them all, which is when a rebuilt node's own compaction did its damage.
+  const counters = Array.from({ length: 48 }, (_, i) => `g${i}`);
   const setKeys = ["s0", "s1", "s2", "s3"];
   let seq = 0;
   let stop = false;
@@ -111,7 +126,7 @@ test("store disk loss - a whole site SIGKILLed under load, one node back on an e
       const kind = i % 3;
       const op: Op =
         kind === 0
-          ? { kind: "incr", key: counters[i % counters.length], opId: `op${i}` }
+          ? { kind: "incr", key: counters[Math.floor(i / 3) % counters.length], opId: `op${i}` }
           : kind === 1
             ? { kind: "sadd", key: setKeys[i % setKeys.length], opId: `op${i}`, member: `m${i}` }
             : { kind: "set", key: `r${i}`, opId: `op${i}`, value: `v${i}` };
@@ -140,11 +155,14 @@ test("store disk loss - a whole site SIGKILLed under load, one node back on an e
   await sleep(1_500);
   const file = storeDataFile(cluster.planet, victim);
   for (const suffix of ["", "-wal", "-shm"]) rmSync(`${file}${suffix}`, { force: true });
-  const backAt = Date.now();
-  for (const n of cluster.nodesOf("nyc")) {
+  // The two with their disks first, the rebuilt one last: it then has every peer at once.
+  for (const n of cluster.nodesOf("nyc").filter((n) => n !== victim)) {
     await cluster.start(n);
     up.add(n);
   }
+  const backAt = Date.now();
+  await cluster.start(victim);
+  up.add(victim);
   await sleep(6_000);
   stop = true;
   await Promise.all(lanes);
@@ -218,4 +236,67 @@ test("store disk loss - a whole site SIGKILLed under load, one node back on an e
     (await metric(cluster, "lon-store1", "redshirt_store_peer_rebirths_total")) >= 1,
     "lon-store1 saw the rebirth",
   );
+});
+
+test("store disk loss - a node rebuilt on an empty data dir refills thousands of keys at disk and network speed, not a partition a second", async (t) => {
+  await using cluster = new StoreCluster({ sites, partitions: 64 });
+  for (const n of cluster.planet.storeNodes) await cluster.start(n.id);
+  const everyone = cluster.planet.storeNodes.map((n) => n.id);
+  const connected = await waitFor(
+    async () =>
+      (await Promise.all(everyone.map((n) => json<Health>(`${cluster.url(n)}/healthz`)))).every(
+        (h) => h.peersDown.length === 0 && h.incarnation?.phase === "sound",
+      ),
+    20_000,
+  );
+  assert.ok(connected >= 0, "the planet did not connect");
+  const keys = 6_000;
+  const writers = ["lon-store1", "sin-store2", "nyc-store3"];
+  let next = 0;
+  let failed = 0;
+  const writeStarted = Date.now();
+  await Promise.all(
+    Array.from({ length: 32 }, async (_, lane) => {
+      for (let i = next++; i < keys; i = next++) {
+        const op: Op = { kind: "set", key: `k${i}`, opId: `bulk-${i}`, value: `v${i}` };
+        const status = await send(cluster.url(writers[lane % writers.length]), op).catch(() => 0);
+        if (status !== 200) failed++;
+      }
+    }),
+  );
+  t.diagnostic(`${keys} keys written in ${Date.now() - writeStarted} ms (${failed} failed)`);
+  assert.equal(failed, 0);
+  const victim = "nyc-store2";
+  await cluster.kill(victim);
+  const file = storeDataFile(cluster.planet, victim);
+  for (const suffix of ["", "-wal", "-shm"]) rmSync(`${file}${suffix}`, { force: true });
+  const startedAt = Date.now();
+  await cluster.start(victim);
+  const readyMs = Date.now() - startedAt;
+  const soundMs = await waitFor(
+    async () => (await json<Health>(`${cluster.url(victim)}/healthz`)).incarnation?.phase === "sound",
+    120_000,
+    100,
+  );
+  assert.ok(soundMs >= 0, `${victim} did not finish its refill within 2 minutes`);
+  const inc = (await json<Health>(`${cluster.url(victim)}/healthz`)).incarnation as Record<string, number> & {
+    phase: string;
+  };
+  const pulledS = inc.pulledMs / 1000;
+  t.diagnostic(
+    `${victim} rebuilt from empty: ready ${readyMs} ms after its start, ${keys} keys (${inc.keysPulled} states pulled from its 8 peers) in ${Math.round(inc.pulledMs)} ms = ${Math.round(keys / pulledS)} keys/s (${Math.round(inc.keysPulled / pulledS)} states/s), union pushed back, sound ${Math.round(inc.tookMs)} ms after the refill started`,
+  );
+  for (const i of [0, 1, 2_999, keys - 1]) {
+    const r = await readLocalOne(cluster.url(victim), `k${i}`);
+    assert.equal(r.value, `v${i}`, `${victim} lacks k${i}`);
+  }
+  // Bounded, and loose enough for a machine at load 40: about 100 keys a second would pass.
+  assert.ok(inc.pulledMs < 60_000, `the pull took ${inc.pulledMs} ms`);
+  for (const node of everyone) {
+    assert.equal(
+      await metric(cluster, node, "redshirt_store_internal_errors_total"),
+      0,
+      `${node} counted internal errors`,
+    );
+  }
 });

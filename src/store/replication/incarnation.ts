@@ -26,7 +26,7 @@
 //   old incarnation had sent to only some replicas reach all of them. Then it is sound,
 //   persists that, and tells its peers.
 import type { Storage } from "../storage/storage.ts";
-import { incarnationAnnounceMs } from "./engine-constants.ts";
+import { incarnationAnnounceMs, refillCallTimeoutMs } from "./engine-constants.ts";
 import type { NodeContext } from "./node-context.ts";
 
 /**
@@ -121,6 +121,8 @@ export function announce(node: NodeContext, now?: { readonly peers: readonly str
       if (inc.phase !== "sound") node.transport.send(peer, ["nack", 0]);
     });
     node.transport.send(peer, ["inc", callId, inc.id, phase]);
+    // An answer that never comes leaves no call behind (the announcement is sent again).
+    node.clock.setTimer(refillCallTimeoutMs, () => node.calls.delete(callId));
   }
 }
 
