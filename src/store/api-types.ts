@@ -59,6 +59,20 @@ export type NodeHealth = {
   readonly peersDown: readonly string[];
   readonly hintsPending: number;
   readonly stableLagMs: number;
+  /**
+   * This data dir's incarnation: "refilling" while a dir created empty is filled from the
+   * peers (reads are forwarded while it is `reborn` and not pulled yet), then "sound"; with
+   * the refill's figures (keys, ms; -1 until reached).
+   */
+  readonly incarnation?: {
+    readonly id: string;
+    readonly phase: "new" | "refilling" | "sound";
+    readonly reborn: boolean;
+    readonly keysPulled: number;
+    readonly keysPushed: number;
+    readonly pulledMs: number;
+    readonly tookMs: number;
+  };
 };
 
 import type { MembershipChange } from "./replication/membership.ts";

@@ -75,3 +75,18 @@ assert(tickMs <= streamHeartbeatMs && tickMs <= gossipMs, "the tick drives the s
 assert(antiEntropyPageKeysMax <= antiEntropyScanKeysMax, "a page fits in one scan");
 assert(tickMs < antiEntropyTimeoutMs, "the tick notices a stuck round");
 assert(localTimeoutMsDefault <= globalTimeoutMsDefault, "global requests may wait longer");
+
+// ---- incarnation and refill (incarnation.ts, refill.ts)
+/** Key states one refill page carries at most (pulled from a peer, or pushed to one). */
+export const refillPageKeysMax = 2_048;
+/** Bytes of key states one refill page carries (a larger single state still goes alone). */
+export const refillPageBytesMax = 2 * 1024 * 1024;
+/** (partition, peer) transfers a refilling node runs at once, one page in flight each. */
+export const refillTransfersInflightMax = 16;
+/** A refill page (or an announcement) not answered within this is asked again. */
+export const refillCallTimeoutMs = 5_000;
+/** An incarnation not yet confirmed by a peer that is up is announced again this often. */
+export const incarnationAnnounceMs = 500;
+
+assert(refillPageBytesMax <= 4 * 1024 * 1024, "a refill page fits well inside a frame");
+assert(gossipMs <= incarnationAnnounceMs * 2, "announcements keep pace with gossip");

@@ -42,6 +42,8 @@ test("engine - a session token makes a read in another site wait for the session
   assert.ok(!stale.ok);
   assert.match((stale.error as { code?: string }).code ?? "", /RS_ERR_STORE_(STALE|CONSISTENCY)/);
   c.network.heal();
+  // The read asks each replica once: let the links come back first (how soon depends on the seed).
+  for (let i = 0; i < 50 && c.engine("lon-store1")!.health().peersDown.length > 0; i++) await c.advance(100);
   const fresh = await c.settle(
     c.read("lon-store1", { key: "cart", consistency: "local-quorum", token, timeoutMs: 3_000 }),
   );

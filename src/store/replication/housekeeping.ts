@@ -6,9 +6,11 @@ import type { TimerHandle } from "../../core/index.ts";
 import { expireDedup } from "./dedup.ts";
 import { gossipMs, tickMs } from "./engine-constants.ts";
 import { renewLease } from "./hlc-lease.ts";
+import { announce, settleNew } from "./incarnation.ts";
 import { advanceMembership } from "./membership-sync.ts";
 import type { NodeContext } from "./node-context.ts";
 import { checkGone, truncate } from "./peer-liveness.ts";
+import { refillTick } from "./refill.ts";
 import { gossipStability, sweepSome } from "./stability.ts";
 import { pump } from "./streams.ts";
 
@@ -35,6 +37,9 @@ function tick(node: NodeContext): void {
   }
   checkGone(node, nowMs);
   advanceMembership(node);
+  announce(node);
+  settleNew(node);
+  refillTick(node);
   if (nowMs - node.chores.lastGossipMs >= gossipMs) {
     node.chores.lastGossipMs = nowMs;
     gossipStability(node);

@@ -4,11 +4,13 @@
 import type { MutateRequest, ReadRequest } from "../api-types.ts";
 import { decodeState, encodeState } from "../crdt/crdt.ts";
 import type { WireMessage } from "../wire/transport.ts";
+import { onAnnounce } from "./incarnation.ts";
 import { onMembershipMessage, onPeerEpoch } from "./membership-sync.ts";
 import type { NodeContext } from "./node-context.ts";
 import type { RepEntry } from "./outbound-stream.ts";
 import { heardFrom } from "./peer-liveness.ts";
 import { read, recvFor, replicaAnswer } from "./read-path.ts";
+import { onFill, onFillPut } from "./refill.ts";
 import { onStability } from "./stability.ts";
 import { onAck, onNack, onRep } from "./streams.ts";
 import { mutate } from "./write-path.ts";
@@ -84,6 +86,18 @@ function dispatch(node: NodeContext, from: string, m: WireMessage): void {
       );
       return;
     }
+    case "inc":
+      onAnnounce(node, from, m[1] as string, m[2] as string, m[3] as string);
+      return;
+    case "fill":
+      onFill(node, from, m[1] as string, m[2] as number, m[3]);
+      return;
+    case "fillput":
+      onFillPut(node, from, m[1] as string, m[2] as number, m[3]);
+      return;
+    case "incok":
+    case "fillres":
+    case "fillputres":
     case "readres":
     case "repaired":
     case "hinted":

@@ -135,7 +135,12 @@ export class LocalState {
   }
 
   /** Merges a state or delta from a peer. Returns true when it changed this replica. */
-  mergeRemote(key: string, partition: number, remote: KeyState | undefined, kind: "replicate" | "repair"): boolean {
+  mergeRemote(
+    key: string,
+    partition: number,
+    remote: KeyState | undefined,
+    kind: "replicate" | "repair" | "refill",
+  ): boolean {
     const { state: local, row } = this.getEntry(key);
     const merged = merge(local, remote);
     const before = row?.digest ?? 0;

@@ -11,12 +11,14 @@ import type { Transport } from "../wire/transport.ts";
 import type { AntiEntropy } from "./anti-entropy.ts";
 import type { Calls } from "./calls.ts";
 import type { HintIndex } from "./hint-index.ts";
+import type { Incarnation } from "./incarnation.ts";
 import type { InternalErrors } from "./internal-errors.ts";
 import type { LocalState } from "./local-state.ts";
 import type { Membership } from "./membership.ts";
 import type { HashTrees } from "./merkle.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
 import type { OutboundStream } from "./outbound-stream.ts";
+import type { RefillJob } from "./refill.ts";
 
 /** What a node tracks of membership and of its peers' liveness (membership-sync.ts, peer-liveness.ts). */
 export type MembershipProgress = {
@@ -104,6 +106,10 @@ export type NodeContext = {
   readonly cursorsSaved: Map<string, number>;
   /** The stability point: every replica has every op stamped at or before it. */
   stable: number;
+  /** This data dir's incarnation, its phase, and what peers said about theirs (incarnation.ts). */
+  readonly incarnation: Incarnation;
+  /** The bulk refill of a new incarnation while it runs (refill.ts). */
+  refill: RefillJob | undefined;
   pending: PendingWrite[];
   state: "new" | "running" | "stopped";
   /** When the periodic jobs of the tick last ran, and where the slow compaction scan is. */

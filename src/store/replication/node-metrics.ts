@@ -53,6 +53,18 @@ export function createNodeMetrics(metrics: Registry) {
       "Remote HLC stamps by kind: rejected (beyond the drift limit, or malformed), ahead (taken, but over 1 s ahead of this wall clock).",
     ),
     committedKeys: metrics.counter("redshirt_store_committed_keys_total", "Key states written by those commits."),
+    refilling: metrics.gauge(
+      "redshirt_store_refilling",
+      "1 while this node is a new incarnation (its data dir was created empty) not yet refilled from its peers.",
+    ),
+    refillKeys: metrics.counter(
+      "redshirt_store_refill_keys_total",
+      "Key states moved by the bulk refill of a new incarnation, by direction (pull, push here; served, received by its peers).",
+    ),
+    peerRebirths: metrics.counter(
+      "redshirt_store_peer_rebirths_total",
+      "Peers that came back as a new incarnation (an empty data dir under a known node id).",
+    ),
     internalErrors: metrics.counter(
       "redshirt_store_internal_errors_total",
       "Failures no caller waits for (bad peer messages, failed hint commits, failed chores), by reason.",

@@ -56,6 +56,17 @@ export class OutboundStream {
     this.rewind(this.acked, nowMs);
   }
 
+  /**
+   * The peer is a new incarnation (its disk was lost): everything still in the log is sent
+   * to it again, from the start. The caller persists the cursor.
+   */
+  restart(nowMs: number): void {
+    this.acked = 0;
+    this.sent = 0;
+    this.#inflight = [];
+    this.#lastProgressMs = nowMs;
+  }
+
   /** Forget what is in flight (the connection broke) and resend from the cursor. */
   reset(nowMs: number): void {
     this.rewind(this.acked, nowMs);

@@ -9,7 +9,7 @@ import type { ReadRequest, ReadResponse, ReadResult } from "../api-types.ts";
 import { decodeState, digest, encodeState, type KeyState, merge, read as readValue } from "../crdt/crdt.ts";
 import { storeErrors } from "../errors.ts";
 import { checkKey, checkReachable, checkRunning, defaultTimeoutMs } from "./checks.ts";
-import { tokenWaitMs } from "./engine-constants.ts";
+import { tickMs, tokenWaitMs } from "./engine-constants.ts";
 import { forward } from "./forward.ts";
 import type { NodeContext, ReplicaResponse } from "./node-context.ts";
 import { levelMet } from "./quorum.ts";
@@ -23,6 +23,10 @@ export async function read(node: NodeContext, request: ReadRequest, forwarded: b
   if (!local.includes(node.id)) {
     if (forwarded) throw storeErrors.create("RS_ERR_STORE_UNAVAILABLE", "forwarded to a node that is not a replica");
     return (await forward(node, local, "r", request)) as ReadResponse;
+  }
+  if (!forwarded && node.incarnation.phase !== "sound" && !node.incarnation.pulled) {
+    const holder = await historyHolder(node, local, request.timeoutMs ?? defaultTimeoutMs(request.consistency));
+    if (holder) return (await forward(node, [holder], "r", request)) as ReadResponse;
   }
   checkReachable(node, partition, request.consistency, false);
   const timeoutMs = request.timeoutMs ?? defaultTimeoutMs(request.consistency);
@@ -101,6 +105,30 @@ export async function read(node: NodeContext, request: ReadRequest, forwarded: b
   for (const r of responses.values()) merged = merge(merged, r.state);
   readRepair(node, request.key, partition, merged, responses);
   return { value: readValue(merged, node.clock.nowMs()) as ReadResult, token: token ?? {} };
+}
+
+/**
+ * This node's data dir is new (maybe a lost disk, not known yet) or a lost disk not refilled
+ * yet: a replica of this site that holds the history answers instead. That is a peer that
+ * is up, confirmed this incarnation (its answers reach this node) and is not refilling
+ * itself. Right after a start no peer has confirmed yet: waits a little (at most a third of
+ * the request's time). Undefined when none is there (on a new planet every node is new and
+ * answers for itself).
+ */
+async function historyHolder(
+  node: NodeContext,
+  local: readonly string[],
+  timeoutMs: number,
+): Promise<string | undefined> {
+  const inc = node.incarnation;
+  const startedMs = node.clock.monoMs();
+  for (;;) {
+    const holder = local.find((n) => inc.knownBy.has(n) && node.transport.isUp(n) && !inc.peersRefilling.has(n));
+    if (holder || inc.pulled) return holder;
+    const peersAnswered = local.every((n) => n === node.id || inc.knownBy.has(n) || !node.transport.isUp(n));
+    if (peersAnswered || node.clock.monoMs() - startedMs >= timeoutMs / 3) return undefined;
+    await new Promise<void>((resolve) => node.clock.setTimer(tickMs, resolve));
+  }
 }
 
 function readRepair(

@@ -5,18 +5,21 @@
 // tick. docs/store-internals.md, "Why compaction is safe", says why this loses nothing.
 import { compact, digest } from "../crdt/crdt.ts";
 import { sweepDelayMs, sweepKeysPerTick, sweepScanKeysPerTick } from "./engine-constants.ts";
+import { recvClaim } from "./incarnation.ts";
 import { membershipHash } from "./membership-sync.ts";
 import type { NodeContext } from "./node-context.ts";
 import { sameRepresentation } from "./state-shape.ts";
 
 // Peers gone for longer than store.deadPeerAfterS (peer-liveness.ts) hold back neither.
 export function complete(node: NodeContext): number {
+  // A new incarnation holds none of the history until it is refilled: it claims nothing.
+  if (node.incarnation.phase !== "sound") return 0;
   let min = Number.MAX_SAFE_INTEGER;
   let counted = 0;
   for (const n of node.others) {
     if (node.change.gone.has(n)) continue;
     counted++;
-    min = Math.min(min, node.recv.get(n) ?? 0);
+    min = Math.min(min, recvClaim(node, n));
   }
   return counted === 0 ? node.hlc.last : min;
 }

@@ -31,6 +31,7 @@ import { HintIndex } from "./hint-index.ts";
 import { savedHlc, startLease } from "./hlc-lease.ts";
 import { saveCursors, scheduleTick } from "./housekeeping.ts";
 import { onMessage } from "./inbound.ts";
+import { openIncarnation } from "./incarnation.ts";
 import { InternalErrors } from "./internal-errors.ts";
 import { LocalState } from "./local-state.ts";
 import {
@@ -97,6 +98,11 @@ export class StoreNode implements StoreApi, Startable {
     const hlc = new HybridClock(clock, savedHlc(storage));
     const trees = new HashTrees(init.planet.store.partitions);
     const membership = loadMembership({ storage }, initialMembership(init.planet));
+    let hasKeys = false;
+    for (let p = 0; p < init.planet.store.partitions && !hasKeys; p++)
+      hasKeys = storage.scanDigests(p, undefined, 1).length > 0;
+    const incarnation = openIncarnation(storage, () => incarnationId(random), hasKeys);
+    m.refilling.set(incarnation.phase === "sound" ? 0 : 1);
     const node: NodeContext = {
       id: me.id,
       site: me.site,
@@ -166,6 +172,8 @@ export class StoreNode implements StoreApi, Startable {
       completeOf: new Map(),
       cursorsSaved: new Map(),
       stable: 0,
+      incarnation,
+      refill: undefined,
       pending: [],
       state: "new",
       chores: {
@@ -210,6 +218,8 @@ export class StoreNode implements StoreApi, Startable {
     });
     node.log.info("store node started", {
       node: node.id,
+      incarnation: node.incarnation.id,
+      phase: node.incarnation.phase,
       partitions: node.mine.length,
       logEntries: node.storage.logLength(),
     });
@@ -275,6 +285,12 @@ export class StoreNode implements StoreApi, Startable {
       peersDown: node.others.filter((n) => !node.transport.isUp(n)),
       hintsPending: node.storage.logLength(),
       stableLagMs: node.stable === 0 ? -1 : Math.max(0, node.clock.nowMs() - hlcWallMs(node.stable)),
+      incarnation: {
+        id: node.incarnation.id,
+        phase: node.incarnation.phase,
+        reborn: node.incarnation.reborn,
+        ...node.incarnation.refill,
+      },
     };
   }
 
@@ -330,6 +346,11 @@ export class StoreNode implements StoreApi, Startable {
     return this.#node.errors.total;
   }
 
+  /** This data dir's incarnation id and phase ("refilling" until a new one was refilled). For tests. */
+  get incarnation(): { readonly id: string; readonly phase: string } {
+    return { id: this.#node.incarnation.id, phase: this.#node.incarnation.phase };
+  }
+
   /** The anti-entropy root of a partition (tests compare replicas with it). */
   treeRoot(partition: number): number {
     return this.#node.trees.root(partition);
@@ -341,6 +362,13 @@ export class StoreNode implements StoreApi, Startable {
       node.mine.includes(p) ? node.trees.root(p) : 0,
     );
   }
+}
+
+/** A new incarnation's id: 16 hex digits from the node's randomness (seeded in the simulation). */
+function incarnationId(random: Random): string {
+  let id = "";
+  for (let i = 0; i < 4; i++) id += random.int(0x10000).toString(16).padStart(4, "0");
+  return id;
 }
 
 /** The hints this node holds (log entries of partitions it does not replicate), indexed again after a restart. */

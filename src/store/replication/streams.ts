@@ -4,6 +4,7 @@
 // acknowledged only after the commit that holds it, and a gap is answered with a nack.
 import { decodeState } from "../crdt/crdt.ts";
 import { streamHeartbeatMs } from "./engine-constants.ts";
+import { announce, forgetConfirmation } from "./incarnation.ts";
 import type { NodeContext } from "./node-context.ts";
 import type { RepEntry } from "./outbound-stream.ts";
 import { fallBackIfTruncated } from "./peer-liveness.ts";
@@ -41,6 +42,10 @@ export function onRep(
   lh: number,
   entries: readonly RepEntry[],
 ): void {
+  // A new incarnation: until the peer confirmed it, the peer's stream may come from a cursor
+  // the old incarnation acknowledged: not merged, not acknowledged (asked for again then).
+  // (A sound one was confirmed by every peer before it became sound: their cursors are its own.)
+  if (node.incarnation.phase !== "sound" && !node.incarnation.knownBy.has(from)) return;
   const expected = node.expect.get(from);
   if (expected !== undefined && after > expected) {
     // A batch went missing: ask the sender to go back.
@@ -90,6 +95,12 @@ export function onPeerChange(node: NodeContext, peer: string, up: boolean): void
   const stream = node.out.get(peer);
   if (!stream) return;
   stream.reset(node.clock.monoMs());
-  if (!up) node.expect.delete(peer);
-  else pump(node, peer);
+  if (!up) {
+    node.expect.delete(peer);
+    forgetConfirmation(node, peer);
+  } else {
+    // First on the new connection, so the peer knows who this is before any batch of ours.
+    announce(node, { peers: [peer] });
+    pump(node, peer);
+  }
 }
