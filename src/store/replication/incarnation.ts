@@ -202,6 +202,9 @@ export function onAnnounce(node: NodeContext, from: string, callId: string, id: 
     node.incarnation.peersRefilling.delete(from);
   }
   node.transport.send(from, ["incok", callId, id, node.storage.meta(rebornName) === id, phase]);
+  // The peer's link to this node is up (this came over it): if the peer has not confirmed
+  // this node yet (an answer lost while that link was down), ask again now, not on the next round.
+  if (node.incarnation.phase !== "sound" && !node.incarnation.knownBy.has(from)) announce(node, { peers: [from] });
 }
 
 /** What this node may claim to have received from a peer: not more than it had when the peer said it was refilling. */
