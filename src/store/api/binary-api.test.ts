@@ -47,13 +47,13 @@ after(async () => {
 type AnyReply = { i: number; s: number; b: any; t?: string; o?: string };
 
 /** A raw connection: writes bytes, collects the frames that come back and whether it closed. */
-async function rawConnection(): Promise<{
+async function rawConnection(to = port): Promise<{
   socket: Socket;
   replies: AnyReply[];
   prefaceBack: () => boolean;
   closed: Promise<void>;
 }> {
-  const socket = connect({ host, port });
+  const socket = connect({ host, port: to });
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", resolve);
     socket.once("error", reject);
@@ -277,6 +277,42 @@ describe("store binary protocol", () => {
       conn.close();
       old.closeAllConnections();
       await new Promise((r) => old.close(r));
+    }
+  });
+
+  test("store binary - a stopping node answers what is in flight, refuses new requests, then closes the connection", async () => {
+    const fake = createFakeStoreApi("a-store2");
+    const logger = createLogger({}, { write: () => undefined, level: "error" });
+    const own = createStoreHttpServer(fake, { host, port: 0, logger, nodeId: "a-store2", planet, secret });
+    await own.start();
+    const c = await rawConnection(own.address.port);
+    try {
+      let release = (): void => undefined;
+      fake.hold = new Promise<void>((r) => {
+        release = r;
+      });
+      c.socket.write(
+        Buffer.concat([binaryPreface, encodeFrame({ i: 1, m: "PUT", k: "slow", b: '{"value":1}', o: "s-1" })]),
+      );
+      await until(() => fake.mutations.length === 1, "the write to reach the engine");
+      const stopped = own.stop();
+      c.socket.write(encodeFrame({ i: 2, m: "GET", k: "slow" }));
+      await until(() => c.replies.length === 1, "the refusal of the request sent after stop");
+      assert.deepEqual([c.replies[0].i, c.replies[0].b.error.code], [2, "RS_ERR_STORE_SHUTTING_DOWN"]);
+      assert.equal(c.replies[0].b.error.definite, true);
+      release();
+      await c.closed;
+      assert.deepEqual(
+        c.replies.map((r) => [r.i, r.s]),
+        [
+          [2, 503],
+          [1, 200],
+        ],
+      );
+      await stopped;
+    } finally {
+      c.socket.destroy();
+      await own.stop();
     }
   });
 

@@ -83,6 +83,8 @@ export function createBinaryApi(init: BinaryApiInit): BinaryApi {
     let broken = false;
     let out: Buffer[] = [];
     let flushScheduled = false;
+    /** Not reading the client while it does not read its replies. */
+    let paused = false;
 
     const flush = () => {
       flushScheduled = false;
@@ -90,9 +92,13 @@ export function createBinaryApi(init: BinaryApiInit): BinaryApi {
       const chunk = out.length === 1 ? out[0] : Buffer.concat(out);
       out = [];
       // A client that does not read its replies is not read from either: the buffer is bounded.
-      if (!socket.write(chunk) && socket.writableLength > binaryWriteBufferBytesMax) {
+      if (!socket.write(chunk) && socket.writableLength > binaryWriteBufferBytesMax && !paused) {
+        paused = true;
         socket.pause();
-        socket.once("drain", () => socket.resume());
+        socket.once("drain", () => {
+          paused = false;
+          socket.resume();
+        });
       }
     };
     const send = (reply: BinaryReply) => {

@@ -322,7 +322,7 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
         if (!neverSent(err)) unanswered = true;
         continue;
       }
-      if (typeof sessionBack === "string") {
+      if (typeof sessionBack === "string" && sessionBack !== token) {
         try {
           token = mergeEncodedSessionTokens(token, sessionBack);
         } catch {

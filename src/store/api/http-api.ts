@@ -91,11 +91,15 @@ export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit):
   });
   // One port, two protocols: the listener reads a connection's first bytes; NUL starts the
   // binary protocol (binary-protocol.ts), anything else is handed to node:http untouched.
+  /** Connections that have not sent their first byte yet (cut at stop: they hold nothing). */
+  const sniffing = new Set<Socket>();
   const listener = createNetServer({ noDelay: true, keepAlive: true }, (socket) => {
     const sniffTimer = setTimeout(() => socket.destroy(), httpHeadersTimeoutMs);
+    sniffing.add(socket);
     socket.on("error", () => socket.destroy());
     socket.once("data", (head: Buffer) => {
       clearTimeout(sniffTimer);
+      sniffing.delete(socket);
       socket.removeAllListeners("error");
       socket.pause();
       if (head[0] === 0) return binary.accept(socket, head);
@@ -103,7 +107,10 @@ export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit):
       server.emit("connection", socket);
       socket.resume();
     });
-    socket.once("close", () => clearTimeout(sniffTimer));
+    socket.once("close", () => {
+      clearTimeout(sniffTimer);
+      sniffing.delete(socket);
+    });
   });
   listener.maxConnections = httpConnectionsMax;
 
@@ -232,6 +239,7 @@ export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit):
               // listening itself, so it only reports that in the callback).
               server.close(() => undefined);
               void binary.stop(httpStopGraceMs);
+              for (const socket of sniffing) socket.destroy();
             }),
         );
       return stopped;
