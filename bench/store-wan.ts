@@ -34,7 +34,9 @@ export async function measureWanBytes(options: {
     protocol: options.protocol,
   });
   try {
-    await cluster.startAll();
+    // One at a time: nine Node processes starting together on a busy 2-core host can miss
+    // the launcher's readiness timeout.
+    for (const n of cluster.planet.storeNodes) await cluster.start(n.id);
     const pidsOf = (site: string) => new Set(cluster.nodesOf(site).map((id) => cluster.processes.get(id)!.pid));
     const fromA = pidsOf("a");
     const sample = () => sites.slice(1).map((s) => tcpBytesSentBy(fromA, `127.${s.octet}.`));

@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import { type Launched, launch } from "../src/core/index.ts";
 import { createStoreClient, type StoreClient } from "../src/store/index.ts";
 import { StoreCluster } from "../test/support/store-cluster.ts";
-import { formatRow, type LoadResult, runLoad } from "./load.ts";
+import { formatRow, type LoadResult, runLoad, sleep } from "./load.ts";
 import { RespConnection } from "./resp-client.ts";
 import { measureWanBytes } from "./store-wan.ts";
 import { cpuSeconds } from "./support/proc-cpu.ts";
@@ -38,7 +38,10 @@ const only = new Set(values.only.split(","));
 const redisHost = "127.170.9.1";
 const redisPort = 6399;
 
-type Row = LoadResult & { cpuMsPerOp: number };
+type Row = LoadResult & { cpuMsPerOp: number; marginalCpuMsPerOp: number };
+
+/** CPU seconds per second the servers' processes use while idle (ticks, heartbeats, anti-entropy). */
+const idleCpuPerS = new Map<string, number>();
 
 console.log(
   `bench:store — ${connections} callers, one operation in flight each, ${durationS} s per run; store client: ${protocol}`,
@@ -76,7 +79,12 @@ async function measured(
   // estimated from the measured rate over warm-up plus measurement.
   const cpu = cpuSeconds(all()) - before;
   const opsInRun = r.opsPerS * (r.seconds + 1);
-  rows.push({ ...r, cpuMsPerOp: (cpu * 1000) / Math.max(1, opsInRun) });
+  const idle = (idleCpuPerS.get(run === "put" || run === "get" ? "store" : "redis") ?? 0) * (r.seconds + 1);
+  rows.push({
+    ...r,
+    cpuMsPerOp: (cpu * 1000) / Math.max(1, opsInRun),
+    marginalCpuMsPerOp: (Math.max(0, cpu - idle) * 1000) / Math.max(1, opsInRun),
+  });
 }
 
 try {
@@ -85,6 +93,15 @@ try {
   redises.push(await startRedis(redisPort + 1, ["--replicaof", redisHost, String(redisPort)]));
   redises.push(await startRedis(redisPort + 2, ["--replicaof", redisHost, String(redisPort)]));
   const storePids = () => [...cluster.processes.values()].map((p) => p.pid);
+  // What the servers burn doing nothing, measured once, so the marginal CPU of an op can be told apart.
+  const idleS = 3;
+  const idle0 = [cpuSeconds(storePids()), cpuSeconds(redises.map((p) => p.pid))];
+  await sleep(idleS * 1000);
+  idleCpuPerS.set("store", (cpuSeconds(storePids()) - idle0[0]) / idleS);
+  idleCpuPerS.set("redis", (cpuSeconds(redises.map((p) => p.pid)) - idle0[1]) / idleS);
+  console.log(
+    `idle CPU: store nodes ${(idleCpuPerS.get("store")! * 1000).toFixed(0)} ms/s, redis ${(idleCpuPerS.get("redis")! * 1000).toFixed(0)} ms/s`,
+  );
   client = createStoreClient({ planet: cluster.planet, site: "bench", consistency: "local-quorum", protocol });
   const store = client;
   const keyOf = (i: number) => `k${(i * 7919) % keyspace}`;
@@ -120,8 +137,14 @@ try {
 }
 
 console.log("");
-console.log("(CPU per op: user + system time of every process involved, this client included)");
-for (const r of rows) console.log(`${formatRow(r)}   CPU ${(r.cpuMsPerOp * 1000).toFixed(0).padStart(5)} µs/op`);
+console.log(
+  "(CPU per op: user + system time of every process involved, this client included; marginal: less the servers' idle CPU)",
+);
+for (const r of rows) {
+  console.log(
+    `${formatRow(r)}   CPU ${(r.cpuMsPerOp * 1000).toFixed(0).padStart(5)} µs/op (marginal ${(r.marginalCpuMsPerOp * 1000).toFixed(0)})`,
+  );
+}
 const by = (name: string) => rows.find((r) => r.name === name);
 const put = by("store put (local-quorum)");
 const set = by("redis SET");
@@ -135,6 +158,9 @@ if (put && set && wait && get && rget) {
   );
   console.log(
     `CPU per op, store/redis: put ${(put.cpuMsPerOp / set.cpuMsPerOp).toFixed(1)}× SET, ${(put.cpuMsPerOp / wait.cpuMsPerOp).toFixed(1)}× SET+WAIT 1; get ${(get.cpuMsPerOp / rget.cpuMsPerOp).toFixed(1)}× GET`,
+  );
+  console.log(
+    `marginal CPU per op, store/redis: put ${(put.marginalCpuMsPerOp / set.marginalCpuMsPerOp).toFixed(1)}× SET, ${(put.marginalCpuMsPerOp / wait.marginalCpuMsPerOp).toFixed(1)}× SET+WAIT 1; get ${(get.marginalCpuMsPerOp / rget.marginalCpuMsPerOp).toFixed(1)}× GET`,
   );
 }
 
