@@ -232,6 +232,9 @@ export const binaryInflightPerConnectionMax = 1_024;
 export const binaryWriteBufferBytesMax = 8 * 1024 * 1024;
 /** A binary connection with nothing in flight for this long is closed (the client dials again). */
 export const binaryConnectionIdleMs = 60_000;
+/** The client closes a binary connection idle this long, before the node would (no request races the close). */
+export const binaryClientIdleMs = 50_000;
+assert(binaryClientIdleMs < binaryConnectionIdleMs, "the client drops idle binary connections before the node does");
 /** At most one log line about bad binary frames this often (the counter counts every one). */
 export const binaryLogIntervalMs = 10_000;
 /** Requests the client queues for a connection that is still dialing or full before it refuses more. */

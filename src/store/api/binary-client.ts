@@ -11,7 +11,7 @@
 // refuses the bytes with a 400 and takes nothing) fails every request with
 // `RS_BINARY_UNSUPPORTED`: nothing was applied, and the caller may use HTTP instead.
 import { connect, type Socket } from "node:net";
-import { binaryClientQueueMax, binaryFrameBytesMax, clientConnectTimeoutMs } from "../constants.ts";
+import { binaryClientIdleMs, binaryClientQueueMax, binaryFrameBytesMax, clientConnectTimeoutMs } from "../constants.ts";
 import { encodeFrame, FrameDecoder } from "../wire/framing.ts";
 import { type BinaryReply, type BinaryRequest, binaryIdMax, binaryPreface } from "./binary-protocol.ts";
 
@@ -140,6 +140,9 @@ export class BinaryConnection {
       if (failed) socket.destroy(codedError("RS_BINARY_LOST", `the node sent a broken frame: ${failed.message}`));
     });
     socket.on("error", () => undefined);
+    socket.setTimeout(binaryClientIdleMs, () => {
+      if (this.#waiting.size === 0) socket.destroy();
+    });
     socket.once("close", () => {
       clearTimeout(dialTimer);
       const wasConnected = this.#connected;
