@@ -32,6 +32,8 @@ export type BinaryApiInit = {
   readonly release: () => void;
   /** Turns an error into the status and body the HTTP API would answer (unexpected ones logged, answered 500). */
   readonly errorReply: (err: unknown, route: string) => Reply;
+  /** Counts a connection's socket error (by code). */
+  readonly connectionError: (code: string) => void;
 };
 
 export type BinaryApi = {
@@ -224,9 +226,10 @@ export function createBinaryApi(init: BinaryApiInit): BinaryApi {
     socket.setTimeout(binaryConnectionIdleMs, () => {
       if (inflight === 0) socket.destroy();
     });
-    socket.on("error", (err) => {
+    socket.on("error", (err: NodeJS.ErrnoException) => {
+      init.connectionError(err.code ?? "unknown");
       // A reset by the client is how connections end; anything else is worth a line.
-      if ((err as NodeJS.ErrnoException).code !== "ECONNRESET" && (err as NodeJS.ErrnoException).code !== "EPIPE") {
+      if (err.code !== "ECONNRESET" && err.code !== "EPIPE") {
         logger.warn("binary client connection error", { err: err.message, remote: socket.remoteAddress });
       }
     });

@@ -72,6 +72,10 @@ export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit):
     void handle(req, res);
   });
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket));
+  const connectionErrors = metrics.counter(
+    "rs_store_client_connection_errors_total",
+    "Client connections that failed at the socket (resets, broken pipes), by stage and error code.",
+  );
   const binary = createBinaryApi({
     api,
     planet,
@@ -88,6 +92,7 @@ export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit):
       inflight--;
     },
     errorReply: (err, route) => errorReply(err, undefined, route),
+    connectionError: (code) => connectionErrors.inc({ stage: "binary", code }),
   });
   // One port, two protocols: the listener reads a connection's first bytes; NUL starts the
   // binary protocol (binary-protocol.ts), anything else is handed to node:http untouched.
@@ -96,7 +101,11 @@ export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit):
   const listener = createNetServer({ noDelay: true, keepAlive: true }, (socket) => {
     const sniffTimer = setTimeout(() => socket.destroy(), httpHeadersTimeoutMs);
     sniffing.add(socket);
-    socket.on("error", () => socket.destroy());
+    // A client that resets before its first byte went away; counted, nothing to answer.
+    socket.on("error", (err: NodeJS.ErrnoException) => {
+      connectionErrors.inc({ stage: "first-byte", code: err.code ?? "unknown" });
+      socket.destroy();
+    });
     socket.once("data", (head: Buffer) => {
       clearTimeout(sniffTimer);
       sniffing.delete(socket);
