@@ -227,3 +227,21 @@ assert(pingIntervalMs * 2 <= peerSilenceMsMax, "a live peer answers at least twi
 assert(connectTimeoutMs <= peerSilenceMsMax, "a dial gives up before a silent peer would be cut");
 assert(walBytesKeep <= walBytesTruncateMin, "the WAL kept after a restart is below the truncate bound");
 assert(sqliteCacheKiB * 1024 <= sqliteMmapBytes, "the mmap window covers at least the page cache");
+
+// --- The binary client protocol (src/store/api/binary-api.ts, binary-client.ts) ---
+
+/** A binary frame holds a request as large as an HTTP body, plus its envelope. */
+export const binaryFrameBytesMax = httpBodyBytesMax + 4 * 1024;
+/** Requests one binary connection may have in flight; more are answered RS_ERR_STORE_OVERLOADED. */
+export const binaryInflightPerConnectionMax = 1_024;
+/** Replies a node buffers for a client that does not read them before it stops reading that client. */
+export const binaryWriteBufferBytesMax = 8 * 1024 * 1024;
+/** A binary connection with nothing in flight for this long is closed (the client dials again). */
+export const binaryConnectionIdleMs = 60_000;
+/** The client closes a binary connection idle this long, before the node would (no request races the close). */
+export const binaryClientIdleMs = 50_000;
+assert(binaryClientIdleMs < binaryConnectionIdleMs, "the client drops idle binary connections before the node does");
+/** At most one log line about bad binary frames this often (the counter counts every one). */
+export const binaryLogIntervalMs = 10_000;
+/** Requests the client queues for a connection that is still dialing or full before it refuses more. */
+export const binaryClientQueueMax = 16_384;

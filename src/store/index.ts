@@ -2,6 +2,8 @@
 // kept in SQLite. Every site holds all the data; any node takes writes; consistency is
 // chosen per request. See docs/store.md (manual) and docs/store-internals.md (design).
 
+export { BinaryConnection, type BinaryRequestBody } from "./api/binary-client.ts";
+export { type BinaryReply, type BinaryRequest, binaryPreface } from "./api/binary-protocol.ts";
 export {
   createStoreClient,
   type FieldChanges,

@@ -92,42 +92,53 @@ describe("store client", () => {
   });
   after(() => stopCluster(cluster));
 
-  test("store client - every type round-trips, and the client reads its own writes with its session", async () => {
-    client = createStoreClient({ planet, site: "c" });
-    assert.equal(client.session, undefined);
-    assert.deepEqual(await client.set("reg", { a: [1, "two"] }), { a: [1, "two"] });
-    assert.deepEqual(await client.get("reg"), { exists: true, type: "reg", value: { a: [1, "two"] } });
-    assert.equal(await client.incr("ctr", 5), 5);
-    assert.equal(await client.incr("ctr"), 6);
-    assert.deepEqual(await client.add("set", ["b", "a"]), ["a", "b"]);
-    assert.deepEqual(await client.remove("set", ["a"]), ["b"]);
-    assert.deepEqual(await client.fields("cart", { set: { note: "gift" }, incr: { apples: 3 } }), {
-      note: "gift",
-      apples: 3,
+  for (const protocol of ["binary", "http"] as const) {
+    test(`store client - every type round-trips, and the client reads its own writes with its session (${protocol})`, async () => {
+      // Each protocol starts from empty data.
+      cluster!.data.keys.clear();
+      for (const f of cluster!.fakes.values()) {
+        f.mutations.length = 0;
+        f.reads.length = 0;
+      }
+      client = createStoreClient({ planet, site: "c", protocol });
+      assert.equal(client.session, undefined);
+      assert.deepEqual(await client.set("reg", { a: [1, "two"] }), { a: [1, "two"] });
+      assert.deepEqual(await client.get("reg"), { exists: true, type: "reg", value: { a: [1, "two"] } });
+      assert.equal(await client.incr("ctr", 5), 5);
+      assert.equal(await client.incr("ctr"), 6);
+      assert.deepEqual(await client.add("set", ["b", "a"]), ["a", "b"]);
+      assert.deepEqual(await client.remove("set", ["a"]), ["b"]);
+      assert.deepEqual(await client.fields("cart", { set: { note: "gift" }, incr: { apples: 3 } }), {
+        note: "gift",
+        apples: 3,
+      });
+      assert.deepEqual(await client.fields("cart", { remove: ["note"] }), { apples: 3 });
+      await client.del("reg");
+      assert.deepEqual(await client.get("reg"), { exists: false });
+      assert.deepEqual(await client.get("never-written"), { exists: false });
+      const weird = "a/b?c#d %e é";
+      await client.set(weird, 1);
+      assert.equal((await client.get(weird)).value, 1);
+      // The token covers every node written through, and goes out with every later request.
+      const token = decodeSessionToken(client.session!, secret);
+      const writers = new Set([...cluster!.fakes.values()].filter((f) => f.mutations.length > 0).map((f) => f.nodeId));
+      assert.deepEqual(Object.keys(token).sort(), [...writers].sort());
+      const last = [...cluster!.fakes.values()].flatMap((f) => f.reads).at(-1)!;
+      assert.ok(last.token && Object.keys(last.token).length > 0, "reads carry the session");
+      // A new client given the session carries it on.
+      const resumed = createStoreClient({ planet, site: "c", session: client.session });
+      try {
+        await resumed.get("ctr");
+        const read = [...cluster!.fakes.values()].flatMap((f) => f.reads).find((r) => r.key === "ctr")!;
+        for (const [node, hlc] of Object.entries(token)) assert.ok((read.token?.[node] ?? 0) >= hlc);
+      } finally {
+        await resumed.close();
+      }
+      // put() is acknowledged without the value coming back.
+      await client.put("acked", { big: "x".repeat(1000) });
+      assert.deepEqual(await client.get("acked"), { exists: true, type: "reg", value: { big: "x".repeat(1000) } });
     });
-    assert.deepEqual(await client.fields("cart", { remove: ["note"] }), { apples: 3 });
-    await client.del("reg");
-    assert.deepEqual(await client.get("reg"), { exists: false });
-    assert.deepEqual(await client.get("never-written"), { exists: false });
-    const weird = "a/b?c#d %e é";
-    await client.set(weird, 1);
-    assert.equal((await client.get(weird)).value, 1);
-    // The token covers every node written through, and goes out with every later request.
-    const token = decodeSessionToken(client.session!, secret);
-    const writers = new Set([...cluster!.fakes.values()].filter((f) => f.mutations.length > 0).map((f) => f.nodeId));
-    assert.deepEqual(Object.keys(token).sort(), [...writers].sort());
-    const last = [...cluster!.fakes.values()].flatMap((f) => f.reads).at(-1)!;
-    assert.ok(last.token && Object.keys(last.token).length > 0, "reads carry the session");
-    // A new client given the session carries it on.
-    const resumed = createStoreClient({ planet, site: "c", session: client.session });
-    try {
-      await resumed.get("ctr");
-      const read = [...cluster!.fakes.values()].flatMap((f) => f.reads).find((r) => r.key === "ctr")!;
-      for (const [node, hlc] of Object.entries(token)) assert.ok((read.token?.[node] ?? 0) >= hlc);
-    } finally {
-      await resumed.close();
-    }
-  });
+  }
 
   test("store client - each request goes straight to the first replica of its key's partition", async () => {
     client = createStoreClient({ planet, site: "c" });

@@ -33,6 +33,8 @@ import {
 import { storeErrors } from "../errors.ts";
 import { partitionOf, replicasOf } from "../replication/partition.ts";
 import { mergeEncodedSessionTokens } from "../replication/session-encoding.ts";
+import { BinaryConnection } from "./binary-client.ts";
+import type { BinaryReply } from "./binary-protocol.ts";
 import { storeHeaders } from "./http-headers.ts";
 
 export type StoreClientInit = {
@@ -45,6 +47,12 @@ export type StoreClientInit = {
   readonly timeoutMs?: number;
   /** A session token from an earlier client (e.g. kept in a cookie), to read its writes. */
   readonly session?: string;
+  /**
+   * How to talk to the nodes: "binary" (default) multiplexes every request to a node over one
+   * connection of the binary protocol (api/binary-protocol.ts); "http" uses pooled HTTP/1.1
+   * connections, one request in flight each, as curl and other languages do.
+   */
+  readonly protocol?: "binary" | "http";
 };
 
 export type StoreCallOptions = { readonly consistency?: Consistency; readonly timeoutMs?: number };
@@ -55,6 +63,9 @@ export type StoreWriteOptions = StoreCallOptions & {
   /** The op id; a random one when absent. Pass your own to make a retry of yours apply once. */
   readonly opId?: string;
 };
+
+/** Options of a write whose caller does not want the value back. */
+type AckOption = { readonly ackOnly?: boolean };
 
 export type StoreWriteOutcome = {
   readonly value: ReadResult;
@@ -76,6 +87,8 @@ export interface StoreClient {
   get(key: string, options?: StoreCallOptions): Promise<ReadResult>;
   /** Sets a register to any JSON value; returns the value the key holds afterwards. */
   set(key: string, value: unknown, options?: StoreWriteOptions): Promise<unknown>;
+  /** Sets a register; resolves once the write is acknowledged at the level, without the value back (less to send). */
+  put(key: string, value: unknown, options?: StoreWriteOptions): Promise<void>;
   /** Adds to a counter; returns its new total. */
   incr(key: string, by?: number, options?: StoreWriteOptions): Promise<number>;
   /** Adds members to a set; returns its members. */
@@ -96,7 +109,7 @@ export interface StoreClient {
   close(): Promise<void>;
 }
 
-type Node = { readonly id: string; readonly origin: string };
+type Node = { readonly id: string; readonly origin: string; readonly host: string; readonly port: number };
 type Attempt = { node: string; failure: string };
 
 /** The endpoint and body of each kind of mutation (docs/store.md lists them). */
@@ -136,7 +149,7 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
   // Nodes of other sites are dialed through this site's WAN links when the WAN is emulated.
   const nodes: Node[] = planet.storeNodes.map((n) => {
     const at = dialAddress(planet, init.site, { host: n.host, port: n.port, site: n.site });
-    return { id: n.id, origin: `http://${at.host}:${at.port}` };
+    return { id: n.id, origin: `http://${at.host}:${at.port}`, host: at.host, port: at.port };
   });
   const byId = new Map(nodes.map((n) => [n.id, n]));
   // This site's nodes first; then, should none of them answer, the other sites' nodes,
@@ -145,7 +158,11 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
   const siteNodeIds = sitesByDistance(planet, home).map((site) =>
     planet.storeNodes.filter((n) => n.site === site.name).map((n) => n.id),
   );
+  const protocol = init.protocol ?? "binary";
   const pools = new Map<string, Pool>();
+  const binaries = new Map<string, BinaryConnection>();
+  /** Nodes that refused the binary protocol (an older version): they get HTTP. */
+  const httpOnly = new Set<string>();
   const downUntilMs = new Map<string, number>();
   // Signed by the nodes; the client merges tokens without reading more than their shape.
   let token: string | undefined = init.session
@@ -165,6 +182,78 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
       pools.set(node.id, p);
     }
     return p;
+  }
+
+  function binary(node: Node): BinaryConnection {
+    let c = binaries.get(node.id);
+    if (!c) {
+      c = new BinaryConnection(node.host, node.port);
+      binaries.set(node.id, c);
+    }
+    return c;
+  }
+
+  type Exchanged = {
+    status: number;
+    sessionBack: string | string[] | undefined;
+    parsed: Record<string, unknown> | undefined;
+  };
+
+  /** One attempt at one node; throws what the connection threw when no answer came. */
+  async function exchange(
+    node: Node,
+    method: "GET" | "PUT" | "POST" | "DELETE",
+    path: string,
+    parts: { key: string; action: string | undefined; headers: Record<string, string>; body: string | undefined },
+    consistency: Consistency,
+    attemptMs: number,
+    ackOnly: boolean,
+  ): Promise<Exchanged> {
+    const serverTimeoutMs = Math.max(1, Math.floor(attemptMs * clientServerTimeoutShare));
+    if (protocol === "binary" && !httpOnly.has(node.id)) {
+      let r: BinaryReply;
+      try {
+        r = await binary(node).request(
+          {
+            m: method,
+            k: parts.key,
+            ...(parts.action === undefined ? {} : { a: parts.action }),
+            ...(parts.body === undefined ? {} : { b: parts.body }),
+            ...(parts.headers[storeHeaders.opId] === undefined ? {} : { o: parts.headers[storeHeaders.opId] }),
+            ...(token === undefined ? {} : { t: token }),
+            c: consistency,
+            ms: serverTimeoutMs,
+            ...(ackOnly ? { ack: true } : {}),
+          },
+          attemptMs,
+        );
+      } catch (err) {
+        if ((err as { code?: string }).code !== "RS_BINARY_UNSUPPORTED") throw err;
+        // Nothing was taken: ask again over HTTP, now and from now on.
+        httpOnly.add(node.id);
+        return exchange(node, method, path, parts, consistency, attemptMs, ackOnly);
+      }
+      const b = r.b;
+      const parsed = typeof b === "object" && b !== null && !Array.isArray(b) ? b : undefined;
+      return { status: r.s, sessionBack: typeof r.t === "string" ? r.t : undefined, parsed };
+    }
+    const sessionHeader = token !== undefined ? { [storeHeaders.session]: token } : {};
+    const res = await pool(node).request({
+      method,
+      path,
+      body: parts.body,
+      headers: {
+        ...parts.headers,
+        ...sessionHeader,
+        "content-type": "application/json",
+        [storeHeaders.consistency]: consistency,
+        [storeHeaders.timeoutMs]: String(serverTimeoutMs),
+      },
+      signal: AbortSignal.timeout(attemptMs),
+    });
+    const sessionBack = res.headers[storeHeaders.session];
+    const text = await res.body.text();
+    return { status: res.statusCode, sessionBack, parsed: parseJson(text) };
   }
 
   /**
@@ -194,7 +283,7 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
     action: string | undefined,
     headers: Record<string, string>,
     body: string | undefined,
-    options: StoreCallOptions | undefined,
+    options: (StoreCallOptions & AckOption) | undefined,
   ): Promise<Sent> {
     if (closed) throw storeErrors.create("RS_ERR_STORE_SHUTTING_DOWN", "the client is closed");
     checkKey(key);
@@ -202,6 +291,7 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
     const consistency = checkConsistency(options?.consistency ?? defaultConsistency);
     const deadline = performance.now() + timeoutMs;
     const path = `/v1/kv/${encodeURIComponent(key)}${action ? `/${action}` : ""}`;
+    const ackOnly = options?.ackOnly === true;
     const attempts: Attempt[] = [];
     let lastServerError: RedshirtError | undefined;
     // A write that may have been applied somewhere (an indefinite error, or a request that
@@ -213,41 +303,32 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
       const remainingMs = deadline - performance.now();
       if (remainingMs < 1) break;
       const attemptMs = Math.max(1, Math.floor(Math.min(remainingMs, timeoutMs * clientAttemptShare)));
-      const sessionHeader = token !== undefined ? { [storeHeaders.session]: token } : {};
       let status: number;
-      let text: string;
       let sessionBack: string | string[] | undefined;
+      let parsed: Record<string, unknown> | undefined;
       try {
-        const res = await pool(node).request({
+        ({ status, sessionBack, parsed } = await exchange(
+          node,
           method,
           path,
-          body,
-          headers: {
-            ...headers,
-            ...sessionHeader,
-            "content-type": "application/json",
-            [storeHeaders.consistency]: consistency,
-            [storeHeaders.timeoutMs]: String(Math.max(1, Math.floor(attemptMs * clientServerTimeoutShare))),
-          },
-          signal: AbortSignal.timeout(attemptMs),
-        });
-        status = res.statusCode;
-        sessionBack = res.headers[storeHeaders.session];
-        text = await res.body.text();
+          { key, action, headers, body },
+          consistency,
+          attemptMs,
+          ackOnly,
+        ));
       } catch (err) {
         downUntilMs.set(node.id, performance.now() + clientNodeDownMs);
         attempts.push({ node: node.id, failure: describe(err) });
         if (!neverSent(err)) unanswered = true;
         continue;
       }
-      if (typeof sessionBack === "string") {
+      if (typeof sessionBack === "string" && sessionBack !== token) {
         try {
           token = mergeEncodedSessionTokens(token, sessionBack);
         } catch {
           // A node that sends a broken token is treated like one that sent none.
         }
       }
-      const parsed = parseJson(text);
       if (status < 500) {
         downUntilMs.delete(node.id);
         return { status, body: parsed ?? {}, node: node.id };
@@ -286,7 +367,11 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
     );
   }
 
-  async function mutate(key: string, mutation: Mutation, options?: StoreWriteOptions): Promise<StoreWriteOutcome> {
+  async function mutate(
+    key: string,
+    mutation: Mutation,
+    options?: StoreWriteOptions & AckOption,
+  ): Promise<StoreWriteOutcome> {
     const opId = options?.opId ?? randomUUID();
     const { method, action, payload } = requestOf(mutation);
     const ttlS = options?.ttlS ?? mutation.ttlS;
@@ -313,6 +398,9 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
     async set(key, value, options) {
       return (await mutate(key, { kind: "set", value }, options)).value.value;
     },
+    async put(key, value, options) {
+      await mutate(key, { kind: "set", value }, { ...options, ackOnly: true });
+    },
     async incr(key, by = 1, options) {
       return (await mutate(key, { kind: "incr", by }, options)).value.value as number;
     },
@@ -336,11 +424,13 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
       return (last!.value.value ?? {}) as Record<string, unknown>;
     },
     async del(key, options) {
-      await mutate(key, { kind: "del" }, options);
+      await mutate(key, { kind: "del" }, { ...options, ackOnly: true });
     },
-    mutate,
+    mutate: (key, mutation, options) => mutate(key, mutation, options),
     async close() {
       closed = true;
+      for (const c of binaries.values()) c.close();
+      binaries.clear();
       await Promise.all([...pools.values()].map((p) => p.close()));
       pools.clear();
     },

@@ -3,9 +3,8 @@
 // framing, limits and validation: whatever a client sends, it answers with a 4xx that names
 // the problem, or with what the engine said — never a crash. An error it did not expect is
 // logged and answered 500 without details, because its message may leak internals.
-import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { Socket } from "node:net";
+import { createServer as createNetServer, type Socket } from "node:net";
 import {
   assert,
   isControlAuthorized,
@@ -16,7 +15,7 @@ import {
   type Startable,
 } from "../../core/index.ts";
 import type { Planet } from "../../topology/index.ts";
-import type { ReadResult, SessionToken, StoreApi } from "../api-types.ts";
+import type { StoreApi } from "../api-types.ts";
 import {
   httpBodyBytesMax,
   httpConnectionsMax,
@@ -31,21 +30,11 @@ import {
   storePeerPortOffset,
 } from "../constants.ts";
 import { storeErrors } from "../errors.ts";
-import { encodeSessionToken, mergeSessionTokens } from "../replication/session-encoding.ts";
+import { createBinaryApi } from "./binary-api.ts";
 import { storeHttpErrors } from "./http-errors.ts";
 import { storeHeaders } from "./http-headers.ts";
-import {
-  allowedMethods,
-  methodAllowed,
-  parseConsistency,
-  parseMembershipChange,
-  parseMutation,
-  parseOpId,
-  parseTarget,
-  parseTimeoutMs,
-  parseToken,
-  type Target,
-} from "./http-request.ts";
+import { allowedMethods, methodAllowed, parseMembershipChange, parseTarget, type Target } from "./http-request.ts";
+import { dispatchKv, type Reply } from "./kv-dispatch.ts";
 
 export type StoreHttpServerInit = {
   readonly host: string;
@@ -64,8 +53,6 @@ export type StoreHttpServer = Startable & {
   /** Where the server listens; only after start(). */
   readonly address: { readonly host: string; readonly port: number };
 };
-
-type Reply = { status: number; body: unknown; headers?: Record<string, string> };
 
 export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit): StoreHttpServer {
   const { logger, nodeId, planet, secret } = init;
@@ -88,12 +75,61 @@ export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit):
     maxHeaderSize: httpHeaderBytesMax,
     noDelay: true,
   });
-  server.maxConnections = httpConnectionsMax;
   server.maxRequestsPerSocket = httpRequestsPerSocketMax;
   server.on("request", (req, res) => {
     void handle(req, res);
   });
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket));
+  const connectionErrors = metrics.counter(
+    "rs_store_client_connection_errors_total",
+    "Client connections that failed at the socket (resets, broken pipes), by stage and error code.",
+  );
+  const binary = createBinaryApi({
+    api,
+    planet,
+    secret,
+    logger,
+    metrics,
+    admit() {
+      if (stopping) throw storeErrors.create("RS_ERR_STORE_SHUTTING_DOWN", nodeId);
+      if (inflight >= httpInflightMax)
+        throw storeErrors.create("RS_ERR_STORE_OVERLOADED", `${inflight} requests in flight`);
+      inflight++;
+    },
+    release() {
+      inflight--;
+    },
+    errorReply: (err, route) => errorReply(err, undefined, route),
+    connectionError: (code) => connectionErrors.inc({ stage: "binary", code }),
+  });
+  // One port, two protocols: the listener reads a connection's first bytes; NUL starts the
+  // binary protocol (binary-protocol.ts), anything else is handed to node:http untouched.
+  /** Connections that have not sent their first byte yet (cut at stop: they hold nothing). */
+  const sniffing = new Set<Socket>();
+  const listener = createNetServer({ noDelay: true, keepAlive: true }, (socket) => {
+    const sniffTimer = setTimeout(() => socket.destroy(), httpHeadersTimeoutMs);
+    sniffing.add(socket);
+    // A client that resets before its first byte went away; counted, nothing to answer.
+    socket.on("error", (err: NodeJS.ErrnoException) => {
+      connectionErrors.inc({ stage: "first-byte", code: err.code ?? "unknown" });
+      socket.destroy();
+    });
+    socket.once("data", (head: Buffer) => {
+      clearTimeout(sniffTimer);
+      sniffing.delete(socket);
+      socket.removeAllListeners("error");
+      socket.pause();
+      if (head[0] === 0) return binary.accept(socket, head);
+      socket.unshift(head);
+      server.emit("connection", socket);
+      socket.resume();
+    });
+    socket.once("close", () => {
+      clearTimeout(sniffTimer);
+      sniffing.delete(socket);
+    });
+  });
+  listener.maxConnections = httpConnectionsMax;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startedMs = performance.now();
@@ -119,7 +155,7 @@ export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit):
         throw storeErrors.create("RS_ERR_STORE_OVERLOADED", `${inflight} requests in flight`);
       reply = await dispatch(req, target, new URLSearchParams(q < 0 ? "" : url.slice(q + 1)), body);
     } catch (err) {
-      reply = errorReply(err, req, routeLabel);
+      reply = errorReply(err, req.method, routeLabel);
     } finally {
       inflight--;
     }
@@ -141,23 +177,23 @@ export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit):
     if (target.route === "trees") return { status: 200, body: { node: nodeId, roots: api.treeRoots() } };
     if (target.route === "membership") return membershipReply(req, body);
     const h = req.headers;
-    const consistency = parseConsistency(query, header(h[storeHeaders.consistency]), planet.store.consistency);
-    const token = parseToken(header(h[storeHeaders.session]), secret);
-    const timeoutMs = parseTimeoutMs(header(h[storeHeaders.timeoutMs]));
-    const { key } = target;
-    if (req.method === "GET") {
-      // A GET's body, if any, was read and is ignored.
-      const result = await api.read({ key, consistency, token, timeoutMs });
-      return valueReply(key, result.value, signed(mergeSessionTokens(token, result.token)), undefined);
-    }
-    const opIdGiven = parseOpId(header(h[storeHeaders.opId]));
-    const mutation = parseMutation(req.method ?? "", target.action, body);
-    // Without an Idempotency-Key the server picks one, so a retry by the client is a new op.
-    const opId = opIdGiven ?? randomUUID();
-    const result = await api.mutate({ key, mutation, opId, consistency, token, timeoutMs });
-    const reply = valueReply(key, result.value, signed(mergeSessionTokens(token, result.token)), result.duplicate);
-    reply.headers = { ...reply.headers, [storeHeaders.opId]: opId };
-    return reply;
+    const answer = await dispatchKv(
+      api,
+      { planet, secret },
+      {
+        method: req.method ?? "",
+        key: target.key,
+        action: target.action,
+        body,
+        query,
+        consistency: header(h[storeHeaders.consistency]),
+        session: header(h[storeHeaders.session]),
+        timeoutMs: header(h[storeHeaders.timeoutMs]),
+        opId: header(h[storeHeaders.opId]),
+      },
+    );
+    if (answer.opId !== undefined) answer.reply.headers = { ...answer.reply.headers, [storeHeaders.opId]: answer.opId };
+    return answer.reply;
   }
 
   function membershipReply(req: IncomingMessage, body: string): Reply {
@@ -173,11 +209,7 @@ export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit):
     return { status: 200, body: api.changeMembership(parseMembershipChange(body)) };
   }
 
-  function signed(token: SessionToken): string | undefined {
-    return Object.keys(token).length > 0 ? encodeSessionToken(token, secret) : undefined;
-  }
-
-  function errorReply(err: unknown, req: IncomingMessage, routeLabel: string): Reply {
+  function errorReply(err: unknown, method: string | undefined, routeLabel: string): Reply {
     if (isRedshirtError(err)) {
       const headers: Record<string, string> = {};
       if (err.code === "RS_ERR_STORE_METHOD_NOT_ALLOWED") headers.allow = String(err.detail?.allow ?? "");
@@ -186,7 +218,7 @@ export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit):
     }
     logger.error("unexpected error answering a store request", {
       route: routeLabel,
-      method: req.method,
+      method,
       err: err instanceof Error ? err.message : String(err),
       stack: err instanceof Error ? err.stack : undefined,
     });
@@ -201,11 +233,14 @@ export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit):
     start() {
       started ??= new Promise<void>((resolve, reject) => {
         const onError = (err: Error) => reject(err);
-        server.once("error", onError);
-        server.listen({ host: init.host, port: init.port }, () => {
-          server.off("error", onError);
-          server.on("error", (e) => logger.error("store HTTP server error", { err: e.message }));
-          const a = server.address();
+        listener.once("error", onError);
+        listener.listen({ host: init.host, port: init.port }, () => {
+          listener.off("error", onError);
+          listener.on("error", (e) => logger.error("store HTTP server error", { err: e.message }));
+          // node:http tracks its connections (idle ones to close, head and request timeouts)
+          // from its own 'listening' event: it never listens itself here, so it is told.
+          server.emit("listening");
+          const a = listener.address();
           assert(a && typeof a === "object", "a TCP server has an address object");
           bound = { host: a.address, port: a.port };
           logger.info("store HTTP API listening", { host: a.address, port: a.port });
@@ -222,15 +257,20 @@ export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit):
           () =>
             new Promise<void>((resolve) => {
               stopping = true;
-              if (!server.listening) return resolve();
-              // close() stops accepting and closes idle keep-alive connections; busy ones get a
-              // grace period to finish, then are cut.
+              if (!listener.listening) return resolve();
+              // close() stops accepting; idle keep-alive connections are closed now, busy ones
+              // get a grace period to finish, then are cut. The listener's callback runs once
+              // every connection of either protocol is gone.
               const timer = setTimeout(() => server.closeAllConnections(), httpStopGraceMs);
-              server.close(() => {
+              listener.close(() => {
                 clearTimeout(timer);
                 resolve();
               });
-              server.closeIdleConnections();
+              // Closes the idle HTTP connections and stops node:http's timeout checks (it is not
+              // listening itself, so it only reports that in the callback).
+              server.close(() => undefined);
+              void binary.stop(httpStopGraceMs);
+              for (const socket of sniffing) socket.destroy();
             }),
         );
       return stopped;
@@ -240,27 +280,6 @@ export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit):
 
 function header(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(",") : v;
-}
-
-function valueReply(
-  key: string,
-  value: ReadResult,
-  token: string | undefined,
-  duplicate: boolean | undefined,
-): Reply & { headers: Record<string, string> } {
-  const headers: Record<string, string> = {};
-  if (token !== undefined) headers[storeHeaders.session] = token;
-  if (duplicate === undefined && !value.exists) {
-    const err = storeHttpErrors.create("RS_ERR_STORE_NOT_FOUND", undefined, { detail: { key } });
-    return { status: 404, body: err.toJSON(), headers };
-  }
-  const body: Record<string, unknown> = { key, exists: value.exists };
-  if (value.exists) {
-    body.type = value.type;
-    body.value = value.value;
-  }
-  if (duplicate !== undefined) body.duplicate = duplicate;
-  return { status: 200, body, headers };
 }
 
 /** What a client needs to route: the planet, its partitioning, and every store node's address. */

@@ -3,6 +3,7 @@
 // cursor and makes the peer a holder of the writes it covers. Inbound: a batch is merged and
 // acknowledged only after the commit that holds it, and a gap is answered with a nack.
 import { decodeState } from "../crdt/crdt.ts";
+import type { WireMessage } from "../wire/transport.ts";
 import { streamHeartbeatMs } from "./engine-constants.ts";
 import { announce, forgetConfirmation } from "./incarnation.ts";
 import type { NodeContext } from "./node-context.ts";
@@ -26,12 +27,33 @@ export function pump(node: NodeContext, peer: string, heartbeat = false): void {
       (lastSendMs) => heartbeat && nowMs - lastSendMs >= streamHeartbeatMs,
     );
     if (!message) return;
-    if (!node.transport.send(peer, message)) {
+    if (!node.transport.send(peer, sameBatch(node, message))) {
       stream.reset(nowMs);
       return;
     }
     if ((message[4] as unknown[]).length === 0) return;
   }
+}
+
+/** The last batch each node sent, so peers at the same place in the log get the same message object. */
+const lastBatch = new WeakMap<NodeContext, WireMessage>();
+
+/**
+ * The batch already sent to another peer when this one holds the same entries (every
+ * replica at the same cursor after a commit: the usual case), so the transport encodes it
+ * once for all of them; otherwise this one.
+ */
+function sameBatch(node: NodeContext, message: WireMessage): WireMessage {
+  const prev = lastBatch.get(node);
+  const entries = message[4] as readonly RepEntry[];
+  if (prev && entries.length > 0 && prev[1] === message[1] && prev[2] === message[2] && prev[3] === message[3]) {
+    const before = prev[4] as readonly RepEntry[];
+    if (before.length === entries.length && before.every((e, i) => e[2] === entries[i][2] && e[0] === entries[i][0])) {
+      return prev;
+    }
+  }
+  lastBatch.set(node, message);
+  return message;
 }
 
 export function onRep(

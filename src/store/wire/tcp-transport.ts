@@ -123,6 +123,8 @@ class Tcp implements TcpTransport {
   readonly #log: Logger;
   readonly #queueBytesMax: number;
   readonly #frameBytesMax: number;
+  /** Frames of messages sent lately, by message object (see send()); weak, so nothing is kept for long. */
+  readonly #encoded = new WeakMap<WireMessage, Buffer>();
   readonly #secret: Buffer;
   readonly #auth: PeerAuthFailures;
   readonly #frameErrors: Counter;
@@ -263,9 +265,14 @@ class Tcp implements TcpTransport {
     if (!this.#running) return false;
     const ob = this.#outbound.get(peer);
     if (!ob || (ob.state !== "up" && ob.state !== "connecting")) return false;
-    let frame: Buffer;
+    // The same message object sent to many peers (a replication batch every replica gets)
+    // is encoded once: frames are never changed after they are made.
+    let frame = this.#encoded.get(message);
     try {
-      frame = encodeFrame(message, this.#frameBytesMax);
+      if (frame === undefined) {
+        frame = encodeFrame(message, this.#frameBytesMax);
+        this.#encoded.set(message, frame);
+      }
     } catch (err) {
       if (!isRedshirtError(err, "RS_ERR_STORE_WIRE")) throw err;
       this.#log.error("message too large to send; dropped", { peer, err });
