@@ -1,13 +1,14 @@
 // The simulation's checker for the keys the main workload writes: what every converged
 // replica must hold given what was acknowledged and what was merely attempted. (Session keys
 // are checked by sim-sessions.ts.) Key families, by prefix:
-// - c, s, r, cart, d: one op kind each (incr, sadd, set, mincr; d: incr then one delete that
-//   nothing is concurrent with);
+// - c, s, r, cart, d: one op kind each (incr, sadd, set, mincr; d: incr then one delete
+//   issued once every earlier op settled, carrying the session tokens of the acknowledged
+//   ones, so that it is stamped after them: see checkDeleted);
 // - xs, xc, xm: written from every site at once, deletes and re-adds of the same element,
 //   key or field concurrent with each other;
 // - tx: increments with a TTL of seconds (long expired at the end); tl: increments with a
 //   TTL of an hour (must survive).
-import type { Mutation, ReadResult } from "../api-types.ts";
+import type { Mutation, ReadResult, SessionToken } from "../api-types.ts";
 
 export type Attempt = {
   opId: string;
@@ -22,6 +23,10 @@ export type Attempt = {
   settledMs: number;
   /** For a write with a TTL: true wall time by which its expiry has passed on every clock. */
   expiresByMs: number;
+  /** The session token sent with the attempt (a d-family delete: those of the key's acknowledged writes). */
+  sentToken?: SessionToken;
+  /** The session token of the answer, once acknowledged. */
+  token?: SessionToken;
 };
 
 export const sharedSetMembers = ["a", "b", "c", "d"] as const;
@@ -52,7 +57,7 @@ export function checkAcknowledged(
     }
     const ackedDelete = ops.some((o) => o.mutation.kind === "del" && o.acked);
     if (deleted.has(key) && ackedDelete) {
-      if (v?.exists) problems.push(`${key}: deleted (acknowledged) but reads ${JSON.stringify(v.value)}`);
+      checkDeleted(key, ops, v, problems);
       continue;
     }
     if (deleted.has(key)) continue; // an unacknowledged delete may or may not have applied
@@ -92,6 +97,33 @@ export function checkAcknowledged(
       }
     }
   }
+}
+
+/**
+ * A d key after its acknowledged delete. A delete clears every write it was stamped after
+ * (docs/store.md): being issued after a write was answered does not make it so, as the
+ * delete's coordinator may not have heard of that write yet while the HLCs sit in the same
+ * millisecond (seed 1009: an increment acknowledged in New York, the delete 36 ms later in
+ * London stamped 20 ticks before it). The delete carries the session tokens of the key's
+ * acknowledged writes, so it is stamped after each of them: none of those may be left. An
+ * op id never acknowledged has no token to order it; it may have been applied, stamped
+ * after the delete (concurrent with it), and then counts as a new value: at most those.
+ */
+export function checkDeleted(
+  key: string,
+  ops: readonly Attempt[],
+  v: ReadResult | undefined,
+  problems: string[],
+): void {
+  if (!v?.exists) return;
+  const unordered = distinctOps(ops).filter((o) => !o.anyAck && o.mutation.kind === "incr");
+  const high = unordered.reduce((s, o) => s + (o.mutation as { by: number }).by, 0);
+  const got = v.value;
+  if (typeof got !== "number" || got < 1 || got > high)
+    problems.push(
+      `${key}: deleted (acknowledged) but reads ${JSON.stringify(got)}` +
+        ` (only op ids never acknowledged may survive it: ${unordered.length ? unordered.map((o) => o.opId).join(", ") : "none"})`,
+    );
 }
 
 /** One entry per op id: any attempt acknowledged counts for all of them. */
