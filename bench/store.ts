@@ -35,7 +35,7 @@ const keyspace = Number(values.keys);
 const protocol = values.http ? "http" : "binary";
 const value = "x".repeat(100);
 const only = new Set(values.only.split(","));
-const redisHost = "127.170.9.1";
+const redisHost = "127.185.9.1";
 const redisPort = 6399;
 
 type Row = LoadResult & { cpuMsPerOp: number; marginalCpuMsPerOp: number };
@@ -47,7 +47,7 @@ console.log(
   `bench:store — ${connections} callers, one operation in flight each, ${durationS} s per run; store client: ${protocol}`,
 );
 console.log("starting 3 store nodes (one site), redis-server and two redis replicas…");
-const cluster = new StoreCluster({ sites: [{ name: "bench", octet: 170, lat: 0, lon: 0 }], partitions: 64 });
+const cluster = new StoreCluster({ sites: [{ name: "bench", octet: 185, lat: 0, lon: 0 }], partitions: 64 });
 const redisDir = mkdtempSync(join(tmpdir(), "redshirt-redis-"));
 const rows: Row[] = [];
 const redises: Launched[] = [];

@@ -4,7 +4,7 @@
 // through the links match the planet's distances within 10 %; a cut stops traffic between
 // two sites both ways, over TCP and UDP, while other links carry on, and heal restores it;
 // the admin endpoint refuses requests without the control token.
-// Addresses: 127.172.0.0/16 – 127.175.0.0/16 belong to this file.
+// Addresses: 127.176.0.0/16 – 127.179.0.0/16 belong to this file.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import dgram from "node:dgram";
@@ -36,11 +36,11 @@ writeFileSync(
   `name: wantest
 zone: wan.test.
 sites:
-  - { name: nyc, city: New York, lat: 40.7128, lon: -74.0060, subnet: 127.172.0.0/16, tiers: { store: 1, gateway: 1, dns: 1, app: 0 } }
-  - { name: lon, city: London, lat: 51.5074, lon: -0.1278, subnet: 127.173.0.0/16, tiers: { store: 1, gateway: 1, dns: 1, app: 0 } }
-  - { name: sin, city: Singapore, lat: 1.3521, lon: 103.8198, subnet: 127.174.0.0/16, tiers: { store: 1, gateway: 1, dns: 1, app: 0 } }
+  - { name: nyc, city: New York, lat: 40.7128, lon: -74.0060, subnet: 127.176.0.0/16, tiers: { store: 1, gateway: 1, dns: 1, app: 0 } }
+  - { name: lon, city: London, lat: 51.5074, lon: -0.1278, subnet: 127.177.0.0/16, tiers: { store: 1, gateway: 1, dns: 1, app: 0 } }
+  - { name: sin, city: Singapore, lat: 1.3521, lon: 103.8198, subnet: 127.178.0.0/16, tiers: { store: 1, gateway: 1, dns: 1, app: 0 } }
 clients:
-  - { name: europe, cidr: 10.3.0.0/16, lat: 50.11, lon: 8.68, subnet: 127.175.0.0/16 }
+  - { name: europe, cidr: 10.3.0.0/16, lat: 50.11, lon: 8.68, subnet: 127.179.0.0/16 }
 store: { partitions: 4, rf: 1, dataDir: data }
 wan: { mode: emulated, routeStretch: 1.5, fiberKmPerMs: 200, jitterMs: 1 }
 `,
@@ -57,7 +57,7 @@ const gatewayOf = (site: string): Endpoint => planet.gateways.find((g) => g.site
 const dnsOf = (site: string): Endpoint => planet.dnsServers.find((d) => d.site === site)!;
 /** A dialer's own address in its site (the gateway's), so the target sees who calls. */
 const sourceOf = (from: string): string =>
-  planet.sites.some((s) => s.name === from) ? gatewayOf(from).host : "127.175.1.1";
+  planet.sites.some((s) => s.name === from) ? gatewayOf(from).host : "127.179.1.1";
 
 before(async () => {
   // Stand-ins for every site's gateway (TCP echo) and DNS server (UDP echo).

@@ -1,7 +1,7 @@
 // One link over real sockets: TCP echo round trips of twice the one-way delay (the first
 // paying the handshake), cut and heal over TCP and UDP, the source address kept, a refused
 // target, the bandwidth limit, and the backpressure bound against a reader that stops.
-// Addresses: 127.171.0.0/16 belongs to this file.
+// Addresses: 127.186.0.0/16 belongs to this file.
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import { connect, createServer, type Server, type Socket } from "node:net";
@@ -21,7 +21,7 @@ const sinkPort = 18_002;
 const refusedPort = 18_003;
 const dnsPort = 18_004;
 const target = (port: number, protocol: "tcp" | "udp" = "tcp"): LinkEndpoint => ({
-  host: "127.171.2.1",
+  host: "127.186.2.1",
   port,
   site: "b",
   id: "b-x1",
@@ -37,7 +37,7 @@ const plan = (id: string, octet: number, ports: Array<[number, "tcp" | "udp"]>):
   distanceKm: 0,
   oneWayMs,
   listeners: ports.map(([port, protocol]) => ({
-    listen: { host: `127.171.${octet}.1`, port },
+    listen: { host: `127.186.${octet}.1`, port },
     target: target(port, protocol),
   })),
 });
@@ -76,11 +76,11 @@ before(async () => {
     [sink, sinkPort],
   ] as const) {
     servers.push(server);
-    await new Promise<void>((resolve) => server.listen(port, "127.171.2.1", resolve));
+    await new Promise<void>((resolve) => server.listen(port, "127.186.2.1", resolve));
   }
   udpEcho = dgram.createSocket("udp4");
   udpEcho.on("message", (msg, rinfo) => udpEcho.send(msg, rinfo.port, rinfo.address));
-  await new Promise<void>((resolve) => udpEcho.bind(dnsPort, "127.171.2.1", resolve));
+  await new Promise<void>((resolve) => udpEcho.bind(dnsPort, "127.186.2.1", resolve));
   await link.start();
 });
 
@@ -93,7 +93,7 @@ after(async () => {
 
 function open(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect({ host: "127.171.130.1", port, localAddress: "127.171.1.1", noDelay: true });
+    const s = connect({ host: "127.186.130.1", port, localAddress: "127.186.1.1", noDelay: true });
     s.once("connect", () => resolve(s));
     s.once("error", reject);
   });
@@ -133,7 +133,7 @@ test("wan link - a TCP echo takes twice the one-way delay; the first exchange pa
   try {
     const rtt = await pathRtt(async (i) => (await echoOnce(s, `ping${i}\n`, 2_000)) as number, 2 * oneWayMs);
     assert.ok(rtt >= 2 * oneWayMs - 1 && rtt < 2 * oneWayMs * 1.1, `tcp rtt ${rtt}`);
-    assert.equal(peersSeen.at(-1), "127.171.1.1", "the target sees the dialer's own address");
+    assert.equal(peersSeen.at(-1), "127.186.1.1", "the target sees the dialer's own address");
   } finally {
     s.destroy();
   }
@@ -177,7 +177,7 @@ test("wan link - a refused target resets the dialer's connection one round trip 
 
 test("wan link - UDP datagrams take the round trip, are dropped while cut and flow again after heal", async () => {
   const client = dgram.createSocket("udp4");
-  await new Promise<void>((resolve) => client.bind(0, "127.171.1.2", resolve));
+  await new Promise<void>((resolve) => client.bind(0, "127.186.1.2", resolve));
   const ask = (text: string, boundMs: number) =>
     new Promise<number | "timeout">((resolve) => {
       const started = performance.now();
@@ -192,7 +192,7 @@ test("wan link - UDP datagrams take the round trip, are dropped while cut and fl
         resolve(performance.now() - started);
       };
       client.on("message", onMessage);
-      client.send(text, dnsPort, "127.171.130.1");
+      client.send(text, dnsPort, "127.186.130.1");
     });
   try {
     assert.notEqual(await ask("q0", 2_000), "timeout"); // opens the session on the link
@@ -268,9 +268,9 @@ test("wan link - idle UDP sessions are swept, by the sweep alone", async () => {
   await quiet.start();
   const client = dgram.createSocket("udp4");
   try {
-    await new Promise<void>((resolve) => client.bind(0, "127.171.1.3", resolve));
+    await new Promise<void>((resolve) => client.bind(0, "127.186.1.3", resolve));
     const answered = new Promise<void>((resolve) => client.once("message", () => resolve()));
-    client.send("hello", dnsPort, "127.171.131.1");
+    client.send("hello", dnsPort, "127.186.131.1");
     await answered; // a zero-delay link delivers at once, with no clock advance
     assert.equal(quiet.status().udpSessions, 1);
     clock.advance(udpSessionIdleMs - 1);
