@@ -13,12 +13,14 @@ import { after, before, test } from "node:test";
 import { request } from "undici";
 import {
   callControl,
+  type DnsWeightsAnswer,
   isSiteInstance,
   ownedProcesses,
   planetDataDir,
   type SiteStatus,
   stateFilePath,
   supervisorDir,
+  type WanAnswer,
 } from "../src/cattle/index.ts";
 import { controlBearerToken, type Launched, nodeBin } from "../src/core/index.ts";
 import { createStoreClient } from "../src/store/index.ts";
@@ -243,6 +245,15 @@ test("supervisor - status --json matches the processes", async () => {
     assert.equal(t.desired, planned, `${t.tier} desired`);
     assert.equal(t.ready, s.instances.filter((r) => r.tier === t.tier && r.state === "ready").length);
   }
+  // Beside the supervisors: the site weights each DNS server holds, and the WAN link processes' view.
+  const net = doc as unknown as { dns: DnsWeightsAnswer[]; wan: WanAnswer };
+  assert.deepEqual(
+    net.dns.map((d) => (d.reachable ? d.weights : d.error)),
+    [{ a: 100 }],
+    "the DNS server's weights",
+  );
+  assert.equal(net.wan.emulated, tp.planet.wan.mode !== "direct");
+  if (net.wan.emulated) assert.ok(net.wan.reachable, `the link processes answer: ${JSON.stringify(net.wan)}`);
   const owned = new Set(ownedProcesses(tp.planet, site));
   assert.equal(owned.size, s.instances.length);
   for (const r of s.instances) {

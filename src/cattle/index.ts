@@ -15,8 +15,10 @@ export {
   controlErrors,
   controlRoutes,
   type DeployResult,
+  type DnsWeightsAnswer,
   deploySite,
   describeStep,
+  dnsWeights,
   type EvacuationProgress,
   type EvacuationResult,
   type EvacuationView,
@@ -46,8 +48,10 @@ export {
   stopSite,
   type TierRow,
   type WanAction,
+  type WanAnswer,
   wanChange,
   wanLinks,
+  wanStatus,
 } from "./control/index.ts";
 export { PlanetRunner, type RunnerOptions, startFailuresMax } from "./planet-runner.ts";
 export {

@@ -1,7 +1,15 @@
 // `redshirt status [--planet FILE] [--json]`: asks every site's supervisor for its tiers
 // (desired vs ready) and instances (state, pid, address, age, restarts, back-off). A site
 // whose supervisor does not answer is shown as such, and the exit code is 3 then.
-import { planetStatus, type SiteAnswer, type SiteStatus } from "../cattle/index.ts";
+import {
+  type DnsWeightsAnswer,
+  dnsWeights,
+  planetStatus,
+  type SiteAnswer,
+  type SiteStatus,
+  type WanAnswer,
+  wanStatus,
+} from "../cattle/index.ts";
 import { parseCommandArgs } from "./args.ts";
 import { formatAgeMs, planetControl } from "./control-args.ts";
 import { cliErrors } from "./errors.ts";
@@ -52,13 +60,51 @@ function siteText(s: SiteStatus): string[] {
   return lines;
 }
 
-export function statusText(answers: readonly SiteAnswer[]): string {
+/** DNS weights per server on one line each; servers that agree share a line. */
+function dnsText(dns: readonly DnsWeightsAnswer[]): string[] {
+  if (dns.length === 0) return [];
+  const lines = ["DNS weights (0–100 per site)"];
+  const byView = new Map<string, string[]>();
+  for (const d of dns) {
+    const view = d.reachable
+      ? Object.entries(d.weights)
+          .map(([site, w]) => `${site} ${w}`)
+          .join("  ")
+      : `NOT ANSWERING: ${d.error}`;
+    byView.set(view, [...(byView.get(view) ?? []), d.server]);
+  }
+  for (const [view, servers] of byView) lines.push(`  ${view}   (${servers.join(", ")})`);
+  return lines;
+}
+
+/** The emulated WAN: one line per link, its round trip and whether it is cut or slowed. */
+function wanText(wan: WanAnswer): string[] {
+  if (!wan.emulated) return ["WAN: direct (real network, no emulated links)"];
+  if (!wan.reachable) return [`WAN: link processes NOT ANSWERING  ${wan.code}: ${wan.error}`];
+  const lines = ["WAN links (emulated)"];
+  for (const l of wan.links) {
+    const notes = [l.cut ? "CUT" : "", l.extraDelayMs > 0 ? `slowed +${l.extraDelayMs} ms` : ""].filter(Boolean);
+    lines.push(
+      `  ${`${l.from} → ${l.to}`.padEnd(22)} ${String(l.distanceKm).padStart(6)} km  rtt ${l.rttMs.toFixed(1).padStart(6)} ms${notes.length > 0 ? `  ${notes.join(", ")}` : ""}`,
+    );
+  }
+  return lines;
+}
+
+export function statusText(
+  answers: readonly SiteAnswer[],
+  dns: readonly DnsWeightsAnswer[] = [],
+  wan?: WanAnswer,
+): string {
   const out: string[] = [];
   for (const a of answers) {
     if (a.reachable) out.push(...siteText(a.status));
     else out.push(`${a.site.padEnd(6)} NOT ANSWERING  ${a.code}: ${a.error}`);
     out.push("");
   }
+  const dnsLines = dnsText(dns);
+  if (dnsLines.length > 0) out.push(...dnsLines, "");
+  if (wan) out.push(...wanText(wan), "");
   return out.join("\n");
 }
 
@@ -71,12 +117,12 @@ export async function run(args: string[]): Promise<number> {
     throw cliErrors.create("RS_ERR_CLI_USAGE", `status: takes no arguments (got ${JSON.stringify(positionals[0])})`);
   }
   const ctl = planetControl(values.planet);
-  const answers = await planetStatus(ctl);
+  const [answers, dns, wan] = await Promise.all([planetStatus(ctl), dnsWeights(ctl), wanStatus(ctl)]);
   if (values.json) {
     const sites = answers.map((a) =>
       a.reachable ? { reachable: true, ...a.status } : { site: a.site, reachable: false, code: a.code, error: a.error },
     );
-    process.stdout.write(`${JSON.stringify({ api: 1, planet: ctl.planet.name, sites }, null, 1)}\n`);
-  } else process.stdout.write(statusText(answers));
+    process.stdout.write(`${JSON.stringify({ api: 1, planet: ctl.planet.name, sites, dns, wan }, null, 1)}\n`);
+  } else process.stdout.write(statusText(answers, dns, wan));
   return answers.every((a) => a.reachable) ? 0 : 3;
 }

@@ -34,6 +34,7 @@ export {
   restoreSite,
   servesUsers,
 } from "./evacuate-operations.ts";
+export { type DnsWeightsAnswer, dnsWeights, type WanAnswer, wanStatus } from "./network-operations.ts";
 export {
   deploySite,
   isSiteInstance,
