@@ -163,3 +163,39 @@ test("a brand-new planet - a read issued right at the start, before the nodes co
   assert.equal(c.internalErrors(), 0);
   await c.stopAll();
 });
+
+test("disk loss - a peer that leaves the membership while the rebuilt node pulls from it is not waited for: the node becomes sound once the leave is done", async (t) => {
+  // The default dead-peer bound (600 s) never passes here: only the leave lets the refill end.
+  const c = new SimCluster({ planet: parsePlanet(simPlanetYaml), seed: 53 });
+  await c.startAll();
+  await c.advance(2_000);
+  const everyone = [...c.nodes.keys()];
+  const acked = new Map<string, number>();
+  await increments(c, everyone, 3, acked);
+  await c.advance(3_000);
+
+  await loseDisk(c, "nyc-store1");
+  const rebuilt = () => c.engine("nyc-store1")!.health().incarnation!;
+  for (let i = 0; i < 600 && rebuilt().keysPulled === 0; i++) await c.advance(5);
+  assert.ok(
+    rebuilt().keysPulled > 0 && rebuilt().pulledMs < 0,
+    "the refill is pulling (lon-store3 confirmed the new incarnation)",
+  );
+  // lon-store3 dies in the middle of the refill and is taken out of the membership.
+  c.crash("lon-store3");
+  c.engine("nyc-store2")!.changeMembership({ op: "leave", node: "lon-store3" });
+  let waitedMs = 0;
+  while ((rebuilt().phase !== "sound" || c.engine("nyc-store1")!.membership().changing) && waitedMs < 120_000) {
+    await c.advance(500);
+    waitedMs += 500;
+  }
+  t.diagnostic(`after ${waitedMs} ms: ${JSON.stringify(rebuilt())}`);
+  assert.equal(c.engine("nyc-store1")!.membership().changing, false, "the leave finished");
+  assert.equal(rebuilt().phase, "sound", "the rebuilt node did not wait for the node that left");
+  const alive = everyone.filter((n) => n !== "lon-store3");
+  for (const id of alive) {
+    for (const key of counters) assert.equal(await valueAt(c, id, key), acked.get(key), `${id} ${key}`);
+  }
+  assert.equal(c.internalErrors(), 0);
+  await c.stopAll();
+});
