@@ -146,13 +146,54 @@ function becomeReborn(node: NodeContext): void {
  */
 export function settleNew(node: NodeContext): void {
   const inc = node.incarnation;
-  if (inc.phase !== "new" || inc.heardFrom.size < node.others.length) return;
+  if (inc.phase !== "new" || !everyPeerConfirmed(node)) return;
   node.storage.commit({ meta: [[incarnationPhaseMetaName, "sound"]] });
   inc.phase = "sound";
   inc.pulled = true;
   node.m.refilling.set(0);
   node.log.info("first incarnation of this node id: nothing to refill", { node: node.id, incarnation: inc.id });
   announce(node, { peers: node.others });
+}
+
+/**
+ * Every member peer that is not gone (peer-liveness.ts) confirmed this incarnation since the
+ * process started, and at least one did when there are peers at all (with every peer gone,
+ * nothing says whether this node id had an earlier incarnation). A gone peer holds back
+ * nothing else either; when it comes back it hears the announcement, rewinds its stream to
+ * this node and, if its log was truncated meanwhile, refills it by anti-entropy. Peers that
+ * left (or were replaced) are no longer in `others`; their old confirmations do not count.
+ */
+export function everyPeerConfirmed(node: NodeContext): boolean {
+  const inc = node.incarnation;
+  let heard = 0;
+  for (const peer of node.others) {
+    if (inc.heardFrom.has(peer)) heard++;
+    else if (!node.change.gone.has(peer)) return false;
+  }
+  return heard > 0 || node.others.length === 0;
+}
+
+/**
+ * Whether a node that is not sound may answer a read from its own state: only while the signs
+ * say it is the first incarnation of its node id (a new planet, or a node added), so there is
+ * no history to miss. It is still "new" (no peer knew an earlier incarnation) and either a
+ * sound peer confirmed it (a sound peer that ran beside an earlier incarnation would have said
+ * so), or every other replica of its site is up, confirmed it and is new itself (a planet
+ * whose nodes all start together). A node that is refilling, or new with nobody to vouch for
+ * it, may miss acknowledged writes and refuses (read-path.ts).
+ */
+export function mayAnswerUnsound(node: NodeContext, siteReplicas: readonly string[]): boolean {
+  const inc = node.incarnation;
+  if (inc.phase === "sound" || inc.pulled) return true;
+  if (inc.phase !== "new") return false;
+  for (const peer of inc.heardFrom) {
+    const announcedSound = node.storage.meta(`${peerMetaPrefix}${peer}`) !== undefined && !inc.peersRefilling.has(peer);
+    if (announcedSound && node.others.includes(peer)) return true;
+  }
+  if (node.others.length > 0 && inc.knownBy.size === 0) return false;
+  return siteReplicas.every(
+    (n) => n === node.id || (inc.knownBy.has(n) && node.transport.isUp(n) && inc.peersRefilling.has(n)),
+  );
 }
 
 /** A peer went down: its confirmation held for that connection only. */

@@ -11,6 +11,7 @@ import { storeErrors } from "../errors.ts";
 import { checkKey, checkReachable, checkRunning, defaultTimeoutMs } from "./checks.ts";
 import { tickMs, tokenWaitMs } from "./engine-constants.ts";
 import { forward } from "./forward.ts";
+import { mayAnswerUnsound } from "./incarnation.ts";
 import type { NodeContext, ReplicaResponse } from "./node-context.ts";
 import { levelMet } from "./quorum.ts";
 import { tokenSatisfied } from "./session-token.ts";
@@ -24,9 +25,20 @@ export async function read(node: NodeContext, request: ReadRequest, forwarded: b
     if (forwarded) throw storeErrors.create("RS_ERR_STORE_UNAVAILABLE", "forwarded to a node that is not a replica");
     return (await forward(node, local, "r", request)) as ReadResponse;
   }
-  if (!forwarded && node.incarnation.phase !== "sound" && !node.incarnation.pulled) {
-    const holder = await historyHolder(node, local, request.timeoutMs ?? defaultTimeoutMs(request.consistency));
-    if (holder) return (await forward(node, [holder], "r", request)) as ReadResponse;
+  if (node.incarnation.phase !== "sound" && !node.incarnation.pulled) {
+    if (!forwarded) {
+      const holder = await historyHolder(node, local, request.timeoutMs ?? defaultTimeoutMs(request.consistency));
+      if (holder) return (await forward(node, [holder], "r", request)) as ReadResponse;
+    }
+    // Its own state may miss acknowledged writes (a lost disk not refilled yet): refuse, so
+    // the client asks another node, rather than answer less than was acknowledged.
+    if (!mayAnswerUnsound(node, local)) {
+      throw storeErrors.create(
+        "RS_ERR_STORE_UNAVAILABLE",
+        `node ${node.id} is ${node.incarnation.phase === "new" ? "new (its history is not known yet)" : "refilling after a disk loss"} and no replica of site ${node.site} that holds the history is reachable; nothing was read, try another node`,
+        { detail: { refilling: true, phase: node.incarnation.phase } },
+      );
+    }
   }
   checkReachable(node, partition, request.consistency, false);
   const timeoutMs = request.timeoutMs ?? defaultTimeoutMs(request.consistency);
@@ -112,8 +124,8 @@ export async function read(node: NodeContext, request: ReadRequest, forwarded: b
  * yet: a replica of this site that holds the history answers instead. That is a peer that
  * is up, confirmed this incarnation (its answers reach this node) and is not refilling
  * itself. Right after a start no peer has confirmed yet: waits a little (at most a third of
- * the request's time). Undefined when none is there (on a new planet every node is new and
- * answers for itself).
+ * the request's time) for one, or for the signs of a new planet (mayAnswerUnsound). Undefined when none is there (the read then is refused unless every
+ * sign says this is a new planet, where every node is new and answers for itself).
  */
 async function historyHolder(
   node: NodeContext,
@@ -124,9 +136,10 @@ async function historyHolder(
   const startedMs = node.clock.monoMs();
   for (;;) {
     const holder = local.find((n) => inc.knownBy.has(n) && node.transport.isUp(n) && !inc.peersRefilling.has(n));
-    if (holder || inc.pulled) return holder;
-    const peersAnswered = local.every((n) => n === node.id || inc.knownBy.has(n) || !node.transport.isUp(n));
-    if (peersAnswered || node.clock.monoMs() - startedMs >= timeoutMs / 3) return undefined;
+    if (holder || inc.pulled || mayAnswerUnsound(node, local)) return holder;
+    // A node that knows it lost its history and sees no replica of its site: nothing to wait for.
+    const noneUp = local.every((n) => n === node.id || !node.transport.isUp(n));
+    if ((inc.phase === "refilling" && noneUp) || node.clock.monoMs() - startedMs >= timeoutMs / 3) return undefined;
     await new Promise<void>((resolve) => node.clock.setTimer(tickMs, resolve));
   }
 }

@@ -11,6 +11,8 @@
 // It starts once every peer confirmed the incarnation (so none still truncates entries the
 // new incarnation needs from its log); a transfer whose peer is down or does not answer is
 // tried again from its last page. Only when every transfer is done is the node "sound".
+// Peers that are gone (store.deadPeerAfterS) or no longer members are neither waited for nor
+// pulled from, as long as every partition was pulled from some replica.
 import { decodeState } from "../crdt/crdt.ts";
 import type { KeyRow } from "../storage/storage.ts";
 import type { WireMessage } from "../wire/transport.ts";
@@ -20,7 +22,7 @@ import {
   refillPageKeysMax,
   refillTransfersInflightMax,
 } from "./engine-constants.ts";
-import { announce, incarnationPhaseMetaName } from "./incarnation.ts";
+import { announce, everyPeerConfirmed, incarnationPhaseMetaName } from "./incarnation.ts";
 import type { NodeContext } from "./node-context.ts";
 
 type Transfer = {
@@ -43,7 +45,7 @@ export function refillTick(node: NodeContext): void {
   const inc = node.incarnation;
   if (inc.phase !== "refilling" || node.state !== "running") return;
   if (!node.refill) {
-    if (inc.heardFrom.size < node.others.length) return;
+    if (!everyPeerConfirmed(node)) return;
     node.refill = { transfers: transfersOf(node, "pull"), stage: "pull" };
     inc.refill.startedMs = node.clock.monoMs();
     node.log.info("refill started", { node: node.id, transfers: node.refill.transfers.length });
@@ -53,11 +55,11 @@ export function refillTick(node: NodeContext): void {
   for (const t of job.transfers) if (t.busy) busy++;
   for (const t of job.transfers) {
     if (busy >= refillTransfersInflightMax) break;
-    if (t.done || t.busy || !node.transport.isUp(t.peer)) continue;
+    if (t.done || t.busy || skipped(node, t) || !node.transport.isUp(t.peer)) continue;
     busy++;
     step(node, t);
   }
-  if (!job.transfers.every((t) => t.done)) return;
+  if (!finished(node, job)) return;
   if (job.stage === "pull") {
     inc.pulled = true;
     inc.refill.pulledMs = node.clock.monoMs() - inc.refill.startedMs;
@@ -65,6 +67,33 @@ export function refillTick(node: NodeContext): void {
     return;
   }
   becomeSound(node);
+}
+
+/**
+ * A transfer with a peer that is gone (peer-liveness.ts) or no longer a member is not waited
+ * for: such a peer holds back nothing else either. Whatever it holds that the others lack
+ * reaches this node when it comes back (it hears the announcement, rewinds its stream to this
+ * incarnation, and anti-entropy covers what its log no longer has).
+ */
+function skipped(node: NodeContext, t: Transfer): boolean {
+  return node.change.gone.has(t.peer) || !node.others.includes(t.peer);
+}
+
+/**
+ * Every transfer is done or skipped, and every partition was pulled from at least one replica
+ * (with every other replica of a partition gone there is nothing to refill it from: wait).
+ */
+function finished(node: NodeContext, job: RefillJob): boolean {
+  const pulledFrom = new Set<number>();
+  const wanted = new Set<number>();
+  for (const t of job.transfers) {
+    if (!t.done && !skipped(node, t)) return false;
+    wanted.add(t.partition);
+    if (t.done) pulledFrom.add(t.partition);
+  }
+  if (job.stage === "push") return true;
+  for (const p of wanted) if (!pulledFrom.has(p)) return false;
+  return true;
 }
 
 function transfersOf(node: NodeContext, direction: "pull" | "push"): Transfer[] {
