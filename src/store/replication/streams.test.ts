@@ -1,11 +1,14 @@
 // An ack makes its peer a holder of every waiting write it covers, whatever order the writes
 // began to wait in (commits resolve their waiters in any order) and whatever order acks come.
+// A node that drops batches from a peer that has not confirmed its incarnation yet claims
+// (recv) nothing it did not take.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ManualClock } from "../../core/index.ts";
+import { applyMutation, encodeState } from "../crdt/crdt.ts";
 import type { NodeContext, PendingWrite } from "./node-context.ts";
-import { OutboundStream } from "./outbound-stream.ts";
-import { onAck } from "./streams.ts";
+import { OutboundStream, type RepEntry } from "./outbound-stream.ts";
+import { onAck, onRep } from "./streams.ts";
 
 function context(pending: PendingWrite[]): NodeContext {
   const clock = new ManualClock();
@@ -58,4 +61,60 @@ test("streams - an older ack arriving after a newer one changes nothing", () => 
   onAck(node, "n2", 1);
   assert.deepEqual(settled.sort(), [2, 3]);
   assert.equal(node.out.get("n2")!.acked, 3);
+});
+
+/**
+ * A node in phase "new" (restarted, so nothing is expected from n2 yet) receiving n2's
+ * stream: only what onRep reads. Commits complete at once; sent messages are recorded.
+ */
+function receiver() {
+  const sent: unknown[][] = [];
+  const merged: string[] = [];
+  const node = {
+    id: "n1",
+    incarnation: { phase: "new", knownBy: new Set<string>() },
+    expect: new Map<string, number>(),
+    recv: new Map<string, number>(),
+    hlc: { observe() {} },
+    local: { mergeRemote: (key: string) => merged.push(key), afterNextCommit: (cb: (err?: Error) => void) => cb() },
+    m: { replicated: { inc() {} } },
+    transport: { send: (_to: string, m: unknown[]) => sent.push(m) },
+  } as unknown as NodeContext;
+  return { node, sent, merged };
+}
+
+const entry = (key: string): RepEntry => {
+  const { state } = applyMutation(undefined, { kind: "incr", by: 1 }, { opId: `op-${key}`, h: 1, nowMs: 0 });
+  return [key, 0, encodeState(state)];
+};
+
+test("streams - a batch taken after batches dropped before the peer confirmed this incarnation must continue from the dropped ones: recv claims nothing it skipped", () => {
+  const { node, sent, merged } = receiver();
+  // Sent from the cursor before n2 confirmed this (restarted) node: dropped.
+  onRep(node, "n2", 0, 5, 90, [entry("k")]);
+  node.incarnation.knownBy.add("n2");
+  // A heartbeat n2 sent after confirming, before the "nack 0" of the confirmation reached it.
+  onRep(node, "n2", 5, 5, 100, []);
+  assert.equal(node.recv.get("n2") ?? 0, 0, "recv claims nothing past the dropped entries");
+  assert.deepEqual(sent, [["nack", 0]], "n2 is asked to go back to the dropped batch");
+  // n2 resends from its cursor.
+  onRep(node, "n2", 0, 5, 95, [entry("k")]);
+  assert.deepEqual(merged, ["k"]);
+  assert.equal(node.recv.get("n2"), 95);
+  assert.deepEqual(sent.at(-1), ["ack", 5]);
+  onRep(node, "n2", 5, 5, 100, []);
+  assert.equal(node.recv.get("n2"), 100, "then the stream goes on as usual");
+});
+
+test("streams - batches dropped from old cursors bound only the first batch taken: a stream restarted below them still has its gaps found", () => {
+  const { node, sent } = receiver();
+  // A reborn node: n2's stream came from the old incarnation's cursor, then restarted at 0.
+  onRep(node, "n2", 50, 60, 90, [entry("k")]);
+  node.incarnation.knownBy.add("n2");
+  onRep(node, "n2", 0, 10, 91, [entry("a")]);
+  assert.equal(node.recv.get("n2"), 91);
+  // The batch (10, 20] is lost: the next one is a gap, not taken.
+  onRep(node, "n2", 20, 30, 93, [entry("c")]);
+  assert.equal(node.recv.get("n2"), 91);
+  assert.deepEqual(sent.at(-1), ["nack", 10]);
 });

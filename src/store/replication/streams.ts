@@ -56,6 +56,23 @@ function sameBatch(node: NodeContext, message: WireMessage): WireMessage {
   return message;
 }
 
+/**
+ * Per node, per peer: the first seq of the peer's stream in a batch dropped while nothing was
+ * expected from the peer (it had not confirmed this incarnation). Only for the first batch
+ * taken afterwards: unlike `expect` it does not outlive it (a reborn node's peer restarts its
+ * stream below the old cursors it dropped), nor the connection.
+ */
+const droppedAfter = new WeakMap<NodeContext, Map<string, number>>();
+
+function droppedAfterOf(node: NodeContext): Map<string, number> {
+  let dropped = droppedAfter.get(node);
+  if (!dropped) {
+    dropped = new Map();
+    droppedAfter.set(node, dropped);
+  }
+  return dropped;
+}
+
 export function onRep(
   node: NodeContext,
   from: string,
@@ -67,14 +84,26 @@ export function onRep(
   // A new incarnation: until the peer confirmed it, the peer's stream may come from a cursor
   // the old incarnation acknowledged: not merged, not acknowledged (asked for again then).
   // (A sound one was confirmed by every peer before it became sound: their cursors are its own.)
-  if (node.incarnation.phase !== "sound" && !node.incarnation.knownBy.has(from)) return;
-  const expected = node.expect.get(from);
+  if (node.incarnation.phase !== "sound" && !node.incarnation.knownBy.has(from)) {
+    // Dropped: when nothing is expected from the peer yet (a restart, a new connection), the
+    // stream must still go on from here, not from a later batch (one sent after the peer
+    // confirmed but before the "nack 0" of the confirmation reached it), which would skip
+    // the dropped entries and make recv claim them (a session token satisfied by a replica
+    // that never got the write).
+    if (!node.expect.has(from)) {
+      const dropped = droppedAfterOf(node);
+      dropped.set(from, Math.min(dropped.get(from) ?? after, after));
+    }
+    return;
+  }
+  const expected = node.expect.get(from) ?? droppedAfter.get(node)?.get(from);
   if (expected !== undefined && after > expected) {
     // A batch went missing: ask the sender to go back.
     node.transport.send(from, ["nack", expected]);
     return;
   }
-  node.expect.set(from, Math.max(expected ?? 0, upTo));
+  droppedAfter.get(node)?.delete(from);
+  node.expect.set(from, Math.max(node.expect.get(from) ?? 0, upTo));
   node.hlc.observe(lh);
   for (const [key, partition, payload] of entries) {
     node.local.mergeRemote(key, partition, decodeState(payload), "replicate");
@@ -119,6 +148,7 @@ export function onPeerChange(node: NodeContext, peer: string, up: boolean): void
   stream.reset(node.clock.monoMs());
   if (!up) {
     node.expect.delete(peer);
+    droppedAfter.get(node)?.delete(peer);
     forgetConfirmation(node, peer);
   } else {
     // First on the new connection, so the peer knows who this is before any batch of ours.
