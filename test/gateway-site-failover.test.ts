@@ -53,6 +53,9 @@ test("gateway - a site that loses every instance fails over to the nearest site 
   assert.match(hopped.text, /RS_ERR_TRAFFIC_GATEWAY_NO_BACKEND/);
   const restartAt = performance.now();
   await Promise.all([cluster.startApp("a", 1), cluster.startApp("a", 2)]);
+  // Starting two Node processes takes 1–3 s on a loaded two-core machine; what the gateway
+  // owes is how soon it sends home once an instance listens.
+  const readyAt = performance.now();
   await waitFor(async () => (await health("a")).status === 200, 3_000);
   await sleep(800);
   stop = true;
@@ -74,11 +77,15 @@ test("gateway - a site that loses every instance fails over to the nearest site 
   const home = out.filter((o) => o.startMs > restartAt && siteOf(o) === "a");
   assert.ok(home.length > 0, "traffic came back home");
   const homeAfterMs = Math.min(...home.map((o) => o.endMs)) - restartAt;
-  assert.ok(homeAfterMs < 3000, `home again ${homeAfterMs.toFixed(0)} ms after the restart began`);
+  const homeAfterReadyMs = Math.min(...home.map((o) => o.endMs)) - readyAt;
+  assert.ok(
+    homeAfterReadyMs < 1500,
+    `home again ${homeAfterReadyMs.toFixed(0)} ms after the instances listened (${homeAfterMs.toFixed(0)} ms after the restart began)`,
+  );
   const lastFromB = Math.max(...out.filter((o) => o.startMs > restartAt && siteOf(o) === "b").map((o) => o.startMs));
   t.diagnostic(
     `${out.length} requests, 0 errors; first answer from b ${(firstB - killedAt).toFixed(0)} ms after the kill; ` +
-      `slowest across the failover ${worst.toFixed(0)} ms; home ${homeAfterMs.toFixed(0)} ms after the restart began`,
+      `slowest across the failover ${worst.toFixed(0)} ms; home ${homeAfterMs.toFixed(0)} ms after the restart began, ${homeAfterReadyMs.toFixed(0)} ms after the instances listened`,
   );
   const settled = out.filter((o) => o.startMs > Math.max(lastFromB, restartAt));
   assert.ok(settled.length > 10 && settled.every((o) => siteOf(o) === "a"), "once home, traffic stays home");
