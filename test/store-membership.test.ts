@@ -131,6 +131,37 @@ function startLoad(cluster: StoreCluster, live: string[], lanes: number, perLane
   };
 }
 
+/**
+ * After a change: every acknowledged write reaches every voter of the final record, every
+ * survivor's log drains (nobody waits for a node that left) and no survivor counted an
+ * internal error.
+ */
+async function assertSettled(
+  cluster: StoreCluster,
+  final: MembershipView,
+  acked: readonly Acked[],
+  live: readonly string[],
+): Promise<void> {
+  let missing: string[] = [];
+  const convergedMs = await waitFor(
+    async () => {
+      missing = await missingOnVoters(cluster, final, acked);
+      return missing.length === 0;
+    },
+    30_000,
+    1_000,
+  );
+  assert.ok(convergedMs >= 0, `${missing.length} acknowledged writes missing on voters, e.g. ${missing.slice(0, 8)}`);
+  const truncatedMs = await waitFor(async () => {
+    for (const n of live) if ((await membershipOf(cluster, n))?.logEntries !== 0) return false;
+    return true;
+  }, 20_000);
+  assert.ok(truncatedMs >= 0, "a survivor's log was not truncated");
+  for (const n of live) {
+    assert.equal(await metric(cluster, n, "redshirt_store_internal_errors_total"), 0, `${n} counted internal errors`);
+  }
+}
+
 /** The acknowledged writes some voting replica (per the final record) lacks, as "node:key". */
 async function missingOnVoters(cluster: StoreCluster, view: MembershipView, acked: readonly Acked[]) {
   const record = decodeMembership(
@@ -232,26 +263,10 @@ test("store membership - a node joins and another leaves under load: nothing ack
 
   const final = await membershipOf(cluster, "nyc-store2");
   assert.ok(final && final.epoch === left.epoch && !final.changing);
-  let missing: string[] = [];
-  const convergedMs = await waitFor(
-    async () => {
-      missing = await missingOnVoters(cluster, final, load.acked);
-      return missing.length === 0;
-    },
-    30_000,
-    1_000,
-  );
-  assert.ok(convergedMs >= 0, `${missing.length} acknowledged writes missing on voters, e.g. ${missing.slice(0, 8)}`);
-
-  // The survivors' logs drain to empty: nobody waits for the node that left.
-  const truncatedMs = await waitFor(async () => {
-    for (const n of live) if ((await membershipOf(cluster, n))?.logEntries !== 0) return false;
-    return true;
-  }, 20_000);
-  assert.ok(truncatedMs >= 0, "a survivor's log was not truncated");
+  // Every acked write on every voter; the survivors' logs drain to empty: nobody waits for the node that left.
+  await assertSettled(cluster, final, load.acked, live);
   for (const n of live) {
     assert.ok((await metric(cluster, n, "redshirt_store_log_truncated_seq")) > 0, `${n} truncated nothing`);
-    assert.equal(await metric(cluster, n, "redshirt_store_internal_errors_total"), 0, `${n} counted internal errors`);
   }
 });
 
@@ -343,22 +358,5 @@ test("store membership - a node lost for good is replaced under load, and the ne
   t.diagnostic(`${load.acked.length} writes acknowledged of ${sent} sent (${failed} failed: ${errors})`);
   const final = await membershipOf(cluster, "nyc-store1");
   assert.ok(final);
-  let missing: string[] = [];
-  const convergedMs = await waitFor(
-    async () => {
-      missing = await missingOnVoters(cluster, final, load.acked);
-      return missing.length === 0;
-    },
-    30_000,
-    1_000,
-  );
-  assert.ok(convergedMs >= 0, `${missing.length} acknowledged writes missing on voters, e.g. ${missing.slice(0, 8)}`);
-  const truncatedMs = await waitFor(async () => {
-    for (const n of live) if ((await membershipOf(cluster, n))?.logEntries !== 0) return false;
-    return true;
-  }, 20_000);
-  assert.ok(truncatedMs >= 0, "a survivor's log was not truncated");
-  for (const n of live) {
-    assert.equal(await metric(cluster, n, "redshirt_store_internal_errors_total"), 0, `${n} counted internal errors`);
-  }
+  await assertSettled(cluster, final, load.acked, live);
 });
