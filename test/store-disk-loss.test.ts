@@ -75,16 +75,12 @@ async function waitFor(check: () => Promise<boolean>, withinMs: number, everyMs 
   return (await check().catch(() => false)) ? Date.now() - started : -1;
 }
 
-const sites = [
-  { name: "nyc", octet: 196, lat: 40.71, lon: -74.01 },
-  { name: "lon", octet: 197, lat: 51.51, lon: -0.13 },
-  { name: "sin", octet: 198, lat: 1.35, lon: 103.82 },
-];
-
-test("store disk loss - a whole site SIGKILLed under load, one node back on an empty data dir under its old id: no acknowledged increment, element or register write is missing on any replica of any site", async (t) => {
-  await using cluster = new StoreCluster({ sites, partitions: 64 });
-  // One after the other: on a loaded machine nine processes starting at once can each take
-  // longer than the launcher's readiness wait.
+/**
+ * Starts every node one after the other (on a loaded machine nine processes starting at once
+ * can each take longer than the launcher's readiness wait) and waits until all are connected
+ * and sound first incarnations. Returns the node ids.
+ */
+async function startSettled(cluster: StoreCluster): Promise<string[]> {
   for (const n of cluster.planet.storeNodes) await cluster.start(n.id);
   const everyone = cluster.planet.storeNodes.map((n) => n.id);
   const connected = await waitFor(
@@ -95,6 +91,18 @@ test("store disk loss - a whole site SIGKILLed under load, one node back on an e
     20_000,
   );
   assert.ok(connected >= 0, "the planet did not connect (or its nodes did not settle as first incarnations)");
+  return everyone;
+}
+
+const sites = [
+  { name: "nyc", octet: 196, lat: 40.71, lon: -74.01 },
+  { name: "lon", octet: 197, lat: 51.51, lon: -0.13 },
+  { name: "sin", octet: 198, lat: 1.35, lon: 103.82 },
+];
+
+test("store disk loss - a whole site SIGKILLed under load, one node back on an empty data dir under its old id: no acknowledged increment, element or register write is missing on any replica of any site", async (t) => {
+  await using cluster = new StoreCluster({ sites, partitions: 64 });
+  const everyone = await startSettled(cluster);
   const victim = "nyc-store1";
   const before = await json<Health>(`${cluster.url(victim)}/healthz`);
   // History in every partition, so that anti-entropy alone would need a while to bring a
@@ -240,16 +248,7 @@ test("store disk loss - a whole site SIGKILLed under load, one node back on an e
 
 test("store disk loss - a node rebuilt on an empty data dir refills thousands of keys at disk and network speed, not a partition a second", async (t) => {
   await using cluster = new StoreCluster({ sites, partitions: 64 });
-  for (const n of cluster.planet.storeNodes) await cluster.start(n.id);
-  const everyone = cluster.planet.storeNodes.map((n) => n.id);
-  const connected = await waitFor(
-    async () =>
-      (await Promise.all(everyone.map((n) => json<Health>(`${cluster.url(n)}/healthz`)))).every(
-        (h) => h.peersDown.length === 0 && h.incarnation?.phase === "sound",
-      ),
-    20_000,
-  );
-  assert.ok(connected >= 0, "the planet did not connect");
+  const everyone = await startSettled(cluster);
   const keys = 6_000;
   const writers = ["lon-store1", "sin-store2", "nyc-store3"];
   let next = 0;
