@@ -3,7 +3,7 @@
 // a token) and every emulated WAN link with its delay. A server or link process that does
 // not answer is reported as such, never hides the others.
 import { request } from "undici";
-import { adminPortOf } from "../../traffic/index.ts";
+import { adminPortOf, dnsConstants } from "../../traffic/index.ts";
 import type { LinkStatus } from "../../wan/index.ts";
 import type { PlanetControl } from "./operations.ts";
 import { wanLinks } from "./wan-operations.ts";
@@ -18,7 +18,6 @@ export type WanAnswer =
   | { readonly emulated: true; readonly reachable: true; readonly links: readonly LinkStatus[] }
   | { readonly emulated: true; readonly reachable: false; readonly code: string; readonly error: string };
 
-const weightFull = 100;
 const readTimeoutMsDefault = 2_000;
 
 /** Every DNS server's weights, asked in parallel. */
@@ -34,7 +33,8 @@ export function dnsWeights(ctl: PlanetControl): Promise<DnsWeightsAnswer[]> {
         const body = (await res.body.json()) as { entries?: Record<string, { weight?: number }> };
         if (res.statusCode !== 200) return { server: d.id, reachable: false, error: `HTTP ${res.statusCode}` };
         const weights: Record<string, number> = {};
-        for (const s of ctl.planet.sites) weights[s.name] = body.entries?.[s.name]?.weight ?? weightFull;
+        for (const s of ctl.planet.sites)
+          weights[s.name] = body.entries?.[s.name]?.weight ?? dnsConstants.weightDefault;
         return { server: d.id, reachable: true, weights };
       } catch (err) {
         return { server: d.id, reachable: false, error: (err as Error).message };

@@ -9,6 +9,7 @@ import dnsPacket from "dns-packet";
 import { request } from "undici";
 import { controlBearerToken, type Logger } from "../../core/index.ts";
 import { dialAddress, type NodeInfo, type Planet } from "../../topology/index.ts";
+import { adminPortOf, dnsConstants } from "../../traffic/index.ts";
 import type { SupervisorMetrics } from "../supervisor/metrics.ts";
 
 /** What the DNS servers hold for the site's weight. */
@@ -42,8 +43,6 @@ function unreachable(err: unknown): boolean {
     ].includes(code)
   );
 }
-const dnsAdminPortOffset = 1;
-const weightDefault = 100;
 
 export function dnsSteering(o: {
   readonly planet: Planet;
@@ -66,8 +65,7 @@ export function dnsSteering(o: {
     // The first of each run, then every 50th: a DNS server down for a while must not flood the log.
     if (failuresLogged++ % 50 === 0) log.warn("dns steering call failed", { what, server: server.id, err });
   };
-  const admin = (d: NodeInfo) =>
-    dialAddress(planet, site, { site: d.site, host: d.host, port: d.port + dnsAdminPortOffset });
+  const admin = (d: NodeInfo) => dialAddress(planet, site, { site: d.site, host: d.host, port: adminPortOf(d) });
 
   async function ensureOne(d: NodeInfo, weight: number): Promise<boolean> {
     const a = admin(d);
@@ -75,7 +73,8 @@ export function dnsSteering(o: {
     try {
       const got = await request(base, { headersTimeout: steeringTimeoutMs, bodyTimeout: steeringTimeoutMs });
       const body = (await got.body.json()) as { entries?: Record<string, { weight?: number }> };
-      if (got.statusCode === 200 && (body.entries?.[site]?.weight ?? weightDefault) === weight) return true;
+      if (got.statusCode === 200 && (body.entries?.[site]?.weight ?? dnsConstants.weightDefault) === weight)
+        return true;
       metrics.weightWrites.inc({ server: d.id });
       const put = await request(`${base}/${site}`, {
         method: "PUT",
