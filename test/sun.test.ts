@@ -64,7 +64,8 @@ test("sun - the app tier's desired count and the DNS weight move with the accele
       seen.desired.has(3) &&
       seen.ready.has(3) &&
       seen.weights.has(100) &&
-      seen.weights.has(33)
+      seen.weights.has(33) &&
+      hours.size >= 6
     )
       break;
     await new Promise((r) => setTimeout(r, 200));
