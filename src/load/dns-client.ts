@@ -21,6 +21,8 @@ export type DnsAnswer = {
   readonly server: string;
   /** Whether the answer needed TCP (the UDP answer was truncated). */
   readonly overTcp: boolean;
+  /** The Client Subnet the server echoed (what it located us by), if any. */
+  readonly ecs?: { readonly ip: string; readonly sourcePrefix: number; readonly scopePrefix: number };
 };
 
 export type DnsClientOptions = {
@@ -127,11 +129,19 @@ function queryTcp(
 }
 
 /** The addresses and TTL of a response to our query, or an error saying what was wrong with it. */
-export function readAnswer(
-  reply: Buffer,
-  name: string,
-  id: number,
-): { addresses: string[]; ttlS: number; truncated: boolean } {
+type ReadAnswer = { addresses: string[]; ttlS: number; truncated: boolean; ecs?: DnsAnswer["ecs"] };
+
+function echoedSubnet(p: dnsPacket.DecodedPacket): DnsAnswer["ecs"] {
+  const opt = (p.additionals ?? []).find((a) => a.type === "OPT") as dnsPacket.OptAnswer | undefined;
+  const ecs = opt?.options?.find((o) => o.code === 8) as
+    | { ip?: string; sourcePrefixLength?: number; scopePrefixLength?: number }
+    | undefined;
+  return ecs?.ip === undefined
+    ? undefined
+    : { ip: ecs.ip, sourcePrefix: ecs.sourcePrefixLength ?? 0, scopePrefix: ecs.scopePrefixLength ?? 0 };
+}
+
+export function readAnswer(reply: Buffer, name: string, id: number): ReadAnswer {
   // dns-packet decodes rcode as a name; its types do not declare it.
   const p = dnsPacket.decode(reply) as dnsPacket.DecodedPacket & { rcode?: string };
   if (p.id !== id || p.type !== "response") throw new Error("not the response to our query");
@@ -143,10 +153,12 @@ export function readAnswer(
     (x): x is dnsPacket.StringAnswer => x.type === "A" && x.name.replace(/\.$/, "").toLowerCase() === want,
   );
   if (a.length === 0) throw new Error("no A records");
+  const ecs = echoedSubnet(p);
   return {
     addresses: a.slice(0, dnsAddressesMax).map((x) => x.data),
     ttlS: Math.min(...a.map((x) => x.ttl ?? 0)),
     truncated,
+    ...(ecs ? { ecs } : {}),
   };
 }
 
@@ -186,7 +198,13 @@ export class DnsClient {
             id,
           );
         }
-        return { addresses: answer.addresses, ttlS: answer.ttlS, server: `${server.host}:${server.port}`, overTcp };
+        return {
+          addresses: answer.addresses,
+          ttlS: answer.ttlS,
+          server: `${server.host}:${server.port}`,
+          overTcp,
+          ...(answer.ecs ? { ecs: answer.ecs } : {}),
+        };
       } catch (err) {
         failures.push(`${server.host}:${server.port}: ${(err as Error).message}`);
       }
@@ -210,6 +228,11 @@ export class UserDns {
     this.#client = client;
     this.#clock = clock;
     this.#name = name;
+  }
+
+  /** The answer in use (undefined before the first). */
+  get answer(): DnsAnswer | undefined {
+    return this.#answer;
   }
 
   async addresses(options: { fresh?: boolean } = {}): Promise<readonly string[]> {
