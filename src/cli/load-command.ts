@@ -6,6 +6,7 @@
 // stops new operations, lets those in flight finish, and ends the history as interrupted.
 import { execFileSync } from "node:child_process";
 import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type LoadProgress, type LoadSummary, loadConstants, loadHistoryHeader, runLoad } from "../load/index.ts";
 import { loadPlanet } from "../topology/index.ts";
 import { HistoryWriter } from "../verify/index.ts";

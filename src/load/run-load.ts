@@ -257,10 +257,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
     clock.setTimer(progressIntervalMs, tick);
   };
   if (options.onProgress) clock.setTimer(progressIntervalMs, tick);
+  // The system clock's timers do not hold the process open (unref'd, so a forgotten one
+  // never keeps a server from exiting); a run in progress must, so this one does.
+  const holdOpen = setInterval(() => {}, progressIntervalMs);
   try {
     await Promise.all(clients.flatMap((_, r) => Array.from({ length: options.usersPerRegion }, (_, u) => user(r, u))));
   } finally {
     ticking = false;
+    clearInterval(holdOpen);
   }
   if (writeFailure) throw writeFailure;
   const t = totals();
