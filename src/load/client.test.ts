@@ -182,7 +182,11 @@ test("load client - a failed connection is followed by the next address the DNS 
   assert.equal(record.outcome.result, "ok");
   assert.equal(record.attempts, 2);
   assert.deepEqual(record.served, { site: "lon", instance: `app-at-${gw2.host}` });
-  assert.deepEqual(record.saw, { sessionUser: "next-address-user", cart: { apple: 2 } });
+  assert.deepEqual(
+    record.saw,
+    { sessionUser: "next-address-user" },
+    "a mutation's answer shows the cart after it: recorded for reads only",
+  );
   assert.equal(stats.nextAddress, 1);
   assert.deepEqual(
     seen.get(gw2.host)!.map((s) => s.key),

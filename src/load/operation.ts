@@ -134,9 +134,14 @@ function sawOf(
   if (!ok) return { saw: undefined, seen: { ok, status: answer.status } };
   const saw: { -readonly [K in keyof Saw]: Saw[K] } = {};
   if (action.kind !== "page" && action.kind !== "logout" && body.user !== undefined) saw.sessionUser = body.user;
-  if (body.cart && typeof body.cart === "object") {
-    saw.cart = Object.fromEntries(Object.entries(body.cart).filter(([, q]) => typeof q === "number" && q > 0));
-  }
+  const cart =
+    body.cart && typeof body.cart === "object"
+      ? Object.fromEntries(Object.entries(body.cart).filter(([, q]) => typeof q === "number" && q > 0))
+      : undefined;
+  // The checker (src/verify) checks what an op saw against the state before the op is
+  // applied: that is a read's view. A mutation's answer shows the cart after it, so it is
+  // recorded for reads only; the user still believes what any answer showed.
+  if (action.kind === "cart.read" && cart) saw.cart = cart;
   if (action.kind === "checkout" && body.order?.id) saw.orderId = body.order.id;
   if (action.kind === "orders.read" && Array.isArray(body.orders)) {
     saw.orders = body.orders.map((o) => ({
@@ -148,7 +153,7 @@ function sawOf(
     ok,
     status: answer.status,
     ...(saw.sessionUser !== undefined ? { sessionUser: saw.sessionUser } : {}),
-    ...(saw.cart ? { cart: saw.cart } : {}),
+    ...(cart ? { cart } : {}),
     ...(action.request.path === "/api/catalogue" && Array.isArray(body.items) ? { catalogue: body.items } : {}),
   };
   const session = action.kind === "login" && typeof body.session === "string" ? body.session : undefined;
