@@ -77,9 +77,11 @@ export function parseLoadArgs(args: string[]): LoadCommand {
   };
 }
 
+/** The commit of the code that runs (the evidence names it), or "unknown" outside a git checkout. */
 export function gitCommit(): string {
   try {
     return execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      cwd: fileURLToPath(new URL(".", import.meta.url)),
       encoding: "utf8",
       stdio: ["ignore", "pipe", "ignore"],
     }).trim();
