@@ -2,7 +2,8 @@
 // examples/shop (real supervisor, store, gateway, GSLB DNS and WAN link processes), users
 // in two client regions resolving the service through the DNS with their region's client
 // subnet and shopping over their region's emulated access link for ~10 s, every op in a
-// history that `redshirt check` judges: no anomaly, hundreds of ops, every region served.
+// history that `redshirt check` judges: no anomaly, hundreds of ops, every region served;
+// then `redshirt proof` on the same running planet leaves evidence that re-checks.
 // Addresses: 127.109.0.0/16, 127.112.0.0/16 and 127.113.0.0/16 belong to this file.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -111,4 +112,28 @@ test("load - users in every region shop through the GSLB DNS and their access li
   const p50 = (r: string) => report.latency.byRegion[r].p50Ms;
   assert.ok(p50("us-east") > p50("europe") + 40, `p50 europe ${p50("europe")} us-east ${p50("us-east")}`);
   assert.ok(readFileSync(historyFile, "utf8").includes('"type":"end"'));
+});
+
+test("proof - on the running planet: users, the check, an evidence folder that re-checks to the same verdict; no faults is not proven", async () => {
+  const evidence = join(dir, "evidence");
+  const proof = await cli(
+    ["proof", "--planet", planetFile, "--duration", "3s", "--users", "2", "--seed", "11", "--out", evidence, "--json"],
+    60_000,
+  );
+  assert.match(proof.stderr, /proof: using the running planet loadtest/, "the planet was up: used, not started again");
+  const report = JSON.parse(proof.stdout) as CheckReport;
+  assert.equal(proof.code, 3, proof.stderr);
+  assert.equal(report.verdict, "not proven");
+  assert.deepEqual(report.anomalies, []);
+  assert.ok(
+    report.reasons.some((r) => /0 faults/.test(r)),
+    report.reasons.join("; "),
+  );
+  assert.ok(report.history.ops > 20);
+  const again = await cli(["proof", "--recheck", evidence, "--json"], 60_000);
+  assert.equal(again.code, 3);
+  assert.deepEqual(JSON.parse(again.stdout), report, "the evidence folder re-checks to the same report");
+  const run = JSON.parse(readFileSync(join(evidence, "run.json"), "utf8")) as { seed: number; startedPlanet: boolean };
+  assert.deepEqual({ seed: run.seed, startedPlanet: run.startedPlanet }, { seed: 11, startedPlanet: false });
+  assert.ok(readFileSync(join(evidence, "planet.yaml"), "utf8").includes("name: loadtest"));
 });
