@@ -49,7 +49,9 @@ function sessionIdOf(jar: CookieJar): string | undefined {
 }
 
 async function send(ctx: UserContext, address: string, action: Action, key: string | undefined): Promise<Answer> {
-  const headers: Record<string, string> = { host: ctx.host, accept: "application/json" };
+  // A browser asks for pages as HTML and the shop's JSON API as JSON.
+  const accept = action.request.path.startsWith("/api/") ? "application/json" : "text/html";
+  const headers: Record<string, string> = { host: ctx.host, accept };
   const cookie = ctx.jar.header();
   if (cookie) headers.cookie = cookie;
   if (key) headers["idempotency-key"] = key;
@@ -81,6 +83,8 @@ async function send(ctx: UserContext, address: string, action: Action, key: stri
   ctx.jar.store(res.headers["set-cookie"]);
   let json: unknown;
   if (String(res.headers["content-type"] ?? "").includes("json")) {
+    // A body that says JSON but is not stays undefined: the op then shows nothing it saw,
+    // and an error answer is judged by its status alone (as a browser would).
     try {
       json = JSON.parse(text);
     } catch {
