@@ -56,7 +56,8 @@ class Shopper {
       headersTimeout: 15_000,
     });
     const text = await res.body.text();
-    if (process.env.SHOP_TEST_TRACE) console.log(`${method} ${path} ${res.statusCode} ${Math.round(performance.now() - t0)} ms`);
+    if (process.env.SHOP_TEST_TRACE)
+      console.log(`${method} ${path} ${res.statusCode} ${Math.round(performance.now() - t0)} ms`);
     const set = res.headers["set-cookie"];
     const first = Array.isArray(set) ? set[0] : set;
     if (first) this.cookie = first.split(";")[0];
