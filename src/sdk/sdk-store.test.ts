@@ -127,17 +127,25 @@ test("sdk idempotency - a retried mutation runs once and answers the same status
   const keepFailures = new Counter("keep", "keep failures");
   const idem = createIdempotency({ ttlS: 600, replays, keepFailures });
   let runs = 0;
+  // The handler writes through the request's view, as an app's handler does.
+  let view = storeA.withSession(undefined);
   const handler = async (run: { opId(part: string): string }) => {
     runs++;
-    const total = await storeA.incr("idem-test:count", 5, { opId: run.opId("incr") });
+    const total = await view.incr("idem-test:count", 5, { opId: run.opId("incr") });
     return { status: 200, body: { total, z: 1, a: 2 } };
   };
-  const first = await idem.run(storeA.withSession(undefined), "user:u", "key-1", handler);
-  const again = await idem.run(storeB.withSession(storeA.session), "user:u", "key-1", handler);
+  const first = await idem.run(view, "user:u", "key-1", handler);
+  view = storeB.withSession(view.session);
+  const again = await idem.run(view, "user:u", "key-1", handler);
   assert.equal(runs, 1, "the retry answered from the kept answer");
   assert.equal(again.replayed, true);
   assert.equal(JSON.stringify(again.body), JSON.stringify(first.body), "the same body, byte for byte");
   assert.equal(replays.get(), 1);
+  // A replay gives the request the first run's session token: the user's next read sees its writes.
+  view = storeB.withSession(undefined);
+  await idem.run(view, "user:u", "key-1", handler);
+  assert.ok(view.session, "the kept token was merged into the replaying request's");
+  assert.equal(runs, 1);
   // The same key from another user is another mutation.
   const other = await idem.run(storeA.withSession(undefined), "user:v", "key-1", handler);
   assert.equal((other.body as { total: number }).total, 10);
