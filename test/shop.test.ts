@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { request } from "undici";
-import type { Launched } from "../src/core/index.ts";
+import { type Launched, launch, nodeBin } from "../src/core/index.ts";
 import { cleanup, startSupervisor, status, type TestPlanet, waitStatus, writePlanet } from "./support/supervised.ts";
 
 const tp: TestPlanet = writePlanet(
@@ -221,6 +221,47 @@ test("shop - the HTML pages work without JavaScript: forms post and redirect, a 
   assert.deepEqual(await form("/checkout", { _idem: "f-3" }), { status: 303, location: "/orders" });
   assert.match((await page("/orders")).text, /2 × Pear/);
   assert.match((await page("/cart")).text, /Your cart is empty/);
+});
+
+test("shop - the SDK works from Hono too: examples/hono-cart keeps a session in the store and applies a retried add once", async () => {
+  const entry = new URL("../examples/hono-cart/server.ts", import.meta.url).pathname;
+  const hono = await launch({
+    name: "hono-cart",
+    command: nodeBin,
+    args: [entry],
+    env: { ...process.env, REDSHIRT_PLANET: tp.planetFile, REDSHIRT_SITE: "x", HOST: "127.102.9.1", PORT: "0" },
+    isReady: (line) => (line.includes('"event":"ready"') ? JSON.parse(line).url : undefined),
+    readyTimeoutMs: 60_000,
+  });
+  try {
+    const url = String(hono.ready);
+    let cookie = "";
+    const call = async (method: string, path: string, body?: unknown, key?: string) => {
+      const res = await request(`${url}${path.slice(1)}`, {
+        method: method as "GET",
+        headers: { cookie, "content-type": "application/json", ...(key ? { "idempotency-key": key } : {}) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const set = res.headers["set-cookie"];
+      if (set) cookie = (Array.isArray(set) ? set[0] : set).split(";")[0];
+      return { status: res.statusCode, body: await res.body.json(), instance: res.headers["x-served-instance"] };
+    };
+    assert.equal((await call("GET", "/cart")).status, 401);
+    const login = await call("POST", "/login", { user: "hono-1" });
+    assert.equal(login.status, 200);
+    assert.match(cookie, /^hono_session=[A-Za-z0-9_-]+\./);
+    assert.deepEqual((await call("POST", "/cart", { item: "apple", quantity: 2 }, "h-1")).body, { apple: 2 });
+    assert.deepEqual(
+      (await call("POST", "/cart", { item: "apple", quantity: 2 }, "h-1")).body,
+      { apple: 2 },
+      "retried: once",
+    );
+    const read = await call("GET", "/cart");
+    assert.deepEqual(read.body, { apple: 2 });
+    assert.match(String(read.instance), /^x-app-/);
+  } finally {
+    await hono.stop();
+  }
 });
 
 test("shop - no instance counted a server error", async () => {

@@ -7,11 +7,13 @@
 // carrying the cookie's token; after the request the view's token has advanced and the app
 // sends it back in a fresh cookie (`sessionCookie`).
 import { createHash, randomBytes } from "node:crypto";
-import type { IncomingMessage } from "node:http";
 import type { Counter } from "../core/index.ts";
 import { mergeEncodedSessionTokens, type StoreClient, type StoreWriteOptions } from "../store/index.ts";
 import { sessionCookieName, sessionIdChars, sessionKeyPrefix, sessionTtlSDefault } from "./constants.ts";
 import { parseCookies } from "./http-kit.ts";
+
+/** What a request must show to resolve its session: a node:http IncomingMessage, or `{ headers: { cookie } }` from any framework. */
+export type CookieCarrier = { readonly headers: { readonly cookie?: string | undefined } };
 
 export type SessionRecord = { readonly user: string; readonly createdAtIso: string };
 
@@ -41,7 +43,7 @@ export type SessionsInit = {
 
 export type Sessions = {
   /** Reads the cookie, makes the request's store view and resolves the session's user in the store. */
-  resolve(req: IncomingMessage): Promise<RequestSession>;
+  resolve(req: CookieCarrier): Promise<RequestSession>;
   /**
    * Creates a session for `user`. Given an opId (e.g. from an Idempotency-Key), the session id
    * is derived from it, so a retried login makes the same session once.
@@ -66,7 +68,7 @@ export function createSessions(init: SessionsInit): Sessions {
   const name = init.cookieName ?? sessionCookieName;
   const attributes = `Path=/; HttpOnly; SameSite=Lax${init.secure ? "; Secure" : ""}`;
 
-  function fromCookie(req: IncomingMessage): { id: string | undefined; token: string | undefined } {
+  function fromCookie(req: CookieCarrier): { id: string | undefined; token: string | undefined } {
     const raw = parseCookies(req.headers.cookie).get(name);
     if (!raw) return { id: undefined, token: undefined };
     const dot = raw.indexOf(".");
