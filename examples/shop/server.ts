@@ -58,6 +58,10 @@ const idempotency = createIdempotency({ ttlS: planet.store.dedupWindowS, writeOp
 const deps: ShopDeps = { idempotency, writeOptions, login: sessions.login, logout: sessions.logout, log };
 let instance: Instance | undefined;
 
+function anonymous(): RequestSession {
+  return { store, id: undefined, user: undefined, tokenIn: undefined };
+}
+
 function served(): Record<string, string> {
   return { [servedHeaderNames.site]: site!, [servedHeaderNames.instance]: instance?.id ?? "starting" };
 }
@@ -103,7 +107,8 @@ async function api(req: IncomingMessage, res: ServerResponse, path: string): Pro
   try {
     const key = idempotencyKeyOf(req.headers["idempotency-key"]);
     const body = req.method === "GET" || req.method === "HEAD" ? undefined : await parseBody(req);
-    session = await sessions.resolve(req);
+    // The catalogue needs no session: it answers even when the store cannot.
+    session = path === "/api/catalogue" ? anonymous() : await sessions.resolve(req);
     apiReq = { method: req.method ?? "GET", path, session, key, body };
     answer = await handleApi(apiReq, deps);
   } catch (err) {

@@ -5,12 +5,13 @@
 // a's node comes back the two applications merge, and the change counts once.
 // Addresses: 127.100.0.0/16 and 127.101.0.0/16 belong to this file.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { after, before, test } from "node:test";
 import { sleep, waitFor } from "../../test/support/gateway-cluster.ts";
 import { StoreCluster } from "../../test/support/store-cluster.ts";
 import { Counter, RedshirtError } from "../core/index.ts";
-import { createStoreClient, type StoreClient } from "../store/index.ts";
+import { createStoreClient, encodeSessionToken, type StoreClient } from "../store/index.ts";
 import { countsMap } from "./counts-map.ts";
 import { createIdempotency, idempotencyBase, idempotencyKeyOf } from "./idempotency.ts";
 import { createSessions } from "./session.ts";
@@ -103,6 +104,13 @@ test("sdk sessions - a login in one site resolves in the other with the cookie a
   const mangled = await inA.resolve(requestWith(`rs_session=${id}.not*a*token`));
   assert.equal(mangled.tokenIn, undefined, "a malformed token is dropped");
   assert.equal(badTokens.get(), 1, "and counted");
+  // A token of another planet's store (well formed, signed with another secret): the session
+  // still resolves without it, instead of every request being refused until the cookie goes.
+  const again = await inA.login(login.store, "vu-2");
+  const foreign = encodeSessionToken({ "a-store1": 1 }, randomBytes(32));
+  const resolved = await inA.resolve(requestWith(`rs_session=${again}.${foreign}`));
+  assert.equal(resolved.user, "vu-2");
+  assert.equal(badTokens.get(), 2, "and counted");
 });
 
 test("sdk store views - each view keeps its own session token and shares the client's connections", async () => {

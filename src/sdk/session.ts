@@ -7,8 +7,13 @@
 // carrying the cookie's token; after the request the view's token has advanced and the app
 // sends it back in a fresh cookie (`sessionCookie`).
 import { createHash, randomBytes } from "node:crypto";
-import type { Counter } from "../core/index.ts";
-import { mergeEncodedSessionTokens, type StoreClient, type StoreWriteOptions } from "../store/index.ts";
+import { type Counter, isRedshirtError } from "../core/index.ts";
+import {
+  mergeEncodedSessionTokens,
+  type ReadResult,
+  type StoreClient,
+  type StoreWriteOptions,
+} from "../store/index.ts";
 import { sessionCookieName, sessionIdChars, sessionKeyPrefix, sessionTtlSDefault } from "./constants.ts";
 import { parseCookies } from "./http-kit.ts";
 
@@ -35,7 +40,7 @@ export type SessionsInit = {
   readonly cookieName?: string;
   /** Mark cookies `Secure` (behind TLS). */
   readonly secure?: boolean;
-  /** Counted when a cookie's token is malformed (it is dropped; the session still resolves). */
+  /** Counted when a cookie's token is malformed or refused by the store (it is dropped; the session still resolves). */
   readonly badTokens?: Counter;
   /** Options of the session's writes (e.g. consistency "global" so a site loss keeps them). */
   readonly writeOptions?: StoreWriteOptions;
@@ -90,9 +95,20 @@ export function createSessions(init: SessionsInit): Sessions {
     ttlS,
     async resolve(req) {
       const { id, token } = fromCookie(req);
-      const store = init.store.withSession(token);
+      let store = init.store.withSession(token);
       if (id === undefined) return { store, id: undefined, user: undefined, tokenIn: token };
-      const got = await store.get(`${sessionKeyPrefix}${id}`);
+      let got: ReadResult;
+      try {
+        got = await store.get(`${sessionKeyPrefix}${id}`);
+      } catch (err) {
+        if (!isRedshirtError(err, "RS_ERR_STORE_BAD_SESSION")) throw err;
+        // Well formed but not signed by this planet's store (a planet made anew, a replaced
+        // secret): without it the browser would be refused on every request until its cookie
+        // went. Read without it; the answer's cookie replaces it.
+        init.badTokens?.inc();
+        store = init.store.withSession(undefined);
+        got = await store.get(`${sessionKeyPrefix}${id}`);
+      }
       const record = got.exists ? (got.value as Partial<SessionRecord> | null) : undefined;
       const user = typeof record?.user === "string" ? record.user : undefined;
       return { store, id, user, tokenIn: token };
