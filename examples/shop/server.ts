@@ -139,11 +139,11 @@ async function page(req: IncomingMessage, res: ServerResponse, path: string): Pr
     if (req.method === "GET" || req.method === "HEAD") {
       if (path === "/") return html(200, cataloguePage(ctx));
       if (path === "/login") return html(200, loginPage(ctx));
+      if (path !== "/cart" && path !== "/orders") return html(404, errorPage(ctx, 404, `no page ${path}`));
       if (!session.user) return html(303, "", { location: "/login" });
       if (path === "/cart")
         return html(200, cartPage(ctx, (await cartOf(session.user, deps).read(session.store)).counts));
-      if (path === "/orders") return html(200, ordersPage(ctx, await readOrders(session.store, session.user)));
-      return html(404, errorPage(ctx, 404, `no page ${path}`));
+      return html(200, ordersPage(ctx, await readOrders(session.store, session.user)));
     }
     if (req.method !== "POST") return html(405, errorPage(ctx, 405, `${req.method} ${path}: use GET or a form`));
     const form = ((await parseBody(req)) ?? {}) as Record<string, string>;
