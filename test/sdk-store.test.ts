@@ -2,19 +2,19 @@
 // site, real processes, TCP). The retry tests make the case a failover makes: the first
 // attempt is acknowledged by site a's node while site b's node is down, a's node dies, and
 // the retry (same op ids) is applied by b's node, which never saw the first attempt; when
-// a's node comes back the two applications merge, and the change counts once.
+// a's node comes back the two applications merge, and the change counts once. The shop's
+// checkout (examples/shop/api.ts, called directly) goes through the same case.
 // Addresses: 127.100.0.0/16 and 127.101.0.0/16 belong to this file.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { after, before, test } from "node:test";
-import { sleep, waitFor } from "../../test/support/gateway-cluster.ts";
-import { StoreCluster } from "../../test/support/store-cluster.ts";
-import { Counter, RedshirtError } from "../core/index.ts";
-import { createStoreClient, encodeSessionToken, type StoreClient } from "../store/index.ts";
-import { countsMap } from "./counts-map.ts";
-import { createIdempotency, idempotencyBase, idempotencyKeyOf } from "./idempotency.ts";
-import { createSessions } from "./session.ts";
+import { handleApi, type ShopDeps } from "../examples/shop/api.ts";
+import { Counter, createLogger, RedshirtError } from "../src/core/index.ts";
+import { countsMap, createIdempotency, createSessions, idempotencyBase, idempotencyKeyOf } from "../src/sdk/index.ts";
+import { createStoreClient, encodeSessionToken, type StoreClient } from "../src/store/index.ts";
+import { sleep, waitFor } from "./support/gateway-cluster.ts";
+import { StoreCluster } from "./support/store-cluster.ts";
 
 const cluster = new StoreCluster({
   sites: [
@@ -238,4 +238,48 @@ test("sdk countsMap - a set retried in the other site, then more adds there, cou
   assert.deepEqual((await cart.add(there, "apple", 2, "rs-4")).counts, { apple: 3, pear: 1 });
   await cluster.start("a-store1");
   await converged("cart:retry-set", { apple: 3, pear: 1 });
+});
+
+test("shop checkout - retried in the other site, on a node that never saw the first attempt, makes one order", async () => {
+  const deps: ShopDeps = {
+    idempotency: createIdempotency({ ttlS: 600, writeOptions: one }),
+    writeOptions: one,
+    login: async () => "unused",
+    logout: async () => {},
+    log: createLogger({ test: "checkout" }, { level: "error" }),
+  };
+  const as = (view: StoreClient) => ({ store: view, id: "s-1", user: "vu-c", tokenIn: undefined });
+  const call = (view: StoreClient, method: string, path: string, key: string, body?: unknown) =>
+    handleApi({ method, path, session: as(view), key, body }, deps);
+  const user = storeB.withSession(undefined);
+  await call(user, "POST", "/api/cart/items", "c-add", { item: "apple", quantity: 2 });
+  await converged("cart:vu-c", { apple: 2 });
+  const cookieToken = user.session;
+  let first: unknown;
+  await onlyAHeardIt(async () => {
+    first = (await call(storeA.withSession(cookieToken), "POST", "/api/checkout", "c-co")).body;
+  });
+  const there = storeB.withSession(cookieToken);
+  assert.deepEqual((await countsMap("cart:vu-c").read(there)).counts, { apple: 2 }, "b's node never saw it");
+  const retried = (await call(there, "POST", "/api/checkout", "c-co")).body as { order: { id: string; items: object } };
+  const placed = (first as { order: { id: string; items: object } }).order;
+  assert.equal(retried.order.id, placed.id, "the order id comes from the key");
+  assert.deepEqual(retried.order.items, placed.items);
+  await cluster.start("a-store1");
+  await converged("cart:vu-c", {});
+  const ms = await waitFor(
+    async () => {
+      const seen = await Promise.all(
+        [storeA, storeB].map(async (s) => (await s.withSession(undefined).get("orders:vu-c")).value as object),
+      );
+      return seen.every((o) => o && Object.keys(o).length === 1);
+    },
+    20_000,
+    100,
+  );
+  assert.ok(ms >= 0, "both nodes hold the orders map");
+  for (const s of [storeA, storeB]) {
+    const orders = (await s.withSession(undefined).get("orders:vu-c")).value as Record<string, unknown>;
+    assert.deepEqual(Object.keys(orders), [placed.id], "one order, on every node");
+  }
 });
