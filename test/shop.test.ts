@@ -154,7 +154,11 @@ test("shop - a mutation retried after the instance that served it is SIGKILLed a
   const first = await s.call("x", "POST", "/api/cart/items", add, "k-add");
   assert.equal(first.status, 200, first.text);
   await killInstance("x", first.instance);
+  const killedAt = performance.now();
   const again = await retryElsewhere(s, "x", first.instance, "POST", "/api/cart/items", add, "k-add");
+  console.log(
+    `measured: the add retried after SIGKILL of ${first.instance} answered by ${again.instance} ${Math.round(performance.now() - killedAt)} ms after the kill`,
+  );
   assert.equal(again.status, first.status);
   assert.equal(again.text, first.text, "the same body, byte for byte");
   const inY = await s.call("y", "POST", "/api/cart/items", add, "k-add");
