@@ -23,7 +23,7 @@ import { type Launched, launch, loadPlanetSecret, nodeBin } from "../src/core/in
 import { loadPlanet } from "../src/topology/index.ts";
 import { dig } from "./support/dig.ts";
 import { buildLab, cutSite, execIn, healSite, killNamespace, netnsUnavailable, removeStale } from "./support/netns.ts";
-import { cliMain } from "./support/supervised.ts";
+import { cliMain, helloApp } from "./support/supervised.ts";
 
 const prefix = "rsnt";
 const subnets = ["10.81.0.0/16", "10.82.0.0/16", "10.83.0.0/16"];
@@ -78,7 +78,20 @@ test("up --site in one network namespace per site: each site serves, the store r
         launch({
           name: `up --site ${s.name}`,
           command: "ip",
-          args: ["netns", "exec", nsOf.get(s.name)!, nodeBin, cliMain, "up", "--planet", planetFile, "--site", s.name],
+          args: [
+            "netns",
+            "exec",
+            nsOf.get(s.name)!,
+            nodeBin,
+            cliMain,
+            "up",
+            "--planet",
+            planetFile,
+            "--site",
+            s.name,
+            "--app",
+            helloApp,
+          ],
           isReady: (line) => line.includes("is up"),
           readyTimeoutMs: 150_000, // 15–30 s here; a shared machine at load 40 needs far more
         }).then((u) => {

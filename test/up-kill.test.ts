@@ -9,7 +9,7 @@ import { request } from "undici";
 import { ownedProcesses, planetStatus, type SiteStatus } from "../src/cattle/index.ts";
 import { type Launched, launch, nodeBin } from "../src/core/index.ts";
 import { descendantPids, isAlive } from "./support/processes.ts";
-import { cleanup, cliMain, type TestPlanet, writePlanet } from "./support/supervised.ts";
+import { cleanup, cliMain, helloApp, type TestPlanet, writePlanet } from "./support/supervised.ts";
 
 const tp: TestPlanet = writePlanet(
   "redshirt-upkill-",
@@ -33,7 +33,7 @@ function startUp(): Promise<Launched> {
   return launch({
     name: "redshirt up",
     command: nodeBin,
-    args: [cliMain, "up", "--planet", tp.planetFile],
+    args: [cliMain, "up", "--planet", tp.planetFile, "--app", helloApp],
     isReady: (line) => line.includes("is up"),
     readyTimeoutMs: 90_000,
   }).then((u) => {

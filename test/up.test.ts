@@ -19,6 +19,8 @@ import { loadPlanet, type Planet, sitesByDistance } from "../src/topology/index.
 import { childPids, descendantPids, isAlive } from "./support/processes.ts";
 
 const cliMain = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+// This file reads the hello app's JSON answer to `/` (the default app is the shop).
+const helloApp = fileURLToPath(new URL("../examples/hello/server.ts", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "redshirt-up-"));
 const planetFile = join(dir, "planet.yaml");
 writeFileSync(
@@ -47,7 +49,7 @@ before(async () => {
   up = await launch({
     name: "redshirt up",
     command: nodeBin,
-    args: [cliMain, "up", "--planet", planetFile],
+    args: [cliMain, "up", "--planet", planetFile, "--app", helloApp],
     isReady: (line) => line.includes("is up"),
     readyTimeoutMs: 60_000,
   });
@@ -148,7 +150,10 @@ test("up - dig against any site's DNS answers with the nearest site first for ea
 });
 
 test("up - a second up while one runs says so and exits non-zero", () => {
-  const second = spawnSync(nodeBin, [cliMain, "up", "--planet", planetFile], { encoding: "utf8", timeout: 20_000 });
+  const second = spawnSync(nodeBin, [cliMain, "up", "--planet", planetFile, "--app", helloApp], {
+    encoding: "utf8",
+    timeout: 20_000,
+  });
   assert.notEqual(second.status, 0);
   assert.match(second.stderr, /RS_ERR_CLI_ALREADY_UP/);
 });

@@ -31,3 +31,20 @@ assert(
   "a gateway polls the registry at least twice during the drain notice",
 );
 assert(drainTimeoutMsDefault >= drainNoticeMsDefault, "requests get longer to finish than the notice");
+
+/** The largest request body an SDK handler reads (a cart change or a login is well under 1 KiB). */
+export const bodyBytesMax = 64 * 1024;
+/** The cookie that carries `<sessionId>.<storeSessionToken>`. */
+export const sessionCookieName = "rs_session";
+/** How long a session lives in the store without a new login. */
+export const sessionTtlSDefault = 86_400;
+/** Key prefix of session records in the store. */
+export const sessionKeyPrefix = "session:";
+/** Key prefix of the answers kept for idempotency keys. */
+export const idempotencyKeyPrefix = "idem:";
+/** An Idempotency-Key is 1..this many of [A-Za-z0-9._:-]. */
+export const idempotencyKeyCharsMax = 128;
+/** A session id: 22 base64url characters of randomness or of a hash of the login's key. */
+export const sessionIdChars = 22;
+/** Distinct quantities a counts map keeps per field (see typed.ts); a field past this is refused. */
+export const countsFieldsMax = 1_000;

@@ -19,6 +19,8 @@ import { type Launched, launch, loadPlanetSecret, nodeBin } from "../../src/core
 import { loadPlanet, type Planet } from "../../src/topology/index.ts";
 
 export const cliMain = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+/** The hello app, for tests that read its JSON answer to `/` (the default app is the shop). */
+export const helloApp = fileURLToPath(new URL("../../examples/hello/server.ts", import.meta.url));
 
 export type TestPlanet = { dir: string; planetFile: string; planet: Planet; ctl: PlanetControl };
 

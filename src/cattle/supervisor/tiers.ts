@@ -26,7 +26,7 @@ export function isTierName(text: string): text is TierName {
 /** The app every site runs: a file run with Node, and the version it reports. */
 export type AppSpec = { readonly entry: string; readonly version: string; readonly readyPath: string };
 
-export const appEntryDefault = `${repoRoot}examples/hello/server.ts`;
+export const appEntryDefault = `${repoRoot}examples/shop/server.ts`;
 export const appVersionDefault = "1";
 export const appReadyPathDefault = "/healthz";
 
