@@ -37,18 +37,19 @@ const connectionsMax = 10_000;
 function dial(host: string, port: number): Promise<net.Socket> {
   return new Promise((done, fail) => {
     const s = net.connect({ host, port });
+    const failed = (err: Error) => {
+      clearTimeout(timer);
+      fail(err);
+    };
     const timer = setTimeout(
       () => s.destroy(new Error(`${host}:${port}: no connection in ${connectTimeoutMs} ms`)),
       connectTimeoutMs,
     );
+    s.once("error", failed);
     s.once("connect", () => {
       clearTimeout(timer);
-      s.removeListener("error", fail);
+      s.removeListener("error", failed);
       done(s);
-    });
-    s.once("error", (err) => {
-      clearTimeout(timer);
-      fail(err);
     });
   });
 }
