@@ -248,9 +248,16 @@ async function shop(page: Page, context: BrowserContext): Promise<void> {
   assert.equal(login.site, "a", "the user's nearest site serves them");
   assert.deepEqual(await pageSays(page), { user, footer: `served by ${login.instance} in a` });
   await screenshot(page, "logged-in");
-  const sessionCookie = async () => (await context.cookies()).find((c) => c.name === "rs_session")?.value.split(".")[0];
+  const cookie = async () => (await context.cookies()).find((c) => c.name === "rs_session");
+  const sessionCookie = async () => (await cookie())?.value.split(".")[0];
   const sessionId = await sessionCookie();
   assert.ok(sessionId, "the shop set its session cookie");
+  const set = await cookie();
+  assert.deepEqual(
+    { httpOnly: set?.httpOnly, sameSite: set?.sameSite, path: set?.path },
+    { httpOnly: true, sameSite: "Lax", path: "/" },
+    "the session cookie is out of scripts' reach and not sent on cross-site posts",
+  );
 
   await addToCart(page, "apple", 2);
   await addToCart(page, "pear", 1);
