@@ -58,6 +58,10 @@ const idempotency = createIdempotency({ ttlS: planet.store.dedupWindowS, writeOp
 const deps: ShopDeps = { idempotency, writeOptions, login: sessions.login, logout: sessions.logout, log };
 let instance: Instance | undefined;
 
+function anonymous(): RequestSession {
+  return { store, id: undefined, user: undefined, tokenIn: undefined };
+}
+
 function served(): Record<string, string> {
   return { [servedHeaderNames.site]: site!, [servedHeaderNames.instance]: instance?.id ?? "starting" };
 }
@@ -103,7 +107,8 @@ async function api(req: IncomingMessage, res: ServerResponse, path: string): Pro
   try {
     const key = idempotencyKeyOf(req.headers["idempotency-key"]);
     const body = req.method === "GET" || req.method === "HEAD" ? undefined : await parseBody(req);
-    session = await sessions.resolve(req);
+    // The catalogue needs no session: it answers even when the store cannot.
+    session = path === "/api/catalogue" ? anonymous() : await sessions.resolve(req);
     apiReq = { method: req.method ?? "GET", path, session, key, body };
     answer = await handleApi(apiReq, deps);
   } catch (err) {
@@ -134,11 +139,11 @@ async function page(req: IncomingMessage, res: ServerResponse, path: string): Pr
     if (req.method === "GET" || req.method === "HEAD") {
       if (path === "/") return html(200, cataloguePage(ctx));
       if (path === "/login") return html(200, loginPage(ctx));
+      if (path !== "/cart" && path !== "/orders") return html(404, errorPage(ctx, 404, `no page ${path}`));
       if (!session.user) return html(303, "", { location: "/login" });
       if (path === "/cart")
         return html(200, cartPage(ctx, (await cartOf(session.user, deps).read(session.store)).counts));
-      if (path === "/orders") return html(200, ordersPage(ctx, await readOrders(session.store, session.user)));
-      return html(404, errorPage(ctx, 404, `no page ${path}`));
+      return html(200, ordersPage(ctx, await readOrders(session.store, session.user)));
     }
     if (req.method !== "POST") return html(405, errorPage(ctx, 405, `${req.method} ${path}: use GET or a form`));
     const form = ((await parseBody(req)) ?? {}) as Record<string, string>;

@@ -23,7 +23,7 @@ export type RunnerOptions = {
   readonly planet: Planet;
   readonly planetFile: string;
   readonly secret: Buffer;
-  /** The app every site runs (a file run with Node); default examples/hello/server.ts. */
+  /** The app every site runs (a file run with Node); default examples/shop/server.ts. */
   readonly appEntry?: string;
   readonly appVersion?: string;
   readonly onProgress?: (line: string) => void;

@@ -77,7 +77,12 @@ export function summaryTable(planet: Planet, planetFile = "<planet file>", only?
   const firstDns = planet.dnsServers.find((d) => sites.some((s) => s.name === d.site));
   lines.push("");
   lines.push("try:");
-  if (firstGw) lines.push(`  curl http://${firstGw.host}:${firstGw.port}/`);
+  if (firstGw) {
+    // The shop (the default app) answers JSON under /api; a browser gets its pages at /.
+    lines.push(
+      `  curl http://${firstGw.host}:${firstGw.port}/api/catalogue     (the shop: open / in a browser, docs/shop.md)`,
+    );
+  }
   if (firstDns) {
     const client = planet.clients[0];
     const subnet = client ? ` +subnet=${client.cidr}` : "";
@@ -87,7 +92,6 @@ export function summaryTable(planet: Planet, planetFile = "<planet file>", only?
       lines.push(`    (a client in ${client.name} gets ${order.join(", ")} in that order)`);
     }
   }
-  lines.push(`  ./bin/redshirt kv get hello:visits --planet ${planetFile}`);
   lines.push(`  ./bin/redshirt status --planet ${planetFile}        (kill -9 any instance: it is replaced)`);
   lines.push(`  ./bin/redshirt scale ${planet.sites[0].name} app 4 --planet ${planetFile}`);
   lines.push("");

@@ -46,5 +46,3 @@ export const idempotencyKeyPrefix = "idem:";
 export const idempotencyKeyCharsMax = 128;
 /** A session id: 22 base64url characters of randomness or of a hash of the login's key. */
 export const sessionIdChars = 22;
-/** Distinct quantities a counts map keeps per field (see typed.ts); a field past this is refused. */
-export const countsFieldsMax = 1_000;

@@ -53,8 +53,12 @@ export type Idempotency = {
   ): Promise<JsonAnswer & { replayed: boolean }>;
 };
 
-/** The body is kept as its JSON text: the store sorts object keys, and a replay answers the same bytes. */
-type KeptAnswer = { status: number; bodyJson: string };
+/**
+ * The body is kept as its JSON text: the store sorts object keys, and a replay answers the
+ * same bytes. `session` is the store token after the first run: a replay merges it into the
+ * request's, so the user's next reads see what the first run wrote, wherever they land.
+ */
+type KeptAnswer = { status: number; bodyJson: string; session?: string };
 
 /** Checks an Idempotency-Key header; undefined when absent. */
 export function idempotencyKeyOf(header: string | string[] | undefined): string | undefined {
@@ -86,6 +90,7 @@ export function createIdempotency(init: IdempotencyInit): Idempotency {
       const kept = await view.get(recordKey);
       if (kept.exists && isKeptAnswer(kept.value)) {
         init.replays?.inc();
+        if (typeof kept.value.session === "string") view.observeSession(kept.value.session);
         return { status: kept.value.status, body: JSON.parse(kept.value.bodyJson), replayed: true };
       }
       let answer: JsonAnswer;
@@ -100,7 +105,11 @@ export function createIdempotency(init: IdempotencyInit): Idempotency {
       }
       // 5xx answers are not kept: the outcome was unknown, and the retry should try again.
       if (answer.status < 500) {
-        const record: KeptAnswer = { status: answer.status, bodyJson: JSON.stringify(answer.body) };
+        const record: KeptAnswer = {
+          status: answer.status,
+          bodyJson: JSON.stringify(answer.body),
+          ...(view.session === undefined ? {} : { session: view.session }),
+        };
         try {
           await view.put(recordKey, record, { ...init.writeOptions, ttlS: init.ttlS, opId: `${base}.answer` });
         } catch (err) {

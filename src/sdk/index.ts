@@ -28,6 +28,7 @@ export {
 } from "./idempotency.ts";
 export { type Instance, type StartInstanceOptions, startInstance } from "./instance.ts";
 export {
+  type CookieCarrier,
   createSessions,
   type RequestSession,
   type SessionRecord,

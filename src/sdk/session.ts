@@ -7,11 +7,18 @@
 // carrying the cookie's token; after the request the view's token has advanced and the app
 // sends it back in a fresh cookie (`sessionCookie`).
 import { createHash, randomBytes } from "node:crypto";
-import type { IncomingMessage } from "node:http";
-import type { Counter } from "../core/index.ts";
-import { mergeEncodedSessionTokens, type StoreClient, type StoreWriteOptions } from "../store/index.ts";
+import { type Counter, isRedshirtError } from "../core/index.ts";
+import {
+  mergeEncodedSessionTokens,
+  type ReadResult,
+  type StoreClient,
+  type StoreWriteOptions,
+} from "../store/index.ts";
 import { sessionCookieName, sessionIdChars, sessionKeyPrefix, sessionTtlSDefault } from "./constants.ts";
 import { parseCookies } from "./http-kit.ts";
+
+/** What a request must show to resolve its session: a node:http IncomingMessage, or `{ headers: { cookie } }` from any framework. */
+export type CookieCarrier = { readonly headers: { readonly cookie?: string | undefined } };
 
 export type SessionRecord = { readonly user: string; readonly createdAtIso: string };
 
@@ -33,7 +40,7 @@ export type SessionsInit = {
   readonly cookieName?: string;
   /** Mark cookies `Secure` (behind TLS). */
   readonly secure?: boolean;
-  /** Counted when a cookie's token is malformed (it is dropped; the session still resolves). */
+  /** Counted when a cookie's token is malformed or refused by the store (it is dropped; the session still resolves). */
   readonly badTokens?: Counter;
   /** Options of the session's writes (e.g. consistency "global" so a site loss keeps them). */
   readonly writeOptions?: StoreWriteOptions;
@@ -41,7 +48,7 @@ export type SessionsInit = {
 
 export type Sessions = {
   /** Reads the cookie, makes the request's store view and resolves the session's user in the store. */
-  resolve(req: IncomingMessage): Promise<RequestSession>;
+  resolve(req: CookieCarrier): Promise<RequestSession>;
   /**
    * Creates a session for `user`. Given an opId (e.g. from an Idempotency-Key), the session id
    * is derived from it, so a retried login makes the same session once.
@@ -66,7 +73,7 @@ export function createSessions(init: SessionsInit): Sessions {
   const name = init.cookieName ?? sessionCookieName;
   const attributes = `Path=/; HttpOnly; SameSite=Lax${init.secure ? "; Secure" : ""}`;
 
-  function fromCookie(req: IncomingMessage): { id: string | undefined; token: string | undefined } {
+  function fromCookie(req: CookieCarrier): { id: string | undefined; token: string | undefined } {
     const raw = parseCookies(req.headers.cookie).get(name);
     if (!raw) return { id: undefined, token: undefined };
     const dot = raw.indexOf(".");
@@ -88,9 +95,20 @@ export function createSessions(init: SessionsInit): Sessions {
     ttlS,
     async resolve(req) {
       const { id, token } = fromCookie(req);
-      const store = init.store.withSession(token);
+      let store = init.store.withSession(token);
       if (id === undefined) return { store, id: undefined, user: undefined, tokenIn: token };
-      const got = await store.get(`${sessionKeyPrefix}${id}`);
+      let got: ReadResult;
+      try {
+        got = await store.get(`${sessionKeyPrefix}${id}`);
+      } catch (err) {
+        if (!isRedshirtError(err, "RS_ERR_STORE_BAD_SESSION")) throw err;
+        // Well formed but not signed by this planet's store (a planet made anew, a replaced
+        // secret): without it the browser would be refused on every request until its cookie
+        // went. Read without it; the answer's cookie replaces it.
+        init.badTokens?.inc();
+        store = init.store.withSession(undefined);
+        got = await store.get(`${sessionKeyPrefix}${id}`);
+      }
       const record = got.exists ? (got.value as Partial<SessionRecord> | null) : undefined;
       const user = typeof record?.user === "string" ? record.user : undefined;
       return { store, id, user, tokenIn: token };

@@ -113,6 +113,11 @@ export interface StoreClient {
    * closing it closes only the view.
    */
   withSession(session: string | undefined): StoreClient;
+  /**
+   * Merges a token an earlier answer gave (e.g. one kept beside an idempotent answer) into
+   * this client's, so its reads see those writes too. RS_ERR_STORE_BAD_SESSION when malformed.
+   */
+  observeSession(session: string): void;
   close(): Promise<void>;
 }
 
@@ -439,6 +444,9 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
       },
       mutate: (key, mutation, options) => mutate(key, mutation, options),
       withSession: (other) => makeView(other, true),
+      observeSession(other) {
+        token = mergeEncodedSessionTokens(token, other, "session");
+      },
       async close() {
         viewClosed = true;
         // A view's connections belong to the client it came from.
