@@ -19,6 +19,8 @@ export type RelayConnection = {
   readonly address: string | undefined;
   /** Addresses whose connection failed before it (what the fallback hid). */
   readonly failed: readonly string[];
+  /** Why the relay had no answer to use (the DNS did not answer), if so. */
+  readonly dnsError?: string;
 };
 
 export type ResolverRelay = {
@@ -72,7 +74,7 @@ export async function startResolverRelay(o: {
     resolving ??= resolveService(o.query)
       .then((a) => {
         cached = { addresses: a.addresses, expiresAtMs: performance.now() + a.ttlMs };
-        answers.push({ atMs: performance.now(), addresses: a.addresses });
+        if (answers.length < connectionsMax) answers.push({ atMs: performance.now(), addresses: a.addresses });
         return a.addresses;
       })
       .finally(() => {
@@ -89,6 +91,7 @@ export async function startResolverRelay(o: {
     const failed: string[] = [];
     let answer: string[] = [];
     let upstream: net.Socket | undefined;
+    let dnsError: string | undefined;
     try {
       answer = await currentAnswer();
       for (const address of answer) {
@@ -99,11 +102,13 @@ export async function startResolverRelay(o: {
           failed.push(address);
         }
       }
-    } catch {
-      // No DNS answer: the browser sees its connection fail, as it would without a resolver.
+    } catch (err) {
+      // No DNS answer: the browser sees its connection fail, as it would without a resolver;
+      // the reason stays in the connection's record for the test to show.
+      dnsError = (err as Error).message;
     }
     if (connections.length < connectionsMax)
-      connections.push({ atMs, answer, address: upstream?.remoteAddress, failed });
+      connections.push({ atMs, answer, address: upstream?.remoteAddress, failed, dnsError });
     if (!upstream || client.destroyed) {
       upstream?.destroy();
       client.destroy();
