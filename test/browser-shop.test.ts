@@ -54,7 +54,7 @@ zone: browser.test.
 sites:
   - { name: a, city: A, lat: 48.8, lon: 2.3, subnet: 127.125.0.0/16, tiers: { store: 1, app: 2, gateway: 1, dns: 1 } }
   - { name: b, city: B, lat: 51.5, lon: -0.1, subnet: 127.126.0.0/16, tiers: { store: 1, app: 2, gateway: 1, dns: 1 } }
-  - { name: c, city: C, lat: 40.7, lon: -74.0, subnet: 127.127.0.0/16, tiers: { store: 1, app: 2, gateway: 1, dns: 1 } }
+  - { name: c, city: C, lat: 40.7, lon: -74.0, subnet: 127.127.0.0/16, tiers: { store: 1, app: 1, gateway: 1, dns: 1 } }
 clients:
   - { name: paris, cidr: 10.7.0.0/16, lat: 48.9, lon: 2.4 }
 store: { partitions: 4, rf: 1, dataDir: data }
