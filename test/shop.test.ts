@@ -137,6 +137,8 @@ test("shop - the JSON API keeps the contract, and every answer names the site an
   const unknown = await s.call("x", "POST", "/api/cart/items", { item: "kiwi", quantity: 1 }, "c-5");
   assert.equal((unknown.body as { error: { code: string } }).error.code, "RS_ERR_SHOP_UNKNOWN_ITEM");
   assert.equal((await s.call("x", "POST", "/api/cart/items", { item: "apple", quantity: 100 }, "c-6")).status, 400);
+  const badPath = await s.call("x", "PUT", "/api/cart/items/%E0%A4%A", { quantity: 1 }, "c-7");
+  assert.equal(badPath.status, 400, `a broken path segment is bad input, not a server error: ${badPath.text}`);
   assert.deepEqual((await s.call("y", "GET", "/api/cart")).body, { user: "vu-1", cart: { apple: 5 } });
 
   const logout = await s.call("y", "POST", "/api/logout", undefined, "lo-1");

@@ -66,6 +66,14 @@ function item(id: unknown): string {
   return id;
 }
 
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    bad("item", "the path segment is not valid percent-encoding");
+  }
+}
+
 function needUser(req: ApiRequest): string {
   if (req.session.user === undefined) throw shopErrors.create("RS_ERR_SHOP_NO_SESSION");
   return req.session.user;
@@ -124,7 +132,7 @@ async function mutation(req: ApiRequest, deps: ShopDeps, user: string, run: Idem
     return { status: 200, body: { user, cart: after.counts } };
   }
   if (itemPath && (req.method === "PUT" || req.method === "DELETE")) {
-    const id = item(decodeURIComponent(itemPath[1]));
+    const id = item(decodePathSegment(itemPath[1]));
     const q = req.method === "PUT" ? quantity(req.body, 0) : 0;
     const after = await cart.set(view, { [id]: q }, run.opId("set"));
     return { status: 200, body: { user, cart: after.counts } };
