@@ -1,8 +1,10 @@
 // This node's key states and outbound log as the engine sees them: committed states behind
 // a cache of recently used keys, this turn's changes in an overlay, and one group commit per
-// turn of the event loop that writes the changed rows, the new log entries and the HLC in a
-// single SQLite transaction. The newest log entries stay in memory (the tail), so streams
-// read them without touching the disk.
+// turn of the event loop that writes the changed rows, the new log entries and their dedup
+// rows in a single SQLite transaction. (The HLC is not written with them: the lease in
+// hlc-lease.ts persists a ceiling that every stamp stays below, which is all a restart needs.)
+// The newest log entries stay in memory (the tail), so streams read them without touching
+// the disk.
 import { type Clock, isRedshirtError, type Logger } from "../../core/index.ts";
 import { decodeState, digest, encodeState, type KeyState, merge, nextExpiryMs, opIdsOf } from "../crdt/crdt.ts";
 import { type HybridClock, hlcWallMs } from "../crdt/hlc.ts";
@@ -20,8 +22,6 @@ export type LocalStateInit = {
   readonly clock: Clock;
   readonly log: Logger;
   readonly hlc: HybridClock;
-  /** The HLC as persisted in the data file when the node started. */
-  readonly hlcSaved: number;
   readonly trees: HashTrees;
   readonly m: NodeMetrics;
   /** Runs fn after the current turn (group commit). */
@@ -34,7 +34,6 @@ export type LocalStateInit = {
 
 export class LocalState {
   readonly #d: LocalStateInit;
-  #hlcSaved: number;
   /** Recently used committed states, so a hot key is neither read from SQLite nor decoded again. */
   readonly #cache = new Map<string, Entry>();
   // Group commit: what this turn changed, committed at once by flush().
@@ -54,7 +53,6 @@ export class LocalState {
 
   constructor(init: LocalStateInit) {
     this.#d = init;
-    this.#hlcSaved = init.hlcSaved;
   }
 
   getRow(key: string): KeyRow | undefined {
@@ -192,7 +190,7 @@ export class LocalState {
 
   flush(): void {
     this.#flushScheduled = false;
-    const { storage, hlc, m } = this.#d;
+    const { storage, m } = this.#d;
     const puts = this.#puts;
     const appends = this.#appends;
     const waiters = this.#appendWaiters;
@@ -214,9 +212,6 @@ export class LocalState {
         if (row) rows.push(row);
         else deletes.push(key);
       }
-      const meta: [string, string][] = [];
-      const hlcToSave = hlc.last;
-      if (hlcToSave !== this.#hlcSaved) meta.push(["hlc", String(hlcToSave)]);
       try {
         m.commits.inc();
         m.committedKeys.inc(undefined, rows.length + deletes.length);
@@ -224,7 +219,6 @@ export class LocalState {
           puts: rows,
           deletes,
           appends,
-          meta,
           dedup: [...dedup.values()],
         });
       } catch (cause) {
@@ -242,7 +236,6 @@ export class LocalState {
         for (const fn of after) fn(err);
         return;
       }
-      this.#hlcSaved = hlcToSave;
     }
     for (const fn of afterPuts) fn();
     for (const [key, entry] of this.#overlay) {

@@ -25,4 +25,11 @@ export interface Transport extends Startable {
   /** Called when a connection to a peer is (re)established or lost. */
   onPeerChange(handler: (peer: string, up: boolean) => void): void;
   isUp(peer: string): boolean;
+  /**
+   * Writes what is queued now instead of at the end of the turn. The engine calls it right
+   * after a group commit, which itself runs at the end of a turn: what the commit released
+   * (acks, the batches of the new entries) would otherwise wait a whole loop iteration.
+   * Optional: a transport that delivers on its own schedule (the simulation's) has none.
+   */
+  flush?(): void;
 }
