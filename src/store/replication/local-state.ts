@@ -6,8 +6,17 @@
 // The newest log entries stay in memory (the tail), so streams read them without touching
 // the disk.
 import { type Clock, isRedshirtError, type Logger } from "../../core/index.ts";
-import { decodeState, digest, encodeState, type KeyState, merge, nextExpiryMs, opIdsOf } from "../crdt/crdt.ts";
-import { type HybridClock, hlcWallMs } from "../crdt/hlc.ts";
+import {
+  compact,
+  decodeState,
+  digest,
+  encodeState,
+  type KeyState,
+  merge,
+  nextExpiryMs,
+  opIdsOf,
+} from "../crdt/crdt.ts";
+import { type HybridClock, hlcFromWallMs, hlcWallMs } from "../crdt/hlc.ts";
 import type { DedupRow, KeyRow, LogAppend, LogEntry, Storage } from "../storage/storage.ts";
 import { storageErrors } from "../storage-errors.ts";
 import { dirtyKeysMax, logTailMax, stateCacheKeysMax } from "./engine-constants.ts";
@@ -28,6 +37,8 @@ export type LocalStateInit = {
   readonly defer: (fn: () => void) => void;
   /** How long op ids are remembered (the planet's store.dedupWindowS, in ms). */
   readonly dedupWindowMs: number;
+  /** The stability point (node.stable): merges compact the states they rewrite at it. */
+  readonly stable: () => number;
   /** Called after a commit that appended to the log, so the streams send the new entries. */
   readonly onAppended: () => void;
 };
@@ -123,7 +134,11 @@ export class LocalState {
     const compactable = state !== undefined && needsCompaction(state);
     this.#afterPuts.push(() => {
       this.#d.trees.update(partition, key, oldDigest, newDigest);
-      if (compactable && !this.dirty.has(key) && this.dirty.size < dirtyKeysMax) {
+      // A key written again goes to the back of the list: the sweeper takes only keys quiet
+      // for sweepDelayMs, since every write and merge compacts the key it rewrites anyway (a
+      // second rewrite of each written key a second later was ~6 % of a node's CPU).
+      const had = this.dirty.delete(key);
+      if (compactable && (had || this.dirty.size < dirtyKeysMax)) {
         this.dirty.set(key, { partition, sinceMs: this.#d.clock.monoMs() });
       }
     });
@@ -148,6 +163,17 @@ export class LocalState {
     if (local && before !== after) {
       this.#d.m.conflicts.inc({ kind });
       if (kind === "repair") this.#d.m.repairs.inc({ kind: "anti-entropy" });
+    }
+    // Rewritten anyway: compacted at the stability point first, as the coordinator does
+    // before it applies a write (the sweeper would do the same a moment later, with a
+    // second rewrite). A compaction that would drop the key is left to the sweeper.
+    const stable = this.#d.stable();
+    if (merged && stable > 0 && needsCompaction(merged)) {
+      const compacted = compact(merged, stable, hlcFromWallMs(Math.floor(this.#d.clock.nowMs())));
+      if (compacted) {
+        this.putState(key, partition, compacted, { old: row, digest: digest(compacted) });
+        return true;
+      }
     }
     this.putState(key, partition, merged, { old: row, digest: after });
     return true;

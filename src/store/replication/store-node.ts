@@ -150,6 +150,7 @@ export class StoreNode implements StoreApi, Startable {
               fn();
               transport.flush?.();
             })),
+        stable: () => node.stable,
         onAppended: () => {
           for (const peer of node.out.keys()) pump(node, peer);
         },
