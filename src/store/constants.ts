@@ -144,7 +144,7 @@ export const elementsPerKeyMax = 65_536;
 export const jsonDepthMax = 64;
 
 /** Version byte in front of every encoded KeyState; older versions stay decodable. */
-export const stateFormatVersion = 1;
+export const stateFormatVersion = 2;
 /** Buckets per partition in the anti-entropy hash trees. */
 export const treeBuckets = 256;
 

@@ -40,8 +40,12 @@ export const antiEntropyPagesInflightMax = 4;
 export const antiEntropyPagesPerRoundMax = 64;
 /** The sweeper compacts at most this many changed keys (and clears as many expired ones) per tick. */
 export const sweepKeysPerTick = 256;
-/** A changed key waits this long before the sweeper looks at it (stability needs a while to pass it). */
-export const sweepDelayMs = 1_000;
+/**
+ * A changed key waits until it has been quiet this long before the sweeper looks at it
+ * (stability needs a while to pass it; a key written again meanwhile is compacted by that
+ * write or merge, and its wait starts again).
+ */
+export const sweepDelayMs = 2_000;
 /** Keys remembered as needing compaction; past this, the slow full scan finds the rest. */
 export const dirtyKeysMax = 1_000_000;
 /** The slow full scan looks at this many keys per tick (a backstop for the dirty list). */

@@ -93,7 +93,6 @@ export class StoreNode implements StoreApi, Startable {
     this.id = me.id;
     this.site = me.site;
     const { storage, transport, clock, random, logger: log } = components;
-    const hlcSaved = Number(storage.meta("hlc") ?? 0);
     // A restarted node resumes past its lease: it may have advertised stamps up to it.
     const hlc = new HybridClock(clock, savedHlc(storage));
     const trees = new HashTrees(init.planet.store.partitions);
@@ -140,11 +139,18 @@ export class StoreNode implements StoreApi, Startable {
         clock,
         log,
         hlc,
-        hlcSaved,
         dedupWindowMs: init.planet.store.dedupWindowS * 1_000,
         trees,
         m,
-        defer: components.defer ?? ((fn) => setImmediate(fn)),
+        // The group commit runs at the end of the turn; what it releases leaves right after it.
+        defer:
+          components.defer ??
+          ((fn) =>
+            setImmediate(() => {
+              fn();
+              transport.flush?.();
+            })),
+        stable: () => node.stable,
         onAppended: () => {
           for (const peer of node.out.keys()) pump(node, peer);
         },

@@ -280,8 +280,8 @@ class SqliteStorage implements Storage {
       rollback: p("ROLLBACK"),
       upsertKey: p(
         `INSERT INTO keys (key, partition, state, digest, expires_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (key) DO UPDATE SET partition = excluded.partition, state = excluded.state,
-           digest = excluded.digest, expires_at = excluded.expires_at`,
+         ON CONFLICT (key) DO UPDATE SET state = excluded.state, digest = excluded.digest,
+           expires_at = excluded.expires_at`,
       ),
       deleteKey: p("DELETE FROM keys WHERE key = ?"),
       append: p("INSERT INTO log (seq, partition, key, lh, targets, payload) VALUES (?, ?, ?, ?, ?, ?)"),

@@ -16,11 +16,17 @@
 //   the op's HLC and the answer its coordinator gave, so a retry within the planet's
 //   `store.dedupWindowS` is recognised long after the op's id folded out of the key's state.
 //   Written in the same commit as the op; expired by age in batches.
-// - meta: small named values (e.g. the HLC high-water mark, so time never goes backwards
-//   across a restart).
+// - meta: small named values (e.g. the HLC lease, so time never goes backwards across a
+//   restart).
 
 export type KeyRow = {
   readonly key: string;
+  /**
+   * The key's partition: a function of the key, so it never changes for a key. An update
+   * of a stored key may keep the partition it was first written with (SQLite does: leaving
+   * it out of the upsert's SET spares a write to the partition index, half the pages of an
+   * update).
+   */
   readonly partition: number;
   readonly state: Uint8Array;
   /** 32-bit unsigned digest of the state, for the anti-entropy hash trees. */

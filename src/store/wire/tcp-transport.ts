@@ -447,12 +447,15 @@ class Tcp implements TcpTransport {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     // After this turn's I/O callbacks: every frame queued in the turn leaves in one write.
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      const dirty = [...this.#dirty];
-      this.#dirty.clear();
-      for (const ob of dirty) this.#flush(ob);
-    });
+    setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    this.#flushScheduled = false;
+    if (this.#dirty.size === 0) return;
+    const dirty = [...this.#dirty];
+    this.#dirty.clear();
+    for (const ob of dirty) this.#flush(ob);
   }
 
   #flush(ob: Outbound): void {

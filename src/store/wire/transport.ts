@@ -31,4 +31,11 @@ export interface Transport extends Startable {
    * in the moments before its connections come up (they wait in the peer's queue instead).
    */
   mayBeUp(peer: string): boolean;
+  /**
+   * Writes what is queued now instead of at the end of the turn. The engine calls it right
+   * after a group commit, which itself runs at the end of a turn: what the commit released
+   * (acks, the batches of the new entries) would otherwise wait a whole loop iteration.
+   * Optional: a transport that delivers on its own schedule (the simulation's) has none.
+   */
+  flush?(): void;
 }
