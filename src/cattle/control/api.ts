@@ -36,6 +36,18 @@ export const controlRoutes = {
     path: "/v1/restore",
     summary: "bring the app tier back to its count, then the users (the DNS weight)",
   },
+  faults: {
+    method: "GET",
+    path: "/v1/faults",
+    summary: "the site's faults (chaos): active ones and recently ended ones",
+  },
+  injectFault: {
+    method: "POST",
+    path: "/v1/faults",
+    summary:
+      'inject a fault held by this supervisor until its ttl: {"id", "kind", "ttlMs", "tier"?, "slot"?, "instance"?, "offsetMs"?}',
+  },
+  healFault: { method: "DELETE", path: "/v1/faults/:id", summary: "revert one fault now (id * reverts every one)" },
   metrics: { method: "GET", path: "/metrics", summary: "Prometheus metrics" },
 } as const;
 export type RouteName = keyof typeof controlRoutes;
