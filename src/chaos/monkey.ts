@@ -135,9 +135,10 @@ export function withinLimits(
     return false;
   // A skewed clock keeps its node serving: it does not count as a node down.
   if (spec.kind !== "clock-skew" && spec.kind !== "kill-site") {
-    const nodes = new Set(
-      active.filter((f) => f.site === spec.site && f.kind !== "clock-skew").flatMap((f) => f.storeNodes),
-    );
+    // A site loss is limited on its own; the nodes it takes down come back with it, so they
+    // do not count here (a store tier killed inside a lost site would outlast it).
+    const holding = active.filter((f) => f.site === spec.site && f.kind !== "clock-skew" && f.kind !== "kill-site");
+    const nodes = new Set(holding.flatMap((f) => f.storeNodes));
     const before = nodes.size;
     for (const n of storeNodesDownBy(planet, spec)) nodes.add(n);
     if (nodes.size > before && nodes.size > limits.storeNodesDownPerSiteMax) return false;
