@@ -3,7 +3,8 @@
 // faults break a limit (one site down and never the last one, one store node per site, one
 // partition, the fault cap); each fault's end comes at its TTL on the caller's clock. The
 // injection is the runner's one dependency: here it answers a record at once, as a
-// supervisor that applied the fault would (the real path: test/chaos.test.ts).
+// supervisor that applied the fault would (the real path: test/chaos.test.ts). Nothing here
+// binds an address: the subnets are data.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ManualClock, seededRandom } from "../core/index.ts";

@@ -5,7 +5,8 @@
 // pause is SIGCONTed at its TTL; a supervisor started after a pause expired reverts it at
 // once, and one started while a kill holds keeps the slots down until the TTL; an empty disk
 // is deleted only once its node is down, and the fault ends only after that; bad fault
-// bodies are refused naming the field. Real processes: test/chaos.test.ts.
+// bodies are refused naming the field. Real processes: test/chaos.test.ts. Nothing here binds
+// an address.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createLogger, isRedshirtError, ManualClock, seededRandom } from "../../core/index.ts";
