@@ -173,6 +173,11 @@ test("chaos - a killed site stays down until its TTL, then comes back serving wi
   assert.equal(fault.kind, "kill-site");
   assert.deepEqual(fault.target, { site: "b" });
   await until("every process of b is gone", 5_000, async () => pidsBefore.every((p) => !pidAlive(p)));
+  assert.deepEqual(
+    (await status(tp, "b")).faults.map((f) => [f.id, f.kind]),
+    [[fault.id, "kill-site"]],
+    "status shows the fault the site holds",
+  );
   // Held down: the supervisor, which normally replaces every death at once, starts nothing.
   while (Date.now() - injectedAt < 6_000) {
     const s = await status(tp, "b");

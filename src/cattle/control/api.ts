@@ -7,6 +7,7 @@ import type { RolloutState } from "../supervisor/rollout.ts";
 import type { InstanceState } from "../supervisor/state-file.ts";
 import { isTierName, type TierName, tierNames } from "../supervisor/tiers.ts";
 import { controlErrors } from "./errors.ts";
+import type { FaultView } from "./fault-api.ts";
 
 export const controlApiVersion = 1;
 /** A control request body larger than this is refused. */
@@ -229,6 +230,8 @@ export type SiteStatus = {
   readonly sun: SunView | null;
   /** The app count the operator set (what restore returns to when there is no sun). */
   readonly appDesired: number;
+  /** Chaos faults this supervisor holds now (see GET /v1/faults for the ended ones). */
+  readonly faults: readonly FaultView[];
   readonly tiers: readonly TierRow[];
   readonly instances: readonly InstanceRow[];
 };

@@ -185,7 +185,12 @@ export async function runSupervisor(o: RunSupervisorOptions): Promise<number> {
         return { status: 200, body: result };
       },
       injectFault: async ({ body }) => {
-        const result: FaultAnswer = { api: controlApiVersion, fault: await faults.inject(parseFaultRequest(body)) };
+        const asked = parseFaultRequest(body);
+        // A site being stopped takes no new faults (stopAll reverts the ones it holds).
+        if (supervisor.state !== "running") {
+          throw controlErrors.create("RS_ERR_CATTLE_CONTROL_STOPPING", supervisor.state);
+        }
+        const result: FaultAnswer = { api: controlApiVersion, fault: await faults.inject(asked) };
         return { status: 201, body: result };
       },
       healFault: async ({ params }) => {

@@ -326,6 +326,7 @@ export class Supervisor implements Startable {
       evacuation: this.#steerer.view(),
       sun: this.#steerer.sunView(),
       appDesired: this.#desired.app,
+      faults: this.#faults?.list().active ?? [],
       tiers,
       instances: rows,
     };
