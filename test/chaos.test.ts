@@ -164,7 +164,14 @@ test("chaos - a partition with a TTL heals itself after the process that injecte
 });
 
 test("chaos - a killed site stays down until its TTL, then comes back serving with its disk", async () => {
-  assert.equal(await put("a", "site-key", "before-kill", "global"), 200);
+  // Right after the partition healed the store's links may still be reconnecting: retried
+  // with the same idempotency key until acknowledged.
+  await waitStatus(tp, "b", allReady, 60_000, "b ready");
+  await until(
+    "a global write is acknowledged",
+    30_000,
+    async () => (await put("a", "site-key", "before-kill", "global")) === 200,
+  );
   const before = await health("b");
   const pidsBefore = (await status(tp, "b")).instances.flatMap((r) => (r.pid ? [r.pid] : []));
   assert.equal(pidsBefore.length, 5, "wan, store, app, gateway, dns");
