@@ -20,6 +20,9 @@ import { chaosErrors } from "./errors.ts";
 import { createMonkey, type Monkey, type MonkeyOptions } from "./monkey.ts";
 import { checkSpec, type FaultSpec } from "./spec.ts";
 
+/** Requests of one injection to a supervisor (the same fault id each time). */
+const injectAttemptsMax = 2;
+
 export type ChaosOptions = {
   readonly planet: Planet;
   /** The planet secret (the control token derives from it). */
@@ -124,11 +127,16 @@ export function createChaos(o: ChaosOptions): Chaos {
       ...(spec.instance !== undefined ? { instance: spec.instance } : {}),
       ...(spec.kind === "clock-skew" ? { offsetMs: spec.offsetMs } : {}),
     };
-    let view: FaultView;
-    try {
-      view = (await control<FaultAnswer>(spec.site, "injectFault", { body })).fault;
-    } catch (err) {
-      throw unreachable(`supervisor of ${spec.site}`, err);
+    let view: FaultView | undefined;
+    // The id makes the request idempotent: an answer lost on the way is asked for again
+    // with the same id, and the supervisor applies the fault once.
+    for (let attempt = 1; view === undefined; attempt++) {
+      try {
+        view = (await control<FaultAnswer>(spec.site, "injectFault", { body })).fault;
+      } catch (err) {
+        const lost = isRedshirtError(err) && err.code === "RS_ERR_CATTLE_CONTROL_UNREACHABLE";
+        if (!lost || attempt >= injectAttemptsMax) throw unreachable(`supervisor of ${spec.site}`, err);
+      }
     }
     const target = {
       site: spec.site,
