@@ -74,6 +74,11 @@ export const commands: Record<string, Command> = {
     summary: "judge a run from its history: check HISTORY.jsonl [--json]; exit 0 pass, 1 fail, 3 not proven",
     load: () => import("./check-command.ts"),
   },
+  chaos: {
+    summary:
+      "inject faults that revert themselves: chaos kill-instance|kill-tier|kill-site|pause|partition|slow|skew|empty-disk|monkey|list|heal … --ttl D",
+    load: () => import("./chaos-command.ts"),
+  },
   wan: {
     summary: "the emulated WAN: wan cut|heal|slow A B, wan links [--json]; wan --site NAME runs a site's link process",
     load: () => import("./wan-command.ts"),

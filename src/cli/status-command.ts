@@ -36,6 +36,12 @@ function siteText(s: SiteStatus): string[] {
       `  sun: local ${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")} (clock ×${s.sun.clockSpeed}), demand ${(s.sun.share * 100).toFixed(0)}% → ${s.sun.instances} of ${s.sun.peakInstances} app instances, weight ${s.sun.weight}`,
     );
   }
+  for (const f of s.faults ?? []) {
+    const target = f.slot ?? f.tier ?? "the whole site";
+    lines.push(
+      `  FAULT ${f.id}: ${f.kind} ${target}, reverts in ${(f.expiresInMs / 1000).toFixed(1)} s (redshirt chaos heal ${f.id})`,
+    );
+  }
   const ro = s.rollout;
   if (ro && (ro.state === "rolling" || ro.state === "rolling-back")) {
     lines.push(

@@ -9,7 +9,7 @@ import type { LinkListing } from "./admin.ts";
 import { wanAdminPrefix } from "./admin.ts";
 import { adminTimeoutMsDefault } from "./constants.ts";
 import { wanErrors } from "./errors.ts";
-import type { LinkSlow, LinkStatus } from "./link.ts";
+import type { LinkSlow, LinkStatus, LinkTtl } from "./link.ts";
 
 export type WanAdminClientOptions = {
   readonly planet: Planet;
@@ -110,10 +110,11 @@ export class WanAdminClient {
   }
 
   /** Cuts the directed link from → to. */
-  async cut(from: string, to: string): Promise<LinkStatus> {
+  async cut(from: string, to: string, ttl?: LinkTtl): Promise<LinkStatus> {
     const r = await this.#call<{ link: LinkStatus }>(linkHostSite(this.#o.planet, from, to), "POST", "cut", {
       from,
       to,
+      ...ttl,
     });
     return r.link;
   }
@@ -126,26 +127,38 @@ export class WanAdminClient {
     return r.link;
   }
 
-  async slow(from: string, to: string, change: LinkSlow): Promise<LinkStatus> {
+  async slow(from: string, to: string, change: LinkSlow, ttl?: LinkTtl): Promise<LinkStatus> {
     const r = await this.#call<{ link: LinkStatus }>(linkHostSite(this.#o.planet, from, to), "POST", "slow", {
       from,
       to,
       ...change,
+      ...ttl,
     });
     return r.link;
   }
 
+  /** Lifts a slow that has a ttl: the settings from before it come back. */
+  async unslow(from: string, to: string): Promise<LinkStatus> {
+    const host = linkHostSite(this.#o.planet, from, to);
+    const r = await this.#call<{ link: LinkStatus }>(host, "POST", "unslow", { from, to });
+    return r.link;
+  }
+
   /** Partitions a from b: every link between them, both ways. */
-  cutBetween(a: string, b: string): Promise<LinkStatus[]> {
-    return Promise.all(linksBetween(this.#o.planet, a, b).map((l) => this.cut(l.from, l.to)));
+  cutBetween(a: string, b: string, ttl?: LinkTtl): Promise<LinkStatus[]> {
+    return Promise.all(linksBetween(this.#o.planet, a, b).map((l) => this.cut(l.from, l.to, ttl)));
   }
 
   healBetween(a: string, b: string): Promise<LinkStatus[]> {
     return Promise.all(linksBetween(this.#o.planet, a, b).map((l) => this.heal(l.from, l.to)));
   }
 
-  slowBetween(a: string, b: string, change: LinkSlow): Promise<LinkStatus[]> {
-    return Promise.all(linksBetween(this.#o.planet, a, b).map((l) => this.slow(l.from, l.to, change)));
+  slowBetween(a: string, b: string, change: LinkSlow, ttl?: LinkTtl): Promise<LinkStatus[]> {
+    return Promise.all(linksBetween(this.#o.planet, a, b).map((l) => this.slow(l.from, l.to, change, ttl)));
+  }
+
+  unslowBetween(a: string, b: string): Promise<LinkStatus[]> {
+    return Promise.all(linksBetween(this.#o.planet, a, b).map((l) => this.unslow(l.from, l.to)));
   }
 
   async close(): Promise<void> {

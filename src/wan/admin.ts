@@ -5,27 +5,39 @@
 //   POST /_redshirt/wan/cut      {"from","to"}            partition the link
 //   POST /_redshirt/wan/heal     {"from","to"}            bring it back
 //   POST /_redshirt/wan/slow     {"from","to","extraDelayMs"?,"bandwidthMbps"?}  (null lifts the limit)
+//   POST /_redshirt/wan/unslow   {"from","to"}            lift a slow that has a ttl
+// cut and slow take "ttlMs" and "faultId" (both or neither): this process reverts the change
+// at expiry, also when whoever asked for it is gone.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { isControlAuthorized, isRedshirtError, type RedshirtError } from "../core/index.ts";
 import { topologyConstants } from "../topology/index.ts";
-import { adminBodyBytesMax, extraDelayMsMax } from "./constants.ts";
+import { adminBodyBytesMax, extraDelayMsMax, faultTtlMsMax } from "./constants.ts";
 import { wanErrors } from "./errors.ts";
-import type { LinkStatus } from "./link.ts";
+import type { LinkStatus, LinkTtl } from "./link.ts";
 import type { WanNode } from "./node.ts";
 
 export const wanAdminPrefix = "/_redshirt/wan/";
 
 const linkName = z.string().min(1).max(64);
-const linkRefSchema = z.object({ from: linkName, to: linkName }).strict();
+const ttlFields = { ttlMs: z.number().int().min(0).max(faultTtlMsMax).optional(), faultId: linkName.optional() };
+const bothOrNeither = (b: { ttlMs?: number; faultId?: string }) =>
+  (b.ttlMs === undefined) === (b.faultId === undefined);
+const bothOrNeitherMessage = { message: "give ttlMs and faultId together, or neither" };
+const linkRefSchema = z
+  .object({ from: linkName, to: linkName, ...ttlFields })
+  .strict()
+  .refine(bothOrNeither, bothOrNeitherMessage);
 const slowSchema = z
   .object({
     from: linkName,
     to: linkName,
     extraDelayMs: z.number().min(0).max(extraDelayMsMax).optional(),
     bandwidthMbps: z.number().positive().max(topologyConstants.bandwidthMbpsMax).nullable().optional(),
+    ...ttlFields,
   })
   .strict()
+  .refine(bothOrNeither, bothOrNeitherMessage)
   .refine((b) => b.extraDelayMs !== undefined || b.bandwidthMbps !== undefined, {
     message: "give extraDelayMs, bandwidthMbps or both",
   });
@@ -72,10 +84,14 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   throw wanErrors.create("RS_ERR_WAN_BAD_REQUEST", issues.join("; "));
 }
 
+function ttlOf(b: { ttlMs?: number; faultId?: string }): LinkTtl | undefined {
+  return b.ttlMs !== undefined && b.faultId !== undefined ? { ttlMs: b.ttlMs, faultId: b.faultId } : undefined;
+}
+
 async function route(node: WanNode, req: IncomingMessage, res: ServerResponse): Promise<string> {
   const path = (req.url ?? "/").split("?")[0];
   const op = path.startsWith(wanAdminPrefix) ? path.slice(wanAdminPrefix.length) : undefined;
-  const known = ["links", "metrics", "cut", "heal", "slow"];
+  const known = ["links", "metrics", "cut", "heal", "slow", "unslow"];
   if (op === undefined || !known.includes(op)) throw wanErrors.create("RS_ERR_WAN_NOT_FOUND", path);
   const wantMethod = op === "links" || op === "metrics" ? "GET" : "POST";
   if (req.method !== wantMethod) {
@@ -88,10 +104,17 @@ async function route(node: WanNode, req: IncomingMessage, res: ServerResponse): 
     send(res, 200, node.metrics.render());
   } else if (op === "slow") {
     const b = parse(slowSchema, await readJson(req));
-    send(res, 200, { link: node.slow(b.from, b.to, { extraDelayMs: b.extraDelayMs, bandwidthMbps: b.bandwidthMbps }) });
+    const change = { extraDelayMs: b.extraDelayMs, bandwidthMbps: b.bandwidthMbps };
+    send(res, 200, { link: node.slow(b.from, b.to, change, ttlOf(b)) });
   } else {
     const b = parse(linkRefSchema, await readJson(req));
-    send(res, 200, { link: op === "cut" ? node.cut(b.from, b.to) : node.heal(b.from, b.to) });
+    const link =
+      op === "cut"
+        ? node.cut(b.from, b.to, ttlOf(b))
+        : op === "unslow"
+          ? node.unslow(b.from, b.to)
+          : node.heal(b.from, b.to);
+    send(res, 200, { link });
   }
   return op;
 }

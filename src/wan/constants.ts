@@ -24,6 +24,8 @@ export const retransmitMsMin = 200;
 export const adminBodyBytesMax = 16 * 1024;
 /** Extra one-way delay an operator may add to a link with `slow`. */
 export const extraDelayMsMax = 60_000;
+/** The longest time-to-live of a cut or slow (chaos faults revert within a day at most). */
+export const faultTtlMsMax = 24 * 3_600_000;
 /** How long stop() waits for connections to end before it destroys them. */
 export const stopGraceMs = 500;
 /** Admin requests from the client time out after this. */

@@ -10,7 +10,14 @@ export { linkHostSite, linksBetween, WanAdminClient, type WanAdminClientOptions 
 export * as wanConstants from "./constants.ts";
 export { DelayQueue, type QueueOptions, type QueueSink } from "./delay-queue.ts";
 export { wanErrors } from "./errors.ts";
-export { Link, type LinkComponents, type LinkSlow, type LinkStatus } from "./link.ts";
+export {
+  Link,
+  type LinkComponents,
+  type LinkFaultView,
+  type LinkSlow,
+  type LinkStatus,
+  type LinkTtl,
+} from "./link.ts";
 export { WanNode, type WanNodeComponents, type WanNodeOptions } from "./node.ts";
 export { runWanProcess } from "./run.ts";
 export { type Direction, type LinkSettings, LinkShaper } from "./shaper.ts";

@@ -2,7 +2,7 @@
 // with its settings, a TCP proxy socket or UDP relay per endpoint it carries, the
 // connections open on it, its counters, and the run-time knobs cut, heal and slow.
 import { createServer, type Server, type Socket } from "node:net";
-import type { Clock, Logger, Random } from "../core/index.ts";
+import type { Clock, Logger, Random, TimerHandle } from "../core/index.ts";
 import type { DialerKind, LinkPlan } from "../topology/index.ts";
 import { connectionsPerLinkMax, listenBacklog, stopGraceMs } from "./constants.ts";
 import { wanErrors } from "./errors.ts";
@@ -36,7 +36,20 @@ export type LinkStatus = {
   readonly queuedBytes: number;
   /** Proxy sockets (TCP and UDP) this link listens on. */
   readonly listeners: number;
+  /** A cut or slow with a time-to-live: this process reverts it at expiry, whoever asked. */
+  readonly fault: LinkFaultView | null;
 };
+
+/** A change with a time-to-live, as the link lists it. */
+export type LinkFaultView = {
+  readonly id: string;
+  readonly kind: "cut" | "slow";
+  readonly ttlMs: number;
+  readonly expiresInMs: number;
+};
+
+/** Who asked for a change with a time-to-live (absent: it stays until changed again). */
+export type LinkTtl = { readonly ttlMs: number; readonly faultId: string };
 
 /** What `slow` may change; null bandwidth lifts the limit. */
 export type LinkSlow = { readonly extraDelayMs?: number; readonly bandwidthMbps?: number | null };
@@ -64,6 +77,7 @@ export class Link implements ConnectionContext, RelayContext {
   #bytesFlushed = { forward: 0, back: 0 };
   #datagrams = { forward: 0, back: 0, dropped: 0 };
   #connectionsTotal = 0;
+  #fault: { id: string; kind: "cut" | "slow"; ttlMs: number; untilMono: number; timer: TimerHandle } | undefined;
 
   constructor(plan: LinkPlan, defaults: LinkDefaults, components: LinkComponents, metrics: WanMetrics) {
     this.plan = plan;
@@ -106,6 +120,7 @@ export class Link implements ConnectionContext, RelayContext {
   }
 
   async stop(): Promise<void> {
+    this.#clearFault();
     const closed = this.#servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     await Promise.all(this.#relays.map((r) => r.stop()));
     const deadline = this.shaper.clock.monoMs() + stopGraceMs;
@@ -117,7 +132,9 @@ export class Link implements ConnectionContext, RelayContext {
     await Promise.all(closed);
   }
 
-  cut(): void {
+  /** Cuts the link; with a ttl, this process heals it at expiry (a forgotten partition heals itself). */
+  cut(ttl?: LinkTtl): void {
+    if (ttl) this.#armFault("cut", ttl, () => this.heal());
     if (this.shaper.settings.cut) return;
     this.shaper.update({ cut: true });
     for (const c of this.#connections) c.cut();
@@ -126,6 +143,7 @@ export class Link implements ConnectionContext, RelayContext {
   }
 
   heal(): void {
+    if (this.#fault?.kind === "cut") this.#clearFault();
     if (!this.shaper.settings.cut) return;
     this.shaper.update({ cut: false });
     for (const c of this.#connections) c.heal();
@@ -133,12 +151,53 @@ export class Link implements ConnectionContext, RelayContext {
     this.#log.info("link healed", { open: this.#connections.size });
   }
 
-  slow(change: LinkSlow): void {
+  /** Changes delay or bandwidth; with a ttl, the settings before it come back at expiry. */
+  slow(change: LinkSlow, ttl?: LinkTtl): void {
+    if (ttl) {
+      // A second slow with a ttl keeps the settings from before the first.
+      if (this.#fault?.kind !== "slow") {
+        const s = this.shaper.settings;
+        this.#slowRevert = { extraDelayMs: s.extraDelayMs, bandwidthMbps: s.bandwidthMbps };
+      }
+      this.#armFault("slow", ttl, () => this.#revertSlow());
+    } else if (this.#fault?.kind === "slow") this.#clearFault();
     this.shaper.update({
       ...(change.extraDelayMs !== undefined && { extraDelayMs: change.extraDelayMs }),
       ...(change.bandwidthMbps !== undefined && { bandwidthMbps: change.bandwidthMbps }),
     });
     this.#log.info("link settings changed", { ...change });
+  }
+
+  #slowRevert: LinkSlow | undefined;
+
+  /** Lifts a slow with a ttl at once (the settings before it come back). */
+  unslow(): void {
+    if (this.#fault?.kind !== "slow") return;
+    this.#clearFault();
+    this.#revertSlow();
+  }
+
+  #revertSlow(): void {
+    const back = this.#slowRevert;
+    this.#slowRevert = undefined;
+    if (back) this.slow(back);
+  }
+
+  #armFault(kind: "cut" | "slow", ttl: LinkTtl, revert: () => void): void {
+    this.#fault?.timer.cancel();
+    const clock = this.shaper.clock;
+    const timer = clock.setTimer(ttl.ttlMs, () => {
+      if (this.#fault?.timer !== timer) return;
+      this.#fault = undefined;
+      this.#log.info("fault expired: reverting", { id: ttl.faultId, kind });
+      revert();
+    });
+    this.#fault = { id: ttl.faultId, kind, ttlMs: ttl.ttlMs, untilMono: clock.monoMs() + ttl.ttlMs, timer };
+  }
+
+  #clearFault(): void {
+    this.#fault?.timer.cancel();
+    this.#fault = undefined;
   }
 
   status(): LinkStatus {
@@ -164,6 +223,14 @@ export class Link implements ConnectionContext, RelayContext {
       udpSessions: this.sessionsOnLink(),
       queuedBytes,
       listeners: this.#servers.length + this.#relays.length,
+      fault: this.#fault
+        ? {
+            id: this.#fault.id,
+            kind: this.#fault.kind,
+            ttlMs: this.#fault.ttlMs,
+            expiresInMs: Math.max(0, Math.round(this.#fault.untilMono - this.shaper.clock.monoMs())),
+          }
+        : null,
     };
   }
 

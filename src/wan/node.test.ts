@@ -56,3 +56,40 @@ test("wan node - which process hosts a link, and the links between two places", 
   assert.deepEqual(linksBetween(demo, "europe", "lon"), [{ from: "europe", to: "lon" }]);
   assert.deepEqual(linksBetween(demo, "lon", "europe"), [{ from: "europe", to: "lon" }]);
 });
+
+test("wan node - a cut or slow with a ttl reverts itself at expiry; heal and unslow end it early; a new plain slow takes over", () => {
+  const clock = new ManualClock();
+  const node = new WanNode({ planet: demo, site: "lon", secret }, { ...components, clock });
+  const link = node.link("lon", "nyc");
+  const base = link.status();
+  const cut = node.cut("lon", "nyc", { ttlMs: 5_000, faultId: "f1" });
+  assert.equal(cut.cut, true);
+  assert.deepEqual(cut.fault, { id: "f1", kind: "cut", ttlMs: 5_000, expiresInMs: 5_000 });
+  clock.advance(4_999);
+  assert.equal(link.status().cut, true, "still cut before the ttl");
+  clock.advance(1);
+  assert.equal(link.status().cut, false, "healed by the link process itself at the ttl");
+  assert.equal(link.status().fault, null);
+
+  node.cut("lon", "nyc", { ttlMs: 5_000, faultId: "f2" });
+  node.heal("lon", "nyc");
+  assert.equal(link.status().fault, null, "a heal ends the fault");
+  clock.advance(10_000);
+  assert.equal(link.status().cut, false);
+
+  node.slow("lon", "nyc", { extraDelayMs: 300, bandwidthMbps: 1 }, { ttlMs: 2_000, faultId: "f3" });
+  node.slow("lon", "nyc", { extraDelayMs: 500 }, { ttlMs: 3_000, faultId: "f4" });
+  assert.equal(link.status().extraDelayMs, 500);
+  clock.advance(3_000);
+  assert.equal(link.status().extraDelayMs, base.extraDelayMs, "the settings from before the first slow come back");
+  assert.equal(link.status().bandwidthMbps, base.bandwidthMbps);
+
+  node.slow("lon", "nyc", { extraDelayMs: 100 }, { ttlMs: 2_000, faultId: "f5" });
+  node.unslow("lon", "nyc");
+  assert.equal(link.status().extraDelayMs, base.extraDelayMs, "unslow lifts it at once");
+  node.slow("lon", "nyc", { extraDelayMs: 100 }, { ttlMs: 2_000, faultId: "f6" });
+  node.slow("lon", "nyc", { extraDelayMs: 50 });
+  clock.advance(5_000);
+  assert.equal(link.status().extraDelayMs, 50, "an operator's plain slow after a timed one stays");
+  assert.equal(link.status().fault, null);
+});

@@ -7,7 +7,7 @@ import type { Clock, Logger, Random, Startable } from "../core/index.ts";
 import { type HostPort, type Planet, siteByName, siteLinks } from "../topology/index.ts";
 import { handleAdmin } from "./admin.ts";
 import { wanErrors } from "./errors.ts";
-import { Link, type LinkSlow, type LinkStatus } from "./link.ts";
+import { Link, type LinkSlow, type LinkStatus, type LinkTtl } from "./link.ts";
 import { WanMetrics } from "./metrics.ts";
 
 export type WanNodeOptions = {
@@ -93,9 +93,9 @@ export class WanNode implements Startable {
     return link;
   }
 
-  cut(from: string, to: string): LinkStatus {
+  cut(from: string, to: string, ttl?: LinkTtl): LinkStatus {
     const l = this.link(from, to);
-    l.cut();
+    l.cut(ttl);
     return l.status();
   }
 
@@ -105,9 +105,16 @@ export class WanNode implements Startable {
     return l.status();
   }
 
-  slow(from: string, to: string, change: LinkSlow): LinkStatus {
+  slow(from: string, to: string, change: LinkSlow, ttl?: LinkTtl): LinkStatus {
     const l = this.link(from, to);
-    l.slow(change);
+    l.slow(change, ttl);
+    return l.status();
+  }
+
+  /** Lifts a slow that has a ttl (the settings before it come back). */
+  unslow(from: string, to: string): LinkStatus {
+    const l = this.link(from, to);
+    l.unslow();
     return l.status();
   }
 

@@ -7,6 +7,7 @@ import type { RolloutState } from "../supervisor/rollout.ts";
 import type { InstanceState } from "../supervisor/state-file.ts";
 import { isTierName, type TierName, tierNames } from "../supervisor/tiers.ts";
 import { controlErrors } from "./errors.ts";
+import type { FaultView } from "./fault-api.ts";
 
 export const controlApiVersion = 1;
 /** A control request body larger than this is refused. */
@@ -36,6 +37,18 @@ export const controlRoutes = {
     path: "/v1/restore",
     summary: "bring the app tier back to its count, then the users (the DNS weight)",
   },
+  faults: {
+    method: "GET",
+    path: "/v1/faults",
+    summary: "the site's faults (chaos): active ones and recently ended ones",
+  },
+  injectFault: {
+    method: "POST",
+    path: "/v1/faults",
+    summary:
+      'inject a fault held by this supervisor until its ttl: {"id", "kind", "ttlMs", "tier"?, "slot"?, "instance"?, "offsetMs"?}',
+  },
+  healFault: { method: "DELETE", path: "/v1/faults/:id", summary: "revert one fault now (id * reverts every one)" },
   metrics: { method: "GET", path: "/metrics", summary: "Prometheus metrics" },
 } as const;
 export type RouteName = keyof typeof controlRoutes;
@@ -217,6 +230,8 @@ export type SiteStatus = {
   readonly sun: SunView | null;
   /** The app count the operator set (what restore returns to when there is no sun). */
   readonly appDesired: number;
+  /** Chaos faults this supervisor holds now (see GET /v1/faults for the ended ones). */
+  readonly faults: readonly FaultView[];
   readonly tiers: readonly TierRow[];
   readonly instances: readonly InstanceRow[];
 };

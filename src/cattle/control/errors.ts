@@ -44,6 +44,20 @@ export const controlErrors = defineErrors("cattle", {
     message:
       "Evacuating this site would leave no site serving users; restore another site first (`redshirt restore SITE`), or check `redshirt status`",
   },
+  RS_ERR_CATTLE_CONTROL_FAULT_REFUSED: {
+    status: 409,
+    message:
+      "The supervisor cannot apply this fault now (nothing running to pause, already paused, or too many faults held); `redshirt chaos list` shows what is held",
+  },
+  RS_ERR_CATTLE_CONTROL_NO_FAULT: {
+    status: 404,
+    message: "No fault with this id is held on the site; `redshirt chaos list` shows the ids",
+  },
+  RS_ERR_CATTLE_CONTROL_NO_TARGET: {
+    status: 400,
+    message:
+      "The fault names a slot or instance the site does not have (or of the wrong tier); the message lists the slots",
+  },
   RS_ERR_CATTLE_CONTROL_TIMEOUT: {
     status: 504,
     message:

@@ -34,6 +34,17 @@ export {
   restoreSite,
   servesUsers,
 } from "./evacuate-operations.ts";
+export {
+  activeFaultsPerSiteMax,
+  type FaultAnswer,
+  type FaultRequest,
+  type FaultsAnswer,
+  type FaultView,
+  type HealAnswer,
+  parseFaultRequest,
+  type SiteFaultKind,
+  siteFaultKinds,
+} from "./fault-api.ts";
 export { type DnsWeightsAnswer, dnsWeights, type WanAnswer, wanStatus } from "./network-operations.ts";
 export {
   deploySite,

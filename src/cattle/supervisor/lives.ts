@@ -76,6 +76,16 @@ export class InstanceLives {
     this.#signal(inst, "SIGKILL");
   }
 
+  /** SIGKILL for a chaos fault: the slot is held down by the fault, and its death is no failure. */
+  killForFault(inst: Instance): void {
+    if (inst.stopReason === "fault") return;
+    inst.killTimer?.cancel();
+    inst.stopReason = "fault";
+    this.#setState(inst, "stopping");
+    this.#h.components.metrics.faultKills.inc({ tier: inst.tier });
+    this.#signal(inst, "SIGKILL");
+  }
+
   readyTimeoutMs(): number {
     return this.#readyTimeoutMs();
   }
@@ -200,6 +210,17 @@ export class InstanceLives {
     if (reason === "scale-down" && inst.tier === "app") void this.#h.components.drain.unmark(inst.id);
     if (reason === "scale-down" || reason === "stop-all") {
       this.#h.components.log.info("stopped", { id: inst.id, slot: slot.key, how: describeExit(info) });
+    } else if (reason === "fault") {
+      const now = this.#h.components.clock.monoMs();
+      slot.diedAtMono = now;
+      slot.nextStartMono = now;
+      slot.lastExit = {
+        how: "killed by a chaos fault",
+        id: inst.id,
+        atMs: this.#h.components.clock.nowMs(),
+        wasReady: inst.readySinceMono !== undefined,
+      };
+      this.#h.components.log.warn("killed by a chaos fault", { id: inst.id, slot: slot.key, how: describeExit(info) });
     } else {
       const how = reason === "ready-timeout" ? `not ready within ${this.#readyTimeoutMs()} ms` : describeExit(info);
       this.#h.components.metrics.deaths.inc({ tier: inst.tier, ready: String(inst.readySinceMono !== undefined) });

@@ -7,6 +7,15 @@ export class SupervisorMetrics {
   readonly registry = new Registry();
   readonly starts = this.registry.counter("redshirt_supervisor_starts_total", "Instances started, by tier");
   readonly ready = this.registry.counter("redshirt_supervisor_ready_total", "Instances that passed readiness, by tier");
+  readonly faults = this.registry.counter("redshirt_supervisor_faults_total", "Chaos faults applied, by kind");
+  readonly faultKills = this.registry.counter(
+    "redshirt_supervisor_fault_kills_total",
+    "Instances SIGKILLed by a chaos fault (not counted as failures of their slot), by tier",
+  );
+  readonly faultFailures = this.registry.counter(
+    "redshirt_supervisor_fault_failures_total",
+    "Steps of applying or reverting a fault that failed, by step (load, save, wipe, unskew)",
+  );
   readonly deaths = this.registry.counter(
     "redshirt_supervisor_deaths_total",
     "Instances that died without being asked to, by tier and whether they had been ready",

@@ -5,9 +5,17 @@
 // leave its instances running (a restarted supervisor adopts them); POST /v1/stop stops
 // everything first.
 
-import { existsSync } from "node:fs";
-import { createLogger, loadPlanetSecret, nodeBin, systemClock, systemRandom } from "../../core/index.ts";
-import { createStoreClient } from "../../store/index.ts";
+import { existsSync, rmSync } from "node:fs";
+import { request } from "undici";
+import {
+  controlBearerToken,
+  createLogger,
+  loadPlanetSecret,
+  nodeBin,
+  systemClock,
+  systemRandom,
+} from "../../core/index.ts";
+import { createStoreClient, storeDataFile } from "../../store/index.ts";
 import { type Planet, siteByName } from "../../topology/index.ts";
 import {
   controlApiVersion,
@@ -18,11 +26,13 @@ import {
   type StopResult,
 } from "../control/api.ts";
 import { controlErrors } from "../control/errors.ts";
+import { type FaultAnswer, type FaultsAnswer, type HealAnswer, parseFaultRequest } from "../control/fault-api.ts";
 import { ControlServer } from "../control/server.ts";
 import { dnsSteering } from "../sun/steering.ts";
 import { probeTimeoutMs, readyTimeoutMsDefault } from "./constants.ts";
 import { StoreDrainGate } from "./drain.ts";
 import { supervisorErrors } from "./errors.ts";
+import { faultsFilePath, loadFaults, saveFaultsFile } from "./faults.ts";
 import { systemHost } from "./host.ts";
 import { supervisorPidFile, takeSupervisorLock } from "./lock.ts";
 import { SupervisorMetrics } from "./metrics.ts";
@@ -97,8 +107,20 @@ export async function runSupervisor(o: RunSupervisorOptions): Promise<number> {
       load: () => loadState(stateFile),
       save: (state) => saveState(stateFile, state),
       steering: dnsSteering({ planet: o.planet, site: site.name, secret, log, metrics }),
+      faults: {
+        load: () => loadFaults(faultsFilePath(dir)),
+        save: (text) => saveFaultsFile(faultsFilePath(dir), text),
+        skewClock: (nodeId, offsetMs, ttlMs, faultId) =>
+          skewStoreClock(o.planet, secret, nodeId, { offsetMs, ttlMs, faultId }),
+        wipeDisk: (nodeId) => {
+          const file = storeDataFile(o.planet, nodeId);
+          for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+        },
+      },
     },
   );
+  const faults = supervisor.faults;
+  if (!faults) throw new Error("the supervisor was built without its fault keeper");
 
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => {
@@ -158,6 +180,23 @@ export async function runSupervisor(o: RunSupervisorOptions): Promise<number> {
         const result: StopResult = { api: controlApiVersion, stopping: true, pids: [...pids, process.pid] };
         return { status: 202, body: result };
       },
+      faults: async () => {
+        const result: FaultsAnswer = { api: controlApiVersion, site: site.name, ...faults.list() };
+        return { status: 200, body: result };
+      },
+      injectFault: async ({ body }) => {
+        const asked = parseFaultRequest(body);
+        // A site being stopped takes no new faults (stopAll reverts the ones it holds).
+        if (supervisor.state !== "running") {
+          throw controlErrors.create("RS_ERR_CATTLE_CONTROL_STOPPING", supervisor.state);
+        }
+        const result: FaultAnswer = { api: controlApiVersion, fault: await faults.inject(asked) };
+        return { status: 201, body: result };
+      },
+      healFault: async ({ params }) => {
+        const result: HealAnswer = { api: controlApiVersion, healed: await faults.heal(params.id ?? "") };
+        return { status: 200, body: result };
+      },
       metrics: async () => ({
         status: 200,
         body: metrics.registry.render(),
@@ -190,4 +229,34 @@ export async function runSupervisor(o: RunSupervisorOptions): Promise<number> {
   release();
   log.info("supervisor exits", { code });
   return code;
+}
+
+/** Sets a store node's clock offset through its authenticated admin route (offset 0 clears it). */
+async function skewStoreClock(
+  planet: Planet,
+  secret: Buffer,
+  nodeId: string,
+  body: { offsetMs: number; ttlMs: number; faultId: string },
+): Promise<void> {
+  const node = planet.storeNodes.find((n) => n.id === nodeId);
+  if (!node) throw controlErrors.create("RS_ERR_CATTLE_CONTROL_NO_TARGET", `${nodeId}: not a store node of the planet`);
+  let res: Awaited<ReturnType<typeof request>>;
+  let text: string;
+  try {
+    res = await request(`http://${node.host}:${node.port}/v1/admin/clock-skew`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${controlBearerToken(secret)}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+      headersTimeout: probeTimeoutMs * 4,
+      bodyTimeout: probeTimeoutMs * 4,
+    });
+    text = await res.body.text();
+  } catch (cause) {
+    throw controlErrors.create("RS_ERR_CATTLE_CONTROL_FAULT_REFUSED", `${nodeId} did not answer: ${String(cause)}`, {
+      cause,
+    });
+  }
+  if (res.statusCode !== 200) {
+    throw controlErrors.create("RS_ERR_CATTLE_CONTROL_FAULT_REFUSED", `${nodeId} answered ${res.statusCode}: ${text}`);
+  }
 }

@@ -9,7 +9,8 @@ import type { InstanceState } from "./state-file.ts";
 import type { AppSpec, TierName } from "./tiers.ts";
 
 /** Why an instance is being stopped (undefined while nobody asked). */
-export type StopReason = "scale-down" | "stop-all" | "ready-timeout";
+/** "fault": SIGKILLed by a chaos fault (a death, but not a failure of the slot: no back-off). */
+export type StopReason = "scale-down" | "stop-all" | "ready-timeout" | "fault";
 
 export type Instance = {
   readonly id: string;

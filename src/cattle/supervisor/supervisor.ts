@@ -22,6 +22,7 @@ import { planAdoption } from "./adopt.ts";
 import { stableResetMs, tickMs } from "./constants.ts";
 import type { DrainGate } from "./drain.ts";
 import { type EvacuationView, SiteSteerer } from "./evacuation.ts";
+import { FaultKeeper, type FaultKeeperComponents } from "./faults.ts";
 import type { ProcessHost } from "./host.ts";
 import { InstanceLives } from "./lives.ts";
 import type { SupervisorMetrics } from "./metrics.ts";
@@ -68,6 +69,8 @@ export type SupervisorComponents = {
   readonly save: (state: PersistedState) => void;
   /** The site's weight on the planet's DNS servers and what they answer (none: no DNS to steer). */
   readonly steering?: DnsSteering;
+  /** Chaos faults held for the site (none: faults are refused). */
+  readonly faults?: Omit<FaultKeeperComponents, "site" | "clock" | "log" | "metrics" | "host" | "slots" | "tick">;
 };
 
 export class Supervisor implements Startable {
@@ -80,6 +83,7 @@ export class Supervisor implements Startable {
   readonly #exitWaiters = new Set<() => void>();
   readonly #lives: InstanceLives;
   readonly #steerer: SiteSteerer;
+  readonly #faults: FaultKeeper | undefined;
   #app: AppSpec;
   #state: SupervisorState = "starting";
   #startedAtMs = 0;
@@ -130,6 +134,25 @@ export class Supervisor implements Startable {
       },
       tick: () => this.#tick(),
     });
+    this.#faults = components.faults
+      ? new FaultKeeper({
+          ...components.faults,
+          site: options.site.name,
+          clock: components.clock,
+          log: components.log,
+          metrics: components.metrics,
+          host: components.host,
+          slots: () => [...this.#slots.values()],
+          tick: () => {
+            components.clock.setTimer(0, () => this.#tick());
+          },
+        })
+      : undefined;
+  }
+
+  /** The site's chaos faults (held here until their TTL); undefined when this supervisor takes none. */
+  get faults(): FaultKeeper | undefined {
+    return this.#faults;
   }
 
   get state(): SupervisorState {
@@ -186,6 +209,8 @@ export class Supervisor implements Startable {
       };
     }
     for (const [key, slot] of this.#slots) if (slot.retired && !slot.instance) this.#slots.delete(key);
+    // Before the first tick: a site killed by chaos stays down until its TTL.
+    this.#faults?.restore();
     this.#state = "running";
     this.#dirty = true;
     log.info("supervisor running", {
@@ -200,6 +225,7 @@ export class Supervisor implements Startable {
 
   /** Stops reconciling and leaves every instance running (a restarted supervisor adopts them). */
   async stop(): Promise<void> {
+    this.#faults?.stop();
     this.#steerer.stop();
     this.#timer?.cancel();
     this.#timer = undefined;
@@ -300,6 +326,7 @@ export class Supervisor implements Startable {
       evacuation: this.#steerer.view(),
       sun: this.#steerer.sunView(),
       appDesired: this.#desired.app,
+      faults: this.#faults?.list().active ?? [],
       tiers,
       instances: rows,
     };
@@ -320,13 +347,22 @@ export class Supervisor implements Startable {
       for (const slot of this.#orderedSlots(tier)) {
         const inst = slot.instance;
         const wanted = this.#wanted(slot);
+        if (wanted && this.#faults?.holds(slot)) {
+          if (inst) this.#lives.killForFault(inst);
+          continue;
+        }
         if (!inst) {
           if (slot.retired) this.#slots.delete(slot.key);
           else if (wanted && now >= slot.nextStartMono && (mayBoot || this.#booted.has(tier))) this.#lives.start(slot);
           continue;
         }
         if (!wanted && !inst.stopReason) this.#lives.beginStop(inst, "scale-down");
-        else if (inst.state === "starting" && !inst.stopReason && now - inst.sinceMono > this.#lives.readyTimeoutMs()) {
+        else if (
+          inst.state === "starting" &&
+          !inst.stopReason &&
+          !this.#faults?.pauses(slot) &&
+          now - inst.sinceMono > this.#lives.readyTimeoutMs()
+        ) {
           this.#lives.readyTimedOut(inst);
         } else if (inst.state === "ready" && slot.failures > 0 && now - (inst.readySinceMono ?? now) >= stableResetMs) {
           slot.failures = 0;
@@ -336,6 +372,8 @@ export class Supervisor implements Startable {
       }
       if (!this.#booted.has(tier) && this.#tierSettled(tier)) this.#booted.add(tier);
     }
+    // After the slots: a kill with TTL 0 has killed before it ends.
+    this.#faults?.expire();
     if (this.#dirty) this.#persist();
     this.#timer = this.#c.clock.setTimer(tickMs, () => this.#tick());
   }
@@ -343,7 +381,7 @@ export class Supervisor implements Startable {
   /** At boot a tier waits for the ones before it: settled = each wanted slot ready or already failed once. */
   #tierSettled(tier: TierName): boolean {
     return this.#orderedSlots(tier)
-      .filter((s) => this.#wanted(s))
+      .filter((s) => this.#wanted(s) && !this.#faults?.holds(s))
       .every((s) => s.instance?.state === "ready" || s.failures > 0);
   }
 
@@ -375,6 +413,9 @@ export class Supervisor implements Startable {
 
   async #stopEverything(): Promise<void> {
     if (this.#state === "starting") await this.start();
+    // Paused processes could not take their SIGTERM: every fault is reverted first.
+    await this.#faults?.heal("*");
+    this.#faults?.stop();
     this.#state = "stopping";
     this.#steerer.stop();
     this.#timer?.cancel();

@@ -31,6 +31,7 @@ import {
 } from "../constants.ts";
 import { storeErrors } from "../errors.ts";
 import { createBinaryApi } from "./binary-api.ts";
+import { parseClockSkew, type SkewedClock } from "./clock-skew.ts";
 import { storeHttpErrors } from "./http-errors.ts";
 import { storeHeaders } from "./http-headers.ts";
 import { allowedMethods, methodAllowed, parseMembershipChange, parseTarget, type Target } from "./http-request.ts";
@@ -47,6 +48,8 @@ export type StoreHttpServerInit = {
   readonly secret: Buffer;
   /** More Prometheus text for `/metrics` (the node-to-node transport's counters). */
   readonly metricsText?: () => string;
+  /** The node's skewable wall clock (chaos); absent: the route answers 404. */
+  readonly clockSkew?: SkewedClock;
 };
 
 export type StoreHttpServer = Startable & {
@@ -176,6 +179,7 @@ export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit):
     if (target.route === "cluster") return { status: 200, body: clusterView(planet, nodeId) };
     if (target.route === "trees") return { status: 200, body: { node: nodeId, roots: api.treeRoots() } };
     if (target.route === "membership") return membershipReply(req, body);
+    if (target.route === "clock-skew") return clockSkewReply(req, body);
     const h = req.headers;
     const answer = await dispatchKv(
       api,
@@ -207,6 +211,22 @@ export function createStoreHttpServer(api: StoreApi, init: StoreHttpServerInit):
       );
     }
     return { status: 200, body: api.changeMembership(parseMembershipChange(body)) };
+  }
+
+  function clockSkewReply(req: IncomingMessage, body: string): Reply {
+    const clock = init.clockSkew;
+    if (!clock) throw storeHttpErrors.create("RS_ERR_STORE_NO_ROUTE", "/v1/admin/clock-skew");
+    // Reading it too needs the token: it is an operator's knob, not part of the data API.
+    if (!isControlAuthorized(secret, header(req.headers.authorization))) {
+      throw storeHttpErrors.create(
+        "RS_ERR_STORE_UNAUTHORIZED",
+        req.headers.authorization ? "the token does not match" : "no Authorization header",
+      );
+    }
+    if (req.method === "GET") return { status: 200, body: { node: nodeId, skew: clock.view() } };
+    const change = parseClockSkew(body);
+    logger.warn("clock skew set (chaos)", { ...change });
+    return { status: 200, body: { node: nodeId, skew: clock.skew(change) } };
   }
 
   function errorReply(err: unknown, method: string | undefined, routeLabel: string): Reply {

@@ -15,7 +15,7 @@ export const storeHttpErrors = defineErrors("store", {
   RS_ERR_STORE_UNAUTHORIZED: {
     status: 401,
     message:
-      "Changing membership needs the planet's control token (Authorization: Bearer, derived from the planet secret); run the command where the planet's data dir is",
+      "Changing membership or a clock skew (chaos) needs the planet's control token (Authorization: Bearer, derived from the planet secret); run the command where the planet's data dir is",
     definite: true,
   },
   RS_ERR_STORE_METHOD_NOT_ALLOWED: {

@@ -29,7 +29,8 @@ export type Target =
   | { readonly route: "healthz" }
   | { readonly route: "metrics" }
   | { readonly route: "trees" }
-  | { readonly route: "membership" };
+  | { readonly route: "membership" }
+  | { readonly route: "clock-skew" };
 
 const allowed: Record<string, string> = {
   kv: "GET, PUT, DELETE",
@@ -39,6 +40,7 @@ const allowed: Record<string, string> = {
   metrics: "GET",
   trees: "GET",
   membership: "GET, POST",
+  "clock-skew": "GET, POST",
 };
 
 function bad(text: string) {
@@ -61,6 +63,7 @@ export function parseTarget(path: string): Target {
   if (path === "/v1/cluster") return { route: "cluster" };
   if (path === "/v1/trees") return { route: "trees" };
   if (path === "/v1/membership") return { route: "membership" };
+  if (path === "/v1/admin/clock-skew") return { route: "clock-skew" };
   if (!path.startsWith("/v1/kv/")) throw storeHttpErrors.create("RS_ERR_STORE_NO_ROUTE", path.slice(0, 200));
   const rest = path.slice("/v1/kv/".length);
   const slash = rest.indexOf("/");

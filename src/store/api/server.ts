@@ -12,6 +12,7 @@ import { storePeerPort } from "../constants.ts";
 import { createStoreNode } from "../replication/store-node.ts";
 import { openSqliteStorage } from "../storage/sqlite-storage.ts";
 import { createTcpTransport } from "../wire/tcp-transport.ts";
+import { SkewedClock } from "./clock-skew.ts";
 import { createStoreHttpServer } from "./http-api.ts";
 
 export type StoreNodeProcessInit = {
@@ -76,12 +77,15 @@ export async function startStoreNode(init: StoreNodeProcessInit): Promise<Runnin
     clock: systemClock,
     logger: logger.child({ component: "transport" }),
   });
+  // The engine's wall clock (its HLC) can be skewed by chaos through the authenticated
+  // admin route; the transport keeps the real one.
+  const clock = new SkewedClock(systemClock, (view) => logger.info("clock skew now", { ...view }));
   const engine = createStoreNode(
     { planet, nodeId },
     {
       storage,
       transport,
-      clock: systemClock,
+      clock,
       random: systemRandom,
       logger: logger.child({ component: "engine" }),
       onMembership: (m) => transport.setPeers(peersOf(m.members)),
@@ -95,6 +99,7 @@ export async function startStoreNode(init: StoreNodeProcessInit): Promise<Runnin
     planet,
     secret,
     metricsText: () => transportMetrics.render(),
+    clockSkew: clock,
   });
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
