@@ -6,7 +6,7 @@
 // the admin endpoint refuses requests without the control token.
 // Addresses: 127.176.0.0/16 – 127.179.0.0/16 belong to this file.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import dgram from "node:dgram";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
@@ -326,24 +326,37 @@ test("wan links - the admin endpoint refuses requests without the control token,
   await assert.rejects(admin.slow("nyc", "lon", {}), /RS_ERR_WAN_BAD_REQUEST: .*give extraDelayMs/);
 });
 
-/** Runs the CLI to its end (bounded), as an operator would. */
-function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(nodeBin, [cliMain, ...args, "--planet", planetFile], { encoding: "utf8", timeout: 15_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+/**
+ * Runs the CLI to its end (bounded), as an operator would. Asynchronously: the echoes that
+ * wait out a cut must keep running (and see their answer arrive) while a command starts.
+ */
+function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      nodeBin,
+      [cliMain, ...args, "--planet", planetFile],
+      { encoding: "utf8", timeout: 15_000 },
+      (err, stdout, stderr) => {
+        const status = err ? (typeof err.code === "number" ? err.code : null) : 0;
+        resolve({ status, stdout, stderr });
+      },
+    );
+  });
 }
 
 test("wan links - `redshirt wan cut` partitions two sites both ways, `wan links` shows it, `wan heal` restores them", async () => {
   const ab = await open("nyc", gatewayOf("sin"));
   const ba = await open("sin", gatewayOf("nyc"));
   assert.notEqual(await echo(ab, "cli-warm-ab", 2_000), "timeout");
-  const cut = cli("wan", "cut", "nyc", "sin");
+  const cut = await cli("wan", "cut", "nyc", "sin");
   try {
     assert.equal(cut.status, 0, cut.stderr);
     assert.match(cut.stdout, /^nyc->sin: CUT/m);
     assert.match(cut.stdout, /^sin->nyc: CUT/m);
-    const during = [echo(ab, "cli-cut-ab", 8_000), echo(ba, "cli-cut-ba", 8_000)];
+    // Three more commands run before the heal: on a loaded machine each Node start takes seconds.
+    const during = [echo(ab, "cli-cut-ab", 30_000), echo(ba, "cli-cut-ba", 30_000)];
     assert.equal(await udpAsk("nyc", "sin", "cli-cut-udp", 800), "timeout");
-    const listed = cli("wan", "links", "--json");
+    const listed = await cli("wan", "links", "--json");
     assert.equal(listed.status, 0, listed.stderr);
     const links = JSON.parse(listed.stdout) as Array<{ id: string; cut: boolean }>;
     assert.deepEqual(
@@ -353,10 +366,10 @@ test("wan links - `redshirt wan cut` partitions two sites both ways, `wan links`
         .sort(),
       ["nyc->sin", "sin->nyc"],
     );
-    const table = cli("wan", "links");
+    const table = await cli("wan", "links");
     assert.match(table.stdout, /^LINK\s+FROM\s+KM\s+RTT_MS/m);
     assert.match(table.stdout, /^nyc->sin\s.*\sCUT\s/m);
-    const heal = cli("wan", "heal", "sin", "nyc");
+    const heal = await cli("wan", "heal", "sin", "nyc");
     assert.equal(heal.status, 0, heal.stderr);
     for (const r of await Promise.all(during))
       assert.notEqual(r, "timeout", "what waited out the cut arrives after heal");
@@ -368,7 +381,7 @@ test("wan links - `redshirt wan cut` partitions two sites both ways, `wan links`
 });
 
 test("wan links - `redshirt wan slow` sets extra delay; bad names and fields get errors naming them, not a crash", async () => {
-  const slow = cli("wan", "slow", "lon", "sin", "--delay-ms", "25");
+  const slow = await cli("wan", "slow", "lon", "sin", "--delay-ms", "25");
   try {
     assert.equal(slow.status, 0, slow.stderr);
     const listed = (await admin.allLinks()).filter((l) => l.extraDelayMs === 25).map((l) => l.id);
@@ -385,7 +398,7 @@ test("wan links - `redshirt wan slow` sets extra delay; bad names and fields get
     [["wan", "cut", "nyc"], /takes A B/],
     [["wan", "zap", "nyc", "lon"], /unknown action "zap"/],
   ] as const) {
-    const r = cli(...args);
+    const r = await cli(...args);
     assert.notEqual(r.status, 0, args.join(" "));
     assert.match(r.stderr, pattern, args.join(" "));
     assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, "an error message, not a stack trace");
