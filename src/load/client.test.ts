@@ -184,8 +184,8 @@ test("load client - a failed connection is followed by the next address the DNS 
   assert.deepEqual(record.served, { site: "lon", instance: `app-at-${gw2.host}` });
   assert.deepEqual(
     record.saw,
-    { sessionUser: "next-address-user" },
-    "a mutation's answer shows the cart after it: recorded for reads only",
+    { sessionUser: "next-address-user", cart: { apple: 2 } },
+    "a mutation's answer shows the cart after it, and is recorded so",
   );
   assert.equal(stats.nextAddress, 1);
   assert.deepEqual(

@@ -127,6 +127,8 @@ type Body = {
 };
 
 /** What the final answer showed, in the history's terms and as the user's observation. */
+const cartShowing: ReadonlySet<string> = new Set(["cart.read", "cart.add", "cart.set", "cart.remove", "checkout"]);
+
 function sawOf(
   action: Action,
   answer: Answer | undefined,
@@ -142,10 +144,9 @@ function sawOf(
     body.cart && typeof body.cart === "object"
       ? Object.fromEntries(Object.entries(body.cart).filter(([, q]) => typeof q === "number" && q > 0))
       : undefined;
-  // The checker (src/verify) checks what an op saw against the state before the op is
-  // applied: that is a read's view. A mutation's answer shows the cart after it, so it is
-  // recorded for reads only; the user still believes what any answer showed.
-  if (action.kind === "cart.read" && cart) saw.cart = cart;
+  // A read's cart is the state before it, a cart mutation's answer the cart after it; the
+  // checker (src/verify) checks each at its point, so every answer that shows a cart counts.
+  if (cart && cartShowing.has(action.kind)) saw.cart = cart;
   if (action.kind === "checkout" && body.order?.id) saw.orderId = body.order.id;
   if (action.kind === "orders.read" && Array.isArray(body.orders)) {
     saw.orders = body.orders.map((o) => ({

@@ -343,3 +343,34 @@ test("checker - a user past the cart item limit, or a heap past its limit, stops
   assert.equal(heap.verdict, "not proven");
   assert.ok(heap.reasons.some((r) => /heap/.test(r)));
 });
+
+test("checker - a cart mutation's answer shows the cart after it: the write itself is in it, an earlier one missing is lost", async () => {
+  const h = withFault(new HistoryBuilder());
+  const session = loggedIn(h);
+  h.op({ kind: "cart.add", user: "alice", session, item: "apple", quantity: 2, saw: { cart: { apple: 2 } } });
+  h.op({ kind: "cart.set", user: "alice", session, item: "bread", quantity: 3, saw: { cart: { apple: 2, bread: 3 } } });
+  h.op({ kind: "cart.remove", user: "alice", session, item: "apple", saw: { cart: { bread: 3 } } });
+  h.op({ kind: "checkout", user: "alice", session, saw: { orderId: "o1", cart: {} } });
+  h.op({ kind: "page", user: "alice", session });
+  const clean = await checkHistory(arraySource(h.build()), small);
+  assert.equal(clean.verdict, "pass", JSON.stringify(clean.anomalies));
+  assert.equal(clean.stats.cartReadsChecked, 4, "every mutation's answer was checked");
+
+  const lossy = withFault(new HistoryBuilder());
+  const s2 = loggedIn(lossy);
+  const write = lossy.op({ kind: "cart.add", user: "alice", session: s2, item: "apple", quantity: 2 });
+  const answer = lossy.op({
+    kind: "cart.add",
+    user: "alice",
+    session: s2,
+    item: "pear",
+    quantity: 1,
+    saw: { cart: { pear: 1 } },
+  });
+  lossy.op({ kind: "page", user: "alice", session: s2 });
+  const report = await checkHistory(arraySource(lossy.build()), small);
+  assert.deepEqual(
+    report.anomalies.map((a) => [a.kind, a.op.line, a.about?.line, a.expected, a.seen]),
+    [["cart-write-lost", answer, write, "item apple quantity 2", "quantity 0"]],
+  );
+});

@@ -13,6 +13,9 @@ import type { Anomaly, AnomalyKind, OpRef } from "./report.ts";
 
 export type Certainty = "applied" | "not-applied" | "in-doubt";
 
+/** Ops whose answer shows the cart as it is after them. */
+const cartMutations: ReadonlySet<string> = new Set(["cart.add", "cart.set", "cart.remove", "checkout"]);
+
 export function certaintyOf(op: OpRecord): Certainty {
   if (op.outcome.result === "ok") return "applied";
   if (op.outcome.result === "error" && op.outcome.definite === true) return "not-applied";
@@ -69,7 +72,10 @@ export class UserModel {
   observe(op: OpRecord, line: number): void {
     const ref = opRef(op, line);
     const certainty = certaintyOf(op);
-    if (op.outcome.result === "ok" && op.saw !== undefined) this.#checkSaw(op, ref);
+    // A read shows the state before it; a cart mutation's answer shows the cart after it
+    // (what the user sees once their change is in), so it is checked once the op is applied.
+    const showsAfter = cartMutations.has(op.kind);
+    if (op.outcome.result === "ok" && op.saw !== undefined && !showsAfter) this.#checkSaw(op, ref);
     switch (op.kind) {
       case "cart.add":
         this.#applyItem(op.item!, (v) => v + op.quantity!, certainty, ref, false);
@@ -94,6 +100,7 @@ export class UserModel {
       default:
         break;
     }
+    if (op.outcome.result === "ok" && op.saw !== undefined && showsAfter) this.#checkSaw(op, ref);
     if (this.#session && op.session === this.#session.id && op.outcome.result === "ok") {
       this.#session.lastUseMs = op.endMs;
     }
