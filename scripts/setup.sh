@@ -26,6 +26,7 @@ declare -A need=(
   [curl]=curl
   [ip]=iproute2
   [nft]=nftables
+  [chromium]=chromium # the browser test drives it headless through playwright-core
 )
 missing=()
 for cmd in "${!need[@]}"; do

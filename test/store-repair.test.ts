@@ -17,14 +17,17 @@ const agent = new Agent({ connections: 16, keepAliveTimeout: 5_000 });
 type Write = { key: string; path: string; method: "PUT" | "POST"; body: unknown; expect: (v: unknown) => boolean };
 
 async function send(base: string, w: Write, consistency: string, opId: string): Promise<number> {
+  return (await sendWithBody(base, w, consistency, opId)).status;
+}
+
+async function sendWithBody(base: string, w: Write, consistency: string, opId: string) {
   const res = await request(`${base}/v1/kv/${encodeURIComponent(w.key)}${w.path}?consistency=${consistency}`, {
     method: w.method,
     headers: { "content-type": "application/json", "idempotency-key": opId },
     body: JSON.stringify(w.body),
     dispatcher: agent,
   });
-  await res.body.text();
-  return res.statusCode;
+  return { status: res.statusCode, body: await res.body.text() };
 }
 
 async function readLocalOne(base: string, key: string): Promise<{ exists: boolean; value?: unknown }> {
@@ -147,18 +150,24 @@ test("store repair - a node down while thousands of keys are written in every pa
   const writers = ["nyc-store1", "nyc-store2", "sin-store3", "lon-store1"];
   let next = 0;
   let failed = 0;
+  const failures: string[] = [];
   const writeStarted = Date.now();
   await Promise.all(
     Array.from({ length: 32 }, async (_, lane) => {
       for (let i = next++; i < keys; i = next++) {
         const w: Write = { key: `k${i}`, path: "", method: "PUT", body: { value: i }, expect: () => true };
-        const status = await send(cluster.url(writers[lane % writers.length]), w, "local-quorum", `bulk-${i}`);
-        if (status !== 200) failed++;
+        const writer = writers[lane % writers.length];
+        const sentAt = Date.now() - writeStarted;
+        const { status, body } = await sendWithBody(cluster.url(writer), w, "local-quorum", `bulk-${i}`);
+        if (status !== 200) {
+          failed++;
+          if (failures.length < 5) failures.push(`${writer} k${i} at ${sentAt} ms: ${status} ${body.slice(0, 300)}`);
+        }
       }
     }),
   );
   t.diagnostic(`${keys} keys written in ${Date.now() - writeStarted} ms while ${victim} was down (${failed} failed)`);
-  assert.equal(failed, 0);
+  assert.equal(failed, 0, `failed writes (first 5):\n${failures.join("\n")}`);
   // Once the others agree, the coordinators die for good: their logs, which hold every one
   // of those writes for the victim, can never stream. Only anti-entropy can refill it.
   const survivors = cluster.planet.storeNodes.map((n) => n.id).filter((n) => n !== victim && !writers.includes(n));

@@ -60,6 +60,16 @@ export const commands: Record<string, Command> = {
     summary: "run a GSLB DNS server of the planet (--site NAME [--index K])",
     load: () => import("./dns-command.ts"),
   },
+  load: {
+    summary:
+      "virtual users in every client region shop through the GSLB DNS and the WAN: load [--duration 60s] [--users N] [--seed N] [--out history.jsonl]",
+    load: () => import("./load-command.ts"),
+  },
+  proof: {
+    summary:
+      "users from every region while chaos breaks things, then the verdict: proof [--duration 60s] [--seed N] [--json] | proof --recheck DIR",
+    load: () => import("./proof-command.ts"),
+  },
   check: {
     summary: "judge a run from its history: check HISTORY.jsonl [--json]; exit 0 pass, 1 fail, 3 not proven",
     load: () => import("./check-command.ts"),

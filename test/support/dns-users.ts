@@ -33,7 +33,11 @@ export type DnsUsersResult = {
   readonly nextAddress: number;
 };
 
-async function resolve(o: DnsUsersOptions): Promise<{ addresses: string[]; ttlMs: number }> {
+/** What a resolver needs to ask the GSLB DNS for the service as a user of one region. */
+export type ServiceQuery = Pick<DnsUsersOptions, "dnsServers" | "name" | "ecs" | "ttlMsMax">;
+
+/** Asks the DNS servers in turn (a real UDP query with the client subnet) for the service's A records, in answer order. */
+export async function resolveService(o: ServiceQuery): Promise<{ addresses: string[]; ttlMs: number }> {
   let lastErr: unknown;
   for (const server of o.dnsServers) {
     const socket = dgram.createSocket("udp4");
@@ -84,7 +88,7 @@ export function startDnsUsers(o: DnsUsersOptions): { stop(): Promise<DnsUsersRes
       sent++;
       try {
         if (!answer || performance.now() - answer.atMs > answer.ttlMs) {
-          answer = { ...(await resolve(o)), atMs: performance.now() };
+          answer = { ...(await resolveService(o)), atMs: performance.now() };
         }
         let served = false;
         for (const [i, host] of answer.addresses.entries()) {

@@ -65,7 +65,7 @@ export function checkDedupRoom(node: NodeContext): void {
  */
 export function checkReachable(node: NodeContext, partition: number, level: Consistency, hints: boolean): void {
   const replicas = node.replicas[partition];
-  const isUp = (n: string): boolean => n === node.id || node.transport.isUp(n);
+  const isUp = (n: string): boolean => n === node.id || node.transport.mayBeUp(n);
   const local = replicas.get(node.site) ?? [];
   const fallbacksUp = hints ? node.siteOrder[partition].filter((n) => !local.includes(n) && isUp(n)).length : 0;
   if (levelReachable(level, replicas, node.site, isUp, fallbacksUp)) return;

@@ -27,13 +27,6 @@ async function increments(c: SimCluster, nodes: readonly string[], round: string
   await Promise.all(writes);
 }
 
-/** A node's local-one answer; undefined when none came (a forward to a peer whose link back is not up yet). */
-async function valueAt(c: SimCluster, node: string, key: string): Promise<number | undefined> {
-  const r = await c.settle(c.read(node, { key, consistency: "local-one" }));
-  if (!r.ok) return undefined;
-  return r.value.value.exists ? (r.value.value.value as number) : 0;
-}
-
 test("disk loss - a node back on an empty disk under its old id is refilled as a new incarnation, stability waits for it, and no replica ever reads a counter below what was acknowledged", async (t) => {
   const c = new SimCluster({ planet: parsePlanet(simPlanetYaml), seed: 31 });
   await c.startAll();
@@ -70,7 +63,7 @@ test("disk loss - a node back on an empty disk under its old id is refilled as a
     }
     for (const id of everyone) {
       for (const key of counters) {
-        const v = await valueAt(c, id, key);
+        const v = await c.counterAt(id, key);
         if (v !== undefined && v < (ackedBeforeLoss.get(key) ?? 0))
           shrunk.push(`${id} (${c.engine(id)!.incarnation.phase}) ${key} ${v} < ${ackedBeforeLoss.get(key)}`);
       }
@@ -95,7 +88,7 @@ test("disk loss - a node back on an empty disk under its old id is refilled as a
   assert.ok(c.engine("lon-store1")!.stable > stableBefore, "stability moves again once the node is sound");
   for (const id of everyone) {
     for (const key of counters) {
-      assert.equal(await valueAt(c, id, key), acked.get(key), `${id} ${key}: every acknowledged increment, once`);
+      assert.equal(await c.counterAt(id, key), acked.get(key), `${id} ${key}: every acknowledged increment, once`);
     }
   }
   assert.deepEqual(shrunk, [], "no replica ever read a counter below what was acknowledged before the loss");

@@ -37,12 +37,6 @@ async function increments(c: SimCluster, nodes: readonly string[], rounds: numbe
   }
 }
 
-async function valueAt(c: SimCluster, node: string, key: string): Promise<number | undefined> {
-  const r = await c.settle(c.read(node, { key, consistency: "local-one" }));
-  if (!r.ok) return undefined;
-  return r.value.value.exists ? (r.value.value.value as number) : 0;
-}
-
 async function loseDisk(c: SimCluster, id: string): Promise<void> {
   c.crash(id);
   c.nodes.get(id)!.storage = new MemoryStorage();
@@ -88,7 +82,7 @@ test("disk loss while a peer is gone for good - the rebuilt node skips the gone 
   await c.advance(8_000);
   assert.ok(c.engine("sin-store1")!.stable > stableAtLoss, "stability moves again without the gone peer");
   for (const id of alive) {
-    for (const key of counters) assert.equal(await valueAt(c, id, key), acked.get(key), `${id} ${key}`);
+    for (const key of counters) assert.equal(await c.counterAt(id, key), acked.get(key), `${id} ${key}`);
   }
 
   // The gone peer returns on its old disk: it is told of the new incarnation, and every
@@ -98,7 +92,7 @@ test("disk loss while a peer is gone for good - the rebuilt node skips the gone 
   await c.advance(40_000);
   for (const id of everyone) {
     for (const key of counters) {
-      assert.equal(await valueAt(c, id, key), acked.get(key), `${id} ${key}: every acknowledged increment, once`);
+      assert.equal(await c.counterAt(id, key), acked.get(key), `${id} ${key}: every acknowledged increment, once`);
     }
   }
   assert.deepEqual(c.engine("nyc-store2")!.membership().gone, [], "nobody is gone any more");
@@ -141,14 +135,14 @@ test("disk loss - a new or refilling node cut off from its site's replicas refus
   }
   assert.ok(refusedIn.has("new"), "refused while new (not yet told whether it had an earlier incarnation)");
   assert.ok(refusedIn.has("refilling"), `refused while refilling (refused in: ${[...refusedIn].join(", ")})`);
-  assert.equal(await valueAt(c, "nyc-store2", "c0"), acked.get("c0"), "a sound node of the site answers");
+  assert.equal(await c.counterAt("nyc-store2", "c0"), acked.get("c0"), "a sound node of the site answers");
   c.network.heal();
   let waitedMs = 0;
   while (c.engine("nyc-store1")!.incarnation.phase !== "sound" && waitedMs < 60_000) {
     await c.advance(200);
     waitedMs += 200;
   }
-  assert.equal(await valueAt(c, "nyc-store1", "c0"), acked.get("c0"), "once refilled it answers itself");
+  assert.equal(await c.counterAt("nyc-store1", "c0"), acked.get("c0"), "once refilled it answers itself");
   assert.equal(c.internalErrors(), 0);
   await c.stopAll();
 });
@@ -194,7 +188,7 @@ test("disk loss - a peer that leaves the membership while the rebuilt node pulls
   assert.equal(rebuilt().phase, "sound", "the rebuilt node did not wait for the node that left");
   const alive = everyone.filter((n) => n !== "lon-store3");
   for (const id of alive) {
-    for (const key of counters) assert.equal(await valueAt(c, id, key), acked.get(key), `${id} ${key}`);
+    for (const key of counters) assert.equal(await c.counterAt(id, key), acked.get(key), `${id} ${key}`);
   }
   assert.equal(c.internalErrors(), 0);
   await c.stopAll();

@@ -224,6 +224,13 @@ export class SimCluster {
     return this.request(id, (e) => e.read(request), giveUpMs);
   }
 
+  /** A counter as one node holds it (local-one): 0 when absent, undefined when the node did not answer. */
+  async counterAt(id: string, key: string): Promise<number | undefined> {
+    const r = await this.settle(this.read(id, { key, consistency: "local-one" }));
+    if (!r.ok) return undefined;
+    return r.value.value.exists ? (r.value.value.value as number) : 0;
+  }
+
   /**
    * Moves simulated time forward from one timer's instant to the next, letting promise
    * callbacks run between them as Node runs microtasks between two timer callbacks. (Steps

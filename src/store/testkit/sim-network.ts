@@ -461,4 +461,9 @@ class SimTransport implements Transport {
   isUp(peer: string): boolean {
     return this.#port.isUp(peer);
   }
+
+  /** A simulated link is up or down from the start: nothing is ever "not tried yet". */
+  mayBeUp(peer: string): boolean {
+    return this.#port.isUp(peer);
+  }
 }

@@ -345,3 +345,25 @@ test("tcp transport - a peer past the handshake that sends a corrupt or unexpect
     await closeFake(fake);
   }
 });
+
+test("tcp transport - a peer may be up until its first connection fails, then is known down until it is up again", async () => {
+  const peers = addresses(["a", "b"]);
+  const a = node({ self: "a", peers });
+  let b: Transport | undefined;
+  try {
+    // Before its first dial settles, b is not known down: a just-started node must not refuse writes for it.
+    assert.equal(a.mayBeUp("b"), true);
+    assert.equal(a.isUp("b"), false);
+    await a.start();
+    // Nobody listens at b's address: the dial is refused, and from then on b is known down.
+    assert.ok(await waitFor(() => !a.mayBeUp("b"), 3_000), "a refused dial marks b down");
+    assert.equal(a.mayBeUp("nobody"), false, "an unknown node is never up");
+    b = node({ self: "b", peers });
+    await b.start();
+    assert.ok(await waitFor(() => a.isUp("b"), 5_000), "a redials b once it listens");
+    assert.equal(a.mayBeUp("b"), true);
+  } finally {
+    await a.stop();
+    await b?.stop();
+  }
+});

@@ -109,6 +109,8 @@ type Outbound = {
   timer: TimerHandle | undefined;
   lastHeardMs: number;
   pings: number;
+  /** True until the first connection came up or failed: the peer is not known down yet. */
+  untried: boolean;
 };
 
 export function createTcpTransport(init: TcpTransportInit): TcpTransport {
@@ -181,6 +183,7 @@ class Tcp implements TcpTransport {
       timer: undefined,
       lastHeardMs: 0,
       pings: 0,
+      untried: true,
     };
     this.#outbound.set(peer, ob);
     if (this.#running) this.#dial(ob);
@@ -295,6 +298,11 @@ class Tcp implements TcpTransport {
     return this.#outbound.get(peer)?.state === "up";
   }
 
+  mayBeUp(peer: string): boolean {
+    const ob = this.#outbound.get(peer);
+    return ob !== undefined && (ob.state === "up" || (ob.untried && ob.state !== "backoff"));
+  }
+
   authFailures(reason: string): number {
     return this.#auth.count(reason);
   }
@@ -359,6 +367,7 @@ class Tcp implements TcpTransport {
       socket.write(encodeFrame(answer.proof));
       ob.timer?.cancel();
       ob.state = "up";
+      ob.untried = false;
       ob.failures = 0;
       this.#armPing(ob, socket);
       this.#log.info("peer up", { peer: ob.peer });
@@ -387,6 +396,7 @@ class Tcp implements TcpTransport {
     if (ob.socket !== socket) return;
     socket.destroy();
     ob.socket = undefined;
+    ob.untried = false;
     ob.timer?.cancel();
     ob.timer = undefined;
     this.#clearQueue(ob);

@@ -25,4 +25,10 @@ export interface Transport extends Startable {
   /** Called when a connection to a peer is (re)established or lost. */
   onPeerChange(handler: (peer: string, up: boolean) => void): void;
   isUp(peer: string): boolean;
+  /**
+   * Up, or not known down yet: the first connection since start is still being made. The
+   * fail-fast check of a level counts these, so a node just started does not refuse writes
+   * in the moments before its connections come up (they wait in the peer's queue instead).
+   */
+  mayBeUp(peer: string): boolean;
 }
