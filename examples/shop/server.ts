@@ -54,7 +54,10 @@ const keepFailures = metrics.counter(
   "Answers that could not be kept for their key",
 );
 const sessions = createSessions({ store, badTokens, writeOptions });
-const idempotency = createIdempotency({ ttlS: planet.store.dedupWindowS, writeOptions, replays, keepFailures, log });
+// The kept answers are written at the planet's default level (one round trip less per
+// mutation): the mutation's own writes are global, so if a site loss takes an answer with it,
+// the retry runs the handler again, its writes are duplicates and its answer the same.
+const idempotency = createIdempotency({ ttlS: planet.store.dedupWindowS, replays, keepFailures, log });
 const deps: ShopDeps = { idempotency, writeOptions, login: sessions.login, logout: sessions.logout, log };
 let instance: Instance | undefined;
 

@@ -84,8 +84,9 @@ export type CountsMap = {
   /**
    * Removes what no longer counts: counters of epochs a set replaced (an epoch never comes
    * back) and the notes not named in `keepNotes`. One op; a no-op when nothing is stale.
+   * `options` default to the map's; a weaker level is fine (losing a compaction loses nothing).
    */
-  compact(view: StoreClient, opId: string, keepNotes: readonly string[]): Promise<void>;
+  compact(view: StoreClient, opId: string, keepNotes: readonly string[], options?: StoreWriteOptions): Promise<void>;
 };
 
 /** The fields of a counts map that no longer count (see CountsMap.compact). */
@@ -121,10 +122,10 @@ export function countsMap(key: string, options: StoreWriteOptions = {}): CountsM
       await view.mutate(key, { kind: "mset", fields }, { ...options, opId });
       return read(view);
     },
-    async compact(view, opId, keepNotes) {
+    async compact(view, opId, keepNotes, compactOptions = options) {
       const fields = await readFields(view, key);
       const stale = fields ? staleCountsFields(fields, keepNotes) : [];
-      if (stale.length > 0) await view.mutate(key, { kind: "mdel", fields: stale }, { ...options, opId });
+      if (stale.length > 0) await view.mutate(key, { kind: "mdel", fields: stale }, { ...compactOptions, opId });
     },
   };
 }
