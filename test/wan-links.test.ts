@@ -68,12 +68,19 @@ before(async () => {
       s.pipe(s);
     });
     servers.push(server);
-    await new Promise<void>((resolve) => server.listen(gw.port, gw.host, resolve));
+    // A taken address fails the file at once (another run of it?) instead of hanging it.
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(gw.port, gw.host, resolve);
+    });
     const dns = dnsOf(site.name);
     const udp = dgram.createSocket("udp4");
     udp.on("message", (msg, rinfo) => udp.send(msg, rinfo.port, rinfo.address));
     udpServers.push(udp);
-    await new Promise<void>((resolve) => udp.bind(dns.port, dns.host, resolve));
+    await new Promise<void>((resolve, reject) => {
+      udp.once("error", reject);
+      udp.bind(dns.port, dns.host, () => resolve());
+    });
   }
   const started = await Promise.all(
     planet.sites.map((s) =>
