@@ -148,6 +148,12 @@ test("store repair - a node down while thousands of keys are written in every pa
   await cluster.kill(victim);
   const keys = 3_000;
   const writers = ["nyc-store1", "nyc-store2", "sin-store3", "lon-store1"];
+  // Nodes started together may find a peer not listening yet and back off before redialing:
+  // the writes start once every writer sees every node but the victim.
+  for (const w of writers) {
+    const connected = await waitFor(async () => (await peersDown(cluster, w)).every((p) => p === victim), 15_000);
+    assert.ok(connected >= 0, `${w} never saw every live peer up`);
+  }
   let next = 0;
   let failed = 0;
   const failures: string[] = [];
