@@ -12,7 +12,7 @@
 import type { Clock, Random, TimerHandle } from "../core/index.ts";
 import { seededRandom } from "../core/index.ts";
 import type { Planet } from "../topology/index.ts";
-import type { FaultEndRecord, FaultKind, FaultRecord } from "../verify/index.ts";
+import { type FaultEndRecord, type FaultKind, type FaultRecord, faultKinds } from "../verify/index.ts";
 import { chaosErrors } from "./errors.ts";
 import type { FaultSpec, KillableTier } from "./spec.ts";
 
@@ -30,17 +30,8 @@ export const monkeyLimitsDefault: MonkeyLimits = {
   faultsMax: 3,
 };
 
-/** Kinds the monkey draws from unless told otherwise. */
-export const monkeyKindsDefault: readonly FaultKind[] = [
-  "kill-instance",
-  "kill-tier",
-  "kill-site",
-  "pause",
-  "partition",
-  "slow-link",
-  "clock-skew",
-  "empty-disk",
-];
+/** Kinds the monkey draws from unless told otherwise: every kind the history format knows. */
+export const monkeyKindsDefault: readonly FaultKind[] = faultKinds;
 
 /** Tries per planned fault before the monkey lets a turn pass (every candidate broke a limit). */
 const candidatesPerTurnMax = 16;
