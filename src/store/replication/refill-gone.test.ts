@@ -37,6 +37,18 @@ async function increments(c: SimCluster, nodes: readonly string[], rounds: numbe
   }
 }
 
+/** A settled planet whose every node acknowledged `rounds` rounds of increments. */
+async function startCounting(yaml: string, seed: number, rounds: number) {
+  const c = new SimCluster({ planet: parsePlanet(yaml), seed });
+  await c.startAll();
+  await c.advance(2_000);
+  const everyone = [...c.nodes.keys()];
+  const acked = new Map<string, number>();
+  await increments(c, everyone, rounds, acked);
+  await c.advance(3_000);
+  return { c, everyone, acked };
+}
+
 async function loseDisk(c: SimCluster, id: string): Promise<void> {
   c.crash(id);
   c.nodes.get(id)!.storage = new MemoryStorage();
@@ -44,13 +56,7 @@ async function loseDisk(c: SimCluster, id: string): Promise<void> {
 }
 
 test("disk loss while a peer is gone for good - the rebuilt node skips the gone peer, becomes sound, stability moves, and the gone peer coming back converges without losing an increment", async (t) => {
-  const c = new SimCluster({ planet: parsePlanet(planetYaml), seed: 41 });
-  await c.startAll();
-  await c.advance(2_000);
-  const everyone = [...c.nodes.keys()];
-  const acked = new Map<string, number>();
-  await increments(c, everyone, 3, acked);
-  await c.advance(3_000);
+  const { c, everyone, acked } = await startCounting(planetYaml, 41, 3);
 
   // lon-store3 dies and stays dead past the bound: everyone counts it gone.
   c.crash("lon-store3");
@@ -101,13 +107,7 @@ test("disk loss while a peer is gone for good - the rebuilt node skips the gone 
 });
 
 test("disk loss - a new or refilling node cut off from its site's replicas refuses reads with a definite RS_ERR_STORE_UNAVAILABLE instead of answering from its empty state, and another node answers", async () => {
-  const c = new SimCluster({ planet: parsePlanet(planetYaml), seed: 43 });
-  await c.startAll();
-  await c.advance(2_000);
-  const everyone = [...c.nodes.keys()];
-  const acked = new Map<string, number>();
-  await increments(c, everyone, 5, acked);
-  await c.advance(3_000);
+  const { c, everyone, acked } = await startCounting(planetYaml, 43, 5);
   assert.ok((acked.get("c0") ?? 0) >= 40, "the increments were acknowledged");
 
   c.crash("nyc-store1");
@@ -160,13 +160,7 @@ test("a brand-new planet - a read issued right at the start, before the nodes co
 
 test("disk loss - a peer that leaves the membership while the rebuilt node pulls from it is not waited for: the node becomes sound once the leave is done", async (t) => {
   // The default dead-peer bound (600 s) never passes here: only the leave lets the refill end.
-  const c = new SimCluster({ planet: parsePlanet(simPlanetYaml), seed: 53 });
-  await c.startAll();
-  await c.advance(2_000);
-  const everyone = [...c.nodes.keys()];
-  const acked = new Map<string, number>();
-  await increments(c, everyone, 3, acked);
-  await c.advance(3_000);
+  const { c, everyone, acked } = await startCounting(simPlanetYaml, 53, 3);
 
   await loseDisk(c, "nyc-store1");
   const rebuilt = () => c.engine("nyc-store1")!.health().incarnation!;
