@@ -7,13 +7,10 @@
 // REDSHIRT_INSTANCE_ID (optional), REDSHIRT_VERSION (optional), HOST and PORT.
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
-import { type Instance, sdkErrors, startInstance } from "../../src/sdk/index.ts";
+import { appEnvironment, type Instance, startInstance } from "../../src/sdk/index.ts";
 import { createStoreClient } from "../../src/store/index.ts";
-import { loadPlanet } from "../../src/topology/index.ts";
 
-const planet = loadPlanet(process.env.REDSHIRT_PLANET ?? "examples/planet.yaml");
-const site = process.env.REDSHIRT_SITE;
-if (!site) throw sdkErrors.create("RS_ERR_SDK_CONFIG", "REDSHIRT_SITE: not set (the site this instance runs in)");
+const { planet, site } = appEnvironment();
 const city = planet.sites.find((s) => s.name === site)?.city ?? site;
 
 // The client sends each request straight to a replica of the key in this site.

@@ -7,6 +7,7 @@ import type { Server } from "node:http";
 import { createAdaptorServer } from "@hono/node-server";
 import { type Context, Hono } from "hono";
 import {
+  appEnvironment,
   countsMap,
   createIdempotency,
   createSessions,
@@ -20,11 +21,8 @@ import {
   startInstance,
 } from "../../src/sdk/index.ts";
 import { createStoreClient } from "../../src/store/index.ts";
-import { loadPlanet } from "../../src/topology/index.ts";
 
-const planet = loadPlanet(process.env.REDSHIRT_PLANET ?? "examples/planet.yaml");
-const site = process.env.REDSHIRT_SITE;
-if (!site) throw sdkErrors.create("RS_ERR_SDK_CONFIG", "REDSHIRT_SITE: not set (the site this instance runs in)");
+const { planet, site } = appEnvironment();
 const store = createStoreClient({ planet, site });
 const sessions = createSessions({ store, cookieName: "hono_session" });
 const idempotency = createIdempotency({ ttlS: planet.store.dedupWindowS });

@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createLogger, Registry } from "../../src/core/index.ts";
 import {
+  appEnvironment,
   createIdempotency,
   createSessions,
   errorAnswer,
@@ -21,13 +22,11 @@ import {
   startInstance,
 } from "../../src/sdk/index.ts";
 import { createStoreClient } from "../../src/store/index.ts";
-import { type Consistency, consistencyLevels, loadPlanet } from "../../src/topology/index.ts";
+import { type Consistency, consistencyLevels } from "../../src/topology/index.ts";
 import { type ApiRequest, cartOf, handleApi, readOrders, type ShopDeps, shopErrorOf } from "./api.ts";
 import { cartPage, cataloguePage, errorPage, loginPage, ordersPage, type PageContext } from "./pages.ts";
 
-const planet = loadPlanet(process.env.REDSHIRT_PLANET ?? "examples/planet.yaml");
-const site = process.env.REDSHIRT_SITE;
-if (!site) throw sdkErrors.create("RS_ERR_SDK_CONFIG", "REDSHIRT_SITE: not set (the site this instance runs in)");
+const { planet, site } = appEnvironment();
 // Writes wait for a majority in a second site by default: a whole site may go, and with it
 // every acknowledged write that had not left it yet.
 const writeLevel = (process.env.SHOP_WRITE_CONSISTENCY ?? "global") as Consistency;

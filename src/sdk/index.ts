@@ -8,6 +8,7 @@
 // and docs/shop.md.
 export * as sdkConstants from "./constants.ts";
 export { type CountsMap, type CountsValue, countsMap, decodeCounts } from "./counts-map.ts";
+export { appEnvironment } from "./environment.ts";
 export { sdkErrors } from "./errors.ts";
 export {
   errorAnswer,

@@ -107,7 +107,7 @@ test("disk loss while a peer is gone for good - the rebuilt node skips the gone 
 });
 
 test("disk loss - a new or refilling node cut off from its site's replicas refuses reads with a definite RS_ERR_STORE_UNAVAILABLE instead of answering from its empty state, and another node answers", async () => {
-  const { c, everyone, acked } = await startCounting(planetYaml, 43, 5);
+  const { c, acked } = await startCounting(planetYaml, 43, 5);
   assert.ok((acked.get("c0") ?? 0) >= 40, "the increments were acknowledged");
 
   c.crash("nyc-store1");
