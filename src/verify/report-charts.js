@@ -17,9 +17,12 @@
     "clock-skew": "#636363",
     "empty-disk": "#8c6d31",
   };
-  const rowsOfLabels = 4;
+  // Fault labels sit in rows above the plot, each in the first row where it overlaps none.
+  const labelRows = 4;
+  const labelRowPx = 13;
+  const labelFontPx = 11;
 
-  /** Shades each fault's start..end under the series and labels it above them. */
+  /** Shades each fault's start..end under the series and labels it above the plot. */
   function faultBands() {
     const band = (u, f) => {
       const x0 = u.valToPos(f.startS, "x", true);
@@ -48,16 +51,25 @@
             const ctx = u.ctx;
             const px = window.devicePixelRatio || 1;
             ctx.save();
-            ctx.font = `${11 * px}px sans-serif`;
-            ctx.textBaseline = "top";
-            tl.faults.forEach((f, i) => {
+            // uPlot leaves its axes' alignment on the context: set ours.
+            ctx.font = `${labelFontPx * px}px sans-serif`;
+            ctx.textAlign = "left";
+            ctx.textBaseline = "bottom";
+            const rowEnds = new Array(labelRows).fill(Number.NEGATIVE_INFINITY);
+            for (const f of tl.faults) {
               const b = band(u, f);
-              if (b.width <= 0) return;
-              ctx.fillStyle = faultColours[f.kind] || "#555";
+              if (b.width <= 0) continue;
+              const colour = faultColours[f.kind] || "#555";
+              ctx.fillStyle = colour;
               ctx.fillRect(b.left, u.bbox.top, Math.max(1, px), u.bbox.height);
-              const y = u.bbox.top + 2 * px + (i % rowsOfLabels) * 13 * px;
-              ctx.fillText(`${f.id} ${f.kind} ${f.target}`, b.left + 3 * px, y);
-            });
+              const text = `${f.id} ${f.kind} ${f.target}`;
+              let row = rowEnds.findIndex((end) => end <= b.left);
+              if (row === -1) row = rowEnds.indexOf(Math.min(...rowEnds));
+              rowEnds[row] = b.left + ctx.measureText(text).width + 8 * px;
+              const y = u.bbox.top - (labelRows - 1 - row) * labelRowPx * px - 2 * px;
+              ctx.fillRect(b.left, y - labelRowPx * px + 2 * px, Math.max(1, px), u.bbox.top - y + labelRowPx * px);
+              ctx.fillText(text, b.left + 3 * px, y);
+            }
             ctx.restore();
           },
         ],
@@ -65,6 +77,7 @@
     };
   }
 
+  const chartHeightPx = 320;
   const width = () => Math.max(480, Math.min(1200, document.body.clientWidth - 32));
   const axes = (yLabel) => [{ label: "seconds since the run began" }, { label: yLabel, size: 64 }];
   const charts = [];
@@ -72,12 +85,14 @@
     const opts = {
       title,
       width: width(),
-      height: 280,
+      height: chartHeightPx,
       scales: { x: { time: false }, y: yScale || {} },
       axes: axes(yLabel),
       series: [{ label: "t (s)" }, ...series],
       cursor: { sync: { key: "proof" } },
       plugins: [faultBands()],
+      // Room above the plot for the fault labels.
+      padding: [tl.faults.length > 0 ? 8 + labelRows * labelRowPx : 12, 16, null, null],
     };
     charts.push(new uPlot(opts, [tl.t, ...columns], document.getElementById(id)));
   }
@@ -114,7 +129,7 @@
     { distr: 3 },
   );
   window.addEventListener("resize", () => {
-    for (const c of charts) c.setSize({ width: width(), height: 280 });
+    for (const c of charts) c.setSize({ width: width(), height: chartHeightPx });
   });
   document.body.dataset.charts = String(charts.length);
 })();
