@@ -89,6 +89,10 @@ test("proof - 20 s of users under a site loss, a partition, a dead store node, a
   assert.equal(proof.code, 0);
   assert.equal(report.siteLosses.length, 1, JSON.stringify(report.siteLosses));
   assert.match(proof.stderr, /proof: site loss \S+ \(\w+\): \d+ users, waited max \d+ ms/);
+  const reportHtml = (JSON.parse(proof.stdout) as { reportHtml: string[] }).reportHtml;
+  assert.deepEqual(reportHtml, [join(evidence, "report.html")], "--json names the HTML report");
+  assert.match(proof.stderr, /proof: report in \S+report\.html/);
+  assert.match(readFileSync(reportHtml[0], "utf8"), /<span id="verdict">PASS<\/span>/);
   const history = readFileSync(join(evidence, "history.jsonl"), "utf8");
   const faultIds = [...history.matchAll(/"type":"fault","id":"([^"]+)"/g)].map((m) => m[1]);
   const endIds = new Set([...history.matchAll(/"type":"fault-end","id":"([^"]+)"/g)].map((m) => m[1]));

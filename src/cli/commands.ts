@@ -67,7 +67,7 @@ export const commands: Record<string, Command> = {
   },
   proof: {
     summary:
-      "users from every region while chaos breaks things, then the verdict: proof [--duration 60s] [--seed N] [--json] | proof --recheck DIR",
+      "users from every region while chaos breaks things, then the verdict and its report.html: proof [--duration 60s] [--seed N] [--report FILE.html] [--json] | proof --recheck DIR",
     load: () => import("./proof-command.ts"),
   },
   check: {

@@ -1,9 +1,12 @@
 // `redshirt proof [--planet F] [--duration 60s] [--seed N] [--users N] [--out DIR] [--json]`
 // and `redshirt proof --recheck DIR`: users from every region shop while chaos breaks
 // things, then the checker judges the history; the verdict and its evidence folder are
-// printed. Chaos is the proof's schedule (proof-schedule.ts: the scenario of issue 14 and the
+// printed, and its HTML report written into the folder (report.html; `--report FILE.html`
+// writes it there too; `--recheck DIR` writes DIR/report.html again). Chaos is the proof's schedule (proof-schedule.ts: the scenario of issue 14 and the
 // monkey); `--no-chaos` runs the users alone. Exit code as `check`: 0 pass, 1 fail, 3 not
 // proven (e.g. no faults, with --no-chaos), 2 bad command line.
+import { existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { formatReportText, verifyConstants } from "../verify/index.ts";
 import { parseCommandArgs } from "./args.ts";
 import { checkExitCodes } from "./check-command.ts";
@@ -13,7 +16,7 @@ import { recheckProof, runProof } from "./proof.ts";
 import { proofSchedule } from "./proof-schedule.ts";
 
 const usage =
-  "usage: redshirt proof [--planet FILE] [--duration 60s] [--seed N] [--users N] [--out DIR] [--json] [--no-chaos] [--monkey-rate PER-MIN] [--ops-min N] | proof --recheck DIR [--json]";
+  "usage: redshirt proof [--planet FILE] [--duration 60s] [--seed N] [--users N] [--out DIR] [--report FILE.html] [--json] [--no-chaos] [--monkey-rate PER-MIN] [--ops-min N] | proof --recheck DIR [--report FILE.html] [--json]";
 
 function usageError(text: string) {
   return cliErrors.create("RS_ERR_CLI_USAGE", `proof: ${text}\n${usage}`);
@@ -27,17 +30,32 @@ export async function run(args: string[]): Promise<number> {
     users: { type: "string", default: "6" },
     out: { type: "string" },
     recheck: { type: "string" },
+    report: { type: "string" },
     json: { type: "boolean", default: false },
     "no-chaos": { type: "boolean", default: false },
     "monkey-rate": { type: "string", default: "12" },
     "ops-min": { type: "string", default: String(verifyConstants.opsMinDefault) },
   });
   if (positionals.length > 0) throw usageError(`takes no positional arguments (got ${positionals.join(" ")})`);
-  const print = (report: Parameters<typeof formatReportText>[0]) =>
-    process.stdout.write(values.json ? `${JSON.stringify(report, null, 1)}\n` : formatReportText(report));
+  const reportFile = values.report;
+  if (reportFile !== undefined) {
+    if (!/\.html?$/i.test(reportFile))
+      throw usageError(`--report must name an .html file (got ${JSON.stringify(reportFile)})`);
+    // Refused now rather than after the whole run.
+    if (!existsSync(dirname(resolve(reportFile))))
+      throw usageError(`--report: the folder ${JSON.stringify(dirname(resolve(reportFile)))} does not exist`);
+  }
+  // --json prints the check's report with the HTML report's files beside it.
+  const print = (report: Parameters<typeof formatReportText>[0], reportHtml: readonly string[]) =>
+    process.stdout.write(
+      values.json ? `${JSON.stringify({ ...report, reportHtml }, null, 1)}\n` : formatReportText(report),
+    );
+  const sayReport = (files: readonly string[]) =>
+    process.stderr.write(`proof: report in ${files.join(" and ")} (open it in a browser; it needs no network)\n`);
   if (values.recheck !== undefined) {
-    const report = await recheckProof(values.recheck);
-    print(report);
+    const { report, reportFiles } = await recheckProof(values.recheck, {}, reportFile);
+    print(report, reportFiles);
+    sayReport(reportFiles);
     return checkExitCodes[report.verdict];
   }
   const durationMs = parseDurationMs(values.duration);
@@ -76,11 +94,12 @@ export async function run(args: string[]): Promise<number> {
         : proofSchedule({ monkeyRatePerMin: monkeyRate, onLine: (line) => process.stderr.write(`${line}\n`) }),
       // Fewer ops than this proves nothing: "not proven" (a short test run lowers it).
       check: { opsMin },
+      ...(reportFile === undefined ? {} : { reportFile }),
       onLine: (line) => process.stderr.write(`${line}\n`),
       onProgress: (p) => process.stderr.write(formatProgress(p)),
       signal: abort.signal,
     });
-    print(result.report);
+    print(result.report, result.reportFiles);
     // With --json on stdout, the figures a reader looks for first still reach the terminal.
     if (values.json) {
       const r = result.report;
@@ -97,6 +116,7 @@ export async function run(args: string[]): Promise<number> {
         );
     }
     process.stderr.write(`proof: evidence in ${result.dir} (re-check: redshirt proof --recheck ${result.dir})\n`);
+    sayReport(result.reportFiles);
     return checkExitCodes[result.report.verdict];
   } finally {
     process.off("SIGINT", onSignal);

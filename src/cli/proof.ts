@@ -1,8 +1,8 @@
 // The proof, as a library: bring the planet up (or use the one running), run users from
 // every region (src/load) while chaos injects faults (a hook: src/chaos plugs in here),
 // write both into one history, check it (src/verify), and leave one evidence folder —
-// seed, commit, planet, the full history, the verdict — from which anyone can re-check
-// the verdict (`redshirt proof --recheck DIR`).
+// seed, commit, planet, the full history, the verdict, the HTML report — from which anyone
+// can re-check the verdict and write the report again (`redshirt proof --recheck DIR`).
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,6 +18,7 @@ import {
   type FaultRecord,
   fileSource,
   HistoryWriter,
+  writeHtmlReport,
 } from "../verify/index.ts";
 
 /** What a chaos schedule gets: the planet, where to record its faults, the run's clock and time. */
@@ -52,6 +53,8 @@ export type ProofOptions = {
   readonly commit: string;
   readonly chaos?: ChaosSchedule;
   readonly check?: CheckOptions;
+  /** Another file the HTML report is written to, beside the evidence folder's report.html. */
+  readonly reportFile?: string;
   readonly onLine?: (line: string) => void;
   readonly onProgress?: (progress: LoadProgress) => void;
   readonly signal?: AbortSignal;
@@ -61,6 +64,8 @@ export type ProofResult = {
   readonly dir: string;
   readonly report: CheckReport;
   readonly load: LoadSummary;
+  /** The HTML report's files: the evidence folder's report.html, then the one asked for. */
+  readonly reportFiles: readonly string[];
   /** Whether this run brought the planet up (and took it down again). */
   readonly startedPlanet: boolean;
 };
@@ -150,6 +155,7 @@ export async function runProof(o: ProofOptions): Promise<ProofResult> {
     say("proof: checking the history…");
     const report = await checkHistory(fileSource(historyFile), o.check ?? {});
     writeFileSync(join(o.dir, "verdict.json"), `${JSON.stringify(report, null, 1)}\n`);
+    const reportFiles = await writeReport(o.dir, report, o.reportFile);
     writeFileSync(
       join(o.dir, "run.json"),
       `${JSON.stringify(
@@ -164,12 +170,13 @@ export async function runProof(o: ProofOptions): Promise<ProofResult> {
           startedPlanet: up !== undefined,
           load,
           verdict: report.verdict,
+          report: "report.html",
         },
         null,
         1,
       )}\n`,
     );
-    return { dir: o.dir, report, load, startedPlanet: up !== undefined };
+    return { dir: o.dir, report, load, reportFiles, startedPlanet: up !== undefined };
   } finally {
     if (up) {
       say(`proof: taking planet ${planet.name} down…`);
@@ -178,7 +185,19 @@ export async function runProof(o: ProofOptions): Promise<ProofResult> {
   }
 }
 
-/** Checks an evidence folder's history again, from the file alone. */
-export async function recheckProof(dir: string, options: CheckOptions = {}): Promise<CheckReport> {
-  return checkHistory(fileSource(join(dir, "history.jsonl")), options);
+/** Writes the HTML report of a checked history to DIR/report.html (and `also`, if given). */
+async function writeReport(dir: string, report: CheckReport, also?: string): Promise<string[]> {
+  const files = [join(dir, "report.html"), ...(also === undefined ? [] : [resolve(also)])];
+  await writeHtmlReport(fileSource(join(dir, "history.jsonl")), report, files);
+  return files;
+}
+
+/** Checks an evidence folder's history again, from the file alone, and writes its report again. */
+export async function recheckProof(
+  dir: string,
+  options: CheckOptions = {},
+  reportFile?: string,
+): Promise<{ report: CheckReport; reportFiles: string[] }> {
+  const report = await checkHistory(fileSource(join(dir, "history.jsonl")), options);
+  return { report, reportFiles: await writeReport(dir, report, reportFile) };
 }

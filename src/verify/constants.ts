@@ -52,7 +52,20 @@ export const progressIntervalMs = 1_000;
 export const latencyUsMax = 3_600_000_000;
 export const latencySignificantDigits = 3;
 
+/** The report's timeline: buckets at least this wide, and at most this many (wider for long runs). */
+export const timelineBucketMsMin = 1_000;
+export const timelineBucketsMax = 1_800;
+/** Sites and regions the timeline draws; a history naming more gets the first ones. */
+export const timelineNamesMax = 64;
+/** The timeline's latency quantiles: logarithmic bins, each this much wider than the last, from this. */
+export const latencyBinRatio = 1.02;
+export const latencyBinsMinMs = 0.01;
+/** Anomalies the HTML report lists in full (all are counted). */
+export const reportAnomaliesListedMax = 200;
+
 assert(possibleQuantitiesMax >= 2, "an in-doubt mutation needs at least two possibilities");
 assert(readChunkBytes <= lineBytesMax, "a chunk fits in one line's budget");
 assert(anomaliesListedMax >= 1, "a failing verdict lists at least one anomaly");
 assert(faultsMinDefault >= 1, "a run without faults proves nothing about faults");
+assert(timelineBucketMsMin % 1_000 === 0, "timeline buckets are whole seconds");
+assert(latencyBinRatio > 1 && latencyBinRatio <= 1.05, "a latency bin is within 5 % of its values");

@@ -10,6 +10,11 @@ export const verifyErrors = defineErrors("verify", {
     status: 500,
     message: "The history file cannot be written; check the folder exists, its permissions and free space",
   },
+  RS_ERR_VERIFY_REPORT_WRITE: {
+    status: 500,
+    message:
+      "The HTML report cannot be written; check its folder exists and is writable, and that node_modules/uplot is installed",
+  },
   RS_ERR_VERIFY_HISTORY_INVALID: {
     status: 400,
     message:

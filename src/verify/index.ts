@@ -3,7 +3,8 @@
 // streaming reader, and the checker that says from the history alone whether anything
 // acknowledged was lost, duplicated or shown stale, whether users saw errors, how long the
 // users of a lost site waited, and how fast each region was served: pass, fail (with every
-// anomaly) or not proven.
+// anomaly) or not proven; and the HTML report of a run (its verdict, charts over time with
+// the faults marked, the tables), self-contained, from the history and the check alone.
 export { arraySource, type CheckOptions, checkHistory, type HistorySource } from "./checker.ts";
 export * as verifyConstants from "./constants.ts";
 export { verifyErrors } from "./errors.ts";
@@ -32,6 +33,14 @@ export {
   type Saw,
   sawSchema,
 } from "./history.ts";
+export {
+  buildHtmlReport,
+  type HtmlReportInput,
+  jsonForScript,
+  loadReportAssets,
+  type ReportAssets,
+  writeHtmlReport,
+} from "./html-report.ts";
 export { fileSource, type NumberedRecord, parseHistoryLine, type ReadProgress, readHistoryFile } from "./reader.ts";
 export {
   type Anomaly,
@@ -44,4 +53,5 @@ export {
   type SiteLossReport,
   type Verdict,
 } from "./report.ts";
+export { buildTimeline, type Timeline, type TimelineFault } from "./timeline.ts";
 export { HistoryWriter } from "./writer.ts";
