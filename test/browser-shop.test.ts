@@ -20,7 +20,7 @@
 // need a new answer; that a left it is asserted on the DNS answer itself.)
 // Addresses: 127.125.0.0/16 – 127.128.0.0/16 belong to this file (sites a, b, c; the relay).
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -92,8 +92,9 @@ async function until(what: string, timeoutMs: number, ok: () => Promise<boolean>
 }
 
 before(async () => {
-  rmSync(shotsDir, { recursive: true, force: true });
+  // Only this test's own shots go (NN-name.png): other browser tests write beside them.
   mkdirSync(shotsDir, { recursive: true });
+  for (const f of readdirSync(shotsDir)) if (/^\d\d-.*\.png$/.test(f)) rmSync(join(shotsDir, f), { force: true });
   const allReady = (s: SiteStatus) => s.ready && s.instances.every((r) => r.state === "ready");
   await Promise.all(sites.map(async (s) => supervisors.set(s, await startSupervisor(tp, s, ["--app", shopEntry]))));
   await Promise.all(sites.map((s) => waitStatus(tp, s, allReady, 60_000, `${s} ready`)));
