@@ -1,6 +1,6 @@
 // `redshirt kv`: argument errors name the bad argument, and the real command (a child
-// process) talks to store HTTP servers in front of a TEST DOUBLE of the engine
-// (test/support/fake-store-api.ts), which proves the CLI and client wiring, not the engine.
+// process) talks to store HTTP servers, fronts of one real one-node engine
+// (test/support/engine-api.ts), which proves the CLI and client wiring, not replication.
 // Addresses: 127.143.0.0/16 belongs to this file.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
-import { createFakeStoreApi, FakeData } from "../../test/support/fake-store-api.ts";
+import { type RealEngine, startRealEngine } from "../../test/support/engine-api.ts";
 import { createLogger, isRedshirtError } from "../core/index.ts";
 import { createStoreHttpServer, type StoreHttpServer } from "../store/index.ts";
 import { loadPlanet } from "../topology/index.ts";
@@ -25,14 +25,15 @@ writeFileSync(
   "name: kvcli\nzone: kvcli.test.\nsites:\n  - { name: k, city: K, lat: 0, lon: 0, subnet: 127.143.0.0/16 }\n  - { name: j, city: J, lat: 1, lon: 1, subnet: 127.144.0.0/16 }\nports: { store: 7400 }\nwan: { mode: direct }\n",
 );
 const servers: StoreHttpServer[] = [];
+let engine: RealEngine | undefined;
 
 before(async () => {
   const planet = loadPlanet(planetFile);
-  const data = new FakeData();
+  engine = await startRealEngine({ subnet: "127.143.0.0/16", site: "k" });
   const logger = createLogger({}, { level: "error", write: () => {} });
   const secret = randomBytes(32);
   for (const n of planet.storeNodes.filter((x) => x.site === "k")) {
-    const server = createStoreHttpServer(createFakeStoreApi(n.id, data), {
+    const server = createStoreHttpServer(engine.front(n.id), {
       host: n.host,
       port: n.port,
       logger,
@@ -47,6 +48,7 @@ before(async () => {
 
 after(async () => {
   await Promise.all(servers.map((s) => s.stop()));
+  await engine?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -1,5 +1,5 @@
 // The binary client protocol, negotiated on the HTTP port of a real server on loopback, in
-// front of a TEST DOUBLE of the engine (test/support/fake-store-api.ts). These tests prove
+// front of a real one-node engine (test/support/engine-api.ts). These tests prove
 // the protocol layer: many requests in flight on one connection matched by id, ack-only
 // replies, typed errors with definite/indefinite, HTTP still served on the same port, and
 // garbage bytes answered with a clear error and a closed connection, never a crash.
@@ -10,7 +10,7 @@ import { connect, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
 import { request as httpRequest } from "undici";
-import { createFakeStoreApi, type FakeStoreApi } from "../../../test/support/fake-store-api.ts";
+import { type EngineFront, type RealEngine, startRealEngine } from "../../../test/support/engine-api.ts";
 import { createLogger } from "../../core/index.ts";
 import { validatePlanet } from "../../topology/index.ts";
 import { storeErrors } from "../errors.ts";
@@ -27,12 +27,14 @@ const planet = validatePlanet({
   sites: [{ name: "a", city: "A", lat: 0, lon: 0, subnet: "127.146.0.0/16" }],
 });
 const logLines: string[] = [];
-let api: FakeStoreApi;
+let engine: RealEngine;
+let api: EngineFront;
 let server: StoreHttpServer;
 let port: number;
 
 before(async () => {
-  api = createFakeStoreApi("a-store1");
+  engine = await startRealEngine({ subnet: "127.146.0.0/16", site: "a" });
+  api = engine.front("a-store1");
   const logger = createLogger({}, { write: (line) => logLines.push(line), level: "warn" });
   server = createStoreHttpServer(api, { host, port: 0, logger, nodeId: "a-store1", planet, secret });
   await server.start();
@@ -41,6 +43,7 @@ before(async () => {
 
 after(async () => {
   await server?.stop();
+  await engine?.stop();
 });
 
 // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary replies
@@ -281,7 +284,7 @@ describe("store binary protocol", () => {
   });
 
   test("store binary - a stopping node answers what is in flight, refuses new requests, then closes the connection", async () => {
-    const fake = createFakeStoreApi("a-store2");
+    const fake = engine.front("a-store2");
     const logger = createLogger({}, { write: () => undefined, level: "error" });
     const own = createStoreHttpServer(fake, { host, port: 0, logger, nodeId: "a-store2", planet, secret });
     await own.start();

@@ -1,5 +1,5 @@
-// The store's HTTP API over a real node:http server on loopback, in front of a TEST DOUBLE
-// of the engine (test/support/fake-store-api.ts: in-memory, no replication). These tests
+// The store's HTTP API over a real node:http server on loopback, in front of a real
+// one-node engine (test/support/engine-api.ts: its SQLite file, its transport). These tests
 // prove the HTTP layer: routes, validation, error mapping, headers, keep-alive, limits.
 // Addresses: 127.140.0.0/16 belongs to this file.
 import assert from "node:assert/strict";
@@ -8,7 +8,7 @@ import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
 import { Client } from "undici";
-import { createFakeStoreApi, type FakeStoreApi } from "../../../test/support/fake-store-api.ts";
+import { type EngineFront, type RealEngine, startRealEngine } from "../../../test/support/engine-api.ts";
 import { createLogger } from "../../core/index.ts";
 import { validatePlanet } from "../../topology/index.ts";
 import {
@@ -33,7 +33,8 @@ const planet = validatePlanet({
 // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON answers
 type Answer = { status: number; headers: Record<string, string | string[] | undefined>; body: any; text: string };
 
-let api: FakeStoreApi;
+let engine: RealEngine;
+let api: EngineFront;
 let server: StoreHttpServer;
 let client: Client;
 const logLines: string[] = [];
@@ -56,7 +57,8 @@ async function call(
 }
 
 before(async () => {
-  api = createFakeStoreApi("a-store1");
+  engine = await startRealEngine({ subnet: "127.140.0.0/16", site: "a" });
+  api = engine.front("a-store1");
   const logger = createLogger({}, { write: (line) => logLines.push(line), level: "warn" });
   server = createStoreHttpServer(api, { host, port: 0, logger, nodeId: "a-store1", planet, secret });
   await server.start();
@@ -67,6 +69,7 @@ before(async () => {
 after(async () => {
   await client?.close();
   await server?.stop();
+  await engine?.stop();
 });
 
 describe("store http", () => {
@@ -287,7 +290,7 @@ describe("store http", () => {
     const m = await call("GET", "/metrics");
     assert.equal(m.status, 200);
     assert.match(String(m.headers["content-type"]), /^text\/plain; version=0\.0\.4/);
-    assert.match(m.text, /rs_fake_keys \d+/);
+    assert.match(m.text, /redshirt_store_commits_total \d+/, "the engine's own metrics");
     assert.match(m.text, /rs_store_http_requests_total\{route="GET kv",status="200"\} \d+/);
     const c = await call("GET", "/v1/cluster");
     assert.equal(c.status, 200);
