@@ -4,7 +4,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parsePlanet } from "../../topology/index.ts";
+import { MemoryStorage } from "../testkit/memory-storage.ts";
 import { SimCluster } from "../testkit/sim-cluster.ts";
+import { metricValue } from "../testkit/sim-end.ts";
 import { simPlanetYaml } from "../testkit/sim-workload.ts";
 
 const ids = parsePlanet(simPlanetYaml).storeNodes.map((n) => n.id);
@@ -80,5 +82,70 @@ test("dedup - rows expire once past store.dedupWindowS, by the tick alone", asyn
   for (const id of ids) assert.equal(c.nodes.get(id)!.storage.dedupCount(), 5, `${id} learned every op id`);
   await c.advance(20_000);
   for (const id of ids) assert.equal(c.nodes.get(id)!.storage.dedupCount(), 0, `${id} expired them`);
+  await c.stopAll();
+});
+
+test("dedup - a node rebuilt on an empty disk pulls its peers' dedup tables in the refill: an old write retried there counts once", async () => {
+  const c = await cluster(33);
+  const incr = (opId: string) =>
+    ({ key: "orders", mutation: { kind: "incr", by: 1 }, opId, consistency: "global" }) as const;
+  for (let i = 0; i < 20; i++) {
+    const w = await c.settle(c.mutate(ids[i % ids.length]!, incr(`order-${i}`)));
+    assert.ok(w.ok, String(!w.ok && w.error.message));
+  }
+  // Past stability and compaction: the ids live only in the dedup tables now.
+  await c.advance(30_000);
+  c.crash("nyc-store2");
+  c.nodes.get("nyc-store2")!.storage = new MemoryStorage();
+  await c.restart("nyc-store2");
+  const reborn = c.engine("nyc-store2")!;
+  for (let s = 0; s < 60 && reborn.incarnation.phase !== "sound"; s++) await c.advance(1_000);
+  assert.equal(reborn.incarnation.phase, "sound", "the rebuilt node finished its refill");
+  const rows = c.nodes.get("nyc-store2")!.storage.dedupCount();
+  assert.ok(rows >= 20, `the rebuilt node holds the peers' dedup rows (${rows})`);
+  assert.ok(
+    metricValue(reborn.metricsText(), 'redshirt_store_refill_keys_total{direction="dedup"}') >= 20,
+    "the refill moved them",
+  );
+  // Every old write retried at the rebuilt node: recognised, not counted again.
+  for (let i = 0; i < 20; i++) {
+    const retry = await c.settle(c.mutate("nyc-store2", incr(`order-${i}`)));
+    assert.ok(retry.ok, String(!retry.ok && retry.error.message));
+    assert.equal(retry.value.duplicate, true, `order-${i} is a retry`);
+  }
+  await c.advance(3_000);
+  assert.deepEqual(
+    await counterEverywhere(c, "orders"),
+    ids.map(() => 20),
+  );
+  assert.equal(c.internalErrors(), 0);
+  await c.stopAll();
+});
+
+test("dedup - while a rebuilt node still pulls its history, a write sent to it is coordinated by a replica that holds it", async () => {
+  const c = await cluster(34);
+  const w = await c.settle(
+    c.mutate("nyc-store1", { key: "k", mutation: { kind: "incr", by: 1 }, opId: "early", consistency: "global" }),
+  );
+  assert.ok(w.ok);
+  await c.advance(30_000);
+  // lon-store1 is down, so the rebuilt node's refill cannot finish (it waits for every peer).
+  c.crash("lon-store1");
+  c.crash("nyc-store2");
+  c.nodes.get("nyc-store2")!.storage = new MemoryStorage();
+  await c.restart("nyc-store2");
+  await c.advance(3_000);
+  const reborn = c.engine("nyc-store2")!;
+  assert.notEqual(reborn.incarnation.phase, "sound", "still refilling");
+  const retry = await c.settle(
+    c.mutate("nyc-store2", { key: "k", mutation: { kind: "incr", by: 1 }, opId: "early", consistency: "local-quorum" }),
+  );
+  assert.ok(retry.ok, String(!retry.ok && retry.error.message));
+  assert.equal(retry.value.duplicate, true, "recognised as a retry");
+  const hits = (id: string) =>
+    metricValue(c.engine(id)!.metricsText(), 'redshirt_store_dedup_hits_total{from="coordinator"}') +
+    metricValue(c.engine(id)!.metricsText(), 'redshirt_store_dedup_hits_total{from="peer"}');
+  assert.equal(hits("nyc-store2"), 0, "not by the rebuilt node itself");
+  assert.equal(hits("nyc-store1") + hits("nyc-store3"), 1, "by a replica of its site that holds the history");
   await c.stopAll();
 });

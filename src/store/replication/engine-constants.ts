@@ -87,10 +87,15 @@ export const refillPageKeysMax = 2_048;
 export const refillPageBytesMax = 2 * 1024 * 1024;
 /** (partition, peer) transfers a refilling node runs at once, one page in flight each. */
 export const refillTransfersInflightMax = 16;
+/** A page of a peer's dedup table in a refill (refill-dedup.ts): at most this many rows scanned… */
+export const refillDedupPageRowsMax = 4_096;
+/** …and this many bytes of rows sent (answers are up to dedupAnswerBytesMax each). */
+export const refillDedupPageBytesMax = 2 * 1024 * 1024;
 /** A refill page (or an announcement) not answered within this is asked again. */
 export const refillCallTimeoutMs = 5_000;
 /** An incarnation not yet confirmed by a peer that is up is announced again this often. */
 export const incarnationAnnounceMs = 500;
 
 assert(refillPageBytesMax <= 4 * 1024 * 1024, "a refill page fits well inside a frame");
+assert(refillDedupPageBytesMax <= 4 * 1024 * 1024, "a dedup refill page fits well inside a frame");
 assert(gossipMs <= incarnationAnnounceMs * 2, "announcements keep pace with gossip");

@@ -11,6 +11,7 @@ import type { RepEntry } from "./outbound-stream.ts";
 import { heardFrom } from "./peer-liveness.ts";
 import { read, recvFor, replicaAnswer } from "./read-path.ts";
 import { onFill, onFillPut } from "./refill.ts";
+import { onFillDedup } from "./refill-dedup.ts";
 import { onStability } from "./stability.ts";
 import { onAck, onNack, onRep } from "./streams.ts";
 import { mutate } from "./write-path.ts";
@@ -95,9 +96,13 @@ function dispatch(node: NodeContext, from: string, m: WireMessage): void {
     case "fillput":
       onFillPut(node, from, m[1] as string, m[2] as number, m[3]);
       return;
+    case "filld":
+      onFillDedup(node, from, m[1] as string, m[2], m[3]);
+      return;
     case "incok":
     case "fillres":
     case "fillputres":
+    case "filldres":
     case "readres":
     case "repaired":
     case "hinted":

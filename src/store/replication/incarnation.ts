@@ -254,3 +254,12 @@ export function recvClaim(node: NodeContext, peer: string): number {
   const frozen = node.incarnation.peersRefilling.get(peer);
   return frozen === undefined ? got : Math.min(got, frozen);
 }
+
+/**
+ * A replica of this site, up, that knows this incarnation and is not refilling itself: it
+ * holds the history a refilling node is still pulling (its keys and its dedup table).
+ */
+export function historyHolderNow(node: NodeContext, local: readonly string[]): string | undefined {
+  const inc = node.incarnation;
+  return local.find((n) => inc.knownBy.has(n) && node.transport.isUp(n) && !inc.peersRefilling.has(n));
+}

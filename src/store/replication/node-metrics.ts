@@ -59,7 +59,7 @@ export function createNodeMetrics(metrics: Registry) {
     ),
     refillKeys: metrics.counter(
       "redshirt_store_refill_keys_total",
-      "Key states moved by the bulk refill of a new incarnation, by direction (pull, push here; served, received by its peers).",
+      "Key states moved by the bulk refill of a new incarnation, by direction (pull, push here; served, received by its peers); dedup rows kept (dedup) and sent (dedup-served).",
     ),
     peerRebirths: metrics.counter(
       "redshirt_store_peer_rebirths_total",

@@ -11,7 +11,7 @@ import { storeErrors } from "../errors.ts";
 import { checkKey, checkReachable, checkRunning, defaultTimeoutMs } from "./checks.ts";
 import { tickMs, tokenWaitMs } from "./engine-constants.ts";
 import { forward } from "./forward.ts";
-import { mayAnswerUnsound } from "./incarnation.ts";
+import { historyHolderNow, mayAnswerUnsound } from "./incarnation.ts";
 import type { NodeContext, ReplicaResponse } from "./node-context.ts";
 import { levelMet } from "./quorum.ts";
 import { tokenSatisfied } from "./session-token.ts";
@@ -135,7 +135,7 @@ async function historyHolder(
   const inc = node.incarnation;
   const startedMs = node.clock.monoMs();
   for (;;) {
-    const holder = local.find((n) => inc.knownBy.has(n) && node.transport.isUp(n) && !inc.peersRefilling.has(n));
+    const holder = historyHolderNow(node, local);
     if (holder || inc.pulled || mayAnswerUnsound(node, local)) return holder;
     // A node that knows it lost its history and sees no replica of its site: nothing to wait for.
     const noneUp = local.every((n) => n === node.id || !node.transport.isUp(n));

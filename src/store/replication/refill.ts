@@ -24,6 +24,7 @@ import {
 } from "./engine-constants.ts";
 import { announce, everyPeerConfirmed, incarnationPhaseMetaName } from "./incarnation.ts";
 import type { NodeContext } from "./node-context.ts";
+import { type DedupTransfer, dedupTransfersOf, stepDedup } from "./refill-dedup.ts";
 
 type Transfer = {
   readonly partition: number;
@@ -35,7 +36,12 @@ type Transfer = {
   done: boolean;
 };
 
-export type RefillJob = { readonly transfers: Transfer[]; stage: "pull" | "push" };
+export type RefillJob = {
+  readonly transfers: Transfer[];
+  /** Pull stage: each peer's dedup table (refill-dedup.ts); empty in the push stage. */
+  readonly dedup: DedupTransfer[];
+  stage: "pull" | "push";
+};
 
 /** Page rows: [key, state bytes]. */
 type PageRow = readonly [key: string, state: Uint8Array];
@@ -46,7 +52,8 @@ export function refillTick(node: NodeContext): void {
   if (inc.phase !== "refilling" || node.state !== "running") return;
   if (!node.refill) {
     if (!everyPeerConfirmed(node)) return;
-    node.refill = { transfers: transfersOf(node, "pull"), stage: "pull" };
+    const transfers = transfersOf(node, "pull");
+    node.refill = { transfers, dedup: dedupTransfersOf(transfers.map((t) => t.peer)), stage: "pull" };
     inc.refill.startedMs = node.clock.monoMs();
     node.log.info("refill started", { node: node.id, transfers: node.refill.transfers.length });
   }
@@ -59,11 +66,17 @@ export function refillTick(node: NodeContext): void {
     busy++;
     step(node, t);
   }
+  for (const t of job.dedup) {
+    if (busy >= refillTransfersInflightMax) break;
+    if (t.done || t.busy || skippedPeer(node, t.peer) || !node.transport.isUp(t.peer)) continue;
+    busy++;
+    stepDedup(node, t, () => refillTick(node));
+  }
   if (!finished(node, job)) return;
   if (job.stage === "pull") {
     inc.pulled = true;
     inc.refill.pulledMs = node.clock.monoMs() - inc.refill.startedMs;
-    node.refill = { transfers: transfersOf(node, "push"), stage: "push" };
+    node.refill = { transfers: transfersOf(node, "push"), dedup: [], stage: "push" };
     return;
   }
   becomeSound(node);
@@ -76,7 +89,11 @@ export function refillTick(node: NodeContext): void {
  * incarnation, and anti-entropy covers what its log no longer has).
  */
 function skipped(node: NodeContext, t: Transfer): boolean {
-  return node.change.gone.has(t.peer) || !node.others.includes(t.peer);
+  return skippedPeer(node, t.peer);
+}
+
+function skippedPeer(node: NodeContext, peer: string): boolean {
+  return node.change.gone.has(peer) || !node.others.includes(peer);
 }
 
 /**
@@ -91,6 +108,7 @@ function finished(node: NodeContext, job: RefillJob): boolean {
     wanted.add(t.partition);
     if (t.done) pulledFrom.add(t.partition);
   }
+  for (const t of job.dedup) if (!t.done && !skippedPeer(node, t.peer)) return false;
   if (job.stage === "push") return true;
   for (const p of wanted) if (!pulledFrom.has(p)) return false;
   return true;

@@ -12,6 +12,7 @@ import { checkDedupRoom, checkKey, checkLoad, checkReachable, checkRunning, defa
 import { coordinatorRow } from "./dedup.ts";
 import { spreadResendMs } from "./engine-constants.ts";
 import { forward } from "./forward.ts";
+import { historyHolderNow } from "./incarnation.ts";
 import { type NodeContext, targetsOf } from "./node-context.ts";
 import { awaitLevel } from "./pending-writes.ts";
 import { levelMet } from "./quorum.ts";
@@ -28,6 +29,14 @@ export async function mutate(node: NodeContext, request: MutateRequest, forwarde
   if (!local.includes(node.id)) {
     if (forwarded) throw storeErrors.create("RS_ERR_STORE_UNAVAILABLE", "forwarded to a node that is not a replica");
     return (await forward(node, local, "m", request)) as MutateResult;
+  }
+  if (!forwarded && node.incarnation.phase === "refilling" && !node.incarnation.pulled) {
+    // This node lost its disk and its dedup table is still being pulled (refill-dedup.ts): a
+    // retry of an old write would look new here. A replica that holds the history
+    // coordinates it instead; with none reachable, it is applied here. (A "new" node — a
+    // new planet, or a rebuilt one before any peer told it so — coordinates as usual.)
+    const holder = historyHolderNow(node, local);
+    if (holder) return (await forward(node, [holder], "m", request)) as MutateResult;
   }
   const timeoutMs = request.timeoutMs ?? defaultTimeoutMs(request.consistency);
   const { state: stored, row: storedRow } = node.local.getEntry(request.key);

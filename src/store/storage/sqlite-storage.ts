@@ -31,7 +31,7 @@ import {
 } from "../constants.ts";
 import { storageErrors } from "../storage-errors.ts";
 import type { CheckpointerData, CheckpointerReply } from "./sqlite-checkpointer.ts";
-import type { CommitBatch, DedupRow, KeyDigest, KeyRow, LogEntry, Storage } from "./storage.ts";
+import type { CommitBatch, DedupCursor, DedupRow, KeyDigest, KeyRow, LogEntry, Storage } from "./storage.ts";
 import {
   checkAppend,
   checkCursor,
@@ -246,7 +246,9 @@ class SqliteStorage implements Storage {
     | "checkpointTruncate"
     | "insertDedup"
     | "getDedup"
-    | "expireDedup",
+    | "expireDedup"
+    | "scanDedupFirst"
+    | "scanDedupAfter",
     StatementSync
   >;
   #lastSeq: number;
@@ -309,6 +311,11 @@ class SqliteStorage implements Storage {
       checkpointTruncate: p("PRAGMA wal_checkpoint(TRUNCATE)"),
       insertDedup: p("INSERT OR IGNORE INTO dedup (op_id, key, partition, h, answer) VALUES (?, ?, ?, ?, ?)"),
       getDedup: p("SELECT op_id AS opId, key, partition, h, answer FROM dedup WHERE op_id = ? AND key = ?"),
+      // dedup_by_h holds (h, op_id, key): both scans walk it in order.
+      scanDedupFirst: p("SELECT op_id AS opId, key, partition, h, answer FROM dedup ORDER BY h, op_id, key LIMIT ?"),
+      scanDedupAfter: p(
+        "SELECT op_id AS opId, key, partition, h, answer FROM dedup WHERE (h, op_id, key) > (?, ?, ?) ORDER BY h, op_id, key LIMIT ?",
+      ),
       expireDedup: p(
         "DELETE FROM dedup WHERE (op_id, key) IN (SELECT op_id, key FROM dedup WHERE h < ? ORDER BY h LIMIT ?)",
       ),
@@ -494,6 +501,15 @@ class SqliteStorage implements Storage {
   dedupCount(): number {
     this.#checkOpen();
     return this.#dedupCount;
+  }
+
+  scanDedup(after: DedupCursor | undefined, limit: number): DedupRow[] {
+    this.#checkOpen();
+    checkLimit(limit);
+    const rows = after
+      ? this.#s.scanDedupAfter.all(after[0], after[1], after[2], limit)
+      : this.#s.scanDedupFirst.all(limit);
+    return rows as unknown as DedupRow[];
   }
 
   meta(name: string): string | undefined {

@@ -50,6 +50,9 @@ export type LogAppend = {
 
 export type LogEntry = LogAppend & { readonly seq: number };
 
+/** Where a page of dedup rows ends: the (h, opId, key) of its last row. */
+export type DedupCursor = readonly [h: number, opId: string, key: string];
+
 /** An op id applied on this node: a retry of it within the dedup window is not applied again. */
 export type DedupRow = {
   readonly opId: string;
@@ -99,6 +102,11 @@ export interface Storage {
   getDedup(key: string, opId: string): DedupRow | undefined;
   /** Deletes at most `limit` dedup rows with h < beforeH; returns how many went. */
   expireDedup(beforeH: number, limit: number): number;
+  /**
+   * At most `limit` dedup rows after `after`, in (h, opId, key) order: a refilling node pages
+   * through a peer's table with it (the last row of a page is the next page's `after`).
+   */
+  scanDedup(after: DedupCursor | undefined, limit: number): DedupRow[];
   /** Dedup rows kept (counted, not scanned). */
   dedupCount(): number;
   meta(name: string): string | undefined;

@@ -7,7 +7,16 @@
 // new handle sees everything committed, and the old handle fails on any further use (a
 // crashed engine whose timers still run is a bug in the simulation, caught here).
 import { assert } from "../../core/index.ts";
-import type { CommitBatch, DedupRow, KeyDigest, KeyRow, LogAppend, LogEntry, Storage } from "../storage/storage.ts";
+import type {
+  CommitBatch,
+  DedupCursor,
+  DedupRow,
+  KeyDigest,
+  KeyRow,
+  LogAppend,
+  LogEntry,
+  Storage,
+} from "../storage/storage.ts";
 import {
   checkAppend,
   checkCursor,
@@ -154,6 +163,18 @@ export class MemoryStorage implements Storage {
 
   dedupCount(): number {
     return this.#open().dedup.size;
+  }
+
+  scanDedup(after: DedupCursor | undefined, limit: number): DedupRow[] {
+    checkLimit(limit);
+    const order = (a: DedupCursor, b: DedupCursor): number =>
+      a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0) || (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0);
+    const cursor = (r: DedupRow): DedupCursor => [r.h, r.opId, r.key];
+    return [...this.#open().dedup.values()]
+      .filter((r) => after === undefined || order(cursor(r), after) > 0)
+      .sort((a, b) => order(cursor(a), cursor(b)))
+      .slice(0, limit)
+      .map((r) => ({ ...r }));
   }
 
   /** Changes the simulated disk size (undefined: unlimited), e.g. to inject "disk full". */

@@ -310,6 +310,30 @@ export function storageCompliance(name: string, makeHarness: () => StorageHarnes
       return again;
     },
   );
+
+  withStorage("dedup rows are paged in (h, op id, key) order, each page after the last row of the one before", (s) => {
+    const d = (opId: string, key: string, hh: number, partition = 1) => ({ opId, key, partition, h: hh, answer: "" });
+    const rows = [d("b", "k", 20), d("a", "k", 20), d("a", "j", 20, 2), d("z", "k", 5), d("c", "k", 30)];
+    s.commit({ dedup: rows });
+    const seen: unknown[] = [];
+    let after: readonly [number, string, string] | undefined;
+    for (let pages = 0; pages < 10; pages++) {
+      const page = s.scanDedup(after, 2);
+      if (page.length === 0) break;
+      assert.ok(page.length <= 2, "a page is bounded");
+      seen.push(...page.map((r) => [r.h, r.opId, r.key, r.partition]));
+      const last = page[page.length - 1]!;
+      after = [last.h, last.opId, last.key];
+    }
+    assert.deepEqual(seen, [
+      [5, "z", "k", 1],
+      [20, "a", "j", 2],
+      [20, "a", "k", 1],
+      [20, "b", "k", 1],
+      [30, "c", "k", 1],
+    ]);
+    assert.throws(() => s.scanDedup(undefined, Number.MAX_SAFE_INTEGER));
+  });
 }
 
 function snapshot(s: Storage): unknown {
