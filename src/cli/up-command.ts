@@ -13,7 +13,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { dirname, resolve } from "node:path";
 import { PlanetRunner, planetDataDir } from "../cattle/index.ts";
 import { loadPlanetSecret } from "../core/index.ts";
-import { type RunningDashboard, startDashboard } from "../dashboard/index.ts";
+import { dashboardConstants, parseAction, type RunningDashboard, startDashboard } from "../dashboard/index.ts";
 import { loadPlanet, type Planet, sitesByDistance } from "../topology/index.ts";
 import { parseCommandArgs } from "./args.ts";
 import { cliErrors } from "./errors.ts";
@@ -116,7 +116,19 @@ export async function run(args: string[]): Promise<number> {
     app: { type: "string" },
     "app-version": { type: "string" },
     site: { type: "string", multiple: true },
+    users: { type: "string", default: "0" },
   });
+  const usersPerRegion = Number(values.users);
+  if (
+    !Number.isInteger(usersPerRegion) ||
+    usersPerRegion < 0 ||
+    usersPerRegion > dashboardConstants.usersPerRegionMax
+  ) {
+    throw cliErrors.create(
+      "RS_ERR_CLI_USAGE",
+      `up: --users: virtual users per client region, 0 to ${dashboardConstants.usersPerRegionMax} (got ${JSON.stringify(values.users)})`,
+    );
+  }
   const planetFile = resolve(values.planet);
   const planet = loadPlanet(planetFile);
   const only = values.site && values.site.length > 0 ? [...new Set(values.site)] : undefined;
@@ -201,6 +213,10 @@ export async function run(args: string[]): Promise<number> {
   }
   if (stopping) return await new Promise<number>(() => {});
   console.log(summaryTable(planet, values.planet, only, dashboard));
+  if (dashboard && usersPerRegion > 0) {
+    await dashboard.run(parseAction(planet, "users-start", { usersPerRegion }));
+    console.log(`virtual users: ${usersPerRegion} per client region (stop or start them on the dashboard)`);
+  }
   console.log(`(up in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
   await runner.watch();
   if (stopping) return await new Promise<number>(() => {});

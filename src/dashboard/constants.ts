@@ -5,6 +5,8 @@ import { assert } from "../core/index.ts";
 export const statusPollMs = 400;
 /** How often the WAN links are asked (cut or up) on an emulated planet. */
 export const linksPollMs = 1_500;
+/** How often the store nodes' metrics are read (replication lag, pending hints). */
+export const replicationPollMs = 1_000;
 /** How often the live view is pushed to every open page (besides a push after each poll). */
 export const viewPushMs = 500;
 /** One chart point per this many ms. */

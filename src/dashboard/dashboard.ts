@@ -26,12 +26,14 @@ import {
   linksPollMs,
   markersMax,
   monkeyTtlMs,
+  replicationPollMs,
   seriesStepMs,
   statusPollMs,
   viewPushMs,
 } from "./constants.ts";
 import { dashboardErrors } from "./errors.ts";
 import { type DashboardEvent, diffServing, diffStatus, EventLog } from "./events.ts";
+import { type Replication, scrapeReplication } from "./store-scrape.ts";
 import { type SeriesPoint, TrafficStats } from "./traffic-stats.ts";
 import { type PlanetView, siteView } from "./view.ts";
 import { type WorldMap, worldMap } from "./world-map.ts";
@@ -76,6 +78,7 @@ export class PlanetDashboard {
   readonly #markers: Marker[] = [];
   #answers: SiteAnswer[] = [];
   #cut: [string, string][] = [];
+  #replication: Replication = { lagMsBySite: [], hintsBySite: [] };
   #serving = new Map<string, string>();
   #timers: NodeJS.Timeout[] = [];
   #stopped = false;
@@ -85,6 +88,7 @@ export class PlanetDashboard {
   #draining = new Set<Promise<unknown>>();
   readonly #pollErrors;
   readonly #actionErrors;
+  readonly #scrapeFailures;
 
   constructor(o: DashboardOptions) {
     this.#o = o;
@@ -102,6 +106,10 @@ export class PlanetDashboard {
       "redshirt_dashboard_poll_errors_total",
       "Polls of the supervisors or the WAN links that failed as a whole (a site not answering is shown, not counted)",
     );
+    this.#scrapeFailures = o.metrics.counter(
+      "redshirt_dashboard_store_scrapes_failed_total",
+      "Store nodes whose /metrics did not answer a scrape (a killed node does not), by node",
+    );
     this.#actionErrors = o.metrics.counter(
       "redshirt_dashboard_background_errors_total",
       "Failures of what the dashboard runs in the background (the virtual users, the monkey's injections)",
@@ -111,9 +119,13 @@ export class PlanetDashboard {
   start(): void {
     void this.#pollStatus();
     if (this.#o.planet.wan.mode === "emulated") void this.#pollLinks();
+    void this.#pollReplication();
     this.#timers.push(setInterval(() => this.#push({ type: "view", data: this.view() }), viewPushMs));
     this.#timers.push(
-      setInterval(() => this.#push({ type: "point", data: this.#stats.step(seriesStepMs) }), seriesStepMs),
+      setInterval(
+        () => this.#push({ type: "point", data: this.#stats.step(seriesStepMs, this.#replication) }),
+        seriesStepMs,
+      ),
     );
   }
 
@@ -184,6 +196,16 @@ export class PlanetDashboard {
         this.#o.log.debug("dashboard: links poll failed", { err });
       }
       await new Promise((r) => setTimeout(r, linksPollMs));
+    }
+  }
+
+  async #pollReplication(): Promise<void> {
+    while (!this.#stopped) {
+      this.#replication = await scrapeReplication(this.#o.planet, controlTimeoutMs, (node, err) => {
+        this.#scrapeFailures.inc({ node });
+        this.#o.log.debug("dashboard: a store node's metrics did not answer", { node, err });
+      });
+      await new Promise((r) => setTimeout(r, replicationPollMs));
     }
   }
 

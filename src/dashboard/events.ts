@@ -13,6 +13,7 @@ export const eventKinds = [
   "gone",
   "site",
   "failover",
+  "deploy",
   "action",
   "error",
 ] as const;
@@ -65,6 +66,15 @@ export function diffStatus(before: SiteAnswer | undefined, now: SiteAnswer, emit
   const a = before.status;
   const b = now.status;
   if (a.evacuation.phase !== b.evacuation.phase) emit("site", site, `${site}: ${b.evacuation.phase}`);
+  const r = b.rollout;
+  if (r && (r.id !== a.rollout?.id || r.state !== a.rollout?.state)) {
+    const why = r.reason ? ` (${r.reason})` : "";
+    emit(
+      "deploy",
+      site,
+      `${site}: deploy ${r.from.version} → ${r.to.version} ${r.state}${why}, ${r.updated}/${r.desired} updated`,
+    );
+  }
   const faultsBefore = new Set(a.faults.map((f) => f.id));
   const faultsNow = new Set(b.faults.map((f) => f.id));
   for (const f of b.faults) {

@@ -8,6 +8,7 @@
 // internet. See docs/dashboard.md.
 import { controlBearerToken, createLogger, type Logger, Registry } from "../core/index.ts";
 import { type Planet, roleAddress } from "../topology/index.ts";
+import type { Action } from "./actions.ts";
 import { PlanetDashboard } from "./dashboard.ts";
 import { DashboardServer } from "./server.ts";
 
@@ -30,6 +31,8 @@ export type RunningDashboard = {
   readonly url: string;
   /** The page's address with the control token in its fragment (never sent to a server, so never in a log). */
   readonly operatorUrl: string;
+  /** Runs one action as the page would (e.g. `up --users N` starts the virtual users). */
+  run(action: Action): Promise<unknown>;
   stop(): Promise<void>;
 };
 
@@ -62,6 +65,7 @@ export async function startDashboard(options: {
   return {
     url,
     operatorUrl: `${url}#token=${controlBearerToken(options.secret)}`,
+    run: (action) => dashboard.run(action),
     async stop() {
       await server.close();
       await dashboard.stop();

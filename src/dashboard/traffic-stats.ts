@@ -5,6 +5,7 @@
 // per instance, and p99 per region. Once a step the figures become one chart point.
 import type { OpRecord } from "../verify/index.ts";
 import { arcWindowMs, opsKeptMax, rateWindowMs, seriesPointsMax } from "./constants.ts";
+import type { Replication } from "./store-scrape.ts";
 
 type Seen = {
   readonly atMs: number;
@@ -33,6 +34,9 @@ export type SeriesPoint = {
   readonly reqPerSBySite: readonly number[];
   readonly p99MsByRegion: readonly (number | null)[];
   readonly errorsPerS: number;
+  /** From the store nodes' metrics (null: no node of the site answered). */
+  readonly lagMsBySite: readonly (number | null)[];
+  readonly hintsBySite: readonly (number | null)[];
 };
 
 function p99(latencies: number[]): number | null {
@@ -123,7 +127,7 @@ export class TrafficStats {
   }
 
   /** Closes one chart step of stepMs: the point over it, kept (the oldest dropped past seriesPointsMax). */
-  step(stepMs: number): SeriesPoint {
+  step(stepMs: number, replication: Replication): SeriesPoint {
     const nowMs = this.#now();
     const ops = this.#within(rateWindowMs).filter((o) => o.atMs >= nowMs - stepMs);
     const bySite = groupBy(ops, (o) => o.site);
@@ -133,6 +137,8 @@ export class TrafficStats {
       reqPerSBySite: this.#sites.map((s) => ((bySite.get(s)?.length ?? 0) * 1000) / stepMs),
       p99MsByRegion: this.#regions.map((r) => p99((byRegion.get(r) ?? []).map((o) => o.latencyMs))),
       errorsPerS: (ops.filter((o) => !o.ok).length * 1000) / stepMs,
+      lagMsBySite: replication.lagMsBySite,
+      hintsBySite: replication.hintsBySite,
     };
     this.#series.push(point);
     if (this.#series.length > seriesPointsMax) this.#series.shift();

@@ -1,10 +1,11 @@
 // Charts over time with uPlot (served from node_modules/uplot by our server): requests/s per
-// site, p99 per client region, user-visible errors per second. Faults are vertical markers
-// on every chart.
+// site, p99 per client region, user-visible errors per second, replication lag and pending
+// hints per site. Faults are dashed vertical markers on every chart.
 const colours = ["#4cc9f0", "#f72585", "#b5e48c", "#ffb703", "#c77dff", "#90e0ef", "#ff8fab", "#adb5bd"];
 const pointsMax = 600;
+const height = 150;
 let charts = [];
-let data = { t: [], rps: [], p99: [], err: [] };
+let times = [];
 let markers = [];
 
 function markerPlugin() {
@@ -34,55 +35,55 @@ function widthOf(el) {
   return Math.max(260, el.clientWidth - 8);
 }
 
-function make(id, names) {
+/** One chart: its element, its series' names and how a point gives their values. */
+function make(id, names, valuesOf) {
   const el = document.getElementById(id);
   for (const old of el.querySelectorAll(".uplot")) old.remove();
   const opts = {
     width: widthOf(el),
-    height: 160,
+    height,
     plugins: [markerPlugin()],
     legend: { live: false },
     scales: { x: { time: true } },
-    axes: [{ stroke: "#aab" }, { stroke: "#aab", size: 44 }],
-    series: [
-      {},
-      ...names.map((n, i) => ({ label: n, stroke: colours[i % colours.length], width: 1.5, spanGaps: false })),
-    ],
+    axes: [{ stroke: "#aab" }, { stroke: "#aab", size: 64 }],
+    series: [{}, ...names.map((n, i) => ({ label: n, stroke: colours[i % colours.length], width: 1.5 }))],
   };
-  return { el, plot: new uPlot(opts, [[], ...names.map(() => [])], el) };
+  return { el, valuesOf, columns: names.map(() => []), plot: new uPlot(opts, [[], ...names.map(() => [])], el) };
 }
 
 export function initCharts(hello) {
   for (const c of charts) c.plot.destroy();
   const sites = hello.planet.sites.map((s) => s.name);
   const regions = hello.planet.regions.map((r) => r.name);
-  data = { t: [], rps: sites.map(() => []), p99: regions.map(() => []), err: [[]] };
+  times = [];
   markers = [...hello.markers];
-  charts = [make("chart-rps", sites), make("chart-p99", regions), make("chart-err", ["errors/s"])];
+  charts = [
+    make("chart-rps", sites, (p) => p.reqPerSBySite),
+    make("chart-p99", regions, (p) => p.p99MsByRegion),
+    make("chart-err", ["errors/s"], (p) => [p.errorsPerS]),
+    make("chart-lag", sites, (p) => p.lagMsBySite),
+    make("chart-hints", sites, (p) => p.hintsBySite),
+  ];
   for (const p of hello.series) push(p);
   redraw();
 }
 
 function push(p) {
-  data.t.push(p.tS);
-  p.reqPerSBySite.forEach((v, i) => {
-    data.rps[i].push(v);
-  });
-  p.p99MsByRegion.forEach((v, i) => {
-    data.p99[i].push(v);
-  });
-  data.err[0].push(p.errorsPerS);
-  if (data.t.length > pointsMax) {
-    data.t.shift();
-    for (const s of [...data.rps, ...data.p99, ...data.err]) s.shift();
+  times.push(p.tS);
+  for (const c of charts) {
+    const values = c.valuesOf(p);
+    c.columns.forEach((col, i) => {
+      col.push(values[i] ?? null);
+    });
+  }
+  if (times.length > pointsMax) {
+    times.shift();
+    for (const c of charts) for (const col of c.columns) col.shift();
   }
 }
 
 function redraw() {
-  if (charts.length < 3) return;
-  charts[0].plot.setData([data.t, ...data.rps]);
-  charts[1].plot.setData([data.t, ...data.p99]);
-  charts[2].plot.setData([data.t, ...data.err]);
+  for (const c of charts) c.plot.setData([times, ...c.columns]);
 }
 
 export function addPoint(p) {
@@ -97,5 +98,5 @@ export function addMarker(m) {
 }
 
 window.addEventListener("resize", () => {
-  for (const c of charts) c.plot.setSize({ width: widthOf(c.el), height: 160 });
+  for (const c of charts) c.plot.setSize({ width: widthOf(c.el), height });
 });

@@ -54,7 +54,7 @@ export function initMap(hello) {
   for (const r of hello.planet.regions) {
     const [x, y] = project(r.lon, r.lat);
     const g = el("g", { class: "region", "data-region": r.name }, regions);
-    el("rect", { x: x - 4, y: y - 4, width: 8, height: 8 }, g);
+    el("rect", { x: x - 5, y: y - 5, width: 10, height: 10 }, g);
     el("text", { x: x + 7, y: y + 12, class: "label small" }, g).textContent = r.name;
   }
   const sites = el("g", { id: "map-sites" }, s);
@@ -90,6 +90,18 @@ export function drawMap(hello, view) {
     const f = v.figures;
     g.querySelector(".figures").textContent =
       `${v.health}${v.localHour !== null ? ` · ${v.localHour.toFixed(1)} h` : ""}${f ? ` · ${f.reqPerS.toFixed(1)} req/s` : ""}`;
+  }
+  // A region's square takes the colour of the site serving most of its users: a short arc
+  // (a region next to its site) is hard to see, the colour is not.
+  for (const r of hello.planet.regions) {
+    const top = view.arcs.filter((a) => a.region === r.name).sort((x, y) => y.ops - x.ops)[0];
+    const sq = svg().querySelector(`g.region[data-region="${r.name}"]`);
+    if (!sq) continue;
+    sq.setAttribute("data-served-by", top ? top.site : "");
+    sq.querySelector("rect").setAttribute(
+      "fill",
+      top ? arcColours[(siteIndex.get(top.site) ?? 0) % arcColours.length] : "#cfd6e6",
+    );
   }
   const arcs = document.getElementById("arcs");
   arcs.replaceChildren();
