@@ -4,7 +4,8 @@
 // running, each client region's arc goes to its nearest site; "kill site" on the one serving
 // Europe moves Europe's arcs to another site within 3 s, and "heal" brings the site back;
 // "kill" on one app instance makes its replacement (a new id in the same slot) appear,
-// ready. Without the token the page is read-only and the server refuses an action (401).
+// ready; partition and heal, evacuate and restore, the monkey started and stopped. Without
+// the token the page is read-only and the server refuses an action (401).
 // When `up` is SIGKILLed the page says it is disconnected; a new `up` adopts the planet and
 // the page reconnects by itself. Every request the browser made went to the dashboard's own
 // address. Screenshots at 1280 and 390 px wide go to test-output/browser/dashboard-*.png.
@@ -162,16 +163,16 @@ test("dashboard - kill a site and its users' arcs move to another site within 3 
   await shot(page, "serving-1280");
 
   await page.click('.site-card[data-site="a"] button[data-action="kill-site"]');
-  const movedMs = await until("europe's arcs leave a for another site", 3_000, async () => {
-    const now = await arcs(page);
-    return !now.some((a) => a.site === "a") && now.some((a) => a.region === "europe" && a.site !== "a");
-  });
-  console.log(`# europe's arcs moved off the killed site ${movedMs} ms after the click`);
-  await until(
+  const downMs = until(
     "site a shown down",
     3_000,
     async () => (await page.locator('#map g.site[data-site="a"]').getAttribute("data-health")) === "down",
   );
+  const movedMs = await until("europe's arcs leave a for another site", 3_000, async () => {
+    const now = await arcs(page);
+    return !now.some((a) => a.site === "a") && now.some((a) => a.region === "europe" && a.site !== "a");
+  });
+  console.log(`# site a shown down ${await downMs} ms, europe's arcs off it ${movedMs} ms after the click`);
   await page.waitForSelector('#events li[data-kind="action"]');
   await shot(page, "site-killed-1280");
 
@@ -199,6 +200,13 @@ test("dashboard - kill a site and its users' arcs move to another site within 3 
   );
   await page.waitForSelector('#events li[data-kind="replaced"]');
   await shot(page, "instance-replaced-1280");
+  const lags = (await page.evaluate("window.dashboardEventLagsMs")) as number[];
+  assert.ok(lags.length > 10, "events reached the page");
+  console.log(`# server → screen per event: max ${Math.max(...lags)} ms over ${lags.length} events`);
+  assert.ok(
+    Math.max(...lags) < 1_000,
+    `every event on screen within 1 s of the server learning it (${lags.join(", ")})`,
+  );
 
   const phone = await openPage(operatorUrl, 390, 844);
   await phone.waitForSelector('.site-card[data-site="c"] .tier');
@@ -222,7 +230,58 @@ test("dashboard - kill a site and its users' arcs move to another site within 3 
     async () => (await page.locator("#conn").textContent()) === "live",
   );
   await page.context().close();
+});
 
+test("dashboard - partition and heal two sites, evacuate and restore a site, start and stop the monkey", async () => {
+  const page = await openPage(operatorUrl, 1280, 900);
+  await page.waitForSelector('.site-card[data-site="c"] .tier');
+  await page.click('button[data-action="users-start"]');
+  await until("asia served by c", 60_000, async () =>
+    (await arcs(page)).some((a) => a.region === "asia" && a.site === "c"),
+  );
+
+  await page.selectOption("#link-a", "a");
+  await page.selectOption("#link-b", "c");
+  await page.click('#controls button[data-action="partition"]');
+  await page.waitForSelector('#links line.cut[data-cut="a|c"]', { timeout: 5_000 });
+  await shot(page, "partition-1280");
+  await page.click('#controls button[data-action="heal-link"]');
+  await page.waitForSelector('#links line.cut[data-cut="a|c"]', { state: "detached", timeout: 5_000 });
+
+  await page.click('.site-card[data-site="c"] button[data-action="evacuate"]');
+  await until("c evacuated and asia's users served elsewhere", 60_000, async () => {
+    const health = await page.locator('#map g.site[data-site="c"]').getAttribute("data-health");
+    const now = await arcs(page);
+    return health === "evacuated" && !now.some((a) => a.site === "c") && now.some((a) => a.region === "asia");
+  });
+  await shot(page, "evacuated-1280");
+  await page.click('.site-card[data-site="c"] button[data-action="restore"]');
+  await until("c serving asia again", 90_000, async () =>
+    (await arcs(page)).some((a) => a.region === "asia" && a.site === "c"),
+  );
+
+  await page.fill("#monkey-rate", "30");
+  await page.click('#controls button[data-action="monkey-start"]');
+  await until("the monkey runs", 5_000, async () =>
+    /^running/.test((await page.locator("#monkey-state").textContent()) ?? ""),
+  );
+  await page.click('#controls button[data-action="monkey-stop"]');
+  await until(
+    "the monkey stopped",
+    5_000,
+    async () => (await page.locator("#monkey-state").textContent()) === "stopped",
+  );
+  await page.click('button[data-action="users-stop"]');
+  const log = await page.locator("#events").textContent();
+  for (const what of ["wan cut a c", "wan heal a c", "evacuate c", "restore c", "monkey started", "monkey stopped"]) {
+    assert.ok(log?.includes(what), `the event log shows "${what}"`);
+  }
+  const errors = await page.$$eval('#events li[data-kind="error"]', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(errors, [], "no action failed");
+  await page.context().close();
+});
+
+test("dashboard - every request the browser made, on every page above, went to the dashboard's own address", () => {
   const origin = new URL(operatorUrl).origin;
   const elsewhere = requested.filter((u) => new URL(u).origin !== origin);
   assert.deepEqual(elsewhere, [], "every request went to the dashboard's own address");

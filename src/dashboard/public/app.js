@@ -70,6 +70,14 @@ source.addEventListener("hello", (e) => {
 source.addEventListener("view", (e) => hello && draw(JSON.parse(e.data)));
 source.addEventListener("point", (e) => hello && addPoint(JSON.parse(e.data)));
 source.addEventListener("marker", (e) => hello && addMarker(JSON.parse(e.data)));
-source.addEventListener("event", (e) => addEvent(JSON.parse(e.data)));
+// From the server learning of an event to its line on the screen (one clock: the same machine); kept for the tests.
+const eventLagsMs = [];
+window.dashboardEventLagsMs = eventLagsMs;
+source.addEventListener("event", (e) => {
+  const ev = JSON.parse(e.data);
+  addEvent(ev);
+  eventLagsMs.push(Date.now() - ev.atMs);
+  if (eventLagsMs.length > 1000) eventLagsMs.shift();
+});
 source.addEventListener("open", () => hello && setConnected(true));
 source.addEventListener("error", () => setConnected(false));
