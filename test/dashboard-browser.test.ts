@@ -4,8 +4,8 @@
 // running, each client region's arc goes to its nearest site; "kill site" on the one serving
 // Europe moves Europe's arcs to another site within 3 s, and "heal" brings the site back;
 // "kill" on one app instance makes its replacement (a new id in the same slot) appear,
-// ready; partition and heal, evacuate and restore, the monkey started and stopped. Without
-// the token the page is read-only and the server refuses an action (401).
+// ready; scale up and down, partition and heal, evacuate and restore, the monkey started
+// and stopped. Without the token the page is read-only and the server refuses an action (401).
 // When `up` is SIGKILLed the page says it is disconnected; a new `up` adopts the planet and
 // the page reconnects by itself. Every request the browser made went to the dashboard's own
 // address. Screenshots at 1280 and 390 px wide go to test-output/browser/dashboard-*.png.
@@ -232,13 +232,21 @@ test("dashboard - kill a site and its users' arcs move to another site within 3 
   await page.context().close();
 });
 
-test("dashboard - partition and heal two sites, evacuate and restore a site, start and stop the monkey", async () => {
+test("dashboard - scale an app tier up and down, partition and heal two sites, evacuate and restore a site, start and stop the monkey", async () => {
   const page = await openPage(operatorUrl, 1280, 900);
   await page.waitForSelector('.site-card[data-site="c"] .tier');
   await page.click('button[data-action="users-start"]');
   await until("asia served by c", 60_000, async () =>
     (await arcs(page)).some((a) => a.region === "asia" && a.site === "c"),
   );
+
+  const appTier = page.locator('.site-card[data-site="b"] .tier[data-tier="app"]');
+  await appTier.locator('button[data-action="scale"]', { hasText: "+" }).click();
+  await until("a third app instance in b, ready", 30_000, async () => {
+    return (await appTier.locator('li.inst[data-slot="app#3"]').getAttribute("data-state")) === "ready";
+  });
+  await appTier.locator('button[data-action="scale"]', { hasText: "−" }).click();
+  await until("b back to two app instances", 30_000, async () => (await appTier.locator("li.inst").count()) === 2);
 
   await page.selectOption("#link-a", "a");
   await page.selectOption("#link-b", "c");
@@ -273,7 +281,16 @@ test("dashboard - partition and heal two sites, evacuate and restore a site, sta
   );
   await page.click('button[data-action="users-stop"]');
   const log = await page.locator("#events").textContent();
-  for (const what of ["wan cut a c", "wan heal a c", "evacuate c", "restore c", "monkey started", "monkey stopped"]) {
+  for (const what of [
+    "scale b app 3",
+    "scale b app 2",
+    "wan cut a c",
+    "wan heal a c",
+    "evacuate c",
+    "restore c",
+    "monkey started",
+    "monkey stopped",
+  ]) {
     assert.ok(log?.includes(what), `the event log shows "${what}"`);
   }
   const errors = await page.$$eval('#events li[data-kind="error"]', (els) => els.map((e) => e.textContent));

@@ -21,6 +21,8 @@ export const rateWindowMs = 3_000;
 export const opsKeptMax = 20_000;
 /** Event log entries kept (and sent to a page that connects). */
 export const eventsMax = 500;
+/** Fault ids remembered so that a fault seen by two sources is logged once. */
+export const faultsLoggedMax = 4_096;
 /** Fault markers kept for the charts. */
 export const markersMax = 200;
 /** Open event streams; one more is refused with 503. */

@@ -18,11 +18,11 @@ import {
 } from "../cattle/index.ts";
 import { type Chaos, createChaos, type Monkey } from "../chaos/index.ts";
 import type { Logger, Registry } from "../core/index.ts";
-import { loadConstants, runLoad } from "../load/index.ts";
 import type { Planet } from "../topology/index.ts";
 import type { Action } from "./actions.ts";
 import {
   controlTimeoutMs,
+  faultsLoggedMax,
   linksPollMs,
   markersMax,
   monkeyTtlMs,
@@ -32,10 +32,11 @@ import {
   viewPushMs,
 } from "./constants.ts";
 import { dashboardErrors } from "./errors.ts";
-import { type DashboardEvent, diffServing, diffStatus, EventLog } from "./events.ts";
+import { type DashboardEvent, diffServing, diffStatus, type EventKind, EventLog } from "./events.ts";
 import { type Replication, scrapeReplication } from "./store-scrape.ts";
 import { type SeriesPoint, TrafficStats } from "./traffic-stats.ts";
 import { type PlanetView, siteView } from "./view.ts";
+import { VirtualUsers } from "./virtual-users.ts";
 import { type WorldMap, worldMap } from "./world-map.ts";
 
 export type Marker = { readonly tS: number; readonly label: string };
@@ -80,12 +81,12 @@ export class PlanetDashboard {
   #cut: [string, string][] = [];
   #replication: Replication = { lagMsBySite: [], hintsBySite: [] };
   #serving = new Map<string, string>();
+  /** `kind:id` of the fault events logged (bounded: cleared past faultsLoggedMax). */
+  readonly #faultsLogged = new Set<string>();
   #timers: NodeJS.Timeout[] = [];
   #stopped = false;
-  #load: { abort: AbortController; done: Promise<unknown>; usersPerRegion: number } | undefined;
+  readonly #users: VirtualUsers;
   #monkey: Monkey | undefined;
-  /** Runs of virtual users told to stop whose ops in flight are still finishing. */
-  #draining = new Set<Promise<unknown>>();
   readonly #pollErrors;
   readonly #actionErrors;
   readonly #scrapeFailures;
@@ -97,6 +98,15 @@ export class PlanetDashboard {
     this.#stats = new TrafficStats(
       o.planet.sites.map((s) => s.name),
       o.planet.clients.map((c) => c.name),
+    );
+    this.#users = new VirtualUsers(
+      o.planet,
+      (op) => this.#stats.add(op),
+      (err) => {
+        this.#actionErrors.inc({ what: "users" });
+        this.#o.log.error("dashboard: the virtual users stopped on an error", { err });
+        this.#events.add("error", null, `virtual users stopped: ${(err as Error).message}`);
+      },
     );
     this.#events = new EventLog((e) => {
       this.#push({ type: "event", data: e });
@@ -134,10 +144,7 @@ export class PlanetDashboard {
     for (const t of this.#timers) clearInterval(t);
     await this.#monkey?.stop();
     this.#monkey = undefined;
-    this.#load?.abort.abort();
-    if (this.#load) this.#draining.add(this.#load.done);
-    this.#load = undefined;
-    await Promise.all(this.#draining);
+    await this.#users.close();
     await this.#chaos.close();
   }
 
@@ -148,6 +155,17 @@ export class PlanetDashboard {
 
   #push(p: Push): void {
     for (const l of this.#listeners) l(p);
+  }
+
+  /** Logs an event; one about a fault already logged from another source (same kind and id) is left out. */
+  #log(kind: EventKind, site: string | null, text: string, faultId?: string): void {
+    if (faultId !== undefined) {
+      const key = `${kind}:${faultId}`;
+      if (this.#faultsLogged.has(key)) return;
+      if (this.#faultsLogged.size >= faultsLoggedMax) this.#faultsLogged.clear();
+      this.#faultsLogged.add(key);
+    }
+    this.#events.add(kind, site, text);
   }
 
   #mark(label: string): void {
@@ -166,7 +184,7 @@ export class PlanetDashboard {
           diffStatus(
             this.#answers.find((b) => b.site === a.site),
             a,
-            (k, s, t) => this.#events.add(k, s, t),
+            (k, s, t, faultId) => this.#log(k, s, t, faultId),
           );
         }
         this.#answers = answers;
@@ -235,8 +253,8 @@ export class PlanetDashboard {
       regions: traffic.regions,
       partitions: this.#cut,
       load: {
-        running: this.#load !== undefined,
-        usersPerRegion: this.#load?.usersPerRegion ?? 0,
+        running: this.#users.usersPerRegion > 0,
+        usersPerRegion: this.#users.usersPerRegion,
         ops: traffic.totalOps,
         errors: traffic.totalErrors,
       },
@@ -327,18 +345,19 @@ export class PlanetDashboard {
         );
         return { stopped: m !== undefined };
       }
-      case "users-start":
-        return this.#startUsers(a.usersPerRegion, a.seed, log);
+      case "users-start": {
+        const started = this.#users.start(a.usersPerRegion, a.seed);
+        log(
+          started
+            ? `virtual users started: ${a.usersPerRegion} per region, seed ${a.seed}`
+            : `virtual users already run (${this.#users.usersPerRegion} per region)`,
+        );
+        return { running: true, usersPerRegion: this.#users.usersPerRegion };
+      }
       case "users-stop": {
-        const l = this.#load;
-        this.#load = undefined;
-        l?.abort.abort();
-        if (l) {
-          this.#draining.add(l.done);
-          void l.done.then(() => this.#draining.delete(l.done));
-        }
-        log(l ? "virtual users stopping (ops in flight finish)" : "virtual users were not running");
-        return { stopped: l !== undefined };
+        const stopped = this.#users.stop();
+        log(stopped ? "virtual users stopping (ops in flight finish)" : "virtual users were not running");
+        return { stopped };
       }
     }
   }
@@ -355,9 +374,9 @@ export class PlanetDashboard {
           const what = [t.site, t.peer ? `↔ ${t.peer}` : null, t.tier ?? null, t.instance ?? null]
             .filter(Boolean)
             .join(" ");
-          this.#events.add("fault", t.site, `monkey: ${r.kind} ${what} (${r.id}, ttl ${Math.round(r.ttlMs / 1000)} s)`);
+          this.#log("fault", t.site, `monkey: ${r.kind} ${what} (${r.id}, ttl ${Math.round(r.ttlMs / 1000)} s)`, r.id);
         } else {
-          this.#events.add("fault-end", null, `monkey: ${r.id} ended (${r.reason})`);
+          this.#log("fault-end", null, `monkey: ${r.id} ended (${r.reason})`, r.id);
         }
       },
       onError: (err, spec) => {
@@ -368,32 +387,5 @@ export class PlanetDashboard {
     });
     log(`monkey started: seed ${seed}, ${ratePerMin} faults/min`);
     return { running: true, seed };
-  }
-
-  #startUsers(usersPerRegion: number, seed: number, log: (text: string) => void): unknown {
-    if (this.#load) return { running: true, usersPerRegion: this.#load.usersPerRegion };
-    if (this.#o.planet.clients.length === 0) {
-      throw dashboardErrors.create(
-        "RS_ERR_DASHBOARD_BAD_REQUEST",
-        "usersPerRegion: the planet has no clients: section, so no region to run users in",
-      );
-    }
-    const abort = new AbortController();
-    const done = runLoad({
-      planet: this.#o.planet,
-      seed,
-      durationMs: loadConstants.durationMsMax,
-      usersPerRegion,
-      signal: abort.signal,
-      history: { write: async (op) => this.#stats.add(op) },
-    }).catch((err) => {
-      this.#actionErrors.inc({ what: "users" });
-      this.#o.log.error("dashboard: the virtual users stopped on an error", { err });
-      this.#events.add("error", null, `virtual users stopped: ${(err as Error).message}`);
-      if (this.#load?.abort === abort) this.#load = undefined;
-    });
-    this.#load = { abort, done, usersPerRegion };
-    log(`virtual users started: ${usersPerRegion} per region, seed ${seed}`);
-    return { running: true, usersPerRegion, seed };
   }
 }

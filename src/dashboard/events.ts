@@ -51,7 +51,8 @@ export class EventLog {
   }
 }
 
-type Emit = (kind: EventKind, site: string | null, text: string) => void;
+/** faultId: the fault an event is about, so a fault learnt from two sources (the monkey, a status poll) is logged once. */
+type Emit = (kind: EventKind, site: string | null, text: string, faultId?: string) => void;
 
 /** The events between two polls of one site's status. */
 export function diffStatus(before: SiteAnswer | undefined, now: SiteAnswer, emit: Emit): void {
@@ -80,11 +81,11 @@ export function diffStatus(before: SiteAnswer | undefined, now: SiteAnswer, emit
   for (const f of b.faults) {
     if (!faultsBefore.has(f.id)) {
       const what = f.slot ?? f.tier ?? "the whole site";
-      emit("fault", site, `${site}: ${f.kind} ${what} (${f.id}, ttl ${Math.round(f.ttlMs / 1000)} s)`);
+      emit("fault", site, `${site}: ${f.kind} ${what} (${f.id}, ttl ${Math.round(f.ttlMs / 1000)} s)`, f.id);
     }
   }
   for (const f of a.faults) {
-    if (!faultsNow.has(f.id)) emit("fault-end", site, `${site}: ${f.kind} ${f.id} ended`);
+    if (!faultsNow.has(f.id)) emit("fault-end", site, `${site}: ${f.kind} ${f.id} ended`, f.id);
   }
   const slotsBefore = new Map(a.instances.map((r) => [r.slot, r]));
   for (const r of b.instances) {

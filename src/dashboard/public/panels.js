@@ -118,6 +118,24 @@ export function drawPanels(view) {
             { class: "tier-head" },
             h("b", {}, tier),
             h("span", {}, t ? ` ${t.ready}/${t.desired} ready` : ""),
+            tier === "app" && t
+              ? h(
+                  "span",
+                  { class: "scale" },
+                  button(
+                    "−",
+                    "scale",
+                    { site: v.name, tier, count: Math.max(0, t.desired - 1) },
+                    { class: "small", title: "redshirt scale: one app instance fewer" },
+                  ),
+                  button(
+                    "+",
+                    "scale",
+                    { site: v.name, tier, count: Math.min(t.max, t.desired + 1) },
+                    { class: "small", title: "redshirt scale: one app instance more" },
+                  ),
+                )
+              : null,
             button("kill tier", "kill-tier", () => ({ site: v.name, tier, ttlS: ttlS() }), {
               class: "small danger",
               title: `every ${tier} instance, back at the TTL`,
