@@ -7,6 +7,8 @@ export const statusPollMs = 400;
 export const linksPollMs = 1_500;
 /** How often the store nodes' metrics are read (replication lag, pending hints). */
 export const replicationPollMs = 1_000;
+/** A store node's replication lag above this means no stream from that site was seen yet (not shown). */
+export const lagMsShownMax = 86_400_000;
 /** How often the live view is pushed to every open page (besides a push after each poll). */
 export const viewPushMs = 500;
 /** One chart point per this many ms. */

@@ -4,6 +4,7 @@
 // site's nodes). A node that does not answer (killed, or its site down) is left out.
 import { request } from "undici";
 import type { Planet } from "../topology/index.ts";
+import { lagMsShownMax } from "./constants.ts";
 
 export type Replication = {
   readonly lagMsBySite: readonly (number | null)[];
@@ -64,7 +65,9 @@ export async function scrapeReplication(
       hintsBySite.push(null);
       continue;
     }
-    lagMsBySite.push(Math.max(0, ...mine.flatMap((t) => metricValues(t, "redshirt_store_replication_lag_ms"))));
+    // A peer site not heard from yet reports its lag from the epoch: no figure, not decades.
+    const lags = mine.flatMap((t) => metricValues(t, "redshirt_store_replication_lag_ms"));
+    lagMsBySite.push(lags.some((l) => l > lagMsShownMax) ? null : Math.max(0, ...lags));
     hintsBySite.push(mine.flatMap((t) => metricValues(t, "redshirt_store_hints_pending")).reduce((a, b) => a + b, 0));
   }
   return { lagMsBySite, hintsBySite };

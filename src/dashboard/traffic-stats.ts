@@ -133,7 +133,7 @@ export class TrafficStats {
     const bySite = groupBy(ops, (o) => o.site);
     const byRegion = groupBy(ops, (o) => o.region);
     const point: SeriesPoint = {
-      tS: nowMs / 1000,
+      tS: Math.round(nowMs / 1000),
       reqPerSBySite: this.#sites.map((s) => ((bySite.get(s)?.length ?? 0) * 1000) / stepMs),
       p99MsByRegion: this.#regions.map((r) => p99((byRegion.get(r) ?? []).map((o) => o.latencyMs))),
       errorsPerS: (ops.filter((o) => !o.ok).length * 1000) / stepMs,

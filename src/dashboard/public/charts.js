@@ -31,6 +31,14 @@ function markerPlugin() {
   };
 }
 
+function compact(v) {
+  if (v === null) return "";
+  const a = Math.abs(v);
+  if (a >= 1e6) return `${+(v / 1e6).toFixed(1)}M`;
+  if (a >= 1e4) return `${+(v / 1e3).toFixed(1)}k`;
+  return `${+v.toFixed(2)}`;
+}
+
 function widthOf(el) {
   return Math.max(260, el.clientWidth - 8);
 }
@@ -45,7 +53,15 @@ function make(id, names, valuesOf) {
     plugins: [markerPlugin()],
     legend: { live: false },
     scales: { x: { time: true } },
-    axes: [{ stroke: "#aab" }, { stroke: "#aab", size: 64 }],
+    axes: [
+      // UTC, as the clock in the header shows it.
+      {
+        stroke: "#aab",
+        space: 70,
+        values: (_u, splits) => splits.map((v) => new Date(v * 1000).toISOString().slice(11, 19)),
+      },
+      { stroke: "#aab", size: 56, values: (_u, splits) => splits.map(compact) },
+    ],
     series: [{}, ...names.map((n, i) => ({ label: n, stroke: colours[i % colours.length], width: 1.5 }))],
   };
   return { el, valuesOf, columns: names.map(() => []), plot: new uPlot(opts, [[], ...names.map(() => [])], el) };
