@@ -1,13 +1,15 @@
 // The figures the dashboard draws from the virtual users' ops, on a manual clock: the arcs
 // (region → serving site, with their share) over the last 1.5 s only, so a failover moves
 // them as soon as the old site's ops age out; p99, req/s and errors per site, instance and
-// region; one chart point per step; and the event log's diff of two status polls.
+// region; one chart point per step; the event log's diff of two status polls; and the store
+// nodes' metrics read for the replication charts.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { SiteAnswer } from "../cattle/index.ts";
 import type { OpRecord } from "../verify/index.ts";
 import { arcWindowMs, rateWindowMs } from "./constants.ts";
 import { diffServing, diffStatus, type EventKind } from "./events.ts";
+import { metricValues } from "./store-scrape.ts";
 import { TrafficStats } from "./traffic-stats.ts";
 
 function op(region: string, site: string | null, latencyMs: number, ok = true): OpRecord {
@@ -105,4 +107,17 @@ test("events - a replaced instance, its readiness, a supervisor lost and a regio
     ["site", "lon: supervisor not answering (RS_ERR_CATTLE_CONTROL_UNREACHABLE)"],
     ["failover", "users of europe now served by nyc (were by lon)"],
   ]);
+});
+
+test("replication - a metric's values are read from Prometheus text, labels or not, and no other metric's", () => {
+  const text = [
+    "# HELP redshirt_store_hints_pending Log entries some target has not acknowledged yet.",
+    "# TYPE redshirt_store_hints_pending gauge",
+    "redshirt_store_hints_pending 17",
+    'redshirt_store_replication_lag_ms{peer_site="lon"} 84.5',
+    'redshirt_store_replication_lag_ms{peer_site="sin"} 230',
+    "redshirt_store_replication_lag_ms_total 9",
+  ].join("\n");
+  assert.deepEqual(metricValues(text, "redshirt_store_hints_pending"), [17]);
+  assert.deepEqual(metricValues(text, "redshirt_store_replication_lag_ms"), [84.5, 230]);
 });
