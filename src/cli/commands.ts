@@ -9,7 +9,7 @@ export type Command = {
 export const commands: Record<string, Command> = {
   up: {
     summary:
-      "start the whole planet on this machine (what `npm start` runs), or only its sites --site NAME (one host per site)",
+      "start the whole planet on this machine (what `npm start` runs) and its dashboard, or only its sites --site NAME (one host per site); --users N starts N virtual users per region",
     load: () => import("./up-command.ts"),
   },
   status: {

@@ -13,6 +13,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { dirname, resolve } from "node:path";
 import { PlanetRunner, planetDataDir } from "../cattle/index.ts";
 import { loadPlanetSecret } from "../core/index.ts";
+import { dashboardConstants, parseAction, type RunningDashboard, startDashboard } from "../dashboard/index.ts";
 import { loadPlanet, type Planet, sitesByDistance } from "../topology/index.ts";
 import { parseCommandArgs } from "./args.ts";
 import { cliErrors } from "./errors.ts";
@@ -50,7 +51,12 @@ function takeLock(file: string): () => void {
   throw cliErrors.create("RS_ERR_CLI_ALREADY_UP", file);
 }
 
-export function summaryTable(planet: Planet, planetFile = "<planet file>", only?: readonly string[]): string {
+export function summaryTable(
+  planet: Planet,
+  planetFile = "<planet file>",
+  only?: readonly string[],
+  dashboard?: RunningDashboard,
+): string {
   const lines: string[] = [];
   const service = `${planet.services[0]}.${planet.zone}`;
   const sites = only ? planet.sites.filter((s) => only.includes(s.name)) : planet.sites;
@@ -72,6 +78,11 @@ export function summaryTable(planet: Planet, planetFile = "<planet file>", only?
     lines.push(
       `  ${s.name.padEnd(6)} ${s.city.padEnd(14)} ${(gw ? `http://${gw.host}:${gw.port}/` : "-").padEnd(26)} ${(dns ? `${dns.host}:${dns.port}` : "-").padEnd(20)} ${(sup ? `http://${sup.host}:${sup.port}/` : "-").padEnd(26)} ${stores.join(" ")}`,
     );
+  }
+  if (dashboard) {
+    lines.push("");
+    lines.push(`dashboard: ${dashboard.operatorUrl}`);
+    lines.push(`  (the link carries the control token; ${dashboard.url} alone is read-only)`);
   }
   const firstGw = planet.gateways.find((g) => sites.some((s) => s.name === g.site));
   const firstDns = planet.dnsServers.find((d) => sites.some((s) => s.name === d.site));
@@ -105,7 +116,19 @@ export async function run(args: string[]): Promise<number> {
     app: { type: "string" },
     "app-version": { type: "string" },
     site: { type: "string", multiple: true },
+    users: { type: "string", default: "0" },
   });
+  const usersPerRegion = Number(values.users);
+  if (
+    !Number.isInteger(usersPerRegion) ||
+    usersPerRegion < 0 ||
+    usersPerRegion > dashboardConstants.usersPerRegionMax
+  ) {
+    throw cliErrors.create(
+      "RS_ERR_CLI_USAGE",
+      `up: --users: virtual users per client region, 0 to ${dashboardConstants.usersPerRegionMax} (got ${JSON.stringify(values.users)})`,
+    );
+  }
   const planetFile = resolve(values.planet);
   const planet = loadPlanet(planetFile);
   const only = values.site && values.site.length > 0 ? [...new Set(values.site)] : undefined;
@@ -138,12 +161,24 @@ export async function run(args: string[]): Promise<number> {
     sites: only,
     onProgress: (line) => console.log(line),
   });
+  // The dashboard shows the whole planet, so it runs with `up` of every site (not `--site`),
+  // from before the first supervisor starts: the page shows the planet coming up.
+  let dashboard: RunningDashboard | undefined;
+  if (!only) {
+    try {
+      dashboard = await startDashboard({ planet, secret });
+    } catch (err) {
+      console.error(
+        `redshirt up: the dashboard did not start (the planet comes up without it): ${(err as Error).message}`,
+      );
+    }
+  }
   let stopping: Promise<void> | undefined;
   const stop = (signal: string) => {
     if (stopping) return;
     console.log(`\n${signal}: stopping every process…`);
-    stopping = runner
-      .stop()
+    stopping = (dashboard?.stop() ?? Promise.resolve())
+      .then(() => runner.stop())
       .then((outcomes) => {
         const left = outcomes.flatMap((o) => o.left);
         const n = outcomes.reduce((k, o) => k + o.processes, 0);
@@ -165,6 +200,7 @@ export async function run(args: string[]): Promise<number> {
     if (stopping) return await new Promise<number>(() => {});
     stopping = Promise.resolve();
     console.error(`redshirt up: startup failed: ${(err as Error).message}`);
+    await dashboard?.stop();
     const outcomes = await runner.stop();
     const left = outcomes.flatMap((o) => o.left);
     console.error(
@@ -176,10 +212,15 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   if (stopping) return await new Promise<number>(() => {});
-  console.log(summaryTable(planet, values.planet, only));
+  console.log(summaryTable(planet, values.planet, only, dashboard));
+  if (dashboard && usersPerRegion > 0) {
+    await dashboard.run(parseAction(planet, "users-start", { usersPerRegion }));
+    console.log(`virtual users: ${usersPerRegion} per client region (stop or start them on the dashboard)`);
+  }
   console.log(`(up in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
   await runner.watch();
   if (stopping) return await new Promise<number>(() => {});
+  await dashboard?.stop();
   release();
   return 0;
 }

@@ -3,7 +3,7 @@
 // its own /24 so an address says what it is:
 //   .1.k store node k   .2.k gateway k   .3.k DNS server k   .4.k app instance k
 //   .5.1 the site's WAN link process (its admin endpoint; only when the WAN is emulated)
-//   .6.1 the site's supervisor (its control API)
+//   .6.1 the site's supervisor (its control API)   .6.2 the dashboard (first site only, `redshirt up`)
 // Third octets from 128 up hold the link proxies of the emulated WAN (see dial.ts).
 // Ports are the same in every site; the address, never the port, says which site.
 

@@ -16,7 +16,15 @@ export const deadPeerAfterSDefault = 600;
 export const deadPeerAfterSMax = 7 * 86_400;
 export const rfDefault = 3;
 export const dnsTtlSDefault = 5;
-export const portsDefault = { store: 7400, gateway: 8080, dns: 5353, app: 9000, wan: 7500, supervisor: 7600 } as const;
+export const portsDefault = {
+  store: 7400,
+  gateway: 8080,
+  dns: 5353,
+  app: 9000,
+  wan: 7500,
+  supervisor: 7600,
+  dashboard: 7700,
+} as const;
 /** A store node's node-to-node port is its HTTP port plus this (src/store's storePeerPortOffset agrees; a test checks). */
 export const storePeerPortOffset = 1;
 /** A DNS server's admin HTTP port is its DNS port plus this (src/traffic's adminPortOffset agrees; a test checks). */

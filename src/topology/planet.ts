@@ -129,6 +129,8 @@ export const planetSchema = z
         /** The admin endpoint of each site's WAN link process (emulated mode). */
         wan: portSchema.default(portsDefault.wan),
         supervisor: portSchema.default(portsDefault.supervisor),
+        /** The dashboard `redshirt up` serves, on the first site's management address (.6.2). */
+        dashboard: portSchema.default(portsDefault.dashboard),
       })
       .strict()
       .prefault({}),
