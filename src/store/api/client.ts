@@ -8,15 +8,8 @@
 // a failover to another node.
 import { randomUUID } from "node:crypto";
 import { Pool } from "undici";
-import { RedshirtError } from "../../core/index.ts";
-import {
-  type Consistency,
-  consistencyLevels,
-  dialAddress,
-  type Planet,
-  siteByName,
-  sitesByDistance,
-} from "../../topology/index.ts";
+import type { RedshirtError } from "../../core/index.ts";
+import { type Consistency, dialAddress, siteByName, sitesByDistance } from "../../topology/index.ts";
 import type { Mutation, ReadResult } from "../api-types.ts";
 import {
   clientAttemptShare,
@@ -26,128 +19,46 @@ import {
   clientKeepAliveTimeoutMs,
   clientNodeDownMs,
   clientServerTimeoutShare,
-  keyBytesMax,
   requestTimeoutMsDefault,
-  requestTimeoutMsMax,
 } from "../constants.ts";
 import { storeErrors } from "../errors.ts";
 import { partitionOf, replicasOf } from "../replication/partition.ts";
 import { mergeEncodedSessionTokens } from "../replication/session-encoding.ts";
 import { BinaryConnection } from "./binary-client.ts";
 import type { BinaryReply } from "./binary-protocol.ts";
+import type {
+  AckOption,
+  StoreCallOptions,
+  StoreClient,
+  StoreClientInit,
+  StoreWriteOptions,
+  StoreWriteOutcome,
+} from "./client-types.ts";
+import {
+  checkConsistency,
+  checkKey,
+  checkTimeout,
+  clientError,
+  describe,
+  errorCode,
+  neverSent,
+  parseJson,
+  requestOf,
+  serverError,
+} from "./client-wire.ts";
 import { storeHeaders } from "./http-headers.ts";
 
-export type StoreClientInit = {
-  readonly planet: Planet;
-  /** The site whose store nodes this client talks to (normally the one it runs in). */
-  readonly site: string;
-  /** The default level of every request; the planet's `store.consistency` when absent. */
-  readonly consistency?: Consistency;
-  /** The time one operation may take, failovers included. */
-  readonly timeoutMs?: number;
-  /** A session token from an earlier client (e.g. kept in a cookie), to read its writes. */
-  readonly session?: string;
-  /**
-   * How to talk to the nodes: "binary" (default) multiplexes every request to a node over one
-   * connection of the binary protocol (api/binary-protocol.ts); "http" uses pooled HTTP/1.1
-   * connections, one request in flight each, as curl and other languages do.
-   */
-  readonly protocol?: "binary" | "http";
-};
-
-export type StoreCallOptions = { readonly consistency?: Consistency; readonly timeoutMs?: number };
-
-export type StoreWriteOptions = StoreCallOptions & {
-  /** Seconds until the key expires. */
-  readonly ttlS?: number;
-  /** The op id; a random one when absent. Pass your own to make a retry of yours apply once. */
-  readonly opId?: string;
-};
-
-/** Options of a write whose caller does not want the value back. */
-type AckOption = { readonly ackOnly?: boolean };
-
-export type StoreWriteOutcome = {
-  readonly value: ReadResult;
-  /** True when the op id had already been applied. */
-  readonly duplicate: boolean;
-  readonly opId: string;
-  /** The node that answered. */
-  readonly node: string;
-};
-
-export type FieldChanges = {
-  readonly set?: Readonly<Record<string, unknown>>;
-  readonly incr?: Readonly<Record<string, number>>;
-  readonly remove?: readonly string[];
-};
-
-export interface StoreClient {
-  /** Reads a key; `exists` is false when it is absent. */
-  get(key: string, options?: StoreCallOptions): Promise<ReadResult>;
-  /** Sets a register to any JSON value; returns the value the key holds afterwards. */
-  set(key: string, value: unknown, options?: StoreWriteOptions): Promise<unknown>;
-  /** Sets a register; resolves once the write is acknowledged at the level, without the value back (less to send). */
-  put(key: string, value: unknown, options?: StoreWriteOptions): Promise<void>;
-  /** Adds to a counter; returns its new total. */
-  incr(key: string, by?: number, options?: StoreWriteOptions): Promise<number>;
-  /** Adds members to a set; returns its members. */
-  add(key: string, members: readonly string[], options?: StoreWriteOptions): Promise<string[]>;
-  /** Removes the members of a set that this node has seen; returns its members. */
-  remove(key: string, members: readonly string[], options?: StoreWriteOptions): Promise<string[]>;
-  /**
-   * Changes fields of a map: `set` registers, `incr` counters, `remove` fields. Each part
-   * given is its own op (applied in that order, each idempotent), not one atomic change.
-   */
-  fields(key: string, changes: FieldChanges, options?: StoreWriteOptions): Promise<Record<string, unknown>>;
-  /** Deletes a key of any type. */
-  del(key: string, options?: StoreWriteOptions): Promise<void>;
-  /** Any one mutation, with the full outcome. */
-  mutate(key: string, mutation: Mutation, options?: StoreWriteOptions): Promise<StoreWriteOutcome>;
-  /** The session token to keep (e.g. in a cookie) and give to a later client; undefined before any request. */
-  readonly session: string | undefined;
-  /**
-   * A view with a session token of its own (e.g. one user's, from a cookie), sharing this
-   * client's connections and node health: cheap enough to make one per request of a
-   * server with many users. Its `session` is the token advanced by its own requests;
-   * closing it closes only the view.
-   */
-  withSession(session: string | undefined): StoreClient;
-  /**
-   * Merges a token an earlier answer gave (e.g. one kept beside an idempotent answer) into
-   * this client's, so its reads see those writes too. RS_ERR_STORE_BAD_SESSION when malformed.
-   */
-  observeSession(session: string): void;
-  close(): Promise<void>;
-}
+export type {
+  FieldChanges,
+  StoreCallOptions,
+  StoreClient,
+  StoreClientInit,
+  StoreWriteOptions,
+  StoreWriteOutcome,
+} from "./client-types.ts";
 
 type Node = { readonly id: string; readonly origin: string; readonly host: string; readonly port: number };
 type Attempt = { node: string; failure: string };
-
-/** The endpoint and body of each kind of mutation (docs/store.md lists them). */
-function requestOf(m: Mutation): {
-  method: "PUT" | "POST" | "DELETE";
-  action?: string;
-  payload?: Record<string, unknown>;
-} {
-  switch (m.kind) {
-    case "set":
-      return { method: "PUT", payload: { value: m.value } };
-    case "incr":
-      return { method: "POST", action: "incr", payload: { by: m.by } };
-    case "sadd":
-      return { method: "POST", action: "add", payload: { members: m.members } };
-    case "srem":
-      return { method: "POST", action: "remove", payload: { members: m.members } };
-    case "mset":
-    case "mincr":
-    case "mdel":
-      return { method: "POST", action: m.kind, payload: { fields: m.fields } };
-    case "del":
-      return { method: "DELETE" };
-  }
-}
-
 export function createStoreClient(init: StoreClientInit): StoreClient {
   const { planet } = init;
   if (!siteByName(planet, init.site)) {
@@ -459,75 +370,4 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
       },
     };
   }
-}
-
-function checkKey(key: string): void {
-  if (typeof key !== "string" || key.length === 0)
-    throw storeErrors.create("RS_ERR_STORE_BAD_REQUEST", "key: must not be empty");
-  const bytes = Buffer.byteLength(key);
-  if (bytes > keyBytesMax) throw storeErrors.create("RS_ERR_STORE_KEY_TOO_LARGE", `${bytes} bytes`);
-}
-
-function checkConsistency(level: string): Consistency {
-  if (!(consistencyLevels as readonly string[]).includes(level)) {
-    throw storeErrors.create("RS_ERR_STORE_BAD_CONSISTENCY", JSON.stringify(level));
-  }
-  return level as Consistency;
-}
-
-function checkTimeout(ms: number): number {
-  if (!Number.isInteger(ms) || ms < 1 || ms > requestTimeoutMsMax) {
-    throw storeErrors.create("RS_ERR_STORE_BAD_REQUEST", `timeoutMs: must be an integer in 1..${requestTimeoutMsMax}`);
-  }
-  return ms;
-}
-
-function parseJson(text: string): Record<string, unknown> | undefined {
-  try {
-    const v = JSON.parse(text);
-    return typeof v === "object" && v !== null && !Array.isArray(v) ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function errorCode(body: Record<string, unknown> | undefined): string | undefined {
-  const e = body?.error as { code?: unknown } | undefined;
-  return typeof e?.code === "string" ? e.code : undefined;
-}
-
-/** The server's error as a RedshirtError with its code and message, when it named one. */
-function serverError(status: number, body: Record<string, unknown> | undefined): RedshirtError | undefined {
-  const e = body?.error as { code?: unknown; message?: unknown; definite?: unknown; detail?: unknown } | undefined;
-  if (typeof e?.code !== "string" || !e.code.startsWith("RS_ERR_")) return undefined;
-  const message = typeof e.message === "string" ? e.message : e.code;
-  const detail = typeof e.detail === "object" && e.detail !== null ? (e.detail as Record<string, unknown>) : undefined;
-  const definite = typeof e.definite === "boolean" ? e.definite : undefined;
-  return new RedshirtError(e.code, { status, message, definite }, undefined, { detail });
-}
-
-function clientError(sent: { status: number; body: Record<string, unknown> }): RedshirtError {
-  return (
-    serverError(sent.status, sent.body) ??
-    storeErrors.create("RS_ERR_STORE_BAD_REQUEST", `the node answered HTTP ${sent.status} without an error code`)
-  );
-}
-
-/** Failed before the request could reach the node (nothing was sent): a definite failure. */
-function neverSent(err: unknown): boolean {
-  const code = (err as { code?: string })?.code;
-  return (
-    code === "ECONNREFUSED" ||
-    code === "UND_ERR_CONNECT_TIMEOUT" ||
-    code === "ENOTFOUND" ||
-    code === "EHOSTUNREACH" ||
-    code === "ENETUNREACH" ||
-    code === "EADDRNOTAVAIL"
-  );
-}
-
-function describe(err: unknown): string {
-  const e = err as { code?: string; name?: string; message?: string };
-  if (e?.name === "TimeoutError" || e?.name === "AbortError") return "timed out";
-  return e?.code ?? e?.message ?? String(err);
 }
