@@ -125,3 +125,45 @@ test("engine - sloppy quorum: with two of three replicas down, a fallback node o
   }
   await c.stopAll();
 });
+
+test("engine - hints alone: a write held by a fallback reaches the replicas that were down, with its coordinator dead, and the fallback's log lets the hint go", async () => {
+  const planet = parsePlanet(
+    "name: sloppy\nzone: s.test.\nsites:\n  - { name: a, city: A, lat: 0, lon: 0, tiers: { store: 4 } }\nstore: { partitions: 8, rf: 3 }\n",
+  );
+  const c = new SimCluster({ planet, seed: 22 });
+  await c.startAll();
+  await c.advance(1_000);
+  const ids = planet.storeNodes.map((n) => n.id);
+  const key = "hinted-key";
+  const replicas = replicasOf(partitionOf(key, planet.store.partitions), ids, planet.store.rf);
+  const fallback = ids.find((id) => !replicas.includes(id))!;
+  const [coordinator, downA, downB] = replicas;
+  c.crash(downA);
+  c.crash(downB);
+  await c.advance(500);
+  const w = await c.settle(
+    c.mutate(coordinator, { key, mutation: { kind: "set", value: 7 }, opId: "h1", consistency: "local-quorum" }),
+  );
+  assert.ok(w.ok, String(!w.ok && w.error.message));
+  // The coordinator dies for good: its own log and state are gone from the game, so the
+  // only copy that can reach the two replicas is the fallback's hint (anti-entropy runs
+  // between replicas, and neither of them has it).
+  c.crash(coordinator);
+  const hintsOf = () =>
+    c.nodes
+      .get(fallback)!
+      .storage.readLog(0, 1_000)
+      .filter((e) => e.key === key);
+  assert.ok(hintsOf().length >= 1, "the fallback holds the hint");
+  await c.restart(downA);
+  await c.restart(downB);
+  await c.advance(5_000);
+  for (const id of [downA, downB]) {
+    const r = await c.settle(c.read(id, { key, consistency: "local-one" }));
+    assert.ok(r.ok, String(!r.ok && r.error.message));
+    assert.equal(r.value.value.value, 7, `${id} got the write from the hint`);
+  }
+  assert.deepEqual(hintsOf(), [], "delivered hints leave the fallback's log (truncation by the tick)");
+  assert.equal(c.internalErrors(), 0);
+  await c.stopAll();
+});
