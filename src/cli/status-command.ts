@@ -108,9 +108,11 @@ export function statusText(
 ): string {
   const out: string[] = [];
   for (const a of answers) {
+    // A site of which nothing answers stays one line, as before; one that serves without a supervisor shows its view.
     const view = registryViews.get(a.site);
+    const answersAtAll = view?.instances.some((r) => r.state !== "down") === true;
     if (a.reachable) out.push(...siteText(a.status));
-    else if (view) out.push(...registryViewText(view, a.code));
+    else if (view && answersAtAll) out.push(...registryViewText(view, a.code));
     else out.push(`${a.site.padEnd(6)} NOT ANSWERING  ${a.code}: ${a.error}`);
     out.push("");
   }
@@ -146,6 +148,6 @@ export async function run(args: string[]): Promise<number> {
     );
     process.stdout.write(`${JSON.stringify({ api: 1, planet: ctl.planet.name, sites, dns, wan }, null, 1)}\n`);
   } else process.stdout.write(statusText(answers, dns, wan, views));
-  const viewReady = (v: RegistrySiteView | undefined) => v !== undefined && v.tiers.every((t) => t.ready >= t.desired);
+  const viewReady = (v: RegistrySiteView | undefined) => v?.tiers.every((t) => t.ready >= t.desired) === true;
   return answers.every((a) => a.reachable || viewReady(views.get(a.site))) ? 0 : 3;
 }
