@@ -106,11 +106,11 @@ test("render - kubernetes manifests of every site of the demo planet pass the Ku
           new RegExp(`${n.index - 1}\\) ADDR=${n.host.replaceAll(".", "\\.")} ;;`),
         );
       }
-      // Gateways: readiness on the drain-aware healthz, a preStop, a grace that holds preStop + the gateway's own stop.
+      // Gateways: ready while the process serves (not healthz: a site with 0 apps still forwards), a preStop, a grace that holds preStop + the gateway's own stop.
       for (const g of planet.gateways.filter((x) => x.site === site.name)) {
         const pod = named("Deployment", g.id).spec.template.spec;
         const c = pod.containers[0];
-        assert.equal(c.readinessProbe.httpGet.path, "/_redshirt/healthz");
+        assert.equal(c.readinessProbe.httpGet.path, "/_redshirt/livez");
         const preStopS = Number(c.lifecycle.preStop.exec.command[1]);
         assert.ok(
           pod.terminationGracePeriodSeconds * 1000 > preStopS * 1000 + gatewayStopMsMax,

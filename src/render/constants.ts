@@ -3,6 +3,7 @@
 // clean stop into a SIGKILL, so every relation is asserted at load.
 import { supervisorConstants } from "../cattle/index.ts";
 import { assert } from "../core/index.ts";
+import { sdkConstants } from "../sdk/index.ts";
 import { gatewayStopMsMax, leaveDnsMsDefault } from "../traffic/index.ts";
 
 /** Where the image holds the project (Containerfile) and where units expect it by default. */
@@ -49,7 +50,7 @@ export const gatewayPreStopSleepMs = 3_000;
 export const stopGraceMsByTier = supervisorConstants.stopGraceMsByTier;
 export const gatewayTerminationGraceMs = gatewayPreStopSleepMs + stopGraceMsByTier.gateway;
 
-/** Readiness probes (Kubernetes): often enough to follow a drain, failing after a few misses. */
+/** Readiness probes (Kubernetes): often enough to pace a rollout, failing after a few misses. */
 export const readinessPeriodS = 2;
 export const readinessFailureThreshold = 2;
 /** Liveness: far slower, so a loaded node restarts nothing that is merely slow. */
@@ -76,6 +77,10 @@ assert(
 );
 assert(gatewayTerminationGraceMs > gatewayPreStopSleepMs + gatewayStopMsMax, "preStop and drain fit the pod's grace");
 assert(
-  readinessPeriodS * readinessFailureThreshold * 1000 <= leaveDnsMsDefault + gatewayPreStopSleepMs,
-  "a draining gateway fails its readiness before it stops listening",
+  stopGraceMsByTier.app > sdkConstants.drainNoticeMsDefault + sdkConstants.drainTimeoutMsDefault,
+  "an app pod's grace covers the SDK's drain notice and its wait for requests in flight",
+);
+assert(
+  readinessPeriodS * readinessFailureThreshold < livenessPeriodS * livenessFailureThreshold,
+  "liveness is the slower judge",
 );

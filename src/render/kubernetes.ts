@@ -95,8 +95,11 @@ function gatewayManifests(o: KubernetesOptions, p: SitePlan): Manifest[] {
       args: ["gateway", "--planet", planetFileInPod, "--site", site, "--index", String(g.index)],
       env: env(site, "gateway", o.platformVersion, [{ name: "REDSHIRT_INSTANCE_ID", value: g.id }]),
       ports: [{ name: "http", containerPort: port, protocol: "TCP" }],
-      // healthz answers 503 from the SIGTERM on (the drain); livez only says the process runs.
-      readinessProbe: httpProbe("/_redshirt/healthz", port, readinessPeriodS, readinessFailureThreshold),
+      // Not /_redshirt/healthz: it says "this site can serve" and answers 503 while the site has
+      // no app instance (scaled to 0 for the night, evacuated), when the gateway must stay in
+      // the load balancer to forward users with a cached DNS answer to another site. A stopping
+      // pod leaves the Service's endpoints because it terminates, whatever its readiness.
+      readinessProbe: httpProbe("/_redshirt/livez", port, readinessPeriodS, readinessFailureThreshold),
       livenessProbe: httpProbe("/_redshirt/livez", port, livenessPeriodS, livenessFailureThreshold),
       lifecycle: { preStop: { exec: { command: ["sleep", String(graceS(gatewayPreStopSleepMs))] } } },
       resources: resources("gateway"),
