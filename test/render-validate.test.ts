@@ -6,7 +6,7 @@
 // No process is started and no address bound here.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
@@ -21,6 +21,7 @@ import { Service } from "kubernetes-models/v1/Service";
 import { parseAllDocuments } from "yaml";
 import { supervisorConstants } from "../src/cattle/index.ts";
 import { run as render } from "../src/cli/render-command.ts";
+import { loadPlanetSecret } from "../src/core/index.ts";
 import { secretPlaceholder } from "../src/render/index.ts";
 import { loadPlanet } from "../src/topology/index.ts";
 import { gatewayStopMsMax } from "../src/traffic/index.ts";
@@ -147,6 +148,27 @@ test("render - kubernetes manifests of every site of the demo planet pass the Ku
         assert.deepEqual(slice.endpoints.flatMap((e: { addresses: string[] }) => e.addresses).sort(), expected);
       }
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("render - kubernetes --with-secret puts the planet's secret file into the Secret, and only then", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "rs-render-secret-"));
+  try {
+    writeFileSync(
+      join(dir, "planet.yaml"),
+      readFileSync(hostsPlanet, "utf8").replace(/dataDir: [^ ,}]+/, "dataDir: data"),
+    );
+    const secret = loadPlanetSecret(join(dir, "data"), { create: true }).toString("hex");
+    const planetFile = join(dir, "planet.yaml");
+    const secretOf = async (extra: string[]) => {
+      await quietly(() => render(["kubernetes", "--planet", planetFile, "--site", "lon", "--out", dir, ...extra]));
+      const docs = parseAllDocuments(readFileSync(join(dir, "redshirt-lon.yaml"), "utf8")).map((d) => d.toJS() as Obj);
+      return docs.find((o) => o.kind === "Secret")?.stringData["planet.secret"];
+    };
+    assert.equal(await secretOf(["--with-secret"]), secret);
+    assert.equal(await secretOf([]), secretPlaceholder);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -50,6 +50,7 @@ export function lbService(
     spec: {
       type: "LoadBalancer",
       loadBalancerIP: address,
+      // Keeps the client's source address: the GSLB DNS locates a resolver by it (when it sends no ECS).
       externalTrafficPolicy: "Local",
       publishNotReadyAddresses: notReady,
       selector,
