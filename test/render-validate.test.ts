@@ -61,7 +61,10 @@ async function quietly<T>(fn: () => Promise<T>): Promise<T> {
 
 async function renderKubernetes(site: string, dir: string): Promise<Obj[]> {
   assert.equal(await quietly(() => render(["kubernetes", "--planet", hostsPlanet, "--site", site, "--out", dir])), 0);
-  const docs = parseAllDocuments(readFileSync(join(dir, `redshirt-${site}.yaml`), "utf8"));
+  const text = readFileSync(join(dir, `redshirt-${site}.yaml`), "utf8");
+  // Plain YAML: no anchors or aliases, which some tools in a deploy pipeline do not follow.
+  assert.doesNotMatch(text, /: [&*][A-Za-z]\w*$/m);
+  const docs = parseAllDocuments(text);
   return (Array.isArray(docs) ? docs : [docs]).map((d) => {
     assert.deepEqual(d.errors, [], "the rendered YAML parses");
     return d.toJS() as Obj;

@@ -27,7 +27,7 @@ const platformVersion: string = JSON.parse(readFileSync(join(repoRoot, "package.
 export function manifestsYaml(manifests: readonly Manifest[]): string {
   return manifests
     .map((m) => {
-      const doc = new Document(m.object);
+      const doc = new Document(m.object, { aliasDuplicateObjects: false });
       if (m.comment) doc.commentBefore = ` ${m.comment}`;
       return doc.toString({ lineWidth: 0 });
     })
