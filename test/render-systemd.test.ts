@@ -4,8 +4,8 @@
 // — no systemd as PID 1 here, so this test is the service manager. The site serves: an
 // HTTP request through its gateway reaches an app instance that found the gateway by its
 // lease alone, the store answers, both sites' DNS list both gateways, and `redshirt status` shows
-// the site without any supervisor. A unit's SIGTERM (its KillSignal) drains an app and it
-// exits 0 within its TimeoutStopSec. Every process is killed at the end, also on failure.
+// the site without any supervisor. A unit's SIGTERM (its KillSignal) drains an app under
+// requests through the gateway: it exits 0 within its TimeoutStopSec and no request fails. Every process is killed at the end, also on failure.
 // Addresses: 127.218.0.0/16 – 127.219.0.0/16 belong to this file.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -105,33 +105,34 @@ test("render systemd - each site started from its rendered units' ExecStart= and
       "redshirt-app-alpha@2.service",
     ]);
     const ready = new Map<string, Record<string, unknown>>();
-    // Each site's target's units, in the order their After= gives: store, apps, gateway, DNS.
+    // Both hosts boot at once; on each, the units in the order their After= gives: store, apps, gateway, DNS.
     const rank = (u: string) => ["-store", "app-", "-gateway", "-dns"].findIndex((k) => u.includes(k));
-    for (const site of ["alpha", "beta"]) {
-      for (const name of wantedBy(site).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))) {
-        const m = /^(.*)@(\d+)\.service$/.exec(name);
-        const u = unit(site, m ? `${m[1]}@.service` : name);
-        const service = u.get("Service");
-        const stateDir = service?.get("StateDirectory")?.[0];
-        const systemdEnv: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
-        if (stateDir) {
-          // systemd creates /var/lib/<StateDirectory> and passes it as STATE_DIRECTORY.
-          systemdEnv.STATE_DIRECTORY = join(state, stateDir);
-          mkdirSync(systemdEnv.STATE_DIRECTORY, { recursive: true, mode: 0o700 });
-        }
-        const cmd = unitCommand(u, m?.[2] ?? "", systemdEnv);
-        assert.ok(cmd.argv[0].startsWith("/"), `${name}: ExecStart= names an absolute binary`);
-        const p = await launch({
-          name,
-          command: cmd.argv[0],
-          args: cmd.argv.slice(1),
-          env: cmd.env,
-          cwd: service?.get("WorkingDirectory")?.[0],
-          readyTimeoutMs: 30_000,
-        });
-        started.push(p);
-        ready.set(name, p.ready as Record<string, unknown>);
+    const boot = ["alpha", "beta"]
+      .flatMap((site) => wantedBy(site).map((name) => ({ site, name })))
+      .sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name));
+    for (const { site, name } of boot) {
+      const m = /^(.*)@(\d+)\.service$/.exec(name);
+      const u = unit(site, m ? `${m[1]}@.service` : name);
+      const service = u.get("Service");
+      const stateDir = service?.get("StateDirectory")?.[0];
+      const systemdEnv: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
+      if (stateDir) {
+        // systemd creates /var/lib/<StateDirectory> and passes it as STATE_DIRECTORY.
+        systemdEnv.STATE_DIRECTORY = join(state, stateDir);
+        mkdirSync(systemdEnv.STATE_DIRECTORY, { recursive: true, mode: 0o700 });
       }
+      const cmd = unitCommand(u, m?.[2] ?? "", systemdEnv);
+      assert.ok(cmd.argv[0].startsWith("/"), `${name}: ExecStart= names an absolute binary`);
+      const p = await launch({
+        name,
+        command: cmd.argv[0],
+        args: cmd.argv.slice(1),
+        env: cmd.env,
+        cwd: service?.get("WorkingDirectory")?.[0],
+        readyTimeoutMs: 30_000,
+      });
+      started.push(p);
+      ready.set(name, p.ready as Record<string, unknown>);
     }
     const appIds = new Set([1, 2].map((k) => String(ready.get(`redshirt-app-alpha@${k}.service`)?.instance)));
     assert.equal(appIds.size, 2, "each app instance has its own id");
@@ -173,18 +174,49 @@ test("render systemd - each site started from its rendered units' ExecStart= and
     const appUnit = unit("alpha", "redshirt-app-alpha@.service").get("Service");
     assert.equal(appUnit?.get("KillSignal")?.[0], "SIGTERM");
     const stopMs = timeSpanMs(appUnit?.get("TimeoutStopSec")?.[0] ?? "");
+    // Requests keep coming through the gateway while it drains: none of them fails.
+    let stopped = false;
+    const statuses: number[] = [];
+    const traffic = (async () => {
+      while (!stopped) {
+        statuses.push((await httpGet("http://127.218.2.1:8080/", 5_000)).status);
+        await sleep(20);
+      }
+    })();
     const t0 = Date.now();
     app1.kill("SIGTERM");
     const exit = await Promise.race([app1.exited, sleep(stopMs).then(() => "timeout" as const)]);
+    const drainedMs = Date.now() - t0;
+    stopped = true;
+    await traffic;
     assert.notEqual(exit, "timeout", `the app did not stop within TimeoutStopSec=${stopMs} ms`);
     assert.deepEqual(exit, { code: 0, signal: null });
+    assert.ok(statuses.length >= 10, `requests during the drain: ${statuses.length}`);
+    assert.deepEqual(
+      statuses.filter((x) => x !== 200),
+      [],
+      `requests during the drain that failed (of ${statuses.length})`,
+    );
+    // No failure a store node hid in a counter.
+    for (const node of ["127.218.1.1", "127.219.1.1"]) {
+      const text = (await httpGet(`http://${node}:7400/metrics`)).body;
+      for (const name of ["redshirt_store_internal_errors_total", "redshirt_store_commit_failures_total"]) {
+        const total = text
+          .split("\n")
+          .filter((l) => l.startsWith(name))
+          .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
+        assert.equal(total, 0, `${node} ${name}`);
+      }
+    }
     const other = String(ready.get("redshirt-app-alpha@2.service")?.instance);
     for (let i = 0; i < 5; i++) {
       const a = await httpGet("http://127.218.2.1:8080/");
       assert.equal(a.status, 200);
       assert.equal(JSON.parse(a.body).instance, other);
     }
-    process.stdout.write(`# app drained and exited in ${Date.now() - t0} ms (TimeoutStopSec ${stopMs} ms)\n`);
+    process.stdout.write(
+      `# app drained and exited in ${drainedMs} ms (TimeoutStopSec ${stopMs} ms), ${statuses.length} requests meanwhile, all 200\n`,
+    );
   } catch (err) {
     for (const p of started) process.stderr.write(`--- ${p.name}\n${p.tail()}\n`);
     throw err;
