@@ -251,6 +251,12 @@ test("render - systemd units of every site of the demo planet pass systemd-analy
         assert.equal(r.status, 0, `systemd-analyze verify failed for ${site.name}: ${r.stderr}`);
         assert.deepEqual(problems, [], `systemd-analyze verify reported problems for ${site.name} of ${planetFile}`);
         assert.equal(units.includes(`redshirt-site-${site.name}.target`), true);
+        // The sandbox, as systemd scores it (0 is a locked box, 10 none): "OK" is below 4.
+        for (const u of units.filter((x) => x.endsWith(".service"))) {
+          const sec = spawnSync("systemd-analyze", ["security", "--offline=yes", join(dir, u)], { encoding: "utf8" });
+          const level = Number(/Overall exposure level for \S+: ([\d.]+)/.exec(`${sec.stdout}${sec.stderr}`)?.[1]);
+          assert.ok(level <= 2, `${u}: exposure ${level} (systemd-analyze security), want ≤ 2`);
+        }
         assert.equal(
           units.some((u) => u.includes("-wan1.")),
           loadPlanet(planetFile).wan.mode === "emulated",

@@ -66,6 +66,11 @@ function hardening(kind: Kind, lowPort: boolean): string[] {
     "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK",
     "SystemCallArchitectures=native",
     "SystemCallFilter=@system-service",
+    "SystemCallFilter=~@privileged @resources",
+    "SystemCallErrorNumber=EPERM",
+    "PrivateMounts=yes",
+    // Our processes never look at other processes (no supervisor here adopts anything).
+    "ProtectProc=invisible",
     // A DNS server on port 53 binds a low port; nothing else needs any capability.
     lowPort ? "AmbientCapabilities=CAP_NET_BIND_SERVICE" : "AmbientCapabilities=",
     lowPort ? "CapabilityBoundingSet=CAP_NET_BIND_SERVICE" : "CapabilityBoundingSet=",
