@@ -25,7 +25,7 @@ import {
   labelTier,
   netinitContainer,
   planetFileInPod,
-  podSecurity,
+  podDefaults,
   resources,
   spread,
 } from "./pod-parts.ts";
@@ -74,7 +74,7 @@ export function storeManifests(o: KubernetesOptions, p: SitePlan): Manifest[] {
           template: {
             metadata: { labels: l },
             spec: {
-              securityContext: podSecurity(),
+              ...podDefaults(),
               terminationGracePeriodSeconds: graceS(stopGraceMsByTier.store),
               topologySpreadConstraints: spread(site, "store"),
               initContainers: [netinitContainer(o.image, addressScript, { tcp: [http, peer], udp: [] })],

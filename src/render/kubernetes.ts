@@ -36,7 +36,7 @@ import {
   labelTier,
   netinitContainer,
   planetFileInPod,
-  podSecurity,
+  podDefaults,
   resources,
   spread,
 } from "./pod-parts.ts";
@@ -64,7 +64,7 @@ function slottedDeployment(
       template: {
         metadata: { labels: l },
         spec: {
-          securityContext: podSecurity(),
+          ...podDefaults(),
           terminationGracePeriodSeconds: graceS(graceMs),
           initContainers: [
             netinitContainer(o.image, `ADDR=${n.host}`, {
@@ -201,7 +201,7 @@ function appManifest(o: KubernetesOptions, p: SitePlan): Manifest {
         template: {
           metadata: { labels: l },
           spec: {
-            securityContext: podSecurity(),
+            ...podDefaults(),
             terminationGracePeriodSeconds: graceS(stopGraceMsByTier.app),
             topologySpreadConstraints: spread(site, "app"),
             containers: [

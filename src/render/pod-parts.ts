@@ -54,8 +54,17 @@ export function baseMounts(): Json[] {
   ];
 }
 
-export function podSecurity(): Json {
-  return { fsGroup: containerUid, seccompProfile: { type: "RuntimeDefault" } };
+/**
+ * What every pod spec starts with: no API token (nothing here talks to the Kubernetes API),
+ * no Service environment variables (the planet file says where everything is), the volume
+ * group the non-root user reads the secret and writes its data through.
+ */
+export function podDefaults(): Json {
+  return {
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    securityContext: { fsGroup: containerUid, seccompProfile: { type: "RuntimeDefault" } },
+  };
 }
 
 export function containerSecurity(): Json {
