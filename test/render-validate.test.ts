@@ -219,12 +219,15 @@ test("render - systemd units of every site of the demo planet pass systemd-analy
           "--config-dir",
           broken,
           "--node",
-          "/nonexistent/node",
+          "/nonexistent dir/node",
         ]),
       ),
       0,
     );
-    assert.notEqual(verify(broken, ["redshirt-nyc-store1.service"]).status, 0);
+    const r = verify(broken, ["redshirt-nyc-store1.service"]);
+    assert.notEqual(r.status, 0);
+    // …and systemd reads the quoted path as one word, as the renderer meant it.
+    assert.match(`${r.stdout}${r.stderr}`, /Command \/nonexistent dir\/node is not executable/);
   } finally {
     rmSync(broken, { recursive: true, force: true });
   }

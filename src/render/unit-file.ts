@@ -2,21 +2,36 @@
 // `%` specifiers and `$` variables), and reading a rendered unit's sections and the
 // command lines systemd would run (a test starts a site's processes from them where
 // systemd is not PID 1). Only what our units use: no line continuations, no `-@:+!` prefixes.
+import { renderErrors } from "./errors.ts";
+
+/** A control character (a newline above all) would end the unit line early: refuse it. */
+function assertPlain(text: string): void {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for exactly those
+  if (/[\x00-\x1f\x7f]/.test(text)) {
+    throw renderErrors.create(
+      "RS_ERR_RENDER_BAD_OPTION",
+      `${JSON.stringify(text)}: a unit file value cannot hold control characters`,
+    );
+  }
+}
 
 export type UnitSection = ReadonlyMap<string, readonly string[]>;
 export type UnitFile = ReadonlyMap<string, UnitSection>;
 
 /** One word of a command line: quoted when it holds blanks or quotes; `%` and `$` escaped unless meant. */
 export function unitWord(text: string, options: { keepVariables?: boolean; keepSpecifiers?: boolean } = {}): string {
+  assertPlain(text);
   let s = text;
   if (!options.keepSpecifiers) s = s.replaceAll("%", "%%");
-  if (!options.keepVariables) s = s.replaceAll("$", "$$");
-  if (!/[\s"'\\]/.test(s)) return s;
+  // A function: in a replacement string "$$" would mean one "$".
+  if (!options.keepVariables) s = s.replaceAll("$", () => "$$");
+  if (s !== "" && !/[\s"'\\]/.test(s)) return s;
   return `"${s.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 }
 
 /** An `Environment=` assignment of one variable. */
 export function environmentLine(name: string, value: string, options: { keepSpecifiers?: boolean } = {}): string {
+  assertPlain(value);
   const v = options.keepSpecifiers ? value : value.replaceAll("%", "%%");
   return `Environment=${/[\s"'\\]/.test(v) ? `"${name}=${v.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"` : `${name}=${v}`}`;
 }
@@ -55,21 +70,16 @@ export function splitWords(value: string): string[] {
     while (value[i] === " " || value[i] === "\t") i++;
     if (i >= value.length) break;
     let word = "";
-    while (i < value.length && value[i] !== " " && value[i] !== "\t") {
+    let quote: string | undefined;
+    for (; i < value.length; i++) {
       const c = value[i];
-      if (c === '"' || c === "'") {
-        const close = value.indexOf(c, i + 1);
-        if (close < 0) throw new Error(`unterminated quote in ${JSON.stringify(value)}`);
-        word += c === '"' ? value.slice(i + 1, close).replace(/\\(.)/g, "$1") : value.slice(i + 1, close);
-        i = close + 1;
-      } else if (c === "\\" && i + 1 < value.length) {
-        word += value[i + 1];
-        i += 2;
-      } else {
-        word += c;
-        i++;
-      }
+      if (quote === undefined && (c === " " || c === "\t")) break;
+      if (c === "\\" && quote !== "'" && i + 1 < value.length) word += value[++i];
+      else if (quote === undefined && (c === '"' || c === "'")) quote = c;
+      else if (c === quote) quote = undefined;
+      else word += c;
     }
+    if (quote !== undefined) throw new Error(`unterminated quote in ${JSON.stringify(value)}`);
     words.push(word);
   }
   return words;
@@ -113,7 +123,10 @@ export function unitCommand(
       env[word.slice(0, eq)] = word.slice(eq + 1);
     }
   }
-  const argv = splitWords(expandSpecifiers(execStart[0], instance)).map((w) => expandVariables(w, env));
+  // systemd expands variables in the arguments, not in the executable's name (which may not hold `$` at all).
+  const argv = splitWords(expandSpecifiers(execStart[0], instance)).map((w, i) =>
+    i === 0 ? w : expandVariables(w, env),
+  );
   return { argv, env };
 }
 
