@@ -19,9 +19,6 @@ import {
 import { renderErrors } from "./errors.ts";
 import { graceS, type KubernetesOptions, lbService, type Manifest, meta } from "./k8s-objects.ts";
 import { storeManifests } from "./kubernetes-store.ts";
-
-export type { KubernetesOptions, Manifest } from "./k8s-objects.ts";
-
 import { dnsAdminPort, type SitePlan, storePeerPort } from "./plan.ts";
 import {
   baseMounts,
@@ -40,6 +37,8 @@ import {
   resources,
   spread,
 } from "./pod-parts.ts";
+
+export type { KubernetesOptions, Manifest } from "./k8s-objects.ts";
 
 export const secretPlaceholder = "REPLACE-ME-with-the-64-hex-digits-of-the-planet-secret";
 
