@@ -79,6 +79,11 @@ export const commands: Record<string, Command> = {
       "inject faults that revert themselves: chaos kill-instance|kill-tier|kill-site|pause|partition|slow|skew|empty-disk|monkey|list|heal … --ttl D",
     load: () => import("./chaos-command.ts"),
   },
+  render: {
+    summary:
+      "one site as another engine's workloads: render kubernetes|systemd --site NAME [--planet FILE] [--out DIR] [--image IMG] [--with-secret]",
+    load: () => import("./render-command.ts"),
+  },
   wan: {
     summary: "the emulated WAN: wan cut|heal|slow A B, wan links [--json]; wan --site NAME runs a site's link process",
     load: () => import("./wan-command.ts"),

@@ -1,6 +1,8 @@
 // `redshirt status [--planet FILE] [--json]`: asks every site's supervisor for its tiers
 // (desired vs ready) and instances (state, pid, address, age, restarts, back-off). A site
-// whose supervisor does not answer is shown as such, and the exit code is 3 then.
+// whose supervisor does not answer is shown from its registry instead (leases and health
+// checks: a site run by Kubernetes or systemd, registry-status.ts); the exit code is 3 when
+// such a site is not ready either.
 import {
   type DnsWeightsAnswer,
   dnsWeights,
@@ -13,6 +15,7 @@ import {
 import { parseCommandArgs } from "./args.ts";
 import { formatAgeMs, planetControl } from "./control-args.ts";
 import { cliErrors } from "./errors.ts";
+import { type RegistrySiteView, registrySiteView, registryViewText } from "./registry-status.ts";
 
 function siteText(s: SiteStatus): string[] {
   const lines: string[] = [];
@@ -101,10 +104,15 @@ export function statusText(
   answers: readonly SiteAnswer[],
   dns: readonly DnsWeightsAnswer[] = [],
   wan?: WanAnswer,
+  registryViews: ReadonlyMap<string, RegistrySiteView> = new Map(),
 ): string {
   const out: string[] = [];
   for (const a of answers) {
+    // A site of which nothing answers stays one line, as before; one that serves without a supervisor shows its view.
+    const view = registryViews.get(a.site);
+    const answersAtAll = view?.instances.some((r) => r.state !== "down") === true;
     if (a.reachable) out.push(...siteText(a.status));
+    else if (view && answersAtAll) out.push(...registryViewText(view, a.code));
     else out.push(`${a.site.padEnd(6)} NOT ANSWERING  ${a.code}: ${a.error}`);
     out.push("");
   }
@@ -124,11 +132,22 @@ export async function run(args: string[]): Promise<number> {
   }
   const ctl = planetControl(values.planet);
   const [answers, dns, wan] = await Promise.all([planetStatus(ctl), dnsWeights(ctl), wanStatus(ctl)]);
+  // A site without a supervisor of ours (Kubernetes, systemd) is read from its registry.
+  const views = new Map(
+    await Promise.all(
+      answers
+        .filter((a) => !a.reachable)
+        .map(async (a) => [a.site, await registrySiteView(ctl.planet, a.site)] as const),
+    ),
+  );
   if (values.json) {
     const sites = answers.map((a) =>
-      a.reachable ? { reachable: true, ...a.status } : { site: a.site, reachable: false, code: a.code, error: a.error },
+      a.reachable
+        ? { reachable: true, ...a.status }
+        : { site: a.site, reachable: false, code: a.code, error: a.error, registry: views.get(a.site) },
     );
     process.stdout.write(`${JSON.stringify({ api: 1, planet: ctl.planet.name, sites, dns, wan }, null, 1)}\n`);
-  } else process.stdout.write(statusText(answers, dns, wan));
-  return answers.every((a) => a.reachable) ? 0 : 3;
+  } else process.stdout.write(statusText(answers, dns, wan, views));
+  const viewReady = (v: RegistrySiteView | undefined) => v?.tiers.every((t) => t.ready >= t.desired) === true;
+  return answers.every((a) => a.reachable || viewReady(views.get(a.site))) ? 0 : 3;
 }
