@@ -5,13 +5,16 @@
 // lists them). Whoever listens (the event stream of server.ts) gets the view after every
 // poll and every viewPushMs, one chart point every seriesStepMs, and each event as it is logged.
 import {
+  clockSimMs,
   evacuateSite,
   type PlanetControl,
   planetStatus,
+  planetSunClock,
   restoreSite,
   type SiteAnswer,
+  type SunClock,
   scaleTier,
-  simulatedUtcMs,
+  setSunSpeed,
   siteSun,
   wanChange,
   wanLinks,
@@ -48,6 +51,8 @@ export type Hello = {
     readonly sites: readonly { name: string; city: string; lat: number; lon: number }[];
     readonly regions: readonly { name: string; lat: number; lon: number }[];
     readonly wan: "emulated" | "direct";
+    /** Whether the planet follows the sun (its clock speed can be set). */
+    readonly sun: boolean;
   };
   readonly map: WorldMap;
   readonly view: PlanetView;
@@ -236,12 +241,11 @@ export class PlanetDashboard {
     }
     diffServing(this.#serving, serving, (k, s, t) => this.#events.add(k, s, t));
     for (const [r, s] of serving) this.#serving.set(r, s);
-    const first = this.#o.planet.sites[0];
-    const sun = siteSun(this.#o.planet, first);
+    const clock = this.#sunClock();
     return {
       nowMs: Date.now(),
-      sunUtcMs: sun ? simulatedUtcMs(Date.now(), sun) : Date.now(),
-      sunClockSpeed: sun?.clockSpeed ?? 1,
+      sunUtcMs: clock ? clockSimMs(clock, Date.now()) : Date.now(),
+      sunClockSpeed: clock?.clockSpeed ?? 1,
       sites: this.#o.planet.sites.map((s) =>
         siteView(
           s,
@@ -264,6 +268,21 @@ export class PlanetDashboard {
     };
   }
 
+  /** The sun clock the sites run: the most recently set among those answering, else the planet file's. */
+  #sunClock(): SunClock | undefined {
+    const first = this.#o.planet.sites[0];
+    const sun = first ? siteSun(this.#o.planet, first) : undefined;
+    if (!sun) return undefined;
+    let clock = planetSunClock(sun);
+    for (const a of this.#answers) {
+      const s = a.reachable ? a.status.sun : null;
+      if (s && s.anchorRealMs >= clock.anchorRealMs) {
+        clock = { clockSpeed: s.clockSpeed, anchorRealMs: s.anchorRealMs, anchorSimMs: s.anchorSimMs };
+      }
+    }
+    return clock;
+  }
+
   hello(): Hello {
     const p = this.#o.planet;
     return {
@@ -272,6 +291,7 @@ export class PlanetDashboard {
         sites: p.sites.map((s) => ({ name: s.name, city: s.city, lat: s.lat, lon: s.lon })),
         regions: p.clients.map((c) => ({ name: c.name, lat: c.lat, lon: c.lon })),
         wan: p.wan.mode,
+        sun: p.sun !== undefined,
       },
       map: worldMap(),
       view: this.view(),
@@ -353,6 +373,14 @@ export class PlanetDashboard {
             : `virtual users already run (${this.#users.usersPerRegion} per region)`,
         );
         return { running: true, usersPerRegion: this.#users.usersPerRegion };
+      }
+      case "sun-speed": {
+        log(`sun clock ×${a.clockSpeed}`);
+        const out = await setSunSpeed(this.#ctl, a.clockSpeed);
+        const missed = out.sites.filter((x) => !x.ok).map((x) => x.site);
+        if (missed.length > 0) log(`sun clock ×${a.clockSpeed} not taken by ${missed.join(", ")} (run it again)`);
+        // The page shows the new clock from the next status poll (at most statusPollMs).
+        return out;
       }
       case "users-stop": {
         const stopped = this.#users.stop();
