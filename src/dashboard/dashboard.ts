@@ -26,6 +26,8 @@ import type { Action } from "./actions.ts";
 import {
   controlTimeoutMs,
   faultsLoggedMax,
+  gatewayPollMs,
+  gatewayScrapeTimeoutMs,
   linksPollMs,
   markersMax,
   monkeyTtlMs,
@@ -36,6 +38,7 @@ import {
 } from "./constants.ts";
 import { dashboardErrors } from "./errors.ts";
 import { type DashboardEvent, diffServing, diffStatus, type EventKind, EventLog } from "./events.ts";
+import { GatewayTraffic, mergeArcs } from "./gateway-traffic.ts";
 import { type Replication, scrapeReplication } from "./store-scrape.ts";
 import { type SeriesPoint, TrafficStats } from "./traffic-stats.ts";
 import { type PlanetView, siteView } from "./view.ts";
@@ -79,6 +82,7 @@ export class PlanetDashboard {
   readonly #ctl: PlanetControl;
   readonly #chaos: Chaos;
   readonly #stats: TrafficStats;
+  readonly #gateways: GatewayTraffic;
   readonly #events: EventLog;
   readonly #listeners = new Set<(p: Push) => void>();
   readonly #markers: Marker[] = [];
@@ -95,6 +99,7 @@ export class PlanetDashboard {
   readonly #pollErrors;
   readonly #actionErrors;
   readonly #scrapeFailures;
+  readonly #gatewayScrapeFailures;
 
   constructor(o: DashboardOptions) {
     this.#o = o;
@@ -104,6 +109,7 @@ export class PlanetDashboard {
       o.planet.sites.map((s) => s.name),
       o.planet.clients.map((c) => c.name),
     );
+    this.#gateways = new GatewayTraffic(o.planet.clients.map((c) => c.name));
     this.#users = new VirtualUsers(
       o.planet,
       (op) => this.#stats.add(op),
@@ -125,6 +131,10 @@ export class PlanetDashboard {
       "redshirt_dashboard_store_scrapes_failed_total",
       "Store nodes whose /metrics did not answer a scrape (a killed node does not), by node",
     );
+    this.#gatewayScrapeFailures = o.metrics.counter(
+      "redshirt_dashboard_gateway_scrapes_failed_total",
+      "Gateways whose metrics did not answer a scrape (a killed gateway does not), by gateway",
+    );
     this.#actionErrors = o.metrics.counter(
       "redshirt_dashboard_background_errors_total",
       "Failures of what the dashboard runs in the background (the virtual users, the monkey's injections)",
@@ -135,6 +145,7 @@ export class PlanetDashboard {
     void this.#pollStatus();
     if (this.#o.planet.wan.mode === "emulated") void this.#pollLinks();
     void this.#pollReplication();
+    void this.#pollGateways();
     this.#timers.push(setInterval(() => this.#push({ type: "view", data: this.view() }), viewPushMs));
     this.#timers.push(
       setInterval(
@@ -232,8 +243,20 @@ export class PlanetDashboard {
     }
   }
 
+  async #pollGateways(): Promise<void> {
+    while (!this.#stopped) {
+      const started = Date.now();
+      await this.#gateways.scrape(this.#o.planet, gatewayScrapeTimeoutMs, (gateway, err) => {
+        this.#gatewayScrapeFailures.inc({ gateway });
+        this.#o.log.debug("dashboard: a gateway's metrics did not answer", { gateway, err });
+      });
+      await new Promise((r) => setTimeout(r, Math.max(50, gatewayPollMs - (Date.now() - started))));
+    }
+  }
+
   view(): PlanetView {
-    const traffic = this.#stats.view();
+    const own = this.#stats.view();
+    const traffic = { ...own, arcs: mergeArcs(own.arcs, this.#gateways.arcs()) };
     const serving = new Map<string, string>();
     for (const region of this.#o.planet.clients.map((c) => c.name)) {
       const top = traffic.arcs.filter((a) => a.region === region).sort((x, y) => y.ops - x.ops)[0];

@@ -53,6 +53,7 @@ function draw(view) {
   clock.textContent = `☀ ${d.toISOString().slice(11, 16)} UTC${speed}`;
   // The simulated time itself, for whoever reads the page (the browser test measures its rate).
   clock.dataset.simMs = String(view.sunUtcMs);
+  clock.dataset.nowMs = String(view.nowMs);
   clock.dataset.speed = String(view.sunClockSpeed);
   const sel = document.getElementById("sun-speed");
   if (document.activeElement !== sel && [...sel.options].some((o) => Number(o.value) === view.sunClockSpeed)) {
