@@ -196,6 +196,10 @@ test("dashboard - kill a site and its users' arcs move to another site within 3 
   const replacedMs = await until("a replacement in b's app#1, ready", 30_000, async () => {
     const id = await slot.getAttribute("data-id");
     return id !== null && id !== "" && id !== before && (await slot.getAttribute("data-state")) === "ready";
+  }).catch(async (err) => {
+    // What the page logged since (an action refused or not answered says why nothing moved).
+    const log = await page.$$eval("#events li", (els) => els.slice(0, 12).map((e) => e.textContent));
+    throw new Error(`${(err as Error).message}\nthe page's latest events:\n${log.join("\n")}`, { cause: err });
   });
   console.log(
     `# b app#1 ${before} replaced by ${await slot.getAttribute("data-id")}, ready ${replacedMs} ms after the click`,
