@@ -147,12 +147,12 @@ export function parseAction(planet: Planet, name: string, input: unknown): Actio
     case "users-stop":
       return { name };
     case "sun-speed": {
-      if (!planet.sun) {
-        throw dashboardErrors.create("RS_ERR_DASHBOARD_NO_SUN", `planet ${planet.name} has no sun section`);
-      }
       const v = body.clockSpeed;
       if (typeof v !== "number" || !Number.isFinite(v) || v <= 0 || v > sunClockSpeedMax) {
         throw bad(`clockSpeed: a number above 0 and at most ${sunClockSpeedMax} (got ${JSON.stringify(v)})`);
+      }
+      if (!planet.sun) {
+        throw dashboardErrors.create("RS_ERR_DASHBOARD_NO_SUN", `planet ${planet.name} has no sun section`);
       }
       return { name, clockSpeed: v };
     }

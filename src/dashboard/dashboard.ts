@@ -90,6 +90,7 @@ export class PlanetDashboard {
   #cut: [string, string][] = [];
   #replication: Replication = { lagMsBySite: [], hintsBySite: [] };
   #serving = new Map<string, string>();
+  #lastSunClock: SunClock | undefined;
   /** `kind:id` of the fault events logged (bounded: cleared past faultsLoggedMax). */
   readonly #faultsLogged = new Set<string>();
   #timers: NodeJS.Timeout[] = [];
@@ -291,18 +292,22 @@ export class PlanetDashboard {
     };
   }
 
-  /** The sun clock the sites run: the most recently set among those answering, else the planet file's. */
+  /**
+   * The sun clock the sites run: the most recently anchored one seen (kept while no
+   * supervisor answers, so the page's clock does not jump back), else the planet file's.
+   */
   #sunClock(): SunClock | undefined {
     const first = this.#o.planet.sites[0];
     const sun = first ? siteSun(this.#o.planet, first) : undefined;
     if (!sun) return undefined;
-    let clock = planetSunClock(sun);
+    let clock = this.#lastSunClock ?? planetSunClock(sun);
     for (const a of this.#answers) {
       const s = a.reachable ? a.status.sun : null;
       if (s && s.anchorRealMs >= clock.anchorRealMs) {
         clock = { clockSpeed: s.clockSpeed, anchorRealMs: s.anchorRealMs, anchorSimMs: s.anchorSimMs };
       }
     }
+    this.#lastSunClock = clock;
     return clock;
   }
 

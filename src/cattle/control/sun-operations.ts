@@ -52,6 +52,7 @@ export async function setSunSpeed(
   const current = await currentSunClock(ctl);
   const clock = reanchor(current, nowMs(), checked.clockSpeed);
   const body = { clockSpeed: clock.clockSpeed, anchorRealMs: clock.anchorRealMs, anchorSimMs: clock.anchorSimMs };
+  const errors: (Error & { code?: string })[] = [];
   const sites = await Promise.all(
     ctl.planet.sites.map(async (s): Promise<SunSiteOutcome> => {
       try {
@@ -62,15 +63,18 @@ export async function setSunSpeed(
         return { site: s.name, ok: true, sun: r.sun };
       } catch (err) {
         const e = err as { code?: string; message?: string };
+        errors.push(err as Error & { code?: string });
         return { site: s.name, ok: false, code: e.code ?? "unknown", error: e.message ?? String(err) };
       }
     }),
   );
-  const failed = sites.filter((s) => !s.ok);
-  if (failed.length === sites.length && failed[0] && !failed[0].ok) {
+  if (errors.length === sites.length && errors[0]) {
+    // Every site refused the same way (all unreachable, all the same bad field): that error.
+    const first = errors[0];
+    if (errors.every((e) => e.code === first.code)) throw first;
     throw controlErrors.create(
       "RS_ERR_CATTLE_CONTROL_UNREACHABLE",
-      `no site took the sun clock: ${failed.map((f) => (f.ok ? "" : `${f.site}: ${f.code}`)).join("; ")}`,
+      `no site took the sun clock: ${errors.map((e) => e.message).join("; ")}`,
     );
   }
   return { clock, simUtcMs: clockSimMs(clock, clock.anchorRealMs), sites };
