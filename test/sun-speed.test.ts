@@ -197,6 +197,11 @@ test("sun speed - `redshirt sun speed N` sets every site; a bad N is named; a pl
   assert.match(ok.out, /b: ×720/);
   assert.equal((await sunOf("a")).clockSpeed, 720);
   assert.deepEqual(clockOf(await sunOf("a")), clockOf(await sunOf("b")));
+  const shown = await cli(["sun", "--planet", sunPlanet.planetFile]);
+  assert.equal(shown.code, 0, shown.err);
+  assert.match(shown.out, /^sun clock ×720 /);
+  assert.match(shown.out, /a: ×720, simulated \d{4}-\d\d-\d\d \d\d:\d\d UTC, local/);
+  assert.match(shown.out, /b: ×720, simulated/);
   const bad = await cli(["sun", "speed", "0", "--planet", sunPlanet.planetFile]);
   assert.notEqual(bad.code, 0);
   assert.match(bad.err, /RS_ERR_CLI_USAGE.*N: a number above 0/);
