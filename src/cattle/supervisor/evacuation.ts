@@ -113,7 +113,8 @@ export class SiteSteerer {
       from: before?.clockSpeed,
       ...clock,
     });
-    this.#decision = undefined;
+    // Decided again now (a count the new clock moves is counted and logged like any other).
+    this.latch();
     this.#h.changed();
     this.#h.tick();
     return true;
