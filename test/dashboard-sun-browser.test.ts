@@ -3,7 +3,7 @@
 // `redshirt up`: read-only, the speed control is disabled; with the token, choosing 3600×
 // and "set speed" makes the sun clock on the page run an hour per real second, going on from
 // the simulated time it showed (no jump), and the site's supervisor runs the same clock.
-// Back to 1× it runs at real time again. A screenshot goes to test-output/browser/.
+// Back to 1× it runs at real time again. Screenshot: test-output/browser/sun-clock-3600-1280.png.
 // Addresses: 127.190.0.0/16 belongs to this file (site s; its .6.2 serves the dashboard).
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -141,7 +141,7 @@ test("dashboard sun - set speed 3600×: the page's sun clock runs an hour a seco
     "status",
   );
   assert.equal(st.sun?.clockSpeed, 3600, "the supervisor runs the clock the page set");
-  await page.screenshot({ path: join(shotsDir, "dashboard-sun-3600-1280.png"), fullPage: true });
+  await page.screenshot({ path: join(shotsDir, "sun-clock-3600-1280.png"), fullPage: true });
   await page.selectOption("#sun-speed", "1");
   await page.click('button[data-action="sun-speed"]');
   await until("the page shows ×1", 3_000, async () => (await clock(page)).speed === 1);
