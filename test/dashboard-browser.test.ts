@@ -7,11 +7,13 @@
 // ready; scale up and down, partition and heal, evacuate and restore, the monkey started
 // and stopped. Without the token the page is read-only and the server refuses an action (401).
 // When `up` is SIGKILLed the page says it is disconnected; a new `up` adopts the planet and
-// the page reconnects by itself. Every request the browser made went to the dashboard's own
+// the page reconnects by itself. `redshirt load` run in another process (users the page does
+// not run) draws its arcs too, from the gateways' counts by region. Every request the browser made went to the dashboard's own
 // address. Screenshots at 1280 and 390 px wide go to test-output/browser/dashboard-*.png.
 // Addresses: 127.223.0.0/16 – 127.228.0.0/16 belong to this file (sites a, b, c at .223–.225,
 // whose first site's .6.2 serves the dashboard; the regions' access links at .226–.228).
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -194,6 +196,10 @@ test("dashboard - kill a site and its users' arcs move to another site within 3 
   const replacedMs = await until("a replacement in b's app#1, ready", 30_000, async () => {
     const id = await slot.getAttribute("data-id");
     return id !== null && id !== "" && id !== before && (await slot.getAttribute("data-state")) === "ready";
+  }).catch(async (err) => {
+    // What the page logged since (an action refused or not answered says why nothing moved).
+    const log = await page.$$eval("#events li", (els) => els.slice(0, 12).map((e) => e.textContent));
+    throw new Error(`${(err as Error).message}\nthe page's latest events:\n${log.join("\n")}`, { cause: err });
   });
   console.log(
     `# b app#1 ${before} replaced by ${await slot.getAttribute("data-id")}, ready ${replacedMs} ms after the click`,
@@ -295,6 +301,57 @@ test("dashboard - scale an app tier up and down, partition and heal two sites, e
   }
   const errors = await page.$$eval('#events li[data-kind="error"]', (els) => els.map((e) => e.textContent));
   assert.deepEqual(errors, [], "no action failed");
+  await page.context().close();
+});
+
+test("dashboard - `redshirt load` in another process: its users' arcs appear from the gateways' counts by region, and go when it stops", async () => {
+  const page = await openPage(operatorUrl, 1280, 900);
+  await page.waitForSelector('.site-card[data-site="c"] .tier');
+  await until("no arcs while no users run", 15_000, async () => (await arcs(page)).length === 0);
+  assert.match((await page.locator("#load-state").textContent()) ?? "", /^stopped/, "the page's own users do not run");
+  const load = spawn(
+    nodeBin,
+    [cliMain, "load", "--planet", planetFile, "--duration", "90s", "--users", "1", "--out", join(dir, "ext.jsonl")],
+    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let loadOut = "";
+  load.stdout.on("data", (c) => {
+    loadOut += c;
+  });
+  load.stderr.on("data", (c) => {
+    loadOut += c;
+  });
+  const loadExited = new Promise((r) => load.once("exit", r));
+  const killTimer = setTimeout(() => load.kill("SIGKILL"), 120_000);
+  try {
+    const seenMs = await until("each region's arc, seen by the gateways, to its nearest site", 60_000, async () => {
+      const now = await page.$$eval("#arcs path.arc", (els) =>
+        els.map(
+          (e) => `${e.getAttribute("data-region")}:${e.getAttribute("data-site")}:${e.getAttribute("data-seen-by")}`,
+        ),
+      );
+      return ["europe:a:gateways", "us-east:b:gateways", "asia:c:gateways"].every((p) => now.includes(p));
+    });
+    console.log(`# redshirt load's arcs on the page ${seenMs} ms after it was started`);
+    // The page's own users did not run: every arc is the gateways'.
+    const sources = await page.$$eval("#arcs path.arc", (els) => els.map((e) => e.getAttribute("data-seen-by")));
+    assert.ok(
+      sources.every((x) => x === "gateways"),
+      `arcs seen by ${sources.join(", ")}`,
+    );
+    const gw = planet.gateways.find((g) => g.site === "a")!;
+    const metrics = await (await fetch(`http://${gw.host}:${gw.port}/_redshirt/metrics`)).text();
+    const europe = /rs_gateway_requests_by_region_total\{region="europe"\} (\d+)/.exec(metrics);
+    assert.ok(europe && Number(europe[1]) > 0, "a's gateway counts europe's requests");
+    await shot(page, "external-load-1280");
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\nredshirt load said: ${loadOut.slice(-2000)}`, { cause: err });
+  } finally {
+    load.kill("SIGTERM");
+    await loadExited;
+    clearTimeout(killTimer);
+  }
+  await until("the arcs go once the load stops", 10_000, async () => (await arcs(page)).length === 0);
   await page.context().close();
 });
 

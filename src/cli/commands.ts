@@ -32,6 +32,11 @@ export const commands: Record<string, Command> = {
     summary: "bring an evacuated site back: its app tier first, then its users: restore SITE",
     load: () => import("./restore-command.ts"),
   },
+  sun: {
+    summary:
+      "the follow-the-sun clock: sun speed N sets it on every site (N× real time, from the simulated time it shows now); sun shows it",
+    load: () => import("./sun-command.ts"),
+  },
   down: {
     summary: "stop the planet: every instance and supervisor, waiting until no process is left",
     load: () => import("./down-command.ts"),

@@ -1,12 +1,12 @@
 // The page's controls, each one the same operation the CLI runs, over the same
 // authenticated control API: `redshirt chaos kill-instance|kill-tier|kill-site|heal`
 // (src/chaos), `wan cut|heal` (wanChange), `evacuate|restore` (evacuateSite, restoreSite),
-// `scale` (scaleTier), `chaos monkey`, `load`. This file checks each action's body and names
+// `scale` (scaleTier), `chaos monkey`, `load`, `sun speed` (setSunSpeed). This file checks each action's body and names
 // the bad field; what runs long-lived (the monkey, the virtual users) lives in dashboard.ts.
 import { parseCount, parseTier, type TierName } from "../cattle/index.ts";
 import type { KillableTier } from "../chaos/index.ts";
 import { tiersKillable } from "../chaos/index.ts";
-import type { Planet } from "../topology/index.ts";
+import { type Planet, sunClockSpeedMax } from "../topology/index.ts";
 import {
   faultTtlMsDefault,
   faultTtlMsMax,
@@ -32,6 +32,7 @@ export const actionNames = [
   "monkey-stop",
   "users-start",
   "users-stop",
+  "sun-speed",
 ] as const;
 export type ActionName = (typeof actionNames)[number];
 
@@ -46,7 +47,8 @@ export type Action =
   | { readonly name: "scale"; readonly site: string; readonly tier: TierName; readonly count: number }
   | { readonly name: "monkey-start"; readonly ratePerMin: number; readonly seed: number }
   | { readonly name: "monkey-stop" | "users-stop" }
-  | { readonly name: "users-start"; readonly usersPerRegion: number; readonly seed: number };
+  | { readonly name: "users-start"; readonly usersPerRegion: number; readonly seed: number }
+  | { readonly name: "sun-speed"; readonly clockSpeed: number };
 
 function bad(text: string): Error {
   return dashboardErrors.create("RS_ERR_DASHBOARD_BAD_REQUEST", text);
@@ -144,5 +146,15 @@ export function parseAction(planet: Planet, name: string, input: unknown): Actio
     case "monkey-stop":
     case "users-stop":
       return { name };
+    case "sun-speed": {
+      const v = body.clockSpeed;
+      if (typeof v !== "number" || !Number.isFinite(v) || v <= 0 || v > sunClockSpeedMax) {
+        throw bad(`clockSpeed: a number above 0 and at most ${sunClockSpeedMax} (got ${JSON.stringify(v)})`);
+      }
+      if (!planet.sun) {
+        throw dashboardErrors.create("RS_ERR_DASHBOARD_NO_SUN", `planet ${planet.name} has no sun section`);
+      }
+      return { name, clockSpeed: v };
+    }
   }
 }

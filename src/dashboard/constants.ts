@@ -7,6 +7,12 @@ export const statusPollMs = 400;
 export const linksPollMs = 1_500;
 /** How often the store nodes' metrics are read (replication lag, pending hints). */
 export const replicationPollMs = 1_000;
+/** The gateways' requests by region are scraped this often (the arcs of users the dashboard does not run). */
+export const gatewayPollMs = 500;
+/** A gateway's rate older than this (its scrapes stopped answering in time) is left out. */
+export const gatewayRateStaleMs = 2_500;
+/** A gateway that does not answer its metrics within this counts as serving nobody now. */
+export const gatewayScrapeTimeoutMs = 1_500;
 /** A store node's replication lag above this means no stream from that site was seen yet (not shown). */
 export const lagMsShownMax = 86_400_000;
 /** How often the live view is pushed to every open page (besides a push after each poll). */

@@ -5,13 +5,16 @@
 // lists them). Whoever listens (the event stream of server.ts) gets the view after every
 // poll and every viewPushMs, one chart point every seriesStepMs, and each event as it is logged.
 import {
+  clockSimMs,
   evacuateSite,
   type PlanetControl,
   planetStatus,
+  planetSunClock,
   restoreSite,
   type SiteAnswer,
+  type SunClock,
   scaleTier,
-  simulatedUtcMs,
+  setSunSpeed,
   siteSun,
   wanChange,
   wanLinks,
@@ -23,6 +26,8 @@ import type { Action } from "./actions.ts";
 import {
   controlTimeoutMs,
   faultsLoggedMax,
+  gatewayPollMs,
+  gatewayScrapeTimeoutMs,
   linksPollMs,
   markersMax,
   monkeyTtlMs,
@@ -33,6 +38,7 @@ import {
 } from "./constants.ts";
 import { dashboardErrors } from "./errors.ts";
 import { type DashboardEvent, diffServing, diffStatus, type EventKind, EventLog } from "./events.ts";
+import { GatewayTraffic, mergeArcs } from "./gateway-traffic.ts";
 import { type Replication, scrapeReplication } from "./store-scrape.ts";
 import { type SeriesPoint, TrafficStats } from "./traffic-stats.ts";
 import { type PlanetView, siteView } from "./view.ts";
@@ -48,6 +54,8 @@ export type Hello = {
     readonly sites: readonly { name: string; city: string; lat: number; lon: number }[];
     readonly regions: readonly { name: string; lat: number; lon: number }[];
     readonly wan: "emulated" | "direct";
+    /** Whether the planet follows the sun (its clock speed can be set). */
+    readonly sun: boolean;
   };
   readonly map: WorldMap;
   readonly view: PlanetView;
@@ -74,6 +82,7 @@ export class PlanetDashboard {
   readonly #ctl: PlanetControl;
   readonly #chaos: Chaos;
   readonly #stats: TrafficStats;
+  readonly #gateways: GatewayTraffic;
   readonly #events: EventLog;
   readonly #listeners = new Set<(p: Push) => void>();
   readonly #markers: Marker[] = [];
@@ -81,6 +90,7 @@ export class PlanetDashboard {
   #cut: [string, string][] = [];
   #replication: Replication = { lagMsBySite: [], hintsBySite: [] };
   #serving = new Map<string, string>();
+  #lastSunClock: SunClock | undefined;
   /** `kind:id` of the fault events logged (bounded: cleared past faultsLoggedMax). */
   readonly #faultsLogged = new Set<string>();
   #timers: NodeJS.Timeout[] = [];
@@ -90,6 +100,7 @@ export class PlanetDashboard {
   readonly #pollErrors;
   readonly #actionErrors;
   readonly #scrapeFailures;
+  readonly #gatewayScrapeFailures;
 
   constructor(o: DashboardOptions) {
     this.#o = o;
@@ -99,6 +110,7 @@ export class PlanetDashboard {
       o.planet.sites.map((s) => s.name),
       o.planet.clients.map((c) => c.name),
     );
+    this.#gateways = new GatewayTraffic(o.planet.clients.map((c) => c.name));
     this.#users = new VirtualUsers(
       o.planet,
       (op) => this.#stats.add(op),
@@ -120,6 +132,10 @@ export class PlanetDashboard {
       "redshirt_dashboard_store_scrapes_failed_total",
       "Store nodes whose /metrics did not answer a scrape (a killed node does not), by node",
     );
+    this.#gatewayScrapeFailures = o.metrics.counter(
+      "redshirt_dashboard_gateway_scrapes_failed_total",
+      "Gateways whose metrics did not answer a scrape (a killed gateway does not), by gateway",
+    );
     this.#actionErrors = o.metrics.counter(
       "redshirt_dashboard_background_errors_total",
       "Failures of what the dashboard runs in the background (the virtual users, the monkey's injections)",
@@ -130,6 +146,7 @@ export class PlanetDashboard {
     void this.#pollStatus();
     if (this.#o.planet.wan.mode === "emulated") void this.#pollLinks();
     void this.#pollReplication();
+    void this.#pollGateways();
     this.#timers.push(setInterval(() => this.#push({ type: "view", data: this.view() }), viewPushMs));
     this.#timers.push(
       setInterval(
@@ -227,8 +244,20 @@ export class PlanetDashboard {
     }
   }
 
+  async #pollGateways(): Promise<void> {
+    while (!this.#stopped) {
+      const started = Date.now();
+      await this.#gateways.scrape(this.#o.planet, gatewayScrapeTimeoutMs, (gateway, err) => {
+        this.#gatewayScrapeFailures.inc({ gateway });
+        this.#o.log.debug("dashboard: a gateway's metrics did not answer", { gateway, err });
+      });
+      await new Promise((r) => setTimeout(r, Math.max(50, gatewayPollMs - (Date.now() - started))));
+    }
+  }
+
   view(): PlanetView {
-    const traffic = this.#stats.view();
+    const own = this.#stats.view();
+    const traffic = { ...own, arcs: mergeArcs(own.arcs, this.#gateways.arcs()) };
     const serving = new Map<string, string>();
     for (const region of this.#o.planet.clients.map((c) => c.name)) {
       const top = traffic.arcs.filter((a) => a.region === region).sort((x, y) => y.ops - x.ops)[0];
@@ -236,12 +265,11 @@ export class PlanetDashboard {
     }
     diffServing(this.#serving, serving, (k, s, t) => this.#events.add(k, s, t));
     for (const [r, s] of serving) this.#serving.set(r, s);
-    const first = this.#o.planet.sites[0];
-    const sun = siteSun(this.#o.planet, first);
+    const clock = this.#sunClock();
     return {
       nowMs: Date.now(),
-      sunUtcMs: sun ? simulatedUtcMs(Date.now(), sun) : Date.now(),
-      sunClockSpeed: sun?.clockSpeed ?? 1,
+      sunUtcMs: clock ? clockSimMs(clock, Date.now()) : Date.now(),
+      sunClockSpeed: clock?.clockSpeed ?? 1,
       sites: this.#o.planet.sites.map((s) =>
         siteView(
           s,
@@ -264,6 +292,25 @@ export class PlanetDashboard {
     };
   }
 
+  /**
+   * The sun clock the sites run: the most recently anchored one seen (kept while no
+   * supervisor answers, so the page's clock does not jump back), else the planet file's.
+   */
+  #sunClock(): SunClock | undefined {
+    const first = this.#o.planet.sites[0];
+    const sun = first ? siteSun(this.#o.planet, first) : undefined;
+    if (!sun) return undefined;
+    let clock = this.#lastSunClock ?? planetSunClock(sun);
+    for (const a of this.#answers) {
+      const s = a.reachable ? a.status.sun : null;
+      if (s && s.anchorRealMs >= clock.anchorRealMs) {
+        clock = { clockSpeed: s.clockSpeed, anchorRealMs: s.anchorRealMs, anchorSimMs: s.anchorSimMs };
+      }
+    }
+    this.#lastSunClock = clock;
+    return clock;
+  }
+
   hello(): Hello {
     const p = this.#o.planet;
     return {
@@ -272,6 +319,7 @@ export class PlanetDashboard {
         sites: p.sites.map((s) => ({ name: s.name, city: s.city, lat: s.lat, lon: s.lon })),
         regions: p.clients.map((c) => ({ name: c.name, lat: c.lat, lon: c.lon })),
         wan: p.wan.mode,
+        sun: p.sun !== undefined,
       },
       map: worldMap(),
       view: this.view(),
@@ -353,6 +401,14 @@ export class PlanetDashboard {
             : `virtual users already run (${this.#users.usersPerRegion} per region)`,
         );
         return { running: true, usersPerRegion: this.#users.usersPerRegion };
+      }
+      case "sun-speed": {
+        log(`sun clock ×${a.clockSpeed}`);
+        const out = await setSunSpeed(this.#ctl, a.clockSpeed);
+        const missed = out.sites.filter((x) => !x.ok).map((x) => x.site);
+        if (missed.length > 0) log(`sun clock ×${a.clockSpeed} not taken by ${missed.join(", ")} (run it again)`);
+        // The page shows the new clock from the next status poll (at most statusPollMs).
+        return out;
       }
       case "users-stop": {
         const stopped = this.#users.stop();

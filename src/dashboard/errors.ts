@@ -19,6 +19,11 @@ export const dashboardErrors = defineErrors("dashboard", {
     status: 503,
     message: "Too many pages hold the event stream open; close one and reload",
   },
+  RS_ERR_DASHBOARD_NO_SUN: {
+    status: 409,
+    message:
+      "The planet does not follow the sun, so its clock speed cannot be set; add a `sun` section to the planet file (docs/cattle.md, Follow the sun)",
+  },
   RS_ERR_DASHBOARD_ACTION_FAILED: {
     status: 502,
     message:

@@ -100,6 +100,12 @@ test("dashboard - with the token, a bad field is named and an unknown action is 
   assert.match(ttl.body.error.message, /ttlS: a number from 0/);
   const link = await post("partition", { a: "a", b: "a" });
   assert.match(link.body.error.message, /^.*b: "a" is a as well/);
+  const speed = await post("sun-speed", { clockSpeed: -60 });
+  assert.equal(speed.status, 400);
+  assert.match(speed.body.error.message, /clockSpeed: a number above 0 and at most 10000 \(got -60\)/);
+  const noSun = await post("sun-speed", { clockSpeed: 60 });
+  assert.equal(noSun.status, 409, "this planet has no sun section");
+  assert.equal(noSun.body.error.code, "RS_ERR_DASHBOARD_NO_SUN");
   const none = await post("explode", {});
   assert.equal(none.status, 404);
   assert.equal(none.body.error.code, "RS_ERR_DASHBOARD_NOT_FOUND");

@@ -24,14 +24,32 @@ export function metricValues(text: string, name: string): number[] {
   return out;
 }
 
-async function scrapeNode(
+/** The values of one metric in Prometheus text by one of its labels (lines without it are left out). */
+export function metricValuesBy(text: string, name: string, label: string): [string, number][] {
+  const out: [string, number][] = [];
+  const want = `${label}="`;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const at = line.indexOf(want);
+    const close = line.indexOf("}");
+    if (at < 0 || close < at) continue;
+    const end = line.indexOf('"', at + want.length);
+    const v = Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (end > 0 && Number.isFinite(v)) out.push([line.slice(at + want.length, end), v]);
+  }
+  return out;
+}
+
+/** One process's Prometheus text, or null when it does not answer (onFailure is told why). */
+export async function scrapeNode(
   host: string,
   port: number,
   timeoutMs: number,
   onFailure: (err: unknown) => void,
+  path = "/metrics",
 ): Promise<string | null> {
   try {
-    const res = await request(`http://${host}:${port}/metrics`, {
+    const res = await request(`http://${host}:${port}${path}`, {
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       signal: AbortSignal.timeout(timeoutMs),

@@ -16,7 +16,14 @@ type Seen = {
   readonly ok: boolean;
 };
 
-export type Arc = { readonly region: string; readonly site: string; readonly ops: number; readonly share: number };
+export type Arc = {
+  readonly region: string;
+  readonly site: string;
+  readonly ops: number;
+  readonly share: number;
+  /** Who saw it: the virtual users' ops, the gateways' counts by region (gateway-traffic.ts), or both. */
+  readonly seenBy?: "users" | "gateways" | "both";
+};
 export type Figures = { readonly reqPerS: number; readonly p99Ms: number | null; readonly errors: number };
 
 export type TrafficView = {

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { isRedshirtError } from "../../core/index.ts";
-import { matchRoute, parseCount, parseDeploy, parseTier } from "./api.ts";
+import { matchRoute, parseCount, parseDeploy, parseSunRequest, parseTier, sunAnchorSkewMsMax } from "./api.ts";
 
 test("control api - routes match with parameters; method and path errors differ", () => {
   assert.deepEqual(matchRoute("GET", "/v1/status"), { ok: true, route: "status", params: {} });
@@ -53,4 +53,36 @@ test("control api - a deploy body is checked, naming the field", () => {
     [{ version: "2", maxSurge: 0, maxUnavailable: 0 }, /not both 0/],
   ];
   for (const [body, message] of bad) assert.throws(() => parseDeploy(body), message, JSON.stringify(body));
+});
+
+test("control api - a sun clock body is checked, naming the field", () => {
+  const now = 1_700_000_000_000;
+  assert.deepEqual(matchRoute("PUT", "/v1/sun"), { ok: true, route: "sun", params: {} });
+  assert.deepEqual(parseSunRequest({ clockSpeed: 60 }, now), { clockSpeed: 60, anchor: undefined });
+  assert.deepEqual(parseSunRequest({ clockSpeed: 0.5, anchorRealMs: now - 1000, anchorSimMs: 42 }, now), {
+    clockSpeed: 0.5,
+    anchor: { realMs: now - 1000, simMs: 42 },
+  });
+  const bad: [unknown, RegExp][] = [
+    [undefined, /JSON object/],
+    [{}, /: clockSpeed: a number above 0 and at most 10000 \(got undefined\)/],
+    [{ clockSpeed: 0 }, /: clockSpeed:/],
+    [{ clockSpeed: -1 }, /: clockSpeed:/],
+    [{ clockSpeed: 10_001 }, /: clockSpeed:/],
+    [{ clockSpeed: "60" }, /: clockSpeed:/],
+    [{ clockSpeed: Number.POSITIVE_INFINITY }, /: clockSpeed:/],
+    [{ clockSpeed: Number.NaN }, /: clockSpeed:/],
+    [{ clockSpeed: 60, anchorRealMs: now + sunAnchorSkewMsMax + 1, anchorSimMs: 0 }, /: anchorRealMs:/],
+    [{ clockSpeed: 60, anchorRealMs: now / 1000, anchorSimMs: 0 }, /: anchorRealMs:/],
+    [{ clockSpeed: 60, anchorSimMs: 0 }, /: anchorRealMs:/],
+    [{ clockSpeed: 60, anchorRealMs: now }, /: anchorSimMs:/],
+    [{ clockSpeed: 60, anchorRealMs: now, anchorSimMs: 1e17 }, /: anchorSimMs:/],
+  ];
+  for (const [body, message] of bad) {
+    assert.throws(
+      () => parseSunRequest(body, now),
+      (e) => isRedshirtError(e, "RS_ERR_CATTLE_CONTROL_BAD_REQUEST") && message.test(e.message),
+      JSON.stringify(body),
+    );
+  }
 });

@@ -2,6 +2,8 @@
 // dashboard: one table of endpoints, the JSON they take and answer, and the validators of
 // their inputs, so every caller reports a bad field the same way. Bodies and answers carry
 // `api: 1`; a change that breaks a reader bumps it.
+
+import { sunClockSpeedMax } from "../../topology/index.ts";
 import type { EvacuationView, SunView } from "../supervisor/evacuation.ts";
 import type { RolloutState } from "../supervisor/rollout.ts";
 import type { InstanceState } from "../supervisor/state-file.ts";
@@ -49,6 +51,12 @@ export const controlRoutes = {
       'inject a fault held by this supervisor until its ttl: {"id", "kind", "ttlMs", "tier"?, "slot"?, "instance"?, "offsetMs"?}',
   },
   healFault: { method: "DELETE", path: "/v1/faults/:id", summary: "revert one fault now (id * reverts every one)" },
+  sun: {
+    method: "PUT",
+    path: "/v1/sun",
+    summary:
+      'set the follow-the-sun clock: {"clockSpeed": N, "anchorRealMs"?, "anchorSimMs"?} (simulated = anchorSim + (real − anchorReal) × N; no anchor: from where this site\'s clock stands now)',
+  },
   metrics: { method: "GET", path: "/metrics", summary: "Prometheus metrics" },
 } as const;
 export type RouteName = keyof typeof controlRoutes;
@@ -246,3 +254,44 @@ export type StopResult = {
 
 export type EvacuationResult = { readonly api: typeof controlApiVersion; readonly evacuation: EvacuationView };
 export type { EvacuationView, SunView };
+
+export type SunResult = { readonly api: typeof controlApiVersion; readonly site: string; readonly sun: SunView };
+
+/** A PUT /v1/sun body: the speed, and the anchor the caller computed once for every site (or none). */
+export type SunRequest = {
+  readonly clockSpeed: number;
+  readonly anchor: { readonly realMs: number; readonly simMs: number } | undefined;
+};
+
+/** How far an anchor's real time may be from the supervisor's clock (catches seconds sent as ms). */
+export const sunAnchorSkewMsMax = 3_600_000;
+/** The range of a JavaScript Date, in ms from the epoch. */
+const dateMsMax = 8.64e15;
+
+function badSun(text: string): Error {
+  return controlErrors.create("RS_ERR_CATTLE_CONTROL_BAD_REQUEST", text);
+}
+
+/** Checks a sun clock body against the supervisor's clock (nowMs), naming the bad field. */
+export function parseSunRequest(body: unknown, nowMs: number): SunRequest {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw badSun("the body must be a JSON object");
+  const b = body as Record<string, unknown>;
+  const speed = b.clockSpeed;
+  if (typeof speed !== "number" || !Number.isFinite(speed) || speed <= 0 || speed > sunClockSpeedMax) {
+    throw badSun(`clockSpeed: a number above 0 and at most ${sunClockSpeedMax} (got ${JSON.stringify(speed)})`);
+  }
+  if (b.anchorRealMs === undefined && b.anchorSimMs === undefined) return { clockSpeed: speed, anchor: undefined };
+  const realMs = b.anchorRealMs;
+  if (typeof realMs !== "number" || !Number.isFinite(realMs) || Math.abs(realMs - nowMs) > sunAnchorSkewMsMax) {
+    throw badSun(
+      `anchorRealMs: the wall-clock time (ms since the epoch) of the change, within ${sunAnchorSkewMsMax / 60_000} min of this site's ${nowMs} (got ${JSON.stringify(realMs)}); send it with anchorSimMs, or neither`,
+    );
+  }
+  const simMs = b.anchorSimMs;
+  if (typeof simMs !== "number" || !Number.isFinite(simMs) || Math.abs(simMs) > dateMsMax) {
+    throw badSun(
+      `anchorSimMs: the simulated UTC time (ms since the epoch) at anchorRealMs (got ${JSON.stringify(simMs)}); send it with anchorRealMs, or neither`,
+    );
+  }
+  return { clockSpeed: speed, anchor: { realMs, simMs } };
+}

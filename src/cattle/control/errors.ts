@@ -39,6 +39,11 @@ export const controlErrors = defineErrors("cattle", {
     message:
       "This planet follows the sun: the app count of each site comes from the planet file's sun section; change peakInstances/minInstances there (or evacuate the site)",
   },
+  RS_ERR_CATTLE_CONTROL_NO_SUN: {
+    status: 409,
+    message:
+      "This planet does not follow the sun, so it has no sun clock to set; add a `sun` section to the planet file (docs/cattle.md, Follow the sun) and start the planet again",
+  },
   RS_ERR_CATTLE_CONTROL_LAST_SITE: {
     status: 409,
     message:

@@ -13,6 +13,7 @@ export {
   matchRoute,
   parseCount,
   parseDeploy,
+  parseSunRequest,
   parseTier,
   type RolloutView,
   type RouteName,
@@ -20,8 +21,11 @@ export {
   type ScaleResult,
   type SiteStatus,
   type StopResult,
+  type SunRequest,
+  type SunResult,
   type SunView,
   type SupervisorState,
+  sunAnchorSkewMsMax,
   type TierRow,
 } from "./api.ts";
 export { type ControlTarget, callControl, controlTimeoutMsDefault, targetOf } from "./client.ts";
@@ -61,4 +65,5 @@ export {
   stopSite,
 } from "./operations.ts";
 export { type ControlHandlers, type ControlReply, type ControlRequest, ControlServer } from "./server.ts";
+export { currentSunClock, type SunSiteOutcome, type SunSpeedOutcome, setSunSpeed } from "./sun-operations.ts";
 export { type WanAction, wanChange, wanLinks } from "./wan-operations.ts";

@@ -2,11 +2,15 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parsePlanet } from "../../topology/index.ts";
 import {
+  clockRealMsAt,
+  clockSimMs,
   dayMs,
   hourMs,
   instancesFor,
   localHour,
+  planetSunClock,
   realMsAt,
+  reanchor,
   shareAt,
   simulatedUtcMs,
   siteSun,
@@ -117,4 +121,45 @@ test("sun - a planet file's sun section is validated, each error naming the fiel
   assert.match(bad(`sun:\n  peakInstances: 2\n  clockSpeed: 0\n${curve}`), /sun\.clockSpeed/);
   assert.match(bad(`sun:\n  peakInstances: 2\n  sped: 3\n${curve}`), /sped/);
   assert.match(bad(`sun:\n  curve: []\n  peakInstances: 1\n`), /sun\.curve/);
+});
+
+test("sun - a clock re-anchored at a new speed goes on from where it stood, and every site given the anchor agrees", () => {
+  const file = planetSunClock({ clockSpeed: 720, shiftHours: 3 });
+  // The planet file's clock is the anchored form of realMs × speed + shift.
+  for (const t of [0, 1, 123_456, 1.7e12]) {
+    assert.equal(clockSimMs(file, t), simulatedUtcMs(t, { clockSpeed: 720, shiftHours: 3 }));
+    assert.ok(Math.abs(clockRealMsAt(file, clockSimMs(file, t)) - t) < 1e-3);
+  }
+  const changeAt = 1_700_000_000_000;
+  const fast = reanchor(file, changeAt, 3600);
+  // Continuous at the change: no jump, at any speed, up and down.
+  assert.equal(clockSimMs(fast, changeAt), clockSimMs(file, changeAt));
+  // …and runs at the new rate after it: one real second is an hour.
+  assert.equal(clockSimMs(fast, changeAt + 1000) - clockSimMs(fast, changeAt), hourMs);
+  const slow = reanchor(fast, changeAt + 10_000, 1);
+  assert.equal(clockSimMs(slow, changeAt + 10_000), clockSimMs(fast, changeAt + 10_000));
+  assert.equal(clockSimMs(slow, changeAt + 11_000) - clockSimMs(slow, changeAt + 10_000), 1000);
+  // Many changes in a row keep it continuous (no drift piles up across re-anchors).
+  let c = file;
+  let t = changeAt;
+  for (const speed of [60, 3600, 1, 720, 10_000, 0.5]) {
+    const next = reanchor(c, t, speed);
+    assert.ok(Math.abs(clockSimMs(next, t) - clockSimMs(c, t)) < 1e-3, `at ×${speed}`);
+    c = next;
+    t += 7_777;
+  }
+  // Two sites that take the same anchor show the same simulated time (their local hours
+  // differ only by their longitudes), whatever their own clocks read when they took it.
+  const planet = parsePlanet(planetYaml(`sun:\n  peakInstances: 4\n  clockSpeed: 1\n${curve}`));
+  const [nyc, lon] = [siteSun(planet, planet.sites[0])!, siteSun(planet, planet.sites[1])!];
+  const later = changeAt + 90_000;
+  const dn = sunDecision(nyc, later, fast);
+  const dl = sunDecision(lon, later, fast);
+  const sim = clockSimMs(fast, later);
+  assert.ok(Math.abs(dn.localHour - localHour(sim, nyc.utcOffsetHours)) < 1e-9);
+  assert.ok(
+    Math.abs(((((dl.localHour - dn.localHour) % 24) + 24) % 24) - (lon.utcOffsetHours - nyc.utcOffsetHours)) < 1e-6,
+  );
+  // Without a clock given, the decision uses the planet file's (what a supervisor starts with).
+  assert.deepEqual(sunDecision(nyc, later), sunDecision(nyc, later, planetSunClock(nyc)));
 });

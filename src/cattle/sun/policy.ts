@@ -38,14 +38,41 @@ export function siteSun(planet: Planet, site: Site): SiteSun | undefined {
   };
 }
 
-/** The simulated UTC time (ms) at a real wall-clock time: realMs × clockSpeed + shiftHours. */
-export function simulatedUtcMs(realMs: number, s: Pick<SiteSun, "clockSpeed" | "shiftHours">): number {
-  return realMs * s.clockSpeed + s.shiftHours * hourMs;
+/**
+ * The follow-the-sun clock: simulated = anchorSimMs + (real − anchorRealMs) × clockSpeed.
+ * The planet file's clock is anchored at the epoch (anchorSimMs = shiftHours); a speed set at
+ * run time is anchored where the old clock stood at that moment, so simulated time goes on
+ * from where it was (it never jumps), and every site that gets the same anchor agrees.
+ */
+export type SunClock = { readonly clockSpeed: number; readonly anchorRealMs: number; readonly anchorSimMs: number };
+
+/** The planet file's clock: realMs × clockSpeed + shiftHours. */
+export function planetSunClock(s: Pick<SiteSun, "clockSpeed" | "shiftHours">): SunClock {
+  return { clockSpeed: s.clockSpeed, anchorRealMs: 0, anchorSimMs: s.shiftHours * hourMs };
 }
 
-/** The real wall-clock time at which the simulated clock shows simMs (the inverse). */
+export function clockSimMs(c: SunClock, realMs: number): number {
+  return c.anchorSimMs + (realMs - c.anchorRealMs) * c.clockSpeed;
+}
+
+/** The real wall-clock time at which the clock shows simMs (the inverse). */
+export function clockRealMsAt(c: SunClock, simMs: number): number {
+  return c.anchorRealMs + (simMs - c.anchorSimMs) / c.clockSpeed;
+}
+
+/** The clock running at a new speed from realMs on, continuous with c at that moment. */
+export function reanchor(c: SunClock, realMs: number, clockSpeed: number): SunClock {
+  return { clockSpeed, anchorRealMs: realMs, anchorSimMs: clockSimMs(c, realMs) };
+}
+
+/** The simulated UTC time (ms) at a real wall-clock time on the planet file's clock. */
+export function simulatedUtcMs(realMs: number, s: Pick<SiteSun, "clockSpeed" | "shiftHours">): number {
+  return clockSimMs(planetSunClock(s), realMs);
+}
+
+/** The real wall-clock time at which the planet file's clock shows simMs (the inverse). */
 export function realMsAt(simMs: number, s: Pick<SiteSun, "clockSpeed" | "shiftHours">): number {
-  return (simMs - s.shiftHours * hourMs) / s.clockSpeed;
+  return clockRealMsAt(planetSunClock(s), simMs);
 }
 
 /** Local hour of day, 0 ≤ h < 24, at a simulated UTC time. */
@@ -87,9 +114,9 @@ export type SunDecision = {
   readonly weight: number;
 };
 
-/** What the site should run at a real wall-clock time. */
-export function sunDecision(s: SiteSun, realMs: number): SunDecision {
-  const hour = localHour(simulatedUtcMs(realMs, s), s.utcOffsetHours);
+/** What the site should run at a real wall-clock time (on the planet file's clock unless given one). */
+export function sunDecision(s: SiteSun, realMs: number, clock: SunClock = planetSunClock(s)): SunDecision {
+  const hour = localHour(clockSimMs(clock, realMs), s.utcOffsetHours);
   const share = shareAt(s.curve, hour);
   const instances = instancesFor(share, s);
   return { localHour: hour, share, instances, weight: weightFor(instances, s.peakInstances) };

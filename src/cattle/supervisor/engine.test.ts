@@ -397,3 +397,58 @@ sun:
   assert.equal(dns.held[0], 0);
   await r.sup.stop();
 });
+
+test("supervisor engine - follow the sun: a clock speed set at run time moves the count at the new rate, from where the clock stood, and is saved", async () => {
+  const sunPlanet = parsePlanet(
+    `name: engine
+zone: engine.test.
+sites:
+  - { name: a, city: A, lat: 0, lon: 0, subnet: 127.99.0.0/16, tiers: { store: 1, app: 1, gateway: 1, dns: 1 } }
+store: { partitions: 4, rf: 1 }
+wan: { mode: direct }
+sun:
+  peakInstances: 4
+  minInstances: 1
+  clockSpeed: 3600
+  curve:
+    - { hour: 0, share: 0.25 }
+    - { hour: 11.99, share: 0.25 }
+    - { hour: 12, share: 1 }
+    - { hour: 17.99, share: 1 }
+    - { hour: 18, share: 0.5 }
+`,
+  );
+  const sun = siteSun(sunPlanet, sunPlanet.sites[0])!;
+  const day = Math.floor(simulatedUtcMs(1_700_000_000_000, sun) / (24 * hourMs)) * 24 * hourMs;
+  const startMs = realMsAt(day + 10 * hourMs, sun);
+  const dns = fakeDns();
+  dns.setListing(true);
+  const r = rig({ planet: sunPlanet, steering: dns.steering, startMs });
+  await r.sup.start();
+  await r.run(1_000); // simulated 11:00
+  assert.equal(r.sup.status().sun?.instances, 1);
+  assert.equal(r.saved()?.sunClock, undefined, "the planet file's clock is not saved");
+  // Real time from here: noon (4 instances) is an hour of real time away, not a second.
+  const slow = r.sup.setSunClock({ clockSpeed: 1, anchor: undefined });
+  assert.equal(slow.clockSpeed, 1);
+  assert.ok(Math.abs(slow.simUtcMs - (day + 11 * hourMs)) < 60_000, "no jump at the change: 11:00 within a minute");
+  await r.run(5_000);
+  assert.equal(r.sup.status().sun?.instances, 1, "at 1× the clock stays before noon");
+  assert.ok(Math.abs((r.sup.status().sun?.simUtcMs ?? 0) - (slow.simUtcMs + 5_000)) < 1_000, "one simulated s per s");
+  assert.deepEqual(r.saved()?.sunClock, {
+    clockSpeed: 1,
+    anchorRealMs: slow.anchorRealMs,
+    anchorSimMs: slow.anchorSimMs,
+  });
+  // An anchor sent by the caller (what every site gets): 3600× from the clock as it stands.
+  const nowMs = r.clock.nowMs();
+  const fast = r.sup.setSunClock({
+    clockSpeed: 3600,
+    anchor: { realMs: nowMs, simMs: slow.anchorSimMs + (nowMs - slow.anchorRealMs) },
+  });
+  assert.equal(fast.anchorRealMs, nowMs);
+  await r.run(1_500); // an hour and a half later: past noon
+  assert.equal(r.sup.status().sun?.instances, 4, "at 3600× noon comes in a second");
+  assert.equal(r.sup.status().sun?.clockSpeed, 3600);
+  await r.sup.stop();
+});

@@ -12,7 +12,16 @@
 //                          instance is ready; then the weight is restored, and once the
 //                          DNS servers list the site again it is serving
 import type { Clock, Logger, TimerHandle } from "../../core/index.ts";
-import { type SiteSun, type SunDecision, sunDecision, sunWeightMax, weightFor } from "../sun/policy.ts";
+import {
+  clockSimMs,
+  planetSunClock,
+  type SiteSun,
+  type SunClock,
+  type SunDecision,
+  sunDecision,
+  sunWeightMax,
+  weightFor,
+} from "../sun/policy.ts";
 import type { AnswerCheck, DnsSteering, WeightCheck } from "../sun/steering.ts";
 import type { SupervisorMetrics } from "./metrics.ts";
 
@@ -39,6 +48,11 @@ export type SunView = SunDecision & {
   readonly peakInstances: number;
   readonly minInstances: number;
   readonly clockSpeed: number;
+  /** The clock's anchor (simulated = anchorSimMs + (real − anchorRealMs) × clockSpeed). */
+  readonly anchorRealMs: number;
+  readonly anchorSimMs: number;
+  /** The simulated UTC time of the decision. */
+  readonly simUtcMs: number;
 };
 
 export type SavedEvacuation = { phase: EvacuationPhase; sinceMs: number; dnsClear?: boolean };
@@ -68,9 +82,42 @@ export class SiteSteerer {
   #busy = false;
   #running = false;
   #decision: SunDecision | undefined;
+  #decidedAtMs = 0;
+  /** The follow-the-sun clock: the planet file's until an operator sets a speed (PUT /v1/sun). */
+  #clock: SunClock | undefined;
+  /** Whether the clock was set at run time (only then is it saved: else the planet file's rules). */
+  #clockSet = false;
 
   constructor(host: SteererHost) {
     this.#h = host;
+    this.#clock = host.sun ? planetSunClock(host.sun) : undefined;
+  }
+
+  /** The sun clock now (undefined when the planet does not follow the sun). */
+  get sunClock(): SunClock | undefined {
+    return this.#clock;
+  }
+
+  /** The clock to save: the one set at run time, or undefined (the planet file's). */
+  get savedSunClock(): SunClock | undefined {
+    return this.#clockSet ? this.#clock : undefined;
+  }
+
+  /** Takes a clock (set at run time, or saved by an earlier supervisor); false without a sun. */
+  setSunClock(clock: SunClock, how: "set" | "restored" = "set"): boolean {
+    if (!this.#h.sun) return false;
+    const before = this.#clock;
+    this.#clock = clock;
+    this.#clockSet = true;
+    this.#h.log.info(how === "set" ? "the sun clock changes" : "the sun clock saved earlier", {
+      from: before?.clockSpeed,
+      ...clock,
+    });
+    // Decided again now (a count the new clock moves is counted and logged like any other).
+    this.latch();
+    this.#h.changed();
+    this.#h.tick();
+    return true;
   }
 
   get phase(): EvacuationPhase {
@@ -122,7 +169,9 @@ export class SiteSteerer {
   latch(): void {
     const s = this.#h.sun;
     if (!s) return;
-    const d = sunDecision(s, this.#h.clock.nowMs());
+    const nowMs = this.#h.clock.nowMs();
+    const d = sunDecision(s, nowMs, this.#clock);
+    this.#decidedAtMs = nowMs;
     if (this.#decision && d.instances !== this.#decision.instances) {
       this.#h.metrics.sunChanges.inc();
       this.#h.log.info("the sun moves the app tier", {
@@ -143,8 +192,17 @@ export class SiteSteerer {
   sunView(): SunView | null {
     const s = this.#h.sun;
     const d = this.sunNow();
-    if (!s || !d) return null;
-    return { ...d, peakInstances: s.peakInstances, minInstances: s.minInstances, clockSpeed: s.clockSpeed };
+    const c = this.#clock;
+    if (!s || !d || !c) return null;
+    return {
+      ...d,
+      peakInstances: s.peakInstances,
+      minInstances: s.minInstances,
+      clockSpeed: c.clockSpeed,
+      anchorRealMs: c.anchorRealMs,
+      anchorSimMs: c.anchorSimMs,
+      simUtcMs: clockSimMs(c, this.#decidedAtMs),
+    };
   }
 
   /** What the app tier runs when serving: the sun's count, or the operator's. */

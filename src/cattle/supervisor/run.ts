@@ -22,8 +22,10 @@ import {
   type DeployResult,
   type EvacuationResult,
   parseDeploy,
+  parseSunRequest,
   parseTier,
   type StopResult,
+  type SunResult,
 } from "../control/api.ts";
 import { controlErrors } from "../control/errors.ts";
 import { type FaultAnswer, type FaultsAnswer, type HealAnswer, parseFaultRequest } from "../control/fault-api.ts";
@@ -195,6 +197,11 @@ export async function runSupervisor(o: RunSupervisorOptions): Promise<number> {
       },
       healFault: async ({ params }) => {
         const result: HealAnswer = { api: controlApiVersion, healed: await faults.heal(params.id ?? "") };
+        return { status: 200, body: result };
+      },
+      sun: async ({ body }) => {
+        const asked = parseSunRequest(body, clock.nowMs());
+        const result: SunResult = { api: controlApiVersion, site: site.name, sun: supervisor.setSunClock(asked) };
         return { status: 200, body: result };
       },
       metrics: async () => ({

@@ -6,6 +6,8 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { z } from "zod";
+import { sunClockSpeedMax } from "../../topology/index.ts";
+import type { SunClock } from "../sun/policy.ts";
 import { instancesPerSiteMax, stateFormat } from "./constants.ts";
 import { supervisorErrors } from "./errors.ts";
 import { evacuationPhases, type SavedEvacuation } from "./evacuation.ts";
@@ -67,6 +69,14 @@ export const stateSchema = z.object({
   evacuation: z
     .object({ phase: z.enum(evacuationPhases), sinceMs: z.number(), dnsClear: z.boolean().optional() })
     .optional(),
+  /** Follow the sun: the clock an operator set at run time (absent: the planet file's). */
+  sunClock: z
+    .object({
+      clockSpeed: z.number().positive().max(sunClockSpeedMax),
+      anchorRealMs: z.number().finite(),
+      anchorSimMs: z.number().finite(),
+    })
+    .optional(),
   slots: z.array(slotSchema).max(instancesPerSiteMax),
   instances: z.array(instanceSchema).max(instancesPerSiteMax),
 });
@@ -84,6 +94,7 @@ export function snapshot(t: {
   app: AppSpec;
   rollout: Rollout | undefined;
   evacuation?: SavedEvacuation;
+  sunClock?: SunClock;
   slots: readonly Slot[];
 }): PersistedState {
   return {
@@ -95,6 +106,7 @@ export function snapshot(t: {
     app: t.app,
     rollout: t.rollout ?? null,
     ...(t.evacuation ? { evacuation: t.evacuation } : {}),
+    ...(t.sunClock ? { sunClock: { ...t.sunClock } } : {}),
     slots: t.slots.map((s) => ({
       key: s.key,
       tier: s.tier,

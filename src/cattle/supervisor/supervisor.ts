@@ -12,16 +12,17 @@ import {
   parseCount,
   type RolloutView,
   type SiteStatus,
+  type SunRequest,
   type SupervisorState,
   type TierRow,
 } from "../control/api.ts";
 import { controlErrors } from "../control/errors.ts";
-import { siteSun } from "../sun/policy.ts";
+import { reanchor, siteSun } from "../sun/policy.ts";
 import type { DnsSteering } from "../sun/steering.ts";
 import { planAdoption } from "./adopt.ts";
 import { stableResetMs, tickMs } from "./constants.ts";
 import type { DrainGate } from "./drain.ts";
-import { type EvacuationView, SiteSteerer } from "./evacuation.ts";
+import { type EvacuationView, SiteSteerer, type SunView } from "./evacuation.ts";
 import { FaultKeeper, type FaultKeeperComponents } from "./faults.ts";
 import type { ProcessHost } from "./host.ts";
 import { InstanceLives } from "./lives.ts";
@@ -173,6 +174,7 @@ export class Supervisor implements Startable {
     }
     if (!fresh) {
       this.#steerer.restore(saved.evacuation);
+      if (saved.sunClock) this.#steerer.setSunClock(saved.sunClock, "restored");
       this.#app = saved.app;
       this.#rollout = saved.rollout ? { ...saved.rollout } : undefined;
     }
@@ -296,6 +298,27 @@ export class Supervisor implements Startable {
   restoreSite(): EvacuationView {
     if (this.#state !== "running") throw controlErrors.create("RS_ERR_CATTLE_CONTROL_STOPPING", this.#state);
     return this.#steerer.restoreSite();
+  }
+
+  /**
+   * Sets the follow-the-sun clock's speed from an anchor (the caller computes one and sends it
+   * to every site, so they agree), or without one from where this site's clock stands now.
+   */
+  setSunClock(r: SunRequest): SunView {
+    if (this.#state !== "running") throw controlErrors.create("RS_ERR_CATTLE_CONTROL_STOPPING", this.#state);
+    const current = this.#steerer.sunClock;
+    if (!current) {
+      throw controlErrors.create(
+        "RS_ERR_CATTLE_CONTROL_NO_SUN",
+        `${this.#o.site.name}: planet ${this.#o.planet.name} has no sun section`,
+      );
+    }
+    const clock = r.anchor
+      ? { clockSpeed: r.clockSpeed, anchorRealMs: r.anchor.realMs, anchorSimMs: r.anchor.simMs }
+      : reanchor(current, this.#c.clock.nowMs(), r.clockSpeed);
+    this.#steerer.setSunClock(clock);
+    this.#persist();
+    return this.#steerer.sunView() as SunView;
   }
 
   /** Every pid of ours alive now (what must be gone after stopAll). */
@@ -534,6 +557,7 @@ export class Supervisor implements Startable {
       app: this.#app,
       rollout: this.#rollout,
       evacuation: this.#steerer.saved(),
+      sunClock: this.#steerer.savedSunClock,
       slots: [...this.#slots.values()],
     });
     try {

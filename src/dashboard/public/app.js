@@ -49,7 +49,17 @@ function draw(view) {
   drawPanels(view);
   const d = new Date(view.sunUtcMs);
   const speed = view.sunClockSpeed !== 1 ? ` (×${view.sunClockSpeed})` : "";
-  document.getElementById("clock").textContent = `☀ ${d.toISOString().slice(11, 16)} UTC${speed}`;
+  const clock = document.getElementById("clock");
+  clock.textContent = `☀ ${d.toISOString().slice(11, 16)} UTC${speed}`;
+  // The simulated time itself, for whoever reads the page (the browser test measures its rate).
+  clock.dataset.simMs = String(view.sunUtcMs);
+  clock.dataset.nowMs = String(view.nowMs);
+  clock.dataset.speed = String(view.sunClockSpeed);
+  const sel = document.getElementById("sun-speed");
+  if (document.activeElement !== sel && [...sel.options].some((o) => Number(o.value) === view.sunClockSpeed)) {
+    sel.value = String(view.sunClockSpeed);
+  }
+  document.getElementById("sun-state").textContent = hello.planet.sun ? `×${view.sunClockSpeed}` : "(no sun section)";
 }
 
 const source = new EventSource("/api/events");

@@ -119,11 +119,12 @@ export function drawMap(hello, view) {
         "stroke-width": (1 + 5 * a.share).toFixed(1),
         "data-region": a.region,
         "data-site": a.site,
+        "data-seen-by": a.seenBy ?? "users",
       },
       arcs,
     );
     el("title", {}, p).textContent =
-      `${a.region} → ${a.site}: ${a.ops} ops in the last 1.5 s (${Math.round(a.share * 100)}%)`;
+      `${a.region} → ${a.site}: ${a.ops} ops in the last 1.5 s (${Math.round(a.share * 100)}%), seen by ${a.seenBy === "both" ? "the virtual users and the gateways" : a.seenBy === "gateways" ? "the gateways (users this dashboard does not run)" : "the virtual users"}`;
   }
   const links = document.getElementById("links");
   links.replaceChildren();

@@ -49,10 +49,14 @@ export function initPanels(hello, c) {
     "monkey-stop": () => ({}),
     partition: () => ({ a: a.value, b: b.value }),
     "heal-link": () => ({ a: a.value, b: b.value }),
+    "sun-speed": () => ({ clockSpeed: Number(document.getElementById("sun-speed").value) }),
   };
   for (const btn of document.querySelectorAll("#controls button[data-action]")) {
     const name = btn.getAttribute("data-action");
-    btn.disabled = !ctx.canAct || (btn.classList.contains("wan") && hello.planet.wan !== "emulated");
+    btn.disabled =
+      !ctx.canAct ||
+      (btn.classList.contains("wan") && hello.planet.wan !== "emulated") ||
+      (btn.classList.contains("sun") && !hello.planet.sun);
     btn.addEventListener("click", () => ctx.act(name, handlers[name]()));
   }
   const cards = document.getElementById("sites");

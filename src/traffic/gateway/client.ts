@@ -112,6 +112,7 @@ export class ClientConn {
       this.#admin(head);
       return true;
     }
+    this.ctx.metrics.countRegion(this.ip);
     const ex = new Exchange(this, head);
     this.#ex = ex;
     this.#phase = ex.bodyKind === BODY_NONE ? P_WAIT : P_BODY;

@@ -224,6 +224,7 @@ export class Gateway implements Startable, ProxyContext {
       clientConnections: () => this.#conns.size,
       retryTokens: () => this.budget.tokens,
     });
+    this.metrics.countRegionsOf(planet.regions);
   }
 
   balancerOf(target: Target<UpstreamConn>): Balancer<UpstreamConn> {

@@ -2,9 +2,14 @@
 // by small integers or precomputed label strings (no per-request label formatting); the
 // text is built only when scraped. Gauges are computed at scrape time from live state.
 import { type Gauge, type Histogram, Registry } from "../../core/index.ts";
+import { type Cidr, cidrContains, parseIpv4 } from "../../topology/index.ts";
 import type { FailureKind, Target } from "./balancer.ts";
 
 const statusMax = 600;
+/** Client addresses whose region is remembered (a user's address is its region's for good). */
+const regionCacheMax = 4096;
+/** The label of a request from no client region's subnet (another site's gateway, a local tool). */
+export const regionOther = "other";
 
 function esc(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
@@ -80,6 +85,18 @@ export class GatewayMetrics {
     "Requests refused before forwarding, by status.",
     "status",
   );
+  /**
+   * Requests accepted, by the client region whose subnet the connection comes from: the WAN's
+   * access links dial on from the user's own address (docs/wan.md), so the peer address
+   * names the region. Labels: the planet's regions and "other", nothing else.
+   */
+  readonly byRegion = new KeyedCounter(
+    "rs_gateway_requests_by_region_total",
+    'Requests accepted, by the client region of their source address ("other": none).',
+    "region",
+  );
+  #regions: readonly { readonly name: string; readonly subnetCidr: Cidr }[] = [];
+  readonly #regionOfIp = new Map<string, string>();
   readonly registry = new Registry();
   readonly upstreamLatency: Histogram;
   readonly crossSiteLatency: Histogram;
@@ -136,6 +153,24 @@ export class GatewayMetrics {
     if (status > 0 && status < statusMax) this.byStatus[status]++;
   }
 
+  /** The client regions whose subnets name where a request comes from. */
+  countRegionsOf(regions: readonly { readonly name: string; readonly subnetCidr: Cidr }[]): void {
+    this.#regions = regions;
+    this.#regionOfIp.clear();
+  }
+
+  /** Counts one accepted request under its client's region. */
+  countRegion(ip: string): void {
+    let region = this.#regionOfIp.get(ip);
+    if (region === undefined) {
+      const n = parseIpv4(ip);
+      region = (n !== undefined && this.#regions.find((r) => cidrContains(r.subnetCidr, n))?.name) || regionOther;
+      if (this.#regionOfIp.size >= regionCacheMax) this.#regionOfIp.clear();
+      this.#regionOfIp.set(ip, region);
+    }
+    this.byRegion.inc(region);
+  }
+
   countFailure(kind: FailureKind): void {
     this.upstreamFailures.inc(kind);
   }
@@ -163,6 +198,7 @@ export class GatewayMetrics {
       this.crossSite,
       this.panics,
       this.rejected,
+      this.byRegion,
     ]) {
       out += c.render();
     }
