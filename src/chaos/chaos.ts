@@ -66,10 +66,20 @@ export type Chaos = {
   close(): Promise<void>;
 };
 
+/**
+ * The prefix of a chaos session's fault ids: unique per run, not per seed. A holder keeps
+ * ended faults and answers a known id as done (so a retried injection is idempotent); a
+ * second run of the same seed with seeded ids had its faults answered as done and never
+ * injected — and reported them as if they had happened.
+ */
+export function faultIdPrefix(clock: Clock, random: Random): string {
+  return `f${Math.floor(clock.nowMs()).toString(36)}${random.int(36 ** 3).toString(36)}`;
+}
+
 export function createChaos(o: ChaosOptions): Chaos {
   const clock = o.clock ?? systemClock;
   const random = o.random ?? systemRandom;
-  const prefix = `f${random.int(0x100_0000).toString(36)}`;
+  const prefix = faultIdPrefix(clock, random);
   let seq = 0;
   const wan =
     o.planet.wan.mode === "emulated"
@@ -90,6 +100,7 @@ export function createChaos(o: ChaosOptions): Chaos {
     const spec = checkSpec(o.planet, raw);
     const id = `${prefix}-${++seq}`;
     const startMs = clock.monoMs();
+    const startedWallMs = clock.nowMs();
     if (spec.kind === "partition" || spec.kind === "slow-link") {
       if (!wan) throw chaosErrors.create("RS_ERR_CHAOS_BAD_SPEC", "kind: the planet's WAN is not emulated");
       const peer = spec.peer as string;
@@ -137,6 +148,13 @@ export function createChaos(o: ChaosOptions): Chaos {
         const lost = isRedshirtError(err) && err.code === "RS_ERR_CATTLE_CONTROL_UNREACHABLE";
         if (!lost || attempt >= injectAttemptsMax) throw unreachable(`supervisor of ${spec.site}`, err);
       }
+    }
+    // Idempotent by id: a fault that had already ended under this id was not injected now.
+    if (view.endedAtMs !== null && view.startedAtMs < startedWallMs - 1_000) {
+      throw chaosErrors.create(
+        "RS_ERR_CHAOS_ID_USED",
+        `id ${id}: the supervisor of ${spec.site} holds it as ended at ${new Date(view.endedAtMs).toISOString()}`,
+      );
     }
     const target = {
       site: spec.site,

@@ -11,6 +11,11 @@ export const chaosErrors = defineErrors("chaos", {
     message:
       "No supervisor or link holds a fault with this id (it may have ended); `redshirt chaos list` shows the ids",
   },
+  RS_ERR_CHAOS_ID_USED: {
+    status: 409,
+    message:
+      "The holder answered with a fault of this id that had already ended: the id was used before, so nothing was injected now — use a new id",
+  },
   RS_ERR_CHAOS_UNREACHABLE: {
     status: 503,
     message:

@@ -374,3 +374,32 @@ test("checker - a cart mutation's answer shows the cart after it: the write itse
     [["cart-write-lost", answer, write, "item apple quantity 2", "quantity 0"]],
   );
 });
+
+test("checker - a kill whose target went on serving makes the run not proven, never a pass", async () => {
+  const h = new HistoryBuilder();
+  const session = loggedIn(h);
+  h.fault({ id: "loss-north", kind: "kill-site", target: { site: "north" }, startMs: 1_000, ttlMs: 30_000 });
+  h.fault({
+    id: "kill-app",
+    kind: "kill-instance",
+    target: { site: "north", tier: "app", instance: "north-app-1" },
+    startMs: 1_000,
+    ttlMs: 30_000,
+  });
+  // Inside the grace after the kill, an answer still in flight counts for nothing…
+  h.at(1_200).op({ kind: "page", user: "alice", session, served: { site: "north", instance: "north-app-2" } });
+  // …but well after it, the "lost" site and the "killed" instance serve: the faults never took.
+  h.at(5_000).op({ kind: "page", user: "alice", session, served: { site: "north", instance: "north-app-1" } });
+  h.at(6_000).op({ kind: "page", user: "alice", session, served: { site: "north", instance: "north-app-1" } });
+  const report = await checkHistory(arraySource(h.build()), small);
+  assert.equal(report.verdict, "not proven");
+  assert.ok(
+    report.reasons.some((r) => /fault loss-north \(kill-site of north\) did not take: its target served 2 ops/.test(r)),
+    report.reasons.join("; "),
+  );
+  assert.ok(
+    report.reasons.some((r) =>
+      /fault kill-app \(kill-instance of north-app-1\) did not take: its target served 2 ops/.test(r),
+    ),
+  );
+});

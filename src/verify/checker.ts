@@ -229,6 +229,11 @@ export async function checkHistory(source: HistorySource, options: CheckOptions 
   if (stoppedBy) unproven.push(`the check stopped early: ${stoppedBy}`);
   if (opsInFile < opsMin) unproven.push(`only ${opsInFile} ops (at least ${opsMin} needed)`);
   if (faults.size < faultsMin) unproven.push(`only ${faults.size} faults (at least ${faultsMin} needed)`);
+  for (const k of routing.killsNotTaken()) {
+    unproven.push(
+      `fault ${k.faultId} (${k.kind} of ${k.target}) did not take: its target served ${k.servedDuring} ops while it should have been down`,
+    );
+  }
   if (end === undefined) unproven.push("the history has no end record: the run was cut short");
   else {
     if (end.reason !== "complete") unproven.push(`the run ended early (${end.reason})`);

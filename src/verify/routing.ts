@@ -8,6 +8,9 @@ import { opRef } from "./user-model.ts";
 
 export type Fault = FaultRecord & { readonly effectiveEndMs: number };
 
+/** A killed process's in-flight answers may still arrive this long after the kill (the kill itself takes a moment). */
+export const killTakesMsMax = 1_000;
+
 type Wait = { readonly fault: SiteLoss; readonly startMs: number; readonly firstRef: ReturnType<typeof opRef> };
 type SiteLoss = {
   readonly fault: Fault;
@@ -37,6 +40,12 @@ export class RoutingBook {
   nonNearest = 0;
   eligible = 0;
   excluded = 0;
+  /**
+   * Kills that did not take: per fault, the ops its target (a lost site, a killed app
+   * instance) served that began a grace after the kill and ended before its TTL. A chaos
+   * tool that reports a fault it never injected would make every other figure a lie.
+   */
+  readonly #kills: { readonly fault: Fault; servedDuring: number }[];
 
   constructor(header: HistoryHeader, faults: readonly Fault[], options: { recoveryMsMax: number; settleMs: number }) {
     this.#nearest = new Map(header.regions.map((r) => [r.name, r.nearestSite]));
@@ -55,6 +64,9 @@ export class RoutingBook {
         never: 0,
         waits: newHistogram(),
       }));
+    this.#kills = faults
+      .filter((f) => f.kind === "kill-site" || (f.kind === "kill-instance" && f.target.tier === "app"))
+      .map((fault) => ({ fault, servedDuring: 0 }));
     for (const f of faults) {
       for (const site of [f.target.site, f.target.peer]) {
         if (site === undefined) continue;
@@ -66,6 +78,15 @@ export class RoutingBook {
   }
 
   observe(op: OpRecord, line: number, state: UserRouting): void {
+    if (op.served !== undefined) {
+      for (const k of this.#kills) {
+        const f = k.fault;
+        if (op.startMs < f.startMs + killTakesMsMax || op.endMs > f.effectiveEndMs) continue;
+        const hit =
+          f.kind === "kill-site" ? op.served.site === f.target.site : op.served.instance === f.target.instance;
+        if (hit) k.servedDuring++;
+      }
+    }
     const nearest = this.#nearest.get(op.region);
     // Site losses that began before this op ended: decide whether this user is one of the site's.
     while (state.nextLoss < this.#losses.length && this.#losses[state.nextLoss].fault.startMs < op.endMs) {
@@ -130,6 +151,23 @@ export class RoutingBook {
         op: l.maxWaitRef!,
         expected: `served within ${this.#recoveryMsMax} ms of the loss of site ${l.fault.target.site} (fault ${l.fault.id})`,
         seen: `waited ${Math.round(l.maxWaitMs)} ms${l.never > 0 ? `; ${l.never} users never served again` : ""}; ${l.overLimit} of ${l.affected} users over the limit`,
+      }));
+  }
+
+  /** The kills whose target went on serving while it should have been down. */
+  killsNotTaken(): {
+    readonly faultId: string;
+    readonly kind: string;
+    readonly target: string;
+    readonly servedDuring: number;
+  }[] {
+    return this.#kills
+      .filter((k) => k.servedDuring > 0)
+      .map((k) => ({
+        faultId: k.fault.id,
+        kind: k.fault.kind,
+        target: k.fault.target.instance ?? k.fault.target.site,
+        servedDuring: k.servedDuring,
       }));
   }
 
