@@ -88,12 +88,38 @@ test("gateway - a request head that does not arrive in time gets 408", async () 
   assert.equal(closed, true);
 });
 
-test("gateway - an idle keep-alive client connection is closed", async () => {
-  const result = rawExchange(gw, [], { quietMs: 3_000 });
+test("gateway - a connection that sends nothing, or only CRLF, is closed by the head timer from accept", async () => {
+  for (const data of [[], ["\r\n"]]) {
+    const result = rawExchange(gw, data, { quietMs: 3_000 });
+    await sleep(50);
+    await advance(1_200);
+    const { bytes, closed } = await result;
+    assert.match(bytes.toString("latin1"), /^HTTP\/1\.1 408 /, `after ${JSON.stringify(data)}`);
+    assert.equal(closed, true);
+  }
+});
+
+test("gateway - an idle keep-alive client connection is closed after the idle timeout, not the head timeout", async () => {
+  for (const b of backends) b.answer = true;
+  let closedAt = -1;
+  const result = rawExchange(gw, "GET /k HTTP/1.1\r\nHost: h\r\n\r\n", { quietMs: 8_000 });
+  assert.ok((await waitFor(() => backends.some((b) => b.arrivals.length > 0), 2_000)) >= 0);
   await sleep(50);
-  await advance(5_300);
+  // Past the head timeout, idle after its response: still open.
+  await advance(2_000);
+  void result.then(() => {
+    closedAt = clock.monoMs();
+  });
+  await sleep(50);
+  assert.equal(closedAt, -1, "the head timer does not run while the connection is idle");
+  await advance(3_500);
   const { bytes, closed } = await result;
-  assert.equal(bytes.length, 0);
+  for (const b of backends) {
+    b.answer = false;
+    b.arrivals.length = 0;
+  }
+  assert.match(bytes.toString("latin1"), /^HTTP\/1\.1 200 /);
+  assert.doesNotMatch(bytes.toString("latin1"), /408/);
   assert.equal(closed, true);
 });
 

@@ -17,17 +17,23 @@ import {
   systemRandom,
   type TimerHandle,
 } from "../../core/index.ts";
-import { dialAddress, type NodeInfo, type Planet, siteByName, sitesByDistance } from "../../topology/index.ts";
+import {
+  dialAddress,
+  type GatewaySettings,
+  type NodeInfo,
+  type Planet,
+  type ServiceSettings,
+  siteByName,
+  sitesByDistance,
+} from "../../topology/index.ts";
 import { Balancer, type BalancerEvent, Target } from "./balancer.ts";
 import { ClientConn } from "./client.ts";
 import {
   adminPrefix,
   clientConnectionsMax,
-  clientIdleTimeoutMsDefault,
   connectTimeoutMsDefault,
   gatewayBackendsPath,
   gatewayHealthPath,
-  headReadTimeoutMsDefault,
   healthIntervalMsDefault,
   healthPath,
   healthTimeoutMsDefault,
@@ -45,12 +51,15 @@ import {
 import type { ProxyContext, Timeouts } from "./context.ts";
 import { gatewayErrors } from "./errors.ts";
 import { HealthChecker, httpProbe, type Probe } from "./health.ts";
+import { HopAuth } from "./hop.ts";
 import type { InstanceSource } from "./instances.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { Pool } from "./pool.ts";
 import { reconcileTargets } from "./reconcile.ts";
-import { errorResponse, type LocalResponse } from "./responses.ts";
+import { errorResponse, type LocalResponse, serializeResponse } from "./responses.ts";
 import { RetryBudget } from "./retry.ts";
+import { clientAddress } from "./rewrite.ts";
+import { SourceLimits } from "./source-limits.ts";
 import { type BackendsView, backendsView, type GatewayHealth, healthView } from "./status.ts";
 import type { UpstreamConn } from "./upstream.ts";
 
@@ -88,6 +97,10 @@ export type GatewayOptions = {
   /** Panic when more than this share of live instances is ejected (default panicShareDefault); 1 turns panic off. */
   readonly panicShare?: number;
   readonly timeouts?: Partial<Timeouts>;
+  /** Overrides the planet file's gateway section (tests). */
+  readonly settings?: Partial<Omit<GatewaySettings, "services">>;
+  /** The planet secret: authenticates RS-Hop between gateways. Without it no hop is believed or stamped. */
+  readonly secret?: Buffer;
   readonly shutdownGraceMs?: number;
   /** How long stop() answers 503 on healthz before it stops accepting (default: until every DNS server dropped it). */
   readonly leaveDnsMs?: number;
@@ -109,6 +122,10 @@ export class Gateway implements Startable, ProxyContext {
   readonly remote: Balancer<UpstreamConn>[] = [];
   readonly hostDefault: string;
   readonly sourceAddress: string | undefined;
+  readonly pendingPerInstanceMax: number;
+  readonly sourceLimits: SourceLimits;
+  readonly hops: HopAuth;
+  readonly settings: Omit<GatewaySettings, "services">;
   shuttingDown = false;
   readonly listenHost: string;
   readonly listenPort: number;
@@ -130,6 +147,11 @@ export class Gateway implements Startable, ProxyContext {
   /** Ends the leave-DNS wait of a stop in progress early (a second, fast stop). */
   #cutLeave: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
+  readonly #services: Map<string, ServiceSettings>;
+  readonly #defaultService: ServiceSettings;
+  readonly #zoneSuffix: string;
+  /** Host field value -> its service's settings (bounded: a client can send any Host). */
+  readonly #serviceByHost = new Map<string, ServiceSettings>();
 
   constructor(options: GatewayOptions) {
     this.#o = options;
@@ -151,16 +173,34 @@ export class Gateway implements Startable, ProxyContext {
     this.clock = options.clock ?? systemClock;
     const random = options.random ?? systemRandom;
     this.log = options.log ?? createLogger({ part: "traffic", gateway: self.id });
+    const { services: serviceSettings, ...planetSettings } = planet.gateway;
+    const settings = { ...planetSettings, ...options.settings };
+    this.settings = settings;
     this.timeouts = {
       connectTimeoutMs: connectTimeoutMsDefault,
       perTryTimeoutMs: perTryTimeoutMsDefault,
       requestTimeoutMs: requestTimeoutMsDefault,
-      headReadTimeoutMs: headReadTimeoutMsDefault,
-      clientIdleTimeoutMs: clientIdleTimeoutMsDefault,
+      headReadTimeoutMs: settings.headTimeoutMs,
+      clientIdleTimeoutMs: settings.idleTimeoutMs,
       streamIdleTimeoutMs: streamIdleTimeoutMsDefault,
       tunnelIdleTimeoutMs: tunnelIdleTimeoutMsDefault,
+      lingerTimeoutMs: settings.lingerTimeoutMs,
+      queueTimeoutMs: settings.queueTimeoutMs,
       ...options.timeouts,
     };
+    this.pendingPerInstanceMax = settings.pendingPerInstanceMax;
+    this.sourceLimits = new SourceLimits(settings);
+    this.hops = new HopAuth({
+      secret: options.secret,
+      site: site.name,
+      sites: planet.sites.map((s) => s.name),
+      peerHosts: planet.gateways.filter((g) => g.site !== site.name).map((g) => g.host),
+      clock: this.clock,
+    });
+    const noRetries = { idempotencyKeyRetries: false, appDedupsThroughStore: false };
+    this.#services = new Map(planet.services.map((name) => [name, serviceSettings[name] ?? noRetries]));
+    this.#defaultService = this.#services.get(planet.services[0]) ?? noRetries;
+    this.#zoneSuffix = `.${planet.zone.slice(0, -1).toLowerCase()}`;
     this.budget = new RetryBudget(this.clock);
     const balancerOptions = {
       clock: this.clock,
@@ -176,6 +216,7 @@ export class Gateway implements Startable, ProxyContext {
     this.local = new Balancer<UpstreamConn>({
       ...balancerOptions,
       panicShare: panicShare < 1 ? panicShare : undefined,
+      requestsMax: settings.instanceRequestsMax,
     });
     this.#source = options.source;
     if (options.failover ?? true) {
@@ -262,7 +303,17 @@ export class Gateway implements Startable, ProxyContext {
 
   #listen(): Promise<void> {
     const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => {
-      const conn = new ClientConn(socket, this, (c) => this.#conns.delete(c));
+      const ip = clientAddress(socket.remoteAddress);
+      // Peer gateways carry a whole site's failover: no per-source cap for them.
+      const counted = !this.hops.isPeerAddress(ip);
+      if (counted && !this.sourceLimits.openConnection(ip)) {
+        this.#refuseConnection(socket, ip);
+        return;
+      }
+      const conn = new ClientConn(socket, this, (c) => {
+        this.#conns.delete(c);
+        if (counted) this.sourceLimits.closeConnection(ip);
+      });
       this.#conns.add(conn);
     });
     server.maxConnections = clientConnectionsMax;
@@ -279,6 +330,33 @@ export class Gateway implements Startable, ProxyContext {
         resolve();
       });
     });
+  }
+
+  /** A source at its connection cap: told so (429) and closed; dropped if it does not take the answer. */
+  #refuseConnection(socket: Socket, ip: string): void {
+    this.metrics.sourceLimited.inc("connections");
+    this.metrics.countStatus(429);
+    this.log.debug("connection refused: source at its cap", { client: ip });
+    socket.on("error", () => {});
+    socket.setTimeout(this.timeouts.lingerTimeoutMs, () => socket.destroy());
+    const r = errorResponse("RS_ERR_TRAFFIC_GATEWAY_TOO_MANY_CONNECTIONS");
+    socket.end(serializeResponse(r, { close: true, headOnly: false }), () => socket.destroy());
+  }
+
+  /** The retry choices of the service a Host names (`<service>.<zone>`); any other Host is the planet's first service. */
+  serviceOf(host: string | undefined): ServiceSettings {
+    if (host === undefined) return this.#defaultService;
+    const known = this.#serviceByHost.get(host);
+    if (known !== undefined) return known;
+    const colon = host.lastIndexOf(":");
+    const name = (colon > host.lastIndexOf("]") ? host.slice(0, colon) : host).toLowerCase().replace(/\.$/, "");
+    let found = this.#defaultService;
+    if (name.endsWith(this.#zoneSuffix)) {
+      found = this.#services.get(name.slice(0, name.length - this.#zoneSuffix.length)) ?? this.#defaultService;
+    }
+    if (this.#serviceByHost.size >= 256) this.#serviceByHost.clear();
+    this.#serviceByHost.set(host, found);
+    return found;
   }
 
   /** The port actually bound (differs from listenPort when 0 was asked). */
