@@ -4,8 +4,9 @@
 // uses the planet's address plan instead, for runs without a store (tests, benchmarks).
 // Prints one ready line; SIGTERM stops gracefully (healthz 503 until DNS dropped it, then
 // no new connections, then in-flight requests finish); SIGINT skips the DNS wait.
-import { LeaseHolder, RegistryInstanceSource, RegistryMetrics, RegistryWatcher } from "../cattle/index.ts";
+
 import { resolve } from "node:path";
+import { LeaseHolder, RegistryInstanceSource, RegistryMetrics, RegistryWatcher } from "../cattle/index.ts";
 import { createLogger, loadPlanetSecret, systemClock } from "../core/index.ts";
 import { createStoreClient } from "../store/index.ts";
 import { loadPlanet } from "../topology/index.ts";
