@@ -50,7 +50,9 @@ async function metric(site: string, line: string): Promise<number> {
   return found === undefined ? 0 : Number(found.split(" ").at(-1));
 }
 
-function open(localAddress: string): Promise<{ socket: Socket; got: Buffer[]; closed: () => boolean }> {
+type Held = { socket: Socket; got: Buffer[]; closed: () => boolean };
+
+function open(localAddress: string): Promise<Held> {
   return new Promise((resolve, reject) => {
     const got: Buffer[] = [];
     let closed = false;
@@ -77,7 +79,7 @@ test("gateway hostile - a connection that sends only CRLF is closed within the h
 });
 
 test("gateway hostile - one source cannot hold more connections than its cap; others still get in", async () => {
-  const conns = [];
+  const conns: Held[] = [];
   for (let i = 0; i < connectionsPerSourceMax + 4; i++) conns.push(await open(source(2)));
   try {
     const refused = () => conns.filter((c) => c.closed());
