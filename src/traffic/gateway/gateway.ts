@@ -59,6 +59,7 @@ import { reconcileTargets } from "./reconcile.ts";
 import { errorResponse, type LocalResponse, serializeResponse } from "./responses.ts";
 import { RetryBudget } from "./retry.ts";
 import { clientAddress } from "./rewrite.ts";
+import { ServiceTable } from "./services.ts";
 import { SourceLimits } from "./source-limits.ts";
 import { type BackendsView, backendsView, type GatewayHealth, healthView } from "./status.ts";
 import type { UpstreamConn } from "./upstream.ts";
@@ -147,11 +148,7 @@ export class Gateway implements Startable, ProxyContext {
   /** Ends the leave-DNS wait of a stop in progress early (a second, fast stop). */
   #cutLeave: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
-  readonly #services: Map<string, ServiceSettings>;
-  readonly #defaultService: ServiceSettings;
-  readonly #zoneSuffix: string;
-  /** Host field value -> its service's settings (bounded: a client can send any Host). */
-  readonly #serviceByHost = new Map<string, ServiceSettings>();
+  readonly #services: ServiceTable;
 
   constructor(options: GatewayOptions) {
     this.#o = options;
@@ -173,7 +170,7 @@ export class Gateway implements Startable, ProxyContext {
     this.clock = options.clock ?? systemClock;
     const random = options.random ?? systemRandom;
     this.log = options.log ?? createLogger({ part: "traffic", gateway: self.id });
-    const { services: serviceSettings, ...planetSettings } = planet.gateway;
+    const { services: _services, ...planetSettings } = planet.gateway;
     const settings = { ...planetSettings, ...options.settings };
     this.settings = settings;
     this.timeouts = {
@@ -197,10 +194,7 @@ export class Gateway implements Startable, ProxyContext {
       peerHosts: planet.gateways.filter((g) => g.site !== site.name).map((g) => g.host),
       clock: this.clock,
     });
-    const noRetries = { idempotencyKeyRetries: false, appDedupsThroughStore: false };
-    this.#services = new Map(planet.services.map((name) => [name, serviceSettings[name] ?? noRetries]));
-    this.#defaultService = this.#services.get(planet.services[0]) ?? noRetries;
-    this.#zoneSuffix = `.${planet.zone.slice(0, -1).toLowerCase()}`;
+    this.#services = new ServiceTable(planet);
     this.budget = new RetryBudget(this.clock);
     const balancerOptions = {
       clock: this.clock,
@@ -343,20 +337,9 @@ export class Gateway implements Startable, ProxyContext {
     socket.end(serializeResponse(r, { close: true, headOnly: false }), () => socket.destroy());
   }
 
-  /** The retry choices of the service a Host names (`<service>.<zone>`); any other Host is the planet's first service. */
+  /** The retry choices of the service a Host names (services.ts). */
   serviceOf(host: string | undefined): ServiceSettings {
-    if (host === undefined) return this.#defaultService;
-    const known = this.#serviceByHost.get(host);
-    if (known !== undefined) return known;
-    const colon = host.lastIndexOf(":");
-    const name = (colon > host.lastIndexOf("]") ? host.slice(0, colon) : host).toLowerCase().replace(/\.$/, "");
-    let found = this.#defaultService;
-    if (name.endsWith(this.#zoneSuffix)) {
-      found = this.#services.get(name.slice(0, name.length - this.#zoneSuffix.length)) ?? this.#defaultService;
-    }
-    if (this.#serviceByHost.size >= 256) this.#serviceByHost.clear();
-    this.#serviceByHost.set(host, found);
-    return found;
+    return this.#services.of(host);
   }
 
   /** The port actually bound (differs from listenPort when 0 was asked). */
