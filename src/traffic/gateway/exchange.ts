@@ -70,6 +70,9 @@ function upgradeMatches(asked: string, answered: string | undefined): boolean {
   return asked.split(",").some((p) => p.trim().toLowerCase() === a);
 }
 
+/** Reused by every dispatch (one thread, used synchronously): "a live instance exists but every queue is full". */
+const busyScratch = { busy: false };
+
 export class Exchange implements UpstreamOwner, Waiter {
   readonly client: ClientConn;
   readonly ctx: ProxyContext;
@@ -98,8 +101,8 @@ export class Exchange implements UpstreamOwner, Waiter {
   queuedAtMs = 0;
   /** Body bytes that arrived while queued once they outgrew the retry copy (reads pause meanwhile). */
   #held: Buffer[] | null = null;
-  readonly #busy = { busy: false };
-  readonly #grow = new GrowBuffer();
+  /** Made only when a response head spans reads (rare), so a request allocates nothing for it. */
+  #grow: GrowBuffer | null = null;
   #respScanned = 0;
   #up: UpstreamConn | null = null;
   #target: Target<UpstreamConn> | null = null;
@@ -166,7 +169,7 @@ export class Exchange implements UpstreamOwner, Waiter {
       this.#sendTo(local);
       return;
     }
-    const queue = ctx.local.pickQueue(ctx.pendingPerInstanceMax, this.#tried, this.#busy);
+    const queue = ctx.local.pickQueue(ctx.pendingPerInstanceMax, this.#tried, busyScratch);
     if (queue !== undefined) {
       this.#queuedOn = queue;
       this.queuedAtMs = ctx.clock.monoMs();
@@ -174,7 +177,7 @@ export class Exchange implements UpstreamOwner, Waiter {
       ctx.metrics.queued.inc(ctx.site);
       return;
     }
-    if (this.#busy.busy) {
+    if (busyScratch.busy) {
       ctx.metrics.shed.inc("queue-full");
       this.respondLocal(errorResponse("RS_ERR_TRAFFIC_GATEWAY_OVERLOADED"));
       return;
@@ -359,7 +362,11 @@ export class Exchange implements UpstreamOwner, Waiter {
   // --- Response side. ---
 
   #onResponseBytes(chunk: Buffer): void {
-    let buf = this.#grow.append(this.#respBuf, chunk);
+    let buf = chunk;
+    if (this.#respBuf !== null) {
+      this.#grow ??= new GrowBuffer();
+      buf = this.#grow.append(this.#respBuf, chunk);
+    }
     for (;;) {
       const end = findHeadEnd(buf, 0, this.#respScanned);
       if (end === -1) {
