@@ -96,8 +96,10 @@ test("gateway - a connection that sends nothing, or only CRLF, is closed by the 
     await sleep(50);
     await advance(1_200);
     const { bytes, closed } = await result;
-    assert.match(bytes.toString("latin1"), /^HTTP\/1\.1 408 /, `after ${JSON.stringify(data)}`);
-    assert.equal(closed, true);
+    assert.equal(closed, true, `after ${JSON.stringify(data)}`);
+    // One that never sent a byte is closed without a 408 (a browser's preconnect must not show one).
+    if (data.length === 0) assert.equal(bytes.length, 0);
+    else assert.match(bytes.toString("latin1"), /^HTTP\/1\.1 408 /);
   }
 });
 

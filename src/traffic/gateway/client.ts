@@ -42,6 +42,8 @@ export class ClientConn {
   /** Bytes at the start of #buf already searched for a head end. */
   #headScanned = 0;
   readonly #grow = new GrowBuffer();
+  /** No byte ever arrived: a head timeout then closes without a 408 (a browser's preconnect, HAProxy's http-ignore-probes). */
+  #silent = true;
   /** When the gateway closed its side (the linger deadline runs from here); -1 before. */
   #closingSinceMs = -1;
   #inProcess = false;
@@ -80,6 +82,7 @@ export class ClientConn {
       return;
     }
     if (this.#phase === P_CLOSED) return;
+    this.#silent = false;
     if (this.#phase === P_HEAD && this.#headStartMs < 0) this.#headStartMs = this.lastActivityMs;
     this.#buf = this.#grow.append(this.#buf, chunk);
     this.#process();
@@ -296,7 +299,8 @@ export class ClientConn {
     if (phase === P_HEAD) {
       if (this.#headStartMs >= 0 && nowMs - this.#headStartMs > tm.headReadTimeoutMs) {
         this.ctx.metrics.closes.inc("head");
-        this.#reject(408, "request head timeout");
+        if (this.#silent) this.#close();
+        else this.#reject(408, "request head timeout");
       } else if (this.#headStartMs < 0 && this.#ex === null && nowMs - this.lastActivityMs > tm.clientIdleTimeoutMs) {
         this.ctx.metrics.closes.inc("idle");
         this.#close();
