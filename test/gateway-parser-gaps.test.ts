@@ -106,6 +106,8 @@ test("gateway parser - a valid 'gzip, chunked' response passes as it is", async 
   assert.equal(r.status, 200);
   assert.match(r.head, /Transfer-Encoding: gzip, chunked/);
   assert.ok(r.text.endsWith(`\r\n\r\n${body}`), JSON.stringify(r.text));
+  // An HTTP/1.0 client cannot be told of the gzip coding (no Transfer-Encoding in 1.0).
+  assert.equal((await ask("GET /gz HTTP/1.0\r\n\r\n")).status, 502);
   // Chunked must be last: "chunked, gzip" leaves the end of the body unknown.
   backend.answers.set("/gz-bad", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
   assert.equal((await ask("GET /gz-bad HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")).status, 502);

@@ -439,6 +439,14 @@ export class Exchange implements UpstreamOwner, Waiter {
         return;
       }
     }
+    if (r.codedBeyondChunked && this.head.minor === 0 && this.head.method !== "HEAD") {
+      // An HTTP/1.0 client cannot be told of codings beyond chunked (1.0 has no Transfer-Encoding).
+      // The app did nothing wrong, so nothing is blamed or retried: the client gets a 502.
+      this.respondLocal(
+        errorResponse("RS_ERR_TRAFFIC_GATEWAY_UPSTREAM_FAILED", "codings beyond chunked for an HTTP/1.0 client"),
+      );
+      return;
+    }
     const nowMs = ctx.clock.monoMs();
     this.responseStarted = true;
     this.#lastActivityMs = nowMs;
@@ -456,12 +464,6 @@ export class Exchange implements UpstreamOwner, Waiter {
     this.#respKind = kind;
     this.#respRemaining = kind === K_LENGTH ? r.contentLength : 0;
     this.#dechunk = kind === K_CHUNKED && this.head.minor === 0;
-    if (this.#dechunk && r.codedBeyondChunked) {
-      // An HTTP/1.0 client cannot be told of codings beyond chunked (no Transfer-Encoding in 1.0).
-      this.responseStarted = false;
-      this.#protocolFailure();
-      return;
-    }
     if (kind === K_CHUNKED) this.#respChunked = new ChunkedDecoder();
     this.#upstreamReusable = r.keepAlive && kind !== K_CLOSE;
     // A client whose request body is still arriving is closed after the answer: the rest of
