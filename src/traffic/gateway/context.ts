@@ -2,8 +2,15 @@
 // instances, then other sites' gateways nearest first), the retry budget, metrics, the
 // timeouts, and the handler of the gateway's own endpoints.
 import type { Clock, Logger } from "../../core/index.ts";
-import type { ServiceSettings } from "../../topology/index.ts";
+import type { GatewaySettings, ServiceSettings } from "../../topology/index.ts";
 import type { Balancer } from "./balancer.ts";
+import {
+  connectTimeoutMsDefault,
+  perTryTimeoutMsDefault,
+  requestTimeoutMsDefault,
+  streamIdleTimeoutMsDefault,
+  tunnelIdleTimeoutMsDefault,
+} from "./constants.ts";
 import type { HopAuth } from "./hop.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { LocalResponse } from "./responses.ts";
@@ -24,6 +31,25 @@ export type Timeouts = {
   /** The longest a request waits in an instance's queue. */
   readonly queueTimeoutMs: number;
 };
+
+/** The timeouts from the planet's gateway settings and the fixed defaults, then any override (tests, CLI flags). */
+export function resolveTimeouts(
+  settings: Pick<GatewaySettings, "headTimeoutMs" | "idleTimeoutMs" | "lingerTimeoutMs" | "queueTimeoutMs">,
+  overrides: Partial<Timeouts> | undefined,
+): Timeouts {
+  return {
+    connectTimeoutMs: connectTimeoutMsDefault,
+    perTryTimeoutMs: perTryTimeoutMsDefault,
+    requestTimeoutMs: requestTimeoutMsDefault,
+    headReadTimeoutMs: settings.headTimeoutMs,
+    clientIdleTimeoutMs: settings.idleTimeoutMs,
+    streamIdleTimeoutMs: streamIdleTimeoutMsDefault,
+    tunnelIdleTimeoutMs: tunnelIdleTimeoutMsDefault,
+    lingerTimeoutMs: settings.lingerTimeoutMs,
+    queueTimeoutMs: settings.queueTimeoutMs,
+    ...overrides,
+  };
+}
 
 export interface ProxyContext {
   readonly clock: Clock;

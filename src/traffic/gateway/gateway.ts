@@ -31,7 +31,6 @@ import { ClientConn } from "./client.ts";
 import {
   adminPrefix,
   clientConnectionsMax,
-  connectTimeoutMsDefault,
   gatewayBackendsPath,
   gatewayHealthPath,
   healthIntervalMsDefault,
@@ -40,15 +39,11 @@ import {
   leaveDnsMsDefault,
   panicShareDefault,
   peerHealthIntervalMsDefault,
-  perTryTimeoutMsDefault,
   poolIdleTimeoutMsDefault,
-  requestTimeoutMsDefault,
   shutdownGraceMsDefault,
-  streamIdleTimeoutMsDefault,
   timeoutSweepIntervalMs,
-  tunnelIdleTimeoutMsDefault,
 } from "./constants.ts";
-import type { ProxyContext, Timeouts } from "./context.ts";
+import { type ProxyContext, resolveTimeouts, type Timeouts } from "./context.ts";
 import { gatewayErrors } from "./errors.ts";
 import { HealthChecker, httpProbe, type Probe } from "./health.ts";
 import { HopAuth } from "./hop.ts";
@@ -56,11 +51,11 @@ import type { InstanceSource } from "./instances.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { Pool } from "./pool.ts";
 import { reconcileTargets } from "./reconcile.ts";
-import { errorResponse, type LocalResponse, serializeResponse } from "./responses.ts";
+import { errorResponse, type LocalResponse } from "./responses.ts";
 import { RetryBudget } from "./retry.ts";
 import { clientAddress } from "./rewrite.ts";
 import { ServiceTable } from "./services.ts";
-import { SourceLimits } from "./source-limits.ts";
+import { refuseConnection, SourceLimits } from "./source-limits.ts";
 import { type BackendsView, backendsView, type GatewayHealth, healthView } from "./status.ts";
 import type { UpstreamConn } from "./upstream.ts";
 
@@ -173,18 +168,7 @@ export class Gateway implements Startable, ProxyContext {
     const { services: _services, ...planetSettings } = planet.gateway;
     const settings = { ...planetSettings, ...options.settings };
     this.settings = settings;
-    this.timeouts = {
-      connectTimeoutMs: connectTimeoutMsDefault,
-      perTryTimeoutMs: perTryTimeoutMsDefault,
-      requestTimeoutMs: requestTimeoutMsDefault,
-      headReadTimeoutMs: settings.headTimeoutMs,
-      clientIdleTimeoutMs: settings.idleTimeoutMs,
-      streamIdleTimeoutMs: streamIdleTimeoutMsDefault,
-      tunnelIdleTimeoutMs: tunnelIdleTimeoutMsDefault,
-      lingerTimeoutMs: settings.lingerTimeoutMs,
-      queueTimeoutMs: settings.queueTimeoutMs,
-      ...options.timeouts,
-    };
+    this.timeouts = resolveTimeouts(settings, options.timeouts);
     this.pendingPerInstanceMax = settings.pendingPerInstanceMax;
     this.sourceLimits = new SourceLimits(settings);
     this.hops = new HopAuth({
@@ -301,7 +285,10 @@ export class Gateway implements Startable, ProxyContext {
       // Peer gateways carry a whole site's failover: no per-source cap for them.
       const counted = !this.hops.isPeerAddress(ip);
       if (counted && !this.sourceLimits.openConnection(ip)) {
-        this.#refuseConnection(socket, ip);
+        this.metrics.sourceLimited.inc("connections");
+        this.metrics.countStatus(429);
+        this.log.debug("connection refused: source at its cap", { client: ip });
+        refuseConnection(socket, this.timeouts.lingerTimeoutMs);
         return;
       }
       const conn = new ClientConn(socket, this, (c) => {
@@ -324,17 +311,6 @@ export class Gateway implements Startable, ProxyContext {
         resolve();
       });
     });
-  }
-
-  /** A source at its connection cap: told so (429) and closed; dropped if it does not take the answer. */
-  #refuseConnection(socket: Socket, ip: string): void {
-    this.metrics.sourceLimited.inc("connections");
-    this.metrics.countStatus(429);
-    this.log.debug("connection refused: source at its cap", { client: ip });
-    socket.on("error", () => {});
-    socket.setTimeout(this.timeouts.lingerTimeoutMs, () => socket.destroy());
-    const r = errorResponse("RS_ERR_TRAFFIC_GATEWAY_TOO_MANY_CONNECTIONS");
-    socket.end(serializeResponse(r, { close: true, headOnly: false }), () => socket.destroy());
   }
 
   /** The retry choices of the service a Host names (services.ts). */

@@ -4,7 +4,9 @@
 // gateways are exempt (the caller checks): one of them carries a whole site's failover. The
 // rate table is bounded: the least recently seen source is forgotten first, which only ever
 // errs towards letting a request through.
+import type { Socket } from "node:net";
 import { rateSourcesMax } from "./constants.ts";
+import { errorResponse, serializeResponse } from "./responses.ts";
 
 type Bucket = { tokens: number; lastMs: number };
 
@@ -64,4 +66,13 @@ export class SourceLimits {
     b.tokens -= 1;
     return true;
   }
+}
+
+/** A connection from a source at its cap: told so (429, Retry-After) and closed; dropped if it does not take the answer. */
+export function refuseConnection(socket: Socket, lingerMs: number): void {
+  // A reset from a client being turned away is no failure of ours: nothing to count beyond the refusal.
+  socket.on("error", () => {});
+  socket.setTimeout(lingerMs, () => socket.destroy());
+  const r = errorResponse("RS_ERR_TRAFFIC_GATEWAY_TOO_MANY_CONNECTIONS");
+  socket.end(serializeResponse(r, { close: true, headOnly: false }), () => socket.destroy());
 }
