@@ -171,6 +171,11 @@ export class Gateway implements Startable, ProxyContext {
     this.timeouts = resolveTimeouts(settings, options.timeouts);
     this.pendingPerInstanceMax = settings.pendingPerInstanceMax;
     this.sourceLimits = new SourceLimits(settings);
+    // Without the secret no peer believes this gateway's RS-Hop, and two sites without
+    // capacity would forward a request back and forth for ever.
+    if ((options.failover ?? true) && planet.sites.length > 1 && options.secret === undefined) {
+      throw gatewayErrors.create("RS_ERR_TRAFFIC_GATEWAY_NO_SECRET", `gateway ${self.id}`);
+    }
     this.hops = new HopAuth({
       secret: options.secret,
       site: site.name,
@@ -269,6 +274,14 @@ export class Gateway implements Startable, ProxyContext {
     this.#firstChecks = [];
     await this.#listen();
     this.#armSweep();
+    if (this.remote.length > 0 && !this.#o.planet.gateways.some((g) => g.host === this.sourceAddress)) {
+      this.log.warn(
+        "this gateway dials from an address that is not in the planet's plan: peers will not believe its RS-Hop",
+        {
+          address: this.sourceAddress ?? "(the OS's choice)",
+        },
+      );
+    }
     const h = this.health();
     this.log.info("gateway serving", {
       address: `${this.listenHost}:${this.listenPort}`,
