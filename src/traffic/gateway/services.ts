@@ -14,6 +14,9 @@ export class ServiceTable {
   readonly #first: ServiceSettings;
   readonly #zoneSuffix: string;
   readonly #byHost = new Map<string, ServiceSettings>();
+  /** Most requests on a gateway carry the same Host: compared before hashing it. */
+  #lastHost = "";
+  #lastService: ServiceSettings = noRetries;
 
   constructor(planet: Planet) {
     const settings = planet.gateway.services;
@@ -24,8 +27,13 @@ export class ServiceTable {
 
   of(host: string | undefined): ServiceSettings {
     if (host === undefined) return this.#first;
+    if (host === this.#lastHost) return this.#lastService;
     const known = this.#byHost.get(host);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      this.#lastHost = host;
+      this.#lastService = known;
+      return known;
+    }
     const colon = host.lastIndexOf(":");
     const name = (colon > host.lastIndexOf("]") ? host.slice(0, colon) : host).toLowerCase().replace(/\.$/, "");
     let found = this.#first;
@@ -34,6 +42,8 @@ export class ServiceTable {
     }
     if (this.#byHost.size >= hostsMax) this.#byHost.clear();
     this.#byHost.set(host, found);
+    this.#lastHost = host;
+    this.#lastService = found;
     return found;
   }
 }
