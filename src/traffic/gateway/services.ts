@@ -23,6 +23,7 @@ export class ServiceTable {
     this.#byName = new Map(planet.services.map((name) => [name, settings[name] ?? noRetries]));
     this.#first = this.#byName.get(planet.services[0]) ?? noRetries;
     this.#zoneSuffix = `.${planet.zone.slice(0, -1).toLowerCase()}`;
+    this.#lastService = this.#first;
   }
 
   of(host: string | undefined): ServiceSettings {
