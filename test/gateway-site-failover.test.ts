@@ -6,7 +6,16 @@
 // Sites: a ≈ New York (127.112), b ≈ London (127.113), c ≈ Singapore (127.114).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { Cluster, get, type Outcome, sleep, steadyLoad, waitFor } from "./support/gateway-cluster.ts";
+import {
+  Cluster,
+  get,
+  type Outcome,
+  rawExchange,
+  sleep,
+  splitResponses,
+  steadyLoad,
+  waitFor,
+} from "./support/gateway-cluster.ts";
 
 const cluster = new Cluster([
   { name: "a", subnet: "127.112", lat: 40.71, lon: -74.0, apps: 2 },
@@ -46,11 +55,20 @@ test("gateway - a site that loses every instance fails over to the nearest site 
   const a = await health("a");
   assert.equal(a.status, 503, "no local capacity: the DNS must drop this site");
   assert.equal(a.body.failoverSite, "b", "the nearest site with capacity");
-  // A request another gateway already forwarded is never forwarded again.
-  const hopped = await get(`${urlA}/hopped`, { "RS-Hop": "x" });
+  // A request another gateway already forwarded (an authentic hop, from b's gateway address) is never forwarded again.
+  const hop = `GET /hopped HTTP/1.1\r\nHost: h\r\nRS-Hop: ${cluster.hopStamp("b")}\r\nConnection: close\r\n\r\n`;
+  const [hopped] = splitResponses(
+    (await rawExchange({ ...cluster.gatewayAddress("a"), localAddress: cluster.gatewayAddress("b").host }, hop)).bytes,
+  );
   assert.equal(hopped.status, 503);
-  assert.equal(hopped.headers.get("retry-after"), "1");
-  assert.match(hopped.text, /RS_ERR_TRAFFIC_GATEWAY_NO_BACKEND/);
+  assert.match(hopped.head, /retry-after: 1/i);
+  assert.match(hopped.body, /RS_ERR_TRAFFIC_GATEWAY_NO_BACKEND/);
+  // The same from a client's address, or a bare RS-Hop, changes nothing: failover stays on.
+  const [fromClient] = splitResponses((await rawExchange(cluster.gatewayAddress("a"), hop)).bytes);
+  assert.equal(fromClient.status, 200);
+  const forged = await get(`${urlA}/forged`, { "RS-Hop": "b" });
+  assert.equal(forged.status, 200);
+  assert.equal(forged.headers.get("x-instance")?.split("-")[0], "b");
   const restartAt = performance.now();
   await Promise.all([cluster.startApp("a", 1), cluster.startApp("a", 2)]);
   // Starting two Node processes takes 1–3 s on a loaded two-core machine; what the gateway

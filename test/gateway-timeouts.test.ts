@@ -11,7 +11,9 @@ import { Gateway, PlanetInstanceSource } from "../src/traffic/index.ts";
 import { rawExchange, sleep, splitResponses, waitFor } from "./support/gateway-cluster.ts";
 
 const planet = parsePlanet(
-  "name: t\nzone: t.test.\nsites:\n  - { name: t, city: T, lat: 0, lon: 0, subnet: 127.117.0.0/16, tiers: { store: 3, gateway: 1, dns: 0, app: 2 } }\n",
+  "name: t\nzone: t.test.\nsites:\n  - { name: t, city: T, lat: 0, lon: 0, subnet: 127.117.0.0/16, tiers: { store: 3, gateway: 1, dns: 0, app: 2 } }\n" +
+    // The service honours Idempotency-Keys: keyed requests may be retried (not after a timeout).
+    "gateway: { services: { www: { idempotencyKeyRetries: true } } }\n",
 );
 const clock = new ManualClock();
 const gw = { host: "127.117.2.1", port: 8080 };
@@ -88,12 +90,40 @@ test("gateway - a request head that does not arrive in time gets 408", async () 
   assert.equal(closed, true);
 });
 
-test("gateway - an idle keep-alive client connection is closed", async () => {
-  const result = rawExchange(gw, [], { quietMs: 3_000 });
+test("gateway - a connection that sends nothing, or only CRLF, is closed by the head timer from accept", async () => {
+  for (const data of [[], ["\r\n"]]) {
+    const result = rawExchange(gw, data, { quietMs: 3_000 });
+    await sleep(50);
+    await advance(1_200);
+    const { bytes, closed } = await result;
+    assert.equal(closed, true, `after ${JSON.stringify(data)}`);
+    // One that never sent a byte is closed without a 408 (a browser's preconnect must not show one).
+    if (data.length === 0) assert.equal(bytes.length, 0);
+    else assert.match(bytes.toString("latin1"), /^HTTP\/1\.1 408 /);
+  }
+});
+
+test("gateway - an idle keep-alive client connection is closed after the idle timeout, not the head timeout", async () => {
+  for (const b of backends) b.answer = true;
+  let closedAt = -1;
+  const result = rawExchange(gw, "GET /k HTTP/1.1\r\nHost: h\r\n\r\n", { quietMs: 8_000 });
+  assert.ok((await waitFor(() => backends.some((b) => b.arrivals.length > 0), 2_000)) >= 0);
   await sleep(50);
-  await advance(5_300);
+  // Past the head timeout, idle after its response: still open.
+  await advance(2_000);
+  void result.then(() => {
+    closedAt = clock.monoMs();
+  });
+  await sleep(50);
+  assert.equal(closedAt, -1, "the head timer does not run while the connection is idle");
+  await advance(3_500);
   const { bytes, closed } = await result;
-  assert.equal(bytes.length, 0);
+  for (const b of backends) {
+    b.answer = false;
+    b.arrivals.length = 0;
+  }
+  assert.match(bytes.toString("latin1"), /^HTTP\/1\.1 200 /);
+  assert.doesNotMatch(bytes.toString("latin1"), /408/);
   assert.equal(closed, true);
 });
 
@@ -122,4 +152,26 @@ test("gateway - an idempotent request moves on after the per-try timeout; an uns
   assert.equal(p?.status, 504);
   assert.match(p.body, /RS_ERR_TRAFFIC_GATEWAY_UPSTREAM_TIMEOUT/);
   assert.equal(backends[0].arrivals.length + backends[1].arrivals.length, 1, "the POST was not sent again");
+});
+
+test("gateway - a POST with an Idempotency-Key is not sent again after a per-try timeout: the first may still run", async () => {
+  for (const b of backends) {
+    b.answer = false;
+    b.arrivals.length = 0;
+  }
+  const post = rawExchange(
+    gw,
+    "POST /k HTTP/1.1\r\nHost: h\r\nIdempotency-Key: k-1\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx",
+    { quietMs: 3_000 },
+  );
+  assert.ok((await waitFor(() => backends.some((b) => b.arrivals.length > 0), 2_000)) >= 0);
+  for (const b of backends) b.answer = true;
+  await advance(2_100);
+  const [p] = splitResponses((await post).bytes);
+  assert.equal(p?.status, 504);
+  assert.equal(backends[0].arrivals.length + backends[1].arrivals.length, 1, "one try only");
+  assert.match(
+    (await rawExchange(gw, "GET /_redshirt/metrics HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")).bytes.toString(),
+    /rs_gateway_retries_denied_total\{reason="may-still-run"\} 1/,
+  );
 });

@@ -7,7 +7,11 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { type Arrival, Cluster, get, sleep, waitFor } from "./support/gateway-cluster.ts";
 
-const cluster = new Cluster([{ name: "u", subnet: "127.115", lat: 10, lon: 10, apps: 3 }]);
+// The service opted in to Idempotency-Key retries (its app honours the key); a request's
+// Host here is an address, which is the planet's first service (www).
+const cluster = new Cluster([{ name: "u", subnet: "127.115", lat: 10, lon: 10, apps: 3 }], {
+  planetLines: ["gateway:", "  services:", "    www: { idempotencyKeyRetries: true }"],
+});
 const url = cluster.gatewayUrl("u");
 
 before(async () => {

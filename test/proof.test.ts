@@ -39,6 +39,8 @@ clients:
 store: { partitions: 16, rf: 3, consistency: local-quorum, dataDir: data }
 dns: { ttlS: 2 }
 wan: { mode: emulated, bandwidthMbps: 200 }
+# The shop dedups Idempotency-Keys through the store: a gateway may send a keyed request again, to any site.
+gateway: { services: { www: { idempotencyKeyRetries: true, appDedupsThroughStore: true } } }
 `,
 );
 

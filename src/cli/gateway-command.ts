@@ -4,11 +4,13 @@
 // uses the planet's address plan instead, for runs without a store (tests, benchmarks).
 // Prints one ready line; SIGTERM stops gracefully (healthz 503 until DNS dropped it, then
 // no new connections, then in-flight requests finish); SIGINT skips the DNS wait.
+
+import { resolve } from "node:path";
 import { LeaseHolder, RegistryInstanceSource, RegistryMetrics, RegistryWatcher } from "../cattle/index.ts";
-import { createLogger, systemClock } from "../core/index.ts";
+import { createLogger, loadPlanetSecret, systemClock } from "../core/index.ts";
 import { createStoreClient } from "../store/index.ts";
 import { loadPlanet } from "../topology/index.ts";
-import { Gateway, type InstanceSource, PlanetInstanceSource } from "../traffic/index.ts";
+import { Gateway, gatewayErrors, type InstanceSource, PlanetInstanceSource } from "../traffic/index.ts";
 import { parseCommandArgs } from "./args.ts";
 import { cliErrors } from "./errors.ts";
 
@@ -56,6 +58,14 @@ export async function run(args: string[]): Promise<number> {
     }),
   };
   const site = values.site;
+  // The planet secret authenticates RS-Hop between the sites' gateways. A one-site planet
+  // has no peers, so it may run without one (a bench, a test); with peers it is required.
+  let secret: Buffer | undefined;
+  try {
+    secret = loadPlanetSecret(resolve(planet.baseDir, planet.store.dataDir));
+  } catch (cause) {
+    if (planet.sites.length > 1) throw gatewayErrors.create("RS_ERR_TRAFFIC_GATEWAY_NO_SECRET", undefined, { cause });
+  }
   const store = values["static-backends"] ? undefined : createStoreClient({ planet, site });
   const registryMetrics = new RegistryMetrics();
   let source: InstanceSource;
@@ -78,6 +88,7 @@ export async function run(args: string[]): Promise<number> {
     slowStartMs: positiveInt("slow-start-ms", values["slow-start-ms"]),
     leaveDnsMs: positiveInt("leave-dns-ms", values["leave-dns-ms"]),
     timeouts,
+    secret,
     metricsExtra: () => registryMetrics.render(),
   });
   await gateway.start();

@@ -49,3 +49,34 @@ assert(linkOctetBase + sitesMax * linkRolesMax - 1 <= 255, "every site's link pr
 assert(linkOctetBase > 5, "link proxy octets stay clear of the role octets (1..5)");
 assert(regionOctetBase > siteOctetBase + sitesMax, "default region blocks stay clear of default site subnets");
 assert(storeNodesPerSiteMax < 255 && appInstancesPerSiteMax < 255, "per-role hosts fit a /24");
+
+// --- The planet's gateway section (src/traffic/gateway names each in its constants.ts). ---
+/** A client must send a whole request head within this, counted from accept and from its first byte after a response (HAProxy `timeout http-request`). */
+export const gatewayHeadTimeoutMsDefault = 10_000;
+/** A kept-alive client connection that sends nothing after a response is closed after this (`timeout http-keep-alive`). */
+export const gatewayIdleTimeoutMsDefault = 60_000;
+/** A connection the gateway closes is dropped if the client has not taken the last bytes within this (`timeout client-fin`). */
+export const gatewayLingerTimeoutMsDefault = 5_000;
+/** Client connections one source address may hold at once; peer gateways are exempt. */
+export const gatewayConnectionsPerSourceMaxDefault = 1_024;
+/** Requests per second one source address may send (token bucket); 0 = no cap, since a NAT, a CDN or an emulated WAN link puts many users behind one address. */
+export const gatewayRequestsPerSourcePerSDefault = 0;
+/** Requests one instance may have in flight (HAProxy `maxconn` per server); more wait in its queue. */
+export const gatewayInstanceRequestsMaxDefault = 512;
+/** Requests that may wait for one instance (HAProxy `maxqueue`); past that the answer is 503 with Retry-After. */
+export const gatewayPendingPerInstanceMaxDefault = 64;
+/** The longest a request waits in an instance's queue (HAProxy `timeout queue`) before a 503. */
+export const gatewayQueueTimeoutMsDefault = 5_000;
+export const gatewayTimeoutMsMax = 600_000;
+export const gatewayConnectionsPerSourceMax = 20_000;
+export const gatewayRequestsPerSourcePerSMax = 1_000_000;
+export const gatewayInstanceRequestsMax = 4_096;
+export const gatewayPendingPerInstanceMax = 4_096;
+
+assert(
+  gatewayHeadTimeoutMsDefault <= gatewayIdleTimeoutMsDefault,
+  "a head is expected sooner than an idle client is closed",
+);
+assert(gatewayConnectionsPerSourceMaxDefault <= gatewayConnectionsPerSourceMax, "per-source default within bounds");
+assert(gatewayPendingPerInstanceMaxDefault <= gatewayPendingPerInstanceMax, "queue default within bounds");
+assert(gatewayInstanceRequestsMaxDefault <= gatewayInstanceRequestsMax, "in-flight default within bounds");

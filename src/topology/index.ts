@@ -30,6 +30,12 @@ export {
   siteLinks,
 } from "./dial.ts";
 export { topologyErrors } from "./errors.ts";
+export {
+  type GatewaySettings,
+  gatewaySettingsSchema,
+  type ServiceSettings,
+  serviceSettingsSchema,
+} from "./gateway-settings.ts";
 export { earthRadiusKm, greatCircleKm, type LatLon, oneWayMsForKm, rttMsForKm } from "./geo.ts";
 export {
   type Consistency,

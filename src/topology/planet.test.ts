@@ -12,6 +12,7 @@ import {
   siteRttMs,
   sitesByDistance,
   storeNode,
+  topologyConstants,
 } from "./index.ts";
 
 const example = readFileSync(new URL("../../examples/planet.yaml", import.meta.url), "utf8");
@@ -110,4 +111,32 @@ test("topology - the multi-host example gives each site its routed /16, dialed a
     host: "10.83.2.1",
     port: 8080,
   });
+});
+
+test("topology - the gateway section defaults to the named constants; bad values and unknown services name the field", () => {
+  const base = "name: g\nzone: g.test.\nservices: [www, api]\nsites:\n  - { name: a, city: A, lat: 0, lon: 0 }\n";
+  const planet = parsePlanet(base);
+  assert.equal(planet.gateway.headTimeoutMs, topologyConstants.gatewayHeadTimeoutMsDefault);
+  assert.equal(planet.gateway.connectionsPerSourceMax, topologyConstants.gatewayConnectionsPerSourceMaxDefault);
+  assert.equal(planet.gateway.pendingPerInstanceMax, topologyConstants.gatewayPendingPerInstanceMaxDefault);
+  assert.deepEqual(planet.gateway.services, {});
+  const shop = parsePlanet(
+    `${base}gateway:\n  headTimeoutMs: 2000\n  services:\n    api: { idempotencyKeyRetries: true }\n`,
+  );
+  assert.equal(shop.gateway.headTimeoutMs, 2000);
+  assert.deepEqual(shop.gateway.services.api, { idempotencyKeyRetries: true, appDedupsThroughStore: false });
+  const refused = (text: string, field: RegExp): void => {
+    assert.throws(
+      () => parsePlanet(text),
+      (e: unknown) => isRedshirtError(e) && field.test(e.message),
+    );
+  };
+  refused(`${base}gateway: { headTimeoutMs: 0 }\n`, /gateway\.headTimeoutMs \(planet:6\)/);
+  refused(`${base}gateway: { connectionsPerSourceMax: -1 }\n`, /gateway\.connectionsPerSourceMax/);
+  refused(`${base}gateway: { services: { shop: {} } }\n`, /gateway\.services\.shop.*no such service/);
+  refused(
+    `${base}gateway: { services: { www: { appDedupsThroughStore: true } } }\n`,
+    /gateway\.services\.www\.idempotencyKeyRetries/,
+  );
+  refused(`${base}gateway: { headTimeout: 5 }\n`, /gateway.*headTimeout/);
 });

@@ -25,6 +25,7 @@ import {
   storeNodesPerSiteMax,
 } from "./constants.ts";
 import { topologyErrors } from "./errors.ts";
+import { gatewaySettingsSchema } from "./gateway-settings.ts";
 import { greatCircleKm, type LatLon, rttMsForKm } from "./geo.ts";
 import { sunSchema } from "./sun.ts";
 
@@ -134,6 +135,8 @@ export const planetSchema = z
       })
       .strict()
       .prefault({}),
+    /** Limits and timeouts of every site gateway, and per service its retry choices (gateway-settings.ts). */
+    gateway: gatewaySettingsSchema.prefault({}),
     /** Follow the sun: app counts per site by local time of day (sun.ts). */
     sun: sunSchema.optional(),
   })
@@ -142,6 +145,14 @@ export const planetSchema = z
     for (const name of Object.keys(planet.sun?.sites ?? {})) {
       if (!planet.sites.some((s) => s.name === name))
         ctx.addIssue({ code: "custom", path: ["sun", "sites", name], message: "no such site in the planet" });
+    }
+    for (const name of Object.keys(planet.gateway.services)) {
+      if (!planet.services.includes(name))
+        ctx.addIssue({
+          code: "custom",
+          path: ["gateway", "services", name],
+          message: `no such service in the planet (services: ${planet.services.join(", ")})`,
+        });
     }
     const seen = new Set<string>();
     const siteNames = new Set(planet.sites.map((s) => s.name));

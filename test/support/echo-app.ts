@@ -4,7 +4,8 @@
 // logged as a JSON line on stderr, so a test can count how often a request reached an app.
 // With --planet it registers itself through the SDK (a lease in its site's registry, drain
 // on SIGTERM); `/control/reset?v=1` makes it reset every app request while /healthz stays
-// 200 (what an overloaded instance looks like to a gateway).
+// 200 (what an overloaded instance looks like to a gateway). `?status=N&rsError=CODE`
+// answers with that status and an RS-Error field (what a hostile app could send).
 //   node test/support/echo-app.ts --host H --port P --id NAME [--site S] [--planet FILE [--version V]]
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
@@ -90,10 +91,12 @@ const server = createServer((req, res) => {
         pump();
         return;
       }
-      res.writeHead(200, {
+      const rsError = url.searchParams.get("rsError");
+      res.writeHead(Number(url.searchParams.get("status") ?? 200) || 200, {
         "content-type": "application/json",
         "content-length": Buffer.byteLength(body),
         "x-instance": id,
+        ...(rsError ? { "rs-error": rsError, "rs-internal": "x" } : {}),
       });
       res.end(body);
     };

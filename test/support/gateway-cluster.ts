@@ -9,7 +9,7 @@ import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Pool } from "undici";
-import { type Launched, launch, loadPlanetSecret, nodeBin, stopAll } from "../../src/core/index.ts";
+import { hmacHex, type Launched, launch, loadPlanetSecret, nodeBin, stopAll } from "../../src/core/index.ts";
 
 export type SiteSpec = { name: string; subnet: string; lat: number; lon: number; apps: number };
 
@@ -20,6 +20,8 @@ export type App = { id: string; site: string; host: string; proc: Launched; arri
 export type ClusterOptions = {
   /** Run a store node per site; apps register, gateways discover (default false: static backends). */
   readonly registry?: boolean;
+  /** More top-level planet file lines (e.g. a `gateway:` section). */
+  readonly planetLines?: readonly string[];
 };
 
 export class Cluster {
@@ -50,13 +52,14 @@ export class Cluster {
     if (this.registry) lines.push("store: { partitions: 8, rf: 1, dataDir: data }");
     // These tests are about the gateway, not distance: sites dial each other directly.
     lines.push("wan: { mode: direct }");
+    lines.push(...(options.planetLines ?? []));
     writeFileSync(this.planetFile, `${lines.join("\n")}\n`);
+    // What `redshirt up` does first: the gateways authenticate each other's RS-Hop with it.
+    loadPlanetSecret(join(this.dir, this.registry ? "data" : ".redshirt/data"), { create: true });
   }
 
   /** Starts the store node of every site (registry mode). */
   async startStores(): Promise<void> {
-    // What `redshirt up` does first: every store node reads the planet secret.
-    loadPlanetSecret(join(this.dir, "data"), { create: true });
     await Promise.all(
       this.sites.map(async (s) => {
         const node = `${s.name}-store1`;
@@ -83,6 +86,13 @@ export class Cluster {
 
   gatewayAddress(site: string): { host: string; port: number } {
     return { host: `${this.site(site).subnet}.2.1`, port: this.gatewayPort };
+  }
+
+  /** An authentic RS-Hop value from `site`'s gateway (what only a holder of the planet secret can make). */
+  hopStamp(site: string): string {
+    const secret = loadPlanetSecret(join(this.dir, this.registry ? "data" : ".redshirt/data"));
+    const t = String(Math.floor(Date.now() / 1000));
+    return `${site}; t=${t}; mac=${hmacHex(secret, "redshirt-hop-v1", site, t)}`;
   }
 
   /** Starts app instance k (1-based) of a site; replaces a dead one on the same address. */
@@ -229,7 +239,7 @@ export async function get(
 
 /** Writes raw bytes on a fresh connection and collects what comes back until close or a quiet timeout. */
 export function rawExchange(
-  address: { host: string; port: number },
+  address: { host: string; port: number; localAddress?: string },
   data: string | Buffer | Array<string | Buffer>,
   options: { quietMs?: number; afterFirst?: (sock: Socket, got: Buffer) => void } = {},
 ): Promise<{ bytes: Buffer; closed: boolean }> {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ManualClock, seededRandom } from "../../core/index.ts";
 import { Balancer, type BalancerEvent, Target } from "./balancer.ts";
-import { ejectAfterFailures, ejectionForgetMs } from "./constants.ts";
+import { ejectAfterFailures, ejectionForgetMs, panicShareDefault } from "./constants.ts";
 import { Pool } from "./pool.ts";
 
 function setup(n: number, options: { slowStartMs?: number; seed?: number; panicShare?: number } = {}) {
@@ -201,4 +201,44 @@ test("balancer - without a panic share, ejection empties the balancer", () => {
   assert.equal(b.panic(), false);
   assert.equal(b.pick(), undefined);
   assert.equal(b.liveCount(), 2);
+});
+
+test("balancer - at most a third of a site's instances may be ejected (the default share); past that, panic routes to all", () => {
+  for (const [n, allowed] of [
+    [3, 1],
+    [6, 2],
+    [64, 21],
+  ] as const) {
+    const { b, targets } = setup(n, { panicShare: panicShareDefault });
+    for (let i = 0; i < allowed; i++) ejectByResets(b, targets[i]);
+    assert.equal(b.panic(), false, `${allowed} of ${n} ejected`);
+    assert.equal(b.healthyCount(), n - allowed);
+    ejectByResets(b, targets[allowed]);
+    assert.equal(b.panic(), true, `${allowed + 1} of ${n} ejected`);
+    assert.equal(b.healthyCount(), n, "panic: every live instance takes traffic");
+  }
+});
+
+test("balancer - per-try timeouts never eject (slowness is load, not a dead instance); connect timeouts do", () => {
+  const { b, targets } = setup(2);
+  for (let i = 0; i < ejectAfterFailures * 5; i++) assert.equal(b.recordFailure(targets[0], "timeout"), false);
+  assert.equal(b.healthyCount(), 2);
+  for (let i = 0; i < ejectAfterFailures - 1; i++) b.recordFailure(targets[0], "connect-timeout");
+  assert.equal(b.recordFailure(targets[0], "connect-timeout"), true);
+});
+
+test("balancer - a saturated target is out of picks but offers its queue; busy says the site is full, not gone", () => {
+  const { b, targets } = setup(2);
+  for (const t of targets) t.outstanding = b.requestsMax;
+  assert.equal(b.pick(), undefined);
+  const out = { busy: false };
+  const q = b.pickQueue(1, undefined, out);
+  assert.ok(q !== undefined && out.busy);
+  q.queue.push({ queuedAtMs: 0, resume: () => {} });
+  const q2 = b.pickQueue(1, undefined, out);
+  assert.ok(q2 !== undefined && q2 !== q, "the shorter queue");
+  q2.queue.push({ queuedAtMs: 0, resume: () => {} });
+  assert.equal(b.pickQueue(1, undefined, out), undefined);
+  assert.equal(out.busy, true, "every queue full: answer 503, do not fail over");
+  assert.equal(b.liveCount(), 2, "saturated targets are alive: healthz stays 200");
 });

@@ -14,9 +14,9 @@ import {
   ejectMaxMsDefault,
   healthFallDefault,
   healthRiseDefault,
+  instanceRequestsMaxDefault,
   slowStartMsDefault,
   slowStartWeightMin,
-  upstreamConnectionsPerTargetMax,
 } from "./constants.ts";
 import type { Pool, Pooled } from "./pool.ts";
 
@@ -34,6 +34,24 @@ export type FailureKind =
   | "no-capacity"
   /** Another site's gateway answered 502 or 504 itself: an app there failed the request. */
   | "peer-error";
+
+/**
+ * Whether a failure counts toward passive ejection. A per-try timeout does not: it is what a
+ * slow or saturated app looks like, and ejecting it would pour its load onto the others until
+ * they time out too (the cascade that took sites down). A hung instance is still caught by
+ * the active health checks, whose own timeout fails it. Connect failures, resets and protocol
+ * errors say the instance itself is broken, so they count.
+ */
+export function countsTowardEjection(kind: FailureKind): boolean {
+  return kind !== "timeout" && kind !== "peer-error";
+}
+
+/** A request waiting in a target's queue for a free slot. */
+export interface Waiter {
+  readonly queuedAtMs: number;
+  /** The target has a free slot now: send there. */
+  resume(target: Target): void;
+}
 
 /** The request reached no app: a connect failed (no byte written), or a peer gateway had no capacity. */
 export function neverSent(kind: FailureKind): boolean {
@@ -58,6 +76,8 @@ export class Target<Conn extends Pooled = Pooled> {
   outstanding = 0;
   /** Upstream connections open, idle or busy. */
   open = 0;
+  /** Requests waiting for a free slot (bounded by the gateway's pendingPerInstanceMax), oldest first. */
+  readonly queue: Waiter[] = [];
   readonly pool: Pool<Conn>;
   // Active health.
   /** No check has answered yet. */
@@ -104,6 +124,8 @@ export type BalancerOptions = {
   readonly ejectMaxMs?: number;
   /** Panic when more than this share of the live targets is ejected for uncertain reasons; undefined: never. */
   readonly panicShare?: number;
+  /** Requests in flight per target before it counts as saturated (default instanceRequestsMaxDefault). */
+  readonly requestsMax?: number;
   /** Told when a target is ejected or its health changes, and when panic starts or ends (logs, metrics). */
   readonly onEvent?: (event: BalancerEvent) => void;
 };
@@ -123,6 +145,7 @@ export class Balancer<Conn extends Pooled = Pooled> {
   readonly #ejectBaseMs: number;
   readonly #ejectMaxMs: number;
   readonly #panicShare: number | undefined;
+  readonly requestsMax: number;
   readonly #onEvent: ((event: BalancerEvent) => void) | undefined;
   /** Reused between picks so a pick allocates nothing. */
   readonly #scratch: Target<Conn>[] = [];
@@ -139,6 +162,7 @@ export class Balancer<Conn extends Pooled = Pooled> {
     this.#ejectBaseMs = options.ejectBaseMs ?? ejectBaseMsDefault;
     this.#ejectMaxMs = options.ejectMaxMs ?? ejectMaxMsDefault;
     this.#panicShare = options.panicShare;
+    this.requestsMax = options.requestsMax ?? instanceRequestsMaxDefault;
     this.#onEvent = options.onEvent;
   }
 
@@ -164,14 +188,46 @@ export class Balancer<Conn extends Pooled = Pooled> {
   }
 
   eligible(t: Target<Conn>, nowMs: number): boolean {
-    return this.live(t) && !this.ejected(t, nowMs) && t.open < upstreamConnectionsPerTargetMax;
+    return this.live(t) && !this.ejected(t, nowMs) && t.outstanding < this.requestsMax;
   }
 
-  /** Live targets (ejected or not, saturated or not): this site can serve while there is one. */
+  /** Has as many requests in flight as it may take; more wait in its queue. */
+  saturated(t: Target<Conn>): boolean {
+    return t.outstanding >= this.requestsMax;
+  }
+
+  /**
+   * Live targets, saturated or ejected for uncertain reasons (resets: overload) or not: this
+   * site can serve while there is one. One ejected for a refused connect is not: nothing
+   * listens there.
+   */
   liveCount(): number {
+    const nowMs = this.#clock.monoMs();
     let n = 0;
-    for (const t of this.targets) if (this.live(t)) n++;
+    for (const t of this.targets) if (this.live(t) && !(t.ejectedCertain && nowMs < t.ejectedUntilMs)) n++;
     return n;
+  }
+
+  /**
+   * Where a request waits when every eligible target is saturated: the live, not ejected,
+   * saturated target (not in `exclude`) with the shortest queue that has room. `busy` is set
+   * when some such target exists but every queue is full (answer 503, do not fail over).
+   */
+  pickQueue(
+    pendingMax: number,
+    exclude: readonly Target[] | undefined,
+    out: { busy: boolean },
+  ): Target<Conn> | undefined {
+    const nowMs = this.#clock.monoMs();
+    let best: Target<Conn> | undefined;
+    out.busy = false;
+    for (const t of this.targets) {
+      if (!this.live(t) || this.ejected(t, nowMs) || exclude?.includes(t)) continue;
+      out.busy = true;
+      if (t.queue.length >= pendingMax) continue;
+      if (best === undefined || t.queue.length < best.queue.length) best = t;
+    }
+    return best;
   }
 
   /** Whether panic mode is on now (ejection ignored); re-decided on every pick and on this call. */
@@ -259,6 +315,7 @@ export class Balancer<Conn extends Pooled = Pooled> {
     // A refused connect means nothing listens, and a peer without capacity says so itself:
     // certain, so they eject at once. Resets and timeouts also happen to healthy targets
     // now and then, so only a run of them ejects.
+    if (!countsTowardEjection(kind)) return false;
     const certain = kind === "connect-refused" || kind === "no-capacity";
     t.consecutiveFailures = certain ? ejectAfterFailures : t.consecutiveFailures + 1;
     if (nowMs < t.ejectedUntilMs) {

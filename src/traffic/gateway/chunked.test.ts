@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ChunkedDecoder } from "./chunked.ts";
+import { ChunkedDecoder, filterTrailers } from "./chunked.ts";
 
 /** Feeds `text` split at the given offsets; returns [end offset in the whole input, data]. */
 function decode(text: string, splits: number[] = []): [number, string] {
@@ -49,4 +49,33 @@ test("chunked - malformed framing is an error, never a guess", () => {
   ]) {
     assert.equal(decode(bad)[0], -2, JSON.stringify(bad));
   }
+});
+
+test("chunked - trailers are held and filtered: hop-by-hop, framing and RS-* names dropped", () => {
+  assert.equal(
+    filterTrailers("X-Sum: 1\r\nConnection: close\r\nRS-Error: x\r\ncontent-length: 3\r\nX-B: 2\r\n\r\n"),
+    "X-Sum: 1\r\nX-B: 2\r\n\r\n",
+  );
+  const text = "2\r\nok\r\n0\r\nX-Sum: 1\r\nRS-Hop: a\r\n\r\n";
+  for (let cut = 1; cut < text.length; cut++) {
+    const buf = Buffer.from(text, "latin1");
+    const d = new ChunkedDecoder();
+    let out = "";
+    for (const [s, e] of [
+      [0, cut],
+      [cut, buf.length],
+    ]) {
+      const r = d.feed(buf, s, e);
+      const stop = r === -1 ? e : r;
+      out += buf.toString("latin1", s, d.rawEnd(stop));
+      out += d.filteredTrailers(stop) ?? "";
+    }
+    assert.equal(out, "2\r\nok\r\n0\r\nX-Sum: 1\r\n\r\n", `cut ${cut}`);
+  }
+  // No trailer fields: forwarded as it came, with no extra write.
+  const plain = Buffer.from("2\r\nok\r\n0\r\n\r\n", "latin1");
+  const d = new ChunkedDecoder();
+  const r = d.feed(plain, 0, plain.length);
+  assert.equal(d.rawEnd(r), plain.length);
+  assert.equal(d.filteredTrailers(r), undefined);
 });

@@ -44,6 +44,38 @@ function isFieldByte(c: number): boolean {
 
 export type ChunkedData = (buf: Buffer, start: number, end: number) => void;
 
+/**
+ * Trailer fields that never pass the gateway: hop-by-hop ones, those that frame or route a
+ * message (RFC 9110 §6.5.1 forbids them in trailers), and the gateway's own RS-* names.
+ */
+const trailerDropped = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "transfer-encoding",
+  "upgrade",
+  "http2-settings",
+  "trailer",
+  "content-length",
+  "host",
+]);
+
+/** The trailer section (field lines and the final CRLF) without the fields that must not pass. */
+export function filterTrailers(section: string): string {
+  let out = "";
+  let pos = 0;
+  for (;;) {
+    const e = section.indexOf("\r\n", pos);
+    if (e < 0 || e === pos) break;
+    const line = section.slice(pos, e + 2);
+    const name = line.slice(0, line.indexOf(":")).toLowerCase();
+    if (!trailerDropped.has(name) && !name.startsWith("rs-")) out += line;
+    pos = e + 2;
+  }
+  return `${out}\r\n`;
+}
+
 export class ChunkedDecoder {
   #state = S_SIZE_FIRST;
   #size = 0;
@@ -52,6 +84,14 @@ export class ChunkedDecoder {
   #trailerBytes = 0;
   /** Why decoding failed, for logs. */
   error = "";
+  /**
+   * After a feed: where the trailer section starts in the bytes just fed (their start when
+   * it began in an earlier feed), or -1 outside it. Bytes from here on are held in
+   * `trailers` so they can be filtered (filterTrailers) instead of forwarded raw.
+   */
+  trailerFrom = -1;
+  /** The raw trailer section read so far (field lines, then the final CRLF). */
+  trailers = "";
 
   get done(): boolean {
     return this.#state === S_DONE;
@@ -64,8 +104,10 @@ export class ChunkedDecoder {
    */
   feed(buf: Buffer, start: number, end: number, onData?: ChunkedData): number {
     let i = start;
+    this.trailerFrom = this.#state >= S_TRAILER_START && this.#state <= S_END_LF ? start : -1;
     while (i < end) {
       const c = buf[i];
+      if (this.#state >= S_TRAILER_START && this.#state <= S_END_LF) this.trailers += String.fromCharCode(c);
       switch (this.#state) {
         case S_SIZE_FIRST: {
           const h = hexValue(c);
@@ -102,6 +144,7 @@ export class ChunkedDecoder {
           if (c !== LF) return this.#fail("chunk size line not ended by CRLF");
           this.#state = this.#size === 0 ? S_TRAILER_START : S_DATA;
           i++;
+          if (this.#size === 0) this.trailerFrom = i;
           break;
         case S_DATA: {
           const n = Math.min(this.#size, end - i);
@@ -159,6 +202,23 @@ export class ChunkedDecoder {
       }
     }
     return -1;
+  }
+
+  /**
+   * After a feed that consumed up to `stop`: the end of the bytes to forward as they are.
+   * Bytes after it are the trailer section, which goes out filtered (filteredTrailers) once
+   * the body ended, except an empty one seen whole here, which is forwarded as it is.
+   */
+  rawEnd(stop: number): number {
+    const from = this.trailerFrom;
+    if (from < 0 || (this.done && this.trailers === "\r\n" && from + 2 === stop)) return stop;
+    return from;
+  }
+
+  /** What to write after the raw bytes once the body ended; undefined when rawEnd covered it all. */
+  filteredTrailers(stop: number): string | undefined {
+    if (!this.done || this.rawEnd(stop) === stop) return undefined;
+    return filterTrailers(this.trailers);
   }
 
   #fail(why: string): number {

@@ -2,10 +2,18 @@
 // the exchange in progress by their framing, holds back pipelined requests until the one
 // in progress is answered, answers the gateway's own endpoints, and becomes a tunnel after
 // a 101. Requests on a connection are served one at a time, in order.
+//
+// Timers (resolved by the gateway's sweep): the head timer runs from accept and from the
+// first byte after each response until a whole head is in (408, then close: also a client
+// that sends only CRLFs); an idle kept-alive connection is closed; and once the gateway
+// closes a connection, a client that does not take the last bytes is dropped after the
+// linger deadline. Bytes of a head that arrives in pieces are appended and searched in
+// linear time (GrowBuffer, findHeadEnd's resume offset).
 import type { Socket } from "node:net";
 import { adminPrefix, headBytesMax, leadingEmptyLinesMax, pipelinedBytesMax } from "./constants.ts";
 import type { ProxyContext } from "./context.ts";
 import { BODY_LENGTH, BODY_NONE, Exchange } from "./exchange.ts";
+import { GrowBuffer } from "./grow-buffer.ts";
 import { findHeadEnd, leadingEmptyLines, parseRequestHead, type RequestHead } from "./http-head.ts";
 import { codeForStatus, errorResponse, serializeResponse } from "./responses.ts";
 import { clientAddress } from "./rewrite.ts";
@@ -20,6 +28,8 @@ export class ClientConn {
   readonly socket: Socket;
   readonly ctx: ProxyContext;
   readonly ip: string;
+  /** Connected from one of the planet's gateway addresses (RS-Hop may then be believed, if its stamp checks). */
+  readonly peer: boolean;
   lastActivityMs: number;
   /** The client sent FIN: answer what is in progress, then close. */
   ended = false;
@@ -27,7 +37,15 @@ export class ClientConn {
   #phase = P_HEAD;
   #buf: Buffer | null = null;
   #ex: Exchange | null = null;
-  #headStartMs = -1;
+  /** When the head timer started (accept, or the first byte after a response); -1 while idle. */
+  #headStartMs: number;
+  /** Bytes at the start of #buf already searched for a head end. */
+  #headScanned = 0;
+  readonly #grow = new GrowBuffer();
+  /** No byte ever arrived: a head timeout then closes without a 408 (a browser's preconnect, HAProxy's http-ignore-probes). */
+  #silent = true;
+  /** When the gateway closed its side (the linger deadline runs from here); -1 before. */
+  #closingSinceMs = -1;
   #inProcess = false;
   #pausedForPipeline = false;
   #pausedForUpstream = false;
@@ -37,11 +55,17 @@ export class ClientConn {
     this.socket = socket;
     this.ctx = ctx;
     this.ip = clientAddress(socket.remoteAddress);
+    this.peer = ctx.hops.isPeerAddress(this.ip);
     this.lastActivityMs = ctx.clock.monoMs();
+    this.#headStartMs = this.lastActivityMs;
     this.#onClosed = onClosed;
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("end", () => this.#onEnd());
-    socket.on("drain", () => this.#ex?.onClientDrain());
+    socket.on("drain", () => {
+      // A closing client that still takes bytes is making progress: its linger deadline moves.
+      if (this.#closingSinceMs >= 0) this.#closingSinceMs = this.ctx.clock.monoMs();
+      this.#ex?.onClientDrain();
+    });
     socket.on("error", () => {});
     socket.on("close", () => this.#onClose());
   }
@@ -58,7 +82,9 @@ export class ClientConn {
       return;
     }
     if (this.#phase === P_CLOSED) return;
-    this.#buf = this.#buf === null ? chunk : Buffer.concat([this.#buf, chunk]);
+    this.#silent = false;
+    if (this.#phase === P_HEAD && this.#headStartMs < 0) this.#headStartMs = this.lastActivityMs;
+    this.#buf = this.#grow.append(this.#buf, chunk);
     this.#process();
   }
 
@@ -96,21 +122,28 @@ export class ClientConn {
       from = 2 * n;
       if (from === buf.length) return false;
     }
-    const end = findHeadEnd(buf, from);
+    const end = findHeadEnd(buf, from, this.#headScanned);
     if (end === -2) return this.#reject(400, "bare LF in the request head");
     if (end === -1) {
       if (buf.length - from > headBytesMax) return this.#reject(431, "request head too large");
-      if (this.#headStartMs < 0) this.#headStartMs = this.lastActivityMs;
+      this.#headScanned = buf.length;
       return false;
     }
+    this.#headScanned = 0;
     if (end - from > headBytesMax) return this.#reject(431, "request head too large");
     const head = parseRequestHead(buf.toString("latin1", from, end));
     if (!head.ok) return this.#reject(head.status, head.reason);
     this.#buf = end === buf.length ? null : buf.subarray(end);
-    this.#headStartMs = -1;
     if (head.target.startsWith(adminPrefix)) {
       this.#admin(head);
+      // The next head's timer starts now if its bytes are here, else at its first byte.
+      this.#headStartMs = this.#buf === null ? -1 : this.lastActivityMs;
       return true;
+    }
+    this.#headStartMs = -1;
+    if (!this.peer && !this.ctx.sourceLimits.allowRequest(this.ip, this.lastActivityMs)) {
+      this.ctx.metrics.sourceLimited.inc("rate");
+      return this.#reject(429, "this source sends more requests per second than its cap");
     }
     this.ctx.metrics.countRegion(this.ip);
     const ex = new Exchange(this, head);
@@ -145,7 +178,11 @@ export class ClientConn {
     }
     const stop = r === -1 ? buf.length : r;
     this.#buf = stop === buf.length ? null : buf.subarray(stop);
-    ex.sendBody(stop === buf.length ? buf : buf.subarray(0, stop));
+    const dec = ex.reqChunked!;
+    const raw = dec.rawEnd(stop);
+    ex.sendBody(raw === buf.length ? buf : buf.subarray(0, raw));
+    const trailers = dec.filteredTrailers(stop);
+    if (trailers !== undefined) ex.sendBody(Buffer.from(trailers, "latin1"));
     if (r >= 0 && this.#phase === P_BODY) {
       this.#phase = P_WAIT;
       ex.bodyComplete(this.lastActivityMs);
@@ -183,6 +220,8 @@ export class ClientConn {
       return;
     }
     this.#phase = P_HEAD;
+    this.#headScanned = 0;
+    this.#headStartMs = this.#buf === null ? -1 : this.ctx.clock.monoMs();
     if (this.#pausedForPipeline) {
       this.#pausedForPipeline = false;
       if (!this.#pausedForUpstream) this.socket.resume();
@@ -243,6 +282,7 @@ export class ClientConn {
   #close(): void {
     if (this.#phase === P_CLOSED) return;
     this.#phase = P_CLOSED;
+    this.#closingSinceMs = this.ctx.clock.monoMs();
     this.#buf = null;
     const socket = this.socket;
     socket.end(() => socket.destroy());
@@ -256,11 +296,23 @@ export class ClientConn {
   /** Called by the timeout sweep. */
   sweep(nowMs: number): void {
     const tm = this.ctx.timeouts;
-    if (this.#phase === P_HEAD) {
+    const phase = this.#phase;
+    if (phase === P_HEAD) {
       if (this.#headStartMs >= 0 && nowMs - this.#headStartMs > tm.headReadTimeoutMs) {
-        this.#reject(408, "request head timeout");
-      } else if (this.#buf === null && this.#ex === null && nowMs - this.lastActivityMs > tm.clientIdleTimeoutMs) {
-        this.destroy();
+        this.ctx.metrics.closes.inc("head");
+        if (this.#silent) this.#close();
+        else this.#reject(408, "request head timeout");
+      } else if (this.#headStartMs < 0 && this.#ex === null && nowMs - this.lastActivityMs > tm.clientIdleTimeoutMs) {
+        this.ctx.metrics.closes.inc("idle");
+        this.#close();
+      }
+      return;
+    }
+    if (phase === P_CLOSED) {
+      // The gateway closed its side; a client that stopped reading must not hold the socket.
+      if (!this.closed && this.#closingSinceMs >= 0 && nowMs - this.#closingSinceMs > tm.lingerTimeoutMs) {
+        this.ctx.metrics.closes.inc("linger");
+        this.socket.destroy();
       }
       return;
     }

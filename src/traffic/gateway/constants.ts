@@ -2,6 +2,7 @@
 // named bound here, and the relations between them are asserted at load so a bad edit
 // fails at start, not under load.
 import { assert } from "../../core/index.ts";
+import { topologyConstants } from "../../topology/index.ts";
 import {
   peerPollIntervalMs,
   probeFall,
@@ -44,7 +45,12 @@ export const retryBudgetMinPerS = 10;
 export const retryBudgetTokensMax = 500;
 
 // --- Upstream connections. ---
-export const upstreamConnectionsPerTargetMax = 512;
+/** Requests in flight per instance (HAProxy `maxconn`); more wait in its queue. Planet: gateway.instanceRequestsMax. */
+export const instanceRequestsMaxDefault = topologyConstants.gatewayInstanceRequestsMaxDefault;
+/** Requests waiting per instance (HAProxy `maxqueue`); past that 503 + Retry-After. Planet: gateway.pendingPerInstanceMax. */
+export const pendingPerInstanceMaxDefault = topologyConstants.gatewayPendingPerInstanceMaxDefault;
+/** The longest wait in an instance's queue (HAProxy `timeout queue`). Planet: gateway.queueTimeoutMs. */
+export const queueTimeoutMsDefault = topologyConstants.gatewayQueueTimeoutMsDefault;
 export const poolIdleSocketsPerTargetMax = 128;
 /** Idle upstream sockets close before an app's keep-alive timeout (Node's default is 5 s). */
 export const poolIdleTimeoutMsDefault = 4_000;
@@ -57,9 +63,16 @@ export const connectTimeoutMsDefault = 1_000;
 export const perTryTimeoutMsDefault = 5_000;
 /** From the request head to the response head, over all tries. */
 export const requestTimeoutMsDefault = 15_000;
-/** A client must send a whole request head within this (slowloris). */
-export const headReadTimeoutMsDefault = 10_000;
-export const clientIdleTimeoutMsDefault = 60_000;
+/**
+ * A client must send a whole request head within this, counted from accept and from its
+ * first byte after a response (HAProxy `timeout http-request`; slowloris, also one that
+ * sends only CRLFs). Planet: gateway.headTimeoutMs.
+ */
+export const headReadTimeoutMsDefault = topologyConstants.gatewayHeadTimeoutMsDefault;
+/** A kept-alive client that sends nothing after a response is closed (`timeout http-keep-alive`). Planet: gateway.idleTimeoutMs. */
+export const clientIdleTimeoutMsDefault = topologyConstants.gatewayIdleTimeoutMsDefault;
+/** A closing connection whose client does not take the last bytes is dropped (`timeout client-fin`). Planet: gateway.lingerTimeoutMs. */
+export const lingerTimeoutMsDefault = topologyConstants.gatewayLingerTimeoutMsDefault;
 /** No byte in either direction while a body streams. */
 export const streamIdleTimeoutMsDefault = 60_000;
 export const tunnelIdleTimeoutMsDefault = 300_000;
@@ -99,15 +112,24 @@ export const slowStartMsDefault = 2_000;
 /** A target entering slow start gets this share of its traffic at first. */
 export const slowStartWeightMin = 0.1;
 /**
- * Panic mode (Envoy's panic threshold, applied to ejection): when more than this share of
- * the live instances is ejected for uncertain reasons (resets, timeouts), ejection is
- * ignored until the share drops: overload must not eject a whole site.
+ * Panic mode (Envoy's panic threshold, applied to ejection): at most this share of the live
+ * instances may be out for uncertain reasons (resets, connect timeouts); past it, ejection
+ * is ignored and requests go to all of them until the share drops: overload must not eject
+ * a whole site.
  */
-export const panicShareDefault = 0.5;
+export const panicShareDefault = 1 / 3;
 
 // --- Client-facing. ---
 export const retryAfterS = 1;
 export const clientConnectionsMax = 20_000;
+/** Client connections per source address (peer gateways exempt). Planet: gateway.connectionsPerSourceMax. */
+export const connectionsPerSourceMaxDefault = topologyConstants.gatewayConnectionsPerSourceMaxDefault;
+/** Requests per second per source address, a token bucket; 0 = no cap. Planet: gateway.requestsPerSourcePerS. */
+export const requestsPerSourcePerSDefault = topologyConstants.gatewayRequestsPerSourcePerSDefault;
+/** Sources whose request-rate bucket is remembered at once; the least recently seen is forgotten first. */
+export const rateSourcesMax = 65_536;
+/** How far a peer gateway's hop stamp may be from this gateway's clock (replays older than this fail). */
+export const hopStampSkewSMax = 60;
 /** The reserved path prefix of the gateway's own endpoints; apps must not use it. */
 export const adminPrefix = "/_redshirt/";
 /** What the GSLB DNS and other sites' gateways probe: 200 means this site can serve with its own instances. */
@@ -132,6 +154,8 @@ assert(retryBudgetTokensMax >= retryBudgetMinPerS, "the budget holds at least a 
 assert(timeoutSweepIntervalMs * 4 <= healthIntervalMsDefault, "timeouts resolve finer than health checks");
 assert(slowStartWeightMin > 0 && slowStartWeightMin <= 1, "slow start weight is a share");
 assert(headBytesMax >= requestTargetBytesMax + 1024, "a head holds the largest target");
+assert(connectionsPerSourceMaxDefault <= clientConnectionsMax, "a source's cap fits the total");
+assert(lingerTimeoutMsDefault >= timeoutSweepIntervalMs * 4, "linger resolves on the sweep");
 assert(panicShareDefault > 0 && panicShareDefault < 1, "panic share is a share");
 assert(leaveDnsMsDefault >= probeIntervalMs * probeFall, "a stopping gateway outlasts the DNS probes' fall");
 assert(gatewayStopMsMax <= 5_000, "a gateway stops within a supervisor's kill grace");

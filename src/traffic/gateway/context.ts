@@ -2,10 +2,20 @@
 // instances, then other sites' gateways nearest first), the retry budget, metrics, the
 // timeouts, and the handler of the gateway's own endpoints.
 import type { Clock, Logger } from "../../core/index.ts";
+import type { GatewaySettings, ServiceSettings } from "../../topology/index.ts";
 import type { Balancer } from "./balancer.ts";
+import {
+  connectTimeoutMsDefault,
+  perTryTimeoutMsDefault,
+  requestTimeoutMsDefault,
+  streamIdleTimeoutMsDefault,
+  tunnelIdleTimeoutMsDefault,
+} from "./constants.ts";
+import type { HopAuth } from "./hop.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { LocalResponse } from "./responses.ts";
 import type { RetryBudget } from "./retry.ts";
+import type { SourceLimits } from "./source-limits.ts";
 import type { UpstreamConn } from "./upstream.ts";
 
 export type Timeouts = {
@@ -16,7 +26,30 @@ export type Timeouts = {
   readonly clientIdleTimeoutMs: number;
   readonly streamIdleTimeoutMs: number;
   readonly tunnelIdleTimeoutMs: number;
+  /** A connection the gateway closes is dropped when the client has not taken the last bytes by then. */
+  readonly lingerTimeoutMs: number;
+  /** The longest a request waits in an instance's queue. */
+  readonly queueTimeoutMs: number;
 };
+
+/** The timeouts from the planet's gateway settings and the fixed defaults, then any override (tests, CLI flags). */
+export function resolveTimeouts(
+  settings: Pick<GatewaySettings, "headTimeoutMs" | "idleTimeoutMs" | "lingerTimeoutMs" | "queueTimeoutMs">,
+  overrides: Partial<Timeouts> | undefined,
+): Timeouts {
+  return {
+    connectTimeoutMs: connectTimeoutMsDefault,
+    perTryTimeoutMs: perTryTimeoutMsDefault,
+    requestTimeoutMs: requestTimeoutMsDefault,
+    headReadTimeoutMs: settings.headTimeoutMs,
+    clientIdleTimeoutMs: settings.idleTimeoutMs,
+    streamIdleTimeoutMs: streamIdleTimeoutMsDefault,
+    tunnelIdleTimeoutMs: tunnelIdleTimeoutMsDefault,
+    lingerTimeoutMs: settings.lingerTimeoutMs,
+    queueTimeoutMs: settings.queueTimeoutMs,
+    ...overrides,
+  };
+}
 
 export interface ProxyContext {
   readonly clock: Clock;
@@ -26,6 +59,13 @@ export interface ProxyContext {
   readonly timeouts: Timeouts;
   readonly metrics: GatewayMetrics;
   readonly budget: RetryBudget;
+  /** Requests that may wait per instance when all are saturated. */
+  readonly pendingPerInstanceMax: number;
+  readonly sourceLimits: SourceLimits;
+  /** Which RS-Hop to believe, and the one to send. */
+  readonly hops: HopAuth;
+  /** The retry choices of the service a request's Host names. */
+  serviceOf(host: string | undefined): ServiceSettings;
   readonly local: Balancer<UpstreamConn>;
   /** Other sites' gateways, one balancer per site, nearest site first. */
   readonly remote: readonly Balancer<UpstreamConn>[];

@@ -36,6 +36,26 @@ export const gatewayErrors = defineErrors("traffic", {
     status: 503,
     message: "No healthy app instance here or in another site can take the request; retry after the time given",
   },
+  RS_ERR_TRAFFIC_GATEWAY_OVERLOADED: {
+    status: 503,
+    message:
+      "Every instance of this site is busy and its queue is full (or the wait in it ran out); retry after the time given in Retry-After",
+  },
+  RS_ERR_TRAFFIC_GATEWAY_RATE_LIMITED: {
+    status: 429,
+    message:
+      "This source address sends more requests per second than the gateway's per-source cap (gateway.requestsPerSourcePerS); retry after the time given in Retry-After",
+  },
+  RS_ERR_TRAFFIC_GATEWAY_TOO_MANY_CONNECTIONS: {
+    status: 429,
+    message:
+      "This source address holds as many connections as the gateway's per-source cap allows (gateway.connectionsPerSourceMax); reuse a kept-alive connection",
+  },
+  RS_ERR_TRAFFIC_GATEWAY_NO_SECRET: {
+    status: 500,
+    message:
+      "The gateway needs the planet secret to authenticate other sites' gateways (RS-Hop); run `redshirt up` once or `redshirt secret init --planet F`, and copy planet.secret to every host",
+  },
   RS_ERR_TRAFFIC_GATEWAY_UPSTREAM_FAILED: {
     status: 502,
     message: "The app failed while handling the request and it was not safe to retry; retry with an Idempotency-Key",

@@ -4,8 +4,16 @@
 // (Content-Length, chunked, close), forwards the body bytes unchanged, and gives the
 // upstream connection back to its pool when both messages ended cleanly. A failed try
 // moves to another target only when retry.ts allows it and the budget has a token.
+//
+// When every live local instance is saturated (instanceRequestsMax in flight), the request
+// waits in the shortest instance queue (bounded; HAProxy's maxqueue and `timeout queue`)
+// and, when they are full or the wait runs out, is answered 503 with Retry-After. It is not
+// sent to another site: an overloaded site is still a site, and pouring its excess onto the
+// next one only overloads that one too. Other sites get requests only when no local
+// instance is alive.
 import { randomUUID } from "node:crypto";
-import { type FailureKind, neverSent, type Target } from "./balancer.ts";
+import type { ServiceSettings } from "../../topology/index.ts";
+import { type FailureKind, neverSent, type Target, type Waiter } from "./balancer.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import type { ClientConn } from "./client.ts";
 import {
@@ -17,9 +25,10 @@ import {
   retryBodyBytesMax,
 } from "./constants.ts";
 import type { ProxyContext } from "./context.ts";
+import { GrowBuffer } from "./grow-buffer.ts";
 import { findHeadEnd, parseResponseHead, type RequestHead, type ResponseHead } from "./http-head.ts";
 import { codeForStatus, errorResponse, type LocalResponse, serializeResponse } from "./responses.ts";
-import { isIdempotent, mayRetry } from "./retry.ts";
+import { isIdempotent, isSafeMethod, mayCrossSite, mayRetry } from "./retry.ts";
 import { clientResponseHead, upstreamRequestHead } from "./rewrite.ts";
 import { UpstreamConn, type UpstreamOwner } from "./upstream.ts";
 
@@ -49,10 +58,29 @@ function uncork(socket: UpstreamConn["socket"]): void {
   socket.uncork();
 }
 
-export class Exchange implements UpstreamOwner {
+/** A slot on `t` came free: the oldest waiter takes it (run after the freeing code, so its socket is pooled first). */
+function admitNext(t: Target<UpstreamConn>, requestsMax: number): void {
+  while (t.queue.length > 0 && t.outstanding < requestsMax) t.queue.shift()!.resume(t);
+}
+
+/** Whether one of the protocols a client asked to upgrade to is the one the app answered with. */
+function upgradeMatches(asked: string, answered: string | undefined): boolean {
+  if (answered === undefined) return false;
+  const a = answered.trim().toLowerCase();
+  return asked.split(",").some((p) => p.trim().toLowerCase() === a);
+}
+
+/** Reused by every dispatch (one thread, used synchronously): "a live instance exists but every queue is full". */
+const busyScratch = { busy: false };
+
+export class Exchange implements UpstreamOwner, Waiter {
   readonly client: ClientConn;
   readonly ctx: ProxyContext;
   readonly head: RequestHead;
+  /** The site of the peer gateway that forwarded this (an authenticated RS-Hop), if one did. */
+  readonly hopSite: string | undefined;
+  readonly service: ServiceSettings;
+  readonly safe: boolean;
   readonly idempotent: boolean;
   readonly bodyKind: number;
   bodyRemaining: number;
@@ -66,6 +94,16 @@ export class Exchange implements UpstreamOwner {
   readonly #tried: Target<UpstreamConn>[] = [];
   #attempts = 0;
   #lastFailure: FailureKind | undefined;
+  /** Some try may have reached an app (it failed after a byte was written). */
+  #maybeRan = false;
+  /** The target whose queue this waits in, if it waits. */
+  #queuedOn: Target<UpstreamConn> | null = null;
+  queuedAtMs = 0;
+  /** Body bytes that arrived while queued once they outgrew the retry copy (reads pause meanwhile). */
+  #held: Buffer[] | null = null;
+  /** Made only when a response head spans reads (rare), so a request allocates nothing for it. */
+  #grow: GrowBuffer | null = null;
+  #respScanned = 0;
   #up: UpstreamConn | null = null;
   #target: Target<UpstreamConn> | null = null;
   /** This exchange counts in its target's outstanding requests. */
@@ -88,7 +126,16 @@ export class Exchange implements UpstreamOwner {
     this.client = client;
     this.ctx = client.ctx;
     this.head = head;
-    this.idempotent = isIdempotent(head.method, head.idempotencyKey);
+    let hopSite: string | undefined;
+    if (head.hop !== undefined) {
+      hopSite = client.peer ? this.ctx.hops.verify(client.ip, head.hop) : undefined;
+      // A client's RS-Hop changes nothing: failover stays on and its forwarding fields are replaced.
+      if (hopSite === undefined) this.ctx.metrics.untrustedHops.inc(client.peer ? "bad-stamp" : "not-a-peer");
+    }
+    this.hopSite = hopSite;
+    this.service = this.ctx.serviceOf(head.host);
+    this.safe = isSafeMethod(head.method);
+    this.idempotent = isIdempotent(head.method, head.idempotencyKey && this.service.idempotencyKeyRetries);
     if (head.chunked) {
       this.bodyKind = BODY_CHUNKED;
       this.reqChunked = new ChunkedDecoder();
@@ -109,24 +156,70 @@ export class Exchange implements UpstreamOwner {
 
   // --- Request side. ---
 
-  #pick(): Target<UpstreamConn> | undefined {
-    const local = this.ctx.local.pick(this.#tried);
-    if (local !== undefined) return local;
-    // A request another site already forwarded is never forwarded again: no loops.
-    if (this.head.hop !== undefined) return undefined;
-    for (const site of this.ctx.remote) {
-      const t = site.pick(this.#tried);
-      if (t !== undefined) return t;
-    }
-    return undefined;
-  }
-
+  /**
+   * Sends the next try: to a local instance that has a free slot; else into the queue of a
+   * saturated one (503 + Retry-After when every queue is full); only when no local instance
+   * is alive, to another site's gateway — never for a request a peer forwarded (no loops),
+   * and for a request an app may already have run only when the retry may cross sites.
+   */
   #dispatch(): void {
-    const t = this.#pick();
-    if (t === undefined) {
-      this.#respondFailure();
+    const ctx = this.ctx;
+    const local = ctx.local.pick(this.#tried);
+    if (local !== undefined) {
+      this.#sendTo(local);
       return;
     }
+    const queue = ctx.local.pickQueue(ctx.pendingPerInstanceMax, this.#tried, busyScratch);
+    if (queue !== undefined) {
+      this.#queuedOn = queue;
+      this.queuedAtMs = ctx.clock.monoMs();
+      queue.queue.push(this);
+      ctx.metrics.queued.inc(ctx.site);
+      return;
+    }
+    if (busyScratch.busy) {
+      ctx.metrics.shed.inc("queue-full");
+      this.respondLocal(errorResponse("RS_ERR_TRAFFIC_GATEWAY_OVERLOADED"));
+      return;
+    }
+    if (this.hopSite === undefined) {
+      if (
+        mayCrossSite({
+          maybeRan: this.#maybeRan,
+          safe: this.safe,
+          appDedupsThroughStore: this.service.appDedupsThroughStore,
+        })
+      ) {
+        for (const site of ctx.remote) {
+          const t = site.pick(this.#tried);
+          if (t !== undefined) {
+            this.#sendTo(t);
+            return;
+          }
+        }
+      } else {
+        ctx.metrics.retriesDenied.inc("cross-site");
+      }
+    }
+    this.#respondFailure();
+  }
+
+  /** A slot on the target this waited for came free. */
+  resume(target: Target): void {
+    this.#queuedOn = null;
+    if (this.finished) return;
+    this.#sendTo(target as Target<UpstreamConn>);
+  }
+
+  #unqueue(): void {
+    const q = this.#queuedOn;
+    if (q === null) return;
+    this.#queuedOn = null;
+    const i = q.queue.indexOf(this);
+    if (i >= 0) q.queue.splice(i, 1);
+  }
+
+  #sendTo(t: Target<UpstreamConn>): void {
     const ctx = this.ctx;
     const nowMs = ctx.clock.monoMs();
     this.#tried.push(t);
@@ -144,15 +237,18 @@ export class Exchange implements UpstreamOwner {
     this.#tryStartMs = nowMs;
     this.#resp = R_HEAD;
     this.#respBuf = null;
+    this.#respScanned = 0;
     this.#interim = 0;
     if (this.#base === null) {
       this.#base = upstreamRequestHead(this.head, {
         clientIp: this.client.ip,
         hostDefault: ctx.hostDefault,
         requestId: this.head.requestId ? "" : randomUUID(),
+        fromPeer: this.hopSite !== undefined,
       });
     }
-    const headText = t.kind === "gateway" ? `${this.#base}${hopHeaderName}: ${ctx.site}\r\n\r\n` : `${this.#base}\r\n`;
+    const headText =
+      t.kind === "gateway" ? `${this.#base}${hopHeaderName}: ${ctx.hops.stamp()}\r\n\r\n` : `${this.#base}\r\n`;
     const s = up.socket;
     if (this.bodyKind === BODY_NONE) {
       s.write(headText, "latin1");
@@ -161,20 +257,35 @@ export class Exchange implements UpstreamOwner {
     // Head and body bytes leave in one writev at the end of this tick.
     s.cork();
     s.write(headText, "latin1");
-    if (this.#copy !== null) for (const b of this.#copy) s.write(b);
+    const held = this.#copy ?? this.#held;
+    if (held !== null) for (const b of held) s.write(b);
     process.nextTick(uncork, s);
+    if (this.#held !== null) {
+      this.#held = null;
+      this.client.resumeReading();
+    }
   }
 
   /** Request body bytes from the client, in order. */
   sendBody(slice: Buffer): void {
     if (slice.length === 0) return;
+    const queued = this.#queuedOn !== null;
     if (this.#copy !== null) {
       if (this.#copyBytes + slice.length > retryBodyBytesMax) {
+        // Waiting in a queue, nothing was sent yet: what the copy held must still go out.
+        if (queued) this.#held = this.#copy;
         this.#copy = null;
       } else {
         this.#copy.push(slice);
         this.#copyBytes += slice.length;
       }
+    }
+    if (queued) {
+      if (this.#held !== null) {
+        this.#held.push(slice);
+        this.client.pauseReading();
+      }
+      return;
     }
     const up = this.#up;
     if (up !== null && this.#resp !== R_DONE && !up.socket.write(slice)) this.client.pauseReading();
@@ -251,22 +362,29 @@ export class Exchange implements UpstreamOwner {
   // --- Response side. ---
 
   #onResponseBytes(chunk: Buffer): void {
-    let buf = this.#respBuf === null ? chunk : Buffer.concat([this.#respBuf, chunk]);
+    let buf = chunk;
+    if (this.#respBuf !== null) {
+      this.#grow ??= new GrowBuffer();
+      buf = this.#grow.append(this.#respBuf, chunk);
+    }
     for (;;) {
-      const end = findHeadEnd(buf, 0);
+      const end = findHeadEnd(buf, 0, this.#respScanned);
       if (end === -1) {
         if (buf.length > headBytesMax) {
           this.#protocolFailure();
           return;
         }
         this.#respBuf = buf;
+        this.#respScanned = buf.length;
         return;
       }
+      this.#respScanned = 0;
       if (end === -2 || end > headBytesMax) {
         this.#protocolFailure();
         return;
       }
-      const r = parseResponseHead(buf.toString("latin1", 0, end));
+      // An app's RS-* fields are dropped (the gateway's own, e.g. RS-Error, must not be forged).
+      const r = parseResponseHead(buf.toString("latin1", 0, end), this.#target!.kind === "instance");
       if (!r.ok) {
         this.#protocolFailure();
         return;
@@ -277,7 +395,8 @@ export class Exchange implements UpstreamOwner {
         return;
       }
       if (r.status === 101) {
-        if (this.head.upgrade === undefined || !this.bodyDone) {
+        // A switch to a protocol the client did not ask for would tunnel bytes neither side expects.
+        if (this.head.upgrade === undefined || !this.bodyDone || !upgradeMatches(this.head.upgrade, r.upgrade)) {
           this.#protocolFailure();
           return;
         }
@@ -304,14 +423,29 @@ export class Exchange implements UpstreamOwner {
     if (t.kind === "gateway" && r.status >= 502 && r.status <= 504) {
       // The peer answered an error itself: with no capacity the request reached no app and
       // may go on to the next site; after an app failed there, only if it is idempotent.
+      // An overloaded peer's 503 goes to the client as it is: the excess is not passed on again.
       const code = peerErrorCode(r);
-      if (code !== undefined) {
+      if (code !== undefined && code !== "RS_ERR_TRAFFIC_GATEWAY_OVERLOADED") {
         const up = this.#up;
         this.#up = null;
         up?.detachAndDestroy();
-        this.#tryFailed(code === "RS_ERR_TRAFFIC_GATEWAY_NO_BACKEND" ? "no-capacity" : "peer-error");
+        this.#tryFailed(
+          code === "RS_ERR_TRAFFIC_GATEWAY_NO_BACKEND"
+            ? "no-capacity"
+            : code === "RS_ERR_TRAFFIC_GATEWAY_UPSTREAM_TIMEOUT"
+              ? "timeout"
+              : "peer-error",
+        );
         return;
       }
+    }
+    if (r.codedBeyondChunked && this.head.minor === 0 && this.head.method !== "HEAD") {
+      // An HTTP/1.0 client cannot be told of codings beyond chunked (1.0 has no Transfer-Encoding).
+      // The app did nothing wrong, so nothing is blamed or retried: the client gets a 502.
+      this.respondLocal(
+        errorResponse("RS_ERR_TRAFFIC_GATEWAY_UPSTREAM_FAILED", "codings beyond chunked for an HTTP/1.0 client"),
+      );
+      return;
     }
     const nowMs = ctx.clock.monoMs();
     this.responseStarted = true;
@@ -394,8 +528,14 @@ export class Exchange implements UpstreamOwner {
           return;
         }
         const stop = r === -1 ? len : r;
-        if (!this.#dechunk && stop > start)
-          this.#toClient(start === 0 && stop === len ? buf : buf.subarray(start, stop));
+        if (!this.#dechunk) {
+          // Trailers go out filtered: hop-by-hop and RS-* names never pass.
+          const dec = this.#respChunked!;
+          const raw = dec.rawEnd(stop);
+          if (raw > start) this.#toClient(start === 0 && raw === len ? buf : buf.subarray(start, raw));
+          const trailers = dec.filteredTrailers(stop);
+          if (trailers !== undefined) this.#toClient(Buffer.from(trailers, "latin1"));
+        }
         if (r >= 0) {
           if (r < len) this.#upstreamReusable = false;
           this.#finish();
@@ -454,8 +594,10 @@ export class Exchange implements UpstreamOwner {
 
   #releaseTarget(): void {
     if (this.#holding) {
-      this.#target!.outstanding--;
+      const t = this.#target!;
+      t.outstanding--;
       this.#holding = false;
+      if (t.queue.length > 0) queueMicrotask(() => admitNext(t, this.ctx.local.requestsMax));
     }
   }
 
@@ -493,6 +635,7 @@ export class Exchange implements UpstreamOwner {
     ctx.metrics.countFailure(kind);
     ctx.balancerOf(t).recordFailure(t, kind);
     this.#lastFailure = kind;
+    if (!neverSent(kind)) this.#maybeRan = true;
     if (this.client.closed) {
       this.finished = true;
       this.#resp = R_DONE;
@@ -503,13 +646,22 @@ export class Exchange implements UpstreamOwner {
     const allowed = mayRetry({
       kind,
       idempotent: this.idempotent,
+      safe: this.safe,
       bodyHeld: this.#copy !== null,
       attempts: this.#attempts,
       responseStarted: false,
     });
     if (!allowed || overdue) {
       ctx.metrics.retriesDenied.inc(
-        overdue ? "deadline" : this.#copy === null ? "body" : neverSent(kind) || this.idempotent ? "tries" : "unsafe",
+        overdue
+          ? "deadline"
+          : this.#copy === null
+            ? "body"
+            : kind === "timeout" && this.idempotent && !this.safe
+              ? "may-still-run"
+              : neverSent(kind) || this.idempotent
+                ? "tries"
+                : "unsafe",
       );
       this.#respondFailure();
       return;
@@ -532,6 +684,7 @@ export class Exchange implements UpstreamOwner {
   /** Answers the client from the gateway itself and ends this exchange. */
   respondLocal(r: LocalResponse): void {
     if (this.finished) return;
+    this.#unqueue();
     this.finished = true;
     this.#resp = R_DONE;
     this.#releaseUpstream(false);
@@ -544,6 +697,7 @@ export class Exchange implements UpstreamOwner {
   /** The client went away: drop the try without blaming the target. */
   abort(): void {
     if (this.finished) return;
+    this.#unqueue();
     this.finished = true;
     this.#resp = R_DONE;
     this.#releaseUpstream(false);
@@ -558,6 +712,18 @@ export class Exchange implements UpstreamOwner {
   checkDeadline(nowMs: number): void {
     if (this.finished) return;
     const tm = this.ctx.timeouts;
+    const q = this.#queuedOn;
+    if (q !== null) {
+      if (nowMs - this.queuedAtMs > tm.queueTimeoutMs) {
+        this.ctx.metrics.shed.inc("queue-timeout");
+        this.respondLocal(errorResponse("RS_ERR_TRAFFIC_GATEWAY_OVERLOADED"));
+      } else if (!this.ctx.local.live(q) || this.ctx.local.ejected(q, nowMs)) {
+        // The instance it waited for went away: choose again.
+        this.#unqueue();
+        this.#dispatch();
+      }
+      return;
+    }
     const clientIdleMs = nowMs - this.client.lastActivityMs;
     if (this.#resp === R_TUNNEL) {
       if (nowMs - this.#lastActivityMs > tm.tunnelIdleTimeoutMs && clientIdleMs > tm.tunnelIdleTimeoutMs) {

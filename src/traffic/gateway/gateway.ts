@@ -17,40 +17,45 @@ import {
   systemRandom,
   type TimerHandle,
 } from "../../core/index.ts";
-import { dialAddress, type NodeInfo, type Planet, siteByName, sitesByDistance } from "../../topology/index.ts";
+import {
+  dialAddress,
+  type GatewaySettings,
+  type NodeInfo,
+  type Planet,
+  type ServiceSettings,
+  siteByName,
+  sitesByDistance,
+} from "../../topology/index.ts";
 import { Balancer, type BalancerEvent, Target } from "./balancer.ts";
 import { ClientConn } from "./client.ts";
 import {
   adminPrefix,
   clientConnectionsMax,
-  clientIdleTimeoutMsDefault,
-  connectTimeoutMsDefault,
   gatewayBackendsPath,
   gatewayHealthPath,
-  headReadTimeoutMsDefault,
   healthIntervalMsDefault,
   healthPath,
   healthTimeoutMsDefault,
   leaveDnsMsDefault,
   panicShareDefault,
   peerHealthIntervalMsDefault,
-  perTryTimeoutMsDefault,
   poolIdleTimeoutMsDefault,
-  requestTimeoutMsDefault,
   shutdownGraceMsDefault,
-  streamIdleTimeoutMsDefault,
   timeoutSweepIntervalMs,
-  tunnelIdleTimeoutMsDefault,
 } from "./constants.ts";
-import type { ProxyContext, Timeouts } from "./context.ts";
+import { type ProxyContext, resolveTimeouts, type Timeouts } from "./context.ts";
 import { gatewayErrors } from "./errors.ts";
 import { HealthChecker, httpProbe, type Probe } from "./health.ts";
+import { HopAuth } from "./hop.ts";
 import type { InstanceSource } from "./instances.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { Pool } from "./pool.ts";
 import { reconcileTargets } from "./reconcile.ts";
 import { errorResponse, type LocalResponse } from "./responses.ts";
 import { RetryBudget } from "./retry.ts";
+import { clientAddress } from "./rewrite.ts";
+import { ServiceTable } from "./services.ts";
+import { refuseConnection, SourceLimits } from "./source-limits.ts";
 import { type BackendsView, backendsView, type GatewayHealth, healthView } from "./status.ts";
 import type { UpstreamConn } from "./upstream.ts";
 
@@ -88,6 +93,10 @@ export type GatewayOptions = {
   /** Panic when more than this share of live instances is ejected (default panicShareDefault); 1 turns panic off. */
   readonly panicShare?: number;
   readonly timeouts?: Partial<Timeouts>;
+  /** Overrides the planet file's gateway section (tests). */
+  readonly settings?: Partial<Omit<GatewaySettings, "services">>;
+  /** The planet secret: authenticates RS-Hop between gateways. Without it no hop is believed or stamped. */
+  readonly secret?: Buffer;
   readonly shutdownGraceMs?: number;
   /** How long stop() answers 503 on healthz before it stops accepting (default: until every DNS server dropped it). */
   readonly leaveDnsMs?: number;
@@ -109,6 +118,10 @@ export class Gateway implements Startable, ProxyContext {
   readonly remote: Balancer<UpstreamConn>[] = [];
   readonly hostDefault: string;
   readonly sourceAddress: string | undefined;
+  readonly pendingPerInstanceMax: number;
+  readonly sourceLimits: SourceLimits;
+  readonly hops: HopAuth;
+  readonly settings: Omit<GatewaySettings, "services">;
   shuttingDown = false;
   readonly listenHost: string;
   readonly listenPort: number;
@@ -130,6 +143,7 @@ export class Gateway implements Startable, ProxyContext {
   /** Ends the leave-DNS wait of a stop in progress early (a second, fast stop). */
   #cutLeave: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
+  readonly #services: ServiceTable;
 
   constructor(options: GatewayOptions) {
     this.#o = options;
@@ -151,16 +165,25 @@ export class Gateway implements Startable, ProxyContext {
     this.clock = options.clock ?? systemClock;
     const random = options.random ?? systemRandom;
     this.log = options.log ?? createLogger({ part: "traffic", gateway: self.id });
-    this.timeouts = {
-      connectTimeoutMs: connectTimeoutMsDefault,
-      perTryTimeoutMs: perTryTimeoutMsDefault,
-      requestTimeoutMs: requestTimeoutMsDefault,
-      headReadTimeoutMs: headReadTimeoutMsDefault,
-      clientIdleTimeoutMs: clientIdleTimeoutMsDefault,
-      streamIdleTimeoutMs: streamIdleTimeoutMsDefault,
-      tunnelIdleTimeoutMs: tunnelIdleTimeoutMsDefault,
-      ...options.timeouts,
-    };
+    const { services: _services, ...planetSettings } = planet.gateway;
+    const settings = { ...planetSettings, ...options.settings };
+    this.settings = settings;
+    this.timeouts = resolveTimeouts(settings, options.timeouts);
+    this.pendingPerInstanceMax = settings.pendingPerInstanceMax;
+    this.sourceLimits = new SourceLimits(settings);
+    // Without the secret no peer believes this gateway's RS-Hop, and two sites without
+    // capacity would forward a request back and forth for ever.
+    if ((options.failover ?? true) && planet.sites.length > 1 && options.secret === undefined) {
+      throw gatewayErrors.create("RS_ERR_TRAFFIC_GATEWAY_NO_SECRET", `gateway ${self.id}`);
+    }
+    this.hops = new HopAuth({
+      secret: options.secret,
+      site: site.name,
+      sites: planet.sites.map((s) => s.name),
+      peerHosts: planet.gateways.filter((g) => g.site !== site.name).map((g) => g.host),
+      clock: this.clock,
+    });
+    this.#services = new ServiceTable(planet);
     this.budget = new RetryBudget(this.clock);
     const balancerOptions = {
       clock: this.clock,
@@ -176,6 +199,7 @@ export class Gateway implements Startable, ProxyContext {
     this.local = new Balancer<UpstreamConn>({
       ...balancerOptions,
       panicShare: panicShare < 1 ? panicShare : undefined,
+      requestsMax: settings.instanceRequestsMax,
     });
     this.#source = options.source;
     if (options.failover ?? true) {
@@ -251,6 +275,14 @@ export class Gateway implements Startable, ProxyContext {
     this.#firstChecks = [];
     await this.#listen();
     this.#armSweep();
+    if (this.remote.length > 0 && !this.#o.planet.gateways.some((g) => g.host === this.sourceAddress)) {
+      this.log.warn(
+        "this gateway dials from an address that is not in the planet's plan: peers will not believe its RS-Hop",
+        {
+          address: this.sourceAddress ?? "(the OS's choice)",
+        },
+      );
+    }
     const h = this.health();
     this.log.info("gateway serving", {
       address: `${this.listenHost}:${this.listenPort}`,
@@ -263,7 +295,20 @@ export class Gateway implements Startable, ProxyContext {
 
   #listen(): Promise<void> {
     const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => {
-      const conn = new ClientConn(socket, this, (c) => this.#conns.delete(c));
+      const ip = clientAddress(socket.remoteAddress);
+      // Peer gateways carry a whole site's failover: no per-source cap for them.
+      const counted = !this.hops.isPeerAddress(ip);
+      if (counted && !this.sourceLimits.openConnection(ip)) {
+        this.metrics.sourceLimited.inc("connections");
+        this.metrics.countStatus(429);
+        this.log.debug("connection refused: source at its cap", { client: ip });
+        refuseConnection(socket, this.timeouts.lingerTimeoutMs);
+        return;
+      }
+      const conn = new ClientConn(socket, this, (c) => {
+        this.#conns.delete(c);
+        if (counted) this.sourceLimits.closeConnection(ip);
+      });
       this.#conns.add(conn);
     });
     server.maxConnections = clientConnectionsMax;
@@ -280,6 +325,11 @@ export class Gateway implements Startable, ProxyContext {
         resolve();
       });
     });
+  }
+
+  /** The retry choices of the service a Host names (services.ts). */
+  serviceOf(host: string | undefined): ServiceSettings {
+    return this.#services.of(host);
   }
 
   /** The port actually bound (differs from listenPort when 0 was asked). */

@@ -173,3 +173,58 @@ test("http-head - responses: status, framing, keep-alive, and strictness", () =>
     assert.equal(parseResponseHead(bad).ok, false, JSON.stringify(bad));
   }
 });
+
+test("http-head - '#' and '\\' in a target are refused", () => {
+  refused("GET /a#b HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+  refused("GET /a\\b HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+  accepted("GET /a%23b?c=%5C HTTP/1.1\r\nHost: h\r\n\r\n");
+});
+
+test("http-head - Connection: idempotency-key (or rs-hop, x-request-id) undoes what the field meant", () => {
+  const h = accepted(
+    "POST /o HTTP/1.1\r\nHost: h\r\nIdempotency-Key: k\r\nRS-Hop: x\r\nX-Request-Id: r\r\nConnection: idempotency-key, rs-hop, x-request-id\r\nContent-Length: 0\r\n\r\n",
+  );
+  assert.equal(h.idempotencyKey, false, "a hop-by-hop key must not leave retries on");
+  assert.equal(h.hop, undefined);
+  assert.equal(h.requestId, false, "dropped, so the gateway adds its own");
+  assert.equal(accepted("POST /o HTTP/1.1\r\nHost: h\r\nIdempotency-Key: k\r\n\r\n").idempotencyKey, true);
+  const hop = accepted("GET / HTTP/1.1\r\nHost: h\r\nRS-Hop: nyc\r\n\r\n");
+  assert.equal(hop.hop, "nyc");
+  assert.ok(hop.fields.find((f) => f.lc === "rs-hop")?.drop, "RS-Hop is never forwarded as it came");
+});
+
+test("http-head - responses: Transfer-Encoding in HTTP/1.0 refused; 'gzip, chunked' framed as chunked; app RS-* dropped", () => {
+  const r10 = parseResponseHead("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+  assert.ok(!r10.ok);
+  const gz = parseResponseHead("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+  assert.ok(gz.ok && gz.chunked && gz.codedBeyondChunked);
+  for (const te of ["chunked, gzip", "gzip", "chunked, chunked", "gzip;q"]) {
+    assert.ok(!parseResponseHead(`HTTP/1.1 200 OK\r\nTransfer-Encoding: ${te}\r\n\r\n`).ok, te);
+  }
+  const plain = parseResponseHead("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+  assert.ok(plain.ok && plain.chunked && !plain.codedBeyondChunked);
+  const app = parseResponseHead("HTTP/1.1 200 OK\r\nRS-Error: X\r\nrs-other: y\r\nContent-Length: 0\r\n\r\n", true);
+  assert.ok(app.ok);
+  assert.deepEqual(
+    app.fields.filter((f) => f.drop).map((f) => f.lc),
+    ["rs-error", "rs-other"],
+  );
+  refused("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501);
+});
+
+test("http-head - findHeadEnd resumes where it stopped and finds an end or a bare LF split across reads", () => {
+  const text = "GET / HTTP/1.1\r\nHost: h\r\nX: y\r\n\r\nBODY";
+  const end = text.indexOf("\r\n\r\n") + 4;
+  for (let cut = 1; cut < text.length; cut++) {
+    const first = Buffer.from(text.slice(0, cut), "latin1");
+    const r1 = findHeadEnd(first, 0);
+    if (cut >= end) {
+      assert.equal(r1, end);
+      continue;
+    }
+    assert.equal(r1, -1, `cut ${cut}`);
+    assert.equal(findHeadEnd(Buffer.from(text, "latin1"), 0, cut), end, `resumed at ${cut}`);
+  }
+  const lf = Buffer.from("GET / HTTP/1.1\r\nHost: h\n", "latin1");
+  assert.equal(findHeadEnd(lf, 0, lf.length - 1), -2, "a bare LF in the new bytes");
+});

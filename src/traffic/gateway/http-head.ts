@@ -61,12 +61,15 @@ export type RequestHead = Common & {
 
 export type ResponseHead = Common & {
   readonly status: number;
+  /** Transfer-Encoding lists codings before the final chunked (e.g. "gzip, chunked"). */
+  readonly codedBeyondChunked: boolean;
 };
 
 const tokenRe = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const tokenListRe = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*,[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+)*$/;
 const valueRe = /^[\t\x20-\x7e\x80-\xff]*$/;
-const targetRe = /^[\x21-\x7e]+$/;
+/** Visible ASCII except '#' (a fragment never travels) and '\\' (servers disagree on it: some read it as '/'). */
+const targetRe = /^[\x21\x22\x24-\x5b\x5d-\x7e]+$/;
 const digitsRe = /^[0-9]+$/;
 const hostRe = /^[A-Za-z0-9\-._~!$&'()*+,;=:%[\]]+$/;
 const absoluteRe = /^https?:\/\/([^/?#]+)(.*)$/i;
@@ -104,7 +107,7 @@ function isOws(code: number): boolean {
 }
 
 /** Reads the field lines from `pos` to the empty line; returns a rejection or the scan. */
-function scanFields(head: string, pos: number, isRequest: boolean): Scan | HeadRejection {
+function scanFields(head: string, pos: number, isRequest: boolean, dropInternal = false): Scan | HeadRejection {
   const scan: Scan = {
     ok: true,
     fields: [],
@@ -180,6 +183,7 @@ function scanFields(head: string, pos: number, isRequest: boolean): Scan | HeadR
         break;
       default:
         if (isRequest) requestField(scan, field, lc, value);
+        else if (dropInternal && lc.startsWith("rs-")) field.drop = true;
     }
     if (field.drop) scan.anyDropped = true;
   }
@@ -188,13 +192,42 @@ function scanFields(head: string, pos: number, isRequest: boolean): Scan | HeadR
   }
   if (scan.connection.length > 0) {
     for (const f of scan.fields) {
-      if (!f.drop && scan.connection.includes(f.lc)) {
+      if (scan.connection.includes(f.lc)) {
         f.drop = true;
         scan.anyDropped = true;
       }
     }
+    // A field the client named in Connection is hop-by-hop: it must not act past this hop either.
+    for (const token of scan.connection) forgetField(scan, token);
   }
   return scan;
+}
+
+/** Undoes what a request field set, once Connection named it (it is removed, so it means nothing). */
+function forgetField(scan: Scan, lc: string): void {
+  switch (lc) {
+    case "idempotency-key":
+      scan.idempotencyKey = false;
+      break;
+    case "rs-hop":
+      scan.hop = undefined;
+      break;
+    case "x-forwarded-for":
+      scan.forwardedFor = undefined;
+      break;
+    case "forwarded":
+      scan.forwarded = undefined;
+      break;
+    case "x-forwarded-proto":
+      scan.forwardedProto = undefined;
+      break;
+    case "x-forwarded-host":
+      scan.forwardedHost = undefined;
+      break;
+    case "x-request-id":
+      scan.requestId = false;
+      break;
+  }
 }
 
 function requestField(scan: Scan, field: Field, lc: string, value: string): void {
@@ -210,7 +243,9 @@ function requestField(scan: Scan, field: Field, lc: string, value: string): void
       if (value !== "") scan.idempotencyKey = true;
       break;
     case "rs-hop":
+      // Checked by the gateway (a peer's stamp); never passed on as it came.
       scan.hop = value;
+      field.drop = true;
       break;
     case "x-forwarded-for":
       scan.forwardedFor = scan.forwardedFor === undefined ? value : `${scan.forwardedFor}, ${value}`;
@@ -234,15 +269,31 @@ function requestField(scan: Scan, field: Field, lc: string, value: string): void
   }
 }
 
-/** Checks Transfer-Encoding against Content-Length and the version; returns chunked or a rejection. */
-function framing(scan: Scan, minor: 0 | 1, isRequest: boolean): boolean | HeadRejection {
+const FRAMED_CHUNKED = 1;
+const FRAMED_CODED_CHUNKED = 2;
+
+/**
+ * Checks Transfer-Encoding against Content-Length and the version; returns 0 (not chunked),
+ * FRAMED_CHUNKED, FRAMED_CODED_CHUNKED (a response with codings before the final chunked,
+ * e.g. "gzip, chunked": framed by chunked all the same), or a rejection.
+ */
+function framing(scan: Scan, minor: 0 | 1, isRequest: boolean): number | HeadRejection {
   const te = scan.transferEncoding;
-  if (te === undefined) return false;
+  if (te === undefined) return 0;
   if (scan.contentLength !== -1) return reject(400, "both Content-Length and Transfer-Encoding");
-  if (minor === 0 && isRequest) return reject(400, "Transfer-Encoding in an HTTP/1.0 request");
-  if (te.toLowerCase() === "chunked") return true;
-  if (tokenListRe.test(te)) return reject(isRequest ? 501 : 400, "only the chunked transfer coding is supported");
-  return reject(400, "invalid Transfer-Encoding");
+  // RFC 9112 §6.1: HTTP/1.0 has no Transfer-Encoding; a 1.0 peer that sends one is framed differently by others.
+  if (minor === 0) return reject(400, `Transfer-Encoding in an HTTP/1.0 ${isRequest ? "request" : "response"}`);
+  if (te.toLowerCase() === "chunked") return FRAMED_CHUNKED;
+  if (!tokenListRe.test(te)) return reject(400, "invalid Transfer-Encoding");
+  if (isRequest) return reject(501, "only the chunked transfer coding is supported");
+  const codings = te
+    .toLowerCase()
+    .split(",")
+    .map((c) => c.trim());
+  // Chunked must come last, once: anything else leaves the end of the body to a close, or to a guess.
+  if (codings.at(-1) !== "chunked" || codings.indexOf("chunked") !== codings.length - 1)
+    return reject(400, "Transfer-Encoding must end with chunked, once");
+  return FRAMED_CODED_CHUNKED;
 }
 
 export function parseRequestHead(head: string): RequestHead | HeadRejection {
@@ -266,8 +317,9 @@ export function parseRequestHead(head: string): RequestHead | HeadRejection {
 
   const scan = scanFields(head, lineEnd + 2, true);
   if (!scan.ok) return scan;
-  const chunked = framing(scan, minor, true);
-  if (typeof chunked !== "boolean") return chunked;
+  const framed = framing(scan, minor, true);
+  if (typeof framed !== "number") return framed;
+  const chunked = framed !== 0;
 
   let host = scan.host;
   if (scan.hostCount > 1) return reject(400, "more than one Host");
@@ -330,17 +382,19 @@ export function parseRequestHead(head: string): RequestHead | HeadRejection {
   };
 }
 
-export function parseResponseHead(head: string): ResponseHead | HeadRejection {
+/** `dropInternal`: the response comes from an app, whose RS-* fields are the gateway's to set, never the app's. */
+export function parseResponseHead(head: string, dropInternal = false): ResponseHead | HeadRejection {
   const lineEnd = head.indexOf("\r\n");
   if (lineEnd <= 0) return reject(400, "empty status line");
   const m = statusLineRe.exec(head.slice(0, lineEnd));
   if (!m) return reject(400, "malformed status line");
   const minor = m[1] === "1" ? 1 : 0;
   const status = Number(m[2]);
-  const scan = scanFields(head, lineEnd + 2, false);
+  const scan = scanFields(head, lineEnd + 2, false, dropInternal);
   if (!scan.ok) return scan;
-  const chunked = framing(scan, minor, false);
-  if (typeof chunked !== "boolean") return chunked;
+  const framed = framing(scan, minor, false);
+  if (typeof framed !== "number") return framed;
+  const chunked = framed !== 0;
   const close = scan.connection.includes("close");
   const keepAlive = minor === 1 ? !close : !close && scan.connection.includes("keep-alive");
   const upgrade = status === 101 ? scan.upgrade : undefined;
@@ -356,6 +410,7 @@ export function parseResponseHead(head: string): ResponseHead | HeadRejection {
     keepAlive,
     upgrade,
     status,
+    codedBeyondChunked: framed === FRAMED_CODED_CHUNKED,
   };
 }
 
@@ -367,12 +422,15 @@ const headEnd = Buffer.from("\r\n\r\n", "latin1");
 /**
  * Where a head ends in `buf` (the offset after CRLF CRLF), or -1 when more bytes are
  * needed, or -2 when the bytes already show a bare LF (a head that a lenient peer could
- * end earlier than we would).
+ * end earlier than we would). `scanned`: bytes from the start already searched by an
+ * earlier call without finding the end; only what came after them is searched again (with
+ * 3 bytes of overlap), so a head that arrives a byte at a time costs linear time.
  */
-export function findHeadEnd(buf: Buffer, from: number): number {
-  const i = buf.indexOf(headEnd, from);
+export function findHeadEnd(buf: Buffer, from: number, scanned = 0): number {
+  const resume = Math.max(scanned, from);
+  const i = buf.indexOf(headEnd, Math.max(resume - 3, from));
   if (i >= 0) return i + 4;
-  let lf = buf.indexOf(LF, from);
+  let lf = buf.indexOf(LF, resume);
   while (lf >= 0) {
     if (lf === from || buf[lf - 1] !== CR) return -2;
     lf = buf.indexOf(LF, lf + 1);

@@ -97,6 +97,31 @@ export class GatewayMetrics {
   );
   #regions: readonly { readonly name: string; readonly subnetCidr: Cidr }[] = [];
   readonly #regionOfIp = new Map<string, string>();
+  readonly sourceLimited = new KeyedCounter(
+    "rs_gateway_source_limited_total",
+    "Connections or requests refused by a per-source cap (429), by limit: connections, rate.",
+    "limit",
+  );
+  readonly shed = new KeyedCounter(
+    "rs_gateway_overloaded_total",
+    "Requests answered 503 + Retry-After because every instance was saturated, by why: queue-full, queue-timeout.",
+    "why",
+  );
+  readonly queued = new KeyedCounter(
+    "rs_gateway_queued_total",
+    "Requests that waited in an instance's queue (every instance saturated), by site.",
+    "site",
+  );
+  readonly untrustedHops = new KeyedCounter(
+    "rs_gateway_untrusted_hops_total",
+    "Requests whose RS-Hop was not believed (not from a peer gateway's address, or a bad stamp), by why.",
+    "why",
+  );
+  readonly closes = new KeyedCounter(
+    "rs_gateway_client_closes_total",
+    "Client connections the gateway closed on a timer, by which: head, idle, linger.",
+    "timer",
+  );
   readonly registry = new Registry();
   readonly upstreamLatency: Histogram;
   readonly crossSiteLatency: Histogram;
@@ -199,6 +224,11 @@ export class GatewayMetrics {
       this.panics,
       this.rejected,
       this.byRegion,
+      this.sourceLimited,
+      this.shed,
+      this.queued,
+      this.untrustedHops,
+      this.closes,
     ]) {
       out += c.render();
     }

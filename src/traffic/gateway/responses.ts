@@ -32,7 +32,7 @@ export function errorResponse(code: GatewayErrorCode, reason?: string): LocalRes
   const err = gatewayErrors.create(code, reason);
   // RS-Error names the code, so another site's gateway can tell "no capacity here" from an app's 503.
   let extra = `${errorHeaderName}: ${code}\r\n`;
-  if (err.status === 503) extra += `Retry-After: ${retryAfterS}\r\n`;
+  if (err.status === 503 || err.status === 429) extra += `Retry-After: ${retryAfterS}\r\n`;
   return {
     status: err.status,
     contentType: "application/json",
@@ -52,6 +52,8 @@ export function codeForStatus(status: number): GatewayErrorCode {
       return "RS_ERR_TRAFFIC_GATEWAY_METHOD";
     case 408:
       return "RS_ERR_TRAFFIC_GATEWAY_HEAD_TIMEOUT";
+    case 429:
+      return "RS_ERR_TRAFFIC_GATEWAY_RATE_LIMITED";
     case 414:
       return "RS_ERR_TRAFFIC_GATEWAY_URI_TOO_LONG";
     case 431:

@@ -15,7 +15,8 @@ function respHead(text: string): ResponseHead {
   return r;
 }
 
-const w = { clientIp: "10.1.2.3", hostDefault: "127.10.2.1:8080", requestId: "rid-1" };
+const w = { clientIp: "10.1.2.3", hostDefault: "127.10.2.1:8080", requestId: "rid-1", fromPeer: false };
+const fromPeer = { ...w, fromPeer: true };
 
 test("rewrite - forwarding headers are added and an untouched head is kept as sent", () => {
   const out = upstreamRequestHead(reqHead("GET /x HTTP/1.1\r\nHost: shop.test\r\nAccept: */*\r\n\r\n"), w);
@@ -26,32 +27,43 @@ test("rewrite - forwarding headers are added and an untouched head is kept as se
   );
 });
 
-test("rewrite - hop-by-hop fields go, earlier forwarding fields are extended, a request id is kept", () => {
-  const out = upstreamRequestHead(
-    reqHead(
-      "POST /o HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: 5\r\n" +
-        "X-Forwarded-For: 1.1.1.1\r\nForwarded: for=1.1.1.1\r\nX-Request-Id: abc\r\nX-Forwarded-Proto: https\r\nContent-Length: 2\r\n\r\n",
-    ),
-    w,
-  );
+test("rewrite - hop-by-hop fields go, a client's forwarding fields are replaced, a request id is kept", () => {
+  const text =
+    "POST /o HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: 5\r\n" +
+    "X-Forwarded-For: 1.1.1.1\r\nForwarded: for=1.1.1.1\r\nX-Request-Id: abc\r\nX-Forwarded-Proto: https\r\nContent-Length: 2\r\n\r\n";
+  const out = upstreamRequestHead(reqHead(text), w);
   assert.doesNotMatch(out, /X-Hop|Keep-Alive|Connection/i);
-  assert.match(out, /X-Forwarded-For: 1\.1\.1\.1, 10\.1\.2\.3\r\n/);
-  assert.match(out, /Forwarded: for=1\.1\.1\.1, for=10\.1\.2\.3;host="h";proto=http\r\n/);
+  assert.match(out, /X-Forwarded-For: 10\.1\.2\.3\r\n/, "a client's X-Forwarded-For is not believed");
+  assert.match(out, /Forwarded: for=10\.1\.2\.3;host="h";proto=http\r\n/);
+  assert.doesNotMatch(out, /1\.1\.1\.1/);
+  const peer = upstreamRequestHead(reqHead(text), fromPeer);
+  assert.match(peer, /X-Forwarded-For: 1\.1\.1\.1, 10\.1\.2\.3\r\n/, "a peer gateway's is extended");
+  assert.match(peer, /Forwarded: for=1\.1\.1\.1, for=10\.1\.2\.3;host="h";proto=https\r\n/, "and its proto kept");
   assert.match(out, /X-Forwarded-Proto: http\r\n/, "a client's own X-Forwarded-Proto is not trusted");
   assert.match(out, /X-Request-Id: abc\r\n/);
   assert.doesNotMatch(out, /rid-1/);
   assert.match(out, /Content-Length: 2\r\n/);
 });
 
-test("rewrite - a request from another site's gateway keeps its forwarded proto and host", () => {
-  const out = upstreamRequestHead(
-    reqHead(
-      "GET / HTTP/1.1\r\nHost: h\r\nRS-Hop: nyc\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: shop.test\r\n\r\n",
-    ),
-    w,
-  );
-  assert.match(out, /RS-Hop: nyc\r\n/);
+test("rewrite - a request from another site's gateway keeps its forwarded proto and host; RS-Hop never reaches the app", () => {
+  const text =
+    "GET / HTTP/1.1\r\nHost: h\r\nRS-Hop: nyc\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: shop.test\r\n\r\n";
+  const out = upstreamRequestHead(reqHead(text), fromPeer);
+  assert.doesNotMatch(out, /RS-Hop/i);
   assert.match(out, /X-Forwarded-Proto: https\r\nX-Forwarded-Host: shop\.test\r\n/);
+  const forged = upstreamRequestHead(reqHead(text), w);
+  assert.match(forged, /X-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\n/, "from a client: replaced");
+});
+
+test("rewrite - an app's RS-* response fields are dropped; a peer gateway's are kept", () => {
+  const text = "HTTP/1.1 502 Bad Gateway\r\nRS-Error: RS_ERR_TRAFFIC_GATEWAY_NO_BACKEND\r\nContent-Length: 0\r\n\r\n";
+  const app = parseResponseHead(text, true);
+  assert.ok(app.ok);
+  const out = clientResponseHead(app, { close: false, clientMinor: 1, dechunk: false });
+  assert.equal(out, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+  const peer = parseResponseHead(text, false);
+  assert.ok(peer.ok);
+  assert.equal(clientResponseHead(peer, { close: false, clientMinor: 1, dechunk: false }), undefined);
 });
 
 test("rewrite - HTTP/1.0 goes upstream as 1.1 with a Host; upgrades keep their Upgrade", () => {

@@ -1,7 +1,9 @@
 // The few header changes a proxy must make, done on the head's text so an untouched head
 // is copied in one slice. Requests: hop-by-hop fields (and those Connection names) are
-// removed; X-Forwarded-For/-Proto/-Host and Forwarded are set; X-Request-Id is added when
-// absent; upstream always speaks HTTP/1.1 keep-alive. Responses: hop-by-hop fields are
+// removed; X-Forwarded-For/-Proto/-Host and Forwarded are set — from a client replaced by
+// what the gateway saw, from a peer gateway (an authenticated RS-Hop) extended, since only
+// the first gateway saw the user; X-Request-Id is added when absent; upstream always speaks
+// HTTP/1.1 keep-alive. Responses: hop-by-hop fields are
 // removed and Connection is set for the client; an untouched response head is forwarded
 // byte for byte (undefined from clientResponseHead).
 import type { RequestHead, ResponseHead } from "./http-head.ts";
@@ -18,6 +20,8 @@ export type RequestRewrite = {
   readonly hostDefault: string;
   /** Added when the request carries no X-Request-Id. */
   readonly requestId: string;
+  /** The request came from a peer gateway (authenticated hop): its forwarding fields are kept and extended. */
+  readonly fromPeer: boolean;
 };
 
 /** The upstream request head without its final CRLF, so a hop line can still be appended. */
@@ -31,16 +35,17 @@ export function upstreamRequestHead(h: RequestHead, w: RequestRewrite): string {
     for (const f of h.fields) if (!f.drop) out += h.head.slice(f.start, f.end);
     if (h.targetRewritten || h.host === undefined) out += `Host: ${host}\r\n`;
   }
-  // A request that came from another site's gateway keeps what that gateway saw first.
-  const fromPeer = h.hop !== undefined;
+  // A request that came from another site's gateway keeps what that gateway saw first; a
+  // client's own forwarding fields are dropped (it could name any host or address).
+  const fromPeer = w.fromPeer;
   const proto = fromPeer && h.forwardedProto ? h.forwardedProto : "http";
   const fwdHost = fromPeer && h.forwardedHost ? h.forwardedHost : host;
   const ip = w.clientIp;
-  out += `X-Forwarded-For: ${h.forwardedFor ? `${h.forwardedFor}, ${ip}` : ip}\r\n`;
+  out += `X-Forwarded-For: ${fromPeer && h.forwardedFor ? `${h.forwardedFor}, ${ip}` : ip}\r\n`;
   out += `X-Forwarded-Proto: ${proto}\r\nX-Forwarded-Host: ${fwdHost}\r\n`;
   const node = ip.includes(":") ? `"[${ip}]"` : ip;
   const element = `for=${node};host="${host}";proto=${proto}`;
-  out += `Forwarded: ${h.forwarded ? `${h.forwarded}, ${element}` : element}\r\n`;
+  out += `Forwarded: ${fromPeer && h.forwarded ? `${h.forwarded}, ${element}` : element}\r\n`;
   if (!h.requestId) out += `X-Request-Id: ${w.requestId}\r\n`;
   if (h.upgrade !== undefined) out += `Connection: Upgrade\r\nUpgrade: ${h.upgrade}\r\n`;
   return out;

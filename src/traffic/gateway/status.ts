@@ -8,7 +8,6 @@
 // stops an instance: in rotation or not, why, and the requests still in flight.
 import type { Clock } from "../../core/index.ts";
 import type { Balancer, Target } from "./balancer.ts";
-import { upstreamConnectionsPerTargetMax } from "./constants.ts";
 import type { UpstreamConn } from "./upstream.ts";
 
 export type GatewayHealth = {
@@ -43,6 +42,8 @@ export type BackendStatus = {
   readonly ejected: boolean;
   /** Requests sent to it and not answered yet (tunnels included). */
   readonly inFlight: number;
+  /** Requests waiting for a free slot on it (it is saturated). */
+  readonly queued: number;
   readonly connections: number;
 };
 
@@ -91,7 +92,7 @@ function whyOut(b: Balancer<UpstreamConn>, t: Target<UpstreamConn>, nowMs: numbe
   if (t.unknown) return "unknown";
   if (!t.healthy) return "unhealthy";
   if (b.ejected(t, nowMs)) return "ejected";
-  if (t.open >= upstreamConnectionsPerTargetMax) return "saturated";
+  if (b.saturated(t)) return "saturated";
   return null;
 }
 
@@ -116,6 +117,7 @@ export function backendsView(g: StatusSubject, source: Readonly<Record<string, u
         healthy: t.healthy,
         ejected: nowMs < t.ejectedUntilMs,
         inFlight: t.outstanding,
+        queued: t.queue.length,
         connections: t.open,
       };
     }),
