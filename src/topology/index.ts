@@ -34,6 +34,7 @@ export { earthRadiusKm, greatCircleKm, type LatLon, oneWayMsForKm, rttMsForKm } 
 export {
   type Consistency,
   consistencyLevels,
+  dnsAdminOf,
   loadPlanet,
   locateClient,
   type NodeInfo,
@@ -42,6 +43,7 @@ export {
   parsePlanet,
   planetSchema,
   type Region,
+  type ServiceOptions,
   type Site,
   siteByName,
   siteRttMs,
