@@ -228,7 +228,7 @@ test("dns hostile - 0x20 case patterns hit one cache entry, and each answer keep
       (r.answers ?? []).every((a) => a.name === name),
       `owner names in the query's case: ${JSON.stringify(r.answers)}`,
     );
-    answers.push((r.answers ?? []).map((a) => String(a.data)));
+    answers.push((r.answers ?? []).map((a) => String((a as dnsPacket.StringAnswer).data)));
   }
   assert.ok(answers.every((a) => JSON.stringify(a) === JSON.stringify(answers[0])) && answers[0].length === 2);
   const after = await metricsOf(0);
