@@ -1,7 +1,8 @@
 // The DNS server's gateway probe over real sockets: it judges by the status code alone and
-// never judges the body (it reads it to the end and throws it away), so a healthz body of any size (the gateway's once listed every
-// instance: past ~32 of them it outgrew the 4 KiB the probe read, the probe failed, and a
-// healthy site left DNS) cannot make a healthy gateway look down.
+// never judges the body (it reads it to the end and throws it away), so a healthz body of
+// any size (the gateway's once listed every instance: past ~32 of them it outgrew the 4 KiB
+// the probe read, the probe failed, and a healthy site left DNS) cannot make a healthy
+// gateway look down.
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
