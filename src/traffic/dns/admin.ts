@@ -127,7 +127,7 @@ export class AdminServer implements Startable {
    * by a browser from another origin. Otherwise answers the error (405, 401, 415, 403) and
    * returns false; nothing changes.
    */
-  #writable(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+  #writable(req: http.IncomingMessage, res: http.ServerResponse, allow: string): boolean {
     const refuse = (e: ReturnType<typeof dnsErrors.create>, headers: Record<string, string> = {}): false => {
       req.resume();
       sendJson(res, e.status, e.toJSON(), headers);
@@ -135,9 +135,7 @@ export class AdminServer implements Startable {
     };
     if (req.method !== "PUT") {
       this.#o.routes.refused("method");
-      return refuse(dnsErrors.create("RS_ERR_TRAFFIC_DNS_METHOD", `${req.method} is not a write here`), {
-        allow: "GET, PUT",
-      });
+      return refuse(dnsErrors.create("RS_ERR_TRAFFIC_DNS_METHOD", `${req.method} is not a write here`), { allow });
     }
     if (!isControlAuthorized(this.#o.secret, req.headers.authorization)) {
       this.#o.routes.unauthorized();
@@ -180,12 +178,12 @@ export class AdminServer implements Startable {
     if (method === "GET" && path === "/_redshirt/dns/status") return sendJson(res, 200, routes.status());
     if (path === "/_redshirt/dns/weights") {
       if (method === "GET" || method === "HEAD") return sendJson(res, 200, routes.weights());
-      if (!this.#writable(req, res)) return;
+      if (!this.#writable(req, res, "GET, PUT")) return;
       return sendJson(res, 200, routes.setWeights(await readBody(req)));
     }
     const site = /^\/_redshirt\/dns\/weights\/([a-z][a-z0-9-]{0,30})$/.exec(path)?.[1];
     if (site) {
-      if (!this.#writable(req, res)) return;
+      if (!this.#writable(req, res, "PUT")) return;
       return sendJson(res, 200, routes.setSiteWeight(site, await readBody(req)));
     }
     throw dnsErrors.create("RS_ERR_TRAFFIC_DNS_NOT_FOUND", `${method} ${path}`);
