@@ -1,10 +1,14 @@
 // `npm run bench:dns`: dnsperf against our GSLB DNS server and, in the same run, against
 // PowerDNS Authoritative (pdns-server, bind backend, a LUA record doing the same job), with
 // the same query file, the same duration and the same cores: each server pinned to one
-// core, dnsperf to the other. Prints queries/s, average and p99 latency, and the ratio.
+// core, dnsperf to the other. Prints queries/s, average and p99 latency, and the ratio —
+// for ours twice: with its response cache (what a repeated query costs) and without it
+// (planet dns.responseCache: false: every query parsed, ranked and encoded), each beside
+// the same PowerDNS run.
 //
-//   npm run bench:dns                 # 10 s per server
+//   npm run bench:dns                 # 10 s per server: ours cached, PowerDNS, ours uncached
 //   npm run bench:dns -- --seconds 30 --clients 8
+//   npm run bench:dns -- --cache off  # only the uncached figure beside PowerDNS
 //
 // What both servers do for every A query: locate the client from EDNS Client Subnet
 // (Europe, 10.3.0.0/24, for the whole run) through the planet's client networks, order the
@@ -13,12 +17,12 @@
 //  - pickclosest needs the GeoIP backend and a MaxMind city database (neither is installed,
 //    and 10.x client networks are in no such database), so the LUA record maps client
 //    networks to a site order with a netmask table built from the same planet distances.
-//  - PowerDNS does not keep the order of the records a LUA record returns, so it answers
-//    with the nearest healthy site's gateways only (ifurlup over per-site sets, the
-//    documented GSLB idiom, checking the same /_redshirt/healthz URL); ours lists every
-//    healthy site, nearest first.
-//  - PowerDNS runs with its defaults otherwise, packet cache included (20 s); ours has no
-//    packet cache, only the per-client-block ranking cache.
+//  - Both answer with the nearest healthy site's gateways only (PowerDNS: ifurlup over
+//    per-site sets, the documented GSLB idiom, checking the same /_redshirt/healthz URL).
+//  - PowerDNS runs with its defaults otherwise, packet cache included (its packet cache
+//    does not serve these ECS-dependent answers). Ours runs with response-rate limiting
+//    off (dnsperf floods from one address; PowerDNS has no RRL), with and without its
+//    response cache.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -36,11 +40,15 @@ const { values } = parseArgs({
     "no-p99": { type: "boolean", default: false },
     // Also measure PowerDNS answering a static A record: its ceiling on this core.
     "pdns-static": { type: "boolean", default: false },
+    // Our response cache: on, off, or both (two runs of ours, each beside PowerDNS's).
+    cache: { type: "string", default: "both" },
   },
 });
 const seconds = Number(values.seconds);
 const clients = Number(values.clients);
 const outstanding = Number(values.outstanding);
+if (!["on", "off", "both"].includes(values.cache)) throw new Error("--cache must be on, off or both");
+const cacheModes: boolean[] = values.cache === "both" ? [true, false] : [values.cache === "on"];
 
 const subnetBase = 126;
 const dnsPort = 15353;
@@ -54,7 +62,7 @@ function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-function planetYaml(): string {
+function planetYaml(responseCache = true): string {
   const site = (name: string, city: string, lat: number, lon: number, i: number, dns: number): string =>
     `  - { name: ${name}, city: ${city}, lat: ${lat}, lon: ${lon}, subnet: 127.${subnetBase + i}.0.0/16, tiers: { store: 3, gateway: 2, dns: ${dns}, app: 0 } }\n`;
   return (
@@ -68,7 +76,8 @@ function planetYaml(): string {
     "  - { name: europe, cidr: 10.3.0.0/16, lat: 50.11, lon: 8.68 }\n" +
     "  - { name: india, cidr: 10.4.0.0/16, lat: 19.07, lon: 72.88 }\n" +
     "  - { name: asia-east, cidr: 10.5.0.0/16, lat: 35.68, lon: 139.69 }\n" +
-    `dns: { ttlS: 5 }\nports: { dns: ${dnsPort}, gateway: ${gatewayPort} }\nwan: { mode: direct }\n`
+    `dns: { ttlS: 5, rrl: { responsesPerS: 0 }, responseCache: ${responseCache} }\n` +
+    `ports: { dns: ${dnsPort}, gateway: ${gatewayPort} }\nwan: { mode: direct }\n`
   );
 }
 
@@ -188,8 +197,9 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "rs-bench-dns-"));
   const processes: Launched[] = [];
   try {
-    const planetFile = join(dir, "planet.yaml");
-    writeFileSync(planetFile, planetYaml());
+    const planetFile = (cached: boolean): string => join(dir, cached ? "planet.yaml" : "planet-uncached.yaml");
+    writeFileSync(planetFile(true), planetYaml(true));
+    writeFileSync(planetFile(false), planetYaml(false));
     const planet = parsePlanet(planetYaml());
     // The DNS server reads the planet secret (its weight writes need the control token).
     loadPlanetSecret(join(dir, planet.store.dataDir), { create: true });
@@ -217,24 +227,6 @@ async function main(): Promise<void> {
         }),
       );
     }
-    const ours = pin(1, nodeBin, [
-      "src/cli/main.ts",
-      "dns",
-      "--planet",
-      planetFile,
-      "--site",
-      self.site,
-      "--index",
-      String(self.index),
-    ]);
-    processes.push(
-      await launch({
-        name: "redshirt dns",
-        command: ours.command,
-        args: ours.args,
-        env: { ...process.env, REDSHIRT_LOG_LEVEL: "warn" },
-      }),
-    );
     const pdnsArgs = [
       ...[
         `--config-dir=${dir}`,
@@ -272,22 +264,48 @@ async function main(): Promise<void> {
     firstSiteOf(planet, pdnsHost, pdnsPort);
     await new Promise((r) => setTimeout(r, 2500));
     const expected = sitesByDistance(planet, locateClient(planet, "10.3.0.1")!.at)[0].name;
-    const oursFirst = firstSiteOf(planet, self.host, dnsPort);
     const pdnsFirst = firstSiteOf(planet, pdnsHost, pdnsPort);
-    say(`first site for ${ecsSubnet}: expected ${expected}, ours ${oursFirst}, PowerDNS ${pdnsFirst}`);
-    if (oursFirst !== expected || pdnsFirst !== expected)
-      throw new Error("the servers do not do the same job; not benchmarking");
-    const a = await runDnsperf("redshirt", self.host, dnsPort, queryFile);
+    /** Starts our server with the cache on or off, checks it does PowerDNS's job, measures it, stops it. */
+    const measureOurs = async (cached: boolean): Promise<Result> => {
+      const ours = pin(1, nodeBin, [
+        ...["src/cli/main.ts", "dns", "--planet", planetFile(cached)],
+        ...["--site", self.site, "--index", String(self.index)],
+      ]);
+      const p = await launch({
+        name: `redshirt dns (cache ${cached ? "on" : "off"})`,
+        command: ours.command,
+        args: ours.args,
+        env: { ...process.env, REDSHIRT_LOG_LEVEL: "warn" },
+      });
+      processes.push(p);
+      try {
+        const oursFirst = firstSiteOf(planet, self.host, dnsPort);
+        say(`first site for ${ecsSubnet}: expected ${expected}, ours ${oursFirst}, PowerDNS ${pdnsFirst}`);
+        if (oursFirst !== expected || pdnsFirst !== expected)
+          throw new Error("the servers do not do the same job; not benchmarking");
+        return await runDnsperf(`redshirt (cache ${cached ? "on" : "off"})`, self.host, dnsPort, queryFile);
+      } finally {
+        await p.stop();
+      }
+    };
+    // Ours and PowerDNS interleaved, so a change in the machine's load hits both.
+    const ourResults: [boolean, Result][] = [];
+    ourResults.push([cacheModes[0], await measureOurs(cacheModes[0])]);
     const b = await runDnsperf("PowerDNS", pdnsHost, pdnsPort, queryFile);
+    for (const cached of cacheModes.slice(1)) ourResults.push([cached, await measureOurs(cached)]);
     const c = values["pdns-static"] ? await runDnsperf("PowerDNS static", pdnsHost, pdnsPort, staticFile) : undefined;
     const row = (name: string, r: Result): string =>
-      `${name.padEnd(18)} ${r.qps.toFixed(0).padStart(9)} q/s   avg ${r.avgMs.toFixed(3)} ms   p99 ${r.p99Ms.toFixed(3)} ms   lost ${r.lost}/${r.completed + r.lost}   ${r.rcodes}`;
+      `${name.padEnd(22)} ${r.qps.toFixed(0).padStart(9)} q/s   avg ${r.avgMs.toFixed(3)} ms   p99 ${r.p99Ms.toFixed(3)} ms   lost ${r.lost}/${r.completed + r.lost}   ${r.rcodes}`;
     say("");
     say(`results (${seconds} s each, dnsperf -c ${clients} -q ${outstanding}, servers pinned to one core):`);
-    say(row("redshirt", a));
+    for (const [cached, a] of ourResults) say(row(`redshirt, cache ${cached ? "on" : "off"}`, a));
     say(row("PowerDNS", b));
     if (c) say(`${row("PowerDNS static A", c)}   (plain records, no LUA: PowerDNS's ceiling)`);
-    say(`ratio redshirt/PowerDNS: ${(a.qps / b.qps).toFixed(2)}× queries/s, p99 ${(a.p99Ms / b.p99Ms).toFixed(2)}×`);
+    for (const [cached, a] of ourResults) {
+      say(
+        `ratio redshirt (cache ${cached ? "on" : "off"})/PowerDNS: ${(a.qps / b.qps).toFixed(2)}× queries/s, p99 ${(a.p99Ms / b.p99Ms).toFixed(2)}×`,
+      );
+    }
   } finally {
     await stopAll(processes);
     rmSync(dir, { recursive: true, force: true });

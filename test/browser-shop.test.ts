@@ -51,6 +51,7 @@ const tp: TestPlanet = writePlanet(
   "redshirt-browser-",
   `name: browsertest
 zone: browser.test.
+services: [{ name: www, fallbackSites: 2 }]
 sites:
   - { name: a, city: A, lat: 48.8, lon: 2.3, subnet: 127.125.0.0/16, tiers: { store: 1, app: 2, gateway: 1, dns: 1 } }
   - { name: b, city: B, lat: 51.5, lon: -0.1, subnet: 127.126.0.0/16, tiers: { store: 1, app: 2, gateway: 1, dns: 1 } }

@@ -1,6 +1,7 @@
-// The site health DNS sees, with real processes end to end: a store node, 45 app instances
-// that register through the SDK (one process, one listener and lease each), two gateways
-// that discover them, and two GSLB DNS servers that probe the gateways. A site with that
+// The site health DNS sees, with real processes end to end: a store node, 64 app instances
+// (the most a site may have) that register through the SDK (one process, one listener and
+// lease each), two gateways that discover them, and two GSLB DNS servers that probe the
+// gateways. A site with that
 // many instances stays in DNS (the probe judges the status code; healthz stays small — a
 // per-instance list there once made the probe fail past ~32 instances), and a SIGTERMed
 // gateway leaves every DNS server's answers before it stops accepting connections.
@@ -19,7 +20,7 @@ import { buildQuery } from "../src/traffic/dns/testing.ts";
 import { leaveDnsMsDefault } from "../src/traffic/index.ts";
 import { get, sleep, waitFor } from "./support/gateway-cluster.ts";
 
-const instances = 45;
+const instances = 64;
 const dir = mkdtempSync(join(tmpdir(), "rs-dns-discovery-"));
 const planetFile = join(dir, "planet.yaml");
 writeFileSync(
@@ -101,7 +102,11 @@ async function inRotation(g: { host: string; port: number }): Promise<number> {
 
 test(`dns discovery - a site with ${instances} instances stays in every DNS server's answers`, async (t) => {
   for (const g of [gw1, gw2]) {
-    assert.ok((await waitFor(async () => (await inRotation(g)) === instances, 10_000, 100)) >= 0, `${g.id} sees all`);
+    // Discovering 64 leases is the registry's job, not what this test proves: a wide margin.
+    assert.ok(
+      (await waitFor(async () => (await inRotation(g)) === instances, 30_000, 100)) >= 0,
+      `${g.id} sees all: ${await inRotation(g)}`,
+    );
   }
   const h = await get(`http://${gw1.host}:${gw1.port}/_redshirt/healthz`);
   assert.equal(h.status, 200);
@@ -116,10 +121,13 @@ test(`dns discovery - a site with ${instances} instances stays in every DNS serv
     }
     await sleep(100);
   }
-  const view = JSON.parse((await get(`http://${dnsHosts[0]}:${planet.ports.dns + 1}/_redshirt/dns/view`)).text) as {
-    gateways: Record<string, string>;
-  };
-  assert.deepEqual(view.gateways, { [gw1.id]: "up", [gw2.id]: "up" });
+  // Every DNS server's own probes (its view, on its management address) see both gateways up.
+  for (const admin of planet.dnsAdmins) {
+    const view = JSON.parse((await get(`http://${admin.host}:${admin.port}/_redshirt/dns/view`)).text) as {
+      gateways: Record<string, string>;
+    };
+    assert.deepEqual(view.gateways, { [gw1.id]: "up", [gw2.id]: "up" }, admin.id);
+  }
   t.diagnostic(`${queries} answers over 3 s, all with both gateways; healthz ${h.text.length} bytes`);
 });
 

@@ -23,6 +23,8 @@ const planet: Planet = loadPlanet(planetFile);
 // What `redshirt up` does first: the DNS servers read the planet secret (weight writes need its token).
 const secret = loadPlanetSecret(join(dir, planet.store.dataDir), { create: true });
 const servers = planet.dnsServers;
+// Each server's admin endpoint is on its management address (.7.k), not its DNS address.
+const adminOf = (i: number): string => `http://${planet.dnsAdmins[i].host}:${adminPort}`;
 const siteOf = (host: string): string => planet.gateways.find((g) => g.host === host)?.site ?? `?${host}`;
 
 const gateways = new Map<string, Launched>();
@@ -59,9 +61,9 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** The sites in the order a server answers for a client subnet (dig +subnet). */
+/** The sites in the order a server answers for a client subnet (dig +subnet), for shop (every site listed). */
 async function sitesFor(server: string, subnet: string): Promise<string[]> {
-  const r = await dig(server, dnsPort, ["www.gslb.test", `+subnet=${subnet}`]);
+  const r = await dig(server, dnsPort, ["shop.gslb.test", `+subnet=${subnet}`]);
   assert.equal(r.status, "NOERROR", r.text);
   return [...new Set(r.answers.map((a) => siteOf(a.data)))];
 }
@@ -84,7 +86,15 @@ test("dns - answers by client subnet from each region differ as they should, and
     "10.5.0.0/16": ["sin", "lon", "nyc"],
   };
   for (const [subnet, order] of Object.entries(expected)) {
-    const answers = await Promise.all(servers.map((d) => dig(d.host, dnsPort, ["www.gslb.test", `+subnet=${subnet}`])));
+    const answers = await Promise.all(
+      servers.map((d) => dig(d.host, dnsPort, ["shop.gslb.test", `+subnet=${subnet}`])),
+    );
+    // www keeps the default (no fallback sites): the nearest site's six gateways, nothing else.
+    const nearest = await Promise.all(servers.map((d) => dig(d.host, dnsPort, ["www.gslb.test", `+subnet=${subnet}`])));
+    for (const r of nearest) {
+      assert.equal(r.answers.length, 6, r.text);
+      assert.deepEqual([...new Set(r.answers.map((a) => siteOf(a.data)))], [order[0]], `${subnet}: www`);
+    }
     for (const r of answers) {
       assert.ok(r.flags.includes("aa"), r.text);
       assert.equal(r.answers.length, 18);
@@ -141,20 +151,20 @@ test("dns - NXDOMAIN, NODATA and REFUSED, SOA and NS with glue at the apex", asy
 
 test("dns - an answer too big for UDP comes with TC=1, and in full over TCP", async () => {
   const host = servers[0].host;
-  const udp = await dig(host, dnsPort, ["www.gslb.test", "+noedns", "+ignore"]);
+  const udp = await dig(host, dnsPort, ["shop.gslb.test", "+noedns", "+ignore"]);
   assert.ok(udp.flags.includes("tc"), udp.text);
   assert.equal(udp.answers.length, 0);
-  const small = await dig(host, dnsPort, ["www.gslb.test", "+bufsize=512", "+ignore"]);
+  const small = await dig(host, dnsPort, ["shop.gslb.test", "+bufsize=512", "+ignore"]);
   assert.ok(small.flags.includes("tc"));
   // dig retries over TCP by itself when it sees TC; +tcp asks over TCP from the start.
-  const retried = await dig(host, dnsPort, ["www.gslb.test", "+noedns"]);
+  const retried = await dig(host, dnsPort, ["shop.gslb.test", "+noedns"]);
   assert.equal(retried.transport, "TCP");
   assert.equal(retried.answers.length, 18);
-  const tcp = await dig(host, dnsPort, ["www.gslb.test", "+noedns", "+tcp"]);
+  const tcp = await dig(host, dnsPort, ["shop.gslb.test", "+noedns", "+tcp"]);
   assert.ok(!tcp.flags.includes("tc"));
   assert.equal(tcp.answers.length, 18);
   // EDNS0's 1232 bytes hold the whole answer over UDP.
-  const edns = await dig(host, dnsPort, ["www.gslb.test"]);
+  const edns = await dig(host, dnsPort, ["shop.gslb.test"]);
   assert.equal(edns.transport, "UDP");
   assert.equal(edns.answers.length, 18);
 });
@@ -246,7 +256,7 @@ test("dns - a site cut off from one DNS server only stays in every answer", asyn
   await gateways.get("sin")!.stop();
   await startGateways("sin", [servers[0].host]);
   await waitFor("nyc-dns1 sees sin down", 4000, async () => {
-    const r = await fetch(`http://${servers[0].host}:${adminPort}/_redshirt/dns/status`);
+    const r = await fetch(`${adminOf(0)}/_redshirt/dns/status`);
     const status = (await r.json()) as { sites: { name: string; probeUp: boolean }[] };
     return status.sites.find((s) => s.name === "sin")?.probeUp === false;
   });
@@ -258,10 +268,10 @@ test("dns - a site cut off from one DNS server only stays in every answer", asyn
 
 test("dns - weights set on one server evacuate a site on every server", async () => {
   const put = (weights: Record<string, number>, token = controlBearerToken(secret)) =>
-    fetch(`http://${servers[2].host}:${adminPort}/_redshirt/dns/weights`, {
+    fetch(`${adminOf(2)}/_redshirt/dns/weights`, {
       method: "PUT",
       body: JSON.stringify({ weights }),
-      headers: { authorization: `Bearer ${token}` },
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
     });
   const refused = await put({ lon: 0 }, "0".repeat(64));
   assert.equal(refused.status, 401);
@@ -282,7 +292,7 @@ test("dns - weights set on one server evacuate a site on every server", async ()
 });
 
 test("dns - metrics count queries by type and rcode, answers by first site, and site health", async () => {
-  const text = await (await fetch(`http://${servers[1].host}:${adminPort}/metrics`)).text();
+  const text = await (await fetch(`${adminOf(1)}/metrics`)).text();
   assert.match(text, /rs_dns_queries_total\{qtype="A",rcode="NOERROR",transport="udp"\} \d+/);
   assert.match(text, /rs_dns_queries_total\{qtype="A",rcode="NOERROR",transport="tcp"\} \d+/);
   assert.match(text, /rs_dns_queries_total\{qtype="NONE",rcode="FORMERR",transport="udp"\} \d+/);

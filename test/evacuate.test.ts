@@ -27,6 +27,7 @@ const tp: TestPlanet = writePlanet(
   "redshirt-evacuate-",
   `name: evactest
 zone: evac.test.
+services: [{ name: www, fallbackSites: 2 }]
 sites:
   - { name: a, city: A, lat: 50, lon: 0, subnet: 127.230.0.0/16, tiers: { store: 1, app: 2, gateway: 1, dns: 1 } }
   - { name: b, city: B, lat: 45, lon: 10, subnet: 127.231.0.0/16, tiers: { store: 1, app: 2, gateway: 1, dns: 1 } }
@@ -123,13 +124,15 @@ test("evacuate - a site's users move away and its apps drain with zero user erro
     assert.equal(again.status, 0, again.out);
 
     // The weight write is authenticated: without the token a DNS server refuses it.
-    const d = planet.dnsServers[1];
-    const anon = await fetch(`http://${d.host}:${dnsPort + 1}/_redshirt/dns/weights/a`, {
+    // (Its admin endpoint is on its management address, .7.1, not the DNS address.)
+    const d = planet.dnsAdmins[1];
+    const anon = await fetch(`http://${d.host}:${d.port}/_redshirt/dns/weights/a`, {
       method: "PUT",
       body: JSON.stringify({ weight: 100 }),
+      headers: { "content-type": "application/json" },
     });
     assert.equal(anon.status, 401);
-    const withToken = await fetch(`http://${d.host}:${dnsPort + 1}/_redshirt/dns/weights`, {
+    const withToken = await fetch(`http://${d.host}:${d.port}/_redshirt/dns/weights`, {
       headers: { authorization: `Bearer ${controlBearerToken(tp.ctl.secret)}` },
     });
     assert.equal(((await withToken.json()) as { weights: Record<string, number> }).weights.a, 0);

@@ -29,6 +29,7 @@ const prefix = "rsnt";
 const subnets = ["10.81.0.0/16", "10.82.0.0/16", "10.83.0.0/16"];
 const planetYaml = `name: netns
 zone: netns.test.
+services: [{ name: www, fallbackSites: 2 }]
 sites:
   - { name: nyc, city: New York, lat: 40.7128, lon: -74.0060, subnet: ${subnets[0]}, tiers: { store: 1, gateway: 1, dns: 1, app: 1 } }
   - { name: lon, city: London, lat: 51.5074, lon: -0.1278, subnet: ${subnets[1]}, tiers: { store: 1, gateway: 1, dns: 1, app: 1 } }

@@ -27,7 +27,7 @@ writeFileSync(
   planetFile,
   `name: prooftest
 zone: proof.test.
-services: [www]
+services: [{ name: www, fallbackSites: 1 }]
 sites:
   - { name: nyc, city: New York, lat: 40.71, lon: -74.01, subnet: 127.131.0.0/16, tiers: { store: 3, app: 1, gateway: 1, dns: 1 } }
   - { name: lon, city: London, lat: 51.51, lon: -0.13, subnet: 127.132.0.0/16, tiers: { store: 3, app: 1, gateway: 1, dns: 1 } }

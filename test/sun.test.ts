@@ -29,7 +29,7 @@ sun:
 `,
 );
 let sup: Launched | undefined;
-const dns = tp.planet.dnsServers[0];
+const dns = tp.planet.dnsAdmins[0];
 
 before(async () => {
   sup = await startSupervisor(tp, "a");
@@ -55,7 +55,7 @@ test("sun - the app tier's desired count and the DNS weight move with the accele
     seen.desired.add(app.desired);
     seen.ready.add(app.ready);
     hours.add(Math.floor(last.sun.localHour));
-    const w = (await (await fetch(`http://${dns.host}:${dns.port + 1}/_redshirt/dns/weights`)).json()) as {
+    const w = (await (await fetch(`http://${dns.host}:${dns.port}/_redshirt/dns/weights`)).json()) as {
       entries: Record<string, { weight: number }>;
     };
     if (w.entries.a) seen.weights.add(w.entries.a.weight);

@@ -1,5 +1,6 @@
 // `redshirt dns --planet FILE --site NAME [--index K]`: runs one GSLB DNS server of the
-// planet, on its site's DNS address (127.x.3.K, the planet's DNS port; admin on port + 1).
+// planet, on its site's DNS address (127.x.3.K, the planet's DNS port); its admin endpoint
+// is on its management address (127.x.7.K) at the DNS port + 1.
 
 import { loadPlanet } from "../topology/index.ts";
 import { runDnsServer } from "../traffic/index.ts";

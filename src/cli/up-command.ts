@@ -99,8 +99,11 @@ export function summaryTable(
     const subnet = client ? ` +subnet=${client.cidr}` : "";
     lines.push(`  dig @${firstDns.host} -p ${firstDns.port} ${service}${subnet} +short`);
     if (client) {
-      const order = sitesByDistance(planet, client).map((s) => s.name);
-      lines.push(`    (a client in ${client.name} gets ${order.join(", ")} in that order)`);
+      const listed = 1 + (planet.serviceOptions[planet.services[0]]?.fallbackSites ?? 0);
+      const order = sitesByDistance(planet, client)
+        .slice(0, listed)
+        .map((s) => s.name);
+      lines.push(`    (a client in ${client.name} gets the gateways of ${order.join(", then ")})`);
     }
   }
   lines.push(`  ./bin/redshirt status --planet ${planetFile}        (kill -9 any instance: it is replaced)`);

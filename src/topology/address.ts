@@ -4,10 +4,13 @@
 //   .1.k store node k   .2.k gateway k   .3.k DNS server k   .4.k app instance k
 //   .5.1 the site's WAN link process (its admin endpoint; only when the WAN is emulated)
 //   .6.1 the site's supervisor (its control API)   .6.2 the dashboard (first site only, `redshirt up`)
+//   .7.k the admin (management) endpoint of DNS server k: weights, views, metrics. Never
+//        the public DNS address .3.k, so a firewall that lets users reach .3.k (and .2.k)
+//        keeps the planet's steering controls off the public network.
 // Third octets from 128 up hold the link proxies of the emulated WAN (see dial.ts).
 // Ports are the same in every site; the address, never the port, says which site.
 
-export const roleOctet = { store: 1, gateway: 2, dns: 3, app: 4, wan: 5, supervisor: 6 } as const;
+export const roleOctet = { store: 1, gateway: 2, dns: 3, app: 4, wan: 5, supervisor: 6, dnsAdmin: 7 } as const;
 export type Role = keyof typeof roleOctet;
 
 export function parseIpv4(text: string): number | undefined {

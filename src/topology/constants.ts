@@ -16,6 +16,19 @@ export const deadPeerAfterSDefault = 600;
 export const deadPeerAfterSMax = 7 * 86_400;
 export const rfDefault = 3;
 export const dnsTtlSDefault = 5;
+/**
+ * DNS response-rate limiting (RRL, as BIND and Knot do it): UDP responses per second to one
+ * source prefix (/24 for IPv4, /56 for IPv6) before answers are dropped or slipped; 0 turns
+ * it off. Generous for a resolver, tight for a reflection flood.
+ */
+export const dnsRrlResponsesPerSDefault = 200;
+export const dnsRrlResponsesPerSMax = 1_000_000;
+/** Every slip-th rate-limited answer is sent truncated (TC=1) so a real client retries over TCP; 0 never slips. */
+export const dnsRrlSlipDefault = 2;
+export const dnsRrlSlipMax = 10;
+/** DNS over TCP: open connections per source address (the whole server keeps its own cap too). */
+export const dnsTcpConnectionsPerSourceDefault = 32;
+export const dnsTcpConnectionsPerSourceMax = 256;
 export const portsDefault = {
   store: 7400,
   gateway: 8080,
@@ -37,7 +50,7 @@ export const siteOctetBase = 10;
 export const regionOctetBase = 200;
 /** Link proxies sit in the dialer's /16 at third octet linkOctetBase + target site index × linkRolesMax + (role octet − 1). */
 export const linkOctetBase = 128;
-/** Roles whose hosts a link proxy can stand for: store, gateway, dns, app (role octets 1..4). */
+/** Link slots per target site: store, gateway, DNS and DNS admin (app instances are never dialed across the WAN). */
 export const linkRolesMax = 4;
 /** Jitter and bandwidth bounds of the planet's wan section. */
 export const jitterMsMax = 1_000;
@@ -46,7 +59,11 @@ export const bandwidthMbpsMax = 100_000;
 assert(siteOctetBase + sitesMax <= 255, "site subnets must fit in 127.0.0.0/8");
 assert(partitionsDefault <= partitionsMax, "default partitions within the maximum");
 assert(linkOctetBase + sitesMax * linkRolesMax - 1 <= 255, "every site's link proxies fit the third octet");
-assert(linkOctetBase > 5, "link proxy octets stay clear of the role octets (1..5)");
+assert(linkOctetBase > 7, "link proxy octets stay clear of the role octets (1..7)");
+assert(
+  dnsRrlSlipDefault <= dnsRrlSlipMax && dnsTcpConnectionsPerSourceDefault <= dnsTcpConnectionsPerSourceMax,
+  "DNS defaults within their maximums",
+);
 assert(regionOctetBase > siteOctetBase + sitesMax, "default region blocks stay clear of default site subnets");
 assert(storeNodesPerSiteMax < 255 && appInstancesPerSiteMax < 255, "per-role hosts fit a /24");
 

@@ -130,6 +130,18 @@ test("topology dial - what no link carries is refused with a message that says w
     refused(() => dialAddress(demo, "nyc", lonApp), "RS_ERR_TOPOLOGY_NO_ROUTE"),
     /carries nothing/,
   );
+  // A DNS server's management address is reached from other sites (peers, supervisors),
+  // through the link's DNS admin slot, and never from a region's users.
+  const lonAdmin = demo.dnsAdmins.find((a) => a.site === "lon")!;
+  assert.deepEqual(dialAddress(demo, "nyc", lonAdmin), { host: "127.10.135.1", port: 5354 });
+  assert.match(
+    refused(() => dialAddress(demo, "europe", lonAdmin), "RS_ERR_TOPOLOGY_NO_ROUTE"),
+    /a link from a region carries nothing to a dnsAdmin/,
+  );
+  assert.match(
+    refused(() => dialAddress(demo, "nyc", { ...lonAdmin, host: "127.11.3.1" }), "RS_ERR_TOPOLOGY_NO_ROUTE"),
+    /carries 5353 \(dns\), 5353 \(dns\) to a dns/,
+  );
   const store = demo.storeNodes.find((s) => s.site === "lon")!;
   assert.match(
     refused(() => dialAddress(demo, "europe", store), "RS_ERR_TOPOLOGY_NO_ROUTE"),

@@ -7,7 +7,9 @@
 // addresses siteLinks() lists, which are built with dialAddress() itself.
 //
 // The proxy for target host H = T.base | role << 8 | k of site T, seen from dialer block D:
-//   D.base | (linkOctetBase + T.index × linkRolesMax + role − 1) << 8 | k, on H's own port.
+//   D.base | (linkOctetBase + T.index × linkRolesMax + slot(role)) << 8 | k, on H's own port,
+// where the slots are store 0, gateway 1, dns 2, dnsAdmin 3 (app instances are never dialed
+// across the WAN, so they have none).
 // E.g. nyc (127.10/16) dialing London's gateway 127.11.2.1:8080 dials 127.10.133.1:8080
 // (128 + 1×4 + 2 − 1 = 133); the region europe (127.202/16) dials 127.202.133.1:8080.
 import { cidrContains, formatIpv4, parseIpv4, type Role, roleOctet } from "./address.ts";
@@ -48,6 +50,10 @@ export type LinkPlan = {
   readonly listeners: readonly LinkListener[];
 };
 
+/** The link slot of each role a link can carry (see above); the others have none. */
+const linkSlot: Partial<Record<Role, number>> = { store: 0, gateway: 1, dns: 2, dnsAdmin: 3 };
+const roleOfSlot = (Object.entries(linkSlot) as [Role, number][]).sort((a, b) => a[1] - b[1]).map(([r]) => r);
+
 type Service = { readonly port: number; readonly protocol: LinkProtocol; readonly service: string };
 
 /** The services a link carries to a role, by the dialer's kind: users reach gateways and DNS only. */
@@ -67,10 +73,11 @@ export function linkServices(planet: Planet, role: Role, kind: DialerKind): Serv
       return [
         { port: p.dns, protocol: "udp", service: "dns" },
         { port: p.dns, protocol: "tcp", service: "dns" },
-        ...(kind === "site"
-          ? [{ port: p.dns + dnsAdminPortOffset, protocol: "tcp" as const, service: "dns-admin" }]
-          : []),
       ];
+    case "dnsAdmin":
+      // The management endpoint: DNS servers read each other's views, supervisors set
+      // weights. Users never reach it.
+      return kind === "site" ? [{ port: p.dns + dnsAdminPortOffset, protocol: "tcp", service: "dns-admin" }] : [];
     default:
       // App instances are reached through their site's gateway, never across the WAN.
       return [];
@@ -95,7 +102,7 @@ function dialerOf(planet: Planet, from: string): Dialer {
 }
 
 /** The role and index of a host in its site's address plan, or an error naming what is wrong. */
-function planSlot(site: Site, host: string): { role: Role; octet: number; k: number } {
+function planSlot(site: Site, host: string): { role: Role; slot: number; k: number } {
   const ip = parseIpv4(host);
   if (ip === undefined || !cidrContains(site.subnetCidr, ip)) {
     throw noRoute(`${host} is not an address of site ${site.name} (${site.subnetCidr.text})`);
@@ -103,10 +110,11 @@ function planSlot(site: Site, host: string): { role: Role; octet: number; k: num
   const offset = (ip - site.subnetCidr.base) >>> 0;
   const octet = offset >>> 8;
   const role = (Object.keys(roleOctet) as Role[]).find((r) => roleOctet[r] === octet);
-  if (offset > 0xffff || role === undefined || octet > linkRolesMax) {
-    throw noRoute(`${host} is not a store, gateway, DNS or app address of site ${site.name}'s plan`);
+  const slot = role === undefined ? undefined : linkSlot[role];
+  if (offset > 0xffff || role === undefined || (slot === undefined && role !== "app")) {
+    throw noRoute(`${host} is not a store, gateway, DNS, DNS admin or app address of site ${site.name}'s plan`);
   }
-  return { role, octet, k: offset & 255 };
+  return { role, slot: slot ?? -1, k: offset & 255 };
 }
 
 /**
@@ -129,7 +137,7 @@ export function dialAddress(planet: Planet, from: string, target: Endpoint): Hos
   }
   const block = dialer.kind === "site" ? dialer.site.subnetCidr : dialer.region?.subnetCidr;
   if (!block) throw noRoute(`client region ${from} has no block of addresses on this machine`);
-  const octet = linkOctetBase + targetSite.index * linkRolesMax + slot.octet - 1;
+  const octet = linkOctetBase + targetSite.index * linkRolesMax + slot.slot;
   return { host: formatIpv4((block.base | (octet << 8) | slot.k) >>> 0), port: target.port };
 }
 
@@ -148,7 +156,8 @@ export function dialTarget(planet: Planet, host: string, port: number): { from: 
   if (offset > 0xffff || rel < 0) return undefined;
   const site = planet.sites[Math.floor(rel / linkRolesMax)];
   if (!site || site.name === from.name) return undefined;
-  const targetHost = formatIpv4((site.subnetCidr.base | (((rel % linkRolesMax) + 1) << 8) | (offset & 255)) >>> 0);
+  const role = roleOfSlot[rel % linkRolesMax];
+  const targetHost = formatIpv4((site.subnetCidr.base | (roleOctet[role] << 8) | (offset & 255)) >>> 0);
   return { from: from.name, target: { host: targetHost, port, site: site.name } };
 }
 
@@ -174,7 +183,9 @@ export function endpointOf(planet: Planet, host: string, port: number): Endpoint
 }
 
 function linkPlan(planet: Planet, from: string, fromKind: DialerKind, to: Site): LinkPlan {
-  const nodes = [...planet.storeNodes, ...planet.gateways, ...planet.dnsServers].filter((n) => n.site === to.name);
+  const nodes = [...planet.storeNodes, ...planet.gateways, ...planet.dnsServers, ...planet.dnsAdmins].filter(
+    (n) => n.site === to.name,
+  );
   const listeners: LinkListener[] = [];
   for (const n of nodes) {
     for (const s of linkServices(planet, n.role, fromKind)) {

@@ -40,6 +40,7 @@ export { earthRadiusKm, greatCircleKm, type LatLon, oneWayMsForKm, rttMsForKm } 
 export {
   type Consistency,
   consistencyLevels,
+  dnsAdminOf,
   loadPlanet,
   locateClient,
   type NodeInfo,
@@ -48,6 +49,7 @@ export {
   parsePlanet,
   planetSchema,
   type Region,
+  type ServiceOptions,
   type Site,
   siteByName,
   siteRttMs,

@@ -140,3 +140,41 @@ test("topology - the gateway section defaults to the named constants; bad values
   );
   refused(`${base}gateway: { headTimeout: 5 }\n`, /gateway.*headTimeout/);
 });
+
+test("topology - services take fallbackSites (default 0), DNS settings have defaults and bounds, and each DNS server has a management address", () => {
+  const base =
+    "name: x\nzone: z.test.\nsites:\n  - { name: a, city: A, lat: 1, lon: 0 }\n  - { name: b, city: B, lat: 2, lon: 0 }\n";
+  const plain = parsePlanet(base);
+  assert.deepEqual(plain.services, ["www"]);
+  assert.deepEqual(plain.serviceOptions, { www: { fallbackSites: 0 } });
+  assert.deepEqual(plain.dns, {
+    ttlS: 5,
+    rrl: { responsesPerS: 200, slip: 2 },
+    tcpConnectionsPerSource: 32,
+    responseCache: true,
+  });
+  // The admin endpoint is on .7.k (the DNS port + 1), never the public .3.k.
+  assert.deepEqual(
+    plain.dnsAdmins.map((a) => [a.id, a.host, a.port]),
+    [
+      ["a-dns1-admin", "127.10.7.1", 5354],
+      ["b-dns1-admin", "127.11.7.1", 5354],
+    ],
+  );
+  const options = parsePlanet(`${base}services: [www, { name: api, fallbackSites: 1 }]\n`);
+  assert.deepEqual(options.services, ["www", "api"]);
+  assert.equal(options.serviceOptions.api.fallbackSites, 1);
+  const invalid = (text: string): string => {
+    try {
+      parsePlanet(text, { file: "p.yaml" });
+    } catch (err) {
+      assert.ok(isRedshirtError(err, "RS_ERR_TOPOLOGY_INVALID"), String(err));
+      return err.message;
+    }
+    assert.fail("expected RS_ERR_TOPOLOGY_INVALID");
+  };
+  assert.match(invalid(`${base}services: [www, www]\n`), /services\[1\].*duplicate service name www/);
+  assert.match(invalid(`${base}services: [{ name: www, fallbackSites: -1 }]\n`), /services\[0\]/);
+  assert.match(invalid(`${base}dns: { rrl: { slip: 11 } }\n`), /dns\.rrl\.slip/);
+  assert.match(invalid(`${base}dns: { tcpConnectionsPerSource: 0 }\n`), /dns\.tcpConnectionsPerSource/);
+});

@@ -12,6 +12,13 @@ import {
   deadPeerAfterSMax,
   dedupWindowSDefault,
   dedupWindowSMax,
+  dnsAdminPortOffset,
+  dnsRrlResponsesPerSDefault,
+  dnsRrlResponsesPerSMax,
+  dnsRrlSlipDefault,
+  dnsRrlSlipMax,
+  dnsTcpConnectionsPerSourceDefault,
+  dnsTcpConnectionsPerSourceMax,
   dnsTtlSDefault,
   gatewaysPerSiteMax,
   jitterMsMax,
@@ -73,6 +80,27 @@ const clientSchema = z
   })
   .strict();
 
+const serviceLabelSchema = z.string().regex(/^[a-z0-9-]{1,63}$/, "must be a single DNS label");
+/**
+ * A service name, or the name with options. The DNS answers with the nearest healthy site's
+ * gateways only (resolvers reorder RRsets, so a list of every site sends users far);
+ * `fallbackSites: N` adds the next N sites after it, for clients that try every address.
+ */
+const serviceSchema = z.union([
+  serviceLabelSchema,
+  z
+    .object({
+      name: serviceLabelSchema,
+      fallbackSites: z
+        .number()
+        .int()
+        .min(0)
+        .max(sitesMax - 1)
+        .default(0),
+    })
+    .strict(),
+]);
+
 export const wanModes = ["emulated", "direct"] as const;
 export type WanMode = (typeof wanModes)[number];
 
@@ -83,10 +111,7 @@ export const planetSchema = z
       .string()
       .regex(/^([a-z0-9-]{1,63}\.)+$/, "must be a DNS name ending with '.', e.g. redshirt.test.")
       .refine((s) => s.length <= 253, "must be at most 253 characters"),
-    services: z
-      .array(z.string().regex(/^[a-z0-9-]{1,63}$/, "must be a single DNS label"))
-      .min(1)
-      .default(["www"]),
+    services: z.array(serviceSchema).min(1).default(["www"]),
     sites: z.array(siteSchema).min(1).max(sitesMax),
     clients: z.array(clientSchema).max(1024).default([]),
     store: z
@@ -103,7 +128,26 @@ export const planetSchema = z
       .strict()
       .prefault({}),
     dns: z
-      .object({ ttlS: z.number().int().min(0).max(86400).default(dnsTtlSDefault) })
+      .object({
+        ttlS: z.number().int().min(0).max(86400).default(dnsTtlSDefault),
+        /** Response-rate limiting of UDP answers per source prefix (docs/dns.md). */
+        rrl: z
+          .object({
+            responsesPerS: z.number().int().min(0).max(dnsRrlResponsesPerSMax).default(dnsRrlResponsesPerSDefault),
+            slip: z.number().int().min(0).max(dnsRrlSlipMax).default(dnsRrlSlipDefault),
+          })
+          .strict()
+          .prefault({}),
+        /** Open DNS-over-TCP connections per source address. */
+        tcpConnectionsPerSource: z
+          .number()
+          .int()
+          .min(1)
+          .max(dnsTcpConnectionsPerSourceMax)
+          .default(dnsTcpConnectionsPerSourceDefault),
+        /** The whole-response cache (off only to measure or debug the uncached path). */
+        responseCache: z.boolean().default(true),
+      })
       .strict()
       .prefault({}),
     wan: z
@@ -146,12 +190,19 @@ export const planetSchema = z
       if (!planet.sites.some((s) => s.name === name))
         ctx.addIssue({ code: "custom", path: ["sun", "sites", name], message: "no such site in the planet" });
     }
+    const serviceNames = new Set<string>();
+    planet.services.forEach((service, i) => {
+      const name = typeof service === "string" ? service : service.name;
+      if (serviceNames.has(name))
+        ctx.addIssue({ code: "custom", path: ["services", i], message: `duplicate service name ${name}` });
+      serviceNames.add(name);
+    });
     for (const name of Object.keys(planet.gateway.services)) {
-      if (!planet.services.includes(name))
+      if (!serviceNames.has(name))
         ctx.addIssue({
           code: "custom",
           path: ["gateway", "services", name],
-          message: `no such service in the planet (services: ${planet.services.join(", ")})`,
+          message: `no such service in the planet (services: ${[...serviceNames].join(", ")})`,
         });
     }
     const seen = new Set<string>();
@@ -206,12 +257,24 @@ export type NodeInfo = {
   readonly port: number;
 };
 
-export type Planet = Omit<PlanetParsed, "sites"> & {
+/** What the DNS does for a service name. */
+export type ServiceOptions = {
+  /** Sites listed after the nearest healthy one (0: the nearest only). */
+  readonly fallbackSites: number;
+};
+
+export type Planet = Omit<PlanetParsed, "sites" | "services"> & {
+  /** The service names (one DNS label each), in planet order. */
+  readonly services: readonly string[];
+  /** Each service's options, by name. */
+  readonly serviceOptions: Readonly<Record<string, ServiceOptions>>;
   readonly sites: readonly Site[];
   /** Every store node of the planet, by site then index. */
   readonly storeNodes: readonly NodeInfo[];
   readonly gateways: readonly NodeInfo[];
   readonly dnsServers: readonly NodeInfo[];
+  /** The admin (management) endpoint of each DNS server, in the same order: at .7.k, on the DNS port + 1. */
+  readonly dnsAdmins: readonly NodeInfo[];
   /** One WAN link process per site (role wan, at .5.1), only when the WAN is emulated. */
   readonly wanProcesses: readonly NodeInfo[];
   /** The client regions with their blocks on this machine, only when the WAN is emulated. */
@@ -313,12 +376,31 @@ function buildPlanet(parsed: PlanetParsed, baseDir: string, where: (path: Proper
         port,
       })),
     );
+  const serviceOptions: Record<string, ServiceOptions> = {};
+  for (const s of parsed.services) {
+    if (typeof s === "string") serviceOptions[s] = { fallbackSites: 0 };
+    else serviceOptions[s.name] = { fallbackSites: s.fallbackSites };
+  }
+  const dnsServers = nodes("dns", (s) => s.tiers.dns, parsed.ports.dns);
   return {
     ...parsed,
+    services: Object.keys(serviceOptions),
+    serviceOptions,
     sites,
     storeNodes: nodes("store", (s) => s.tiers.store, parsed.ports.store),
     gateways: nodes("gateway", (s) => s.tiers.gateway, parsed.ports.gateway),
-    dnsServers: nodes("dns", (s) => s.tiers.dns, parsed.ports.dns),
+    dnsServers,
+    dnsAdmins: dnsServers.map((d) => {
+      const site = sites.find((x) => x.name === d.site)!;
+      return {
+        id: `${d.id}-admin`,
+        site: d.site,
+        role: "dnsAdmin" as const,
+        index: d.index,
+        host: roleAddress(site.subnetCidr, "dnsAdmin", d.index),
+        port: parsed.ports.dns + dnsAdminPortOffset,
+      };
+    }),
     wanProcesses: emulated ? nodes("wan", () => 1, parsed.ports.wan) : [],
     regions,
     supervisors: sites.map((site) => ({
@@ -402,6 +484,14 @@ export function storeNodeById(planet: Planet, id: string): NodeInfo | undefined 
     host: roleAddress(site.subnetCidr, "store", index),
     port: planet.ports.store,
   };
+}
+
+/** The admin (management) endpoint of a DNS server of the planet. */
+export function dnsAdminOf(planet: Planet, dnsServer: NodeInfo): NodeInfo {
+  const admin = planet.dnsAdmins.find((a) => a.site === dnsServer.site && a.index === dnsServer.index);
+  if (!admin)
+    throw topologyErrors.create("RS_ERR_TOPOLOGY_UNKNOWN_NODE", `${dnsServer.id} is no DNS server of the planet`);
+  return admin;
 }
 
 export function siteDistanceKm(a: LatLon, b: LatLon): number {

@@ -3,7 +3,8 @@
 // a token) and every emulated WAN link with its delay. A server or link process that does
 // not answer is reported as such, never hides the others.
 import { request } from "undici";
-import { adminPortOf, dnsConstants } from "../../traffic/index.ts";
+import { dnsAdminOf } from "../../topology/index.ts";
+import { dnsConstants } from "../../traffic/index.ts";
 import type { LinkStatus } from "../../wan/index.ts";
 import type { PlanetControl } from "./operations.ts";
 import { wanLinks } from "./wan-operations.ts";
@@ -26,7 +27,8 @@ export function dnsWeights(ctl: PlanetControl): Promise<DnsWeightsAnswer[]> {
   return Promise.all(
     ctl.planet.dnsServers.map(async (d): Promise<DnsWeightsAnswer> => {
       try {
-        const res = await request(`http://${d.host}:${adminPortOf(d)}/_redshirt/dns/weights`, {
+        const admin = dnsAdminOf(ctl.planet, d);
+        const res = await request(`http://${admin.host}:${admin.port}/_redshirt/dns/weights`, {
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
         });

@@ -8,8 +8,8 @@ import dgram from "node:dgram";
 import dnsPacket from "dns-packet";
 import { request } from "undici";
 import { controlBearerToken, type Logger } from "../../core/index.ts";
-import { dialAddress, type NodeInfo, type Planet } from "../../topology/index.ts";
-import { adminPortOf, dnsConstants } from "../../traffic/index.ts";
+import { dialAddress, dnsAdminOf, type NodeInfo, type Planet } from "../../topology/index.ts";
+import { dnsConstants } from "../../traffic/index.ts";
 import type { SupervisorMetrics } from "../supervisor/metrics.ts";
 
 /** What the DNS servers hold for the site's weight. */
@@ -65,7 +65,8 @@ export function dnsSteering(o: {
     // The first of each run, then every 50th: a DNS server down for a while must not flood the log.
     if (failuresLogged++ % 50 === 0) log.warn("dns steering call failed", { what, server: server.id, err });
   };
-  const admin = (d: NodeInfo) => dialAddress(planet, site, { site: d.site, host: d.host, port: adminPortOf(d) });
+  // Each DNS server's admin endpoint is on its management address (.7.k), not its DNS address.
+  const admin = (d: NodeInfo) => dialAddress(planet, site, dnsAdminOf(planet, d));
 
   async function ensureOne(d: NodeInfo, weight: number): Promise<boolean> {
     const a = admin(d);

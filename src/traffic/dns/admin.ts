@@ -1,4 +1,5 @@
-// The DNS server's admin endpoint (HTTP on its address, DNS port + 1):
+// The DNS server's admin endpoint (HTTP on its management address .7.k, never the public
+// DNS address .3.k; the DNS port + 1):
 //   GET /healthz                 this process is up
 //   GET /metrics                 Prometheus metrics
 //   GET /_redshirt/dns/view      this server's own probe view and weights (read by peers)
@@ -8,7 +9,10 @@
 //   PUT /_redshirt/dns/weights/<site>  set one site's: {"weight": 0..100}
 // Reads are open (peers read the view without credentials; it holds nothing secret). A write
 // steers users of the whole planet, so it needs the planet's control token (the one the
-// supervisors and the WAN links take): `Authorization: Bearer <controlBearerToken(secret)>`.
+// supervisors and the WAN links take): `Authorization: Bearer <controlBearerToken(secret)>`,
+// and is a PUT with `Content-Type: application/json` — which no HTML form can send, so a
+// web page an operator visits cannot forge one (a form POST gets 405, another type 415) —
+// and, when a browser says where it comes from (`Origin`, `Sec-Fetch-Site`), from here only.
 import http from "node:http";
 import { isControlAuthorized, isRedshirtError, type Logger, type Startable } from "../../core/index.ts";
 import { adminBodyBytesMax } from "./constants.ts";
@@ -23,6 +27,8 @@ export type AdminRoutes = {
   readonly setSiteWeight: (site: string, body: unknown) => unknown;
   /** Called for each write refused for want of the token (counted by the server). */
   readonly unauthorized: () => void;
+  /** Called for each write refused for its method, content type or origin (counted by the server). */
+  readonly refused: (reason: "method" | "content-type" | "cross-site") => void;
 };
 
 export type AdminOptions = {
@@ -116,17 +122,45 @@ export class AdminServer implements Startable {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  /** Answers 401 and returns false unless the request carries the planet's control token. */
-  #authorized(req: http.IncomingMessage, res: http.ServerResponse): boolean {
-    if (isControlAuthorized(this.#o.secret, req.headers.authorization)) return true;
-    this.#o.routes.unauthorized();
-    req.resume();
-    const e = dnsErrors.create(
-      "RS_ERR_TRAFFIC_DNS_UNAUTHORIZED",
-      req.headers.authorization ? "the token does not match" : "no Authorization header",
-    );
-    sendJson(res, e.status, e.toJSON(), { "www-authenticate": 'Bearer realm="redshirt"' });
-    return false;
+  /**
+   * Whether a write may go ahead: PUT, the planet's control token, a JSON body, and not sent
+   * by a browser from another origin. Otherwise answers the error (405, 401, 415, 403) and
+   * returns false; nothing changes.
+   */
+  #writable(req: http.IncomingMessage, res: http.ServerResponse, allow: string): boolean {
+    const refuse = (e: ReturnType<typeof dnsErrors.create>, headers: Record<string, string> = {}): false => {
+      req.resume();
+      sendJson(res, e.status, e.toJSON(), headers);
+      return false;
+    };
+    if (req.method !== "PUT") {
+      this.#o.routes.refused("method");
+      return refuse(dnsErrors.create("RS_ERR_TRAFFIC_DNS_METHOD", `${req.method} is not a write here`), { allow });
+    }
+    if (!isControlAuthorized(this.#o.secret, req.headers.authorization)) {
+      this.#o.routes.unauthorized();
+      const why = req.headers.authorization ? "the token does not match" : "no Authorization header";
+      return refuse(dnsErrors.create("RS_ERR_TRAFFIC_DNS_UNAUTHORIZED", why), {
+        "www-authenticate": 'Bearer realm="redshirt"',
+      });
+    }
+    const type = (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
+    if (type !== "application/json") {
+      this.#o.routes.refused("content-type");
+      return refuse(dnsErrors.create("RS_ERR_TRAFFIC_DNS_CONTENT_TYPE", `Content-Type: ${type || "(none)"}`));
+    }
+    const site = req.headers["sec-fetch-site"];
+    const origin = req.headers.origin;
+    const self = `http://${req.headers.host ?? ""}`;
+    if (
+      (site !== undefined && site !== "same-origin" && site !== "none") ||
+      (origin !== undefined && origin !== self)
+    ) {
+      this.#o.routes.refused("cross-site");
+      const what = origin !== undefined && origin !== self ? `Origin: ${origin}` : `Sec-Fetch-Site: ${site}`;
+      return refuse(dnsErrors.create("RS_ERR_TRAFFIC_DNS_CROSS_SITE", what));
+    }
+    return true;
   }
 
   async #route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -142,15 +176,14 @@ export class AdminServer implements Startable {
     }
     if (method === "GET" && path === "/_redshirt/dns/view") return sendJson(res, 200, routes.view());
     if (method === "GET" && path === "/_redshirt/dns/status") return sendJson(res, 200, routes.status());
-    const write = method === "PUT" || method === "POST";
     if (path === "/_redshirt/dns/weights") {
-      if (method === "GET") return sendJson(res, 200, routes.weights());
-      if (write && this.#authorized(req, res)) return sendJson(res, 200, routes.setWeights(await readBody(req)));
-      if (write) return;
+      if (method === "GET" || method === "HEAD") return sendJson(res, 200, routes.weights());
+      if (!this.#writable(req, res, "GET, PUT")) return;
+      return sendJson(res, 200, routes.setWeights(await readBody(req)));
     }
     const site = /^\/_redshirt\/dns\/weights\/([a-z][a-z0-9-]{0,30})$/.exec(path)?.[1];
-    if (site && write) {
-      if (!this.#authorized(req, res)) return;
+    if (site) {
+      if (!this.#writable(req, res, "PUT")) return;
       return sendJson(res, 200, routes.setSiteWeight(site, await readBody(req)));
     }
     throw dnsErrors.create("RS_ERR_TRAFFIC_DNS_NOT_FOUND", `${method} ${path}`);

@@ -1,6 +1,7 @@
 // Defaults and limits of the GSLB DNS server. Every buffer, queue and loop has a named
 // maximum; the relations the design depends on are asserted at load.
 import { assert } from "../../core/index.ts";
+import { topologyConstants } from "../../topology/index.ts";
 
 /** The UDP payload size we advertise in EDNS0 (the DNS Flag Day 2020 value: no IP fragmentation). */
 export const udpPayloadBytesAdvertised = 1232;
@@ -13,6 +14,15 @@ export const nameBytesMax = 255;
 
 /** TCP: at most this many connections at once; more are refused by the kernel backlog. */
 export const tcpConnectionsMax = 256;
+/** TCP: open connections per source address (the planet's dns.tcpConnectionsPerSource); more are closed at once. */
+export const tcpConnectionsPerSourceDefault = topologyConstants.dnsTcpConnectionsPerSourceDefault;
+
+/** RRL: UDP answers per second per source /24 (the planet's dns.rrl.responsesPerS; 0 = off). */
+export const rrlResponsesPerSDefault = topologyConstants.dnsRrlResponsesPerSDefault;
+/** RRL: every slip-th limited answer goes out truncated (TC=1) instead of being dropped (dns.rrl.slip). */
+export const rrlSlipDefault = topologyConstants.dnsRrlSlipDefault;
+/** RRL: source prefixes tracked at once; past it idle ones, then the oldest, are forgotten. */
+export const rrlPrefixesMax = 65_536;
 /** TCP: a connection idle this long is closed (RFC 7766 asks servers to bound idle time). */
 export const tcpIdleTimeoutMs = 10_000;
 /** TCP: a client that leaves this many response bytes unread is disconnected. */
@@ -35,7 +45,7 @@ export const peerTimeoutMs = 400;
 export const peerViewStaleMs = 1_500;
 /** The largest peer view or admin request body read, in bytes. */
 export const adminBodyBytesMax = 64 * 1024;
-/** The admin HTTP endpoint listens on the DNS server's address at the DNS port plus this. */
+/** The admin HTTP endpoint listens on the DNS server's management address (.7.k) at the DNS port plus this. */
 export const adminPortOffset = 1;
 
 /** The bar: a site with no healthy gateway leaves the answers within this. */
@@ -69,4 +79,5 @@ assert(probeTimeoutMs < probeIntervalMs && peerTimeoutMs < peerPollIntervalMs, "
 assert(peerViewStaleMs >= 2 * peerPollIntervalMs, "one lost poll must not make a peer's view stale");
 assert(udpPayloadBytesNoEdns <= udpPayloadBytesAdvertised && udpPayloadBytesAdvertised <= 65_535, "UDP sizes");
 assert(queryBytesMax >= udpPayloadBytesNoEdns && queryBytesMax < 65_536, "a query fits TCP framing");
+assert(tcpConnectionsPerSourceDefault <= tcpConnectionsMax, "one source cannot be allowed more than the whole server");
 assert(weightDefault > 0 && weightDefault <= weightMax, "default weight within range");

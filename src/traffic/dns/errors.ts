@@ -23,6 +23,20 @@ export const dnsErrors = defineErrors("traffic", {
     message:
       "Changing DNS weights needs `Authorization: Bearer <control token>`; the token derives from the planet secret (`<dataDir>/planet.secret`), as for the supervisors' control API (`redshirt evacuate` sends it)",
   },
+  RS_ERR_TRAFFIC_DNS_METHOD: {
+    status: 405,
+    message: "The DNS admin endpoint changes weights by PUT only (reads are GET); send PUT with a JSON body",
+  },
+  RS_ERR_TRAFFIC_DNS_CONTENT_TYPE: {
+    status: 415,
+    message:
+      "Weight changes must be sent with `Content-Type: application/json` (a form cannot be); send the JSON body with that type",
+  },
+  RS_ERR_TRAFFIC_DNS_CROSS_SITE: {
+    status: 403,
+    message:
+      "A browser sent this weight change from another origin (Origin or Sec-Fetch-Site says so); change weights with the CLI, curl or the supervisors, not from a web page",
+  },
   RS_ERR_TRAFFIC_DNS_BODY_TOO_LARGE: {
     status: 413,
     message: "The request body is too large for the DNS admin endpoint; send a smaller one",

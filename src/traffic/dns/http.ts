@@ -6,7 +6,7 @@
 // the probe fail, and the site leave DNS, past ~32 instances.
 import http from "node:http";
 import type { Clock } from "../../core/index.ts";
-import type { Endpoint, HostPort, NodeInfo } from "../../topology/index.ts";
+import { dnsAdminOf, type Endpoint, type HostPort, type NodeInfo, type Planet } from "../../topology/index.ts";
 import { adminBodyBytesMax, adminPortOffset, gatewayHealthPath } from "./constants.ts";
 import type { FetchViewFn, ProbeFn } from "./health.ts";
 
@@ -16,7 +16,11 @@ type GetResult = { status: number; body: Buffer };
 export type DialFn = (target: Endpoint) => HostPort;
 const direct: DialFn = (t) => ({ host: t.host, port: t.port });
 
-/** bodyBytesMax 0: resolve with the status as soon as the response head arrives, body unread. */
+/**
+ * bodyBytesMax 0: resolve with the status as soon as the response head arrives; the body is
+ * then read and thrown away (never judged, never aborted for its size) until it ends or the
+ * deadline closes the connection, so the gateway sees a client that read its answer.
+ */
 function get(
   clock: Clock,
   options: { host: string; port: number; path: string; localAddress: string | undefined },
@@ -40,10 +44,11 @@ function get(
     });
     req.on("response", (res) => {
       if (bodyBytesMax === 0) {
-        deadline.cancel();
         resolve({ status: res.statusCode ?? 0, body: Buffer.alloc(0) });
-        // Connection: close was asked; whatever body follows is dropped with the socket.
-        res.destroy();
+        // The verdict is in; the deadline still bounds how long the socket may stay open.
+        res.on("end", () => deadline.cancel());
+        res.on("error", () => deadline.cancel());
+        res.resume();
         return;
       }
       const chunks: Buffer[] = [];
@@ -79,13 +84,19 @@ export function adminPortOf(dnsServer: NodeInfo): number {
   return dnsServer.port + adminPortOffset;
 }
 
-/** Reads a peer DNS server's probe view (validated by the caller). */
-export function httpFetchView(clock: Clock, localAddress: string | undefined, dial: DialFn = direct): FetchViewFn {
+/** Reads a peer DNS server's probe view (validated by the caller) from its management address. */
+export function httpFetchView(
+  clock: Clock,
+  localAddress: string | undefined,
+  planet: Planet,
+  dial: DialFn = direct,
+): FetchViewFn {
   return async (peer: NodeInfo, timeoutMs: number) => {
+    const admin = dnsAdminOf(planet, peer);
     const r = await get(
       clock,
       {
-        ...dial({ host: peer.host, port: adminPortOf(peer), site: peer.site }),
+        ...dial({ host: admin.host, port: admin.port, site: admin.site }),
         path: "/_redshirt/dns/view",
         localAddress,
       },

@@ -15,6 +15,7 @@ import {
 import { dnsErrors } from "./errors.ts";
 import type { HandleContext } from "./message.ts";
 import type { DnsMetrics } from "./metrics.ts";
+import { type ResponseRateLimiter, slipOf } from "./rrl.ts";
 
 export type QueryHandler = (buf: Buffer, ctx: HandleContext) => Buffer | undefined;
 
@@ -25,6 +26,12 @@ export type ListenerOptions = {
   readonly handle: QueryHandler;
   readonly logger: Logger;
   readonly metrics: DnsMetrics;
+  /** Response-rate limiting of UDP answers per source prefix. */
+  readonly rrl: ResponseRateLimiter;
+  /** Monotonic ms (the RRL's clock). */
+  readonly nowMs: () => number;
+  /** Open TCP connections allowed per source address. */
+  readonly tcpConnectionsPerSource: number;
 };
 
 const ignoreSendError = (): void => {};
@@ -34,6 +41,7 @@ export class DnsListeners implements Startable {
   #udp: dgram.Socket | undefined;
   #tcp: net.Server | undefined;
   readonly #sockets = new Set<net.Socket>();
+  readonly #perSource = new Map<string, number>();
   #port = 0;
 
   constructor(options: ListenerOptions) {
@@ -49,8 +57,16 @@ export class DnsListeners implements Startable {
     const { host, handle } = this.#o;
     const udp = dgram.createSocket({ type: "udp4", recvBufferSize: udpReceiveBufferBytes });
     this.#udp = udp;
+    const { rrl, nowMs, metrics } = this.#o;
     udp.on("message", (msg, rinfo) => {
-      const out = handle(msg, { transport: "udp", sourceAddress: rinfo.address });
+      let out = handle(msg, { transport: "udp", sourceAddress: rinfo.address });
+      if (out && rrl.enabled) {
+        const verdict = rrl.check(rinfo.address, nowMs());
+        if (verdict !== "send") {
+          metrics.rrl.add(verdict);
+          out = verdict === "slip" ? slipOf(out) : undefined;
+        }
+      }
       if (out) udp.send(out, rinfo.port, rinfo.address, ignoreSendError);
     });
     await new Promise<void>((resolve, reject) => {
@@ -86,9 +102,19 @@ export class DnsListeners implements Startable {
 
   #serve(socket: net.Socket): void {
     const { handle, metrics } = this.#o;
+    const source = socket.remoteAddress ?? "";
+    const open = this.#perSource.get(source) ?? 0;
+    if (open >= this.#o.tcpConnectionsPerSource) {
+      // One source must not hold the whole server's connections (the global cap is the
+      // kernel's backlog and maxConnections; this is the share of one address).
+      metrics.tcpClosed.inc({ reason: "per-source-max" });
+      socket.destroy();
+      return;
+    }
+    this.#perSource.set(source, open + 1);
     this.#sockets.add(socket);
     metrics.tcpConnections.set(this.#sockets.size);
-    const ctx: HandleContext = { transport: "tcp", sourceAddress: socket.remoteAddress ?? "" };
+    const ctx: HandleContext = { transport: "tcp", sourceAddress: source };
     let pending: Buffer | undefined;
     const close = (reason: string): void => {
       metrics.tcpClosed.inc({ reason });
@@ -97,6 +123,9 @@ export class DnsListeners implements Startable {
     socket.setTimeout(tcpIdleTimeoutMs, () => close("idle"));
     socket.on("error", () => socket.destroy());
     socket.on("close", () => {
+      const left = (this.#perSource.get(source) ?? 1) - 1;
+      if (left > 0) this.#perSource.set(source, left);
+      else this.#perSource.delete(source);
       this.#sockets.delete(socket);
       metrics.tcpConnections.set(this.#sockets.size);
     });

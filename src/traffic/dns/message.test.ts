@@ -27,13 +27,17 @@ function ask(spec: QuerySpec | Buffer, ctx = udp, s = state) {
 }
 const rcodeOf = (spec: QuerySpec | Buffer, ctx = udp) => ask(spec, ctx).packet?.rcode;
 
-test("message - a service name is answered with every gateway, nearest site first, authoritatively", () => {
+test("message - a service name is answered with the nearest healthy site's gateways only, authoritatively", () => {
   const r = ask({ name: "www.gslb.test", id: 777, edns: { ecs: { ip: "10.3.0.0", prefix: 24 } } });
   const p = r.packet!;
   assert.equal(p.id, 777);
   assert.equal(p.rcode, "NOERROR");
   assert.ok(p.flag_qr && p.flag_aa && p.flag_rd && !p.flag_ra && !p.flag_tc);
-  assert.deepEqual(p.answers!.map(dataOf), [
+  // A resolver may re-sort or rotate the RRset: only the nearest site's addresses are in it.
+  assert.deepEqual(p.answers!.map(dataOf), ["127.121.2.1", "127.121.2.2"]);
+  // A service with fallbackSites: 2 lists every site, nearest first.
+  const all = ask({ name: "shop.gslb.test", edns: { ecs: { ip: "10.3.0.0", prefix: 24 } } }).packet!;
+  assert.deepEqual(all.answers!.map(dataOf), [
     "127.121.2.1",
     "127.121.2.2",
     "127.120.2.1",
@@ -43,6 +47,8 @@ test("message - a service name is answered with every gateway, nearest site firs
   ]);
   assert.ok(p.answers!.every((a) => a.type === "A" && a.ttl === 5 && a.name === "www.gslb.test"));
   assert.equal(r.firstSite, "lon");
+  // The answer depends on the client even with one site listed: the ECS scope says for whom.
+  assert.equal(ecsOf(p)!.scopePrefixLength, 22);
   // The source address locates the client when there is no ECS.
   const fromSin = ask({ name: "shop.gslb.test" }, { transport: "udp", sourceAddress: "127.122.0.9" }).packet!;
   assert.equal(dataOf(fromSin.answers![0]), "127.122.2.1");
@@ -93,8 +99,18 @@ test("message - the apex has SOA and NS with glue; name server names have A reco
   );
   assert.equal(dataOf(ask({ name: "ns2.gslb.test" }).packet!.answers![0]), "127.121.3.1");
   assert.equal(ask({ name: "gslb.test", type: "A" }).packet!.answers!.length, 0);
-  const any = ask({ name: "gslb.test", type: "ANY" as dnsPacket.RecordType }).packet!;
-  assert.deepEqual(any.answers!.map((a) => a.type).sort(), ["NS", "NS", "NS", "SOA"]);
+  // RFC 8482: ANY gets one small HINFO, over UDP and TCP, at every name we have.
+  for (const name of ["gslb.test", "www.gslb.test", "ns1.gslb.test"]) {
+    for (const ctx of [udp, tcp]) {
+      const any = ask({ name, type: "ANY" as dnsPacket.RecordType }, ctx).packet!;
+      assert.equal(any.rcode, "NOERROR");
+      assert.deepEqual(
+        any.answers!.map((a) => [a.type, a.name, dataOf(a)]),
+        [["HINFO", name, { cpu: "RFC8482", os: "" }]],
+      );
+    }
+  }
+  assert.equal(ask({ name: "nope.gslb.test", type: "ANY" as dnsPacket.RecordType }).packet!.rcode, "NXDOMAIN");
   // The serial is the same on every server built from the same planet.
   const a = buildZone(testPlanet(120)).soa.serial;
   assert.equal(a, buildZone(testPlanet(120)).soa.serial);
@@ -146,23 +162,23 @@ test("message - an answer too big for UDP is sent with TC=1 and in full over TCP
   const big = stateOf(
     parsePlanet(testPlanetYaml({ subnetBase: 120, dnsPort: 15353, gatewayPort: 18080, gateways: 8 })),
   );
-  const plain = ask({ name: "www.gslb.test" }, udp, big);
+  const plain = ask({ name: "shop.gslb.test" }, udp, big);
   assert.ok(plain.truncated);
   assert.ok(plain.packet!.flag_tc);
   assert.equal(plain.packet!.answers!.length, 0);
-  assert.equal(plain.packet!.questions![0].name, "www.gslb.test");
+  assert.equal(plain.packet!.questions![0].name, "shop.gslb.test");
   assert.ok(plain.response!.length <= 512);
   // With EDNS the client's size decides (never below 512, never above ours).
-  const edns = ask({ name: "www.gslb.test", edns: { udpPayloadSize: 1232 } }, udp, big);
+  const edns = ask({ name: "shop.gslb.test", edns: { udpPayloadSize: 1232 } }, udp, big);
   assert.equal(edns.packet!.answers!.length, 24);
   assert.ok(!edns.packet!.flag_tc);
-  const small = ask({ name: "www.gslb.test", edns: { udpPayloadSize: 100 } }, udp, big);
+  const small = ask({ name: "shop.gslb.test", edns: { udpPayloadSize: 100 } }, udp, big);
   assert.ok(small.packet!.flag_tc && small.response!.length <= 512);
   assert.ok(
     small.packet!.additionals!.some((a) => a.type === "OPT"),
     "the OPT survives truncation",
   );
-  const overTcp = ask({ name: "www.gslb.test" }, tcp, big);
+  const overTcp = ask({ name: "shop.gslb.test" }, tcp, big);
   assert.equal(overTcp.packet!.answers!.length, 24);
   assert.ok(!overTcp.packet!.flag_tc);
 });
@@ -172,6 +188,30 @@ function withHeader(buf: Buffer, edit: (b: Buffer) => void): Buffer {
   edit(copy);
   return copy;
 }
+
+test("message - every reply to an EDNS query carries an OPT record, FORMERR and NOTIMP included", () => {
+  const edns = buildQuery({ name: "www.gslb.test", edns: { do: true } });
+  const optOf = (p: dnsPacket.DecodedPacket) =>
+    (p.additionals ?? []).find((a) => a.type === "OPT") as dnsPacket.OptAnswer | undefined;
+  const cases: [string, Buffer, string][] = [
+    ["trailing bytes", Buffer.concat([edns, Buffer.from([0])]), "FORMERR"],
+    ["two questions", withHeader(edns, (b) => b.writeUInt16BE(2, 4)), "FORMERR"],
+    ["opcode NOTIFY", withHeader(edns, (b) => b.writeUInt16BE(b.readUInt16BE(2) | (4 << 11), 2)), "NOTIMP"],
+  ];
+  for (const [what, buf, rcode] of cases) {
+    const r = ask(buf);
+    assert.equal(r.rcode, rcode, what);
+    const opt = optOf(r.packet!);
+    assert.ok(opt, `${what}: OPT in the ${rcode}`);
+    assert.equal(opt.udpPayloadSize, 1232, what);
+    assert.equal(opt.flag_do, true, `${what}: DO copied`);
+  }
+  // Without EDNS in the query, none in the error either.
+  const plain = buildQuery({ name: "www.gslb.test" });
+  const r = ask(Buffer.concat([plain, Buffer.from([0])]));
+  assert.equal(r.rcode, "FORMERR");
+  assert.equal(r.packet!.additionals!.length, 0);
+});
 
 test("message - hostile or malformed queries get FORMERR, NOTIMP, REFUSED or no answer", () => {
   const good = buildQuery({ name: "www.gslb.test", id: 99 });

@@ -14,6 +14,7 @@ import {
   flagDo,
   type Header,
   headerOnlyResponse,
+  minimalOpt,
   optionClientSubnet,
   parseClientSubnet,
   type Question,
@@ -58,7 +59,10 @@ type Edns = {
 
 type ParsedQuery =
   | { ok: true; header: Header; question: Question; edns: Edns | undefined }
-  | { ok: false; header: Header; question: Question | undefined; rcode: number };
+  | { ok: false; header: Header; question: Question | undefined; rcode: number; dnssecOk?: boolean };
+
+/** The HINFO record RFC 8482 answers ANY with: small, so ANY cannot amplify. */
+const anyHinfo = { cpu: "RFC8482", os: "" };
 
 function drop(): HandleResult {
   return { response: undefined, qtype: "NONE", rcode: "DROP", truncated: false, firstSite: undefined };
@@ -103,22 +107,50 @@ function readEdns(buf: Buffer): { edns: Edns | undefined } | undefined {
   };
 }
 
+/**
+ * For an error reply: whether the query carries an OPT record we can find (then the reply
+ * gets one too: RFC 6891 7 wants OPT on every reply to an EDNS query, FORMERR included),
+ * and its DO bit. Undefined when there is none, or the message is too broken to tell.
+ */
+function optIn(buf: Buffer, header: Header): { dnssecOk: boolean } | undefined {
+  if (header.arcount === 0 || buf.length > queryBytesMax) return undefined;
+  try {
+    const decoded = dnsPacket.decode(buf);
+    const opt = (decoded.additionals ?? []).find((a) => a.type === "OPT") as dnsPacket.OptAnswer | undefined;
+    if (opt) return { dnssecOk: (opt.flags & flagDo) !== 0 };
+  } catch {
+    // The counts or the names are broken (that is why it is an error): look at the tail.
+  }
+  // Resolvers put the OPT record last: a root owner, type OPT, and an RDATA length that
+  // ends exactly at the end of the message.
+  for (let at = buf.length - 11; at >= 12; at--) {
+    if (buf[at] === 0 && buf.readUInt16BE(at + 1) === qtypes.OPT && at + 11 + buf.readUInt16BE(at + 9) === buf.length) {
+      return { dnssecOk: (buf.readUInt16BE(at + 7) & flagDo) !== 0 };
+    }
+  }
+  return undefined;
+}
+
 function parse(buf: Buffer): ParsedQuery | undefined {
   const header = readHeader(buf);
   // Too short to carry an id, or itself a response: answering could start a loop between
   // two servers, so nothing is sent (RFC 1035 leaves it to us; every server drops these).
   if (!header || (header.flags & 0x8000) !== 0) return undefined;
-  if (buf.length > queryBytesMax) return { ok: false, header, question: undefined, rcode: rcodes.FORMERR };
-  if (header.opcode !== 0) return { ok: false, header, question: undefined, rcode: rcodes.NOTIMP };
-  if (header.qdcount !== 1) return { ok: false, header, question: undefined, rcode: rcodes.FORMERR };
+  const fail = (rcode: number): ParsedQuery => {
+    const opt = optIn(buf, header);
+    return { ok: false, header, question: undefined, rcode, ...(opt && { dnssecOk: opt.dnssecOk }) };
+  };
+  if (buf.length > queryBytesMax) return fail(rcodes.FORMERR);
+  if (header.opcode !== 0) return fail(rcodes.NOTIMP);
+  if (header.qdcount !== 1) return fail(rcodes.FORMERR);
   const question = readQuestion(buf, 12);
-  if (!question) return { ok: false, header, question: undefined, rcode: rcodes.FORMERR };
+  if (!question) return fail(rcodes.FORMERR);
   let edns: Edns | undefined;
   if (header.ancount + header.nscount + header.arcount === 0) {
-    if (question.end !== buf.length) return { ok: false, header, question: undefined, rcode: rcodes.FORMERR };
+    if (question.end !== buf.length) return fail(rcodes.FORMERR);
   } else {
     const read = readEdns(buf);
-    if (!read) return { ok: false, header, question: undefined, rcode: rcodes.FORMERR };
+    if (!read) return fail(rcodes.FORMERR);
     edns = read.edns;
   }
   return { ok: true, header, question, edns };
@@ -183,20 +215,30 @@ function answerFor(state: AnswerState, q: Question, edns: Edns | undefined, sour
   // The owner name of what we answer is the name as asked (its labels are letters, digits
   // and hyphens: it matched one of ours).
   const owner = q.labelsAsSent.join(".") || ".";
-  const any = q.qtype === qtypes.ANY;
+  if (q.qtype === qtypes.ANY) {
+    // RFC 8482: ANY gets one small HINFO record, not everything the name has, so a spoofed
+    // ANY cannot be turned into a large reflected answer (over TCP too: one behaviour).
+    out.answers.push({ name: owner, type: "HINFO", ttl: zone.ttlS, data: anyHinfo });
+    return out;
+  }
   if (kind.kind === "apex") {
-    if (any || q.qtype === qtypes.SOA) out.answers.push({ ...soa(), name: owner });
-    if (any || q.qtype === qtypes.NS) {
+    if (q.qtype === qtypes.SOA) out.answers.push({ ...soa(), name: owner });
+    if (q.qtype === qtypes.NS) {
       for (const ns of zone.nameServers) {
         out.answers.push({ name: owner, type: "NS", ttl: nsTtlS, data: ns.name });
         out.additionals.push({ name: ns.name, type: "A", ttl: nsTtlS, data: ns.host });
       }
     }
   } else if (kind.kind === "nameserver") {
-    if (any || q.qtype === qtypes.A) out.answers.push({ name: owner, type: "A", ttl: nsTtlS, data: kind.host });
-  } else if (any || q.qtype === qtypes.A) {
+    if (q.qtype === qtypes.A) out.answers.push({ name: owner, type: "A", ttl: nsTtlS, data: kind.host });
+  } else if (q.qtype === qtypes.A) {
     const ranked = rankFor(state.ranker, edns, sourceAddress);
-    for (const host of ranked.hosts) out.answers.push({ name: owner, type: "A", ttl: zone.ttlS, data: host });
+    // The nearest healthy site only, plus the service's fallback sites: resolvers and stubs
+    // re-sort or rotate an RRset, so every address listed is one a user may be sent to.
+    const sitesListed = 1 + (zone.fallbackSites.get(kind.label) ?? 0);
+    for (const hosts of ranked.hostsBySite.slice(0, sitesListed)) {
+      for (const host of hosts) out.answers.push({ name: owner, type: "A", ttl: zone.ttlS, data: host });
+    }
     out.firstSite = ranked.sites[0];
     out.ecsScope = ranked.scopePrefixLength;
   }
@@ -211,8 +253,9 @@ export function handleQuery(buf: Buffer, ctx: HandleContext, state: AnswerState)
   if (!parsed) return drop();
   const { header } = parsed;
   if (!parsed.ok) {
+    const opt = parsed.dnssecOk === undefined ? undefined : minimalOpt(udpPayloadBytesAdvertised, parsed.dnssecOk);
     return {
-      response: headerOnlyResponse(header.id, header.flags, parsed.rcode),
+      response: headerOnlyResponse(header.id, header.flags, parsed.rcode, opt),
       qtype: "NONE",
       rcode: rcodeNames.get(parsed.rcode) ?? String(parsed.rcode),
       truncated: false,

@@ -43,6 +43,12 @@ export type DnsMetrics = {
   readonly answers: BatchedCounter;
   /** UDP answers that did not fit and were sent with TC=1. */
   readonly truncated: Counter;
+  /** UDP answers held back by response-rate limiting, keyed by action: "drop" or "slip" (sent with TC=1). */
+  readonly rrl: BatchedCounter;
+  /** Response cache lookups, keyed "hit" or "miss". */
+  readonly responseCache: BatchedCounter;
+  /** Weight file writes and reads that failed (the server keeps running on what it has in memory). */
+  readonly weightsFileErrors: Counter;
   /** Gateway probes by gateway and result. */
   readonly probes: Counter;
   /** Reads of peer views by peer and result. */
@@ -51,6 +57,8 @@ export type DnsMetrics = {
   readonly tcpClosed: Counter;
   /** Admin writes refused for want of the control token. */
   readonly adminUnauthorized: Counter;
+  /** Admin writes refused for their method, content type or a cross-site origin, by reason. */
+  readonly adminRefused: Counter;
   /** Per site: 1 when it is in the answers by consensus, else 0. */
   readonly siteUp: Gauge;
   /** Per site: 1 when this server's own probes see a healthy gateway, else 0. */
@@ -74,15 +82,31 @@ export function createDnsMetrics(): DnsMetrics {
     registry.counter("rs_dns_answers_total", "Answers for service names by the site listed first."),
     ["first_site"],
   );
+  const rrl = new BatchedCounter(
+    registry.counter("rs_dns_rrl_limited_total", "UDP answers held back by response-rate limiting, by action."),
+    ["action"],
+  );
+  const responseCache = new BatchedCounter(
+    registry.counter("rs_dns_response_cache_total", "Response cache lookups by result (hit, miss)."),
+    ["result"],
+  );
   return {
     registry,
     render: () => {
       queries.flush();
       answers.flush();
+      rrl.flush();
+      responseCache.flush();
       return registry.render();
     },
     queries,
     answers,
+    rrl,
+    responseCache,
+    weightsFileErrors: registry.counter(
+      "rs_dns_weights_file_errors_total",
+      "Failed reads and writes of the persisted weights file, by op.",
+    ),
     truncated: registry.counter("rs_dns_truncated_total", "UDP responses sent truncated (TC=1)."),
     probes: registry.counter("rs_dns_probes_total", "Gateway health probes by gateway and result."),
     peerReads: registry.counter("rs_dns_peer_reads_total", "Reads of peer DNS servers' probe views by result."),
@@ -90,6 +114,10 @@ export function createDnsMetrics(): DnsMetrics {
     adminUnauthorized: registry.counter(
       "rs_dns_admin_unauthorized_total",
       "Admin writes (weights) refused for a missing or wrong control token.",
+    ),
+    adminRefused: registry.counter(
+      "rs_dns_admin_refused_total",
+      "Admin writes refused for their method, content type or cross-site origin, by reason.",
     ),
     siteUp: registry.gauge("rs_dns_site_up", "1 when the site is in the answers by consensus of vantage points."),
     siteProbeUp: registry.gauge("rs_dns_site_probe_up", "1 when this server's own probes see a healthy gateway."),

@@ -6,7 +6,9 @@
 // Weighted distance is (km + 1) × weightMax / weight: a site at half weight looks twice
 // as far, so its catchment shrinks towards its own clients (follow the sun) while clients
 // in its own subnet still reach it. Without a location, higher weight then planet order.
-// Within a site, its healthy gateways in index order (tier 3: all of them).
+// Within a site, its healthy gateways in index order (tier 3: all of them). The ranking
+// orders every site of the tier; the answer then lists only the first one's gateways (and
+// as many fallback sites after it as the service asks for; message.ts).
 import { greatCircleKm, type LatLon, type Planet } from "../../topology/index.ts";
 import { rankCacheEntriesMax, weightMax } from "./constants.ts";
 import { type Locator, locate } from "./locate.ts";
@@ -17,8 +19,10 @@ export type SiteHealth = {
 };
 
 export type Ranked = {
-  /** Gateway addresses in preference order. */
+  /** Gateway addresses in preference order (every site of the tier). */
   readonly hosts: readonly string[];
+  /** The same addresses by site, in the same order: what an answer limited to N sites takes. */
+  readonly hostsBySite: readonly (readonly string[])[];
   /** Site names in preference order. */
   readonly sites: readonly string[];
   /** The ECS scope: 0 when the answer cannot depend on where the client is. */
@@ -89,11 +93,13 @@ export class Ranker {
       return w > 0 ? (km * weightMax) / w : Number.MAX_SAFE_INTEGER / 2 + km;
     };
     const ordered = [...chosen].sort((a, b) => cost(a) - cost(b) || a.index - b.index);
-    const hosts = ordered.flatMap((s) => (failOpen ? s.hosts : (this.#health.get(s.name)?.upHosts ?? [])));
+    const hostsBySite = ordered.map((s) => (failOpen ? s.hosts : (this.#health.get(s.name)?.upHosts ?? [])));
+    const hosts = hostsBySite.flat();
     // One site listed means the same answer for every client, wherever it is.
     const dependsOnClient = ordered.length > 1;
     return {
       hosts,
+      hostsBySite,
       sites: ordered.map((s) => s.name),
       scopePrefixLength: dependsOnClient ? scope : 0,
       clientNetwork,

@@ -12,7 +12,8 @@ export async function runDnsServer(planet: Planet, options: { site: string; inde
   const self = dnsServerFor(planet, options.site, options.index);
   const logger = createLogger({ part: "dns", server: self.id });
   // Weight writes on the admin endpoint need the planet's control token.
-  const secret = loadPlanetSecret(resolve(planet.baseDir, planet.store.dataDir));
+  const dataDir = resolve(planet.baseDir, planet.store.dataDir);
+  const secret = loadPlanetSecret(dataDir);
   // Other sites' gateways and peers are dialed where the topology says (through the WAN
   // links when emulated). A fresh connection to a far site costs two round trips (the
   // handshake, then the request) before any answer: physics no timeout can beat, so each
@@ -20,9 +21,9 @@ export async function runDnsServer(planet: Planet, options: { site: string; inde
   const dial = (t: Endpoint) => dialAddress(planet, options.site, t);
   const distanceMs = (site: string) => 2 * siteRttMs(planet, options.site, site);
   const probe = httpProbe(systemClock, self.host, dial);
-  const fetchView = httpFetchView(systemClock, self.host, dial);
+  const fetchView = httpFetchView(systemClock, self.host, planet, dial);
   const server = createDnsServer(
-    { planet, site: options.site, index: options.index, secret },
+    { planet, site: options.site, index: options.index, secret, dataDir },
     {
       clock: systemClock,
       random: systemRandom,
@@ -33,9 +34,14 @@ export async function runDnsServer(planet: Planet, options: { site: string; inde
   );
   await server.start();
   process.stdout.write(
-    `${JSON.stringify({ event: "ready", id: self.id, host: self.host, port: server.port, adminPort: server.adminPort, zone: planet.zone })}\n`,
+    `${JSON.stringify({ event: "ready", id: self.id, host: self.host, port: server.port, adminHost: server.adminHost, adminPort: server.adminPort, zone: planet.zone })}\n`,
   );
-  logger.info("dns server ready", { host: self.host, port: server.port, adminPort: server.adminPort });
+  logger.info("dns server ready", {
+    host: self.host,
+    port: server.port,
+    adminHost: server.adminHost,
+    adminPort: server.adminPort,
+  });
   return await new Promise<number>((resolve) => {
     const onSignal = (signal: string): void => {
       logger.info("stopping", { signal });

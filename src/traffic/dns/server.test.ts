@@ -89,12 +89,15 @@ test("server - a weights write needs the planet's control token (401 otherwise, 
   );
   await server.start();
   try {
-    const base = `http://${server.self.host}:${server.adminPort}/_redshirt/dns/weights`;
+    // The admin endpoint is on the management address, not on the public DNS address.
+    assert.equal(server.adminHost, "127.124.7.1");
+    await assert.rejects(fetch(`http://${server.self.host}:${server.adminPort}/_redshirt/dns/weights`));
+    const base = `http://${server.adminHost}:${server.adminPort}/_redshirt/dns/weights`;
     const put = (path: string, body: unknown, token?: string) =>
       fetch(`${base}${path}`, {
         method: "PUT",
         body: JSON.stringify(body),
-        headers: token ? { authorization: `Bearer ${token}` } : {},
+        headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
       });
     const none = await put("", { weights: { lon: 0 } });
     assert.equal(none.status, 401);

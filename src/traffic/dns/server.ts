@@ -3,7 +3,7 @@
 // endpoint. A factory takes the options and the injected components apart, as every
 // long-lived thing here does; `start()` is ready to answer with real health, not guesses.
 import type { Clock, Logger, Random, Startable } from "../../core/index.ts";
-import type { NodeInfo, Planet } from "../../topology/index.ts";
+import { dnsAdminOf, type NodeInfo, type Planet } from "../../topology/index.ts";
 import { AdminServer } from "./admin.ts";
 import { adminPortOffset } from "./constants.ts";
 import { dnsErrors } from "./errors.ts";
@@ -14,7 +14,9 @@ import { type AnswerState, type HandleContext, handleQuery } from "./message.ts"
 import { createDnsMetrics, type DnsMetrics } from "./metrics.ts";
 import { Ranker } from "./ranking.ts";
 import { ResponseCache } from "./response-cache.ts";
-import { WeightStore } from "./weights.ts";
+import { ResponseRateLimiter } from "./rrl.ts";
+import { type WeightConfig, WeightStore } from "./weights.ts";
+import { dnsDataDir, readWeightsFile, writeWeightsFile } from "./weights-file.ts";
 import { buildZone } from "./zone.ts";
 
 export type DnsServerOptions = {
@@ -27,6 +29,10 @@ export type DnsServerOptions = {
   readonly adminPort?: number;
   /** The planet secret: weight writes on the admin endpoint need its control token. */
   readonly secret: Buffer;
+  /** The planet's data directory: weights persist in `<dataDir>/dns/<id>/weights.json`. Omitted: memory only. */
+  readonly dataDir?: string;
+  /** Override the admin endpoint's address (tests); default the server's management address (.7.k). */
+  readonly adminHost?: string;
 };
 
 export type DnsServerComponents = {
@@ -43,6 +49,8 @@ export type DnsServer = Startable & {
   /** The port answering DNS (UDP and TCP) once started. */
   readonly port: number;
   readonly adminPort: number;
+  /** The admin endpoint's address (the management address .7.k unless overridden). */
+  readonly adminHost: string;
   /** Handles one message as the sockets do (for tests and the fuzzer). */
   handle(buf: Buffer, ctx: HandleContext): Buffer | undefined;
   health(): HealthMonitor;
@@ -67,6 +75,8 @@ export function createDnsServer(options: DnsServerOptions, components: DnsServer
   }
   const logger = components.logger;
   const metrics = createDnsMetrics();
+  const adminNode = dnsAdminOf(planet, self);
+  const weightsDir = options.dataDir === undefined ? undefined : dnsDataDir(options.dataDir, self.id);
   const zone = buildZone(planet);
   const ranker = new Ranker(planet, buildLocator(planet));
   const weights = new WeightStore(
@@ -74,7 +84,24 @@ export function createDnsServer(options: DnsServerOptions, components: DnsServer
     self.id,
     components.clock,
   );
-  const refresh = (): void => ranker.update(monitor.siteHealth(), weights.config.weights);
+  let persisted: WeightConfig = weights.config;
+  // Every change of the weights, set here or adopted from a peer, is written before the
+  // next answer reflects it; a failed write is counted and logged, and the server keeps
+  // answering from memory (its peers still hold the weights).
+  const persist = (): void => {
+    if (!weightsDir || weights.config === persisted) return;
+    try {
+      writeWeightsFile(weightsDir, weights.config);
+      persisted = weights.config;
+    } catch (err) {
+      metrics.weightsFileErrors.inc({ op: "write" });
+      logger.error("cannot write the weights file", { err, dir: weightsDir });
+    }
+  };
+  const refresh = (): void => {
+    persist();
+    ranker.update(monitor.siteHealth(), weights.config.weights);
+  };
   const monitor = new HealthMonitor(
     {
       clock: components.clock,
@@ -87,17 +114,18 @@ export function createDnsServer(options: DnsServerOptions, components: DnsServer
     { planet, self, weights, onChange: refresh },
   );
   const state: AnswerState = { zone, ranker };
-  const cache = new ResponseCache();
+  const cache = planet.dns.responseCache ? new ResponseCache() : undefined;
   let sampled = 0;
   const handle = (buf: Buffer, ctx: HandleContext): Buffer | undefined => {
     const timed = (sampled++ & 63) === 0;
     const t0 = timed ? performance.now() : 0;
     try {
       const generation = ranker.generation;
-      let r = cache.get(buf, ctx, generation);
+      let r = cache?.get(buf, ctx, generation);
+      if (cache) metrics.responseCache.add(r ? "hit" : "miss");
       if (!r) {
         r = handleQuery(buf, ctx, state);
-        cache.put(buf, ctx, generation, r);
+        cache?.put(buf, ctx, generation, r);
       }
       metrics.queries.add(`${ctx.transport}|${r.qtype}|${r.rcode}`);
       if (r.firstSite) metrics.answers.add(r.firstSite);
@@ -112,7 +140,16 @@ export function createDnsServer(options: DnsServerOptions, components: DnsServer
       return undefined;
     }
   };
-  const listeners = new DnsListeners({ host: self.host, port: options.port ?? self.port, handle, logger, metrics });
+  const listeners = new DnsListeners({
+    host: self.host,
+    port: options.port ?? self.port,
+    handle,
+    logger,
+    metrics,
+    rrl: new ResponseRateLimiter(planet.dns.rrl),
+    nowMs: () => components.clock.monoMs(),
+    tcpConnectionsPerSource: planet.dns.tcpConnectionsPerSource,
+  });
   const siteNames = planet.sites.map((s) => s.name);
   metrics.siteUp.collect(() =>
     siteNames.map((s) => [{ site: s }, (monitor.siteHealth().get(s)?.upHosts.length ?? 0) > 0 ? 1 : 0]),
@@ -140,7 +177,7 @@ export function createDnsServer(options: DnsServerOptions, components: DnsServer
     };
   };
   const admin = new AdminServer({
-    host: self.host,
+    host: options.adminHost ?? adminNode.host,
     port: options.adminPort ?? self.port + adminPortOffset,
     logger,
     secret: options.secret,
@@ -162,6 +199,7 @@ export function createDnsServer(options: DnsServerOptions, components: DnsServer
         return config;
       },
       unauthorized: () => metrics.adminUnauthorized.inc(),
+      refused: (reason) => metrics.adminRefused.inc({ reason }),
     },
   });
   let started = false;
@@ -174,11 +212,25 @@ export function createDnsServer(options: DnsServerOptions, components: DnsServer
     get adminPort() {
       return admin.port;
     },
+    adminHost: options.adminHost ?? adminNode.host,
     handle,
     health: () => monitor,
     async start() {
       if (started) return;
       started = true;
+      if (weightsDir) {
+        // What this server held when it stopped, merged like a peer's view (newest per site
+        // wins), before any peer is read or any query answered.
+        try {
+          const saved = readWeightsFile(weightsDir);
+          if (saved && weights.merge(saved))
+            logger.info("site weights from the weights file", { weights: saved.weights });
+          persisted = weights.config;
+        } catch (err) {
+          metrics.weightsFileErrors.inc({ op: "read" });
+          logger.error("cannot read the weights file; starting from the peers' weights", { err, dir: weightsDir });
+        }
+      }
       // Peers read our view while we read theirs, so the admin endpoint comes first; DNS
       // answers only once one round of probes and peer reads has happened.
       await admin.start();

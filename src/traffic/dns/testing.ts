@@ -3,20 +3,26 @@
 import dnsPacket from "dns-packet";
 import { type Planet, parsePlanet } from "../../topology/index.ts";
 
-/** A planet of three sites (nyc, lon, sin) with two gateways each, on 127.<base+i>.0.0/16. */
+/**
+ * A planet of three sites (nyc, lon, sin) with two gateways each, on 127.<base+i>.0.0/16.
+ * Two services: www answers with the nearest healthy site only (the default), shop with
+ * every site (fallbackSites: 2), nearest first.
+ */
 export function testPlanetYaml(options: {
   subnetBase: number;
   dnsPort: number;
   gatewayPort: number;
   gateways?: number;
   dnsPerSite?: number;
+  /** Extra planet `dns:` settings, e.g. "rrl: { responsesPerS: 50, slip: 2 }". */
+  dnsExtra?: string;
 }): string {
   const gw = options.gateways ?? 2;
   const dns = options.dnsPerSite ?? 1;
   const site = (name: string, city: string, lat: number, lon: number, i: number): string =>
     `  - { name: ${name}, city: ${city}, lat: ${lat}, lon: ${lon}, subnet: 127.${options.subnetBase + i}.0.0/16, tiers: { store: 3, gateway: ${gw}, dns: ${dns}, app: 0 } }\n`;
   return (
-    "name: dnstest\nzone: gslb.test.\nservices: [www, shop]\nsites:\n" +
+    "name: dnstest\nzone: gslb.test.\nservices: [www, { name: shop, fallbackSites: 2 }]\nsites:\n" +
     site("nyc", "New York", 40.7128, -74.006, 0) +
     site("lon", "London", 51.5074, -0.1278, 1) +
     site("sin", "Singapore", 1.3521, 103.8198, 2) +
@@ -28,7 +34,7 @@ export function testPlanetYaml(options: {
     "  - { name: asia-east, cidr: 10.5.0.0/16, lat: 35.68, lon: 139.69 }\n" +
     "  - { name: paris-office, cidr: 10.3.7.0/24, lat: 48.85, lon: 2.35 }\n" +
     // The DNS tests are about answers and health, not distance: probes dial gateways directly.
-    `dns: { ttlS: 5 }\nports: { dns: ${options.dnsPort}, gateway: ${options.gatewayPort} }\nwan: { mode: direct }\n`
+    `dns: { ttlS: 5${options.dnsExtra ? `, ${options.dnsExtra}` : ""} }\nports: { dns: ${options.dnsPort}, gateway: ${options.gatewayPort} }\nwan: { mode: direct }\n`
   );
 }
 

@@ -9,7 +9,7 @@ import { nameBytesMax } from "./constants.ts";
 export const rcodes = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, BADVERS: 16 } as const;
 export type RcodeName = keyof typeof rcodes;
 
-export const qtypes = { A: 1, NS: 2, SOA: 6, AAAA: 28, OPT: 41, IXFR: 251, AXFR: 252, ANY: 255 } as const;
+export const qtypes = { A: 1, NS: 2, SOA: 6, HINFO: 13, AAAA: 28, OPT: 41, IXFR: 251, AXFR: 252, ANY: 255 } as const;
 export const classIn = 1;
 export const optionClientSubnet = 8;
 
@@ -175,10 +175,28 @@ export function responseFlags(queryFlags: number, options: { aa: boolean; tc?: b
   );
 }
 
-/** A header-only response (FORMERR, NOTIMP for a query whose question cannot be trusted). */
-export function headerOnlyResponse(id: number, queryFlags: number, rcode: number): Buffer {
-  const out = Buffer.alloc(12);
+/** The OPT record of a reply to an EDNS query, as raw bytes: our payload size, version 0, DO copied, no options. */
+export function minimalOpt(udpPayloadBytes: number, dnssecOk: boolean): Buffer {
+  const out = Buffer.alloc(11);
+  // Owner: the root (one zero byte); then type OPT, class = payload size, TTL = ext-rcode,
+  // version, flags; no RDATA.
+  out.writeUInt16BE(qtypes.OPT, 1);
+  out.writeUInt16BE(udpPayloadBytes, 3);
+  out.writeUInt16BE(dnssecOk ? flagDo : 0, 7);
+  return out;
+}
+
+/**
+ * A header-only response (FORMERR, NOTIMP for a query whose question cannot be trusted);
+ * with `opt`, the OPT record an EDNS query must get back (RFC 6891 7), errors included.
+ */
+export function headerOnlyResponse(id: number, queryFlags: number, rcode: number, opt?: Buffer): Buffer {
+  const out = Buffer.alloc(12 + (opt?.length ?? 0));
   out.writeUInt16BE(id, 0);
   out.writeUInt16BE(responseFlags(queryFlags, { aa: false, rcode }), 2);
+  if (opt) {
+    out.writeUInt16BE(1, 10);
+    opt.copy(out, 12);
+  }
   return out;
 }

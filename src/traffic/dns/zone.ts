@@ -26,6 +26,8 @@ export type Zone = {
   /** Name server names in planet order (ns1.<zone>, ns2.<zone>, …) and their addresses. */
   readonly nameServers: readonly { readonly label: string; readonly name: string; readonly host: string }[];
   readonly services: ReadonlySet<string>;
+  /** Per service, how many sites an answer lists after the nearest (the planet's fallbackSites). */
+  readonly fallbackSites: ReadonlyMap<string, number>;
 };
 
 /** What a name inside or outside the zone is. Labels are compared lower-cased. */
@@ -54,7 +56,7 @@ export function buildZone(planet: Planet): Zone {
     .update(
       JSON.stringify({
         zone: apex,
-        services: planet.services,
+        services: planet.services.map((s) => [s, planet.serviceOptions[s]?.fallbackSites ?? 0]),
         gateways: planet.gateways.map((g) => [g.id, g.host]),
         dns: planet.dnsServers.map((d) => [d.id, d.host]),
         ttlS: planet.dns.ttlS,
@@ -79,6 +81,7 @@ export function buildZone(planet: Planet): Zone {
     },
     nameServers,
     services: new Set(planet.services),
+    fallbackSites: new Map(planet.services.map((s) => [s, planet.serviceOptions[s]?.fallbackSites ?? 0])),
   };
 }
 
