@@ -143,8 +143,8 @@ export const elementsPerKeyMax = 65_536;
 /** Deepest nesting of a JSON value. */
 export const jsonDepthMax = 64;
 
-/** Version byte in front of every encoded KeyState; older versions stay decodable. */
-export const stateFormatVersion = 2;
+/** Newest version byte in front of an encoded KeyState (one that needs nothing newer is written as 2); older versions stay decodable. */
+export const stateFormatVersion = 3;
 /** Buckets per partition in the anti-entropy hash trees. */
 export const treeBuckets = 256;
 

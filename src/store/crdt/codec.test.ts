@@ -35,10 +35,34 @@ const v1: KeyState = {
     old: [1_782_579_200_000_100, 1_782_579_200_000_150] as [number, number],
     "\u00001782579200000512\u00001740800060000": [1_782_579_200_000_512, 0] as [number, number],
   }),
+  erm: d({}),
+  fold: [0, 0],
+};
+
+// A set state with what only version 3 can say: an element removal (every add of "b" up to
+// its threshold) and a fold point.
+const v3: KeyState = {
+  t: "set",
+  th: 1_782_579_200_000_900,
+  del: 0,
+  exp: 0,
+  eh: 0,
+  ops: d({
+    "a1\u00000": { h: 1_782_579_200_000_700, k: "sadd", e: "a" },
+    "a2\u00000": { h: 1_782_579_200_000_900, k: "sadd", e: "a" },
+  }),
+  rm: d({ "b5\u00000": 1_782_579_200_000_950 }),
+  fdel: d({}),
+  cut: 0,
+  base: 0,
+  done: d({ "b5\u00000": [1_782_579_200_000_500, 0] as [number, number] }),
+  erm: d({ b: [1_782_579_200_000_600, 1_782_579_200_000_950] as [number, number] }),
+  fold: [1_782_579_200_000_600, 1_782_579_200_000_800],
 };
 
 const fixtureV1 = new URL("./fixtures/keystate-v1.bin", import.meta.url);
 const fixtureV2 = new URL("./fixtures/keystate-v2.bin", import.meta.url);
+const fixtureV3 = new URL("./fixtures/keystate-v3.bin", import.meta.url);
 
 function readsAsWritten(decoded: KeyState): void {
   assert.deepEqual(decoded, v1);
@@ -61,6 +85,19 @@ test("codec - the version 2 fixture decodes to the state it was written from, an
   const decoded = decodeState(bytes);
   readsAsWritten(decoded);
   assert.deepEqual(Buffer.from(encodeState(decoded)), Buffer.from(bytes));
+});
+
+test("codec - the version 3 fixture (a set's element removals and fold point) decodes to the state it was written from, and encodes to the same bytes", () => {
+  if (process.env.UPDATE_FIXTURES === "1") writeFileSync(fixtureV3, encodeState(v3));
+  const bytes = new Uint8Array(readFileSync(fixtureV3));
+  assert.equal(bytes[0], 3, "format version byte");
+  const decoded = decodeState(bytes);
+  assert.deepEqual(decoded, v3);
+  assert.deepEqual(read(decoded, 1_782_579_200), { exists: true, type: "set", value: ["a"] });
+  assert.deepEqual(Buffer.from(encodeState(decoded)), Buffer.from(bytes));
+  const without = { ...v3, erm: d<[number, number]>({}), fold: [0, 0] as [number, number] };
+  assert.equal(encodeState(without)[0], 2, "a state that needs nothing of version 3 is written as version 2");
+  assert.deepEqual(decodeState(encodeState(without)), without);
 });
 
 test("codec - the version 1 fixture (field names) still decodes to the state it was written from, and is written again as version 2", () => {
@@ -105,9 +142,12 @@ test("codec - states of random histories survive encoding, with equal bytes and 
 test("codec - unknown versions and garbage are refused with RS_ERR_STORE_BAD_REQUEST", () => {
   const good = encodeState(v1);
   const newer = Uint8Array.from(good);
-  newer[0] = 3;
+  newer[0] = 4;
+  const shortV3 = Uint8Array.from(good);
+  shortV3[0] = 3;
   for (const bad of [
     newer,
+    shortV3,
     new Uint8Array([1]),
     Uint8Array.from([1, 0xc1, 0xc1]),
     Uint8Array.from([1, 0x93, 1, 2, 3]),

@@ -1,13 +1,16 @@
 // How key states travel and rest: msgpack with every map's keys sorted (so equal states encode
-// to equal bytes, which digests rely on), behind a format version byte (2: the fields as an
-// array; 1: a map of field names). A decoder keeps
-// reading every version ever written; src/store/fixtures holds one encoding per version.
+// to equal bytes, which digests rely on), behind a format version byte (3: version 2's fields
+// and a set's element removals and fold point; 2: the fields as an array; 1: a map of field
+// names). A state with no element removals and no fold point is still written as version 2,
+// byte for byte as before. A decoder keeps reading every version ever written;
+// src/store/crdt/fixtures holds one encoding per version.
 import { Packr } from "msgpackr";
 import { stateFormatVersion } from "../constants.ts";
 import { storeErrors } from "../errors.ts";
 import {
   type Dict,
   dict,
+  isEmptyDict,
   type KeyState,
   type Op,
   type OpKind,
@@ -70,8 +73,14 @@ function opMap(op: Op): Map<string, unknown> {
 // entry, and packing them cost as much again.
 const fieldsV2 = ["t", "th", "del", "exp", "eh", "ops", "rm", "fdel", "cut", "base", "done"] as const;
 
+// Version 3: version 2's fields, then erm and fold (a set's element removals and fold point,
+// docs/store-internals.md "Values"). Written only for a state that holds either.
+const fieldsV3 = [...fieldsV2, "erm", "fold"] as const;
+const v2Names: readonly string[] = fieldsV2;
+
 export function encodeState(s: KeyState): Uint8Array {
-  const body = packr.pack([
+  const v3 = !isEmptyDict(s.erm) || s.fold[0] !== 0 || s.fold[1] !== 0;
+  const fields: unknown[] = [
     s.t,
     s.th,
     s.del,
@@ -83,9 +92,11 @@ export function encodeState(s: KeyState): Uint8Array {
     s.cut,
     typeof s.base === "number" ? s.base : sortedMap(s.base),
     sortedMap(s.done),
-  ]);
+  ];
+  if (v3) fields.push(sortedMap(s.erm), s.fold);
+  const body = packr.pack(fields);
   const out = new Uint8Array(body.length + 1);
-  out[0] = stateFormatVersion;
+  out[0] = v3 ? stateFormatVersion : 2;
   out.set(body, 1);
   return out;
 }
@@ -159,17 +170,30 @@ function unpackBody(body: Uint8Array): unknown {
 /** Version 1: a map of field names. */
 function decodeV1(body: Uint8Array): KeyState {
   const m = asMap(unpackBody(body), "state");
-  return fromFields((name) => m.get(name));
+  return fromFields((name) => (v2Names.includes(name) ? m.get(name) : undefined));
 }
 
 /** Version 2: the fields in the order of fieldsV2. */
 function decodeV2(body: Uint8Array): KeyState {
   const a = unpackBody(body);
   if (!Array.isArray(a) || a.length !== fieldsV2.length) throw bad(`state is not an array of ${fieldsV2.length}`);
-  return fromFields((name) => a[fieldsV2.indexOf(name)]);
+  return fromFields((name) => (v2Names.includes(name) ? a[v2Names.indexOf(name)] : undefined));
 }
 
-function fromFields(get: (name: (typeof fieldsV2)[number]) => unknown): KeyState {
+/** Version 3: the fields in the order of fieldsV3. */
+function decodeV3(body: Uint8Array): KeyState {
+  const a = unpackBody(body);
+  if (!Array.isArray(a) || a.length !== fieldsV3.length) throw bad(`state is not an array of ${fieldsV3.length}`);
+  return fromFields((name) => a[fieldsV3.indexOf(name)]);
+}
+
+function asPair(v: unknown, what: string): [number, number] {
+  if (!Array.isArray(v) || v.length !== 2) throw bad(`${what} is not a pair`);
+  return [asHlc(v[0], `${what}[0]`), asHlc(v[1], `${what}[1]`)];
+}
+
+/** Fields absent from older versions (erm, fold) read as empty. */
+function fromFields(get: (name: (typeof fieldsV3)[number]) => unknown): KeyState {
   const t = get("t");
   if (!valueTypes.includes(t as ValueType)) throw bad("t is not a value type");
   const base = get("base");
@@ -190,16 +214,16 @@ function fromFields(get: (name: (typeof fieldsV2)[number]) => unknown): KeyState
             if (typeof v !== "number") throw bad(`${w} is not a number`);
             return v;
           }),
-    done: asDict(get("done"), "done", (v, w): [number, number] => {
-      if (!Array.isArray(v) || v.length !== 2) throw bad(`${w} is not a pair`);
-      return [asHlc(v[0], `${w}[0]`), asHlc(v[1], `${w}[1]`)];
-    }),
+    done: asDict(get("done"), "done", asPair),
+    erm: get("erm") === undefined ? dict() : asDict(get("erm"), "erm", asPair),
+    fold: get("fold") === undefined ? [0, 0] : asPair(get("fold"), "fold"),
   };
 }
 
 export function decodeState(bytes: Uint8Array): KeyState {
   if (bytes.length < 2) throw bad("too short");
   const version = bytes[0];
+  if (version === 3) return decodeV3(bytes.subarray(1));
   if (version === 2) return decodeV2(bytes.subarray(1));
   if (version === 1) return decodeV1(bytes.subarray(1));
   throw bad(`unknown format version ${version}; this node is older than the one that wrote it`);

@@ -1,22 +1,34 @@
 // Compaction at stability (docs/store-internals.md, "Why compaction is safe"): once every
 // replica of every site holds every op with HLC <= stable, counter ops at or below it fold
-// into `base`, superseded writes and stable removal records go, and dedup ids are kept until
-// `stable` passes the HLC at which this node learned they were stable (any retry of the op
-// was stamped before that, so it has reached every replica by then).
+// into `base`, a set element's settled adds fold into one (foldSet), superseded writes and
+// stable removal records go, and dedup ids are kept until `stable` passes the HLC at which
+// this node learned they were stable (any retry of the op was stamped before that, so it
+// has reached every replica by then).
 //
 // Expiries are decided and folded into `del` as crdt-expiry.ts describes; counters never
 // fold across the instant of an expiry not decided yet, so a base dies with it or survives
 // with it as a whole.
 import { assert } from "../../core/index.ts";
 import { decideExpiries } from "./crdt-expiry.ts";
-import { existsAt, mapFieldParts, regWinner } from "./crdt-read.ts";
+import { existsAt, liveOps, mapFieldParts, regWinner } from "./crdt-read.ts";
 import { addDone, normalize } from "./crdt-state.ts";
-import { cloneState, type Dict, expiryHlc, isEmptyDict, type KeyState, parseExpiryMarker } from "./crdt-types.ts";
+import {
+  cloneState,
+  type Dict,
+  expiryHlc,
+  isEmptyDict,
+  type KeyState,
+  later,
+  type Op,
+  parseExpiryMarker,
+} from "./crdt-types.ts";
 import { hlcWallMs } from "./hlc.ts";
 
 /**
  * Compacts a state given `stable` (every replica holds every op with HLC <= stable) and this
- * node's current HLC. Returns undefined when nothing of the key needs keeping any more.
+ * node's current HLC, past every HLC it observed (so past the gossip that taught it
+ * `stable`: what it records as the HLC at which it learned that). Returns undefined when
+ * nothing of the key needs keeping any more.
  */
 export function compact(state: KeyState, stable: number, nowH: number): KeyState | undefined {
   assert(Number.isSafeInteger(stable) && stable >= 0, "stable must be a non-negative safe integer");
@@ -33,6 +45,8 @@ export function compact(state: KeyState, stable: number, nowH: number): KeyState
   if (s.t === "reg") pruneRegisters(s, stable, drop);
   else if (s.t === "counter") foldCounter(s, expiry.foldTo, drop);
   else if (s.t === "map") foldMap(s, stable, expiry.foldTo, drop);
+  else foldSet(s, stable, nowH, drop);
+  for (const e in s.erm) if (s.erm[e][1] <= stable) delete s.erm[e];
   for (const id in s.rm) {
     if (s.rm[id] <= stable) {
       addDone(s.done, id, s.rm[id]);
@@ -57,6 +71,60 @@ export function compact(state: KeyState, stable: number, nowH: number): KeyState
 function pruneRegisters(s: KeyState, stable: number, drop: (id: string) => void): void {
   const w = regWinner(s, s.del);
   for (const id in s.ops) if (id !== w?.[0] && s.ops[id].h <= stable) drop(id);
+}
+
+/**
+ * Folds each element's settled adds into the latest of them (one live add per element, the
+ * state stays small however often an element is added). Which adds may go is the whole
+ * question; a removal that has not arrived yet observed some adds and not others, and
+ * folding must not change what it removes:
+ *
+ * - An add at or below `stable` is not enough: a removal stamped above it, by a node that
+ *   had the later add k but not yet the earlier add t, took k and not t, so t must survive
+ *   it; folding t into k would lose the element.
+ * - Settled is enough. The fold point [x, u] says x was stable when some node's HLC was u.
+ *   A node that had not received an add t <= x when it stamped an op did so before it
+ *   gossiped the stability that let anyone learn x (its gossip carries its HLC, which every
+ *   node observes), so below u. Once `stable` passes u, every op still to arrive was stamped
+ *   by a node that had t: a removal of the element removes t, by id when t was live there,
+ *   by its threshold when that node had folded t (every removal carries its coordinator's
+ *   fold point, erm), or t was dead there for a reason that reaches every replica anyway.
+ *   So a settled add dies with any removal of its element still to come, and with any
+ *   clear (all of them stamped above x).
+ * - The one kept is the latest (h, id) of the element's settled adds: a clear or threshold
+ *   that kills it kills every earlier one too, so "some add of the element survives" is the
+ *   same before and after. Another node may keep a later one (its fold point is further):
+ *   the one kept here is then settled there and folded in its turn, never the other way.
+ *
+ * The fold point is moved on only once it matured (or there is none) and only while some
+ * element has two live adds: a set of distinct members never gets one. It is never lowered:
+ * a removal's threshold must cover every add this node folded away.
+ */
+function foldSet(s: KeyState, stable: number, nowH: number, drop: (id: string) => void): void {
+  const [x, u] = s.fold;
+  if (x > 0 && u > stable) return; // not matured yet
+  if (x > 0) {
+    const kept = new Map<string, [string, Op]>();
+    for (const [id, op] of [...liveOps(s, s.del)]) {
+      if (op.h > x) continue;
+      const e = op.e as string;
+      const k = kept.get(e);
+      if (!k) kept.set(e, [id, op]);
+      else if (later(id, op, k[0], k[1])) {
+        drop(k[0]);
+        kept.set(e, [id, op]);
+      } else drop(id);
+    }
+  }
+  if (stable <= x || nowH < stable) return;
+  const seen = new Set<string>();
+  for (const [, op] of liveOps(s, s.del)) {
+    if (seen.has(op.e as string)) {
+      s.fold = [stable, nowH];
+      return;
+    }
+    seen.add(op.e as string);
+  }
 }
 
 function foldCounter(s: KeyState, foldTo: number, drop: (id: string) => void): void {
@@ -123,6 +191,7 @@ function foldMap(s: KeyState, stable: number, foldTo: number, drop: (id: string)
 function droppable(s: KeyState, stable: number): boolean {
   if (existsAt(s, s.del)) return false;
   if (!isEmptyDict(s.ops) || !isEmptyDict(s.rm) || !isEmptyDict(s.fdel) || !isEmptyDict(s.done)) return false;
+  if (!isEmptyDict(s.erm)) return false;
   if (typeof s.base === "number" ? s.base !== 0 : !isEmptyDict(s.base)) return false;
   if (s.del > stable || s.th > stable || s.eh > stable) return false;
   return s.exp === 0 || s.del >= expiryHlc(s.exp);

@@ -255,15 +255,27 @@ export function applyMutation(state: KeyState | undefined, m: Mutation, ctx: Mut
       break;
     }
     case "sadd":
+      // An add removes nothing, not even the earlier adds of its element: a retry applied
+      // again at a node that never saw its first attempt would take them away a second time
+      // with that node's observations (crdt-retry.test.ts). Compaction folds an element's
+      // settled adds into one instead (crdt-compact.ts).
+      elements.forEach((e, i) => {
+        delta.ops[subOpId(opId, i)] = { h, k: "sadd", e };
+      });
+      delta.th = h;
+      break;
     case "srem": {
       const observed = live ? observedAdds(state, del) : new Map<string, string[]>();
-      elements.forEach((e, i) => {
-        // An add also removes the adds of its element it observed: one live op per element.
+      // Every add up to the fold point is one this node had received (it was stable), so
+      // removing them all by HLC is removing what it observed, the adds it folded away
+      // included: a replica that has not folded them yet loses them too.
+      const foldedTo = state?.fold[0] ?? 0;
+      assert(foldedTo < h, "a removal is stamped after the fold point of the state it observes");
+      for (const e of elements) {
         for (const id of observed.get(e) ?? []) delta.rm[id] = h;
-        if (m.kind === "sadd") delta.ops[subOpId(opId, i)] = { h, k: "sadd", e };
-      });
-      if (m.kind === "sadd") delta.th = h;
-      else opIdDone();
+        if (foldedTo > 0) delta.erm[e] = [foldedTo, h];
+      }
+      opIdDone();
       break;
     }
     case "mset":

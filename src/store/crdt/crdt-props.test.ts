@@ -28,12 +28,41 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   },
   { weight: 5, arbitrary: fc.record({ a: fc.constant("deliver" as const), node: fc.nat(7), pick: fc.nat(31) }) },
   { weight: 3, arbitrary: fc.record({ a: fc.constant("compact" as const), node: fc.nat(7) }) },
+  { weight: 1, arbitrary: fc.record({ a: fc.constant("sync" as const), node: fc.nat(7), from: fc.nat(7) }) },
   { weight: 2, arbitrary: fc.record({ a: fc.constant("tick" as const), ms: fc.nat(3000) }) },
 );
 
 const historyArb = fc.record({
   skews: fc.array(fc.integer({ min: -1500, max: 1500 }), { minLength: 2, maxLength: 4 }),
   actions: fc.array(actionArb, { maxLength: 100, size: "max" }),
+  order: fc.nat(),
+});
+
+// Set histories in which most writes are retries of ops not yet stable, at any node (so at
+// other nodes and stamps than their first attempt), with frequent compactions, anti-entropy
+// between nodes (whole states, folded or not) and short ticks: stability moves on in small
+// steps, so fold points mature while ops still fly.
+const retryHeavyActionArb: fc.Arbitrary<Action> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      a: fc.constant("mut" as const),
+      node: fc.nat(7),
+      pick: fc.nat(63),
+      arg: fc.nat(63),
+      ttl: fc.nat(31),
+      retry: fc.oneof({ weight: 2, arbitrary: fc.nat(15).map((x) => x * 4) }, { weight: 1, arbitrary: fc.nat(31) }),
+    }),
+  },
+  { weight: 5, arbitrary: fc.record({ a: fc.constant("deliver" as const), node: fc.nat(7), pick: fc.nat(31) }) },
+  { weight: 4, arbitrary: fc.record({ a: fc.constant("compact" as const), node: fc.nat(7) }) },
+  { weight: 1, arbitrary: fc.record({ a: fc.constant("sync" as const), node: fc.nat(7), from: fc.nat(7) }) },
+  { weight: 2, arbitrary: fc.record({ a: fc.constant("tick" as const), ms: fc.nat(400) }) },
+);
+
+const retryHeavyHistoryArb = fc.record({
+  skews: fc.array(fc.integer({ min: -1500, max: 1500 }), { minLength: 2, maxLength: 4 }),
+  actions: fc.array(retryHeavyActionArb, { maxLength: 120, size: "max" }),
   order: fc.nat(),
 });
 
@@ -176,26 +205,54 @@ test("crdt props - expiry: once the last write is older than its expiry, the key
   );
 });
 
+test("crdt props - set with retries everywhere: a retry adds nothing that its first attempt did not, replicas converge, and once quiet each element has one live add", (t) => {
+  t.diagnostic(`seed ${seed}`);
+  fc.assert(
+    fc.property(retryHeavyHistoryArb, (h) => {
+      const sim = settled("set", h);
+      checkConverged(sim);
+      checkCompactionsKeptReads(sim);
+      const expected = oracle("set", sim.sent);
+      for (const at of readTimes(sim)) assert.deepEqual(read(sim.reference, at), expected);
+      for (const [i, n] of sim.nodes.entries()) {
+        const elements = Object.values(n.state?.ops ?? {}).map((op) => op.e);
+        assert.equal(new Set(elements).size, elements.length, `node ${i} holds one live add per element`);
+      }
+    }),
+    params,
+  );
+});
+
+/** Merge laws over the states a history passes through: every node's, the reference's and the latest deltas. */
+function checkMergeLaws(sim: Sim, h: History, every: number): void {
+  const same = (x: KeyState | undefined, y: KeyState | undefined, what: string) => assert.equal(enc(x), enc(y), what);
+  h.actions.forEach((act, i) => {
+    sim.step(act);
+    if (i % (every + 8) !== 0) return;
+    const pool: (KeyState | undefined)[] = [undefined, sim.reference, ...sim.nodes.map((n) => n.state)];
+    for (const s of sim.sent.slice(-2)) pool.push(s.delta);
+    for (const a of pool) {
+      same(merge(a, a), a && merge(a, undefined), "idempotent");
+      for (const b of pool) {
+        same(merge(a, b), merge(b, a), "commutative");
+        for (const c of pool) same(merge(merge(a, b), c), merge(a, merge(b, c)), "associative");
+      }
+    }
+  });
+}
+
+test("crdt props - merge is commutative, associative and idempotent on set states with retries of one op id at several nodes and stamps, folded or not", (t) => {
+  t.diagnostic(`seed ${seed}`);
+  fc.assert(
+    fc.property(retryHeavyHistoryArb, fc.nat(7), (h, every) => checkMergeLaws(new Sim("set", h.skews), h, every)),
+    { ...params, interruptAfterTimeLimit: budgetMs * 1.5 },
+  );
+});
+
 test("crdt props - merge is commutative, associative and idempotent on the states of a shared history", (t) => {
   t.diagnostic(`seed ${seed}`);
-  const same = (x: KeyState | undefined, y: KeyState | undefined, what: string) => assert.equal(enc(x), enc(y), what);
   fc.assert(
-    fc.property(historyArb, fc.nat(7), (h, every) => {
-      const sim = new Sim("mixed", h.skews);
-      h.actions.forEach((act, i) => {
-        sim.step(act);
-        if (i % (every + 8) !== 0) return;
-        const pool: (KeyState | undefined)[] = [undefined, sim.reference, ...sim.nodes.map((n) => n.state)];
-        for (const s of sim.sent.slice(-2)) pool.push(s.delta);
-        for (const a of pool) {
-          same(merge(a, a), a && merge(a, undefined), "idempotent");
-          for (const b of pool) {
-            same(merge(a, b), merge(b, a), "commutative");
-            for (const c of pool) same(merge(merge(a, b), c), merge(a, merge(b, c)), "associative");
-          }
-        }
-      });
-    }),
+    fc.property(historyArb, fc.nat(7), (h, every) => checkMergeLaws(new Sim("mixed", h.skews), h, every)),
     { ...params, interruptAfterTimeLimit: budgetMs * 1.5 },
   );
 });

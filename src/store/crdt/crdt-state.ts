@@ -1,6 +1,7 @@
-// The join of two key states (docs/store-internals.md, "Values"): union of ops, removals and
-// dedup ids; max of clears; last writer wins on the expiry; the compacted counter of the
-// side that compacted further; then normalize, which drops every op that is dead for good.
+// The join of two key states (docs/store-internals.md, "Values"): union of ops, removals
+// (by id, and a set element's removal thresholds) and dedup ids; max of clears and of the
+// set fold point; last writer wins on the expiry; the compacted counter of the side that
+// compacted further; then normalize, which drops every op that is dead for good.
 //
 // Type conflicts (two nodes that did not see each other's ops wrote different types to a
 // key) resolve to the type of the latest content-writing op (`th`), and the losing type is
@@ -39,6 +40,8 @@ export function merge(a: KeyState | undefined, b: KeyState | undefined): KeyStat
   s.rm = unionWith(a.rm, b.rm, Math.min);
   s.fdel = unionWith(a.fdel, b.fdel, Math.max);
   s.done = unionWith(a.done, b.done, joinDone);
+  s.erm = unionWith(a.erm, b.erm, joinErm);
+  s.fold = joinFold(a.fold, b.fold);
   if (a.cut !== b.cut) {
     const from = a.cut > b.cut ? a : b;
     s.cut = from.cut;
@@ -52,7 +55,7 @@ export function merge(a: KeyState | undefined, b: KeyState | undefined): KeyStat
 }
 
 /**
- * Drops what is dead for good, in place: ops cleared by `del` or `fdel`, removed (`rm`),
+ * Drops what is dead for good, in place: ops cleared by `del` or `fdel`, removed (`rm`, `erm`),
  * already done, folded into `base` (counter ops with h <= cut), or of another type than `t`;
  * their ids go to `done`. Also drops a base killed by a clear and redundant field clears.
  * Idempotent; every state handed out by this module is normalized.
@@ -69,6 +72,7 @@ export function normalize(s: KeyState): void {
     s.base = 0;
   }
   for (const f in s.fdel) if (s.fdel[f] <= s.del) delete s.fdel[f];
+  for (const e in s.erm) if (s.erm[e][0] <= s.del) delete s.erm[e];
   if (typeof s.base !== "number") {
     for (const f in s.base) if (Math.max(s.del, s.fdel[f] ?? 0) >= s.cut) delete s.base[f];
   }
@@ -85,7 +89,7 @@ function isDead(s: KeyState, id: string, op: Op): boolean {
   if (op.h <= s.del || typeOfOp[op.k] !== s.t || id in s.done) return true;
   switch (op.k) {
     case "sadd":
-      return id in s.rm;
+      return id in s.rm || op.h <= (s.erm[op.e as string]?.[0] ?? 0);
     case "add":
       return op.h <= s.cut;
     case "fset":
@@ -107,6 +111,19 @@ export function addDone(done: Dict<[number, number]>, id: string, h: number, ret
 function joinDone(a: [number, number], b: [number, number]): [number, number] {
   const r = a[1] === 0 ? b[1] : b[1] === 0 ? a[1] : Math.min(a[1], b[1]);
   return [Math.min(a[0], b[0]), r];
+}
+
+/** Of two element removals the one reaching further wins (either one that reached every replica did the other's work); a tie keeps the earlier. */
+function joinErm(a: [number, number], b: [number, number]): [number, number] {
+  return a[0] > b[0] || (a[0] === b[0] && a[1] <= b[1]) ? a : b;
+}
+
+/**
+ * Each fold point is a fact on its own (x was stable when some node's HLC was u), so the join
+ * may keep either: the one further on, a tie the one that matures first.
+ */
+export function joinFold(a: [number, number], b: [number, number]): [number, number] {
+  return a[0] > b[0] || (a[0] === b[0] && a[1] <= b[1]) ? a : b;
 }
 
 function unionOps(a: Dict<Op>, b: Dict<Op>): Dict<Op> {
@@ -146,6 +163,9 @@ export function isVacant(s: KeyState): boolean {
     isEmptyDict(s.ops) &&
     isEmptyDict(s.rm) &&
     isEmptyDict(s.fdel) &&
-    isEmptyDict(s.done)
+    isEmptyDict(s.done) &&
+    isEmptyDict(s.erm) &&
+    s.fold[0] === 0 &&
+    s.fold[1] === 0
   );
 }

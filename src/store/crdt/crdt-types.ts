@@ -32,6 +32,16 @@ export type KeyState = {
   base: number | Dict<number>;
   /** Ids of ops folded, pruned or killed, kept for deduplication: id -> [h, retainUntil]; also expiry marks. */
   done: Dict<[number, number]>;
+  /**
+   * set: element -> [thr, h]: every add of the element with HLC <= thr was removed, by the
+   * removal stamped h (thr is a stability point its coordinator knew, so it had every such add).
+   */
+  erm: Dict<[number, number]>;
+  /**
+   * set: the fold point [x, u]: x was stable when a node's HLC was u, so once stable passes u,
+   * every op still to arrive was stamped by a node that had every add up to x ([0, 0]: none).
+   */
+  fold: [number, number];
 };
 
 export type ReadResult = { exists: boolean; type?: ValueType; value?: unknown };
@@ -137,6 +147,8 @@ export function emptyState(t: ValueType): KeyState {
     cut: 0,
     base: t === "map" ? dict<number>() : 0,
     done: dict(),
+    erm: dict(),
+    fold: [0, 0],
   };
 }
 
@@ -154,6 +166,8 @@ export function cloneState(s: KeyState): KeyState {
     cut: s.cut,
     base: typeof s.base === "number" ? s.base : dictFrom(s.base),
     done: dictFrom(s.done),
+    erm: dictFrom(s.erm),
+    fold: s.fold,
   };
 }
 

@@ -169,7 +169,10 @@ export class LocalState {
     // second rewrite). A compaction that would drop the key is left to the sweeper.
     const stable = this.#d.stable();
     if (merged && stable > 0 && needsCompaction(merged)) {
-      const compacted = compact(merged, stable, hlcFromWallMs(Math.floor(this.#d.clock.nowMs())));
+      // Past every HLC this node observed (so past the gossip that taught it `stable`): what
+      // compaction records as the HLC at which it learned that stability point.
+      const nowH = Math.max(this.#d.hlc.last + 1, hlcFromWallMs(Math.floor(this.#d.clock.nowMs())));
+      const compacted = compact(merged, stable, nowH);
       if (compacted) {
         this.putState(key, partition, compacted, { old: row, digest: digest(compacted) });
         return true;

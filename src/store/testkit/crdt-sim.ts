@@ -17,6 +17,8 @@ export type Action =
   | { a: "mut"; node: number; pick: number; arg: number; ttl: number; retry: number }
   | { a: "deliver"; node: number; pick: number }
   | { a: "compact"; node: number }
+  /** Anti-entropy: `node` merges the whole state of node `from` (folded, compacted or not). */
+  | { a: "sync"; node: number; from: number }
   | { a: "tick"; ms: number };
 
 export type Sent = {
@@ -25,7 +27,7 @@ export type Sent = {
   h: number;
   coord: number;
   delta: KeyState;
-  /** For set removals (srem, and sadd removing earlier adds): the (opId, member) adds the coordinator had received. */
+  /** For set removals (srem; an add removes nothing): the (opId, member) adds the coordinator had received. */
   observed: Set<string>;
 };
 
@@ -75,6 +77,9 @@ export class Sim {
       case "compact":
         this.compactNode(this.nodes[act.node % this.nodes.length]);
         break;
+      case "sync":
+        this.sync(this.nodes[act.node % this.nodes.length], this.nodes[act.from % this.nodes.length]);
+        break;
     }
   }
 
@@ -108,7 +113,7 @@ export class Sim {
       m = this.makeMutation(act, opId);
     }
     const observed = new Set<string>();
-    if (m.kind === "sadd" || m.kind === "srem") {
+    if (m.kind === "srem") {
       for (const i of node.got) {
         const s = this.sent[i];
         if (s.m.kind === "sadd") for (const e of s.m.members) if (m.members.includes(e)) observed.add(`${s.opId}/${e}`);
@@ -144,6 +149,14 @@ export class Sim {
     node.got.add(index);
     node.hlc.observe(this.sent[index].h);
     node.state = merge(node.state, this.sent[index].delta);
+  }
+
+  /** The node now holds everything the other held (its deltas stay pending: they merge again without effect). */
+  sync(node: Node, from: Node): void {
+    if (node === from) return;
+    node.hlc.observe(from.hlc.last);
+    node.state = merge(node.state, from.state);
+    for (const i of from.got) node.got.add(i);
   }
 
   compactNode(node: Node, nowH?: number): void {
