@@ -6,7 +6,7 @@
 // Addresses: 127.210.0.0/16 and 127.211.0.0/16 belong to this file.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { Cluster, get, rawExchange, splitResponses } from "./support/gateway-cluster.ts";
+import { Cluster, get, rawExchange, splitResponses, waitFor } from "./support/gateway-cluster.ts";
 
 const cluster = new Cluster(
   [
@@ -31,6 +31,10 @@ before(async () => {
   await Promise.all(["a", "b"].map((s) => cluster.startGateway(s)));
   // a's only instance resets every app request while its health checks pass.
   await get("http://127.210.4.1:9000/control/reset?v=1");
+  // a fails over only to a site it has seen healthy: wait until it has (slow on a loaded host).
+  const bUp = async () =>
+    /rs_gateway_target_up\{[^}]*site="b"[^}]*\} 1/.test((await get(`${urlA}/_redshirt/metrics`)).text);
+  assert.ok((await waitFor(bUp, 20_000)) >= 0, "a sees site b up");
 });
 after(() => cluster.stop());
 

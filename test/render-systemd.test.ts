@@ -153,7 +153,7 @@ test("render systemd - each site started from its rendered units' ExecStart= and
     });
     // Each site's DNS answers with both sites' gateways.
     for (const dns of ["127.218.3.1", "127.219.3.1"]) {
-      await eventually(`the DNS at ${dns} lists both gateways`, 15_000, async () => {
+      await eventually(`the DNS at ${dns} lists both gateways`, 40_000, async () => {
         const d = await dig(dns, 5353, ["www.rendered.test.", "A"]);
         const listed = d.answers.map((x) => x.data).sort();
         return listed.join(" ") === "127.218.2.1 127.219.2.1" ? true : undefined;
