@@ -38,7 +38,7 @@ const only = new Set(values.only.split(","));
 const redisHost = "127.185.9.1";
 const redisPort = 6399;
 
-type Row = LoadResult & { cpuMsPerOp: number; marginalCpuMsPerOp: number };
+type Row = LoadResult & { cpuMsPerOp: number; marginalCpuMsPerOp: number; clientCpuMsPerOp: number };
 
 /** CPU seconds per second the servers' processes use while idle (ticks, heartbeats, anti-entropy). */
 const idleCpuPerS = new Map<string, number>();
@@ -74,7 +74,9 @@ async function measured(
   if (!only.has(run)) return;
   const all = () => [process.pid, ...pids()];
   const before = cpuSeconds(all());
+  const clientBefore = cpuSeconds([process.pid]);
   const r = await runLoad(name, { connections, durationS }, makeWorker);
+  const clientCpu = cpuSeconds([process.pid]) - clientBefore;
   // The CPU of the warm-up second counts too, so divide by every op done in the run,
   // estimated from the measured rate over warm-up plus measurement.
   const cpu = cpuSeconds(all()) - before;
@@ -84,7 +86,19 @@ async function measured(
     ...r,
     cpuMsPerOp: (cpu * 1000) / Math.max(1, opsInRun),
     marginalCpuMsPerOp: (Math.max(0, cpu - idle) * 1000) / Math.max(1, opsInRun),
+    clientCpuMsPerOp: (clientCpu * 1000) / Math.max(1, opsInRun),
   });
+}
+
+/** The group commits of every store node so far (their /metrics). */
+async function storeCommits(): Promise<number> {
+  let total = 0;
+  for (const n of cluster.planet.storeNodes) {
+    const text = await (await fetch(`${cluster.url(n.id)}/metrics`)).text();
+    const line = text.split("\n").find((l) => l.startsWith("redshirt_store_commits_total"));
+    total += Number(line?.split(" ").at(-1) ?? 0);
+  }
+  return total;
 }
 
 try {
@@ -120,9 +134,17 @@ try {
     };
   };
   const redisPids = (replicas: boolean) => (replicas ? redises : redises.slice(0, 1)).map((p) => p.pid);
+  const commitsBefore = await storeCommits();
   await measured("put", "store put (local-quorum)", storePids, async (w) => async (i) => {
     await store.put(keyOf(i), value, { opId: `b${w}-${i}-${process.pid}` });
   });
+  const putRow = rows.find((r) => r.name === "store put (local-quorum)");
+  if (putRow) {
+    const commits = (await storeCommits()) - commitsBefore;
+    console.log(
+      `  SQLite commits over the 3 nodes: ${(commits / (putRow.opsPerS * (putRow.seconds + 1))).toFixed(2)} per put`,
+    );
+  }
   await measured("set", "redis SET", () => redisPids(true), redisWorker("SET"));
   await measured("wait", "redis SET + WAIT 1", () => redisPids(true), redisWorker("SET+WAIT"));
   await measured("get", "store get (local-quorum)", storePids, async () => async (i) => {
@@ -142,7 +164,7 @@ console.log(
 );
 for (const r of rows) {
   console.log(
-    `${formatRow(r)}   CPU ${(r.cpuMsPerOp * 1000).toFixed(0).padStart(5)} µs/op (marginal ${(r.marginalCpuMsPerOp * 1000).toFixed(0)})`,
+    `${formatRow(r)}   CPU ${(r.cpuMsPerOp * 1000).toFixed(0).padStart(5)} µs/op (marginal ${(r.marginalCpuMsPerOp * 1000).toFixed(0)}, this client ${(r.clientCpuMsPerOp * 1000).toFixed(0)})`,
   );
 }
 const by = (name: string) => rows.find((r) => r.name === name);

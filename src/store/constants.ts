@@ -169,6 +169,8 @@ export const storageSchemaVersion = 2;
 export const sqliteApplicationId = 0x52534854;
 /** SQLite page cache per node: 64 MiB (the prototype measured a larger cache as a clear win). */
 export const sqliteCacheKiB = 65_536;
+/** Page size of a new data file (sqlite-file.ts says why small); an older file keeps its own. */
+export const sqlitePageBytes = 1024;
 /** Memory-mapped I/O window: 256 MiB. */
 export const sqliteMmapBytes = 268_435_456;
 /** maintain() runs a TRUNCATE checkpoint (which may stall) only once the WAL file is past this. */

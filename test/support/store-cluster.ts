@@ -67,6 +67,8 @@ export class StoreCluster {
       command: nodeBin,
       // A node added by `store join` is outside the planet file: it starts with --join.
       args: [
+        // STORE_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the nodes (node refuses --cpu-prof in NODE_OPTIONS).
+        ...(process.env.STORE_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
         cliMain,
         "store",
         "--planet",

@@ -2,14 +2,14 @@
 // stability gossip, replica reads, repairs, hints held for a down replica, forwarded client
 // requests, the replies to this node's own calls, and anti-entropy ("ae-*").
 import type { MutateRequest, ReadRequest } from "../api-types.ts";
-import { decodeState, encodeState } from "../crdt/crdt.ts";
+import { decodeState } from "../crdt/crdt.ts";
 import type { WireMessage } from "../wire/transport.ts";
 import { onAnnounce } from "./incarnation.ts";
 import { onMembershipMessage, onPeerEpoch } from "./membership-sync.ts";
 import type { NodeContext } from "./node-context.ts";
 import type { RepEntry } from "./outbound-stream.ts";
 import { heardFrom } from "./peer-liveness.ts";
-import { read, recvFor, replicaAnswer } from "./read-path.ts";
+import { read, recvFor, replicaAnswerBytes } from "./read-path.ts";
 import { onFill, onFillPut } from "./refill.ts";
 import { onFillDedup } from "./refill-dedup.ts";
 import { onStability } from "./stability.ts";
@@ -47,12 +47,11 @@ function dispatch(node: NodeContext, from: string, m: WireMessage): void {
       return;
     case "read": {
       const [, callId, key, tokenNodes] = m as [string, string, string, string[]];
-      const state = replicaAnswer(node, key);
       const recv = recvFor(node, tokenNodes);
       node.transport.send(from, [
         "readres",
         callId,
-        state ? encodeState(state) : null,
+        replicaAnswerBytes(node, key),
         tokenNodes.map((n) => recv.get(n) ?? 0),
       ]);
       return;

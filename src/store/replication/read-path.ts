@@ -168,6 +168,21 @@ function readRepair(
   }
 }
 
+/**
+ * The same answer encoded for the wire: the stored row's bytes as they are when no hint
+ * adds to them (they are the encoding of that state: re-encoding it cost a read a
+ * sort and a pack per key at every replica asked).
+ */
+export function replicaAnswerBytes(node: NodeContext, key: string): Uint8Array | null {
+  const hinted = node.hints.stateOf(key);
+  const { state, row } = node.local.getEntry(key);
+  if (hinted) {
+    const merged = merge(state, hinted);
+    return merged ? encodeState(merged) : null;
+  }
+  return state && row ? row.state : null;
+}
+
 /** A node's answer to a read: its state of the key merged with the hints it holds for it as a fallback. */
 export function replicaAnswer(node: NodeContext, key: string): KeyState | undefined {
   const hinted = node.hints.stateOf(key);

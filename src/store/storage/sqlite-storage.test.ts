@@ -123,6 +123,36 @@ for (const checkpoints of ["worker", "inline"] as const) {
   });
 }
 
+test("sqlite storage - a new file has 1 KiB pages; a file made with 4 KiB pages keeps them and its rows", () => {
+  const dir = tempDir();
+  try {
+    const fresh = join(dir, "fresh.sqlite");
+    openSqliteStorage(fresh).close();
+    const pageOf = (path: string) => {
+      const db = new DatabaseSync(path);
+      const size = Number(db.prepare("PRAGMA page_size").get()?.page_size);
+      db.close();
+      return size;
+    };
+    assert.equal(pageOf(fresh), 1024);
+    // A file as an older redshirt made it: 4 KiB pages, a row in it.
+    const old = join(dir, "old.sqlite");
+    const raw = new DatabaseSync(old);
+    raw.exec("PRAGMA page_size = 4096");
+    raw.exec("PRAGMA journal_mode = WAL");
+    raw.close();
+    const s = openSqliteStorage(old);
+    s.commit({ puts: [{ key: "k", partition: 1, state: new Uint8Array([1, 2, 3]), digest: 7, expiresAtMs: 0 }] });
+    s.close();
+    const again = openSqliteStorage(old);
+    assert.deepEqual([...(again.getKey("k")?.state ?? [])], [1, 2, 3]);
+    again.close();
+    assert.equal(pageOf(old), 4096);
+  } finally {
+    removeDir(dir);
+  }
+});
+
 test("sqlite storage - the expiry and partition queries use their indexes", () => {
   const dir = tempDir();
   const path = join(dir, "node.sqlite");
