@@ -51,3 +51,20 @@ test("proof scenario - never two sites unserving at once (grace after each inclu
           assert.ok(a.atMs + a.spec.ttlMs <= b.atMs || b.atMs + b.spec.ttlMs <= a.atMs, `seed ${seed}: store nodes`);
   }
 });
+
+test("proof - a planet the proof brings up gets its own data dir; the rest of the file is kept", async () => {
+  const { withDataDir } = await import("./proof.ts");
+  const { parsePlanet } = await import("../topology/index.ts");
+  const text =
+    "# the demo\nname: p\nzone: p.test.\nsites:\n  - { name: a, city: A, lat: 0, lon: 0 }\nstore:\n  dataDir: ../.redshirt/data # shared\n  rf: 1\n";
+  const out = withDataDir(text, "/tmp/evidence/data");
+  assert.match(out, /^# the demo/);
+  const planet = parsePlanet(out);
+  assert.equal(planet.store.dataDir, "/tmp/evidence/data");
+  assert.equal(planet.store.rf, 1);
+  assert.equal(
+    parsePlanet(withDataDir("name: p\nzone: p.test.\nsites:\n  - { name: a, city: A, lat: 0, lon: 0 }\n", "/d")).store
+      .dataDir,
+    "/d",
+  );
+});

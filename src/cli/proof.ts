@@ -3,9 +3,10 @@
 // write both into one history, check it (src/verify), and leave one evidence folder —
 // seed, commit, planet, the full history, the verdict, the HTML report — from which anyone
 // can re-check the verdict and write the report again (`redshirt proof --recheck DIR`).
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseDocument } from "yaml";
 import { planetDataDir, planetStatus } from "../cattle/index.ts";
 import { type Clock, type Launched, launch, loadPlanetSecret, nodeBin, systemClock } from "../core/index.ts";
 import { type LoadProgress, type LoadSummary, loadHistoryHeader, runLoad } from "../load/index.ts";
@@ -85,16 +86,33 @@ async function planetRunning(planet: Planet): Promise<Buffer | undefined> {
   return answers.every((a) => a.reachable) ? secret : undefined;
 }
 
+/** The planet file's text with its store data dir set to `dataDir` (comments and order kept). */
+export function withDataDir(text: string, dataDir: string): string {
+  const doc = parseDocument(text);
+  doc.setIn(["store", "dataDir"], dataDir);
+  return doc.toString();
+}
+
 export async function runProof(o: ProofOptions): Promise<ProofResult> {
   const say = o.onLine ?? (() => {});
-  const planetFile = resolve(o.planetFile);
-  const planet = loadPlanet(planetFile);
+  const givenFile = resolve(o.planetFile);
+  const given = loadPlanet(givenFile);
   mkdirSync(o.dir, { recursive: true });
-  copyFileSync(planetFile, join(o.dir, "planet.yaml"));
+  let planetFile = givenFile;
+  let planet = given;
   let up: Launched | undefined;
-  let secret = await planetRunning(planet);
-  if (secret) say(`proof: using the running planet ${planet.name}`);
-  else {
+  let secret = await planetRunning(given);
+  if (secret) {
+    say(`proof: using the running planet ${planet.name}`);
+    copyFileSync(givenFile, join(o.dir, "planet.yaml"));
+  } else {
+    // A planet the proof brings up starts from empty disks of its own, in the evidence
+    // folder: a run must not depend on what earlier runs (or `npm start`) left in the data
+    // dir — a store node still refilling from an earlier run's lost disk holds the whole
+    // planet's stability back — and must not touch the operator's data either.
+    planetFile = join(o.dir, "planet.yaml");
+    writeFileSync(planetFile, withDataDir(readFileSync(givenFile, "utf8"), resolve(o.dir, "data")));
+    planet = loadPlanet(planetFile);
     say(`proof: bringing planet ${planet.name} up…`);
     up = await launch({
       name: "redshirt up",
