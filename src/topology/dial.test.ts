@@ -67,11 +67,11 @@ test("topology dial - the reverse mapping gives back dialer and target for every
       }
     }
   }
-  // nyc hosts 2 outbound links (3 stores × 2 ports + 1 gateway + DNS udp, tcp and admin = 10 each)
-  // and 6 access links (gateway + DNS udp and tcp = 3 each).
+  // nyc hosts 2 outbound links (3 stores × 2 ports + 2 gateways + DNS udp, tcp and admin = 11 each)
+  // and 6 access links (2 gateways + DNS udp and tcp = 4 each).
   assert.equal(
     siteLinks(demo, "nyc").reduce((n, l) => n + l.listeners.length, 0),
-    2 * 10 + 6 * 3,
+    2 * 11 + 6 * 4,
   );
   assert.equal(dialTarget(demo, "127.10.2.1", 8080), undefined, "a gateway's own address is no proxy");
 });

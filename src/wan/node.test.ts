@@ -29,7 +29,8 @@ test("wan node - a site's link process hosts its outbound links and every region
   assert.equal(toSin.bandwidthMbps, 200);
   assert.equal(toSin.jitterMs, 1);
   assert.ok(Math.abs(toSin.rttMs - 162.7) < 0.5);
-  assert.equal(node.listenerCount, 2 * 10 + 6 * 3);
+  // Outbound: 3 stores × 2 ports + 2 gateways + DNS udp, tcp and admin; access: 2 gateways + DNS udp and tcp.
+  assert.equal(node.listenerCount, 2 * 11 + 6 * 4);
   assert.throws(() => node.link("nyc", "sin"), /site lon hosts lon->nyc, lon->sin, us-east->lon/);
 });
 
