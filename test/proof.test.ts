@@ -9,7 +9,7 @@
 // Addresses: 127.131.0.0/16 – 127.136.0.0/16 belong to this file.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -46,8 +46,13 @@ gateway: { services: { www: { idempotencyKeyRetries: true, appDedupsThroughStore
 
 after(async () => {
   // proof takes the planet it brought up down itself; this is for a run killed on timeout.
-  const planet = loadPlanet(planetFile);
-  await stopPlanet({ planet, secret: loadPlanetSecret(planetDataDir(planet)) }).catch(() => {});
+  // That planet runs on its own disks in the evidence folder (its planet.yaml says where).
+  const used = join(evidence, "planet.yaml");
+  const planet = loadPlanet(existsSync(used) ? used : planetFile);
+  const dataDir = planetDataDir(planet);
+  if (existsSync(join(dataDir, "planet.secret"))) {
+    await stopPlanet({ planet, secret: loadPlanetSecret(dataDir) }).catch(() => {});
+  }
   // REDSHIRT_KEEP_PROOF=1 keeps the evidence folder (and says where) to look into a failure.
   if (process.env.REDSHIRT_KEEP_PROOF === "1") process.stderr.write(`proof test: evidence kept in ${evidence}\n`);
   else rmSync(dir, { recursive: true, force: true });
