@@ -22,7 +22,9 @@ const repo = resolve(import.meta.dirname, "..");
 const nodeBin = join(repo, "node_modules/.bin/node");
 const planetYaml = `name: rendered
 zone: rendered.test.
-services: [www]
+# The nearest site's gateway and the other's after it: each DNS server lists both once it
+# has judged both sites healthy.
+services: [{ name: www, fallbackSites: 1 }]
 sites:
   - { name: alpha, city: Oslo, lat: 59.91, lon: 10.75, subnet: 127.218.0.0/16, tiers: { store: 1, gateway: 1, dns: 1, app: 2 } }
   - { name: beta, city: Lisbon, lat: 38.72, lon: -9.14, subnet: 127.219.0.0/16, tiers: { store: 1, gateway: 1, dns: 1, app: 1 } }

@@ -5,7 +5,7 @@
 // asked for /healthz.
 import { type Lease, parseLease, registryConstants, registryKey } from "../cattle/index.ts";
 import { createStoreClient } from "../store/index.ts";
-import { type Planet, topologyConstants } from "../topology/index.ts";
+import { dnsAdminOf, type Planet } from "../topology/index.ts";
 
 export type RegistryRow = {
   readonly id: string;
@@ -62,11 +62,11 @@ export async function registrySiteView(planet: Planet, site: string): Promise<Re
         .map(async (n) => ({ n, ok: await healthy(`http://${n.host}:${n.port}/healthz`), tier: "store" })),
       ...planet.dnsServers
         .filter((n) => n.site === site)
-        .map(async (n) => ({
-          n,
-          ok: await healthy(`http://${n.host}:${n.port + topologyConstants.dnsAdminPortOffset}/healthz`),
-          tier: "dns",
-        })),
+        .map(async (n) => {
+          // The DNS server's health is on its management address (.7.k), never the public one.
+          const admin = dnsAdminOf(planet, n);
+          return { n, ok: await healthy(`http://${admin.host}:${admin.port}/healthz`), tier: "dns" };
+        }),
     ]);
     let live: Lease[] = [];
     try {
