@@ -151,6 +151,18 @@ test("render netinit - a pod's planet address takes traffic sent to the pod and 
     children.push(udp.child);
     assert.deepEqual(JSON.parse(await udp.lines), { got: "q", from: "10.78.0.1", replyFrom: podIps[1] });
 
+    // The DNS pod's second planet address, its management one (.7.k): the admin port sent to
+    // the pod (a kubelet probe, the admin Service) reaches a process bound to that address only.
+    const admin = nodeIn(pods[1], tcpEcho, { ADDR: "10.84.7.1", PORT: "5354" });
+    children.push(admin.child);
+    assert.equal(await admin.lines, "listening");
+    const toAdmin = nodeIn(
+      nodeNs,
+      `require("node:net").connect(5354, "${podIps[1]}", function () { this.on("data", (b) => { console.log(String(b).trim()); this.end(); }); });`,
+    );
+    children.push(toAdmin.child);
+    assert.deepEqual(JSON.parse(await toAdmin.lines), { local: "10.84.7.1", remote: "10.78.0.1" });
+
     // What the process sends from its planet address (a DNS probe binds it) leaves from the pod's.
     const seen = nodeIn(nodeNs, tcpEcho, { ADDR: "10.78.0.1", PORT: "9999" });
     children.push(seen.child);

@@ -23,7 +23,7 @@ import { supervisorConstants } from "../src/cattle/index.ts";
 import { run as render } from "../src/cli/render-command.ts";
 import { loadPlanetSecret } from "../src/core/index.ts";
 import { secretPlaceholder } from "../src/render/index.ts";
-import { loadPlanet } from "../src/topology/index.ts";
+import { dnsAdminOf, loadPlanet } from "../src/topology/index.ts";
 import { gatewayStopMsMax } from "../src/traffic/index.ts";
 
 const repo = resolve(import.meta.dirname, "..");
@@ -126,6 +126,27 @@ test("render - kubernetes manifests of every site of the demo planet pass the Ku
       for (const d of planet.dnsServers.filter((x) => x.site === site.name)) {
         const ports = named("Service", d.id).spec.ports.filter((p: { port: number }) => p.port === 53);
         assert.deepEqual(ports.map((p: { protocol: string }) => p.protocol).sort(), ["TCP", "UDP"]);
+        // The admin endpoint is on the management address .7.k, never the public one: the pod
+        // joins it too (its probes ask the admin port), and a Service of its own announces it.
+        const admin = dnsAdminOf(planet, d);
+        const adminSvc = named("Service", `${d.id}-admin`).spec;
+        assert.equal(adminSvc.loadBalancerIP, admin.host);
+        assert.deepEqual(
+          adminSvc.ports.map((p: { port: number }) => p.port),
+          [admin.port],
+        );
+        assert.ok(
+          !named("Service", d.id).spec.ports.some((p: { port: number }) => p.port === admin.port),
+          "no admin port on the public address",
+        );
+        const pod = named("Deployment", d.id).spec.template.spec;
+        const script = pod.initContainers[0].command[2] as string;
+        assert.match(script, new RegExp(`ip addr add "${admin.host.replaceAll(".", "\\.")}/32" dev lo`));
+        assert.match(
+          script,
+          new RegExp(`tcp dport \\{ ${admin.port} \\} dnat to ${admin.host.replaceAll(".", "\\.")}`),
+        );
+        assert.equal(pod.containers[0].readinessProbe.httpGet.port, admin.port);
       }
       // App: registers under its pod name on its pod address; readiness on /healthz; requests and limits.
       const app = named("Deployment", "redshirt-app").spec.template.spec.containers[0];

@@ -6,6 +6,8 @@
 // the other sites and the users reach it there, as on any other host of the planet. The
 // other sites are plain routed addresses (a Service without selector and its
 // EndpointSlice): no stretched L2, no multi-cluster mesh.
+
+import { dnsAdminOf } from "../topology/index.ts";
 import {
   appVersionDefault,
   gatewayPreStopSleepMs,
@@ -24,6 +26,7 @@ import {
   baseMounts,
   baseVolumes,
   containerSecurity,
+  type ExtraAddress,
   env,
   httpProbe,
   type Json,
@@ -49,8 +52,10 @@ function slottedDeployment(
   n: { id: string; host: string; index: number },
   container: Json,
   graceMs: number,
+  extra: readonly ExtraAddress[] = [],
 ): Json {
   const l = labels(p.site.name, tier, { [labelSlot]: n.id });
+  const elsewhere = new Set(extra.flatMap((x) => x.tcp));
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -66,14 +71,19 @@ function slottedDeployment(
           ...podDefaults(),
           terminationGracePeriodSeconds: graceS(graceMs),
           initContainers: [
-            netinitContainer(o.image, `ADDR=${n.host}`, {
-              tcp: (container.ports as { containerPort: number; protocol: string }[])
-                .filter((q) => q.protocol === "TCP")
-                .map((q) => q.containerPort),
-              udp: (container.ports as { containerPort: number; protocol: string }[])
-                .filter((q) => q.protocol === "UDP")
-                .map((q) => q.containerPort),
-            }),
+            netinitContainer(
+              o.image,
+              `ADDR=${n.host}`,
+              {
+                tcp: (container.ports as { containerPort: number; protocol: string }[])
+                  .filter((q) => q.protocol === "TCP" && !elsewhere.has(q.containerPort))
+                  .map((q) => q.containerPort),
+                udp: (container.ports as { containerPort: number; protocol: string }[])
+                  .filter((q) => q.protocol === "UDP")
+                  .map((q) => q.containerPort),
+              },
+              extra,
+            ),
           ],
           containers: [container],
           volumes: baseVolumes(),
@@ -160,24 +170,33 @@ function dnsManifests(o: KubernetesOptions, p: SitePlan): Manifest[] {
         { name: "planet-dns-tcp", port, targetPort: port, protocol: "TCP" },
       );
     }
-    ports.push({ name: "admin", port: admin, targetPort: admin, protocol: "TCP" });
+    // The admin endpoint (weights, views, health) listens on the server's management address
+    // .7.k, never the public one: the pod joins both, and each has its own Service.
+    const adminHost = dnsAdminOf(p.planet, d).host;
+    const selector = { [labelSite]: site, [labelTier]: "dns", [labelSlot]: d.id };
     return [
       {
         comment: `GSLB DNS server ${d.id} (zone ${p.planet.zone}); delegate the zone to its planet address ${d.host}.`,
-        object: slottedDeployment(o, p, "dns", d, container, stopGraceMsByTier.dns),
+        object: slottedDeployment(o, p, "dns", d, container, stopGraceMsByTier.dns, [
+          { address: adminHost, tcp: [admin] },
+        ]),
       },
       {
-        comment: `DNS ${d.id} at ${d.host}: port 53 over UDP and TCP for resolvers, the planet's port ${port} for its peers.`,
+        comment: `DNS ${d.id}'s admin endpoint at its management address ${adminHost}: keep it off the public network (only the planet's sites need it).`,
         object: lbService(
           o,
           p,
-          d.id,
+          `${d.id}-admin`,
           "dns",
-          d.host,
-          ports,
-          { [labelSite]: site, [labelTier]: "dns", [labelSlot]: d.id },
+          adminHost,
+          [{ name: "admin", port: admin, targetPort: admin, protocol: "TCP" }],
+          selector,
           false,
         ),
+      },
+      {
+        comment: `DNS ${d.id} at ${d.host}: port 53 over UDP and TCP for resolvers, the planet's port ${port} for its peers.`,
+        object: lbService(o, p, d.id, "dns", d.host, ports, selector, false),
       },
     ];
   });

@@ -106,7 +106,10 @@ export type Ports = { readonly tcp: readonly number[]; readonly udp: readonly nu
  * left alone; a restarted pod gets a fresh network namespace, so the script never meets
  * its own earlier rules.
  */
-export function netinitScript(addressScript: string, ports: Ports): string {
+/** A second planet address of a pod (a DNS server's management address .7.k) and the TCP ports that go to it. */
+export type ExtraAddress = { readonly address: string; readonly tcp: readonly number[] };
+
+export function netinitScript(addressScript: string, ports: Ports, extra: readonly ExtraAddress[] = []): string {
   const rule = (proto: string, list: readonly number[]) =>
     list.length === 0
       ? ""
@@ -115,14 +118,21 @@ export function netinitScript(addressScript: string, ports: Ports): string {
     "set -eu",
     addressScript,
     'ip addr add "$ADDR/32" dev lo',
+    ...extra.map((x) => `ip addr add "${x.address}/32" dev lo`),
     "nft -f - <<EOF",
     "table ip redshirt {",
     "  chain prerouting {",
     "    type nat hook prerouting priority dstnat; policy accept;",
-    `${rule("tcp", ports.tcp)}${rule("udp", ports.udp)}  }`,
+    `${rule("tcp", ports.tcp)}${rule("udp", ports.udp)}${extra
+      .map(
+        (x) =>
+          `      iifname != "lo" fib daddr type local ip daddr != ${x.address} tcp dport { ${x.tcp.join(", ")} } dnat to ${x.address}\n`,
+      )
+      .join("")}  }`,
     "  chain postrouting {",
     "    type nat hook postrouting priority srcnat; policy accept;",
     '    oifname != "lo" ip saddr $ADDR masquerade',
+    ...extra.map((x) => `    oifname != "lo" ip saddr ${x.address} masquerade`),
     "  }",
     "}",
     "EOF",
@@ -130,12 +140,17 @@ export function netinitScript(addressScript: string, ports: Ports): string {
   ].join("\n");
 }
 
-export function netinitContainer(image: string, addressScript: string, ports: Ports): Json {
+export function netinitContainer(
+  image: string,
+  addressScript: string,
+  ports: Ports,
+  extra: readonly ExtraAddress[] = [],
+): Json {
   return {
     name: "planet-address",
     image,
     imagePullPolicy: "IfNotPresent",
-    command: ["/bin/sh", "-c", netinitScript(addressScript, ports)],
+    command: ["/bin/sh", "-c", netinitScript(addressScript, ports, extra)],
     resources: resources("netinit"),
     securityContext: {
       runAsUser: 0,
