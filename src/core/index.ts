@@ -2,6 +2,7 @@
 // the injected clock and randomness, JSON-line logs, tracing channels, Prometheus metrics,
 // and the one lifecycle of long-lived things.
 export { AssertionFailed, assert } from "./assert.ts";
+export { writeFileAtomic } from "./atomic-file.ts";
 export { type Clock, ManualClock, systemClock, type TimerHandle } from "./clock.ts";
 export {
   defineErrors,

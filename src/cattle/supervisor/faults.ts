@@ -15,7 +15,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import type { Clock, Logger, TimerHandle } from "../../core/index.ts";
+import { type Clock, type Logger, type TimerHandle, writeFileAtomic } from "../../core/index.ts";
 import { controlErrors } from "../control/errors.ts";
 import {
   activeFaultsPerSiteMax,
@@ -27,7 +27,6 @@ import {
 import type { Identity, ProcessHost } from "./host.ts";
 import type { SupervisorMetrics } from "./metrics.ts";
 import type { Slot } from "./slots.ts";
-import { writeFileAtomic } from "./state-file.ts";
 import { type TierName, tierNames } from "./tiers.ts";
 
 const faultSchema = z.object({

@@ -3,9 +3,10 @@
 // atomically on every change (temp file, fsync, rename, fsync of the directory), so a
 // supervisor SIGKILLed at any moment leaves the last whole state, and the next one adopts
 // the living instances instead of starting duplicates.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { z } from "zod";
+import { writeFileAtomic } from "../../core/index.ts";
 import { sunClockSpeedMax } from "../../topology/index.ts";
 import type { SunClock } from "../sun/policy.ts";
 import { instancesPerSiteMax, stateFormat } from "./constants.ts";
@@ -126,26 +127,6 @@ export function snapshot(t: {
 
 export function stateFilePath(dir: string): string {
   return join(dir, "state.json");
-}
-
-/** Writes the file whole or not at all. */
-export function writeFileAtomic(file: string, text: string): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, "w", 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  const dirFd = openSync(dirname(file), "r");
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
 }
 
 export function saveState(file: string, state: PersistedState): void {

@@ -5,8 +5,9 @@
 // leaves the old file or the new one, never half of either. Read once at start; what it
 // holds is merged like a peer's view (newest register per site wins), so a newer weight
 // set elsewhere while this server was down still wins when it reads its peers.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomic } from "../../core/index.ts";
 import { type WeightConfig, weightConfigSchema } from "./weights.ts";
 
 export const weightsFileName = "weights.json";
@@ -18,23 +19,7 @@ export function dnsDataDir(planetDataDir: string, serverId: string): string {
 
 /** Writes the weights atomically (temp file, fsync, rename, fsync of the directory). Throws on failure. */
 export function writeWeightsFile(dir: string, config: WeightConfig): void {
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, weightsFileName);
-  const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, "w", 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify({ version: 1, weights: config })}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  const dirFd = openSync(dirname(file), "r");
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
+  writeFileAtomic(join(dir, weightsFileName), `${JSON.stringify({ version: 1, weights: config })}\n`);
 }
 
 /**
