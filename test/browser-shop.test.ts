@@ -20,13 +20,14 @@
 // need a new answer; that a left it is asserted on the DNS answer itself.)
 // Addresses: 127.125.0.0/16 – 127.128.0.0/16 belong to this file (sites a, b, c; the relay).
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type Browser, type BrowserContext, chromium, type Locator, type Page, type Response } from "playwright-core";
+import type { Browser, BrowserContext, Locator, Page, Response } from "playwright-core";
 import { ownedProcesses, type SiteStatus } from "../src/cattle/index.ts";
 import type { Launched } from "../src/core/index.ts";
+import { launchChromium } from "./support/browser.ts";
 import { resolveService, type ServiceQuery } from "./support/dns-users.ts";
 import { isAlive } from "./support/processes.ts";
 import { type ResolverRelay, startResolverRelay } from "./support/resolver-relay.ts";
@@ -43,7 +44,6 @@ import {
 const repoRoot = fileURLToPath(new URL("../", import.meta.url));
 const shopEntry = join(repoRoot, "examples/shop/server.ts");
 const shotsDir = join(repoRoot, "test-output/browser");
-const chromiumPath = "/usr/bin/chromium";
 const service = "www.browser.test";
 const sites = ["a", "b", "c"] as const;
 
@@ -109,21 +109,7 @@ before(async () => {
     gatewayPort: planet.ports.gateway,
     query,
   });
-  assert.ok(
-    existsSync(chromiumPath),
-    `${chromiumPath} is missing: run scripts/setup.sh (it installs Debian's chromium)`,
-  );
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      // Chromium refuses to run its sandbox as root (tests run as root in CI's container).
-      ...(process.getuid?.() === 0 ? ["--no-sandbox"] : []),
-      // A container's /dev/shm is often 64 MiB, too small for a renderer.
-      "--disable-dev-shm-usage",
-      `--host-resolver-rules=MAP ${service} ${relay.host}`,
-    ],
-  });
+  browser = await launchChromium([`--host-resolver-rules=MAP ${service} ${relay.host}`]);
 });
 
 after(async () => {

@@ -14,20 +14,20 @@
 // whose first site's .6.2 serves the dashboard; the regions' access links at .226–.228).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { planetDataDir, stopPlanet } from "../src/cattle/index.ts";
 import { type Launched, launch, loadPlanetSecret, nodeBin } from "../src/core/index.ts";
 import { loadPlanet } from "../src/topology/index.ts";
+import { launchChromium } from "./support/browser.ts";
 
 const repoRoot = fileURLToPath(new URL("../", import.meta.url));
 const cliMain = join(repoRoot, "src/cli/main.ts");
 const shotsDir = join(repoRoot, "test-output/browser");
-const chromiumPath = "/usr/bin/chromium";
 const dir = mkdtempSync(join(tmpdir(), "redshirt-dashboard-browser-"));
 const planetFile = join(dir, "planet.yaml");
 writeFileSync(
@@ -79,16 +79,7 @@ before(async () => {
   up = started.launched;
   operatorUrl = started.link;
   assert.match(operatorUrl, /^http:\/\/127\.223\.6\.2:7700\/#token=[0-9a-f]{32,}$/, up.tail());
-  assert.ok(
-    existsSync(chromiumPath),
-    `${chromiumPath} is missing: run scripts/setup.sh (it installs Debian's chromium)`,
-  );
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    // Chromium refuses its sandbox as root; a container's /dev/shm is often too small for a renderer.
-    args: [...(process.getuid?.() === 0 ? ["--no-sandbox"] : []), "--disable-dev-shm-usage"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -11,10 +11,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { callControl, planetDataDir, type SiteStatus, stopPlanet } from "../src/cattle/index.ts";
 import { type Launched, launch, loadPlanetSecret, nodeBin } from "../src/core/index.ts";
 import { loadPlanet } from "../src/topology/index.ts";
+import { launchChromium } from "./support/browser.ts";
 
 const repoRoot = fileURLToPath(new URL("../", import.meta.url));
 const cliMain = join(repoRoot, "src/cli/main.ts");
@@ -57,11 +58,7 @@ before(async () => {
     readyTimeoutMs: 120_000,
   });
   assert.match(link, /^http:\/\/127\.190\.6\.2:\d+\/#token=[0-9a-f]{32,}$/, up.tail());
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: [...(process.getuid?.() === 0 ? ["--no-sandbox"] : []), "--disable-dev-shm-usage"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

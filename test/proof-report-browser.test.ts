@@ -6,12 +6,12 @@
 // one user named like an attack, whose error fails the verdict. A screenshot goes to
 // test-output/browser/proof-report.png.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import {
   checkHistory,
   fileSource,
@@ -20,10 +20,10 @@ import {
   writeHtmlReport,
 } from "../src/verify/index.ts";
 import { simulateCorrectRun } from "../src/verify/testkit/index.ts";
+import { launchChromium } from "./support/browser.ts";
 
 const repoRoot = fileURLToPath(new URL("../", import.meta.url));
 const shotsDir = join(repoRoot, "test-output/browser");
-const chromiumPath = "/usr/bin/chromium";
 const hostile = "</script><script>alert(1)</script>";
 const dir = mkdtempSync(join(tmpdir(), "redshirt-report-browser-"));
 let browser: Browser | undefined;
@@ -60,19 +60,7 @@ test("proof report - opened from file:// in chromium, its three charts draw, wit
   const reportFile = join(dir, "report.html");
   await writeHtmlReport(fileSource(historyFile), report, [reportFile]);
 
-  assert.ok(
-    existsSync(chromiumPath),
-    `${chromiumPath} is missing: run scripts/setup.sh (it installs Debian's chromium)`,
-  );
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      // Chromium refuses to run its sandbox as root (tests run as root in CI's container).
-      ...(process.getuid?.() === 0 ? ["--no-sandbox"] : []),
-      "--disable-dev-shm-usage",
-    ],
-  });
+  browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const problems: string[] = [];
   const requests: string[] = [];
