@@ -90,25 +90,34 @@ test("engine - bad requests get their codes: key too long, unknown consistency",
   await c.stopAll();
 });
 
-test("engine - sloppy quorum: with two of three replicas down, a fallback node of the site holds a hint and the write is acknowledged", async () => {
+/**
+ * One site of four nodes (rf 3): two of `key`'s replicas crash, and its third coordinates a
+ * local-quorum write of `value`, acknowledged with a hint held by the site's fourth node.
+ */
+async function writeThroughHint(seed: number, key: string, value: number, opId: string) {
   const planet = parsePlanet(
     "name: sloppy\nzone: s.test.\nsites:\n  - { name: a, city: A, lat: 0, lon: 0, tiers: { store: 4 } }\nstore: { partitions: 8, rf: 3 }\n",
   );
-  const c = new SimCluster({ planet, seed: 21 });
+  const c = new SimCluster({ planet, seed });
   await c.startAll();
   await c.advance(1_000);
   const ids = planet.storeNodes.map((n) => n.id);
-  const key = "sloppy-key";
   const replicas = replicasOf(partitionOf(key, planet.store.partitions), ids, planet.store.rf);
   const fallback = ids.find((id) => !replicas.includes(id))!;
-  const [coordinator, downA, downB] = replicas;
+  const [coordinator, downA, downB] = replicas as [string, string, string];
   c.crash(downA);
   c.crash(downB);
   await c.advance(500);
   const w = await c.settle(
-    c.mutate(coordinator, { key, mutation: { kind: "set", value: 42 }, opId: "s1", consistency: "local-quorum" }),
+    c.mutate(coordinator, { key, mutation: { kind: "set", value }, opId, consistency: "local-quorum" }),
   );
   assert.ok(w.ok, String(!w.ok && w.error.message));
+  return { c, fallback, coordinator, downA, downB };
+}
+
+test("engine - sloppy quorum: with two of three replicas down, a fallback node of the site holds a hint and the write is acknowledged", async () => {
+  const key = "sloppy-key";
+  const { c, fallback, downA, downB } = await writeThroughHint(21, key, 42, "s1");
   const hints = c.nodes
     .get(fallback)!
     .storage.readLog(0, 100)
@@ -127,24 +136,8 @@ test("engine - sloppy quorum: with two of three replicas down, a fallback node o
 });
 
 test("engine - hints alone: a write held by a fallback reaches the replicas that were down, with its coordinator dead, and the fallback's log lets the hint go", async () => {
-  const planet = parsePlanet(
-    "name: sloppy\nzone: s.test.\nsites:\n  - { name: a, city: A, lat: 0, lon: 0, tiers: { store: 4 } }\nstore: { partitions: 8, rf: 3 }\n",
-  );
-  const c = new SimCluster({ planet, seed: 22 });
-  await c.startAll();
-  await c.advance(1_000);
-  const ids = planet.storeNodes.map((n) => n.id);
   const key = "hinted-key";
-  const replicas = replicasOf(partitionOf(key, planet.store.partitions), ids, planet.store.rf);
-  const fallback = ids.find((id) => !replicas.includes(id))!;
-  const [coordinator, downA, downB] = replicas;
-  c.crash(downA);
-  c.crash(downB);
-  await c.advance(500);
-  const w = await c.settle(
-    c.mutate(coordinator, { key, mutation: { kind: "set", value: 7 }, opId: "h1", consistency: "local-quorum" }),
-  );
-  assert.ok(w.ok, String(!w.ok && w.error.message));
+  const { c, fallback, coordinator, downA, downB } = await writeThroughHint(22, key, 7, "h1");
   // The coordinator dies for good: its own log and state are gone from the game, so the
   // only copy that can reach the two replicas is the fallback's hint (anti-entropy runs
   // between replicas, and neither of them has it).
