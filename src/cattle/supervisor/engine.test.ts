@@ -347,9 +347,8 @@ test("supervisor engine - evacuate: weight 0 first, apps drain only once DNS sto
   await r.sup.stop();
 });
 
-test("supervisor engine - follow the sun: the app count moves with the accelerated clock; evacuated stays at 0", async () => {
-  const sunPlanet = parsePlanet(
-    `name: engine
+/** One site following the sun at 3600× (an hour a second): a quarter of 4 at night, all 4 from noon, half from 18:00. */
+const sunPlanetYaml = `name: engine
 zone: engine.test.
 sites:
   - { name: a, city: A, lat: 0, lon: 0, subnet: 127.99.0.0/16, tiers: { store: 1, app: 1, gateway: 1, dns: 1 } }
@@ -365,12 +364,18 @@ sun:
     - { hour: 12, share: 1 }
     - { hour: 17.99, share: 1 }
     - { hour: 18, share: 0.5 }
-`,
-  );
+`;
+
+/** The real time at which the sun planet's simulated clock shows 10:00 at longitude 0, and that simulated day's start. */
+function tenOClock(sunPlanet: ReturnType<typeof parsePlanet>): { startMs: number; day: number } {
   const sun = siteSun(sunPlanet, sunPlanet.sites[0])!;
-  // Start the real clock where the simulated one shows 10:00 at lon 0 (one simulated hour per real second).
   const day = Math.floor(simulatedUtcMs(1_700_000_000_000, sun) / (24 * hourMs)) * 24 * hourMs;
-  const startMs = realMsAt(day + 10 * hourMs, sun);
+  return { startMs: realMsAt(day + 10 * hourMs, sun), day };
+}
+
+test("supervisor engine - follow the sun: the app count moves with the accelerated clock; evacuated stays at 0", async () => {
+  const sunPlanet = parsePlanet(sunPlanetYaml);
+  const { startMs } = tenOClock(sunPlanet);
   const dns = fakeDns();
   dns.setListing(true);
   const r = rig({ planet: sunPlanet, steering: dns.steering, startMs });
@@ -399,28 +404,8 @@ sun:
 });
 
 test("supervisor engine - follow the sun: a clock speed set at run time moves the count at the new rate, from where the clock stood, and is saved", async () => {
-  const sunPlanet = parsePlanet(
-    `name: engine
-zone: engine.test.
-sites:
-  - { name: a, city: A, lat: 0, lon: 0, subnet: 127.99.0.0/16, tiers: { store: 1, app: 1, gateway: 1, dns: 1 } }
-store: { partitions: 4, rf: 1 }
-wan: { mode: direct }
-sun:
-  peakInstances: 4
-  minInstances: 1
-  clockSpeed: 3600
-  curve:
-    - { hour: 0, share: 0.25 }
-    - { hour: 11.99, share: 0.25 }
-    - { hour: 12, share: 1 }
-    - { hour: 17.99, share: 1 }
-    - { hour: 18, share: 0.5 }
-`,
-  );
-  const sun = siteSun(sunPlanet, sunPlanet.sites[0])!;
-  const day = Math.floor(simulatedUtcMs(1_700_000_000_000, sun) / (24 * hourMs)) * 24 * hourMs;
-  const startMs = realMsAt(day + 10 * hourMs, sun);
+  const sunPlanet = parsePlanet(sunPlanetYaml);
+  const { startMs, day } = tenOClock(sunPlanet);
   const dns = fakeDns();
   dns.setListing(true);
   const r = rig({ planet: sunPlanet, steering: dns.steering, startMs });
