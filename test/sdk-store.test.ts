@@ -137,12 +137,17 @@ test("sdk idempotency - a retried mutation runs once and answers the same status
   let runs = 0;
   // The handler writes through the request's view, as an app's handler does.
   let view = storeA.withSession(undefined);
+  let tokenAfterHandler: string | undefined;
   const handler = async (run: { opId(part: string): string }) => {
     runs++;
     const total = await view.incr("idem-test:count", 5, { opId: run.opId("incr") });
+    tokenAfterHandler = view.session;
     return { status: 200, body: { total, z: 1, a: 2 } };
   };
   const first = await idem.run(view, "user:u", "key-1", handler);
+  // The kept answer is written outside the session: the session's later reads elsewhere wait
+  // for the handler's writes only, not for the keeper's (maybe local-level) write.
+  assert.equal(view.session, tokenAfterHandler, "keeping the answer did not advance the session's token");
   view = storeB.withSession(view.session);
   const again = await idem.run(view, "user:u", "key-1", handler);
   assert.equal(runs, 1, "the retry answered from the kept answer");

@@ -111,7 +111,12 @@ export function createIdempotency(init: IdempotencyInit): Idempotency {
           ...(view.session === undefined ? {} : { session: view.session }),
         };
         try {
-          await view.put(recordKey, record, { ...init.writeOptions, ttlS: init.ttlS, opId: `${base}.answer` });
+          // Written outside the session: the kept answer is not the user's state, and a
+          // session token that named it would hold the session's later reads in another
+          // site to a write at the keeper's (maybe local) level, which a site loss can take.
+          await view
+            .withSession(undefined)
+            .put(recordKey, record, { ...init.writeOptions, ttlS: init.ttlS, opId: `${base}.answer` });
         } catch (err) {
           // The mutation is applied; a retry runs the handler again and its writes are
           // duplicates, so answering now is right. Counted and logged, not hidden.

@@ -34,8 +34,8 @@ export const sessionTokenEntriesMax = 128;
 export const sessionTokenCharsMax = 20 * 1024;
 /** Hex digits of the MAC that signs each entry of a session token (128 bits of HMAC-SHA256). */
 export const sessionTokenMacChars = 32;
-/** The longest JSON of one token entry: a quoted node id, `:[`, a safe integer, a quoted MAC, `]`, a comma. */
-const sessionTokenEntryCharsMax = 2 + 31 + 2 + 16 + 1 + 2 + sessionTokenMacChars + 1 + 1;
+/** The longest JSON of one token entry: a quoted node id (and `/g`), `:[`, a safe integer, a quoted MAC, `]`, a comma. */
+const sessionTokenEntryCharsMax = 2 + 31 + 2 + 2 + 16 + 1 + 2 + sessionTokenMacChars + 1 + 1;
 
 // --- The HTTP server (src/store/api/http-api.ts) ---
 

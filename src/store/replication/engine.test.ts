@@ -160,3 +160,100 @@ test("engine - hints alone: a write held by a fallback reaches the replicas that
   assert.equal(c.internalErrors(), 0);
   await c.stopAll();
 });
+
+// Eight store nodes per site, three replicas per partition: two keys may share no replica
+// outside their coordinator's site, so those replicas of one key never hear of a write to
+// the other — as in a planet larger than its replication factor.
+const widePlanetYaml = `
+name: wide
+zone: wide.test.
+sites:
+  - { name: nyc, city: New York, lat: 40.71, lon: -74.01, tiers: { store: 8 } }
+  - { name: lon, city: London, lat: 51.51, lon: -0.13, tiers: { store: 8 } }
+  - { name: sin, city: Singapore, lat: 1.35, lon: 103.82, tiers: { store: 8 } }
+store: { partitions: 64, rf: 3 }
+`;
+
+test("engine - a session's global write survives its site's loss right after the ack: another site answers the session's reads of other keys from a majority of each live site, and a local-quorum write still makes them wait", async () => {
+  const planet = parsePlanet(widePlanetYaml);
+  const idsOf = (site: string) => planet.storeNodes.filter((n) => n.site === site).map((n) => n.id);
+  const replicasIn = (key: string, site: string) =>
+    replicasOf(partitionOf(key, planet.store.partitions), idsOf(site), planet.store.rf);
+  // A cart and a session key whose replicas in London and in Singapore are apart.
+  const cart = "cart:alice";
+  let session = "";
+  for (let i = 0; i < 10_000 && session === ""; i++) {
+    const k = `session:${i}`;
+    const apart = ["lon", "sin"].every((s) => !replicasIn(k, s).some((n) => replicasIn(cart, s).includes(n)));
+    if (apart) session = k;
+  }
+  assert.ok(session !== "", "two keys with no replica in common outside New York");
+  const coordinator = replicasIn(cart, "nyc")[0];
+  const c = new SimCluster({ planet, seed: 21 });
+  await c.startAll();
+  await c.advance(1_000);
+  const nycAll = idsOf("nyc");
+  const lonAll = idsOf("lon");
+  const sinAll = idsOf("sin");
+  const login = await c.settle(
+    c.mutate(replicasIn(session, "nyc")[0], {
+      key: session,
+      mutation: { kind: "set", value: "alice" },
+      opId: "s1",
+      consistency: "global",
+    }),
+  );
+  assert.ok(login.ok, String(!login.ok && login.error.message));
+  await c.advance(2_000);
+  // London, and the session's replicas in Singapore, are cut off from New York: the cart's
+  // global write is acknowledged with Singapore's majority, and no replica of the session
+  // outside New York hears from its coordinator after it (as when the site dies before its
+  // next heartbeat gets out)...
+  c.network.partition(nycAll, [...lonAll, ...replicasIn(session, "sin")]);
+  const add = await c.settle(
+    c.mutate(coordinator, {
+      key: cart,
+      mutation: { kind: "set", value: "pear" },
+      opId: "c1",
+      consistency: "global",
+      token: login.value.token,
+    }),
+  );
+  assert.ok(add.ok, String(!add.ok && add.error.message));
+  // ...and New York is lost right after the ack.
+  c.network.partition(nycAll, sinAll);
+  const token = add.value.token;
+  const reader = replicasIn(session, "lon")[0];
+  const read = await c.settle(c.read(reader, { key: session, consistency: "local-quorum", token, timeoutMs: 3_000 }));
+  assert.ok(read.ok, `the session goes on in London: ${!read.ok && read.error.message}`);
+  assert.deepEqual(read.value.value, { exists: true, type: "reg", value: "alice" });
+  const cartRead = await c.settle(
+    c.read(replicasIn(cart, "lon")[0], { key: cart, consistency: "local-quorum", token, timeoutMs: 3_000 }),
+  );
+  assert.ok(cartRead.ok, String(!cartRead.ok && cartRead.error.message));
+  assert.deepEqual(
+    cartRead.value.value,
+    { exists: true, type: "reg", value: "pear" },
+    "read your write, from Singapore",
+  );
+  // A local-quorum write through the lost site cannot be in London or Singapore: its reads wait.
+  c.network.heal();
+  await c.advance(2_000);
+  c.network.partition(nycAll, [...lonAll, ...sinAll]);
+  const local = await c.settle(
+    c.mutate(coordinator, {
+      key: cart,
+      mutation: { kind: "set", value: "plum" },
+      opId: "c2",
+      consistency: "local-quorum",
+      token,
+    }),
+  );
+  assert.ok(local.ok, String(!local.ok && local.error.message));
+  const stale = await c.settle(
+    c.read(reader, { key: session, consistency: "local-quorum", token: local.value.token, timeoutMs: 1_500 }),
+  );
+  assert.ok(!stale.ok, "a read that cannot have seen the local-quorum write does not answer");
+  assert.match((stale.error as { code?: string }).code ?? "", /RS_ERR_STORE_(STALE|CONSISTENCY)/);
+  await c.stopAll();
+});

@@ -3,7 +3,8 @@
 // local-quorum and global, the site's fallback nodes, which answer with the hints they hold
 // for the key (a write acknowledged through a hint is seen), merge what they answer, and send the merged state to each replica that answered something else
 // (read repair). A session token is satisfied once the replicas that answered have received
-// every write the session made through each coordinator named in it.
+// every write the session made through each coordinator named in it — or, for its writes
+// at a site-safe level, once a majority of every other site answered (session-token.ts).
 import type { TimerHandle } from "../../core/index.ts";
 import type { ReadRequest, ReadResponse, ReadResult } from "../api-types.ts";
 import { decodeState, digest, encodeState, type KeyState, merge, read as readValue } from "../crdt/crdt.ts";
@@ -14,7 +15,7 @@ import { forward } from "./forward.ts";
 import { historyHolderNow, mayAnswerUnsound } from "./incarnation.ts";
 import type { NodeContext, ReplicaResponse } from "./node-context.ts";
 import { levelMet } from "./quorum.ts";
-import { tokenSatisfied } from "./session-token.ts";
+import { type SiteCover, tokenNodesOf, tokenSatisfied } from "./session-token.ts";
 
 export async function read(node: NodeContext, request: ReadRequest, forwarded: boolean): Promise<ReadResponse> {
   checkRunning(node);
@@ -43,7 +44,7 @@ export async function read(node: NodeContext, request: ReadRequest, forwarded: b
   checkReachable(node, partition, request.consistency, false);
   const timeoutMs = request.timeoutMs ?? defaultTimeoutMs(request.consistency);
   const token = request.token;
-  const tokenNodes = Object.keys(token ?? {});
+  const tokenNodes = tokenNodesOf(token);
   const responses = new Map<string, ReplicaResponse>();
   responses.set(node.id, { state: replicaAnswer(node, request.key), recv: recvFor(node, tokenNodes) });
   // Fallbacks of this site that may hold hints for a down local replica (hints go to the
@@ -52,10 +53,17 @@ export async function read(node: NodeContext, request: ReadRequest, forwarded: b
     request.consistency === "local-quorum" || request.consistency === "global"
       ? node.siteOrder[partition].filter((n) => !local.includes(n)).slice(0, local.length)
       : [];
-  const done = (): boolean =>
-    levelMet(request.consistency, replicas, node.site, new Set(responses.keys())) &&
-    fallbacks.every((f) => responses.has(f) || !node.transport.isUp(f)) &&
-    tokenSatisfied(token, responses.values());
+  const answered = new Set<string>();
+  const cover: SiteCover = { replicas, answered, siteOf: (n) => siteOfMember(node, n) };
+  const done = (): boolean => {
+    answered.clear();
+    for (const n of responses.keys()) answered.add(n);
+    return (
+      levelMet(request.consistency, replicas, node.site, answered) &&
+      fallbacks.every((f) => responses.has(f) || !node.transport.isUp(f)) &&
+      tokenSatisfied(token, responses.values(), cover)
+    );
+  };
   if (!done()) {
     const localFirst = request.consistency === "local-one" || request.consistency === "local-quorum";
     const ask = (nodes: readonly string[]) => {
@@ -93,7 +101,7 @@ export async function read(node: NodeContext, request: ReadRequest, forwarded: b
         // The session's writes may not have reached this site yet (a failover): ask the other sites too.
         timers.push(
           node.clock.setTimer(Math.min(tokenWaitMs, timeoutMs / 2), () => {
-            if (!tokenSatisfied(token, responses.values())) ask(all);
+            if (!tokenSatisfied(token, responses.values(), cover)) ask(all);
           }),
         );
       }
@@ -117,6 +125,12 @@ export async function read(node: NodeContext, request: ReadRequest, forwarded: b
   for (const r of responses.values()) merged = merge(merged, r.state);
   readRepair(node, request.key, partition, merged, responses);
   return { value: readValue(merged, node.clock.nowMs()) as ReadResult, token: token ?? {} };
+}
+
+/** The site of a store member, undefined when it is not one (a token may name a node long gone). */
+function siteOfMember(node: NodeContext, id: string): string | undefined {
+  if (id === node.id) return node.site;
+  return node.membership.members.find((m) => m.id === id)?.site;
 }
 
 /**

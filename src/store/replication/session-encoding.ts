@@ -15,7 +15,8 @@ import type { SessionToken } from "../api-types.ts";
 import { sessionTokenCharsMax, sessionTokenEntriesMax, sessionTokenMacChars } from "../constants.ts";
 import { storeErrors } from "../errors.ts";
 
-const nodeIdRe = /^[a-z][a-z0-9-]{0,63}$/;
+// A node id, with `/g` for the entry of its writes at a site-safe level (session-token.ts).
+const entryNameRe = /^[a-z][a-z0-9-]{0,63}(?:\/g)?$/;
 const base64urlRe = /^[A-Za-z0-9_-]*$/;
 const macRe = new RegExp(`^[0-9a-f]{${sessionTokenMacChars}}$`);
 
@@ -128,7 +129,7 @@ function parseSigned(text: string, field: string): SignedEntries {
   if (entries.length > sessionTokenEntriesMax) throw bad(`names more than ${sessionTokenEntriesMax} nodes`);
   const signed: SignedEntries = {};
   for (const [node, entry] of entries) {
-    if (!nodeIdRe.test(node)) throw bad(`names an invalid node id ${JSON.stringify(node.slice(0, 70))}`);
+    if (!entryNameRe.test(node)) throw bad(`names an invalid node id ${JSON.stringify(node.slice(0, 70))}`);
     if (!Array.isArray(entry) || entry.length !== 2) throw bad(`the entry for ${node} is not [hlc, signature]`);
     const [hlc, mac] = entry as unknown[];
     if (typeof hlc !== "number" || !Number.isSafeInteger(hlc) || hlc < 0) {

@@ -17,6 +17,7 @@ import { type NodeContext, targetsOf } from "./node-context.ts";
 import { awaitLevel } from "./pending-writes.ts";
 import { levelMet } from "./quorum.ts";
 import { mergeSessionTokens } from "./session-encoding.ts";
+import { tokenEntryOf } from "./session-token.ts";
 
 export async function mutate(node: NodeContext, request: MutateRequest, forwarded: boolean): Promise<MutateResult> {
   checkRunning(node);
@@ -49,7 +50,7 @@ export async function mutate(node: NodeContext, request: MutateRequest, forwarde
     return {
       value: value as ReadResult,
       duplicate: true,
-      token: mergeSessionTokens(request.token, { [node.id]: node.hlc.last }),
+      token: mergeSessionTokens(request.token, { [tokenEntryOf(node.id, request.consistency)]: node.hlc.last }),
     };
   }
   checkLoad(node);
@@ -74,7 +75,7 @@ export async function mutate(node: NodeContext, request: MutateRequest, forwarde
     return {
       value: applied.value as ReadResult,
       duplicate: true,
-      token: mergeSessionTokens(request.token, { [node.id]: node.hlc.last }),
+      token: mergeSessionTokens(request.token, { [tokenEntryOf(node.id, request.consistency)]: node.hlc.last }),
     };
   }
   node.local.putState(request.key, partition, applied.state, { old: storedRow, digest: digest(applied.state) });
@@ -91,7 +92,7 @@ export async function mutate(node: NodeContext, request: MutateRequest, forwarde
   return {
     value: applied.value as ReadResult,
     duplicate: false,
-    token: mergeSessionTokens(request.token, { [node.id]: h }),
+    token: mergeSessionTokens(request.token, { [tokenEntryOf(node.id, request.consistency)]: h }),
   };
 }
 
