@@ -15,7 +15,13 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
 import { controlBearerToken, nodeBin } from "../src/core/index.ts";
-import { decodeMembership, type MembershipView, partitionOf, placeMembers } from "../src/store/index.ts";
+import {
+  createStoreClient,
+  decodeMembership,
+  type MembershipView,
+  partitionOf,
+  placeMembers,
+} from "../src/store/index.ts";
 import { StoreCluster } from "./support/store-cluster.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -331,6 +337,9 @@ test("store membership - a node lost for good is replaced under load, and the ne
   assert.ok((await waitFor(() => connected(cluster, nodes), 20_000)) >= 0, "the site did not connect");
   const live = ["nyc-store1", "nyc-store2"];
   const load = startLoad(cluster, live, 4, 500);
+  // An app's client made from the planet file before the change: it must learn the new node.
+  const client = createStoreClient({ planet: cluster.planet, site: "nyc", timeoutMs: 3_000 });
+  t.after(() => client.close());
   await sleep(500);
   await cluster.kill("nyc-store3");
   await sleep(3_000);
@@ -352,6 +361,14 @@ test("store membership - a node lost for good is replaced under load, and the ne
   assert.ok(doneMs >= 0, "the replace did not finish within 90 s");
   t.diagnostic(`nyc-store5 replaced nyc-store3 ${doneMs} ms after it started`);
   live.push("nyc-store5");
+  await client.refreshMembership();
+  const status = client.membershipStatus();
+  assert.ok(status.epoch >= 1, `the client adopted the store's record: ${JSON.stringify(status)}`);
+  assert.ok(status.nodes.includes("nyc-store5"), "the client sends to the new node");
+  assert.ok(!status.nodes.includes("nyc-store3"), "and no longer to the replaced one");
+  assert.equal(status.refreshFailures, 0, status.lastFailure);
+  await client.put("after-replace", "v", { opId: "after-replace-1", consistency: "local-quorum" });
+  assert.equal((await client.get("after-replace")).value, "v");
   await sleep(1_000);
   await load.stop();
   const { sent, failed, errors } = load.stats();

@@ -83,6 +83,10 @@ export const clientKeepAliveTimeoutMs = 4_000;
 export const clientAttemptsMax = 8;
 /** Part of an operation's time one attempt may take, so a hung node leaves time to try another. */
 export const clientAttemptShare = 0.5;
+/** The client asks for the store's membership record this often (nodes joined, left, replaced). */
+export const clientMembershipRefreshMs = 15_000;
+/** ...and after a failed operation, but not more often than this. */
+export const clientMembershipRefreshMinMs = 1_000;
 /** A node that failed to answer is tried last for this long. */
 export const clientNodeDownMs = 1_000;
 /** Part of an attempt's time the server gets to answer, so it can say why before the client gives up. */

@@ -83,5 +83,21 @@ export interface StoreClient {
    * this client's, so its reads see those writes too. RS_ERR_STORE_BAD_SESSION when malformed.
    */
   observeSession(session: string): void;
+  /**
+   * The nodes the client sends to: the planet file's at first (epoch -1), then the store's
+   * membership record, refreshed every clientMembershipRefreshMs and after an operation no
+   * node answered; how many refreshes worked and failed, and why the last one failed.
+   */
+  membershipStatus(): ClientMembershipStatus;
+  /** Asks for the membership record now (at most one request at a time; never throws). */
+  refreshMembership(): Promise<void>;
   close(): Promise<void>;
 }
+
+export type ClientMembershipStatus = {
+  readonly epoch: number;
+  readonly nodes: readonly string[];
+  readonly refreshes: number;
+  readonly refreshFailures: number;
+  readonly lastFailure: string | undefined;
+};

@@ -7,9 +7,9 @@
 // carries the session token of everything it did, so it reads its own writes, also across
 // a failover to another node.
 import { randomUUID } from "node:crypto";
-import { Pool } from "undici";
+import { Pool, request } from "undici";
 import type { RedshirtError } from "../../core/index.ts";
-import { type Consistency, dialAddress, siteByName, sitesByDistance } from "../../topology/index.ts";
+import { type Consistency, siteByName } from "../../topology/index.ts";
 import type { Mutation, ReadResult } from "../api-types.ts";
 import {
   clientAttemptShare,
@@ -17,15 +17,17 @@ import {
   clientConnectionsPerNodeMax,
   clientConnectTimeoutMs,
   clientKeepAliveTimeoutMs,
+  clientMembershipRefreshMinMs,
+  clientMembershipRefreshMs,
   clientNodeDownMs,
   clientServerTimeoutShare,
   requestTimeoutMsDefault,
 } from "../constants.ts";
 import { storeErrors } from "../errors.ts";
-import { partitionOf, replicasOf } from "../replication/partition.ts";
 import { mergeEncodedSessionTokens } from "../replication/session-encoding.ts";
 import { BinaryConnection } from "./binary-client.ts";
 import type { BinaryReply } from "./binary-protocol.ts";
+import { ClientMembers, type ClientNode, parseMembershipView } from "./client-members.ts";
 import type {
   AckOption,
   StoreCallOptions,
@@ -57,7 +59,7 @@ export type {
   StoreWriteOutcome,
 } from "./client-types.ts";
 
-type Node = { readonly id: string; readonly origin: string; readonly host: string; readonly port: number };
+type Node = ClientNode;
 type Attempt = { node: string; failure: string };
 export function createStoreClient(init: StoreClientInit): StoreClient {
   const { planet } = init;
@@ -69,18 +71,7 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
   }
   const defaultConsistency = checkConsistency(init.consistency ?? planet.store.consistency);
   const defaultTimeoutMs = checkTimeout(init.timeoutMs ?? requestTimeoutMsDefault);
-  // Nodes of other sites are dialed through this site's WAN links when the WAN is emulated.
-  const nodes: Node[] = planet.storeNodes.map((n) => {
-    const at = dialAddress(planet, init.site, { host: n.host, port: n.port, site: n.site });
-    return { id: n.id, origin: `http://${at.host}:${at.port}`, host: at.host, port: at.port };
-  });
-  const byId = new Map(nodes.map((n) => [n.id, n]));
-  // This site's nodes first; then, should none of them answer, the other sites' nodes,
-  // nearest site first: a farther replica is slower, but an answer.
-  const home = siteByName(planet, init.site)!;
-  const siteNodeIds = sitesByDistance(planet, home).map((site) =>
-    planet.storeNodes.filter((n) => n.site === site.name).map((n) => n.id),
-  );
+  const members = new ClientMembers(planet, siteByName(planet, init.site)!);
   const protocol = init.protocol ?? "binary";
   const pools = new Map<string, Pool>();
   const binaries = new Map<string, BinaryConnection>();
@@ -88,7 +79,61 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
   const httpOnly = new Set<string>();
   const downUntilMs = new Map<string, number>();
   let closed = false;
+  const directory = { refreshes: 0, refreshFailures: 0, lastFailure: undefined as string | undefined };
+  let refreshing: Promise<void> | undefined;
+  let lastRefreshMs = Number.NEGATIVE_INFINITY;
+  const refreshTimer = setInterval(() => void refreshMembers(), clientMembershipRefreshMs);
+  refreshTimer.unref();
   return makeView(init.session, false);
+
+  /**
+   * Asks a node (this site's first, then any) for the membership record and adopts it if
+   * newer. Never throws: a failure is counted and kept (membershipStatus), and the client
+   * goes on with the nodes it knew. At most one at a time, and not more often than
+   * clientMembershipRefreshMinMs.
+   */
+  function refreshMembers(): Promise<void> {
+    if (closed) return Promise.resolve();
+    if (refreshing) return refreshing;
+    if (performance.now() - lastRefreshMs < clientMembershipRefreshMinMs) return Promise.resolve();
+    lastRefreshMs = performance.now();
+    refreshing = (async () => {
+      const home = new Set(members.homeIds());
+      const order = [...members.homeIds(), ...members.ids().filter((id) => !home.has(id))];
+      const failures: string[] = [];
+      for (const id of order.slice(0, clientAttemptsMax)) {
+        const node = members.get(id);
+        if (!node || (downUntilMs.get(id) ?? 0) > performance.now()) continue;
+        try {
+          const res = await request(`${node.origin}/v1/membership`, {
+            signal: AbortSignal.timeout(clientConnectTimeoutMs * 2),
+          });
+          const text = await res.body.text();
+          if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
+          for (const gone of members.apply(parseMembershipView(JSON.parse(text)))) forget(gone);
+          directory.refreshes++;
+          return;
+        } catch (err) {
+          failures.push(`${id}: ${(err as Error).message}`);
+        }
+      }
+      directory.refreshFailures++;
+      directory.lastFailure = failures.join("; ") || "no node to ask";
+    })().finally(() => {
+      refreshing = undefined;
+    });
+    return refreshing;
+  }
+
+  /** A node that is no longer a member: its connections go. */
+  function forget(id: string): void {
+    binaries.get(id)?.close();
+    binaries.delete(id);
+    void pools.get(id)?.close();
+    pools.delete(id);
+    downUntilMs.delete(id);
+    httpOnly.delete(id);
+  }
 
   /** Everything that carries a session token: the client itself and each withSession view. */
   function makeView(session: string | undefined, isView: boolean): StoreClient {
@@ -182,22 +227,9 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
       return { status: res.statusCode, sessionBack, parsed: parseJson(text) };
     }
 
-    /**
-     * Replicas of the key's partition in this site first (rendezvous order), then the site's
-     * other nodes, then the replicas in the other sites, nearest first; within each site,
-     * nodes that just failed go last.
-     */
-    function candidates(key: string): Node[] {
-      const partition = partitionOf(key, planet.store.partitions);
+    function candidates(key: string): ClientNode[] {
       const now = performance.now();
-      const ordered: string[] = [];
-      siteNodeIds.forEach((ids, i) => {
-        const replicas = replicasOf(partition, ids, planet.store.rf);
-        const group = i === 0 ? [...replicas, ...ids.filter((id) => !replicas.includes(id))] : replicas;
-        ordered.push(...group.filter((id) => (downUntilMs.get(id) ?? 0) <= now));
-        ordered.push(...group.filter((id) => (downUntilMs.get(id) ?? 0) > now));
-      });
-      return ordered.slice(0, clientAttemptsMax).map((id) => byId.get(id)!);
+      return members.candidates(key, (id) => (downUntilMs.get(id) ?? 0) > now, clientAttemptsMax);
     }
 
     type Sent = { status: number; body: Record<string, unknown>; node: string };
@@ -274,6 +306,8 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
         }
         attempts.push({ node: node.id, failure: error ? error.code : `HTTP ${status}` });
       }
+      // No node gave a usable answer: the nodes it knows may be out of date (a node replaced).
+      void refreshMembers();
       // Indefinite outcomes win: the caller retries with the same op id (the client already
       // tried the other nodes with it). Only when every attempt certainly applied nothing is
       // the failure reported as definite.
@@ -355,6 +389,8 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
       },
       mutate: (key, mutation, options) => mutate(key, mutation, options),
       withSession: (other) => makeView(other, true),
+      membershipStatus: () => ({ epoch: members.epoch, nodes: members.ids(), ...directory }),
+      refreshMembership: () => refreshMembers(),
       observeSession(other) {
         token = mergeEncodedSessionTokens(token, other, "session");
       },
@@ -363,6 +399,7 @@ export function createStoreClient(init: StoreClientInit): StoreClient {
         // A view's connections belong to the client it came from.
         if (isView) return;
         closed = true;
+        clearInterval(refreshTimer);
         for (const c of binaries.values()) c.close();
         binaries.clear();
         await Promise.all([...pools.values()].map((p) => p.close()));
