@@ -7,7 +7,7 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { seededRandom } from "../../core/index.ts";
 import { type Action, type Mode, type Sent, Sim } from "../testkit/crdt-sim.ts";
-import { digest, encodeState, expiryHlc, type KeyState, merge, type ReadResult, read } from "./crdt.ts";
+import { contains, digest, encodeState, expiryHlc, type KeyState, merge, type ReadResult, read } from "./crdt.ts";
 import { hlcWallMs } from "./hlc.ts";
 
 const seed = Number(process.env.FC_SEED ?? 20240917);
@@ -223,6 +223,9 @@ test("crdt props - set with retries everywhere: a retry adds nothing that its fi
   );
 });
 
+/** How often `contains` answered yes, and how often it said no where the merge changed nothing. */
+const containment = { hits: 0, misses: 0 };
+
 /** Merge laws over the states a history passes through: every node's, the reference's and the latest deltas. */
 function checkMergeLaws(sim: Sim, h: History, every: number): void {
   const same = (x: KeyState | undefined, y: KeyState | undefined, what: string) => assert.equal(enc(x), enc(y), what);
@@ -235,6 +238,11 @@ function checkMergeLaws(sim: Sim, h: History, every: number): void {
       same(merge(a, a), a && merge(a, undefined), "idempotent");
       for (const b of pool) {
         same(merge(a, b), merge(b, a), "commutative");
+        // The fast path of a replica's merge: "contained" must mean the merge changes nothing.
+        if (a && b && contains(a, b)) {
+          same(merge(a, b), a, "contains(a, b): merge(a, b) is a");
+          containment.hits++;
+        } else if (a && b && enc(merge(a, b)) === enc(a)) containment.misses++;
         for (const c of pool) same(merge(merge(a, b), c), merge(a, merge(b, c)), "associative");
       }
     }
@@ -255,4 +263,6 @@ test("crdt props - merge is commutative, associative and idempotent on the state
     fc.property(historyArb, fc.nat(7), (h, every) => checkMergeLaws(new Sim("mixed", h.skews), h, every)),
     { ...params, interruptAfterTimeLimit: budgetMs * 1.5 },
   );
+  t.diagnostic(`contains: ${containment.hits} yes, ${containment.misses} no where the merge changed nothing`);
+  assert.ok(containment.hits > containment.misses, "contains recognises most states that add nothing");
 });

@@ -130,6 +130,8 @@ export class StoreNode implements StoreApi, Startable {
         filledOf: new Map(),
         lastHeardMs: new Map(),
         gone: new Set(),
+        heardSinceStart: new Set(),
+        goneReports: new Map(),
         truncatedPast: Number(storage.meta(truncatedMetaName) ?? 0),
         refill: new Map(),
       },
