@@ -7,7 +7,6 @@
 // the disk.
 import { type Clock, isRedshirtError, type Logger } from "../../core/index.ts";
 import {
-  compact,
   contains,
   decodeState,
   digest,
@@ -23,6 +22,7 @@ import { storageErrors } from "../storage-errors.ts";
 import { dirtyKeysMax, logTailMax, stateCacheKeysMax } from "./engine-constants.ts";
 import type { HashTrees } from "./merkle.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
+import { compactAt, settleMerged } from "./settled.ts";
 import { needsCompaction, sameRepresentation } from "./state-shape.ts";
 
 type Entry = { state: KeyState | undefined; row: KeyRow | undefined };
@@ -180,13 +180,17 @@ export class LocalState {
     // before it applies a write (the sweeper would do the same a moment later, with a
     // second rewrite). A compaction that would drop the key is left to the sweeper.
     const stable = this.#d.stable();
+    if (merged && local && remote) settleMerged(local, remote, merged, stable);
     if (merged && stable > 0 && needsCompaction(merged)) {
       // Past every HLC this node observed (so past the gossip that taught it `stable`): what
       // compaction records as the HLC at which it learned that stability point.
       const nowH = Math.max(this.#d.hlc.last + 1, hlcFromWallMs(Math.floor(this.#d.clock.nowMs())));
-      const compacted = compact(merged, stable, nowH);
+      const compacted = compactAt(merged, stable, nowH);
       if (compacted) {
-        this.putState(key, partition, compacted, { old: row, digest: digest(compacted) });
+        this.putState(key, partition, compacted, {
+          old: row,
+          digest: compacted === merged ? after : digest(compacted),
+        });
         return true;
       }
     }

@@ -3,11 +3,12 @@
 // every replica holds every op stamped at or before it. Keys are then compacted there (counter
 // ops folded, dedup ids and tombstones dropped) and expired keys cleared, a bounded number per
 // tick. docs/store-internals.md, "Why compaction is safe", says why this loses nothing.
-import { compact, digest, type KeyState, nextExpiryMs } from "../crdt/crdt.ts";
+import { compact, digest } from "../crdt/crdt.ts";
 import { sweepDelayMs, sweepKeysPerTick, sweepScanKeysPerTick } from "./engine-constants.ts";
 import { recvClaim } from "./incarnation.ts";
 import { membershipHash } from "./membership-sync.ts";
 import type { NodeContext } from "./node-context.ts";
+import { isSettled, markSettled } from "./settled.ts";
 import { sameRepresentation } from "./state-shape.ts";
 
 // Peers gone for longer than store.deadPeerAfterS (peer-liveness.ts) hold back neither.
@@ -80,22 +81,11 @@ export function sweepSome(node: NodeContext): void {
   }
 }
 
-/**
- * Decoded states (the state cache's objects, never changed in place) that compaction at a
- * stability point left as they were: compacting one again at the same point, before any
- * expiry instant of it passed, changes nothing either (the clock only matters to expiries;
- * the HLC only to what compaction would have changed the first time). While stability
- * stands still the sweeper's slow scan and dirty list meet the same large states again and
- * again; this saves a copy, a digest and a comparison of each.
- */
-const settledAt = new WeakMap<KeyState, number>();
-
 function compactKey(node: NodeContext, key: string, partition: number, nowH: number): void {
   const { state, row } = node.local.getEntry(key);
   if (!state) return;
-  const nextExpiry = nextExpiryMs(state);
-  const expiryPending = nextExpiry !== 0 && nextExpiry <= node.clock.nowMs();
-  if (settledAt.get(state) === node.stable && !expiryPending) return;
+  // While stability stands still the slow scan and the dirty list meet the same states again.
+  if (isSettled(state, node.stable)) return;
   const compacted = compact(state, node.stable, nowH);
   if (!compacted) {
     node.m.tombstones.inc();
@@ -107,6 +97,7 @@ function compactKey(node: NodeContext, key: string, partition: number, nowH: num
     node.m.compactions.inc();
     node.local.putState(key, partition, compacted, { old: row, digest: d });
   } else {
-    settledAt.set(state, node.stable);
+    markSettled(state, node.stable);
   }
+  if (compacted !== state && nowH > node.stable) markSettled(compacted, node.stable);
 }
