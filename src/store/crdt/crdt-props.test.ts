@@ -18,6 +18,8 @@ import {
   type ReadResult,
   read,
 } from "./crdt.ts";
+import { normalize } from "./crdt-state.ts";
+import { cloneState } from "./crdt-types.ts";
 import { hlcWallMs } from "./hlc.ts";
 
 const seed = Number(process.env.FC_SEED ?? 20240917);
@@ -259,6 +261,14 @@ function checkMergeLaws(sim: Sim, h: History, every: number): void {
       same(merge(a, a), a && merge(a, undefined), "idempotent");
       for (const b of pool) {
         same(merge(a, b), merge(b, a), "commutative");
+        // A merge normalizes only one side's ops when the other's are sure to stay live: a
+        // full normalize of its result must find nothing more to drop.
+        const merged = merge(a, b);
+        if (merged) {
+          const full = cloneState(merged);
+          normalize(full);
+          same(full, merged, "merge normalized everything a full normalize would");
+        }
         // The fast path of a replica's merge: "contained" must mean the merge changes nothing.
         if (a && b && contains(a, b)) {
           same(merge(a, b), a, "contains(a, b): merge(a, b) is a");
