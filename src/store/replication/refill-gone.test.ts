@@ -217,6 +217,10 @@ test("disk loss after a peer went gone under a long dead-peer bound - the rebuil
     reborn.membership().gone.some((g) => g.peer === "lon-store3"),
     "the rebuilt node counts the dead peer gone although it has been silent for seconds only since its start",
   );
+  assert.ok(
+    reborn.incarnation.unconfirmed.includes("lon-store3"),
+    "it became sound without the dead peer's confirmation: that peer's stream waits for it",
+  );
   await increments(c, alive, 1, acked);
   await c.advance(5_000);
   assert.ok(c.engine("sin-store1")!.stable > stableAtLoss, "stability moves again");
@@ -235,6 +239,7 @@ test("disk loss after a peer went gone under a long dead-peer bound - the rebuil
     }
   }
   assert.deepEqual(reborn.membership().gone, [], "nobody is gone any more");
+  assert.equal(reborn.incarnation.unconfirmed.length, 0, "the returned peer confirmed the new incarnation");
   assert.equal(c.internalErrors(), 0);
   await c.stopAll();
 });
