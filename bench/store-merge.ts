@@ -8,6 +8,7 @@
 //  - the sweeper's compaction at the same stability point: copy, normalize, digest and compare
 //    the whole state each time it comes round; now skipped once it changed nothing there;
 //  - a delta with one new op (not contained: merged as before, for comparison).
+// The merge itself is today's (it got cheaper too: compare with the code before for that).
 //   node bench/store-merge.ts [ops] [seconds-per-case]
 import { applyMutation, compact, contains, digest, hlcFromWallMs, type KeyState, merge } from "../src/store/index.ts";
 
@@ -45,21 +46,21 @@ function rate(name: string, work: () => unknown): number {
 
 console.log(`hot counter: ${ops} live ops, stability below all of them`);
 let d = 0;
-const resentOld = rate("resent delta, merge + digest (before)", () => {
+const resentOld = rate("resent delta: merge + digest (what contains saves)", () => {
   const m = merge(big, deltas[d++ % deltas.length]);
   return m && digest(m);
 });
-const resentNew = rate("resent delta, contains (after)", () => contains(big, deltas[d++ % deltas.length]));
-const wholeOld = rate("whole state again (anti-entropy, refill), merge + digest (before)", () => {
+const resentNew = rate("resent delta: contains", () => contains(big, deltas[d++ % deltas.length]));
+const wholeOld = rate("whole state again: merge + digest (what contains saves)", () => {
   const m = merge(big, big);
   return m && digest(m);
 });
-const wholeNew = rate("whole state again, contains (after)", () => contains(big, big));
-const sweepOld = rate("sweeper at an unchanged stability point, compact + digest (before)", () => {
+const wholeNew = rate("whole state again: contains", () => contains(big, big));
+const sweepOld = rate("compaction at an unchanged point (what settled.ts saves)", () => {
   const c = compact(big, stable, t0 + ops * 32);
   return c && digest(c);
 });
-rate("new op delta, contains + merge + digest (unchanged path)", () => {
+rate("new op delta: contains + merge + digest", () => {
   if (contains(big, fresh)) return 0;
   const m = merge(big, fresh);
   return m && digest(m);
