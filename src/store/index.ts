@@ -42,6 +42,7 @@ export {
   type Applied,
   applyMutation,
   compact,
+  contains,
   decodeState,
   digest,
   effectiveDel,

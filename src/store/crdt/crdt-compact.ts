@@ -105,7 +105,7 @@ function foldSet(s: KeyState, stable: number, nowH: number, drop: (id: string) =
   if (x > 0 && u > stable) return; // not matured yet
   if (x > 0) {
     const kept = new Map<string, [string, Op]>();
-    for (const [id, op] of [...liveOps(s, s.del)]) {
+    for (const [id, op] of liveOps(s, s.del)) {
       if (op.h > x) continue;
       const e = op.e as string;
       const k = kept.get(e);

@@ -7,7 +7,19 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { seededRandom } from "../../core/index.ts";
 import { type Action, type Mode, type Sent, Sim } from "../testkit/crdt-sim.ts";
-import { digest, encodeState, expiryHlc, type KeyState, merge, type ReadResult, read } from "./crdt.ts";
+import {
+  compact,
+  contains,
+  digest,
+  encodeState,
+  expiryHlc,
+  type KeyState,
+  merge,
+  type ReadResult,
+  read,
+} from "./crdt.ts";
+import { normalize } from "./crdt-state.ts";
+import { cloneState } from "./crdt-types.ts";
 import { hlcWallMs } from "./hlc.ts";
 
 const seed = Number(process.env.FC_SEED ?? 20240917);
@@ -152,9 +164,19 @@ function checkConverged(sim: Sim): void {
   }
 }
 
+/** Compactions checked for idempotence (states with no expiry). */
+const idempotence = { checked: 0 };
+
 function checkCompactionsKeptReads(sim: Sim): void {
   for (const c of sim.compactions) {
     const t = hlcWallMs(c.nowH);
+    // Compaction at a point is idempotent for a state that never had an expiry
+    // (replication/settled.ts skips it for its own results), at a later HLC too, when its HLC
+    // was past the point (the engine's always is: it observed the gossip that taught it).
+    if (c.after && c.after.eh === 0 && c.after.exp === 0 && c.nowH > c.stable) {
+      assert.equal(enc(compact(c.after, c.stable, c.nowH + 1_000)), enc(c.after), "compaction again at the same point");
+      idempotence.checked++;
+    }
     for (const at of [t, t + 1, t + 60_000])
       assert.deepEqual(read(c.after, at), read(c.before, at), "compaction changed a read");
   }
@@ -173,6 +195,7 @@ for (const mode of ["reg", "counter", "set", "map"] as const) {
       }),
       params,
     );
+    assert.ok(idempotence.checked > 0, "compactions were checked for idempotence");
   });
 }
 
@@ -223,6 +246,9 @@ test("crdt props - set with retries everywhere: a retry adds nothing that its fi
   );
 });
 
+/** How often `contains` answered yes, and how often it said no where the merge changed nothing. */
+const containment = { hits: 0, misses: 0 };
+
 /** Merge laws over the states a history passes through: every node's, the reference's and the latest deltas. */
 function checkMergeLaws(sim: Sim, h: History, every: number): void {
   const same = (x: KeyState | undefined, y: KeyState | undefined, what: string) => assert.equal(enc(x), enc(y), what);
@@ -235,6 +261,19 @@ function checkMergeLaws(sim: Sim, h: History, every: number): void {
       same(merge(a, a), a && merge(a, undefined), "idempotent");
       for (const b of pool) {
         same(merge(a, b), merge(b, a), "commutative");
+        // A merge normalizes only one side's ops when the other's are sure to stay live: a
+        // full normalize of its result must find nothing more to drop.
+        const merged = merge(a, b);
+        if (merged) {
+          const full = cloneState(merged);
+          normalize(full);
+          same(full, merged, "merge normalized everything a full normalize would");
+        }
+        // The fast path of a replica's merge: "contained" must mean the merge changes nothing.
+        if (a && b && contains(a, b)) {
+          same(merge(a, b), a, "contains(a, b): merge(a, b) is a");
+          containment.hits++;
+        } else if (a && b && enc(merge(a, b)) === enc(a)) containment.misses++;
         for (const c of pool) same(merge(merge(a, b), c), merge(a, merge(b, c)), "associative");
       }
     }
@@ -255,4 +294,6 @@ test("crdt props - merge is commutative, associative and idempotent on the state
     fc.property(historyArb, fc.nat(7), (h, every) => checkMergeLaws(new Sim("mixed", h.skews), h, every)),
     { ...params, interruptAfterTimeLimit: budgetMs * 1.5 },
   );
+  t.diagnostic(`contains: ${containment.hits} yes, ${containment.misses} no where the merge changed nothing`);
+  assert.ok(containment.hits > containment.misses, "contains recognises most states that add nothing");
 });

@@ -6,14 +6,28 @@ import { effectiveDel, expiryClear } from "./crdt-expiry.ts";
 import { expiryHlc, type KeyState, later, type Op, type ReadResult, setOwn, typeOfOp } from "./crdt-types.ts";
 import { murmur3 } from "./hash.ts";
 
-/** Live ops of the key's type under clear point `del` (fields also checked against fdel). */
-export function* liveOps(s: KeyState, del: number): Generator<[string, Op]> {
+function isLive(s: KeyState, op: Op, del: number): boolean {
+  if (op.h <= del || typeOfOp[op.k] !== s.t) return false;
+  return op.f === undefined || op.h > (s.fdel[op.f] ?? 0);
+}
+
+/**
+ * Live ops of the key's type under clear point `del` (fields also checked against fdel), as
+ * an array: every merge digests its result and a hot key holds thousands of ops, where a
+ * generator's step per op cost more than the check itself.
+ */
+export function liveOps(s: KeyState, del: number): [string, Op][] {
+  const out: [string, Op][] = [];
   for (const id in s.ops) {
     const op = s.ops[id];
-    if (op.h <= del || typeOfOp[op.k] !== s.t) continue;
-    if (op.f !== undefined && op.h <= (s.fdel[op.f] ?? 0)) continue;
-    yield [id, op];
+    if (isLive(s, op, del)) out.push([id, op]);
   }
+  return out;
+}
+
+function anyLive(s: KeyState, del: number): boolean {
+  for (const id in s.ops) if (isLive(s, s.ops[id], del)) return true;
+  return false;
 }
 
 export function regWinner(s: KeyState, del: number): [string, Op] | undefined {
@@ -24,7 +38,10 @@ export function regWinner(s: KeyState, del: number): [string, Op] | undefined {
 
 export function counterValue(s: KeyState, del: number): number {
   let sum = s.cut > del && typeof s.base === "number" ? s.base : 0;
-  for (const [, op] of liveOps(s, del)) if (op.h > s.cut) sum += op.d as number;
+  for (const id in s.ops) {
+    const op = s.ops[id];
+    if (op.h > s.cut && isLive(s, op, del)) sum += op.d as number;
+  }
   return sum;
 }
 
@@ -99,7 +116,7 @@ export function existsAt(s: KeyState, del: number): boolean {
     case "map":
       return mapValue(s, del).size > 0;
     default:
-      return !liveOps(s, del).next().done;
+      return anyLive(s, del);
   }
 }
 
@@ -168,14 +185,14 @@ export function digest(s: KeyState | undefined): number {
     case "counter":
       content = [
         s.cut > del ? s.base : 0,
-        [...liveOps(s, del)]
+        liveOps(s, del)
           .filter((e) => e[1].h > s.cut)
           .sort(byId)
           .map(opEntry),
       ];
       break;
     case "set":
-      content = [...liveOps(s, del)].sort(byId).map(opEntry);
+      content = liveOps(s, del).sort(byId).map(opEntry);
       break;
     case "map": {
       const parts = mapFieldParts(s, del);

@@ -13,6 +13,7 @@ import {
   cloneState,
   type Dict,
   dict,
+  dictFrom,
   emptyState,
   isEmptyDict,
   type KeyState,
@@ -45,22 +46,97 @@ export function merge(a: KeyState | undefined, b: KeyState | undefined): KeyStat
   if (a.cut !== b.cut) {
     const from = a.cut > b.cut ? a : b;
     s.cut = from.cut;
-    s.base = typeof from.base === "number" ? from.base : Object.assign(dict<number>(), from.base);
+    s.base = typeof from.base === "number" ? from.base : dictFrom(from.base);
   } else {
     s.cut = a.cut;
     s.base = tieBase(a.base, b.base, s.t);
   }
-  normalize(s);
+  // The side whose clears, removals and dedup ids already include the other's: its ops stay
+  // live, so only the other side's ops need looking at (a replica merging one new op into a
+  // hot key's state walked all of them on every merge).
+  const small = killsNoLess(a, b) ? b : killsNoLess(b, a) ? a : undefined;
+  normalize(s, small?.ops);
   return isVacant(s) ? undefined : s;
+}
+
+/**
+ * Whether nothing in `small` kills an op that `big` holds live: same type, no later clear,
+ * cut, field clear or element removal threshold, no removal or dedup id `big` lacks. Then
+ * every op of the normalized `big` is still live in their merge.
+ */
+function killsNoLess(big: KeyState, small: KeyState): boolean {
+  if (big.t !== small.t || small.del > big.del || small.cut > big.cut) return false;
+  for (const id in small.rm) if (!(id in big.rm)) return false;
+  for (const id in small.done) if (!(id in big.done)) return false;
+  for (const f in small.fdel) if (small.fdel[f] > Math.max(big.del, big.fdel[f] ?? 0)) return false;
+  for (const e in small.erm) if (small.erm[e][0] > Math.max(big.del, big.erm[e]?.[0] ?? 0)) return false;
+  return true;
+}
+
+/**
+ * Whether `b` adds nothing to `a`: merge(a, b) would be `a` itself, byte for byte (same
+ * digest, same representation). Costs a walk of `b` only, where the merge copies and
+ * normalizes all of `a` — what a replica receives again (a stream resent from its cursor, a
+ * retried op's state spread again, read repair, anti-entropy and refill pages of a state it
+ * holds) is mostly that, and a hot key's state is large exactly when stability stands still.
+ * Conservative: false whenever the answer would take more than a lookup per entry (the merge
+ * then runs as before). `a` must be normalized (every stored state is).
+ */
+export function contains(a: KeyState, b: KeyState): boolean {
+  if (a.t !== b.t || b.th > a.th || b.del > a.del || b.cut > a.cut) return false;
+  if (!(a.eh > b.eh || (a.eh === b.eh && a.exp >= b.exp))) return false;
+  if (!(a.fold[0] > b.fold[0] || (a.fold[0] === b.fold[0] && a.fold[1] <= b.fold[1]))) return false;
+  if (a.cut === b.cut) {
+    if (typeof a.base === "number") {
+      if (typeof b.base !== "number" || b.base > a.base) return false;
+    } else {
+      if (typeof b.base === "number") return false;
+      for (const f in b.base) if (!(f in a.base) || b.base[f] > a.base[f]) return false;
+    }
+  }
+  for (const id in b.ops) {
+    const mine = a.ops[id];
+    if (mine) {
+      if (b.ops[id].h < mine.h) return false;
+    } else {
+      // Not live here: only contained if it is done here with a stamp no later (else done moves).
+      const done = a.done[id];
+      if (!done || done[0] > b.ops[id].h) return false;
+    }
+  }
+  for (const id in b.rm) {
+    const mine = a.rm[id];
+    if (mine === undefined || b.rm[id] < mine) return false;
+  }
+  for (const f in b.fdel) {
+    if (b.fdel[f] <= a.del) continue; // normalize would drop it
+    const mine = a.fdel[f];
+    if (mine === undefined || b.fdel[f] > mine) return false;
+  }
+  for (const id in b.done) {
+    const mine = a.done[id];
+    if (!mine) return false;
+    const theirs = b.done[id];
+    if (theirs[0] < mine[0]) return false;
+    if (mine[1] === 0 ? theirs[1] !== 0 : theirs[1] !== 0 && theirs[1] < mine[1]) return false;
+  }
+  for (const e in b.erm) {
+    const theirs = b.erm[e];
+    if (theirs[0] <= a.del) continue; // normalize would drop it
+    const mine = a.erm[e];
+    if (!mine || !(mine[0] > theirs[0] || (mine[0] === theirs[0] && mine[1] <= theirs[1]))) return false;
+  }
+  return !isVacant(a);
 }
 
 /**
  * Drops what is dead for good, in place: ops cleared by `del` or `fdel`, removed (`rm`, `erm`),
  * already done, folded into `base` (counter ops with h <= cut), or of another type than `t`;
  * their ids go to `done`. Also drops a base killed by a clear and redundant field clears.
- * Idempotent; every state handed out by this module is normalized.
+ * Idempotent; every state handed out by this module is normalized. `onlyOps`: only these
+ * ids can be dead (the merge knows the other ops stay live).
  */
-export function normalize(s: KeyState): void {
+export function normalize(s: KeyState, onlyOps?: Dict<Op>): void {
   // `cut` is a plain maximum, never lowered (lowering it in some states and not others would
   // make the join depend on the order of merges); only the base goes when a clear or a type
   // change killed it.
@@ -76,9 +152,9 @@ export function normalize(s: KeyState): void {
   if (typeof s.base !== "number") {
     for (const f in s.base) if (Math.max(s.del, s.fdel[f] ?? 0) >= s.cut) delete s.base[f];
   }
-  for (const id in s.ops) {
+  for (const id in onlyOps ?? s.ops) {
     const op = s.ops[id];
-    if (isDead(s, id, op)) {
+    if (op && isDead(s, id, op)) {
       delete s.ops[id];
       addDone(s.done, id, op.h);
     }
@@ -127,7 +203,7 @@ export function joinFold(a: [number, number], b: [number, number]): [number, num
 }
 
 function unionOps(a: Dict<Op>, b: Dict<Op>): Dict<Op> {
-  const out = Object.assign(dict<Op>(), a);
+  const out = dictFrom(a);
   for (const id in b) {
     const mine = out[id];
     // A retried op stamped twice (two coordinators) is one op, placed at its first stamp.
@@ -137,7 +213,7 @@ function unionOps(a: Dict<Op>, b: Dict<Op>): Dict<Op> {
 }
 
 function unionWith<V>(a: Dict<V>, b: Dict<V>, join: (x: V, y: V) => V): Dict<V> {
-  const out = Object.assign(dict<V>(), a);
+  const out = dictFrom(a);
   for (const k in b) out[k] = k in out ? join(out[k], b[k]) : b[k];
   return out;
 }
@@ -148,7 +224,7 @@ function tieBase(a: KeyState["base"], b: KeyState["base"], t: KeyState["t"]): Ke
   if (typeof a !== "number" && typeof b !== "number") return unionWith(a, b, Math.max);
   const numeric = t === "counter";
   const pick = (typeof a === "number") === numeric ? a : b;
-  return typeof pick === "number" ? pick : Object.assign(dict<number>(), pick);
+  return typeof pick === "number" ? pick : dictFrom(pick);
 }
 
 /** A state that carries no information at all is the same as no state. */

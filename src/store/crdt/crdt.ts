@@ -15,7 +15,7 @@ export {
   validateOpId,
 } from "./crdt-mutate.ts";
 export { digest, read } from "./crdt-read.ts";
-export { merge } from "./crdt-state.ts";
+export { contains, merge } from "./crdt-state.ts";
 export type {
   KeyState,
   Mutation,

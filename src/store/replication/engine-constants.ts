@@ -96,6 +96,22 @@ export const refillCallTimeoutMs = 5_000;
 /** An incarnation not yet confirmed by a peer that is up is announced again this often. */
 export const incarnationAnnounceMs = 500;
 
+/**
+ * The bound on how long a node that (re)started holds stability back for a peer that is gone.
+ * A peer's silence is counted from this node's start (it cannot know for how long a peer was
+ * silent before), so without more every restart — and a rebuilt disk's refill, which waits for
+ * every peer that is not gone — would hold the planet's stability point for another whole
+ * store.deadPeerAfterS (600 s by default) after the others had already gone on without the
+ * dead peer, while hot keys grow with nothing folding them. So a peer this node has not heard
+ * from since it started, which a peer it does hear says is gone, is gone here too after this
+ * long. Why 5 s: a peer that is up connects and answers an announcement within a few
+ * announcement rounds (incarnationAnnounceMs) even on a loaded host, so 5 s of silence since
+ * the start on top of another node's whole bound is no doubt; and it is short next to the
+ * bound itself, which is what the planet already waited.
+ */
+export const goneByReportAfterMs = 5_000;
+
+assert(incarnationAnnounceMs * 4 <= goneByReportAfterMs, "a peer that is up is heard from before it is taken as gone");
 assert(refillPageBytesMax <= 4 * 1024 * 1024, "a refill page fits well inside a frame");
 assert(refillDedupPageBytesMax <= 4 * 1024 * 1024, "a dedup refill page fits well inside a frame");
 assert(gossipMs <= incarnationAnnounceMs * 2, "announcements keep pace with gossip");

@@ -56,6 +56,7 @@ function tick(node: NodeContext): void {
   renewLease(node);
   if (nowMs - node.chores.lastTruncateMs >= 1_000) {
     node.chores.lastTruncateMs = nowMs;
+    node.m.stateBytesMax.set(node.local.takeLargestStateBytes());
     saveCursors(node);
     truncate(node);
     // A hint for a node that is no longer a member has nobody to go to.

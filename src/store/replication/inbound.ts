@@ -8,7 +8,7 @@ import { onAnnounce } from "./incarnation.ts";
 import { onMembershipMessage, onPeerEpoch } from "./membership-sync.ts";
 import type { NodeContext } from "./node-context.ts";
 import type { RepEntry } from "./outbound-stream.ts";
-import { heardFrom } from "./peer-liveness.ts";
+import { heardFrom, onGoneReport } from "./peer-liveness.ts";
 import { read, recvFor, replicaAnswerBytes } from "./read-path.ts";
 import { onFill, onFillPut } from "./refill.ts";
 import { onFillDedup } from "./refill-dedup.ts";
@@ -41,6 +41,7 @@ function dispatch(node: NodeContext, from: string, m: WireMessage): void {
     case "stab":
       onStability(node, from, m[1] as number, m[2] as number);
       onPeerEpoch(node, from, m[3], m[4], m[5]);
+      onGoneReport(node, from, m[6]);
       return;
     case "mem":
       onMembershipMessage(node, from, m[1]);

@@ -38,6 +38,8 @@ export type IncarnationPhase = "new" | "refilling" | "sound";
 
 export const incarnationMetaName = "incarnation";
 export const incarnationPhaseMetaName = "incarnationPhase";
+/** The peers that had not confirmed this incarnation when it became sound (they were gone): a JSON array. */
+export const unconfirmedMetaName = "incarnationUnconfirmed";
 const peerMetaPrefix = "incarnation:";
 const rebornMetaPrefix = "rebornAs:";
 
@@ -58,6 +60,12 @@ export type Incarnation = {
   pulled: boolean;
   /** Peers that said they are refilling, with what this node had received from them by then (it claims no more). */
   readonly peersRefilling: Map<string, number>;
+  /**
+   * Peers that had not confirmed this incarnation when it became sound (gone, so not waited
+   * for). Their streams may still come from a cursor the lost incarnation acknowledged, so
+   * their batches are not taken until they confirm, sound or not (persisted).
+   */
+  readonly unconfirmed: Set<string>;
   /** How the refill went, for health and the tests: keys merged, ms taken (pull and push). */
   refill: { keysPulled: number; keysPushed: number; startedMs: number; pulledMs: number; tookMs: number };
 };
@@ -91,6 +99,7 @@ export function openIncarnation(storage: Storage, newId: () => string, hasKeys: 
     reborn: false,
     pulled: phase === "sound",
     peersRefilling: new Map(),
+    unconfirmed: new Set(JSON.parse(storage.meta(unconfirmedMetaName) ?? "[]") as string[]),
     refill: { keysPulled: 0, keysPushed: 0, startedMs: -1, pulledMs: -1, tookMs: -1 },
   };
 }
@@ -115,10 +124,12 @@ export function announce(node: NodeContext, now?: { readonly peers: readonly str
       if (reply[3] === true) becomeReborn(node);
       inc.heardFrom.add(peer);
       inc.confirmed.set(peer, reply[4] === "sound" ? "sound" : "refilling");
+      const wasUnconfirmed = inc.unconfirmed.delete(peer);
+      if (wasUnconfirmed) node.storage.commit({ meta: [[unconfirmedMetaName, JSON.stringify([...inc.unconfirmed])]] });
       if (inc.knownBy.has(peer)) return;
       inc.knownBy.add(peer);
       // Batches that came before the confirmation were ignored: have the peer resend from its cursor.
-      if (inc.phase !== "sound") node.transport.send(peer, ["nack", 0]);
+      if (inc.phase !== "sound" || wasUnconfirmed) node.transport.send(peer, ["nack", 0]);
     });
     node.transport.send(peer, ["inc", callId, inc.id, phase]);
     // An answer that never comes leaves no call behind (the announcement is sent again).
@@ -147,12 +158,22 @@ function becomeReborn(node: NodeContext): void {
 export function settleNew(node: NodeContext): void {
   const inc = node.incarnation;
   if (inc.phase !== "new" || !everyPeerConfirmed(node)) return;
-  node.storage.commit({ meta: [[incarnationPhaseMetaName, "sound"]] });
+  node.storage.commit({ meta: [[incarnationPhaseMetaName, "sound"], unconfirmedMeta(node)] });
   inc.phase = "sound";
   inc.pulled = true;
   node.m.refilling.set(0);
   node.log.info("first incarnation of this node id: nothing to refill", { node: node.id, incarnation: inc.id });
   announce(node, { peers: node.others });
+}
+
+/**
+ * Records, as the incarnation becomes sound, which peers have not confirmed it (they were
+ * gone): the meta row to commit with the phase.
+ */
+export function unconfirmedMeta(node: NodeContext): [string, string] {
+  const inc = node.incarnation;
+  for (const peer of node.others) if (!inc.heardFrom.has(peer)) inc.unconfirmed.add(peer);
+  return [unconfirmedMetaName, JSON.stringify([...inc.unconfirmed])];
 }
 
 /**

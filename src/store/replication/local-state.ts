@@ -7,7 +7,7 @@
 // the disk.
 import { type Clock, isRedshirtError, type Logger } from "../../core/index.ts";
 import {
-  compact,
+  contains,
   decodeState,
   digest,
   encodeState,
@@ -22,6 +22,7 @@ import { storageErrors } from "../storage-errors.ts";
 import { dirtyKeysMax, logTailMax, stateCacheKeysMax } from "./engine-constants.ts";
 import type { HashTrees } from "./merkle.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
+import { compactAt, settleMerged } from "./settled.ts";
 import { needsCompaction, sameRepresentation } from "./state-shape.ts";
 
 type Entry = { state: KeyState | undefined; row: KeyRow | undefined };
@@ -58,6 +59,8 @@ export class LocalState {
   /** Hash tree and compaction-list changes of this turn's puts, made once they are on disk. */
   #afterPuts: (() => void)[] = [];
   #flushScheduled = false;
+  /** The largest state a commit wrote since takeLargestStateBytes last ran. */
+  #largestStateBytes = 0;
   #tail: LogEntry[] = [];
   /** Keys with something to compact (counter ops, tombstones, dedup ids), oldest first. */
   readonly dirty = new Map<string, { partition: number; sinceMs: number }>();
@@ -111,6 +114,13 @@ export class LocalState {
     this.#scheduleFlush();
   }
 
+  /** The largest key state written since the last call (bytes), for the gauge the tick sets once a second. */
+  takeLargestStateBytes(): number {
+    const largest = this.#largestStateBytes;
+    this.#largestStateBytes = 0;
+    return largest;
+  }
+
   /** Stages a key's new state for the next commit; `known` saves work the caller already did. */
   putState(
     key: string,
@@ -155,6 +165,8 @@ export class LocalState {
     kind: "replicate" | "repair" | "refill",
   ): boolean {
     const { state: local, row } = this.getEntry(key);
+    // What it holds already changes nothing: no copy, digest or comparison of the whole state.
+    if (local && remote && contains(local, remote)) return false;
     const merged = merge(local, remote);
     const before = row?.digest ?? 0;
     const after = merged ? digest(merged) : 0;
@@ -168,13 +180,17 @@ export class LocalState {
     // before it applies a write (the sweeper would do the same a moment later, with a
     // second rewrite). A compaction that would drop the key is left to the sweeper.
     const stable = this.#d.stable();
+    if (merged && local && remote) settleMerged(local, remote, merged, stable);
     if (merged && stable > 0 && needsCompaction(merged)) {
       // Past every HLC this node observed (so past the gossip that taught it `stable`): what
       // compaction records as the HLC at which it learned that stability point.
       const nowH = Math.max(this.#d.hlc.last + 1, hlcFromWallMs(Math.floor(this.#d.clock.nowMs())));
-      const compacted = compact(merged, stable, nowH);
+      const compacted = compactAt(merged, stable, nowH);
       if (compacted) {
-        this.putState(key, partition, compacted, { old: row, digest: digest(compacted) });
+        this.putState(key, partition, compacted, {
+          old: row,
+          digest: compacted === merged ? after : digest(compacted),
+        });
         return true;
       }
     }
@@ -240,6 +256,7 @@ export class LocalState {
       for (const [key, row] of puts) {
         if (row) rows.push(row);
         else deletes.push(key);
+        if (row && row.state.byteLength > this.#largestStateBytes) this.#largestStateBytes = row.state.byteLength;
       }
       try {
         m.commits.inc();

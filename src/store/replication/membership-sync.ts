@@ -81,6 +81,7 @@ export function adoptMembership(node: NodeContext, next: Membership, why: string
     node.recv.delete(peer);
     node.completeOf.delete(peer);
     node.change.gone.delete(peer);
+    node.change.goneReports.delete(peer);
     node.change.refill.delete(peer);
   }
   node.onMembership(next);

@@ -37,6 +37,10 @@ export type MembershipProgress = {
   readonly lastHeardMs: Map<string, number>;
   /** Peers not heard from for store.deadPeerAfterS: they no longer hold back truncation or GC. */
   readonly gone: Set<string>;
+  /** Peers some message came from since this process started (peer-liveness.ts, goneByReportAfterMs). */
+  readonly heardSinceStart: Set<string>;
+  /** Per peer: the peers its last stability gossip named as gone. */
+  readonly goneReports: Map<string, ReadonlySet<string>>;
   /** Log entries up to here were truncated without some peer's ack (persisted; 0: never). */
   truncatedPast: number;
   /** Peers whose stream fell below the truncated start: anti-entropy refills them; the partitions done so far. */

@@ -52,6 +52,10 @@ export function createNodeMetrics(metrics: Registry) {
       "redshirt_store_hlc_remote_stamps",
       "Remote HLC stamps by kind: rejected (beyond the drift limit, or malformed), ahead (taken, but over 1 s ahead of this wall clock).",
     ),
+    stateBytesMax: metrics.gauge(
+      "redshirt_store_key_state_bytes_max",
+      "The largest key state this node committed in the last second, in bytes: a hot key growing without bound says compaction does not keep up (the stability point stands still).",
+    ),
     committedKeys: metrics.counter("redshirt_store_committed_keys_total", "Key states written by those commits."),
     refilling: metrics.gauge(
       "redshirt_store_refilling",
@@ -80,6 +84,10 @@ export function createNodeMetrics(metrics: Registry) {
     peerGoneSeconds: metrics.gauge(
       "redshirt_store_peer_gone_seconds",
       "Peers not heard from for longer than store.deadPeerAfterS, by peer: how long (they no longer hold back log truncation or GC; replace them).",
+    ),
+    goneByReport: metrics.counter(
+      "redshirt_store_peers_gone_by_report_total",
+      "Peers taken as gone before store.deadPeerAfterS had passed here: silent since this node started, and its peers said they are gone (so a restarted or rebuilt node does not hold stability back for another whole bound).",
     ),
     streamRefills: metrics.counter(
       "redshirt_store_stream_refills_total",

@@ -5,6 +5,7 @@
 // back, its stream's cursor may lie below the truncated start: what it missed is no longer
 // in the log, so the stream skips to the start and anti-entropy refills the peer instead
 // (`onSynced` in membership-sync.ts ends the refill once every shared partition agreed).
+import { goneByReportAfterMs } from "./engine-constants.ts";
 import type { NodeContext } from "./node-context.ts";
 
 export const truncatedMetaName = "log-truncated-past";
@@ -14,6 +15,7 @@ const goneReportEveryMs = 60_000;
 export function heardFrom(node: NodeContext, peer: string): void {
   const c = node.change;
   c.lastHeardMs.set(peer, node.clock.monoMs());
+  c.heardSinceStart.add(peer);
   if (!c.gone.delete(peer)) return;
   node.log.warn("peer is back after being gone", { peer });
 }
@@ -24,7 +26,10 @@ export function checkGone(node: NodeContext, nowMs: number): void {
   const afterMs = node.planet.store.deadPeerAfterS * 1_000;
   for (const peer of node.others) {
     const silentMs = nowMs - (c.lastHeardMs.get(peer) ?? nowMs);
-    if (silentMs < afterMs) continue;
+    if (silentMs < afterMs) {
+      if (!c.gone.has(peer) && silentMs >= goneByReportAfterMs) goneByReport(node, peer, silentMs);
+      continue;
+    }
     const lastReported = goneReported.get(node)?.get(peer);
     if (!c.gone.has(peer)) c.gone.add(peer);
     else if (lastReported !== undefined && nowMs - lastReported < goneReportEveryMs) continue;
@@ -36,6 +41,44 @@ export function checkGone(node: NodeContext, nowMs: number): void {
       goneS: Math.round(silentMs / 1_000),
     });
   }
+}
+
+/**
+ * A peer this node has not heard from since it started, which a peer it hears (and that is
+ * not gone itself) says is gone, is gone here too (engine-constants.ts, goneByReportAfterMs,
+ * says why): the reporter has heard nothing of it for store.deadPeerAfterS, and neither has
+ * this node since it started. A peer that is back clears it with its first message, here
+ * (heardFrom) as at the reporter, whose next gossip no longer names it.
+ */
+function goneByReport(node: NodeContext, peer: string, silentMs: number): void {
+  const c = node.change;
+  if (c.heardSinceStart.has(peer)) return;
+  let reporter: string | undefined;
+  for (const [from, gone] of c.goneReports) {
+    if (gone.has(peer) && !c.gone.has(from) && c.heardSinceStart.has(from) && node.others.includes(from)) {
+      reporter = from;
+      break;
+    }
+  }
+  if (reporter === undefined) return;
+  c.gone.add(peer);
+  node.m.goneByReport.inc();
+  node.log.warn(
+    `node ${peer} not heard from since this node started ${Math.round(silentMs / 1_000)}s ago, and ${reporter} says it is gone: stability and the log go on without it here too`,
+    { peer, reporter, silentS: Math.round(silentMs / 1_000) },
+  );
+}
+
+/** What a peer's stability gossip says about the peers it counts as gone (a bounded list of member ids). */
+export function onGoneReport(node: NodeContext, from: string, gone: unknown): void {
+  if (gone === undefined || !node.others.includes(from)) return; // a node of the version before sends none
+  if (!Array.isArray(gone) || gone.length > node.membership.members.length) throw new Error("malformed gone list");
+  const members = new Set<string>();
+  for (const peer of gone) {
+    if (typeof peer !== "string") throw new Error("malformed gone list");
+    if (peer !== node.id && node.others.includes(peer)) members.add(peer);
+  }
+  node.change.goneReports.set(from, members);
 }
 
 const goneReported = new WeakMap<NodeContext, Map<string, number>>();

@@ -187,3 +187,59 @@ test("disk loss - a peer that leaves the membership while the rebuilt node pulls
   assert.equal(c.internalErrors(), 0);
   await c.stopAll();
 });
+
+test("disk loss after a peer went gone under a long dead-peer bound - the rebuilt node takes it as gone on its peers' word within seconds, not a whole bound after its own start, and no acknowledged increment is lost when the gone peer returns", async (t) => {
+  const longBoundS = 120;
+  const yaml = simPlanetYaml.replace(
+    "store: { partitions: 8, rf: 3 }",
+    `store: { partitions: 8, rf: 3, deadPeerAfterS: ${longBoundS} }`,
+  );
+  const { c, everyone, acked } = await startCounting(yaml, 59, 3);
+  c.crash("lon-store3");
+  const alive = everyone.filter((n) => n !== "lon-store3");
+  await increments(c, alive, 2, acked);
+  await c.advance(longBoundS * 1_000 + 2_000);
+  const stableAtGone = c.engine("sin-store1")!.stable;
+  await c.advance(2_000);
+  assert.ok(c.engine("sin-store1")!.stable > stableAtGone, "stability went on without the gone peer");
+
+  await loseDisk(c, "nyc-store1");
+  const reborn = c.engine("nyc-store1")!;
+  const stableAtLoss = c.engine("sin-store1")!.stable;
+  let waitedMs = 0;
+  while (reborn.incarnation.phase !== "sound" && waitedMs < 30_000) {
+    await c.advance(200);
+    waitedMs += 200;
+  }
+  t.diagnostic(`rebuilt node sound ${waitedMs} ms after its start: ${JSON.stringify(reborn.health().incarnation)}`);
+  assert.equal(reborn.incarnation.phase, "sound", `sound within 30 s (the bound is ${longBoundS} s)`);
+  assert.ok(
+    reborn.membership().gone.some((g) => g.peer === "lon-store3"),
+    "the rebuilt node counts the dead peer gone although it has been silent for seconds only since its start",
+  );
+  assert.ok(
+    reborn.incarnation.unconfirmed.includes("lon-store3"),
+    "it became sound without the dead peer's confirmation: that peer's stream waits for it",
+  );
+  await increments(c, alive, 1, acked);
+  await c.advance(5_000);
+  assert.ok(c.engine("sin-store1")!.stable > stableAtLoss, "stability moves again");
+  for (const id of alive) {
+    for (const key of counters) assert.equal(await c.counterAt(id, key), acked.get(key), `${id} ${key}`);
+  }
+
+  // The gone peer returns on its old disk: it is back everywhere, the rebuilt node included,
+  // and every replica ends with every acknowledged increment exactly once.
+  await c.restart("lon-store3");
+  await increments(c, everyone, 1, acked);
+  await c.advance(40_000);
+  for (const id of everyone) {
+    for (const key of counters) {
+      assert.equal(await c.counterAt(id, key), acked.get(key), `${id} ${key}: every acknowledged increment, once`);
+    }
+  }
+  assert.deepEqual(reborn.membership().gone, [], "nobody is gone any more");
+  assert.equal(reborn.incarnation.unconfirmed.length, 0, "the returned peer confirmed the new incarnation");
+  assert.equal(c.internalErrors(), 0);
+  await c.stopAll();
+});

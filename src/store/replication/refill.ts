@@ -22,7 +22,7 @@ import {
   refillPageKeysMax,
   refillTransfersInflightMax,
 } from "./engine-constants.ts";
-import { announce, everyPeerConfirmed, incarnationPhaseMetaName } from "./incarnation.ts";
+import { announce, everyPeerConfirmed, incarnationPhaseMetaName, unconfirmedMeta } from "./incarnation.ts";
 import type { NodeContext } from "./node-context.ts";
 import { type DedupTransfer, dedupTransfersOf, stepDedup } from "./refill-dedup.ts";
 
@@ -128,7 +128,7 @@ function transfersOf(node: NodeContext, direction: "pull" | "push"): Transfer[] 
 
 function becomeSound(node: NodeContext): void {
   const inc = node.incarnation;
-  node.storage.commit({ meta: [[incarnationPhaseMetaName, "sound"]] });
+  node.storage.commit({ meta: [[incarnationPhaseMetaName, "sound"], unconfirmedMeta(node)] });
   inc.phase = "sound";
   inc.pulled = true;
   inc.refill.tookMs = node.clock.monoMs() - inc.refill.startedMs;

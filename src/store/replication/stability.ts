@@ -8,6 +8,7 @@ import { sweepDelayMs, sweepKeysPerTick, sweepScanKeysPerTick } from "./engine-c
 import { recvClaim } from "./incarnation.ts";
 import { membershipHash } from "./membership-sync.ts";
 import type { NodeContext } from "./node-context.ts";
+import { isSettled, markSettled } from "./settled.ts";
 import { sameRepresentation } from "./state-shape.ts";
 
 // Peers gone for longer than store.deadPeerAfterS (peer-liveness.ts) hold back neither.
@@ -35,8 +36,10 @@ export function gossipStability(node: NodeContext): void {
   const c = complete(node);
   const epoch = node.membership.epoch;
   const hash = membershipHash(node.membership);
+  // The peers this node counts as gone: a node that started since does not wait a whole bound for them.
+  const gone = [...node.change.gone];
   for (const n of node.others) {
-    node.transport.send(n, ["stab", c, node.hlc.now(), epoch, node.change.filledEpoch, hash]);
+    node.transport.send(n, ["stab", c, node.hlc.now(), epoch, node.change.filledEpoch, hash, gone]);
   }
   recomputeStable(node);
 }
@@ -81,6 +84,8 @@ export function sweepSome(node: NodeContext): void {
 function compactKey(node: NodeContext, key: string, partition: number, nowH: number): void {
   const { state, row } = node.local.getEntry(key);
   if (!state) return;
+  // While stability stands still the slow scan and the dirty list meet the same states again.
+  if (isSettled(state, node.stable)) return;
   const compacted = compact(state, node.stable, nowH);
   if (!compacted) {
     node.m.tombstones.inc();
@@ -91,5 +96,8 @@ function compactKey(node: NodeContext, key: string, partition: number, nowH: num
   if (d !== (row?.digest ?? 0) || !sameRepresentation(state, compacted)) {
     node.m.compactions.inc();
     node.local.putState(key, partition, compacted, { old: row, digest: d });
+  } else {
+    markSettled(state, node.stable);
   }
+  if (compacted !== state && nowH > node.stable) markSettled(compacted, node.stable);
 }

@@ -130,6 +130,8 @@ export class StoreNode implements StoreApi, Startable {
         filledOf: new Map(),
         lastHeardMs: new Map(),
         gone: new Set(),
+        heardSinceStart: new Set(),
+        goneReports: new Map(),
         truncatedPast: Number(storage.meta(truncatedMetaName) ?? 0),
         refill: new Map(),
       },
@@ -353,8 +355,10 @@ export class StoreNode implements StoreApi, Startable {
   }
 
   /** This data dir's incarnation id and phase ("refilling" until a new one was refilled). For tests. */
-  get incarnation(): { readonly id: string; readonly phase: string } {
-    return { id: this.#node.incarnation.id, phase: this.#node.incarnation.phase };
+  /** The incarnation, its phase, and the peers that have not confirmed it yet although it is sound (they were gone). */
+  get incarnation(): { readonly id: string; readonly phase: string; readonly unconfirmed: readonly string[] } {
+    const inc = this.#node.incarnation;
+    return { id: inc.id, phase: inc.phase, unconfirmed: [...inc.unconfirmed] };
   }
 
   /** The anti-entropy root of a partition (tests compare replicas with it). */

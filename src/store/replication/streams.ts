@@ -83,8 +83,10 @@ export function onRep(
 ): void {
   // A new incarnation: until the peer confirmed it, the peer's stream may come from a cursor
   // the old incarnation acknowledged: not merged, not acknowledged (asked for again then).
-  // (A sound one was confirmed by every peer before it became sound: their cursors are its own.)
-  if (node.incarnation.phase !== "sound" && !node.incarnation.knownBy.has(from)) {
+  // (A sound one was confirmed by every peer before it became sound — but a gone one, which
+  // was not waited for: its batches wait for its confirmation too.)
+  const inc = node.incarnation;
+  if (!inc.knownBy.has(from) && (inc.phase !== "sound" || inc.unconfirmed.has(from))) {
     // Dropped: when nothing is expected from the peer yet (a restart, a new connection), the
     // stream must still go on from here, not from a later batch (one sent after the peer
     // confirmed but before the "nack 0" of the confirmation reached it), which would skip

@@ -6,7 +6,7 @@
 import type { TimerHandle } from "../../core/index.ts";
 import type { Consistency } from "../../topology/index.ts";
 import type { MutateRequest, MutateResult, ReadResult } from "../api-types.ts";
-import { applyMutation, compact, digest, encodeState, type KeyState, read as readValue } from "../crdt/crdt.ts";
+import { applyMutation, digest, encodeState, type KeyState, read as readValue } from "../crdt/crdt.ts";
 import { storeErrors } from "../errors.ts";
 import { checkDedupRoom, checkKey, checkLoad, checkReachable, checkRunning, defaultTimeoutMs } from "./checks.ts";
 import { coordinatorRow } from "./dedup.ts";
@@ -18,6 +18,7 @@ import { awaitLevel } from "./pending-writes.ts";
 import { levelMet } from "./quorum.ts";
 import { mergeSessionTokens } from "./session-encoding.ts";
 import { tokenEntryOf } from "./session-token.ts";
+import { compactAt, settleMerged } from "./settled.ts";
 
 export async function mutate(node: NodeContext, request: MutateRequest, forwarded: boolean): Promise<MutateResult> {
   checkRunning(node);
@@ -63,12 +64,14 @@ export async function mutate(node: NodeContext, request: MutateRequest, forwarde
   observeToken(node, request.token);
   // The state is rewritten anyway: compact it first, so a hot key does not grow.
   const h = node.hlc.now();
-  const before = stored && node.stable > 0 ? compact(stored, node.stable, h) : stored;
+  const before = stored && node.stable > 0 ? compactAt(stored, node.stable, h) : stored;
   const applied = applyMutation(before, request.mutation as never, {
     opId: request.opId,
     h,
     nowMs: node.clock.nowMs(),
   });
+  // applied.state is merge(before, delta): a hot counter's next write need not compact it again.
+  if (before && !applied.duplicate) settleMerged(before, applied.delta, applied.state, node.stable);
   if (applied.duplicate) {
     // A retry of an op this replica already holds: make sure the level holds for it now.
     await spread(node, request.key, partition, before, request.consistency, timeoutMs);

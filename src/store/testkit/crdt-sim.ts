@@ -41,7 +41,7 @@ export class Sim {
   readonly sent: Sent[] = [];
   reference: KeyState | undefined;
   stable = 0;
-  readonly compactions: { before: KeyState; after: KeyState | undefined; nowH: number }[] = [];
+  readonly compactions: { before: KeyState; after: KeyState | undefined; nowH: number; stable: number }[] = [];
   readonly mode: Mode;
   #ops = 0;
 
@@ -167,7 +167,7 @@ export class Sim {
     if (!node.state) return;
     const before = node.state;
     node.state = compact(before, stable, h);
-    this.compactions.push({ before, after: node.state, nowH: h });
+    this.compactions.push({ before, after: node.state, nowH: h, stable });
   }
 
   /** Delivers everything left, in an order given by `pick`, then lets stability catch up and compacts everywhere. */
