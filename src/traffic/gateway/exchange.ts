@@ -319,18 +319,22 @@ export class Exchange implements UpstreamOwner, Waiter {
     switch (this.#resp) {
       case R_HEAD:
         this.#onResponseBytes(chunk);
-        return;
+        break;
       case R_BODY:
         this.#lastActivityMs = this.ctx.clock.monoMs();
         this.#forwardBody(chunk, 0);
-        return;
+        break;
       case R_TUNNEL:
         this.#lastActivityMs = this.ctx.clock.monoMs();
         if (!this.client.socket.write(chunk)) up.socket.pause();
-        return;
+        break;
       default:
         up.detachAndDestroy();
+        return;
     }
+    // The chunk lives in the connection's read buffer: a write the client socket did not
+    // take at once still points into it, so the next read must go elsewhere.
+    if (this.client.socket.writableLength > 0) up.lend();
   }
 
   onUpstreamEnd(up: UpstreamConn): void {
@@ -374,7 +378,9 @@ export class Exchange implements UpstreamOwner, Waiter {
           this.#protocolFailure();
           return;
         }
-        this.#respBuf = buf;
+        // A head that spans reads is kept in storage of its own (the chunk's buffer is reused).
+        this.#grow ??= new GrowBuffer();
+        this.#respBuf = buf.buffer === chunk.buffer ? this.#grow.copy(buf) : buf;
         this.#respScanned = buf.length;
         return;
       }
