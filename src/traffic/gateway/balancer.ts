@@ -273,8 +273,7 @@ export class Balancer<Conn extends Pooled = Pooled> {
   }
 
   /** The target for the next try, never one in `exclude`; undefined when none is eligible. */
-  pick(exclude?: readonly Target[]): Target<Conn> | undefined {
-    const nowMs = this.#clock.monoMs();
+  pick(exclude?: readonly Target[], nowMs = this.#clock.monoMs()): Target<Conn> | undefined {
     this.#updatePanic(nowMs);
     const c = this.#scratch;
     c.length = 0;

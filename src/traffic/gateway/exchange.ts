@@ -11,7 +11,6 @@
 // sent to another site: an overloaded site is still a site, and pouring its excess onto the
 // next one only overloads that one too. Other sites get requests only when no local
 // instance is alive.
-import { randomUUID } from "node:crypto";
 import type { ServiceSettings } from "../../topology/index.ts";
 import { type FailureKind, neverSent, type Target, type Waiter } from "./balancer.ts";
 import { ChunkedDecoder } from "./chunked.ts";
@@ -27,6 +26,7 @@ import {
 import type { ProxyContext } from "./context.ts";
 import { GrowBuffer } from "./grow-buffer.ts";
 import { findHeadEnd, parseResponseHead, type RequestHead, type ResponseHead } from "./http-head.ts";
+import { nextRequestId } from "./request-id.ts";
 import { codeForStatus, errorResponse, type LocalResponse, serializeResponse } from "./responses.ts";
 import { isIdempotent, isSafeMethod, mayCrossSite, mayRetry } from "./retry.ts";
 import { clientResponseHead, upstreamRequestHead } from "./rewrite.ts";
@@ -149,9 +149,10 @@ export class Exchange implements UpstreamOwner, Waiter {
     this.bodyDoneMs = this.bodyDone ? client.lastActivityMs : 0;
   }
 
-  start(): void {
+  /** `nowMs`: the clock as the caller read it this turn (a read of the request's bytes). */
+  start(nowMs: number): void {
     this.ctx.budget.onRequest();
-    this.#dispatch();
+    this.#dispatch(nowMs);
   }
 
   // --- Request side. ---
@@ -162,17 +163,17 @@ export class Exchange implements UpstreamOwner, Waiter {
    * is alive, to another site's gateway — never for a request a peer forwarded (no loops),
    * and for a request an app may already have run only when the retry may cross sites.
    */
-  #dispatch(): void {
+  #dispatch(nowMs: number): void {
     const ctx = this.ctx;
-    const local = ctx.local.pick(this.#tried);
+    const local = ctx.local.pick(this.#tried, nowMs);
     if (local !== undefined) {
-      this.#sendTo(local);
+      this.#sendTo(local, nowMs);
       return;
     }
     const queue = ctx.local.pickQueue(ctx.pendingPerInstanceMax, this.#tried, busyScratch);
     if (queue !== undefined) {
       this.#queuedOn = queue;
-      this.queuedAtMs = ctx.clock.monoMs();
+      this.queuedAtMs = nowMs;
       queue.queue.push(this);
       ctx.metrics.queued.inc(ctx.site);
       return;
@@ -191,9 +192,9 @@ export class Exchange implements UpstreamOwner, Waiter {
         })
       ) {
         for (const site of ctx.remote) {
-          const t = site.pick(this.#tried);
+          const t = site.pick(this.#tried, nowMs);
           if (t !== undefined) {
-            this.#sendTo(t);
+            this.#sendTo(t, nowMs);
             return;
           }
         }
@@ -208,7 +209,7 @@ export class Exchange implements UpstreamOwner, Waiter {
   resume(target: Target): void {
     this.#queuedOn = null;
     if (this.finished) return;
-    this.#sendTo(target as Target<UpstreamConn>);
+    this.#sendTo(target as Target<UpstreamConn>, this.ctx.clock.monoMs());
   }
 
   #unqueue(): void {
@@ -219,9 +220,8 @@ export class Exchange implements UpstreamOwner, Waiter {
     if (i >= 0) q.queue.splice(i, 1);
   }
 
-  #sendTo(t: Target<UpstreamConn>): void {
+  #sendTo(t: Target<UpstreamConn>, nowMs: number): void {
     const ctx = this.ctx;
-    const nowMs = ctx.clock.monoMs();
     this.#tried.push(t);
     this.#attempts++;
     t.outstanding++;
@@ -243,8 +243,9 @@ export class Exchange implements UpstreamOwner, Waiter {
       this.#base = upstreamRequestHead(this.head, {
         clientIp: this.client.ip,
         hostDefault: ctx.hostDefault,
-        requestId: this.head.requestId ? "" : randomUUID(),
+        requestId: this.head.requestId ? "" : nextRequestId(),
         fromPeer: this.hopSite !== undefined,
+        cache: this.client.forwarding,
       });
     }
     const headText =
@@ -390,10 +391,16 @@ export class Exchange implements UpstreamOwner, Waiter {
         return;
       }
       // An app's RS-* fields are dropped (the gateway's own, e.g. RS-Error, must not be forged).
-      const r = parseResponseHead(buf.toString("latin1", 0, end), this.#target!.kind === "instance");
-      if (!r.ok) {
-        this.#protocolFailure();
-        return;
+      const memo = this.#up!.headMemo;
+      let r = memo.get(buf, 0, end);
+      if (r === null) {
+        const parsed = parseResponseHead(buf.toString("latin1", 0, end), this.#target!.kind === "instance");
+        if (!parsed.ok) {
+          this.#protocolFailure();
+          return;
+        }
+        memo.set(buf, 0, end, parsed);
+        r = parsed;
       }
       this.#respBuf = null;
       if (r.status >= 200) {
@@ -615,7 +622,8 @@ export class Exchange implements UpstreamOwner, Waiter {
     up.owner = null;
     const t = up.target;
     if (reusable && !up.closed && !t.removed && !t.draining) {
-      up.idleSinceMs = this.ctx.clock.monoMs();
+      // Just read for the response's last bytes.
+      up.idleSinceMs = this.responseStarted ? this.#lastActivityMs : this.ctx.clock.monoMs();
       if (up.socket.isPaused()) up.socket.resume();
       if (t.pool.put(up)) return;
     }
@@ -678,7 +686,7 @@ export class Exchange implements UpstreamOwner, Waiter {
       return;
     }
     ctx.metrics.retries.inc(kind);
-    this.#dispatch();
+    this.#dispatch(nowMs);
   }
 
   #respondFailure(): void {
@@ -726,7 +734,7 @@ export class Exchange implements UpstreamOwner, Waiter {
       } else if (!this.ctx.local.live(q) || this.ctx.local.ejected(q, nowMs)) {
         // The instance it waited for went away: choose again.
         this.#unqueue();
-        this.#dispatch();
+        this.#dispatch(nowMs);
       }
       return;
     }

@@ -8,6 +8,8 @@
 // client socket did not take at once) calls lend(), and the next read gets a new buffer.
 import { connect, type Socket } from "node:net";
 import type { FailureKind, Target } from "./balancer.ts";
+import { HeadMemo } from "./head-memo.ts";
+import type { ResponseHead } from "./http-head.ts";
 import type { Pooled } from "./pool.ts";
 
 /** A fresh connection's read buffer: enough for most response heads and small bodies. */
@@ -34,6 +36,8 @@ export class UpstreamConn implements Pooled {
   /** Requests this connection carried before the current one. */
   uses = 0;
   error: NodeJS.ErrnoException | undefined;
+  /** The last response head on this connection (the target's kind, which decides RS-* dropping, never changes). */
+  readonly headMemo = new HeadMemo<ResponseHead>();
   #readBuf: Buffer = Buffer.allocUnsafeSlow(readBytesMin);
   /** The owner keeps a view of the last chunk: the next read must not overwrite it. */
   #lent = false;
