@@ -129,22 +129,28 @@ export class ClientConn {
       from = 2 * n;
       if (from === buf.length) return false;
     }
-    const end = findHeadEnd(buf, from, this.#headScanned);
-    if (end === -2) return this.#reject(400, "bare LF in the request head");
-    if (end === -1) {
-      if (buf.length - from > headBytesMax) return this.#reject(431, "request head too large");
-      this.#headScanned = buf.length;
-      return false;
-    }
-    this.#headScanned = 0;
-    if (end - from > headBytesMax) return this.#reject(431, "request head too large");
-    let head = this.#memo.get(buf, from, end);
-    if (head === null) {
+    let end: number;
+    let head: RequestHead;
+    const known = this.#memo.match(buf, from);
+    if (known > 0) {
+      // The same bytes as the last head on this connection: the same head.
+      end = from + known;
+      head = this.#memo.head;
+    } else {
+      end = findHeadEnd(buf, from, this.#headScanned);
+      if (end === -2) return this.#reject(400, "bare LF in the request head");
+      if (end === -1) {
+        if (buf.length - from > headBytesMax) return this.#reject(431, "request head too large");
+        this.#headScanned = buf.length;
+        return false;
+      }
+      if (end - from > headBytesMax) return this.#reject(431, "request head too large");
       const parsed = parseRequestHead(buf.toString("latin1", from, end));
       if (!parsed.ok) return this.#reject(parsed.status, parsed.reason);
       this.#memo.set(buf, from, end, parsed);
       head = parsed;
     }
+    this.#headScanned = 0;
     this.#buf = end === buf.length ? null : buf.subarray(end);
     if (head.target.startsWith(adminPrefix)) {
       this.#admin(head);

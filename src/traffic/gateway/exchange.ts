@@ -372,28 +372,31 @@ export class Exchange implements UpstreamOwner, Waiter {
       this.#grow ??= new GrowBuffer();
       buf = this.#grow.append(this.#respBuf, chunk);
     }
+    const memo = this.#up!.headMemo;
     for (;;) {
-      const end = findHeadEnd(buf, 0, this.#respScanned);
-      if (end === -1) {
-        if (buf.length > headBytesMax) {
+      let end = memo.match(buf, 0);
+      let r: ResponseHead;
+      if (end > 0) {
+        // The same bytes as the last response head on this connection: the same head.
+        r = memo.head;
+      } else {
+        end = findHeadEnd(buf, 0, this.#respScanned);
+        if (end === -1) {
+          if (buf.length > headBytesMax) {
+            this.#protocolFailure();
+            return;
+          }
+          // A head that spans reads is kept in storage of its own (the chunk's buffer is reused).
+          this.#grow ??= new GrowBuffer();
+          this.#respBuf = buf.buffer === chunk.buffer ? this.#grow.copy(buf) : buf;
+          this.#respScanned = buf.length;
+          return;
+        }
+        if (end === -2 || end > headBytesMax) {
           this.#protocolFailure();
           return;
         }
-        // A head that spans reads is kept in storage of its own (the chunk's buffer is reused).
-        this.#grow ??= new GrowBuffer();
-        this.#respBuf = buf.buffer === chunk.buffer ? this.#grow.copy(buf) : buf;
-        this.#respScanned = buf.length;
-        return;
-      }
-      this.#respScanned = 0;
-      if (end === -2 || end > headBytesMax) {
-        this.#protocolFailure();
-        return;
-      }
-      // An app's RS-* fields are dropped (the gateway's own, e.g. RS-Error, must not be forged).
-      const memo = this.#up!.headMemo;
-      let r = memo.get(buf, 0, end);
-      if (r === null) {
+        // An app's RS-* fields are dropped (the gateway's own, e.g. RS-Error, must not be forged).
         const parsed = parseResponseHead(buf.toString("latin1", 0, end), this.#target!.kind === "instance");
         if (!parsed.ok) {
           this.#protocolFailure();
@@ -402,6 +405,7 @@ export class Exchange implements UpstreamOwner, Waiter {
         memo.set(buf, 0, end, parsed);
         r = parsed;
       }
+      this.#respScanned = 0;
       this.#respBuf = null;
       if (r.status >= 200) {
         this.#commit(r, buf, end);

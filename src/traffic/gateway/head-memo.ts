@@ -9,11 +9,25 @@ export class HeadMemo<H> {
   #bytes: Buffer | null = null;
   #head: H | null = null;
 
-  /** The head parsed from the same bytes as `buf[from, end)`, if the last one was. */
-  get(buf: Buffer, from: number, end: number): H | null {
+  /**
+   * The length of the remembered head when `buf` holds its very bytes at `from` (then
+   * `head` is its parse, and the head ends there too: its only CRLF CRLF is its last four
+   * bytes), else 0. So a repeated head is neither searched for its end nor parsed.
+   */
+  match(buf: Buffer, from: number): number {
     const b = this.#bytes;
-    if (b === null || b.length !== end - from || buf.compare(b, 0, b.length, from, end) !== 0) return null;
-    return this.#head;
+    if (b === null) return 0;
+    const n = b.length;
+    if (buf.length - from < n) return 0;
+    // Short heads compare faster in a loop than through Buffer.compare's argument checks.
+    if (n > 256) return buf.compare(b, 0, n, from, from + n) === 0 ? n : 0;
+    for (let i = 0; i < n; i++) if (buf[from + i] !== b[i]) return 0;
+    return n;
+  }
+
+  /** The head the last successful match() found. */
+  get head(): H {
+    return this.#head as H;
   }
 
   /** Remembers `head`, parsed from `buf[from, end)` (heads over headMemoBytesMax are not kept). */
