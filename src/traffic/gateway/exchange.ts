@@ -91,7 +91,8 @@ export class Exchange implements UpstreamOwner, Waiter {
   #copy: Buffer[] | null = [];
   #copyBytes = 0;
   #base: string | null = null;
-  readonly #tried: Target<UpstreamConn>[] = [];
+  /** The targets tried so far; made at the first try, sized to it (most requests have one). */
+  #tried: Target<UpstreamConn>[] | undefined;
   #attempts = 0;
   #lastFailure: FailureKind | undefined;
   /** Some try may have reached an app (it failed after a byte was written). */
@@ -222,7 +223,8 @@ export class Exchange implements UpstreamOwner, Waiter {
 
   #sendTo(t: Target<UpstreamConn>, nowMs: number): void {
     const ctx = this.ctx;
-    this.#tried.push(t);
+    if (this.#tried === undefined) this.#tried = [t];
+    else this.#tried.push(t);
     this.#attempts++;
     t.outstanding++;
     this.#holding = true;
