@@ -26,6 +26,8 @@ function pattern(size: number, seed: number): Buffer {
 
 /** How each path is answered: the pieces to write, with a turn of the event loop between them. */
 const answers = new Map<string, Buffer[]>();
+/** Paths whose answer ends when the backend closes the connection (a close-delimited body). */
+const closeAfter = new Set<string>();
 const sockets = new Set<Socket>();
 const server: Server = createServer((s) => {
   sockets.add(s);
@@ -42,6 +44,7 @@ const server: Server = createServer((s) => {
       s.write(piece);
       await new Promise((r) => setImmediate(r));
     }
+    if (closeAfter.has(path)) s.end();
   });
 });
 let gateway: Gateway;
@@ -135,4 +138,17 @@ test("gateway upstream reads - a large body to a client that reads slowly arrive
   assert.equal(framed.length, expected.length);
   assert.equal(framed.equals(expected), true, "the chunked body arrives byte for byte, framing and all");
   await sleep(10);
+});
+
+test("gateway upstream reads - a body that ends when the app closes arrives whole, and so does the client's connection", async () => {
+  const body = pattern(200_000, 3);
+  const pieces: Buffer[] = [Buffer.from("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")];
+  for (let i = 0; i < body.length; i += 9000) pieces.push(body.subarray(i, i + 9000));
+  answers.set("/until-close", pieces);
+  closeAfter.add("/until-close");
+  const bytes = await exchange("GET /until-close HTTP/1.1\r\nHost: u\r\n\r\n");
+  assert.match(bytes.toString("latin1", 0, 40), /^HTTP\/1\.1 200 /);
+  const got = bytes.subarray(bytes.indexOf("\r\n\r\n") + 4);
+  assert.equal(got.length, body.length);
+  assert.equal(got.equals(body), true, "the close-delimited body arrives byte for byte");
 });

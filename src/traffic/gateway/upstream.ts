@@ -55,8 +55,6 @@ export class UpstreamConn implements Pooled {
       localAddress,
       onread: { buffer: () => this.#nextBuffer(), callback: (n: number) => this.#onRead(n) },
     });
-    // Flowing, so the end of the stream is emitted (no 'data' listener would start the flow).
-    this.socket.resume();
     this.socket.on("connect", () => {
       this.connected = true;
       this.owner?.onUpstreamConnect(this);
