@@ -148,7 +148,6 @@ export class Balancer<Conn extends Pooled = Pooled> {
   readonly requestsMax: number;
   readonly #onEvent: ((event: BalancerEvent) => void) | undefined;
   /** Reused between picks so a pick allocates nothing. */
-  readonly #scratch: Target<Conn>[] = [];
   #panic = false;
   /** Times panic mode was entered. */
   panics = 0;
@@ -273,25 +272,20 @@ export class Balancer<Conn extends Pooled = Pooled> {
   }
 
   /** The target for the next try, never one in `exclude`; undefined when none is eligible. */
-  pick(exclude?: readonly Target[]): Target<Conn> | undefined {
-    const nowMs = this.#clock.monoMs();
+  pick(exclude?: readonly Target[], nowMs = this.#clock.monoMs()): Target<Conn> | undefined {
     this.#updatePanic(nowMs);
-    const c = this.#scratch;
-    c.length = 0;
+    // Two passes over the targets instead of collecting the eligible ones: a pick then
+    // allocates nothing (it runs once per request).
+    let n = 0;
     for (const t of this.targets) {
-      if (this.eligible(t, nowMs) && (exclude === undefined || !exclude.includes(t))) c.push(t);
+      if (this.eligible(t, nowMs) && (exclude === undefined || !exclude.includes(t))) n++;
     }
-    if (c.length <= 1) {
-      const only = c[0];
-      c.length = 0;
-      return only;
-    }
-    const n = c.length;
+    if (n === 0) return undefined;
+    if (n === 1) return this.#eligibleAt(0, exclude, nowMs);
     const ia = this.#random.int(n);
     const ib = (ia + 1 + this.#random.int(n - 1)) % n;
-    const ta = c[ia];
-    const tb = c[ib];
-    c.length = 0;
+    const ta = this.#eligibleAt(ia, exclude, nowMs)!;
+    const tb = this.#eligibleAt(ib, exclude, nowMs)!;
     // Slow start: a warming target takes part in a comparison only with probability equal
     // to its weight, so its share of picks grows with the weight.
     const wa = this.weight(ta, nowMs);
@@ -302,6 +296,14 @@ export class Balancer<Conn extends Pooled = Pooled> {
     if (!offerA) return wb > wa ? tb : ta;
     // Least outstanding requests; a tie goes to the first draw, itself random.
     return tb.outstanding < ta.outstanding ? tb : ta;
+  }
+
+  /** The k-th (0-based) eligible target not in `exclude`, in the order of `targets`. */
+  #eligibleAt(k: number, exclude: readonly Target[] | undefined, nowMs: number): Target<Conn> | undefined {
+    for (const t of this.targets) {
+      if (this.eligible(t, nowMs) && (exclude === undefined || !exclude.includes(t)) && k-- === 0) return t;
+    }
+    return undefined;
   }
 
   /** A try got its response head: the target works. */

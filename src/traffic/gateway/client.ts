@@ -14,9 +14,10 @@ import { adminPrefix, headBytesMax, leadingEmptyLinesMax, pipelinedBytesMax } fr
 import type { ProxyContext } from "./context.ts";
 import { BODY_LENGTH, BODY_NONE, Exchange } from "./exchange.ts";
 import { GrowBuffer } from "./grow-buffer.ts";
+import { HeadMemo } from "./head-memo.ts";
 import { findHeadEnd, leadingEmptyLines, parseRequestHead, type RequestHead } from "./http-head.ts";
 import { codeForStatus, errorResponse, serializeResponse } from "./responses.ts";
-import { clientAddress } from "./rewrite.ts";
+import { clientAddress, type ForwardingCache } from "./rewrite.ts";
 
 const P_HEAD = 0;
 const P_BODY = 1;
@@ -31,6 +32,8 @@ export class ClientConn {
   /** Connected from one of the planet's gateway addresses (RS-Hop may then be believed, if its stamp checks). */
   readonly peer: boolean;
   lastActivityMs: number;
+  /** The forwarding fields last sent upstream for this connection (rewrite.ts). */
+  readonly forwarding: ForwardingCache = { host: "", text: "" };
   /** The client sent FIN: answer what is in progress, then close. */
   ended = false;
   closed = false;
@@ -42,11 +45,14 @@ export class ClientConn {
   /** Bytes at the start of #buf already searched for a head end. */
   #headScanned = 0;
   readonly #grow = new GrowBuffer();
+  readonly #memo = new HeadMemo<RequestHead>();
   /** No byte ever arrived: a head timeout then closes without a 408 (a browser's preconnect, HAProxy's http-ignore-probes). */
   #silent = true;
   /** When the gateway closed its side (the linger deadline runs from here); -1 before. */
   #closingSinceMs = -1;
   #inProcess = false;
+  /** The clock as read at the start of this turn's processing (a read, or the end of an exchange). */
+  #nowMs = 0;
   #pausedForPipeline = false;
   #pausedForUpstream = false;
   readonly #onClosed: (c: ClientConn) => void;
@@ -77,6 +83,7 @@ export class ClientConn {
 
   #onData(chunk: Buffer): void {
     this.lastActivityMs = this.ctx.clock.monoMs();
+    this.#nowMs = this.lastActivityMs;
     if (this.#phase === P_TUNNEL) {
       this.#ex!.tunnelFromClient(chunk);
       return;
@@ -122,17 +129,28 @@ export class ClientConn {
       from = 2 * n;
       if (from === buf.length) return false;
     }
-    const end = findHeadEnd(buf, from, this.#headScanned);
-    if (end === -2) return this.#reject(400, "bare LF in the request head");
-    if (end === -1) {
-      if (buf.length - from > headBytesMax) return this.#reject(431, "request head too large");
-      this.#headScanned = buf.length;
-      return false;
+    let end: number;
+    let head: RequestHead;
+    const known = this.#memo.match(buf, from);
+    if (known > 0) {
+      // The same bytes as the last head on this connection: the same head.
+      end = from + known;
+      head = this.#memo.head;
+    } else {
+      end = findHeadEnd(buf, from, this.#headScanned);
+      if (end === -2) return this.#reject(400, "bare LF in the request head");
+      if (end === -1) {
+        if (buf.length - from > headBytesMax) return this.#reject(431, "request head too large");
+        this.#headScanned = buf.length;
+        return false;
+      }
+      if (end - from > headBytesMax) return this.#reject(431, "request head too large");
+      const parsed = parseRequestHead(buf.toString("latin1", from, end));
+      if (!parsed.ok) return this.#reject(parsed.status, parsed.reason);
+      this.#memo.set(buf, from, end, parsed);
+      head = parsed;
     }
     this.#headScanned = 0;
-    if (end - from > headBytesMax) return this.#reject(431, "request head too large");
-    const head = parseRequestHead(buf.toString("latin1", from, end));
-    if (!head.ok) return this.#reject(head.status, head.reason);
     this.#buf = end === buf.length ? null : buf.subarray(end);
     if (head.target.startsWith(adminPrefix)) {
       this.#admin(head);
@@ -149,7 +167,7 @@ export class ClientConn {
     const ex = new Exchange(this, head);
     this.#ex = ex;
     this.#phase = ex.bodyKind === BODY_NONE ? P_WAIT : P_BODY;
-    ex.start();
+    ex.start(this.#nowMs);
     return true;
   }
 
@@ -221,7 +239,12 @@ export class ClientConn {
     }
     this.#phase = P_HEAD;
     this.#headScanned = 0;
-    this.#headStartMs = this.#buf === null ? -1 : this.ctx.clock.monoMs();
+    if (this.#buf === null) {
+      this.#headStartMs = -1;
+    } else {
+      this.#nowMs = this.ctx.clock.monoMs();
+      this.#headStartMs = this.#nowMs;
+    }
     if (this.#pausedForPipeline) {
       this.#pausedForPipeline = false;
       if (!this.#pausedForUpstream) this.socket.resume();

@@ -15,6 +15,8 @@ import {
 /** Largest request or response head (request line + fields + CRLFs); HAProxy's bufsize is 16 KiB too. */
 export const headBytesMax = 16 * 1024;
 export const headerFieldsMax = 100;
+/** Heads up to this size are remembered per connection (head-memo.ts): one copy of the bytes each. */
+export const headMemoBytesMax = 2 * 1024;
 export const requestTargetBytesMax = 8 * 1024;
 /** Content-Length digits: 15 decimal digits stay below 2^53, so the count is exact. */
 export const contentLengthDigitsMax = 15;

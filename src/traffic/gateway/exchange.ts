@@ -11,7 +11,6 @@
 // sent to another site: an overloaded site is still a site, and pouring its excess onto the
 // next one only overloads that one too. Other sites get requests only when no local
 // instance is alive.
-import { randomUUID } from "node:crypto";
 import type { ServiceSettings } from "../../topology/index.ts";
 import { type FailureKind, neverSent, type Target, type Waiter } from "./balancer.ts";
 import { ChunkedDecoder } from "./chunked.ts";
@@ -27,6 +26,7 @@ import {
 import type { ProxyContext } from "./context.ts";
 import { GrowBuffer } from "./grow-buffer.ts";
 import { findHeadEnd, parseResponseHead, type RequestHead, type ResponseHead } from "./http-head.ts";
+import { nextRequestId } from "./request-id.ts";
 import { codeForStatus, errorResponse, type LocalResponse, serializeResponse } from "./responses.ts";
 import { isIdempotent, isSafeMethod, mayCrossSite, mayRetry } from "./retry.ts";
 import { clientResponseHead, upstreamRequestHead } from "./rewrite.ts";
@@ -91,7 +91,8 @@ export class Exchange implements UpstreamOwner, Waiter {
   #copy: Buffer[] | null = [];
   #copyBytes = 0;
   #base: string | null = null;
-  readonly #tried: Target<UpstreamConn>[] = [];
+  /** The targets tried so far; made at the first try, sized to it (most requests have one). */
+  #tried: Target<UpstreamConn>[] | undefined;
   #attempts = 0;
   #lastFailure: FailureKind | undefined;
   /** Some try may have reached an app (it failed after a byte was written). */
@@ -149,9 +150,10 @@ export class Exchange implements UpstreamOwner, Waiter {
     this.bodyDoneMs = this.bodyDone ? client.lastActivityMs : 0;
   }
 
-  start(): void {
+  /** `nowMs`: the clock as the caller read it this turn (a read of the request's bytes). */
+  start(nowMs: number): void {
     this.ctx.budget.onRequest();
-    this.#dispatch();
+    this.#dispatch(nowMs);
   }
 
   // --- Request side. ---
@@ -162,17 +164,17 @@ export class Exchange implements UpstreamOwner, Waiter {
    * is alive, to another site's gateway — never for a request a peer forwarded (no loops),
    * and for a request an app may already have run only when the retry may cross sites.
    */
-  #dispatch(): void {
+  #dispatch(nowMs: number): void {
     const ctx = this.ctx;
-    const local = ctx.local.pick(this.#tried);
+    const local = ctx.local.pick(this.#tried, nowMs);
     if (local !== undefined) {
-      this.#sendTo(local);
+      this.#sendTo(local, nowMs);
       return;
     }
     const queue = ctx.local.pickQueue(ctx.pendingPerInstanceMax, this.#tried, busyScratch);
     if (queue !== undefined) {
       this.#queuedOn = queue;
-      this.queuedAtMs = ctx.clock.monoMs();
+      this.queuedAtMs = nowMs;
       queue.queue.push(this);
       ctx.metrics.queued.inc(ctx.site);
       return;
@@ -191,9 +193,9 @@ export class Exchange implements UpstreamOwner, Waiter {
         })
       ) {
         for (const site of ctx.remote) {
-          const t = site.pick(this.#tried);
+          const t = site.pick(this.#tried, nowMs);
           if (t !== undefined) {
-            this.#sendTo(t);
+            this.#sendTo(t, nowMs);
             return;
           }
         }
@@ -208,7 +210,7 @@ export class Exchange implements UpstreamOwner, Waiter {
   resume(target: Target): void {
     this.#queuedOn = null;
     if (this.finished) return;
-    this.#sendTo(target as Target<UpstreamConn>);
+    this.#sendTo(target as Target<UpstreamConn>, this.ctx.clock.monoMs());
   }
 
   #unqueue(): void {
@@ -219,10 +221,10 @@ export class Exchange implements UpstreamOwner, Waiter {
     if (i >= 0) q.queue.splice(i, 1);
   }
 
-  #sendTo(t: Target<UpstreamConn>): void {
+  #sendTo(t: Target<UpstreamConn>, nowMs: number): void {
     const ctx = this.ctx;
-    const nowMs = ctx.clock.monoMs();
-    this.#tried.push(t);
+    if (this.#tried === undefined) this.#tried = [t];
+    else this.#tried.push(t);
     this.#attempts++;
     t.outstanding++;
     this.#holding = true;
@@ -243,8 +245,9 @@ export class Exchange implements UpstreamOwner, Waiter {
       this.#base = upstreamRequestHead(this.head, {
         clientIp: this.client.ip,
         hostDefault: ctx.hostDefault,
-        requestId: this.head.requestId ? "" : randomUUID(),
+        requestId: this.head.requestId ? "" : nextRequestId(),
         fromPeer: this.hopSite !== undefined,
+        cache: this.client.forwarding,
       });
     }
     const headText =
@@ -319,18 +322,22 @@ export class Exchange implements UpstreamOwner, Waiter {
     switch (this.#resp) {
       case R_HEAD:
         this.#onResponseBytes(chunk);
-        return;
+        break;
       case R_BODY:
         this.#lastActivityMs = this.ctx.clock.monoMs();
         this.#forwardBody(chunk, 0);
-        return;
+        break;
       case R_TUNNEL:
         this.#lastActivityMs = this.ctx.clock.monoMs();
         if (!this.client.socket.write(chunk)) up.socket.pause();
-        return;
+        break;
       default:
         up.detachAndDestroy();
+        return;
     }
+    // The chunk lives in the connection's read buffer: a write the client socket did not
+    // take at once still points into it, so the next read must go elsewhere.
+    if (this.client.socket.writableLength > 0) up.lend();
   }
 
   onUpstreamEnd(up: UpstreamConn): void {
@@ -367,28 +374,40 @@ export class Exchange implements UpstreamOwner, Waiter {
       this.#grow ??= new GrowBuffer();
       buf = this.#grow.append(this.#respBuf, chunk);
     }
+    const memo = this.#up!.headMemo;
     for (;;) {
-      const end = findHeadEnd(buf, 0, this.#respScanned);
-      if (end === -1) {
-        if (buf.length > headBytesMax) {
+      let end = memo.match(buf, 0);
+      let r: ResponseHead;
+      if (end > 0) {
+        // The same bytes as the last response head on this connection: the same head.
+        r = memo.head;
+      } else {
+        end = findHeadEnd(buf, 0, this.#respScanned);
+        if (end === -1) {
+          if (buf.length > headBytesMax) {
+            this.#protocolFailure();
+            return;
+          }
+          // A head that spans reads is kept in storage of its own (the chunk's buffer is reused).
+          this.#grow ??= new GrowBuffer();
+          this.#respBuf = buf.buffer === chunk.buffer ? this.#grow.copy(buf) : buf;
+          this.#respScanned = buf.length;
+          return;
+        }
+        if (end === -2 || end > headBytesMax) {
           this.#protocolFailure();
           return;
         }
-        this.#respBuf = buf;
-        this.#respScanned = buf.length;
-        return;
+        // An app's RS-* fields are dropped (the gateway's own, e.g. RS-Error, must not be forged).
+        const parsed = parseResponseHead(buf.toString("latin1", 0, end), this.#target!.kind === "instance");
+        if (!parsed.ok) {
+          this.#protocolFailure();
+          return;
+        }
+        memo.set(buf, 0, end, parsed);
+        r = parsed;
       }
       this.#respScanned = 0;
-      if (end === -2 || end > headBytesMax) {
-        this.#protocolFailure();
-        return;
-      }
-      // An app's RS-* fields are dropped (the gateway's own, e.g. RS-Error, must not be forged).
-      const r = parseResponseHead(buf.toString("latin1", 0, end), this.#target!.kind === "instance");
-      if (!r.ok) {
-        this.#protocolFailure();
-        return;
-      }
       this.#respBuf = null;
       if (r.status >= 200) {
         this.#commit(r, buf, end);
@@ -609,7 +628,8 @@ export class Exchange implements UpstreamOwner, Waiter {
     up.owner = null;
     const t = up.target;
     if (reusable && !up.closed && !t.removed && !t.draining) {
-      up.idleSinceMs = this.ctx.clock.monoMs();
+      // Just read for the response's last bytes.
+      up.idleSinceMs = this.responseStarted ? this.#lastActivityMs : this.ctx.clock.monoMs();
       if (up.socket.isPaused()) up.socket.resume();
       if (t.pool.put(up)) return;
     }
@@ -672,7 +692,7 @@ export class Exchange implements UpstreamOwner, Waiter {
       return;
     }
     ctx.metrics.retries.inc(kind);
-    this.#dispatch();
+    this.#dispatch(nowMs);
   }
 
   #respondFailure(): void {
@@ -720,7 +740,7 @@ export class Exchange implements UpstreamOwner, Waiter {
       } else if (!this.ctx.local.live(q) || this.ctx.local.ejected(q, nowMs)) {
         // The instance it waited for went away: choose again.
         this.#unqueue();
-        this.#dispatch();
+        this.#dispatch(nowMs);
       }
       return;
     }

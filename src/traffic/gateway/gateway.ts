@@ -3,7 +3,8 @@
 // when the site has no healthy instance forwards to the nearest site whose gateway reports
 // local capacity. This file wires the parts (instance source, balancers, health checks,
 // retry budget, metrics, the data path) and owns the lifecycle — including the stop that
-// leaves DNS first; status.ts renders what it reports. It is the one place where
+// leaves DNS first; status.ts renders what it reports, admin.ts answers its own endpoints,
+// options.ts says what it is built from. It is the one place where
 // production clock, randomness and probes are chosen.
 import { createServer, type Server, type Socket } from "node:net";
 import {
@@ -11,7 +12,6 @@ import {
   channel,
   createLogger,
   type Logger,
-  type Random,
   type Startable,
   systemClock,
   systemRandom,
@@ -21,17 +21,15 @@ import {
   dialAddress,
   type GatewaySettings,
   type NodeInfo,
-  type Planet,
   type ServiceSettings,
   siteByName,
   sitesByDistance,
 } from "../../topology/index.ts";
+import { adminResponse } from "./admin.ts";
 import { Balancer, type BalancerEvent, Target } from "./balancer.ts";
 import { ClientConn } from "./client.ts";
 import {
-  adminPrefix,
   clientConnectionsMax,
-  gatewayBackendsPath,
   gatewayHealthPath,
   healthIntervalMsDefault,
   healthPath,
@@ -49,9 +47,10 @@ import { HealthChecker, httpProbe, type Probe } from "./health.ts";
 import { HopAuth } from "./hop.ts";
 import type { InstanceSource } from "./instances.ts";
 import { GatewayMetrics } from "./metrics.ts";
+import type { GatewayOptions } from "./options.ts";
 import { Pool } from "./pool.ts";
 import { reconcileTargets } from "./reconcile.ts";
-import { errorResponse, type LocalResponse } from "./responses.ts";
+import type { LocalResponse } from "./responses.ts";
 import { RetryBudget } from "./retry.ts";
 import { clientAddress } from "./rewrite.ts";
 import { ServiceTable } from "./services.ts";
@@ -62,49 +61,7 @@ import type { UpstreamConn } from "./upstream.ts";
 /** Tracing: `redshirt:traffic:gateway-target` carries ejections and health changes. */
 const targetChannel = channel("traffic", "gateway-target");
 
-export type GatewayOptions = {
-  readonly planet: Planet;
-  readonly site: string;
-  /** Which of the site's gateways this is (1-based); sets the listen address. */
-  readonly index?: number;
-  /** Overrides the address from the planet's address plan. */
-  readonly listen?: { readonly host: string; readonly port: number };
-  /**
-   * Where the site's app instances come from: the registry in production
-   * (src/cattle's RegistryInstanceSource); a PlanetInstanceSource (the static address
-   * plan) only where no store runs, by explicit choice.
-   */
-  readonly source: InstanceSource;
-  /** Forward to other sites when this one has no capacity (default true). */
-  readonly failover?: boolean;
-  /** Where another site's gateway is reached (default: topology's dialAddress from this site, through the WAN link when emulated). */
-  readonly peerAddress?: (gateway: NodeInfo) => { host: string; port: number };
-  readonly clock?: Clock;
-  readonly random?: Random;
-  readonly log?: Logger;
-  readonly healthIntervalMs?: number;
-  readonly healthTimeoutMs?: number;
-  readonly peerHealthIntervalMs?: number;
-  readonly rise?: number;
-  readonly fall?: number;
-  readonly slowStartMs?: number;
-  readonly ejectBaseMs?: number;
-  readonly ejectMaxMs?: number;
-  /** Panic when more than this share of live instances is ejected (default panicShareDefault); 1 turns panic off. */
-  readonly panicShare?: number;
-  readonly timeouts?: Partial<Timeouts>;
-  /** Overrides the planet file's gateway section (tests). */
-  readonly settings?: Partial<Omit<GatewaySettings, "services">>;
-  /** The planet secret: authenticates RS-Hop between gateways. Without it no hop is believed or stamped. */
-  readonly secret?: Buffer;
-  readonly shutdownGraceMs?: number;
-  /** How long stop() answers 503 on healthz before it stops accepting (default: until every DNS server dropped it). */
-  readonly leaveDnsMs?: number;
-  /** Replaces the HTTP probes (tests). */
-  readonly probe?: Probe;
-  /** More Prometheus text for /_redshirt/metrics (e.g. the registry watcher's). */
-  readonly metricsExtra?: () => string;
-};
+export type { GatewayOptions };
 
 export class Gateway implements Startable, ProxyContext {
   readonly clock: Clock;
@@ -413,25 +370,7 @@ export class Gateway implements Startable, ProxyContext {
   }
 
   admin(method: string, path: string): LocalResponse {
-    if (method !== "GET" && method !== "HEAD") return errorResponse("RS_ERR_TRAFFIC_GATEWAY_METHOD", method);
-    switch (path) {
-      case gatewayHealthPath: {
-        const h = this.health();
-        return { status: h.ok ? 200 : 503, contentType: "application/json", body: `${JSON.stringify(h)}\n` };
-      }
-      case gatewayBackendsPath:
-        return { status: 200, contentType: "application/json", body: `${JSON.stringify(this.backends())}\n` };
-      case `${adminPrefix}livez`:
-        return { status: 200, contentType: "application/json", body: '{"live":true}\n' };
-      case `${adminPrefix}metrics`:
-        return {
-          status: 200,
-          contentType: "text/plain; version=0.0.4",
-          body: this.metrics.render() + (this.#o.metricsExtra?.() ?? ""),
-        };
-      default:
-        return errorResponse("RS_ERR_TRAFFIC_GATEWAY_NOT_FOUND", path);
-    }
+    return adminResponse(this, method, path, this.#o.metricsExtra);
   }
 
   /**

@@ -6,6 +6,15 @@ export class GrowBuffer {
   #store: Buffer | null = null;
   #used = 0;
 
+  /** A copy of `chunk` in this buffer's storage, which a later append may extend in place. */
+  copy(chunk: Buffer): Buffer {
+    const next = Buffer.allocUnsafeSlow(Math.max(4096, 2 * chunk.length));
+    chunk.copy(next, 0);
+    this.#store = next;
+    this.#used = chunk.length;
+    return next.subarray(0, chunk.length);
+  }
+
   /** The bytes of `view` followed by `chunk`; `view` must be null or the last result (or a suffix of it). */
   append(view: Buffer | null, chunk: Buffer): Buffer {
     if (view === null) {

@@ -67,13 +67,11 @@ export type ResponseHead = Common & {
 
 const tokenRe = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const tokenListRe = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*,[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+)*$/;
-const valueRe = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** Visible ASCII except '#' (a fragment never travels) and '\\' (servers disagree on it: some read it as '/'). */
 const targetRe = /^[\x21\x22\x24-\x5b\x5d-\x7e]+$/;
 const digitsRe = /^[0-9]+$/;
 const hostRe = /^[A-Za-z0-9\-._~!$&'()*+,;=:%[\]]+$/;
 const absoluteRe = /^https?:\/\/([^/?#]+)(.*)$/i;
-const statusLineRe = /^HTTP\/1\.([01]) ([1-5][0-9][0-9])(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
 
 /** Fields that Connection may not name: removing them would change how the message is framed or routed. */
 const protectedFields = new Set(["host", "content-length", "transfer-encoding"]);
@@ -101,6 +99,27 @@ type Scan = {
   forwardedHost: string | undefined;
   requestId: boolean;
 };
+
+/** tchar (RFC 9110 §5.6.2) by char code: 1 for the characters a token may hold. */
+const tchar = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+  tchar[c.charCodeAt(0)] = 1;
+
+/** `s[from, to)` is a token: what tokenRe says, without a substring and a regex per field. */
+function isTokenAt(s: string, from: number, to: number): boolean {
+  if (from >= to) return false;
+  for (let i = from; i < to; i++) if (tchar[s.charCodeAt(i)] !== 1) return false;
+  return true;
+}
+
+/** `s[from, to)` holds only HTAB, SP, visible ASCII and obs-text (a field value: no CR, LF, NUL or other controls). */
+function isValueAt(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 && c !== 9) || c === 0x7f || c > 0xff) return false;
+  }
+  return true;
+}
 
 function isOws(code: number): boolean {
   return code === 32 || code === 9;
@@ -135,14 +154,14 @@ function scanFields(head: string, pos: number, isRequest: boolean, dropInternal 
     if (isOws(head.charCodeAt(pos))) return reject(400, "obsolete line folding");
     const colon = head.indexOf(":", pos);
     if (colon <= pos || colon >= e) return reject(400, "a field line without a name and colon");
+    if (!isTokenAt(head, pos, colon)) return reject(400, "invalid field name (or whitespace before the colon)");
     const name = head.slice(pos, colon);
-    if (!tokenRe.test(name)) return reject(400, "invalid field name (or whitespace before the colon)");
     let vs = colon + 1;
     let ve = e;
     while (vs < ve && isOws(head.charCodeAt(vs))) vs++;
     while (ve > vs && isOws(head.charCodeAt(ve - 1))) ve--;
+    if (!isValueAt(head, vs, ve)) return reject(400, `invalid characters in the value of ${name}`);
     const value = head.slice(vs, ve);
-    if (!valueRe.test(value)) return reject(400, `invalid characters in the value of ${name}`);
     const lc = name.toLowerCase();
     const field: Field = { name, lc, value, start: pos, end: e + 2, drop: false };
     scan.fields.push(field);
@@ -303,15 +322,16 @@ export function parseRequestHead(head: string): RequestHead | HeadRejection {
   if (sp1 <= 0 || sp1 > lineEnd) return reject(400, "malformed request line");
   const sp2 = head.indexOf(" ", sp1 + 1);
   if (sp2 < 0 || sp2 > lineEnd) return reject(400, "malformed request line");
+  if (!isTokenAt(head, 0, sp1)) return reject(400, "invalid method");
   const method = head.slice(0, sp1);
-  if (!tokenRe.test(method)) return reject(400, "invalid method");
   let target = head.slice(sp1 + 1, sp2);
   if (target.length > requestTargetBytesMax) return reject(414, "request target too long");
   if (!targetRe.test(target)) return reject(400, "invalid request target");
-  const version = head.slice(sp2 + 1, lineEnd);
   let minor: 0 | 1;
-  if (version === "HTTP/1.1") minor = 1;
-  else if (version === "HTTP/1.0") minor = 0;
+  if (lineEnd !== sp2 + 9 || !head.startsWith("HTTP/1.", sp2 + 1)) return reject(400, "unsupported HTTP version");
+  const m = head.charCodeAt(sp2 + 8);
+  if (m === 49 /* 1 */) minor = 1;
+  else if (m === 48 /* 0 */) minor = 0;
   else return reject(400, "unsupported HTTP version");
   if (method === "CONNECT") return reject(501, "CONNECT is not supported");
 
@@ -382,14 +402,29 @@ export function parseRequestHead(head: string): RequestHead | HeadRejection {
   };
 }
 
+/**
+ * The status of a status line `head[0, lineEnd)`, or -1 when it is not
+ * `HTTP/1.(0|1) [1-5]DD[ reason]`, the reason of HTAB, SP, visible ASCII and obs-text.
+ */
+function statusLine(head: string, lineEnd: number): number {
+  if (lineEnd < 12 || !head.startsWith("HTTP/1.", 0)) return -1;
+  const minor = head.charCodeAt(7);
+  if ((minor !== 48 && minor !== 49) || head.charCodeAt(8) !== 32) return -1;
+  const d0 = head.charCodeAt(9) - 48;
+  const d1 = head.charCodeAt(10) - 48;
+  const d2 = head.charCodeAt(11) - 48;
+  if (d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return -1;
+  if (lineEnd > 12 && (head.charCodeAt(12) !== 32 || !isValueAt(head, 13, lineEnd))) return -1;
+  return d0 * 100 + d1 * 10 + d2;
+}
+
 /** `dropInternal`: the response comes from an app, whose RS-* fields are the gateway's to set, never the app's. */
 export function parseResponseHead(head: string, dropInternal = false): ResponseHead | HeadRejection {
   const lineEnd = head.indexOf("\r\n");
   if (lineEnd <= 0) return reject(400, "empty status line");
-  const m = statusLineRe.exec(head.slice(0, lineEnd));
-  if (!m) return reject(400, "malformed status line");
-  const minor = m[1] === "1" ? 1 : 0;
-  const status = Number(m[2]);
+  const status = statusLine(head, lineEnd);
+  if (status < 0) return reject(400, "malformed status line");
+  const minor = head.charCodeAt(7) === 49 /* 1 */ ? 1 : 0;
   const scan = scanFields(head, lineEnd + 2, false, dropInternal);
   if (!scan.ok) return scan;
   const framed = framing(scan, minor, false);

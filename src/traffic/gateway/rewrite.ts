@@ -14,6 +14,12 @@ export function clientAddress(remoteAddress: string | undefined): string {
   return remoteAddress.startsWith("::ffff:") ? remoteAddress.slice(7) : remoteAddress;
 }
 
+/**
+ * The forwarding fields last sent for one client connection: they depend only on its
+ * address and the Host, which a connection rarely changes, so most requests reuse them.
+ */
+export type ForwardingCache = { host: string; text: string };
+
 export type RequestRewrite = {
   readonly clientIp: string;
   /** Host to send when an HTTP/1.0 request had none. */
@@ -22,6 +28,8 @@ export type RequestRewrite = {
   readonly requestId: string;
   /** The request came from a peer gateway (authenticated hop): its forwarding fields are kept and extended. */
   readonly fromPeer: boolean;
+  /** Where a client connection keeps its last forwarding fields (not used for a peer's requests). */
+  readonly cache?: ForwardingCache;
 };
 
 /** The upstream request head without its final CRLF, so a hop line can still be appended. */
@@ -35,20 +43,35 @@ export function upstreamRequestHead(h: RequestHead, w: RequestRewrite): string {
     for (const f of h.fields) if (!f.drop) out += h.head.slice(f.start, f.end);
     if (h.targetRewritten || h.host === undefined) out += `Host: ${host}\r\n`;
   }
+  const cache = w.fromPeer ? undefined : w.cache;
+  if (cache !== undefined && cache.host === host) {
+    out += cache.text;
+  } else {
+    const text = forwardingFields(h, w, host);
+    if (cache !== undefined) {
+      cache.host = host;
+      cache.text = text;
+    }
+    out += text;
+  }
+  if (!h.requestId) out += `X-Request-Id: ${w.requestId}\r\n`;
+  if (h.upgrade !== undefined) out += `Connection: Upgrade\r\nUpgrade: ${h.upgrade}\r\n`;
+  return out;
+}
+
+/** X-Forwarded-For/-Proto/-Host and Forwarded. */
+function forwardingFields(h: RequestHead, w: RequestRewrite, host: string): string {
   // A request that came from another site's gateway keeps what that gateway saw first; a
   // client's own forwarding fields are dropped (it could name any host or address).
   const fromPeer = w.fromPeer;
   const proto = fromPeer && h.forwardedProto ? h.forwardedProto : "http";
   const fwdHost = fromPeer && h.forwardedHost ? h.forwardedHost : host;
   const ip = w.clientIp;
-  out += `X-Forwarded-For: ${fromPeer && h.forwardedFor ? `${h.forwardedFor}, ${ip}` : ip}\r\n`;
+  let out = `X-Forwarded-For: ${fromPeer && h.forwardedFor ? `${h.forwardedFor}, ${ip}` : ip}\r\n`;
   out += `X-Forwarded-Proto: ${proto}\r\nX-Forwarded-Host: ${fwdHost}\r\n`;
   const node = ip.includes(":") ? `"[${ip}]"` : ip;
   const element = `for=${node};host="${host}";proto=${proto}`;
-  out += `Forwarded: ${fromPeer && h.forwarded ? `${h.forwarded}, ${element}` : element}\r\n`;
-  if (!h.requestId) out += `X-Request-Id: ${w.requestId}\r\n`;
-  if (h.upgrade !== undefined) out += `Connection: Upgrade\r\nUpgrade: ${h.upgrade}\r\n`;
-  return out;
+  return `${out}Forwarded: ${fromPeer && h.forwarded ? `${h.forwarded}, ${element}` : element}\r\n`;
 }
 
 export type ResponseRewrite = {

@@ -1,9 +1,21 @@
 // One upstream TCP connection to a target (an app instance or another site's gateway).
 // Its listeners are attached once and route events to whichever exchange owns it now; an
 // idle connection in the pool has no owner, and any byte or close it sees removes it.
+//
+// It reads into a buffer of its own, reused read after read (the socket's `onread`): no
+// allocation and no stream machinery per response. A chunk is therefore only valid during
+// the owner's onUpstreamData; an owner that keeps a view of it past that (a write the
+// client socket did not take at once) calls lend(), and the next read gets a new buffer.
 import { connect, type Socket } from "node:net";
 import type { FailureKind, Target } from "./balancer.ts";
+import { HeadMemo } from "./head-memo.ts";
+import type { ResponseHead } from "./http-head.ts";
 import type { Pooled } from "./pool.ts";
+
+/** A fresh connection's read buffer: enough for most response heads and small bodies. */
+const readBytesMin = 16 * 1024;
+/** A read that filled the buffer says more is coming: later reads take up to this (Node's own read size). */
+const readBytesMax = 64 * 1024;
 
 export interface UpstreamOwner {
   onUpstreamConnect(up: UpstreamConn): void;
@@ -24,19 +36,28 @@ export class UpstreamConn implements Pooled {
   /** Requests this connection carried before the current one. */
   uses = 0;
   error: NodeJS.ErrnoException | undefined;
+  /** The last response head on this connection (the target's kind, which decides RS-* dropping, never changes). */
+  readonly headMemo = new HeadMemo<ResponseHead>();
+  #readBuf: Buffer = Buffer.allocUnsafeSlow(readBytesMin);
+  /** The owner keeps a view of the last chunk: the next read must not overwrite it. */
+  #lent = false;
+  /** A read filled the buffer: the next one gets a bigger buffer. */
+  #full = false;
 
   /** localAddress: the gateway's own address, so upstreams see which site's gateway calls them. */
   constructor(target: Target<UpstreamConn>, localAddress: string | undefined) {
     this.target = target;
     target.open++;
-    this.socket = connect({ host: target.host, port: target.port, noDelay: true, localAddress });
+    this.socket = connect({
+      host: target.host,
+      port: target.port,
+      noDelay: true,
+      localAddress,
+      onread: { buffer: () => this.#nextBuffer(), callback: (n: number) => this.#onRead(n) },
+    });
     this.socket.on("connect", () => {
       this.connected = true;
       this.owner?.onUpstreamConnect(this);
-    });
-    this.socket.on("data", (chunk: Buffer) => {
-      if (this.owner) this.owner.onUpstreamData(this, chunk);
-      else this.destroy();
     });
     this.socket.on("end", () => {
       if (this.owner) this.owner.onUpstreamEnd(this);
@@ -55,6 +76,30 @@ export class UpstreamConn implements Pooled {
       if (owner) owner.onUpstreamClose(this);
       else this.target.pool.remove(this);
     });
+  }
+
+  /** True: reading goes on (pausing is the owner's, through the socket). */
+  #onRead(n: number): boolean {
+    const buf = this.#readBuf;
+    if (n === buf.length && buf.length < readBytesMax) this.#full = true;
+    if (this.owner) this.owner.onUpstreamData(this, buf.subarray(0, n));
+    else this.destroy();
+    return true;
+  }
+
+  /** The buffer the next read goes into: the same one unless its bytes are still in use (or it was too small). */
+  #nextBuffer(): Buffer {
+    if (this.#lent || this.#full) {
+      this.#readBuf = Buffer.allocUnsafeSlow(this.#full ? readBytesMax : this.#readBuf.length);
+      this.#lent = false;
+      this.#full = false;
+    }
+    return this.#readBuf;
+  }
+
+  /** The owner keeps (a view of) the chunk it was just given: the next read goes into another buffer. */
+  lend(): void {
+    this.#lent = true;
   }
 
   get alive(): boolean {
