@@ -119,7 +119,9 @@ test("dashboard sun - set speed 3600×: the page's sun clock runs an hour a seco
   const clickedMs = Date.now();
   await page.selectOption("#sun-speed", "3600");
   await page.click('button[data-action="sun-speed"]');
-  const shownMs = await until("the page shows ×3600", 3_000, async () => (await clock(page)).speed === 3600);
+  // The change goes page → dashboard → every supervisor → the dashboard's next poll → the
+  // page's next view: seconds on a loaded 2-core CI machine (the time is printed).
+  const shownMs = await until("the page shows ×3600", 10_000, async () => (await clock(page)).speed === 3600);
   const after = await clock(page);
   console.log(`# sun clock ×3600 on the page ${shownMs} ms after the click`);
   // Continuity: from the reading before the click the clock ran at 1× up to the change and at
@@ -127,7 +129,7 @@ test("dashboard sun - set speed 3600×: the page's sun clock runs an hour a seco
   const realMs = after.nowMs - before.nowMs;
   assert.ok(after.simMs - before.simMs >= realMs * 0.99, "not back in time");
   assert.ok(after.simMs - before.simMs <= realMs * 3600 + 1, "no jump ahead");
-  assert.ok(Date.now() - clickedMs < 10_000);
+  assert.ok(Date.now() - clickedMs < 15_000);
   const r2 = await rate(page);
   assert.ok(Math.abs(r2 - 3600) / 3600 < 0.01, `an hour per real second: ${r2}`);
   assert.match((await page.locator("#clock").textContent()) ?? "", /×3600/);
@@ -141,7 +143,7 @@ test("dashboard sun - set speed 3600×: the page's sun clock runs an hour a seco
   await page.screenshot({ path: join(shotsDir, "sun-clock-3600-1280.png"), fullPage: true });
   await page.selectOption("#sun-speed", "1");
   await page.click('button[data-action="sun-speed"]');
-  await until("the page shows ×1", 3_000, async () => (await clock(page)).speed === 1);
+  await until("the page shows ×1", 10_000, async () => (await clock(page)).speed === 1);
   const r3 = await rate(page);
   assert.ok(Math.abs(r3 - 1) < 0.01, `real time again: ${r3}`);
   const log = (await page.locator("#events").textContent()) ?? "";
