@@ -118,6 +118,12 @@ test("dashboard sun - set speed 3600×: the page's sun clock runs an hour a seco
   const before = await clock(page);
   const clickedMs = Date.now();
   await page.selectOption("#sun-speed", "3600");
+  // An operator who picks a speed, looks away and clicks later: new views arrive between the
+  // pick and the click, and must not reset the pick (they did: "set speed" sent ×1 again).
+  await page.locator("#sun-speed").blur();
+  const picked = await clock(page);
+  await until("a new view after the pick", 10_000, async () => (await clock(page)).nowMs > picked.nowMs);
+  assert.equal(await page.locator("#sun-speed").inputValue(), "3600", "the pick survives a new view");
   await page.click('button[data-action="sun-speed"]');
   // The change goes page → dashboard → every supervisor → the dashboard's next poll → the
   // page's next view: seconds on a loaded 2-core CI machine (the time is printed).

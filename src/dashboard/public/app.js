@@ -55,8 +55,11 @@ function draw(view) {
   clock.dataset.simMs = String(view.sunUtcMs);
   clock.dataset.nowMs = String(view.nowMs);
   clock.dataset.speed = String(view.sunClockSpeed);
+  // The choice follows the planet's clock until the operator picks another speed; from then
+  // it keeps their pick until they set it (a view arriving between pick and click must not
+  // reset it, or "set speed" would send the old speed).
   const sel = document.getElementById("sun-speed");
-  if (document.activeElement !== sel && [...sel.options].some((o) => Number(o.value) === view.sunClockSpeed)) {
+  if (sel.dataset.picked !== "1" && [...sel.options].some((o) => Number(o.value) === view.sunClockSpeed)) {
     sel.value = String(view.sunClockSpeed);
   }
   document.getElementById("sun-state").textContent = hello.planet.sun ? `×${view.sunClockSpeed}` : "(no sun section)";

@@ -42,6 +42,10 @@ export function initPanels(hello, c) {
     sel.replaceChildren(...hello.planet.sites.map((s) => h("option", { value: s.name }, s.name)));
     sel.selectedIndex = Math.min(i, hello.planet.sites.length - 1);
   }
+  const speed = document.getElementById("sun-speed");
+  speed.addEventListener("change", () => {
+    speed.dataset.picked = "1";
+  });
   const handlers = {
     "users-start": () => ({ usersPerRegion: Number(document.getElementById("users-n").value) }),
     "users-stop": () => ({}),
@@ -49,7 +53,11 @@ export function initPanels(hello, c) {
     "monkey-stop": () => ({}),
     partition: () => ({ a: a.value, b: b.value }),
     "heal-link": () => ({ a: a.value, b: b.value }),
-    "sun-speed": () => ({ clockSpeed: Number(document.getElementById("sun-speed").value) }),
+    "sun-speed": () => {
+      const sel = document.getElementById("sun-speed");
+      delete sel.dataset.picked;
+      return { clockSpeed: Number(sel.value) };
+    },
   };
   for (const btn of document.querySelectorAll("#controls button[data-action]")) {
     const name = btn.getAttribute("data-action");
