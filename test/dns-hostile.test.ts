@@ -90,7 +90,8 @@ let lastReplyMs = 0;
  */
 function udpBurst(host: string, from: string, queries: Buffer[], idleMs: number): Promise<dnsPacket.DecodedPacket[]> {
   return new Promise((resolve, reject) => {
-    const s = dgram.createSocket("udp4");
+    // A roomy receive buffer: the burst's answers must not be dropped on the way back in.
+    const s = dgram.createSocket({ type: "udp4", recvBufferSize: 4 * 1024 * 1024 });
     const got: dnsPacket.DecodedPacket[] = [];
     const startMs = performance.now();
     let idle: NodeJS.Timeout | undefined;
@@ -157,9 +158,21 @@ test("dns hostile - RRL: a flood from one /24 is limited and slips TC=1; other p
   const fullMax = responsesPerS * (1 + spentS) + 1;
   assert.ok(full.length >= responsesPerS && full.length <= fullMax, `${full.length} full answers in ${spentS} s`);
   assert.ok(full.every((r) => (r.answers ?? []).length === 6));
-  const limited = flood.length - full.length;
+  // What the server limited, by its own count: on a loaded machine the kernel may drop some of
+  // a 600-datagram burst before the server reads it (CI saw 179 slips of "550 limited").
+  const mid = await metricsOf(1);
+  const burstDrops =
+    metric(mid, 'rs_dns_rrl_limited_total{action="drop"}') - metric(before, 'rs_dns_rrl_limited_total{action="drop"}');
+  const burstSlips =
+    metric(mid, 'rs_dns_rrl_limited_total{action="slip"}') - metric(before, 'rs_dns_rrl_limited_total{action="slip"}');
+  const limited = burstDrops + burstSlips;
+  assert.ok(full.length + limited <= flood.length && limited >= flood.length / 2, `${limited} limited of ${flood.length}`);
   // slip 2: every second limited answer is sent truncated, the others dropped.
-  assert.ok(Math.abs(slipped.length - limited / 2) <= 2, `${slipped.length} slipped of ${limited} limited`);
+  assert.ok(Math.abs(burstSlips - limited / 2) <= 1, `${burstSlips} slipped of ${limited} limited (server's count)`);
+  assert.ok(
+    slipped.length <= burstSlips && slipped.length >= burstSlips * 0.9,
+    `${slipped.length} slipped answers arrived of ${burstSlips} sent`,
+  );
   for (const r of slipped) {
     assert.equal((r.answers ?? []).length, 0, "a slipped answer has no records");
     assert.equal(r.questions?.[0].name, "shop.gslb.test");
@@ -198,7 +211,7 @@ test("dns hostile - RRL: a flood from one /24 is limited and slips TC=1; other p
   const slips =
     metric(after, 'rs_dns_rrl_limited_total{action="slip"}') -
     metric(before, 'rs_dns_rrl_limited_total{action="slip"}');
-  assert.ok(drops >= limited / 2 - 2 && slips >= slipped.length, `metric: ${drops} dropped, ${slips} slipped`);
+  assert.ok(drops >= burstDrops && slips >= burstSlips, `metric: ${drops} dropped, ${slips} slipped`);
 });
 
 test("dns hostile - ANY gets one HINFO RFC8482, over UDP and TCP", async () => {
