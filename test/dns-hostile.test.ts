@@ -166,7 +166,10 @@ test("dns hostile - RRL: a flood from one /24 is limited and slips TC=1; other p
   const burstSlips =
     metric(mid, 'rs_dns_rrl_limited_total{action="slip"}') - metric(before, 'rs_dns_rrl_limited_total{action="slip"}');
   const limited = burstDrops + burstSlips;
-  assert.ok(full.length + limited <= flood.length && limited >= flood.length / 2, `${limited} limited of ${flood.length}`);
+  assert.ok(
+    full.length + limited <= flood.length && limited >= flood.length / 2,
+    `${limited} limited of ${flood.length}`,
+  );
   // slip 2: every second limited answer is sent truncated, the others dropped.
   assert.ok(Math.abs(burstSlips - limited / 2) <= 1, `${burstSlips} slipped of ${limited} limited (server's count)`);
   assert.ok(

@@ -257,7 +257,12 @@ export class PlanetDashboard {
 
   view(): PlanetView {
     const own = this.#stats.view();
-    const traffic = { ...own, arcs: mergeArcs(own.arcs, this.#gateways.arcs()) };
+    const killed = new Set(
+      this.#answers
+        .filter((a) => a.reachable && a.status.faults.some((f) => f.kind === "kill-site"))
+        .map((a) => a.site),
+    );
+    const traffic = { ...own, arcs: mergeArcs(own.arcs, this.#gateways.arcs(), killed) };
     const serving = new Map<string, string>();
     for (const region of this.#o.planet.clients.map((c) => c.name)) {
       const top = traffic.arcs.filter((a) => a.region === region).sort((x, y) => y.ops - x.ops)[0];

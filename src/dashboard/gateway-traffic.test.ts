@@ -80,3 +80,15 @@ test("gateway traffic - merged with the virtual users' arcs: the larger count pe
   assert.deepEqual(mergeArcs([], [{ region: "asia", site: "sin", reqPerS: 0.2 }]), []);
   assert.deepEqual(mergeArcs([], []), []);
 });
+
+test("gateway traffic - a site known to serve nobody (killed whole) loses its arcs at once; the region's shares are of what is left", () => {
+  const users = [
+    { region: "europe", site: "lon", ops: 30, share: 0.75 },
+    { region: "europe", site: "nyc", ops: 10, share: 0.25 },
+  ];
+  const merged = mergeArcs(users, [{ region: "asia", site: "lon", reqPerS: 4 }], new Set(["lon"]));
+  assert.deepEqual(
+    merged.map((a) => [a.region, a.site, a.ops, a.share]),
+    [["europe", "nyc", 10, 1]],
+  );
+});

@@ -86,13 +86,23 @@ export class GatewayTraffic {
  * adding them would count them twice); shares within each region from that. An arc only
  * the gateways see is traffic from users this dashboard does not run (`redshirt load`
  * elsewhere, real clients).
+ *
+ * `servingNobody` are sites known to serve no one now (every process killed: a held
+ * kill-site fault): their arcs go at once rather than when the window has aged them out
+ * (up to arcWindowMs + a scrape later), so the map shows where users are served from now.
  */
-export function mergeArcs(users: readonly Arc[], gateways: readonly GatewayArc[]): Arc[] {
+export function mergeArcs(
+  users: readonly Arc[],
+  gateways: readonly GatewayArc[],
+  servingNobody: ReadonlySet<string> = new Set(),
+): Arc[] {
   const byKey = new Map<string, { region: string; site: string; users: number; gateways: number }>();
   for (const a of users) {
+    if (servingNobody.has(a.site)) continue;
     byKey.set(`${a.region}\u0000${a.site}`, { region: a.region, site: a.site, users: a.ops, gateways: 0 });
   }
   for (const g of gateways) {
+    if (servingNobody.has(g.site)) continue;
     const key = `${g.region}\u0000${g.site}`;
     const ops = Math.round((g.reqPerS * arcWindowMs) / 1000);
     if (ops === 0) continue;
