@@ -188,13 +188,23 @@ test("load client - a failed connection is followed by the next address the DNS 
     "a mutation's answer shows the cart after it, and is recorded so",
   );
   assert.equal(stats.nextAddress, 1);
+  // Each request of the op is in the history: where it went, when, and what came of it.
+  const tries = record.tries ?? [];
+  assert.deepEqual(
+    tries.map((t) => t.address),
+    [gw1.host, gw2.host],
+  );
+  assert.match(tries[0].result, /^connect-failed: .*ECONNREFUSED/);
+  assert.equal(tries[1].result, "HTTP 200");
+  assert.ok(tries[0].startMs >= record.startMs && tries[0].endMs <= tries[1].startMs && tries[1].endMs <= record.endMs);
   assert.deepEqual(
     seen.get(gw2.host)!.map((s) => s.key),
     ["k-next-1"],
   );
-  // The user stays with the address that worked until the next answer.
+  // The user stays with the address that worked until the next answer; one request, no tries kept.
   const again = await runOperation(ctx, cartAdd, "k-next-2", stats);
   assert.equal(again.record.attempts, 1);
+  assert.equal(again.record.tries, undefined);
   await ctx.agent.close();
   await startGateway(gw1.host);
 });

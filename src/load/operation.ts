@@ -109,6 +109,16 @@ function attemptOf(answer: Answer): AttemptResult {
   };
 }
 
+type Try = NonNullable<OpRecord["tries"]>[number];
+/** Tries kept per op in the history (the schema's limit). */
+const triesKeptMax = 64;
+
+/** One request of an op as the history keeps it; its start includes the DNS lookup before it. */
+function tryOf(address: string, startMs: number, endMs: number, r: AttemptResult): Try {
+  const result = r.kind === "response" ? `HTTP ${r.status}${r.definite ? " definite" : ""}` : `${r.kind}: ${r.message}`;
+  return { address, startMs, endMs, result: result.slice(0, 300) };
+}
+
 function failureOf(err: unknown, address: string): AttemptResult {
   const code = (err as { code?: string }).code ?? "";
   const message = `${address}: ${code ? `${code} ` : ""}${(err as Error).message}`;
@@ -176,18 +186,21 @@ export async function runOperation(
   const session = sessionIdOf(ctx.jar);
   const startMs = ctx.clock.monoMs();
   const results: AttemptResult[] = [];
+  const tries: Try[] = [];
   let final: Answer | undefined;
   let failuresHere = 0;
   let triedInOp = 0;
   let fresh = false;
   for (;;) {
     let addresses: readonly string[];
+    const startDnsMs = ctx.clock.monoMs();
     try {
       addresses = await ctx.dns.addresses({ fresh });
     } catch (err) {
       stats.dnsFailures++;
       // No address to send to: for this op it is as if every connection had failed.
       results.push({ kind: "connect-failed", message: (err as Error).message });
+      tries.push(tryOf("dns", startDnsMs, ctx.clock.monoMs(), results.at(-1)!));
       const d = decideRetry(results.at(-1)!, results.length, ctx.clock.monoMs() - startMs, ctx.limits);
       if (!d.retry) break;
       await sleep(ctx.clock, backoffMs(results.length, ctx.jitter.next()));
@@ -205,6 +218,7 @@ export async function runOperation(
       result = failureOf(err, address);
     }
     results.push(result);
+    tries.push(tryOf(address, startDnsMs, ctx.clock.monoMs(), result));
     failuresHere++;
     const d = decideRetry(result, results.length, ctx.clock.monoMs() - startMs, ctx.limits, failuresHere);
     if (!d.retry) break;
@@ -237,6 +251,7 @@ export async function runOperation(
     startMs,
     endMs,
     attempts: Math.max(1, results.length),
+    ...(tries.length > 1 ? { tries: tries.slice(0, triesKeptMax) } : {}),
     outcome,
     ...(site && instance ? { served: { site, instance } } : {}),
     ...(action.item !== undefined ? { item: action.item } : {}),

@@ -101,6 +101,21 @@ export const opSchema = z
     endMs: timeMs,
     /** Requests the client sent for this operation (1 = no retry). */
     attempts: z.number().int().min(1).max(1_000),
+    /**
+     * Each request of an op that retried (absent when it took one): where it went, when it
+     * started and ended, and what came of it — what explains a wait.
+     */
+    tries: z
+      .array(
+        z.strictObject({
+          address: z.string().max(256),
+          startMs: timeMs,
+          endMs: timeMs,
+          result: z.string().max(300),
+        }),
+      )
+      .max(64)
+      .optional(),
     outcome: outcomeSchema,
     /** Who answered the final attempt; absent when nobody answered. */
     served: z.strictObject({ site: name, instance: name }).optional(),
