@@ -21,6 +21,8 @@ export class OutboundStream {
   #inflight: number[] = [];
   #lastProgressMs: number;
   #lastSendMs = Number.NEGATIVE_INFINITY;
+  /** Set when the peer asked to go back below `acked`: what the next batch says it follows (see rewind). */
+  #followsFrom: number | undefined;
 
   constructor(peer: string, cursor: number, nowMs: number) {
     this.peer = peer;
@@ -43,9 +45,17 @@ export class OutboundStream {
     return true;
   }
 
-  /** The peer expects the stream to continue after `expect`: resend from there. */
+  /**
+   * The peer expects the stream to continue after `expect`: resend from there. A peer that
+   * asks for less than it acknowledged holds those entries all the same (it acknowledged them
+   * once they were on its disk) but has lost track of how far it got, or the stream skipped
+   * them (they left the log while the peer was gone: anti-entropy refills it). Sending them
+   * from the cursor again would be nacked again, for ever; so the next batch starts at the
+   * cursor but says it follows on from `expect`.
+   */
   rewind(expect: number, nowMs: number): void {
     this.sent = Math.max(this.acked, Math.min(expect, this.sent));
+    this.#followsFrom = expect < this.acked ? expect : undefined;
     this.#inflight = [];
     this.#lastProgressMs = nowMs;
   }
@@ -63,6 +73,7 @@ export class OutboundStream {
   restart(nowMs: number): void {
     this.acked = 0;
     this.sent = 0;
+    this.#followsFrom = undefined;
     this.#inflight = [];
     this.#lastProgressMs = nowMs;
   }
@@ -92,13 +103,16 @@ export class OutboundStream {
   ): WireMessage | undefined {
     if (this.#inflight.length >= streamInflightMax) return undefined;
     const after = this.sent;
+    const follows = this.#followsFrom ?? after;
     if (after >= lastSeq) {
       if (!heartbeatDue(this.#lastSendMs)) return undefined;
+      this.#followsFrom = undefined;
       this.#lastSendMs = nowMs;
       this.#inflight.push(after);
       if (this.#inflight.length === 1) this.#lastProgressMs = nowMs;
-      return ["rep", after, after, clockHlc, []];
+      return ["rep", follows, after, clockHlc, []];
     }
+    this.#followsFrom = undefined;
     const scanned = read(after, streamScanMax);
     const entries: RepEntry[] = [];
     let upTo = after;
@@ -118,6 +132,6 @@ export class OutboundStream {
     this.#lastSendMs = nowMs;
     if (this.#inflight.length === 0) this.#lastProgressMs = nowMs;
     this.#inflight.push(upTo);
-    return ["rep", after, upTo, lh, entries];
+    return ["rep", follows, upTo, lh, entries];
   }
 }

@@ -100,7 +100,7 @@ export class StoreNode implements StoreApi, Startable {
     let hasKeys = false;
     for (let p = 0; p < init.planet.store.partitions && !hasKeys; p++)
       hasKeys = storage.scanDigests(p, undefined, 1).length > 0;
-    const incarnation = openIncarnation(storage, () => incarnationId(random), hasKeys);
+    const incarnation = openIncarnation(storage, () => randomId(random), hasKeys);
     m.refilling.set(incarnation.phase === "sound" ? 0 : 1);
     const node: NodeContext = {
       id: me.id,
@@ -157,7 +157,8 @@ export class StoreNode implements StoreApi, Startable {
           for (const peer of node.out.keys()) pump(node, peer);
         },
       }),
-      calls: new Calls(me.id),
+      // A fresh run id per start: answers to the previous run's calls find no call here.
+      calls: new Calls(me.id, randomId(random)),
       hints: new HintIndex(),
       antiEntropy: new AntiEntropy({
         self: me.id,
@@ -375,7 +376,8 @@ export class StoreNode implements StoreApi, Startable {
 }
 
 /** A new incarnation's id: 16 hex digits from the node's randomness (seeded in the simulation). */
-function incarnationId(random: Random): string {
+/** 64 random bits in hex: an incarnation id, a run id. */
+function randomId(random: Random): string {
   let id = "";
   for (let i = 0; i < 4; i++) id += random.int(0x10000).toString(16).padStart(4, "0");
   return id;

@@ -8,7 +8,7 @@ import { ManualClock } from "../../core/index.ts";
 import { applyMutation, encodeState } from "../crdt/crdt.ts";
 import type { NodeContext, PendingWrite } from "./node-context.ts";
 import { OutboundStream, type RepEntry } from "./outbound-stream.ts";
-import { onAck, onRep } from "./streams.ts";
+import { onAck, onPeerChange, onRep } from "./streams.ts";
 
 function context(pending: PendingWrite[]): NodeContext {
   const clock = new ManualClock();
@@ -67,16 +67,29 @@ test("streams - an older ack arriving after a newer one changes nothing", () => 
  * A node in phase "new" (restarted, so nothing is expected from n2 yet) receiving n2's
  * stream: only what onRep reads. Commits complete at once; sent messages are recorded.
  */
-function receiver() {
+function receiver(commitFails: () => boolean = () => false) {
   const sent: unknown[][] = [];
   const merged: string[] = [];
+  const clock = new ManualClock();
   const node = {
     id: "n1",
-    incarnation: { phase: "new", knownBy: new Set<string>() },
+    clock,
+    incarnation: {
+      phase: "new",
+      knownBy: new Set<string>(),
+      confirmed: new Map<string, string>(),
+      announcedMs: new Map<string, number>(),
+      unconfirmed: new Set<string>(),
+    },
+    // This node's own stream to n2 (onPeerChange resets it).
+    out: new Map([["n2", new OutboundStream("n2", 0, clock.monoMs())]]),
     expect: new Map<string, number>(),
     recv: new Map<string, number>(),
     hlc: { observe() {} },
-    local: { mergeRemote: (key: string) => merged.push(key), afterNextCommit: (cb: (err?: Error) => void) => cb() },
+    local: {
+      mergeRemote: (key: string) => merged.push(key),
+      afterNextCommit: (cb: (err?: Error) => void) => cb(commitFails() ? new Error("disk full") : undefined),
+    },
     m: { replicated: { inc() {} } },
     transport: { send: (_to: string, m: unknown[]) => sent.push(m) },
   } as unknown as NodeContext;
@@ -117,4 +130,71 @@ test("streams - batches dropped from old cursors bound only the first batch take
   onRep(node, "n2", 20, 30, 93, [entry("c")]);
   assert.equal(node.recv.get("n2"), 91);
   assert.deepEqual(sent.at(-1), ["nack", 10]);
+});
+
+test("streams - batches dropped before this node's own link to the peer broke still bound the first batch taken after it came back: recv claims nothing it skipped", () => {
+  // Sim seed 1012 (main at 31e830e): a node not yet sound dropped n2's batches (48, 61] and
+  // (61, 62], its link to n2 broke and came back, it dropped (62, 63] and (63, 64] (n2 had
+  // not confirmed it again), and it took (62, 64], sent after n2 confirmed: recv claimed
+  // (48, 62], a delete among it; stability passed the delete, and a replica folded the
+  // deleted counter's increments into a base that then won every merge.
+  const { node, sent, merged } = receiver();
+  onRep(node, "n2", 48, 61, 90, [entry("d2")]);
+  onRep(node, "n2", 61, 62, 91, [entry("a")]);
+  onPeerChange(node, "n2", false);
+  onRep(node, "n2", 62, 63, 92, [entry("b")]);
+  onRep(node, "n2", 63, 64, 93, [entry("c")]);
+  node.incarnation.knownBy.add("n2");
+  onRep(node, "n2", 62, 64, 95, [entry("b"), entry("c")]);
+  assert.deepEqual(merged, [], "nothing past the hole is merged");
+  assert.equal(node.recv.get("n2") ?? 0, 0, "recv claims nothing past the dropped entries");
+  assert.deepEqual(sent.at(-1), ["nack", 48], "n2 is asked to go back to the first dropped batch");
+  onRep(node, "n2", 48, 64, 96, [entry("d2"), entry("a"), entry("b"), entry("c")]);
+  assert.equal(node.recv.get("n2"), 96);
+  assert.deepEqual(sent.at(-1), ["ack", 64]);
+});
+
+test("streams - a batch whose commit failed still bounds the next one after this node's link to the peer broke and came back", () => {
+  let failing = false;
+  const { node, sent } = receiver(() => failing);
+  node.incarnation.phase = "sound";
+  onRep(node, "n2", 0, 10, 90, [entry("a")]);
+  assert.equal(node.recv.get("n2"), 90);
+  failing = true;
+  onRep(node, "n2", 10, 20, 91, [entry("b")]);
+  failing = false;
+  assert.deepEqual(sent.at(-1), ["nack", 10]);
+  // The nack is lost with the link; n2's next batch, on its own connection, follows the failed one.
+  onPeerChange(node, "n2", false);
+  onRep(node, "n2", 20, 30, 92, [entry("c")]);
+  assert.equal(node.recv.get("n2"), 90, "recv does not pass the entries whose commit failed");
+  assert.deepEqual(sent.at(-1), ["nack", 10]);
+});
+
+test("streams - a peer that asks for less than it acknowledged gets the next batch from the cursor, said to follow on from what it asked: no nack loop", () => {
+  const stream = new OutboundStream("n2", 0, 0);
+  const log = Array.from({ length: 30 }, (_, i) => ({
+    seq: i + 1,
+    key: `k${i + 1}`,
+    partition: 0,
+    lh: 100 + i,
+    targets: ["n2"],
+    payload: new Uint8Array(),
+  }));
+  const read = (after: number, limit: number) => log.filter((e) => e.seq > after).slice(0, limit);
+  const next = () => stream.next(read, 30, 200, 0, () => false)!;
+  // Entries up to 20 left the log while n2 was gone: the stream skipped them.
+  stream.skipTo(20, 0);
+  assert.equal(next()[1], 20);
+  // n2 kept its position from before (10) and asks for what follows it.
+  stream.rewind(10, 0);
+  const batch = next();
+  assert.equal(batch[1], 10, "said to follow on from what n2 asked");
+  assert.equal((batch[4] as RepEntry[])[0][0], "k21", "the entries start at the cursor");
+  assert.equal(next(), undefined, "the log is sent");
+  // An ordinary nack (at or above the cursor) resends from there with its own seq.
+  stream.onAck(30, 0);
+  stream.rewind(30, 0);
+  const heartbeat = stream.next(read, 30, 200, 0, () => true)!;
+  assert.deepEqual(heartbeat.slice(0, 3), ["rep", 30, 30]);
 });

@@ -60,7 +60,10 @@ function sameBatch(node: NodeContext, message: WireMessage): WireMessage {
  * Per node, per peer: the first seq of the peer's stream in a batch dropped while nothing was
  * expected from the peer (it had not confirmed this incarnation). Only for the first batch
  * taken afterwards: unlike `expect` it does not outlive it (a reborn node's peer restarts its
- * stream below the old cursors it dropped), nor the connection.
+ * stream below the old cursors it dropped). It does outlive this node's own link to the peer
+ * going down, as `expect` does: the peer's batches come over the peer's connection, which
+ * may well carry on (forgetting it there let the first batch taken after the link came back
+ * skip the batches dropped before it broke, and recv claim them).
  */
 const droppedAfter = new WeakMap<NodeContext, Map<string, number>>();
 
@@ -87,7 +90,7 @@ export function onRep(
   // was not waited for: its batches wait for its confirmation too.)
   const inc = node.incarnation;
   if (!inc.knownBy.has(from) && (inc.phase !== "sound" || inc.unconfirmed.has(from))) {
-    // Dropped: when nothing is expected from the peer yet (a restart, a new connection), the
+    // Dropped: when nothing is expected from the peer yet (a restart, a reborn peer), the
     // stream must still go on from here, not from a later batch (one sent after the peer
     // confirmed but before the "nack 0" of the confirmation reached it), which would skip
     // the dropped entries and make recv claim them (a session token satisfied by a replica
@@ -149,8 +152,12 @@ export function onPeerChange(node: NodeContext, peer: string, up: boolean): void
   if (!stream) return;
   stream.reset(node.clock.monoMs());
   if (!up) {
-    node.expect.delete(peer);
-    droppedAfter.get(node)?.delete(peer);
+    // What this node received from the peer stays as it was (`expect`, `droppedAfter`): the
+    // peer's stream comes over the peer's own connection, and when that one breaks too the
+    // peer resends from its cursor, which lies at or below both. Forgetting them here let a
+    // batch that followed a hole (batches dropped before the peer confirmed, a commit that
+    // failed) be taken, and recv claim entries never received: stability and session reads
+    // passed ops this node did not hold.
     forgetConfirmation(node, peer);
   } else {
     // First on the new connection, so the peer knows who this is before any batch of ours.
