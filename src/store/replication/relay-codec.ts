@@ -23,6 +23,9 @@ import { murmur3 } from "../crdt/hash.ts";
 import { storageErrors } from "../storage-errors.ts";
 import type { RepEntry } from "./outbound-stream.ts";
 
+/** The relay protocol of this file, announced with a node's incarnation (a node that announces none speaks none). */
+export const relayVersion = 1;
+
 /** One log entry in a relayed batch. */
 export type RelayEntry = readonly [seq: number, key: string, partition: number, payload: Uint8Array];
 

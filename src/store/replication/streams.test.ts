@@ -21,6 +21,13 @@ function context(pending: PendingWrite[]): NodeContext {
     out: new Map([["n2", new OutboundStream("n2", 0, clock.monoMs())]]),
     pending,
     replicas: [new Map([["s", ["n1", "n2"]]])],
+    membership: {
+      epoch: 0,
+      members: [
+        { id: "n1", site: "s" },
+        { id: "n2", site: "s" },
+      ],
+    },
     transport: { isUp: () => false },
   } as unknown as NodeContext;
 }
@@ -117,4 +124,26 @@ test("streams - batches dropped from old cursors bound only the first batch take
   onRep(node, "n2", 20, 30, 93, [entry("c")]);
   assert.equal(node.recv.get("n2"), 91);
   assert.deepEqual(sent.at(-1), ["nack", 10]);
+});
+
+test("streams - a relayed batch with nothing expected of its stream continues from the coordinator's cursor: one that overtook a lost batch is nacked through the relay, and recv claims nothing", () => {
+  const { node, sent, merged } = receiver();
+  Object.assign(node.incarnation, { phase: "sound", unconfirmed: new Set() });
+  // Restarted (nothing expected of n2's stream yet). n2 acknowledged up to 10 before; its
+  // relayed batch (10, 20] was lost with the relay's connection, and (20, 30] comes.
+  const answers: (readonly unknown[])[] = [];
+  const viaRelay = { reply: (m: readonly unknown[]) => void answers.push(m), cursor: 10 };
+  onRep(node, "n2", 20, 30, 300, [entry("c")], viaRelay);
+  assert.deepEqual(merged, [], "the batch past the hole is not taken");
+  assert.equal(node.recv.get("n2") ?? 0, 0, "recv claims nothing past the hole");
+  assert.deepEqual(answers, [["nack", 10]], "answered through the relay: resend after the cursor");
+  assert.deepEqual(sent, [], "nothing straight to the coordinator");
+  onRep(node, "n2", 10, 20, 200, [entry("b")], viaRelay);
+  onRep(node, "n2", 20, 30, 300, [entry("c")], viaRelay);
+  assert.deepEqual(merged, ["b", "c"]);
+  assert.equal(node.recv.get("n2"), 300);
+  assert.deepEqual(answers.slice(1), [
+    ["ack", 20],
+    ["ack", 30],
+  ]);
 });
