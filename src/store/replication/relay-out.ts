@@ -261,12 +261,11 @@ export function goDirect(node: NodeContext, peer: string, reason: "unreachable" 
   const forMs = Math.min(relayDirectMsMax, relayDirectMsMin * 2 ** Math.min(d.times - 1, 30));
   d.untilMs = nowMs + forMs;
   node.relay.direct.set(peer, d);
-  node.log.warn("stream goes direct for a while: its relay did not get it through", {
-    peer,
-    relay: node.relay.pathOf.get(peer),
-    reason,
-    forMs,
-  });
+  // Once now and then is a link or a node coming and going (a relay that has not yet heard of
+  // a site-mate that just started, say); again and again is worth a look.
+  const fields = { peer, relay: node.relay.pathOf.get(peer), reason, forMs, times: d.times };
+  if (d.times >= 3) node.log.warn("stream goes direct again: its relay keeps failing to get it through", fields);
+  else node.log.info("stream goes direct for a while: its relay did not get it through", fields);
 }
 
 /** A relayed batch of the peer's was acknowledged: the relay works for it again. */
