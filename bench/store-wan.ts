@@ -3,6 +3,7 @@
 // few seconds, then the TCP bytes site a's nodes sent to each other site (tcpBytesSentBy),
 // less what an idle window of the same length carries (heartbeats, gossip, anti-entropy),
 // per write.
+import { randomBytes } from "node:crypto";
 import { createStoreClient } from "../src/store/index.ts";
 import { StoreCluster } from "../test/support/store-cluster.ts";
 import { runLoad, sleep } from "./load.ts";
@@ -22,6 +23,8 @@ const sites = [
 
 export async function measureWanBytes(options: {
   value: string;
+  /** Each write a value of its own, random bytes in base64 as long as `value` (incompressible but for base64's 6 bits a character), instead of `value` itself. */
+  randomValues?: boolean;
   keyspace: number;
   protocol: "binary" | "http";
   seconds: number;
@@ -51,7 +54,8 @@ export async function measureWanBytes(options: {
       "wan put (local-quorum, site a)",
       { connections: 16, durationS: options.seconds, warmupS: 0 },
       async (w) => async (i) => {
-        await client.put(`k${(i * 7919) % options.keyspace}`, options.value, { opId: `w${w}-${i}-${process.pid}` });
+        const value = options.randomValues ? randomValue(options.value.length) : options.value;
+        await client.put(`k${(i * 7919) % options.keyspace}`, value, { opId: `w${w}-${i}-${process.pid}` });
       },
     );
     // Every write reaches the remote replicas shortly after its local ack.
@@ -72,4 +76,10 @@ export async function measureWanBytes(options: {
     await client.close();
     await cluster[Symbol.asyncDispose]();
   }
+}
+
+function randomValue(length: number): string {
+  return randomBytes(Math.ceil((length * 3) / 4))
+    .toString("base64")
+    .slice(0, length);
 }

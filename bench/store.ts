@@ -6,7 +6,9 @@
 // acknowledged operation over every process involved (this one included), and — on a planet
 // of 3 sites — the WAN bytes per write sent to each remote site. Prints ops/s, p50/p99 and
 // the ratios. Flags: --connections N (callers) --seconds S --keys K --http (the store over
-// HTTP+JSON instead) --no-wan --only put,set,wait,get,rget (the runs to do, e.g. to profile one).
+// HTTP+JSON instead) --no-wan --only put,set,wait,get,rget (the runs to do, e.g. to profile one)
+// --random-values (the WAN run writes random values, each its own, instead of the default's
+// 100 × "x": what the relays' deflate cannot squeeze).
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +28,7 @@ const { values } = parseArgs({
     keys: { type: "string", default: "10000" },
     http: { type: "boolean", default: false },
     "no-wan": { type: "boolean", default: false },
+    "random-values": { type: "boolean", default: false },
     only: { type: "string", default: "put,set,wait,get,rget" },
   },
 });
@@ -188,8 +191,17 @@ if (put && set && wait && get && rget) {
 
 if (!values["no-wan"]) {
   console.log("");
-  console.log("WAN bytes per write: 3 sites × 3 nodes, local-quorum puts in site a…");
-  const wan = await measureWanBytes({ value, keyspace, protocol, seconds: Math.max(3, Math.min(durationS, 5)) });
+  const randomValues = values["random-values"];
+  console.log(
+    `WAN bytes per write: 3 sites × 3 nodes, local-quorum puts in site a${randomValues ? ", random values" : ""}…`,
+  );
+  const wan = await measureWanBytes({
+    value,
+    randomValues,
+    keyspace,
+    protocol,
+    seconds: Math.max(3, Math.min(durationS, 5)),
+  });
   for (const site of wan.sites) {
     console.log(
       `  to site ${site.name}: ${site.bytesPerWrite.toFixed(0)} bytes/write = ${(site.bytesPerWrite / wan.keyValueBytes).toFixed(2)}× key+value (${wan.keyValueBytes} bytes; goal ≤ 1.2×)`,

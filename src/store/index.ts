@@ -72,6 +72,7 @@ export {
 } from "./replication/membership.ts";
 export { HashTrees } from "./replication/merkle.ts";
 export { partitionOf, rendezvousOrder, replicasOf } from "./replication/partition.ts";
+export { relayOrderOf } from "./replication/relay-out.ts";
 export {
   decodeSessionToken,
   encodeSessionToken,

@@ -1,6 +1,7 @@
 // Defaults and limits of the replication engine. Every queue, batch and timer is bounded
 // here, and how they relate is asserted at load.
 import { assert } from "../../core/index.ts";
+import { frameBytesMax } from "../constants.ts";
 
 /** Keys longer than this (UTF-8 bytes) are refused. */
 export const keyBytesMax = 1024;
@@ -14,6 +15,12 @@ export const streamTimeoutMs = 1_000;
 export const streamInflightMax = 8;
 /** Log entries per replication batch. */
 export const streamBatchEntriesMax = 256;
+/**
+ * Payload bytes per replication batch (a larger single entry still goes alone): a batch of
+ * large values stays well inside a frame, also when a relay carries the batches of several
+ * replicas in one message.
+ */
+export const streamBatchBytesMax = 1024 * 1024;
 /** Log entries scanned per batch (entries for other peers are skipped but count here). */
 export const streamScanMax = 2048;
 /** Decoded key states kept in memory (most recently used); about 0.5 KiB each for small keys. */
@@ -72,7 +79,34 @@ export const spreadResendMs = 250;
 /** How long a read with a session token waits for replicas to catch up before escalating. */
 export const tokenWaitMs = 500;
 
+// ---- relays (relay-out.ts, relay-in.ts)
+/**
+ * A relayed message stops taking legs once its entries hold this many payload bytes (every
+ * leg adds at most one batch, streamBatchBytesMax or one larger entry), so it stays inside
+ * a frame.
+ */
+export const relayMessageBytesMax = 4 * 1024 * 1024;
+/**
+ * A peer whose relayed stream timed out, or that its relay could not reach, gets its stream
+ * directly for this long, doubling with each time again in a row (up to relayDirectMsMax)
+ * until a relayed batch of it is acknowledged: a relay that does not yet know the peer (both
+ * just started) costs a second of direct streaming, one cut off from it far less than a
+ * relayed batch every second.
+ */
+export const relayDirectMsMin = 1_000;
+export const relayDirectMsMax = 30_000;
+/** A relay whose own leg timed out is passed over for this long (it is in doubt itself). */
+export const relayPassOverMs = 10_000;
+
 assert(streamHeartbeatMs < streamTimeoutMs, "heartbeats come before a stream is declared stuck");
+assert(
+  relayMessageBytesMax + 2 * streamBatchBytesMax <= frameBytesMax,
+  "a relayed message, one batch over its bound and its envelope, fits a frame",
+);
+assert(
+  relayDirectMsMin <= relayDirectMsMax && relayPassOverMs > streamTimeoutMs * 2,
+  "fallbacks outlast the timeouts that caused them",
+);
 assert(streamBatchEntriesMax <= streamScanMax, "a batch fits in one scan");
 assert(streamScanMax <= logTailMax, "a scan fits in the in-memory tail");
 assert(tickMs <= streamHeartbeatMs && tickMs <= gossipMs, "the tick drives the slower timers");

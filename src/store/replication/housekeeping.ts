@@ -11,8 +11,9 @@ import { advanceMembership } from "./membership-sync.ts";
 import type { NodeContext } from "./node-context.ts";
 import { checkGone, truncate } from "./peer-liveness.ts";
 import { refillTick } from "./refill.ts";
+import { onStreamTimeout } from "./relay-out.ts";
 import { gossipStability, sweepSome } from "./stability.ts";
-import { pump } from "./streams.ts";
+import { pumpAll } from "./streams.ts";
 
 /** Runs `tick` every tickMs while the node runs; `setTimer` receives each new timer. */
 export function scheduleTick(node: NodeContext, setTimer: (timer: TimerHandle) => void): void {
@@ -31,10 +32,8 @@ export function scheduleTick(node: NodeContext, setTimer: (timer: TimerHandle) =
 
 function tick(node: NodeContext): void {
   const nowMs = node.clock.monoMs();
-  for (const [peer, stream] of node.out) {
-    stream.checkTimeout(nowMs);
-    pump(node, peer, true);
-  }
+  for (const [peer, stream] of node.out) if (stream.checkTimeout(nowMs)) onStreamTimeout(node, peer);
+  pumpAll(node, true);
   checkGone(node, nowMs);
   advanceMembership(node);
   announce(node);

@@ -1,4 +1,5 @@
-// Every message a peer sends this node, dispatched by its type: stream batches and acks,
+// Every message a peer sends this node, dispatched by its type: stream batches and acks
+// (direct, or through a relay: "rel" to the relay, "frel" from it, answers back the same way),
 // stability gossip, replica reads, repairs, hints held for a down replica, forwarded client
 // requests, the replies to this node's own calls, and anti-entropy ("ae-*").
 import type { MutateRequest, ReadRequest } from "../api-types.ts";
@@ -12,6 +13,8 @@ import { heardFrom, onGoneReport } from "./peer-liveness.ts";
 import { read, recvFor, replicaAnswerBytes } from "./read-path.ts";
 import { onFill, onFillPut } from "./refill.ts";
 import { onFillDedup } from "./refill-dedup.ts";
+import { onForwarded, onForwardedAnswer, onRelayAnswer, onRelayDown, onRelayed } from "./relay-in.ts";
+import { noteRelayVersion } from "./relay-out.ts";
 import { onStability } from "./stability.ts";
 import { onAck, onNack, onRep } from "./streams.ts";
 import { mutate } from "./write-path.ts";
@@ -37,6 +40,23 @@ function dispatch(node: NodeContext, from: string, m: WireMessage): void {
       return;
     case "nack":
       onNack(node, from, m[1] as number);
+      return;
+    case "rel":
+      onRelayed(node, from, m);
+      return;
+    case "frel":
+      onForwarded(node, from, m);
+      return;
+    case "fack":
+    case "fnack":
+      onForwardedAnswer(node, from, m[0], m[1], m[2]);
+      return;
+    case "rack":
+    case "rnack":
+      onRelayAnswer(node, m[0], m[1], m[2]);
+      return;
+    case "rdown":
+      onRelayDown(node, from, m[1]);
       return;
     case "stab":
       onStability(node, from, m[1] as number, m[2] as number);
@@ -89,6 +109,7 @@ function dispatch(node: NodeContext, from: string, m: WireMessage): void {
     }
     case "inc":
       onAnnounce(node, from, m[1] as string, m[2] as string, m[3] as string);
+      noteRelayVersion(node, from, m[4]);
       return;
     case "fill":
       onFill(node, from, m[1] as string, m[2] as number, m[3]);

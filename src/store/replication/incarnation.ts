@@ -28,6 +28,7 @@
 import type { Storage } from "../storage/storage.ts";
 import { incarnationAnnounceMs, refillCallTimeoutMs } from "./engine-constants.ts";
 import type { NodeContext } from "./node-context.ts";
+import { relayVersion } from "./relay-codec.ts";
 
 /**
  * "new": created empty, not yet known whether this node id had an earlier incarnation (every
@@ -131,7 +132,9 @@ export function announce(node: NodeContext, now?: { readonly peers: readonly str
       // Batches that came before the confirmation were ignored: have the peer resend from its cursor.
       if (inc.phase !== "sound" || wasUnconfirmed) node.transport.send(peer, ["nack", 0]);
     });
-    node.transport.send(peer, ["inc", callId, inc.id, phase]);
+    // Also says which relay protocol this node speaks (relay-out.ts): a node of the version
+    // before sends none and is neither chosen as a relay nor sent relayed legs.
+    node.transport.send(peer, ["inc", callId, inc.id, phase, relayVersion]);
     // An answer that never comes leaves no call behind (the announcement is sent again).
     node.clock.setTimer(refillCallTimeoutMs, () => node.calls.delete(callId));
   }
@@ -215,6 +218,11 @@ export function mayAnswerUnsound(node: NodeContext, siteReplicas: readonly strin
   return siteReplicas.every(
     (n) => n === node.id || (inc.knownBy.has(n) && node.transport.isUp(n) && inc.peersRefilling.has(n)),
   );
+}
+
+/** The incarnation id of a peer as this node last heard it announced (undefined: never). */
+export function knownIncarnationOf(node: NodeContext, peer: string): string | undefined {
+  return node.storage.meta(`${peerMetaPrefix}${peer}`);
 }
 
 /** A peer went down: its confirmation held for that connection only. */

@@ -19,6 +19,7 @@ import type { HashTrees } from "./merkle.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
 import type { OutboundStream } from "./outbound-stream.ts";
 import type { RefillJob } from "./refill.ts";
+import type { RelayState } from "./relay-out.ts";
 
 /** What a node tracks of membership and of its peers' liveness (membership-sync.ts, peer-liveness.ts). */
 export type MembershipProgress = {
@@ -100,6 +101,8 @@ export type NodeContext = {
   readonly antiEntropy: AntiEntropy;
   /** Outbound replication stream per peer. */
   readonly out: Map<string, OutboundStream>;
+  /** Which relay each remote site's streams go through, and which streams go direct for now (relay-out.ts). */
+  readonly relay: RelayState;
   /** Per peer: the seq its stream to us is expected to continue after. */
   readonly expect: Map<string, number>;
   /** recv[C]: every op from C targeted here with log HLC <= this has been committed here. */

@@ -93,6 +93,26 @@ export function createNodeMetrics(metrics: Registry) {
       "redshirt_store_stream_refills_total",
       "Streams whose peer's cursor was below the truncated log start: the peer is refilled by anti-entropy instead.",
     ),
+    relayBatches: metrics.counter(
+      "redshirt_store_relay_batches_total",
+      "Stream batches of a remote site's replicas sent together to its relay (role sent), and relayed batches passed on to this site's other replicas (role passed).",
+    ),
+    relayEntryBytes: metrics.counter(
+      "redshirt_store_relay_entry_bytes_total",
+      "Bytes of log entries in relayed batches, as logged (form raw: keys and payloads) and as sent once encoded (form encoded, deflated when smaller).",
+    ),
+    relayChanges: metrics.counter(
+      "redshirt_store_relay_changes_total",
+      "Times the relay this node streams a remote site through changed (it went down or was passed over, or came back; none: every stream of the site direct).",
+    ),
+    relayFallbacks: metrics.counter(
+      "redshirt_store_relay_fallbacks_total",
+      "Streams sent direct for a while because their relay did not get them through (reason unreachable: the relay said so; timeout), and relays passed over because their own stream timed out (relay-timeout).",
+    ),
+    relayLegsDropped: metrics.counter(
+      "redshirt_store_relay_legs_dropped_total",
+      "Legs of relayed batches not taken: built for another incarnation of this node (incarnation), from a coordinator that is not a member (unknown-coordinator), or for a replica this relay could not reach (unreachable).",
+    ),
     logTruncatedSeq: metrics.gauge("redshirt_store_log_truncated_seq", "The log is truncated up to this seq."),
     aeRounds: metrics.counter(
       "redshirt_store_anti_entropy_rounds_total",

@@ -6,7 +6,13 @@
 
 import type { LogEntry } from "../storage/storage.ts";
 import type { WireMessage } from "../wire/transport.ts";
-import { streamBatchEntriesMax, streamInflightMax, streamScanMax, streamTimeoutMs } from "./engine-constants.ts";
+import {
+  streamBatchBytesMax,
+  streamBatchEntriesMax,
+  streamInflightMax,
+  streamScanMax,
+  streamTimeoutMs,
+} from "./engine-constants.ts";
 
 /** A replication batch on the wire: ["rep", afterSeq, upToSeq, lh, entries[[key, partition, payload]]]. */
 export type RepEntry = readonly [key: string, partition: number, payload: Uint8Array];
@@ -17,6 +23,8 @@ export class OutboundStream {
   acked: number;
   /** The last seq sent (scanned); entries between acked and sent are in flight. */
   sent: number;
+  /** Times the stream started over for a new incarnation of the peer (relayed legs name the incarnation). */
+  restarts = 0;
   /** The upTo of each batch in flight, in order. */
   #inflight: number[] = [];
   #lastProgressMs: number;
@@ -71,6 +79,7 @@ export class OutboundStream {
    * to it again, from the start. The caller persists the cursor.
    */
   restart(nowMs: number): void {
+    this.restarts++;
     this.acked = 0;
     this.sent = 0;
     this.#followsFrom = undefined;
@@ -83,16 +92,16 @@ export class OutboundStream {
     this.rewind(this.acked, nowMs);
   }
 
-  /** Batches in flight with no progress for too long are presumed lost. */
-  checkTimeout(nowMs: number): void {
-    if (this.#inflight.length > 0 && nowMs - this.#lastProgressMs > streamTimeoutMs) this.reset(nowMs);
+  /** Batches in flight with no progress for too long are presumed lost: resend. Returns true when it gave up on them. */
+  checkTimeout(nowMs: number): boolean {
+    if (this.#inflight.length === 0 || nowMs - this.#lastProgressMs <= streamTimeoutMs) return false;
+    this.reset(nowMs);
+    return true;
   }
 
   /**
-   * Builds the next batch from log entries after `sent`, or a heartbeat when the stream
-   * has caught up and `heartbeatDue`. `lastSeq` is the log's end and `clockHlc` this
-   * node's HLC: a batch that reaches the end of the log promises that nothing stamped at
-   * or before `clockHlc` is still to come.
+   * Builds the next batch as a direct "rep" message (see nextBatch), or undefined when there
+   * is nothing to send.
    */
   next(
     read: (afterSeq: number, limit: number) => readonly LogEntry[],
@@ -101,6 +110,25 @@ export class OutboundStream {
     nowMs: number,
     heartbeatDue: (lastSendMs: number) => boolean,
   ): WireMessage | undefined {
+    const batch = this.nextBatch(read, lastSeq, clockHlc, nowMs, heartbeatDue);
+    if (!batch) return undefined;
+    const entries: RepEntry[] = batch.entries.map((e) => [e.key, e.partition, e.payload]);
+    return ["rep", batch.after, batch.upTo, batch.lh, entries];
+  }
+
+  /**
+   * Builds the next batch from log entries after `sent`, or a heartbeat when the stream
+   * has caught up and `heartbeatDue`. `lastSeq` is the log's end and `clockHlc` this
+   * node's HLC: a batch that reaches the end of the log promises that nothing stamped at
+   * or before `clockHlc` is still to come. The batch counts as sent (in flight).
+   */
+  nextBatch(
+    read: (afterSeq: number, limit: number) => readonly LogEntry[],
+    lastSeq: number,
+    clockHlc: number,
+    nowMs: number,
+    heartbeatDue: (lastSendMs: number) => boolean,
+  ): StreamBatch | undefined {
     if (this.#inflight.length >= streamInflightMax) return undefined;
     const after = this.sent;
     const follows = this.#followsFrom ?? after;
@@ -110,17 +138,23 @@ export class OutboundStream {
       this.#lastSendMs = nowMs;
       this.#inflight.push(after);
       if (this.#inflight.length === 1) this.#lastProgressMs = nowMs;
-      return ["rep", follows, after, clockHlc, []];
+      return { after: follows, upTo: after, lh: clockHlc, entries: [] };
     }
     this.#followsFrom = undefined;
     const scanned = read(after, streamScanMax);
-    const entries: RepEntry[] = [];
+    const entries: LogEntry[] = [];
     let upTo = after;
     let lh = 0;
+    let bytes = 0;
     for (const e of scanned) {
       if (e.targets.includes(this.peer)) {
-        if (entries.length >= streamBatchEntriesMax) break;
-        entries.push([e.key, e.partition, e.payload]);
+        if (
+          entries.length >= streamBatchEntriesMax ||
+          (entries.length > 0 && bytes + e.payload.length > streamBatchBytesMax)
+        )
+          break;
+        entries.push(e);
+        bytes += e.payload.length;
       }
       upTo = e.seq;
       lh = e.lh;
@@ -132,6 +166,14 @@ export class OutboundStream {
     this.#lastSendMs = nowMs;
     if (this.#inflight.length === 0) this.#lastProgressMs = nowMs;
     this.#inflight.push(upTo);
-    return ["rep", follows, upTo, lh, entries];
+    return { after: follows, upTo, lh, entries };
   }
 }
+
+/** One stream batch: the entries after `after` up to `upTo` that are the peer's, and the HLC they promise. */
+export type StreamBatch = {
+  readonly after: number;
+  readonly upTo: number;
+  readonly lh: number;
+  readonly entries: readonly LogEntry[];
+};

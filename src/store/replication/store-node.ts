@@ -57,7 +57,8 @@ import { OutboundStream } from "./outbound-stream.ts";
 import { truncatedMetaName } from "./peer-liveness.ts";
 import { settle } from "./pending-writes.ts";
 import { read } from "./read-path.ts";
-import { onPeerChange, pump } from "./streams.ts";
+import { createRelayState } from "./relay-out.ts";
+import { onPeerChange, pumpAll } from "./streams.ts";
 import { mutate } from "./write-path.ts";
 
 export type StoreNodeInit = { readonly planet: Planet; readonly nodeId: string };
@@ -153,9 +154,7 @@ export class StoreNode implements StoreApi, Startable {
               transport.flush?.();
             })),
         stable: () => node.stable,
-        onAppended: () => {
-          for (const peer of node.out.keys()) pump(node, peer);
-        },
+        onAppended: () => pumpAll(node),
       }),
       // A fresh run id per start: answers to the previous run's calls find no call here.
       calls: new Calls(me.id, randomId(random)),
@@ -176,6 +175,7 @@ export class StoreNode implements StoreApi, Startable {
         mergeRemote: (key, partition, state) => node.local.mergeRemote(key, partition, state, "repair"),
       }),
       out: new Map(),
+      relay: createRelayState(),
       expect: new Map(),
       recv: new Map(),
       completeOf: new Map(),

@@ -21,6 +21,13 @@ function context(pending: PendingWrite[]): NodeContext {
     out: new Map([["n2", new OutboundStream("n2", 0, clock.monoMs())]]),
     pending,
     replicas: [new Map([["s", ["n1", "n2"]]])],
+    membership: {
+      epoch: 0,
+      members: [
+        { id: "n1", site: "s" },
+        { id: "n2", site: "s" },
+      ],
+    },
     transport: { isUp: () => false },
   } as unknown as NodeContext;
 }
@@ -73,6 +80,14 @@ function receiver(commitFails: () => boolean = () => false) {
   const clock = new ManualClock();
   const node = {
     id: "n1",
+    site: "s",
+    // n1 and n2 in one site: n2's stream goes direct, no relay.
+    membership: {
+      members: [
+        { id: "n1", site: "s" },
+        { id: "n2", site: "s" },
+      ],
+    },
     clock,
     incarnation: {
       phase: "new",
@@ -197,4 +212,26 @@ test("streams - a peer that asks for less than it acknowledged gets the next bat
   stream.rewind(30, 0);
   const heartbeat = stream.next(read, 30, 200, 0, () => true)!;
   assert.deepEqual(heartbeat.slice(0, 3), ["rep", 30, 30]);
+});
+
+test("streams - a relayed batch with nothing expected of its stream continues from the coordinator's cursor: one that overtook a lost batch is nacked through the relay, and recv claims nothing", () => {
+  const { node, sent, merged } = receiver();
+  Object.assign(node.incarnation, { phase: "sound", unconfirmed: new Set() });
+  // Restarted (nothing expected of n2's stream yet). n2 acknowledged up to 10 before; its
+  // relayed batch (10, 20] was lost with the relay's connection, and (20, 30] comes.
+  const answers: (readonly unknown[])[] = [];
+  const viaRelay = { reply: (m: readonly unknown[]) => void answers.push(m), cursor: 10 };
+  onRep(node, "n2", 20, 30, 300, [entry("c")], viaRelay);
+  assert.deepEqual(merged, [], "the batch past the hole is not taken");
+  assert.equal(node.recv.get("n2") ?? 0, 0, "recv claims nothing past the hole");
+  assert.deepEqual(answers, [["nack", 10]], "answered through the relay: resend after the cursor");
+  assert.deepEqual(sent, [], "nothing straight to the coordinator");
+  onRep(node, "n2", 10, 20, 200, [entry("b")], viaRelay);
+  onRep(node, "n2", 20, 30, 300, [entry("c")], viaRelay);
+  assert.deepEqual(merged, ["b", "c"]);
+  assert.equal(node.recv.get("n2"), 300);
+  assert.deepEqual(answers.slice(1), [
+    ["ack", 20],
+    ["ack", 30],
+  ]);
 });

@@ -1,7 +1,9 @@
 // Both ends of the replication streams. Outbound: `pump` sends this node's log to a peer
-// in batches (OutboundStream keeps the window and the acknowledged cursor); an ack moves the
-// cursor and makes the peer a holder of the writes it covers. Inbound: a batch is merged and
-// acknowledged only after the commit that holds it, and a gap is answered with a nack.
+// in batches (OutboundStream keeps the window and the acknowledged cursor) — straight to a
+// peer of this site, through the site's relay to a peer of another (relay-out.ts); an ack
+// moves the cursor and makes the peer a holder of the writes it covers. Inbound: a batch is
+// merged and acknowledged only after the commit that holds it, and a gap is answered with a
+// nack (back the way the batch came: relay-in.ts passes relayed batches to onRep).
 import { decodeState } from "../crdt/crdt.ts";
 import type { WireMessage } from "../wire/transport.ts";
 import { streamHeartbeatMs } from "./engine-constants.ts";
@@ -10,9 +12,30 @@ import type { NodeContext } from "./node-context.ts";
 import type { RepEntry } from "./outbound-stream.ts";
 import { fallBackIfTruncated } from "./peer-liveness.ts";
 import { addHolder } from "./pending-writes.ts";
+import { pumpSite, remoteSiteOf } from "./relay-out.ts";
 
 /** Sends what the stream to `peer` may send now (with a heartbeat if it has been quiet). */
 export function pump(node: NodeContext, peer: string, heartbeat = false): void {
+  const site = remoteSiteOf(node, peer);
+  if (site === undefined) pumpDirect(node, peer, heartbeat);
+  else pumpSite(node, site, heartbeat, (p) => pumpDirect(node, p, heartbeat));
+}
+
+/** Sends what every stream may send now: each remote site's together, through its relay. */
+export function pumpAll(node: NodeContext, heartbeat = false): void {
+  const sites = new Set<string>();
+  for (const peer of node.out.keys()) {
+    const site = remoteSiteOf(node, peer);
+    if (site === undefined) pumpDirect(node, peer, heartbeat);
+    else if (!sites.has(site)) {
+      sites.add(site);
+      pumpSite(node, site, heartbeat, (p) => pumpDirect(node, p, heartbeat));
+    }
+  }
+}
+
+/** The stream to `peer` sends its batches straight to it ("rep"). */
+function pumpDirect(node: NodeContext, peer: string, heartbeat: boolean): void {
   const stream = node.out.get(peer);
   if (!stream || !node.transport.isUp(peer)) return;
   fallBackIfTruncated(node, peer);
@@ -76,6 +99,20 @@ function droppedAfterOf(node: NodeContext): Map<string, number> {
   return dropped;
 }
 
+/** Where a batch came from and where its answers go: straight from its coordinator, or through a relay. */
+export type BatchRoute = {
+  /** Sends this node's ["ack", upTo] or ["nack", after] back toward the coordinator. */
+  readonly reply: (message: WireMessage) => void;
+  /**
+   * The coordinator's acknowledged cursor for this incarnation when it built the batch (a
+   * relayed one carries it): this node committed everything up to it, so with nothing else
+   * expected of the stream the batch must continue from there. Across a relay a batch may
+   * overtake one that was lost (its own connection to the relay broke, or the relay died),
+   * and taking it would claim the lost one's entries in recv.
+   */
+  readonly cursor?: number;
+};
+
 export function onRep(
   node: NodeContext,
   from: string,
@@ -83,6 +120,7 @@ export function onRep(
   upTo: number,
   lh: number,
   entries: readonly RepEntry[],
+  route: BatchRoute = { reply: (m) => node.transport.send(from, m) },
 ): void {
   // A new incarnation: until the peer confirmed it, the peer's stream may come from a cursor
   // the old incarnation acknowledged: not merged, not acknowledged (asked for again then).
@@ -101,10 +139,10 @@ export function onRep(
     }
     return;
   }
-  const expected = node.expect.get(from) ?? droppedAfter.get(node)?.get(from);
+  const expected = node.expect.get(from) ?? droppedAfter.get(node)?.get(from) ?? route.cursor;
   if (expected !== undefined && after > expected) {
     // A batch went missing: ask the sender to go back.
-    node.transport.send(from, ["nack", expected]);
+    route.reply(["nack", expected]);
     return;
   }
   droppedAfter.get(node)?.delete(from);
@@ -119,11 +157,11 @@ export function onRep(
       // Not on disk: expect this batch again, and have the sender go back to it. A later
       // batch that arrives first is nacked too, so nothing past the hole is acknowledged.
       node.expect.set(from, Math.min(node.expect.get(from) ?? after, after));
-      node.transport.send(from, ["nack", after]);
+      route.reply(["nack", after]);
       return;
     }
     if ((node.recv.get(from) ?? 0) < lh) node.recv.set(from, lh);
-    node.transport.send(from, ["ack", upTo]);
+    route.reply(["ack", upTo]);
   });
 }
 
@@ -159,6 +197,8 @@ export function onPeerChange(node: NodeContext, peer: string, up: boolean): void
     // failed) be taken, and recv claim entries never received: stability and session reads
     // passed ops this node did not hold.
     forgetConfirmation(node, peer);
+    // The relay of its site, maybe: the site's other streams take another way now.
+    if (remoteSiteOf(node, peer) !== undefined) pump(node, peer);
   } else {
     // First on the new connection, so the peer knows who this is before any batch of ours.
     announce(node, { peers: [peer] });

@@ -107,6 +107,8 @@ export class SimNetwork {
   readonly #nodes = new Map<string, SimNode>();
   readonly #links = new Map<string, Link>();
   readonly #stats: SimNetworkStats = { sent: 0, delivered: 0, dropped: 0, lossBreaks: 0 };
+  /** Frame bytes each link accepted to send (lost ones included, as a kernel counts what it sent). */
+  readonly #bytesSent = new Map<string, number>();
 
   constructor(options: SimNetworkOptions) {
     this.#clock = options.clock;
@@ -206,6 +208,13 @@ export class SimNetwork {
     return { ...this.#stats };
   }
 
+  /** Frame bytes (length prefixes included) the nodes of `from` sent the nodes of `to` so far. */
+  bytesSent(from: readonly string[], to: readonly string[]): number {
+    let total = 0;
+    for (const a of from) for (const b of to) total += this.#bytesSent.get(linkKey(a, b)) ?? 0;
+    return total;
+  }
+
   // ---- what a SimTransport does ----
 
   #start(slot: Slot): void {
@@ -241,6 +250,8 @@ export class SimNetwork {
     const conn = link.conn;
     if (conn && conn.inflightBytes + frame.length > this.#queueBytesMax) return false;
     this.#stats.sent++;
+    const key = linkKey(slot.id, peer);
+    this.#bytesSent.set(key, (this.#bytesSent.get(key) ?? 0) + frame.length);
     if (!conn) {
       // The connection broke and the sender has not noticed yet.
       this.#stats.dropped++;

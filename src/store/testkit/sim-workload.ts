@@ -73,6 +73,9 @@ export type SimulationReport = {
   readonly antiEntropyRepairs: number;
   /** How far the planet's HLC ran ahead of true time at most (clock skew, and restarts: a restarted node resumes at its lease ceiling). */
   readonly hlcAheadMsMax: number;
+  /** Stream batches the live nodes passed on as relays, and streams they sent direct for a while instead (their relay failed them). */
+  readonly relayedBatches: number;
+  readonly relayFallbacks: number;
 };
 
 export const simPlanetYaml = `
@@ -436,6 +439,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     if (n > 0) problems.push(`${id}: ${n} remote stamps rejected with clocks within ${skewMsMax} ms`);
   }
   const internalErrors = cluster.internalErrors();
+  let relayedBatches = 0;
+  let relayFallbacks = 0;
+  for (const id of live) {
+    const text = cluster.engine(id)!.metricsText();
+    relayedBatches += metricValue(text, 'redshirt_store_relay_batches_total{role="passed"}');
+    for (const reason of ["unreachable", "timeout", "relay-timeout"]) {
+      relayFallbacks += metricValue(text, `redshirt_store_relay_fallbacks_total{reason="${reason}"}`);
+    }
+  }
   await cluster.stopAll();
   return {
     seed: options.seed,
@@ -455,5 +467,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     lateDuplicates: late.duplicates,
     antiEntropyRepairs,
     hlcAheadMsMax,
+    relayedBatches,
+    relayFallbacks,
   };
 }

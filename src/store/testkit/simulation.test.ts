@@ -27,6 +27,7 @@ async function runSeed(seed: number): Promise<string> {
     `${report.crashes} crashes, ${report.partitions} partitions, ${report.leftDead ? `${report.leftDead} left dead, ` : ""}` +
     `${report.sessionReadsChecked} session reads (failed: ${JSON.stringify(report.sessionReadFailures)}) and ${report.expiryReadsChecked} expiry reads checked during the run, ` +
     `${report.lateDuplicates}/${report.lateRetries} late retries duplicates, ${report.antiEntropyRepairs} anti-entropy repairs, ` +
+    `${report.relayedBatches} batches relayed (${report.relayFallbacks} streams sent direct for a while), ` +
     `converged ${report.convergedAfterMs} ms after healing`;
   const where = `${summary}\n${replay(seed)}`;
   assert.deepEqual(report.problems, [], where);
@@ -36,6 +37,7 @@ async function runSeed(seed: number): Promise<string> {
   assert.ok(report.sessionReadsChecked > 10, `too few session reads checked: ${where}`);
   assert.ok(report.expiryReadsChecked > 0, `no expired key was read during the run: ${where}`);
   assert.ok(report.lateDuplicates > 0, `no late retry was a duplicate: ${where}`);
+  assert.ok(report.relayedBatches > 0, `no stream batch went through a relay: ${where}`);
   return summary;
 }
 
