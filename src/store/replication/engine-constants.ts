@@ -74,8 +74,6 @@ export const localTimeoutMsDefault = 2_000;
 export const globalTimeoutMsDefault = 5_000;
 /** Requests waiting for replicas at once; beyond this, new ones are refused (push back). */
 export const pendingRequestsMax = 20_000;
-/** A retried op's state is sent again to replicas that have not confirmed it this often. */
-export const spreadResendMs = 250;
 /** How long a read with a session token waits for replicas to catch up before escalating. */
 export const tokenWaitMs = 500;
 

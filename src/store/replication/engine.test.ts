@@ -257,3 +257,31 @@ test("engine - a session's global write survives its site's loss right after the
   assert.match((stale.error as { code?: string }).code ?? "", /RS_ERR_STORE_(STALE|CONSISTENCY)/);
   await c.stopAll();
 });
+
+test("engine - a retry answered as a duplicate by another replica than the first coordinator gives a token that a read elsewhere can only pass with the write", async () => {
+  const c = await cluster(31);
+  // nyc-store1 coordinates the write but cannot reach London: its own stream never gets there.
+  c.network.partition(["nyc-store1"], ["lon-store1", "lon-store2", "lon-store3"]);
+  const first = await c.settle(
+    c.mutate("nyc-store1", { key: "k", mutation: { kind: "set", value: "v1" }, opId: "r1", consistency: "local-one" }),
+  );
+  assert.ok(first.ok, String(!first.ok && first.error.message));
+  await c.advance(500);
+  // The client did not see that answer and retries at nyc-store2, which holds the op already.
+  const retry = await c.settle(
+    c.mutate("nyc-store2", { key: "k", mutation: { kind: "set", value: "v1" }, opId: "r1", consistency: "local-one" }),
+  );
+  assert.ok(retry.ok, String(!retry.ok && retry.error.message));
+  assert.equal(retry.value.duplicate, true);
+  await c.advance(300);
+  // London with the retry's token: it answers with the write, or refuses — never without it.
+  const token = retry.value.token;
+  for (const id of ["lon-store1", "lon-store2", "lon-store3"]) {
+    const r = await c.settle(c.read(id, { key: "k", consistency: "local-one", token, timeoutMs: 2_000 }));
+    if (r.ok)
+      assert.deepEqual(r.value.value, { exists: true, type: "reg", value: "v1" }, `${id} read the session's write`);
+    else assert.match((r.error as { code?: string }).code ?? "", /RS_ERR_STORE_(STALE|CONSISTENCY)/);
+  }
+  assert.equal(c.internalErrors(), 0);
+  await c.stopAll();
+});

@@ -2,7 +2,8 @@
 // replica of the key, stamp the mutation with the HLC and apply it to the (compacted) state,
 // stage the new state and a log entry of its delta for the group commit, and wait for the
 // consistency level. A retry of an op this replica already holds is answered with the value
-// and spreads the whole state again, so the level holds for the retry too.
+// and sends the whole state again through this node's log, so the level — and a session
+// token naming this node — holds for the retry too.
 import type { TimerHandle } from "../../core/index.ts";
 import type { Consistency } from "../../topology/index.ts";
 import type { MutateRequest, MutateResult, ReadResult } from "../api-types.ts";
@@ -10,7 +11,6 @@ import { applyMutation, digest, encodeState, type KeyState, read as readValue } 
 import { storeErrors } from "../errors.ts";
 import { checkDedupRoom, checkKey, checkLoad, checkReachable, checkRunning, defaultTimeoutMs } from "./checks.ts";
 import { coordinatorRow } from "./dedup.ts";
-import { spreadResendMs } from "./engine-constants.ts";
 import { forward } from "./forward.ts";
 import { historyHolderNow } from "./incarnation.ts";
 import { type NodeContext, targetsOf } from "./node-context.ts";
@@ -46,12 +46,14 @@ export async function mutate(node: NodeContext, request: MutateRequest, forwarde
   if (seen) {
     // Applied here before, or learned from its coordinator: answer as the first time.
     node.m.dedupHits.inc({ from: seen.answer === "" ? "peer" : "coordinator" });
-    if (stored) await spread(node, request.key, partition, stored, request.consistency, timeoutMs);
+    const h = stored
+      ? await resend(node, request.key, partition, stored, request.consistency, timeoutMs)
+      : node.hlc.last;
     const value = seen.answer === "" ? readValue(stored, node.clock.nowMs()) : JSON.parse(seen.answer);
     return {
       value: value as ReadResult,
       duplicate: true,
-      token: mergeSessionTokens(request.token, { [tokenEntryOf(node.id, request.consistency)]: node.hlc.last }),
+      token: mergeSessionTokens(request.token, { [tokenEntryOf(node.id, request.consistency)]: h }),
     };
   }
   checkLoad(node);
@@ -74,11 +76,11 @@ export async function mutate(node: NodeContext, request: MutateRequest, forwarde
   if (before && !applied.duplicate) settleMerged(before, applied.delta, applied.state, node.stable);
   if (applied.duplicate) {
     // A retry of an op this replica already holds: make sure the level holds for it now.
-    await spread(node, request.key, partition, before, request.consistency, timeoutMs);
+    const h2 = await resend(node, request.key, partition, before as KeyState, request.consistency, timeoutMs);
     return {
       value: applied.value as ReadResult,
       duplicate: true,
-      token: mergeSessionTokens(request.token, { [tokenEntryOf(node.id, request.consistency)]: node.hlc.last }),
+      token: mergeSessionTokens(request.token, { [tokenEntryOf(node.id, request.consistency)]: h2 }),
     };
   }
   node.local.putState(request.key, partition, applied.state, { old: storedRow, digest: digest(applied.state) });
@@ -104,46 +106,26 @@ function observeToken(node: NodeContext, token: MutateRequest["token"]): void {
   for (const h of Object.values(token)) node.hlc.observe(h);
 }
 
-/** Sends this node's whole state of a key to every replica and waits for the level. */
-async function spread(
+/**
+ * A retry of an op this replica holds (first coordinated here or elsewhere): its whole state
+ * of the key goes out again as an entry of this node's own log, stamped now, and the level
+ * is waited for as for a new write. The answer's token names this node at that stamp, so a
+ * replica anywhere passes it only once this node's stream brought it the state — and the
+ * op with it. (Sending the state as repairs and naming this node's latest HLC let a replica
+ * whose stream from here had reached that HLC answer without the op, when the op's own
+ * coordinator could not reach it.) Returns the stamp.
+ */
+async function resend(
   node: NodeContext,
   key: string,
   partition: number,
-  state: KeyState | undefined,
+  state: KeyState,
   level: Consistency,
   timeoutMs: number,
-): Promise<void> {
-  const replicas = node.replicas[partition];
-  const holders = new Set<string>([node.id]);
-  if (levelMet(level, replicas, node.site, holders)) return;
-  const bytes = encodeState(state as KeyState);
-  await new Promise<void>((resolve, reject) => {
-    let settled = false;
-    let resend: TimerHandle | undefined;
-    const finish = (err?: Error) => {
-      settled = true;
-      timer.cancel();
-      resend?.cancel();
-      if (err) reject(err);
-      else resolve();
-    };
-    const timer = node.clock.setTimer(timeoutMs, () => {
-      if (!settled) finish(storeErrors.create("RS_ERR_STORE_CONSISTENCY", `${level} not met within ${timeoutMs} ms`));
-    });
-    // Replicas that have not confirmed are asked again now and then: a link may just be
-    // coming back (this is a retry, after all).
-    const sendAll = () => {
-      for (const target of targetsOf(node, partition)) {
-        if (holders.has(target)) continue;
-        const callId = node.calls.call((reply) => {
-          if (settled || reply[0] !== "repaired") return;
-          holders.add(target);
-          if (levelMet(level, replicas, node.site, holders)) finish();
-        });
-        node.transport.send(target, ["repair", callId, key, partition, bytes]);
-      }
-      if (!settled) resend = node.clock.setTimer(spreadResendMs, sendAll);
-    };
-    sendAll();
-  });
+): Promise<number> {
+  const h = node.hlc.now();
+  const targets = targetsOf(node, partition);
+  const seq = await node.local.append({ partition, key, lh: h, targets, payload: encodeState(state) });
+  await awaitLevel(node, seq, partition, targets, level, timeoutMs, state, key);
+  return h;
 }
