@@ -2,6 +2,7 @@
 // of the same backend, each proxy pinned to the same core, driven by wrk with the same
 // connections and duration. Prints req/s, p50 and p99 for both and the ratio.
 //   node bench/gateway.ts [--duration S] [--connections N] [--rounds N] [--warmup S] [--no-direct]
+//   [--gateway-node-flags "FLAGS"] (default: the flags the supervisor runs gateways with)
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
@@ -9,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type Launched, launch, nodeBin } from "../src/core/index.ts";
+import { topologyConstants } from "../src/topology/index.ts";
 import { pinned, pinning, runWrk, type WrkResult } from "./support/wrk.ts";
 
 const { values } = parseArgs({
@@ -21,6 +23,7 @@ const { values } = parseArgs({
     "proxy-core": { type: "string", default: "0" },
     "load-core": { type: "string", default: "1" },
     "no-direct": { type: "boolean", default: false },
+    "gateway-node-flags": { type: "string" },
   },
 });
 const durationS = Number(values.duration);
@@ -130,8 +133,13 @@ async function main(): Promise<void> {
   ]);
   started.push(await launch({ name: "backend", command: bcmd, args: bargs }));
 
-  log(`starting the gateway on ${gatewayAddr.host}:${gatewayAddr.port}`);
+  // The flags the supervisor runs every gateway with (--gateway-node-flags "" for V8's defaults).
+  const gatewayFlags = values["gateway-node-flags"]?.split(" ").filter(Boolean) ?? topologyConstants.gatewayNodeFlags;
+  log(
+    `starting the gateway on ${gatewayAddr.host}:${gatewayAddr.port} (node flags: ${gatewayFlags.join(" ") || "none"})`,
+  );
   const [gcmd, gargs] = pin(values["proxy-core"], nodeBin, [
+    ...gatewayFlags,
     "src/cli/main.ts",
     "gateway",
     "--planet",

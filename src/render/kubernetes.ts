@@ -7,7 +7,7 @@
 // other sites are plain routed addresses (a Service without selector and its
 // EndpointSlice): no stretched L2, no multi-cluster mesh.
 
-import { dnsAdminOf } from "../topology/index.ts";
+import { dnsAdminOf, topologyConstants } from "../topology/index.ts";
 import {
   appVersionDefault,
   gatewayPreStopSleepMs,
@@ -102,7 +102,11 @@ function gatewayManifests(o: KubernetesOptions, p: SitePlan): Manifest[] {
       image: o.image,
       imagePullPolicy: "IfNotPresent",
       args: ["gateway", "--planet", planetFileInPod, "--site", site, "--index", String(g.index)],
-      env: env(site, "gateway", o.platformVersion, [{ name: "REDSHIRT_INSTANCE_ID", value: g.id }]),
+      env: env(site, "gateway", o.platformVersion, [
+        { name: "REDSHIRT_INSTANCE_ID", value: g.id },
+        // The image's entrypoint (bin/redshirt) execs node: the gateway's V8 flags go this way.
+        { name: "NODE_OPTIONS", value: topologyConstants.gatewayNodeFlags.join(" ") },
+      ]),
       ports: [{ name: "http", containerPort: port, protocol: "TCP" }],
       // Not /_redshirt/healthz: it says "this site can serve" and answers 503 while the site has
       // no app instance (scaled to 0 for the night, evacuated), when the gateway must stay in

@@ -5,7 +5,7 @@
 // and a sandbox. Instances register by leases themselves, so the gateways find the apps
 // whichever engine started them.
 import { join } from "node:path";
-import { roleAddress, type Site } from "../topology/index.ts";
+import { roleAddress, type Site, topologyConstants } from "../topology/index.ts";
 import {
   restartMaxDelayMs,
   restartSecMs,
@@ -204,7 +204,17 @@ export function renderSystemd(plan: SitePlan, o: SystemdOptions): RenderedFiles 
       serviceUnit(plan, o, {
         kind: "gateway",
         description: `redshirt ${site}: gateway ${g.id} (${g.host}:${g.port})`,
-        argv: [...cli, "gateway", ...planetArg, "--site", unitWord(site), "--index", String(g.index)],
+        argv: [
+          cli[0],
+          ...topologyConstants.gatewayNodeFlags,
+          cli[1],
+          "gateway",
+          ...planetArg,
+          "--site",
+          unitWord(site),
+          "--index",
+          String(g.index),
+        ],
         env: [...commonEnv(plan, o, "gateway", o.platformVersion), environmentLine("REDSHIRT_INSTANCE_ID", g.id)],
         after: [...wanUnits, ...storeUnits],
       }),

@@ -113,7 +113,16 @@ export function launchSpec(
       args = [cliMain, "store", ...common, "--node", at.id];
       break;
     case "gateway":
-      args = [cliMain, "gateway", ...common, "--site", ctx.site, "--index", String(at.index)];
+      args = [
+        ...topologyConstants.gatewayNodeFlags,
+        cliMain,
+        "gateway",
+        ...common,
+        "--site",
+        ctx.site,
+        "--index",
+        String(at.index),
+      ];
       break;
     case "dns":
       args = [cliMain, "dns", ...common, "--site", ctx.site, "--index", String(at.index)];
