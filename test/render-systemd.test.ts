@@ -125,6 +125,10 @@ test("render systemd - each site started from its rendered units' ExecStart= and
       }
       const cmd = unitCommand(u, m?.[2] ?? "", systemdEnv);
       assert.ok(cmd.argv[0].startsWith("/"), `${name}: ExecStart= names an absolute binary`);
+      if (name.includes("-gateway")) {
+        // node, its flags (the gateway's small young generation, for its p99), then the CLI.
+        assert.equal(cmd.argv[1], "--max-semi-space-size=1", `${name}: ${cmd.argv.join(" ")}`);
+      }
       const p = await launch({
         name,
         command: cmd.argv[0],

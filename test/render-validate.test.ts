@@ -121,6 +121,9 @@ test("render - kubernetes manifests of every site of the demo planet pass the Ku
           "grace covers preStop and drain",
         );
         assert.equal(named("Service", g.id).spec.loadBalancerIP, g.host);
+        // The gateway's small young generation (its p99), as the supervisor runs it.
+        const nodeOptions = c.env.find((e: { name: string }) => e.name === "NODE_OPTIONS");
+        assert.equal(nodeOptions?.value, "--max-semi-space-size=1");
       }
       // DNS: a Service on port 53 over both UDP and TCP.
       for (const d of planet.dnsServers.filter((x) => x.site === site.name)) {
