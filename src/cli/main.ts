@@ -19,6 +19,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const command = commands[name];
     if (!command) throw cliErrors.create("RS_ERR_CLI_UNKNOWN_COMMAND", name);
+    // `redshirt proof --help`: what the command does and takes, not "unknown option".
+    const options = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+    if (options.includes("--help") || options.includes("-h")) {
+      process.stdout.write(`redshirt ${name}: ${command.summary}\n`);
+      return 0;
+    }
     const mod = await command.load();
     return await mod.run(rest);
   } catch (err) {
