@@ -4,7 +4,6 @@
 // consistency level. A retry of an op this replica already holds is answered with the value
 // and sends the whole state again through this node's log, so the level — and a session
 // token naming this node — holds for the retry too.
-import type { TimerHandle } from "../../core/index.ts";
 import type { Consistency } from "../../topology/index.ts";
 import type { MutateRequest, MutateResult, ReadResult } from "../api-types.ts";
 import { applyMutation, digest, encodeState, type KeyState, read as readValue } from "../crdt/crdt.ts";
@@ -15,7 +14,6 @@ import { forward } from "./forward.ts";
 import { historyHolderNow } from "./incarnation.ts";
 import { type NodeContext, targetsOf } from "./node-context.ts";
 import { awaitLevel } from "./pending-writes.ts";
-import { levelMet } from "./quorum.ts";
 import { mergeSessionTokens } from "./session-encoding.ts";
 import { tokenEntryOf } from "./session-token.ts";
 import { compactAt, settleMerged } from "./settled.ts";
@@ -46,15 +44,14 @@ export async function mutate(node: NodeContext, request: MutateRequest, forwarde
   if (seen) {
     // Applied here before, or learned from its coordinator: answer as the first time.
     node.m.dedupHits.inc({ from: seen.answer === "" ? "peer" : "coordinator" });
-    const h = stored
-      ? await resend(node, request.key, partition, stored, request.consistency, timeoutMs)
-      : node.hlc.last;
+    let h = node.hlc.last;
+    if (stored) {
+      // Its whole state goes out again through this node's log (see sendThroughLog).
+      h = node.hlc.now();
+      await sendThroughLog(node, request, partition, h, stored, timeoutMs);
+    }
     const value = seen.answer === "" ? readValue(stored, node.clock.nowMs()) : JSON.parse(seen.answer);
-    return {
-      value: value as ReadResult,
-      duplicate: true,
-      token: mergeSessionTokens(request.token, { [tokenEntryOf(node.id, request.consistency)]: h }),
-    };
+    return { value: value as ReadResult, duplicate: true, token: answerToken(node, request, h) };
   }
   checkLoad(node);
   checkDedupRoom(node);
@@ -75,30 +72,19 @@ export async function mutate(node: NodeContext, request: MutateRequest, forwarde
   // applied.state is merge(before, delta): a hot counter's next write need not compact it again.
   if (before && !applied.duplicate) settleMerged(before, applied.delta, applied.state, node.stable);
   if (applied.duplicate) {
-    // A retry of an op this replica already holds: make sure the level holds for it now.
-    const h2 = await resend(node, request.key, partition, before as KeyState, request.consistency, timeoutMs);
-    return {
-      value: applied.value as ReadResult,
-      duplicate: true,
-      token: mergeSessionTokens(request.token, { [tokenEntryOf(node.id, request.consistency)]: h2 }),
-    };
+    // A retry of an op this replica already holds: its whole state goes out again, stamped h.
+    await sendThroughLog(node, request, partition, h, before as KeyState, timeoutMs);
+    return { value: applied.value as ReadResult, duplicate: true, token: answerToken(node, request, h) };
   }
   node.local.putState(request.key, partition, applied.state, { old: storedRow, digest: digest(applied.state) });
   node.local.putDedup(coordinatorRow(request.opId, request.key, partition, h, applied.value));
-  const targets = targetsOf(node, partition);
-  const seq = await node.local.append({
-    partition,
-    key: request.key,
-    lh: h,
-    targets,
-    payload: encodeState(applied.delta),
-  });
-  await awaitLevel(node, seq, partition, targets, request.consistency, timeoutMs, applied.delta, request.key);
-  return {
-    value: applied.value as ReadResult,
-    duplicate: false,
-    token: mergeSessionTokens(request.token, { [tokenEntryOf(node.id, request.consistency)]: h }),
-  };
+  await sendThroughLog(node, request, partition, h, applied.delta, timeoutMs);
+  return { value: applied.value as ReadResult, duplicate: false, token: answerToken(node, request, h) };
+}
+
+/** The session token of an answer: the request's, with this node's entry at `h`. */
+function answerToken(node: NodeContext, request: MutateRequest, h: number): MutateResult["token"] {
+  return mergeSessionTokens(request.token, { [tokenEntryOf(node.id, request.consistency)]: h });
 }
 
 function observeToken(node: NodeContext, token: MutateRequest["token"]): void {
@@ -107,25 +93,23 @@ function observeToken(node: NodeContext, token: MutateRequest["token"]): void {
 }
 
 /**
- * A retry of an op this replica holds (first coordinated here or elsewhere): its whole state
- * of the key goes out again as an entry of this node's own log, stamped now, and the level
- * is waited for as for a new write. The answer's token names this node at that stamp, so a
- * replica anywhere passes it only once this node's stream brought it the state — and the
- * op with it. (Sending the state as repairs and naming this node's latest HLC let a replica
- * whose stream from here had reached that HLC answer without the op, when the op's own
- * coordinator could not reach it.) Returns the stamp.
+ * Appends `state` (a new op's delta, or for a retry of an op this replica holds — first
+ * coordinated here or elsewhere — its whole state of the key) to this node's log stamped
+ * `h`, and waits for the request's level. A retry's token then names this node at `h`, so
+ * a replica anywhere passes it only once this node's stream brought it the state, and the
+ * op with it. (Sending a retry's state as repairs and naming this node's latest HLC let a
+ * replica whose stream from here had reached that HLC answer without the op, when the op's
+ * own coordinator could not reach it.)
  */
-async function resend(
+async function sendThroughLog(
   node: NodeContext,
-  key: string,
+  request: MutateRequest,
   partition: number,
+  h: number,
   state: KeyState,
-  level: Consistency,
   timeoutMs: number,
-): Promise<number> {
-  const h = node.hlc.now();
+): Promise<void> {
   const targets = targetsOf(node, partition);
-  const seq = await node.local.append({ partition, key, lh: h, targets, payload: encodeState(state) });
-  await awaitLevel(node, seq, partition, targets, level, timeoutMs, state, key);
-  return h;
+  const seq = await node.local.append({ partition, key: request.key, lh: h, targets, payload: encodeState(state) });
+  await awaitLevel(node, seq, partition, targets, request.consistency, timeoutMs, state, request.key);
 }
