@@ -41,7 +41,7 @@ import { type DashboardEvent, diffServing, diffStatus, type EventKind, EventLog 
 import { GatewayTraffic, mergeArcs } from "./gateway-traffic.ts";
 import { type Replication, scrapeReplication } from "./store-scrape.ts";
 import { type SeriesPoint, TrafficStats } from "./traffic-stats.ts";
-import { type PlanetView, siteView } from "./view.ts";
+import { killedWhole, type PlanetView, siteView } from "./view.ts";
 import { VirtualUsers } from "./virtual-users.ts";
 import { type WorldMap, worldMap } from "./world-map.ts";
 
@@ -257,11 +257,7 @@ export class PlanetDashboard {
 
   view(): PlanetView {
     const own = this.#stats.view();
-    const killed = new Set(
-      this.#answers
-        .filter((a) => a.reachable && a.status.faults.some((f) => f.kind === "kill-site"))
-        .map((a) => a.site),
-    );
+    const killed = new Set(this.#answers.filter(killedWhole).map((a) => a.site));
     const traffic = { ...own, arcs: mergeArcs(own.arcs, this.#gateways.arcs(), killed) };
     const serving = new Map<string, string>();
     for (const region of this.#o.planet.clients.map((c) => c.name)) {

@@ -57,12 +57,17 @@ export type PlanetView = {
   };
 };
 
+/** The site's supervisor holds a kill-site fault: every process of the site is down, it serves nobody. */
+export function killedWhole(answer: SiteAnswer): boolean {
+  return answer.reachable && answer.status.faults.some((f) => f.kind === "kill-site");
+}
+
 function healthOf(answer: SiteAnswer): Health {
   if (!answer.reachable) return "down";
   const s = answer.status;
   if (s.evacuation.phase === "evacuating" || s.evacuation.phase === "evacuated") return "evacuated";
   const ready = (tier: string) => s.tiers.find((t) => t.tier === tier)?.ready ?? 0;
-  if (s.faults.some((f) => f.kind === "kill-site") || ready("gateway") === 0 || ready("app") === 0) return "down";
+  if (killedWhole(answer) || ready("gateway") === 0 || ready("app") === 0) return "down";
   return s.ready ? "healthy" : "degraded";
 }
 

@@ -3,7 +3,7 @@
 // who served the final answer (x-served-site, x-served-instance) and what it showed.
 import type { Agent } from "undici";
 import type { Clock, Random } from "../core/index.ts";
-import { mutationKinds, type OpRecord, type Saw } from "../verify/index.ts";
+import { mutationKinds, type OpRecord, type Saw, verifyConstants } from "../verify/index.ts";
 import { responseBytesMax } from "./constants.ts";
 import type { CookieJar } from "./cookie-jar.ts";
 import { connectFailureCodes } from "./dialer.ts";
@@ -110,13 +110,11 @@ function attemptOf(answer: Answer): AttemptResult {
 }
 
 type Try = NonNullable<OpRecord["tries"]>[number];
-/** Tries kept per op in the history (the schema's limit). */
-const triesKeptMax = 64;
 
 /** One request of an op as the history keeps it; its start includes the DNS lookup before it. */
 function tryOf(address: string, startMs: number, endMs: number, r: AttemptResult): Try {
   const result = r.kind === "response" ? `HTTP ${r.status}${r.definite ? " definite" : ""}` : `${r.kind}: ${r.message}`;
-  return { address, startMs, endMs, result: result.slice(0, 300) };
+  return { address, startMs, endMs, result: result.slice(0, verifyConstants.tryResultCharsMax) };
 }
 
 function failureOf(err: unknown, address: string): AttemptResult {
@@ -251,7 +249,7 @@ export async function runOperation(
     startMs,
     endMs,
     attempts: Math.max(1, results.length),
-    ...(tries.length > 1 ? { tries: tries.slice(0, triesKeptMax) } : {}),
+    ...(tries.length > 1 ? { tries: tries.slice(0, verifyConstants.triesPerOpMax) } : {}),
     outcome,
     ...(site && instance ? { served: { site, instance } } : {}),
     ...(action.item !== undefined ? { item: action.item } : {}),

@@ -12,6 +12,11 @@ export const lineBytesMax = 1_048_576;
 /** Read size of the streaming reader. */
 export const readChunkBytes = 65_536;
 
+/** Requests of one op kept in its `tries` (a longer list is cut by the writer, refused by the reader). */
+export const triesPerOpMax = 64;
+/** Characters of one try's `result`. */
+export const tryResultCharsMax = 300;
+
 /** Virtual users one check holds state for. */
 export const usersMax = 200_000;
 /** Distinct cart items per user. */

@@ -3,7 +3,7 @@
 // an end record; a history without its end record was cut short. docs/verify.md explains
 // every field and why it is there.
 import { z } from "zod";
-import { historyFormatName, historyVersion } from "./constants.ts";
+import { historyFormatName, historyVersion, triesPerOpMax, tryResultCharsMax } from "./constants.ts";
 
 const name = z.string().min(1).max(256);
 /** Milliseconds on the recorder's monotonic clock (e.g. performance.now() of the load generator). */
@@ -111,10 +111,10 @@ export const opSchema = z
           address: z.string().max(256),
           startMs: timeMs,
           endMs: timeMs,
-          result: z.string().max(300),
+          result: z.string().max(tryResultCharsMax),
         }),
       )
-      .max(64)
+      .max(triesPerOpMax)
       .optional(),
     outcome: outcomeSchema,
     /** Who answered the final attempt; absent when nobody answered. */
