@@ -20,6 +20,11 @@ before(async () => {
 });
 after(() => cluster.stop());
 
+async function counter(name: string): Promise<number> {
+  const line = (await get(`${url}/_redshirt/metrics`)).text.split("\n").find((l) => l.startsWith(name));
+  return line ? Number(line.split(" ").at(-1)) : 0;
+}
+
 const arrivalsOf = (tag: string): Arrival[] => cluster.arrivals.filter((a) => a.tag === tag);
 
 async function allHealthy(): Promise<void> {
@@ -51,8 +56,11 @@ async function postAndKillReceiver(tag: string, headers: Record<string, string>,
 }
 
 test("gateway - an unsafe POST that reached a dying instance is not retried: 502, one arrival", async () => {
+  const denied = 'rs_gateway_retries_denied_total{reason="unsafe"}';
+  const deniedBefore = await counter(denied);
   const r = await postAndKillReceiver("order-1", { "content-type": "application/json" }, '{"item":"boots"}');
   assert.equal(r.status, 502);
+  assert.equal((await counter(denied)) - deniedBefore, 1, "the gateway counted the POST as denied: unsafe");
   assert.match(r.text, /RS_ERR_TRAFFIC_GATEWAY_UPSTREAM_FAILED/);
   assert.equal(arrivalsOf("order-1").length, 1, "the app log shows exactly one arrival");
 });
@@ -77,13 +85,9 @@ test("gateway - a keyed request whose body is too large to hold is not retried",
   assert.equal(arrivalsOf("order-3").length, 1);
 });
 
-async function counter(name: string): Promise<number> {
-  const line = (await get(`${url}/_redshirt/metrics`)).text.split("\n").find((l) => l.startsWith(name));
-  return line ? Number(line.split(" ").at(-1)) : 0;
-}
-
 test("gateway - a POST whose connect was refused never left the gateway and is retried", async () => {
   const refusedRetries = 'rs_gateway_retries_total{reason="connect-refused"}';
+  const deniedUnsafe = 'rs_gateway_retries_denied_total{reason="unsafe"}';
   const retriesBefore = await counter(refusedRetries);
   // Whether a POST meets the dead instance before the gateway ejects it is a race (a health
   // probe may come first), so the scenario runs until one does, a bounded number of times.
@@ -94,6 +98,7 @@ test("gateway - a POST whose connect was refused never left the gateway and is r
       await allHealthy();
     }
     const before = cluster.arrivals.length;
+    const deniedBefore = await counter(deniedUnsafe);
     cluster.kill("u-app2");
     // Long enough for the gateway to see the dead instance's idle connections close (so no
     // POST is sent on one), short enough that an active health check rarely ejects it first.
@@ -105,16 +110,21 @@ test("gateway - a POST whose connect was refused never left the gateway and is r
       await r.arrayBuffer();
       statuses.push(r.status);
     }
-    assert.deepEqual(
-      statuses,
-      Array.from({ length: 20 }, () => 200),
+    // A refused connect never left the gateway: never a 503. Under load the gateway may not
+    // yet have read the dead instance's FIN on an idle socket and write a POST on it; the
+    // reset then may follow the app's read, so that POST is rightly not retried (502, one
+    // "unsafe" denial each, never seen by an app). Every other POST is answered once.
+    const failed = statuses.filter((s) => s !== 200);
+    assert.ok(
+      failed.every((s) => s === 502),
+      `only 200 or 502, got ${statuses.join(",")}`,
     );
-    for (let i = 0; i < 20; i++) assert.equal(arrivalsOf(`refused-${round}-${i}`).length, 1);
-    assert.equal(cluster.arrivals.length - before, 20);
+    assert.equal((await counter(deniedUnsafe)) - deniedBefore, failed.length, "each 502 is an unsafe denial");
+    for (let i = 0; i < 20; i++) {
+      const arrived = arrivalsOf(`refused-${round}-${i}`).length;
+      assert.equal(arrived, statuses[i] === 200 ? 1 : 0, `POST ${i} (${statuses[i]}) arrived ${arrived} times`);
+    }
+    assert.equal(cluster.arrivals.length - before, statuses.length - failed.length);
   }
   assert.ok((await counter(refusedRetries)) > retriesBefore, `no refused connect was retried in ${round} rounds`);
-  assert.ok(
-    (await counter('rs_gateway_retries_denied_total{reason="unsafe"}')) >= 1,
-    "the first test's POST was denied",
-  );
 });
