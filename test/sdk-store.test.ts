@@ -99,7 +99,10 @@ test("sdk sessions - a login in one site resolves in the other with the cookie a
   assert.match(after, /^rs_session=\.[A-Za-z0-9_-]+$/, "no session; the token stays for read-your-writes");
   const gone = await inA.resolve(requestWith(after));
   assert.equal(gone.id, undefined);
-  assert.equal((await inA.resolve(requestWith(cookie))).user, undefined, "the old cookie no longer resolves");
+  // The old cookie's token names the login only, so it waits for nothing newer: it stops
+  // resolving in A once the logout got there from B (a WAN trip and a paced relay send).
+  const oldCookieGoneMs = await waitFor(async () => (await inA.resolve(requestWith(cookie))).user === undefined, 5_000);
+  assert.ok(oldCookieGoneMs >= 0, "the old cookie no longer resolves");
 
   const mangled = await inA.resolve(requestWith(`rs_session=${id}.not*a*token`));
   assert.equal(mangled.tokenIn, undefined, "a malformed token is dropped");
@@ -148,6 +151,12 @@ test("sdk idempotency - a retried mutation runs once and answers the same status
   // The kept answer is written outside the session: the session's later reads elsewhere wait
   // for the handler's writes only, not for the keeper's (maybe local-level) write.
   assert.equal(view.session, tokenAfterHandler, "keeping the answer did not advance the session's token");
+  // The retry comes from the other site once the kept answer got there (its write is at the
+  // keeper's level, local here: a retry that outruns it runs the handler again, and the
+  // handler's writes are duplicates — not what this test is about).
+  const recordKey = `idem:${idempotencyBase("user:u", "key-1")}`;
+  const reachedMs = await waitFor(async () => (await storeB.withSession(undefined).get(recordKey)).exists, 5_000);
+  assert.ok(reachedMs >= 0, "the kept answer reached the other site");
   view = storeB.withSession(view.session);
   const again = await idem.run(view, "user:u", "key-1", handler);
   assert.equal(runs, 1, "the retry answered from the kept answer");

@@ -37,6 +37,15 @@ export function packCanonical(value: unknown): Uint8Array {
   return packr.pack(canonical(value));
 }
 
+/** A value packed by packCanonical, back as the plain JSON-like value a state holds; throws RS_ERR_STORE_BAD_REQUEST when it is not msgpack. */
+export function unpackCanonical(bytes: Uint8Array): unknown {
+  try {
+    return plain(packr.unpack(bytes));
+  } catch (cause) {
+    throw storeErrors.create("RS_ERR_STORE_BAD_REQUEST", "value encoding: not msgpack", { cause });
+  }
+}
+
 /** A JSON-like value with object keys sorted, the form in which the store keeps client values. */
 export function sortedJson(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortedJson);

@@ -26,3 +26,4 @@ export type {
   ValueType,
 } from "./crdt-types.ts";
 export { expiryHlc, opIdsOf } from "./crdt-types.ts";
+export { type SetOp, setOpDelta, setOpOf } from "./op-shape.ts";

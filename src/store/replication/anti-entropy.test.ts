@@ -5,13 +5,18 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Registry, seededRandom } from "../../core/index.ts";
 import { parsePlanet } from "../../topology/index.ts";
-import { applyMutation, decodeState, digest, encodeState, merge } from "../crdt/crdt.ts";
+import { applyMutation, decodeState, digest, encodeState, merge, read } from "../crdt/crdt.ts";
 import { MemoryStorage } from "../testkit/memory-storage.ts";
 import { SimCluster } from "../testkit/sim-cluster.ts";
 import { simPlanetYaml } from "../testkit/sim-workload.ts";
 import type { WireMessage } from "../wire/transport.ts";
 import { AntiEntropy } from "./anti-entropy.ts";
-import { antiEntropyMessageBytesMax, antiEntropyPageKeysMax } from "./engine-constants.ts";
+import {
+  antiEntropyIdleMs,
+  antiEntropyMessageBytesMax,
+  antiEntropyPageKeysMax,
+  antiEntropySettleMs,
+} from "./engine-constants.ts";
 import { HashTrees } from "./merkle.ts";
 import { createNodeMetrics, type NodeMetrics } from "./node-metrics.ts";
 
@@ -99,7 +104,14 @@ test("anti-entropy - alone carries thousands of keys both ways across sites when
 // keep its bounds, and repair must go both ways.
 type Side = { ae: AntiEntropy; storage: MemoryStorage; trees: HashTrees; m: NodeMetrics };
 
-function side(self: string, peer: string, outbox: [string, string, WireMessage][]): Side {
+type SideOptions = {
+  /** Keys that settle on this side (written or streamed here a moment ago). */
+  readonly settling?: ReadonlySet<string>;
+  readonly preferPeers?: () => readonly string[];
+  readonly onSynced?: (peer: string, partition: number) => void;
+};
+
+function side(self: string, peer: string, outbox: [string, string, WireMessage][], options: SideOptions = {}): Side {
   const storage = new MemoryStorage();
   const trees = new HashTrees(1);
   const m = createNodeMetrics(new Registry());
@@ -129,6 +141,9 @@ function side(self: string, peer: string, outbox: [string, string, WireMessage][
       trees.update(partition, key, old?.digest ?? 0, d);
       return (old?.digest ?? 0) !== d;
     },
+    settling: options.settling ? (key) => options.settling!.has(key) : undefined,
+    preferPeers: options.preferPeers,
+    onSynced: options.onSynced,
   });
   return { ae, storage, trees, m };
 }
@@ -192,4 +207,72 @@ test("anti-entropy - pages through 9,000 differing keys past 9,000 tombstones wi
   assert.ok(sent(a) >= 3_000 && sent(b) >= 3_000, `both sides pushed: a ${sent(a)}, b ${sent(b)}`);
   assert.ok(b.m.aeRounds.get({ outcome: "repaired" }) === 0, "b started no round");
   assert.ok(messages < 200, `${messages} messages`);
+});
+
+/** Delivers every message in the outbox (and what the answers send), in order. */
+function deliver(outbox: [string, string, WireMessage][], sides: Record<string, Side>): string[] {
+  const types: string[] = [];
+  while (outbox.length > 0) {
+    const [from, to, message] = outbox.shift()!;
+    types.push(message[0] as string);
+    sides[to].ae.onMessage(from, message);
+  }
+  return types;
+}
+
+const registerOf = (s: Side, key: string): unknown => {
+  const row = s.storage.getKey(key);
+  return row ? read(decodeState(row.state), 0).value : undefined;
+};
+
+test("anti-entropy - an ordinary round leaves keys still settling on either side to the streams, then waits the settle time", () => {
+  const outbox: [string, string, WireMessage][] = [];
+  const synced: string[] = [];
+  const a = side("a", "b", outbox, { settling: new Set(["x1"]), onSynced: (peer) => synced.push(peer) });
+  const b = side("b", "a", outbox, { settling: new Set(["x2"]) });
+  // Each side's copy of the key that settles there is the later one: a repair would move it.
+  put(a, "x1", "a-x1", 5_000);
+  put(b, "x1", "b-x1", 10);
+  put(a, "x2", "a-x2", 20);
+  put(b, "x2", "b-x2", 5_000);
+  put(a, "x3", "a-x3", 30);
+  put(b, "x3", "b-x3", 5_000);
+  a.ae.tick(0);
+  deliver(outbox, { a, b });
+  // x3 differs and settles nowhere: repaired (b's later write wins on both).
+  assert.equal(registerOf(a, "x3"), "b-x3");
+  // x1 settles on a (named with digest -1), x2 on b: neither sent nor asked for.
+  assert.equal(registerOf(b, "x1"), "b-x1", "b got a's settling x1");
+  assert.equal(registerOf(a, "x2"), "a-x2", "a got b's settling x2");
+  assert.deepEqual(synced, [], "a partition with keys left out is not counted synced");
+  // The round that repaired x3 started the next at once: it found only the settling keys,
+  // moved nothing, and the one after waits the settle time.
+  assert.equal(a.m.aeRounds.get({ outcome: "repaired" }), 1);
+  assert.equal(a.m.aeRounds.get({ outcome: "settling" }), 1);
+  assert.equal(b.m.aeKeys.get({ direction: "left-settling" }), 4, "x1 and x2, in each round");
+  a.ae.tick(antiEntropyIdleMs);
+  assert.equal(outbox.length, 0, "no round one idle wait after a settling one");
+  a.ae.tick(antiEntropySettleMs);
+  assert.equal(outbox[0]?.[2][0], "ae-roots", "a round again after the settle time");
+});
+
+test("anti-entropy - a round with a preferred peer (a fill, a refill) repairs settling keys too and counts the partition synced", () => {
+  const outbox: [string, string, WireMessage][] = [];
+  const synced: string[] = [];
+  const a = side("a", "b", outbox, {
+    settling: new Set(["x1"]),
+    preferPeers: () => ["b"],
+    onSynced: (peer) => synced.push(peer),
+  });
+  const b = side("b", "a", outbox, { settling: new Set(["x2"]) });
+  put(a, "x1", "a-x1", 5_000);
+  put(b, "x1", "b-x1", 10);
+  put(a, "x2", "a-x2", 10);
+  put(b, "x2", "b-x2", 5_000);
+  a.ae.tick(0);
+  deliver(outbox, { a, b });
+  assert.equal(registerOf(b, "x1"), "a-x1");
+  assert.equal(registerOf(a, "x2"), "b-x2");
+  assert.equal(b.m.aeKeys.get({ direction: "left-settling" }), 0);
+  assert.ok(synced.length > 0 && synced.every((p) => p === "b"), `synced with ${synced.join(",")}`);
 });

@@ -14,6 +14,12 @@
 //   5. ae-give: this node merges what it got and sends the wanted states; the next page
 //      resumes where the peer stopped.
 //
+// Keys that settle (settling-keys.ts: written or streamed here a moment ago) are left to the
+// streams in an ordinary round: the initiator names them with digest -1 and the peer neither
+// sends nor asks for them, nor for its own settling keys. A round that met nothing else
+// waits antiEntropySettleMs. A round with a preferred peer (a fill, a refill) compares every
+// key, and a partition whose paging left a key out never counts as synced.
+//
 // Every message is bounded (keys scanned, keys named, bytes of states), a round ends after
 // 64 pages, only one round is in flight, and within it one page per partition and at most 4
 // partitions' pages at once (so a refill is not one round trip per partition). A round that repaired something starts the next
@@ -33,6 +39,7 @@ import {
   antiEntropyPagesInflightMax,
   antiEntropyPagesPerRoundMax,
   antiEntropyScanKeysMax,
+  antiEntropySettleMs,
   antiEntropyTimeoutMs,
 } from "./engine-constants.ts";
 import type { HashTrees } from "./merkle.ts";
@@ -59,7 +66,12 @@ export type AntiEntropyDeps = {
   readonly onSynced?: (peer: string, partition: number, roundStartMs: number) => void;
   /** Peers to run rounds with first (a node filling partitions, peers to refill); others in turn otherwise. */
   readonly preferPeers?: () => readonly string[];
+  /** Whether a key settles (its copies are on their way through the streams): ordinary rounds leave it. */
+  readonly settling?: (key: string) => boolean;
 };
+
+/** The digest an ordinary round's page names a settling key with: leave it to the streams. */
+const settlingDigest = -1;
 
 type StateList = [key: string, state: Uint8Array][];
 
@@ -72,8 +84,12 @@ type Round = {
   lastMs: number;
   pages: number;
   differed: boolean;
-  /** Partitions still to page through: their differing buckets, where paging resumes, whether a page is out. */
-  readonly todo: Map<number, { buckets: number[]; after: string | undefined; inflight: boolean }>;
+  /** A round with a preferred peer (a fill, a refill): every key is compared, settling or not. */
+  readonly urgent: boolean;
+  /** States received and asked for in this round: none, and its differences were all settling. */
+  moved: number;
+  /** Partitions still to page through: their differing buckets, where paging resumes, whether a page is out, whether a key was left out. */
+  readonly todo: Map<number, { buckets: number[]; after: string | undefined; inflight: boolean; left: boolean }>;
   inflight: number;
 };
 
@@ -87,6 +103,8 @@ export class AntiEntropy {
   #round: Round | undefined;
   #roundIds = 0;
   #nextRoundMs = Number.NEGATIVE_INFINITY;
+  /** After a round that met only settling keys, ordinary rounds wait until then (a preferred peer's do not). */
+  #settleUntilMs = Number.NEGATIVE_INFINITY;
   #nowMs = 0;
 
   constructor(deps: AntiEntropyDeps) {
@@ -125,6 +143,10 @@ export class AntiEntropy {
   #startRound(): void {
     const d = this.#d;
     const preferred = (d.preferPeers?.() ?? []).filter((p) => this.#shared.has(p) && d.isUp(p));
+    if (preferred.length === 0 && this.#nowMs < this.#settleUntilMs) {
+      this.#nextRoundMs = this.#nowMs + antiEntropyIdleMs;
+      return;
+    }
     const candidates = preferred.length > 0 ? preferred : this.#peers;
     for (let tried = 0; tried < candidates.length; tried++) {
       const peer = candidates[this.#nextPeer++ % candidates.length];
@@ -138,6 +160,8 @@ export class AntiEntropy {
         lastMs: this.#nowMs,
         pages: 0,
         differed: false,
+        urgent: preferred.length > 0,
+        moved: 0,
         todo: new Map(),
         inflight: 0,
       };
@@ -149,9 +173,13 @@ export class AntiEntropy {
   }
 
   #endRound(outcome: "agreed" | "repaired" | "capped"): void {
-    this.#d.m.aeRounds.inc({ outcome });
+    const round = this.#round;
+    // Paged through and nothing moved: every difference was a key still settling.
+    const settling = outcome === "repaired" && round !== undefined && round.moved === 0;
+    this.#d.m.aeRounds.inc({ outcome: settling ? "settling" : outcome });
     this.#round = undefined;
-    if (outcome === "agreed") this.#nextRoundMs = this.#nowMs + antiEntropyIdleMs;
+    if (settling) this.#settleUntilMs = this.#nowMs + antiEntropySettleMs;
+    if (outcome === "agreed" || settling) this.#nextRoundMs = this.#nowMs + antiEntropyIdleMs;
     else this.#startRound();
   }
 
@@ -164,10 +192,13 @@ export class AntiEntropy {
         this.#onDiff(from, m[1] as number, m[2] as [number, number[]][], m[3] as number, m[4] as number[]);
         return;
       case "ae-keys":
-        this.#onKeys(from, m as [string, number, number, number[], string | null, string | null, string[], number[]]);
+        this.#onKeys(
+          from,
+          m as [string, number, number, number[], string | null, string | null, string[], number[], boolean?],
+        );
         return;
       case "ae-page":
-        this.#onPage(from, m as [string, number, number, StateList, string[], string | null, boolean?]);
+        this.#onPage(from, m as [string, number, number, StateList, string[], string | null, boolean?, number?]);
         return;
       case "ae-give":
         this.#merge(m[1] as number, m[2] as StateList);
@@ -197,7 +228,7 @@ export class AntiEntropy {
   /** Compares the initiator's page with this node's keys of the same buckets and range. */
   #onKeys(
     from: string,
-    [, roundId, partition, bucketList, after, upto, keys, digests]: [
+    [, roundId, partition, bucketList, after, upto, keys, digests, leaveSettling]: [
       string,
       number,
       number,
@@ -206,6 +237,7 @@ export class AntiEntropy {
       string | null,
       string[],
       number[],
+      boolean?,
     ],
   ): void {
     const d = this.#d;
@@ -228,6 +260,8 @@ export class AntiEntropy {
     const send: StateList = [];
     const want: string[] = [];
     let bytes = 0;
+    let left = 0;
+    const leave = leaveSettling === true && d.settling !== undefined ? d.settling : undefined;
     for (const row of rows) {
       if (covered !== null && compareKeys(row.key, covered) > 0) break;
       if (!buckets.has(d.trees.bucketOf(row.key))) continue;
@@ -236,6 +270,10 @@ export class AntiEntropy {
       const other = theirs.get(row.key) ?? 0;
       theirs.delete(row.key);
       if (other === row.digest) continue;
+      if (other === settlingDigest || leave?.(row.key)) {
+        left++;
+        continue;
+      }
       if (held) want.push(row.key);
       const state = d.stateOf(row.key);
       if (state) {
@@ -250,10 +288,13 @@ export class AntiEntropy {
     }
     // Keys they hold in the covered range that this node does not: wanted too.
     for (const [key, digest] of theirs) {
-      if (digest !== 0 && (covered === null || compareKeys(key, covered) <= 0)) want.push(key);
+      if (digest === 0 || (covered !== null && compareKeys(key, covered) > 0)) continue;
+      if (digest === settlingDigest) left++;
+      else want.push(key);
     }
     d.m.aeKeys.inc({ direction: "sent" }, send.length);
-    d.send(from, ["ae-page", roundId, partition, send, want, covered]);
+    if (left > 0) d.m.aeKeys.inc({ direction: "left-settling" }, left);
+    d.send(from, ["ae-page", roundId, partition, send, want, covered, false, left]);
   }
 
   // ------------------------------------------------------------ the initiator's side
@@ -277,7 +318,7 @@ export class AntiEntropy {
       const buckets: number[] = [];
       for (let i = 0; i < mine.length; i++) if (mine[i] !== theirs[i]) buckets.push(i);
       d.m.aeBucketMismatches.inc(undefined, buckets.length);
-      if (buckets.length > 0) round.todo.set(partition, { buckets, after: undefined, inflight: false });
+      if (buckets.length > 0) round.todo.set(partition, { buckets, after: undefined, inflight: false, left: false });
     }
     if (round.todo.size === 0) {
       this.#endRound("agreed");
@@ -305,11 +346,17 @@ export class AntiEntropy {
     const rows = d.scanDigests(partition, after, antiEntropyScanKeysMax);
     const keys: string[] = [];
     const digests: number[] = [];
+    const leave = round.urgent ? undefined : d.settling;
     let upto: string | null = rows.length === antiEntropyScanKeysMax ? rows[rows.length - 1].key : null;
     for (const row of rows) {
       if (!wanted.has(d.trees.bucketOf(row.key))) continue;
       keys.push(row.key);
-      digests.push(row.digest);
+      const settles = leave?.(row.key) === true;
+      if (settles) {
+        const todo = round.todo.get(partition);
+        if (todo) todo.left = true;
+      }
+      digests.push(settles ? settlingDigest : row.digest);
       if (keys.length >= antiEntropyPageKeysMax) {
         upto = row.key;
         break;
@@ -317,12 +364,22 @@ export class AntiEntropy {
     }
     round.pages++;
     d.m.aePages.inc();
-    d.send(round.peer, ["ae-keys", round.id, partition, buckets, after ?? null, upto, keys, digests]);
+    d.send(round.peer, [
+      "ae-keys",
+      round.id,
+      partition,
+      buckets,
+      after ?? null,
+      upto,
+      keys,
+      digests,
+      leave !== undefined,
+    ]);
   }
 
   #onPage(
     from: string,
-    [, roundId, partition, states, want, covered, notHeld]: [
+    [, roundId, partition, states, want, covered, notHeld, left]: [
       string,
       number,
       number,
@@ -330,6 +387,7 @@ export class AntiEntropy {
       string[],
       string | null,
       boolean?,
+      number?,
     ],
   ): void {
     // States are merged even for a round given up: a repair is a repair.
@@ -341,10 +399,13 @@ export class AntiEntropy {
     round.lastMs = this.#nowMs;
     todo.inflight = false;
     round.inflight--;
+    round.moved += states.length + want.length;
+    if (typeof left === "number" && left > 0) todo.left = true;
     if (covered === null) {
       round.todo.delete(partition);
-      // Paged to the end: every key of the differing buckets went where it lacked.
-      if (!notHeld && this.#mine.has(partition)) this.#d.onSynced?.(from, partition, round.startMs);
+      // Paged to the end: every key of the differing buckets went where it lacked (unless
+      // some were left to the streams).
+      if (!notHeld && !todo.left && this.#mine.has(partition)) this.#d.onSynced?.(from, partition, round.startMs);
     } else todo.after = covered;
     if (round.todo.size === 0) this.#endRound("repaired");
     else if (round.pages < antiEntropyPagesPerRoundMax) this.#fill(round);

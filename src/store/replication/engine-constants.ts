@@ -31,6 +31,17 @@ export const logTailMax = 16_384;
 export const gossipMs = 500;
 /** After a round in which every tree agreed, the next one waits this long (one that repaired goes on at once). */
 export const antiEntropyIdleMs = 250;
+/**
+ * A key this node wrote or took from a stream this recently settles: anti-entropy leaves it
+ * to the streams (settling-keys.ts), and a round that found nothing but such keys waits this
+ * long before the next. Well past a batch's trip (a WAN round trip, a paced send, a commit)
+ * and a stream's timeout and resend (streamTimeoutMs).
+ */
+export const antiEntropySettleMs = 2_000;
+/** A key that keeps changing settles for this long at most; then anti-entropy compares it again. */
+export const antiEntropySettleStreakMaxMs = 30_000;
+/** Keys SettlingKeys remembers at most (the ones changed longest ago are forgotten first). */
+export const settlingKeysMax = 100_000;
 /** A round whose peer has not answered for this long is given up. */
 export const antiEntropyTimeoutMs = 2_000;
 /** Partitions with differing roots one reply names (each carries its 256 bucket hashes). */
@@ -95,8 +106,18 @@ export const relayDirectMsMin = 1_000;
 export const relayDirectMsMax = 30_000;
 /** A relay whose own leg timed out is passed over for this long (it is in doubt itself). */
 export const relayPassOverMs = 10_000;
+/**
+ * A remote site's relayed messages leave at most once per this many ms (the first after a
+ * quiet spell at once, so a lone write pays nothing): under load each message carries what
+ * the site's streams gathered meanwhile, which the relay codec packs and deflates together.
+ * One entry a message costs 150 bytes of WAN for a 100-byte value; eight, 110 each
+ * (relay-codec.test.ts). It delays a cross-site copy under load by at most this much, a
+ * tenth of the nearest demo sites' round trip; local replicas are never paced.
+ */
+export const relayPaceMs = 10;
 
 assert(streamHeartbeatMs < streamTimeoutMs, "heartbeats come before a stream is declared stuck");
+assert(relayPaceMs >= 0 && relayPaceMs < streamHeartbeatMs, "pacing delays a relayed batch less than a heartbeat");
 assert(
   relayMessageBytesMax + 2 * streamBatchBytesMax <= frameBytesMax,
   "a relayed message, one batch over its bound and its envelope, fits a frame",
@@ -110,6 +131,10 @@ assert(streamScanMax <= logTailMax, "a scan fits in the in-memory tail");
 assert(tickMs <= streamHeartbeatMs && tickMs <= gossipMs, "the tick drives the slower timers");
 assert(antiEntropyPageKeysMax <= antiEntropyScanKeysMax, "a page fits in one scan");
 assert(tickMs < antiEntropyTimeoutMs, "the tick notices a stuck round");
+assert(
+  antiEntropySettleMs > streamTimeoutMs && antiEntropySettleMs < antiEntropySettleStreakMaxMs,
+  "a key settles longer than a stream takes to resend, and a streak longer than that",
+);
 assert(localTimeoutMsDefault <= globalTimeoutMsDefault, "global requests may wait longer");
 
 // ---- incarnation and refill (incarnation.ts, refill.ts)

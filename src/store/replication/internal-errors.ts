@@ -13,6 +13,7 @@ export type InternalErrorReason =
   | "peer-message"
   | "hint-commit"
   | "tick"
+  | "relay-pace"
   | "anti-entropy-message"
   | "anti-entropy-tick";
 

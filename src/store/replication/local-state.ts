@@ -23,6 +23,7 @@ import { dirtyKeysMax, logTailMax, stateCacheKeysMax } from "./engine-constants.
 import type { HashTrees } from "./merkle.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
 import { compactAt, settleMerged } from "./settled.ts";
+import { SettlingKeys } from "./settling-keys.ts";
 import { needsCompaction, sameRepresentation } from "./state-shape.ts";
 
 type Entry = { state: KeyState | undefined; row: KeyRow | undefined };
@@ -62,6 +63,8 @@ export class LocalState {
   /** The largest state a commit wrote since takeLargestStateBytes last ran. */
   #largestStateBytes = 0;
   #tail: LogEntry[] = [];
+  /** Keys written here or taken from a stream a moment ago: anti-entropy leaves them to the streams. */
+  readonly settling = new SettlingKeys();
   /** Keys with something to compact (counter ops, tombstones, dedup ids), oldest first. */
   readonly dirty = new Map<string, { partition: number; sinceMs: number }>();
 
@@ -172,6 +175,7 @@ export class LocalState {
     const after = merged ? digest(merged) : 0;
     if (merged && local && before === after && sameRepresentation(local, merged)) return false;
     if (remote) this.#learnOpIds(key, partition, local, remote);
+    if (kind === "replicate") this.settling.noteChanged(key, this.#d.clock.monoMs());
     if (local && before !== after) {
       this.#d.m.conflicts.inc({ kind });
       if (kind === "repair") this.#d.m.repairs.inc({ kind: "anti-entropy" });

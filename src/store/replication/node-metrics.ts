@@ -116,7 +116,7 @@ export function createNodeMetrics(metrics: Registry) {
     logTruncatedSeq: metrics.gauge("redshirt_store_log_truncated_seq", "The log is truncated up to this seq."),
     aeRounds: metrics.counter(
       "redshirt_store_anti_entropy_rounds_total",
-      "Anti-entropy rounds this node started, by outcome (agreed, repaired, capped, timeout).",
+      "Anti-entropy rounds this node started, by outcome (agreed, repaired, capped, timeout, settling: every difference was a key still on its way through the streams).",
     ),
     aePages: metrics.counter("redshirt_store_anti_entropy_pages_total", "Anti-entropy key pages exchanged."),
     aeBucketMismatches: metrics.counter(
@@ -125,7 +125,7 @@ export function createNodeMetrics(metrics: Registry) {
     ),
     aeKeys: metrics.counter(
       "redshirt_store_anti_entropy_keys_total",
-      "Key states sent to or received from peers by anti-entropy, by direction.",
+      "Key states sent to or received from peers by anti-entropy, by direction (sent, received; left-settling: differing keys this node as the comparing peer left to the streams).",
     ),
   };
 }

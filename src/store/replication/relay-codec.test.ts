@@ -3,6 +3,7 @@
 // version wrote them, legs named by incarnation tags, and malformed input refused.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { Packr } from "msgpackr";
 import { isRedshirtError } from "../../core/index.ts";
 import { applyMutation, decodeState, encodeState, read } from "../crdt/crdt.ts";
 import {
@@ -38,11 +39,20 @@ const plain = (entries: readonly RelayEntry[]) => entries.map(([s, k, p, b]) => 
 const fixtureDeflated =
   "AZs8hWtRtgHDkekoFoDSIkPjkvwCXST9iFx3M6WCDgASBNyLsg0Z0Z3HAnOeIcJ7DCww79HTeTyLso2Y0J3HAXOeEZLzOAbAeQA=";
 const fixturePlain = "AJGUB6FhAMQDAQID";
+// Written by version 2: the same three register sets in op shape (format 3, deflated).
+const fixtureOps = "A5s8hWtRtgHD5CX5BboGUIUMDEfSbqZU0AFM4V6UbcgIttwQZjkL3SznWZRtxAS23AhmOQe9LAcA";
+
+const mutated = (i: number, mutation: Parameters<typeof applyMutation>[1]): RelayEntry => [
+  10 + i,
+  `k${i}`,
+  i,
+  encodeState(applyMutation(undefined, mutation, { opId: `op-${i}`, h: h + i, nowMs: 1_800_000_000_000 }).delta),
+];
 
 test("relay codec - entries round-trip, deflated only when that is smaller", () => {
   const many = [put(0), put(1), put(2)];
   const blob = encodeRelayEntries(many);
-  assert.equal(blob[0], 1, "format 1: deflated");
+  assert.equal(blob[0], 3, "format 3: puts in op shape, deflated");
   const raw = many.reduce((n, e) => n + e[3].length + e[1].length, 0);
   assert.ok(blob.length * 4 < raw, `${blob.length} bytes for ${raw} of keys and payloads`);
   assert.deepEqual(plain(decodeRelayEntries(blob)), plain(many));
@@ -50,6 +60,30 @@ test("relay codec - entries round-trip, deflated only when that is smaller", () 
   const small = encodeRelayEntries(tiny);
   assert.equal(small[0], 0, "format 0: too small to deflate");
   assert.deepEqual(plain(decodeRelayEntries(small)), plain(tiny));
+  const counters = [mutated(0, { kind: "incr", by: 2 }), mutated(1, { kind: "incr", by: 3 })];
+  assert.equal(encodeRelayEntries(counters)[0], 1, "no put: format 1");
+  assert.deepEqual(plain(decodeRelayEntries(encodeRelayEntries(counters))), plain(counters));
+});
+
+test("relay codec - a put travels as its op and is rebuilt byte for byte; any other entry travels as logged", () => {
+  const entries = [
+    mutated(0, { kind: "set", value: "short" }),
+    mutated(1, { kind: "incr", by: 5 }),
+    mutated(2, { kind: "set", value: { __proto__: 1, b: [1, { a: null }], a: "é" } as unknown }),
+    mutated(3, { kind: "set", value: "with a ttl", ttlS: 30 }),
+    mutated(4, { kind: "sadd", members: ["m"] }),
+    mutated(5, { kind: "set", value: 12.5 }),
+  ];
+  const blob = encodeRelayEntries(entries);
+  assert.ok(blob[0] === 2 || blob[0] === 3, `format ${blob[0]}: op shape`);
+  assert.deepEqual(plain(decodeRelayEntries(blob)), plain(entries), "every payload as logged");
+  // Smaller than the same entries as logged, by more than the value bytes deflate could find.
+  const logged = encodeRelayEntries(entries.slice(1, 2));
+  assert.ok(logged[0] <= 1);
+  const puts = [put(0), put(1), put(2), put(3)];
+  const asOps = encodeRelayEntries(puts).length;
+  const perEntry = puts.reduce((n, e) => n + e[3].length, 0) / puts.length;
+  assert.ok(asOps / puts.length < perEntry / 4, `${asOps} bytes for 4 puts of ${perEntry} bytes each`);
 });
 
 test("relay codec - fixtures of both formats decode as they were written (the dictionary never changes)", () => {
@@ -70,6 +104,8 @@ test("relay codec - fixtures of both formats decode as they were written (the di
   assert.deepEqual(plain(decodeRelayEntries(new Uint8Array(Buffer.from(fixturePlain, "base64")))), [
     [7, "a", 0, [1, 2, 3]],
   ]);
+  const ops = decodeRelayEntries(new Uint8Array(Buffer.from(fixtureOps, "base64")));
+  assert.deepEqual(plain(ops), plain(deflated), "format 3 rebuilds the payloads format 1 carried");
 });
 
 test("relay codec - malformed entries are refused with RS_ERR_STORE_WIRE", () => {
@@ -80,6 +116,15 @@ test("relay codec - malformed entries are refused with RS_ERR_STORE_WIRE", () =>
   assert.throws(() => decodeRelayEntries(new Uint8Array([0])), wireError, "no body");
   const outOfOrder = encodeRelayEntries([put(1), put(0)]);
   assert.throws(() => decodeRelayEntries(outOfOrder), wireError, "entries out of seq order");
+  const shaped = (op: unknown[]) => {
+    const body = new Packr({ useRecords: false, int64AsType: "number", mapsAsObjects: true }).pack([[1, "k", 0, op]]);
+    return new Uint8Array([2, ...body]);
+  };
+  assert.throws(() => decodeRelayEntries(shaped(["op", 0, new Uint8Array([0xa1, 0x78])])), wireError, "h 0");
+  assert.throws(() => decodeRelayEntries(shaped(["op", 5, "x"])), wireError, "a value that is not bytes");
+  assert.throws(() => decodeRelayEntries(shaped(["op", 5, new Uint8Array([0xa5, 0x78])])), wireError, "not msgpack");
+  assert.throws(() => decodeRelayEntries(shaped([1, 5, new Uint8Array([0xa1, 0x78])])), wireError, "opId");
+  assert.equal(decodeRelayEntries(shaped(["op", 5, new Uint8Array([0xa1, 0x78])])).length, 1);
   assert.ok(decodeRelayEntries(good).length === 2);
 });
 

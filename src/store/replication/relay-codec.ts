@@ -7,6 +7,9 @@
 //   site that gets the same entries: a format byte, then the msgpack array of
 //   [seq, key, partition, payload] in seq order — deflated (raw deflate with the preset
 //   dictionary below) when that is smaller. null when no leg carries an entry (heartbeats).
+//   Formats 2 and 3 (plain, deflated): an entry whose payload is one register set (a put)
+//   carries [opId, h, value] in the payload's place (crdt/op-shape.ts), from which the
+//   receiver rebuilds the logged payload byte for byte — the encoder checks that it does.
 // - a leg is one replica's stream batch, named by the tag of the replica's incarnation (the
 //   coordinator's view of it: a node takes only the leg of its own incarnation, and the
 //   relay finds each site-mate by the tag it knows for it): [tag, back] when the batch is
@@ -19,12 +22,16 @@
 // Format 1's dictionary is part of the wire format: never change it; a new one is format 2.
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { Packr } from "msgpackr";
+import { decodeState, encodeState, type SetOp, setOpDelta, setOpOf } from "../crdt/crdt.ts";
 import { murmur3 } from "../crdt/hash.ts";
 import { storageErrors } from "../storage-errors.ts";
 import type { RepEntry } from "./outbound-stream.ts";
 
-/** The relay protocol of this file, announced with a node's incarnation (a node that announces none speaks none). */
-export const relayVersion = 1;
+/**
+ * The relay protocol of this file, announced with a node's incarnation (a node that
+ * announces none, or another version, speaks none: its streams go direct). 2: formats 2 and 3.
+ */
+export const relayVersion = 2;
 
 /** One log entry in a relayed batch. */
 export type RelayEntry = readonly [seq: number, key: string, partition: number, payload: Uint8Array];
@@ -52,6 +59,10 @@ export type EncodedLegs = {
 const formatPlain = 0;
 /** Entries deflated (raw) with dictionary 1. */
 const formatDeflate1 = 1;
+/** Entries with set ops in op shape, plain msgpack. */
+const formatOps = 2;
+/** Entries with set ops in op shape, deflated (raw) with dictionary 1. */
+const formatOpsDeflate1 = 3;
 /** Batches smaller than this are not worth a deflate. */
 export const relayDeflateBytesMin = 96;
 /** zlib level: 1 compresses these batches as well as 6 (measured: within 1 byte per entry) in half the time. */
@@ -78,14 +89,48 @@ function bad(what: string): Error {
   return storageErrors.create("RS_ERR_STORE_WIRE", `relayed batch: ${what}`);
 }
 
-/** The entries of a batch, encoded once for every leg and site (deflated when that is smaller). */
+/** The entries of a batch, encoded once for every leg and site (puts in op shape; deflated when that is smaller). */
 export function encodeRelayEntries(entries: readonly RelayEntry[]): Uint8Array {
-  const body = packr.pack(entries);
+  let shaped = false;
+  const wire = entries.map((e): readonly unknown[] => {
+    const op = opShapeOf(e[3]);
+    if (op === undefined) return e;
+    shaped = true;
+    return [e[0], e[1], e[2], op];
+  });
+  const body = packr.pack(shaped ? wire : entries);
   if (body.length >= relayDeflateBytesMin) {
     const deflated = deflateRawSync(body, { level: deflateLevel, dictionary: dictionary1 });
-    if (deflated.length < body.length) return withFormat(formatDeflate1, deflated);
+    if (deflated.length < body.length) return withFormat(shaped ? formatOpsDeflate1 : formatDeflate1, deflated);
   }
-  return withFormat(formatPlain, body);
+  return withFormat(shaped ? formatOps : formatPlain, body);
+}
+
+/** The set op a payload is, when rebuilding it from the op gives the very same bytes. */
+function opShapeOf(payload: Uint8Array): SetOp | undefined {
+  let op: SetOp | undefined;
+  try {
+    op = setOpOf(decodeState(payload));
+  } catch {
+    return undefined; // not a state this version reads: it travels as it is
+  }
+  if (op === undefined) return undefined;
+  const rebuilt = encodeState(setOpDelta(op[0], op[1], op[2]));
+  return Buffer.compare(rebuilt, payload) === 0 ? op : undefined;
+}
+
+/** A payload rebuilt from its op shape; throws RS_ERR_STORE_WIRE for anything but [opId, h, value bytes]. */
+function payloadOfOp(x: readonly unknown[]): Uint8Array {
+  const [opId, h, value] = x;
+  if (x.length !== 3 || typeof opId !== "string" || !Number.isSafeInteger(h) || (h as number) <= 0) {
+    throw bad("an op-shaped entry is not [opId, h, value]");
+  }
+  if (!(value instanceof Uint8Array)) throw bad("an op-shaped entry's value is not bytes");
+  try {
+    return encodeState(setOpDelta(opId, h as number, value));
+  } catch (cause) {
+    throw storageErrors.create("RS_ERR_STORE_WIRE", "relayed batch: an op-shaped entry does not rebuild", { cause });
+  }
 }
 
 function withFormat(format: number, body: Uint8Array): Uint8Array {
@@ -99,8 +144,10 @@ function withFormat(format: number, body: Uint8Array): Uint8Array {
 export function decodeRelayEntries(blob: unknown): RelayEntry[] {
   if (!(blob instanceof Uint8Array) || blob.length < 1) throw bad("the entries are not bytes");
   let body: Uint8Array;
-  if (blob[0] === formatPlain) body = blob.subarray(1);
-  else if (blob[0] === formatDeflate1) {
+  const format = blob[0];
+  const shaped = format === formatOps || format === formatOpsDeflate1;
+  if (format === formatPlain || format === formatOps) body = blob.subarray(1);
+  else if (format === formatDeflate1 || format === formatOpsDeflate1) {
     try {
       body = inflateRawSync(blob.subarray(1), { dictionary: dictionary1, maxOutputLength: inflatedBytesMax });
     } catch (cause) {
@@ -119,7 +166,9 @@ export function decodeRelayEntries(blob: unknown): RelayEntry[] {
     if (!Array.isArray(e) || e.length !== 4) throw bad("an entry is not [seq, key, partition, payload]");
     const [seq, key, partition, payload] = e as unknown[];
     if (!Number.isSafeInteger(seq) || (seq as number) <= prevSeq) throw bad("entries are not in seq order");
-    if (typeof key !== "string" || !Number.isSafeInteger(partition) || !(payload instanceof Uint8Array)) {
+    if (shaped && Array.isArray(payload)) e[3] = payloadOfOp(payload);
+    else if (!(payload instanceof Uint8Array)) throw bad("an entry is not [seq, key, partition, payload]");
+    if (typeof key !== "string" || !Number.isSafeInteger(partition)) {
       throw bad("an entry is not [seq, key, partition, payload]");
     }
     prevSeq = seq as number;

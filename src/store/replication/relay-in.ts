@@ -106,7 +106,7 @@ export function onRelayDown(node: NodeContext, relay: string, tag: unknown): voi
   const replica = site === undefined ? undefined : peerOfTag(node, site, tag as number);
   if (replica === undefined) return;
   goDirect(node, replica, "unreachable");
-  pump(node, replica);
+  pump(node, replica, false, true);
 }
 
 function lazyEntries(blob: unknown): () => readonly RelayEntry[] {

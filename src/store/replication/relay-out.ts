@@ -16,6 +16,7 @@
 // - The entries of a batch are encoded once for every leg and for every site that gets the
 //   same ones (relay-codec.ts), deflated when that is smaller.
 
+import type { TimerHandle } from "../../core/index.ts";
 import { murmur3 } from "../crdt/hash.ts";
 import type { LogEntry } from "../storage/storage.ts";
 import type { WireMessage } from "../wire/transport.ts";
@@ -23,6 +24,7 @@ import {
   relayDirectMsMax,
   relayDirectMsMin,
   relayMessageBytesMax,
+  relayPaceMs,
   relayPassOverMs,
   streamHeartbeatMs,
 } from "./engine-constants.ts";
@@ -57,6 +59,8 @@ export type RelayState = {
   readonly tags: Map<string, { readonly restarts: number; readonly tag: number }>;
   /** The entries encoded last, so the next site's message with the same entries reuses them. */
   last: { readonly seqs: readonly number[]; readonly blob: Uint8Array } | undefined;
+  /** Per remote site: when its streams were last pumped, and the paced pump waiting to run (relayPaceMs). */
+  readonly paced: Map<string, { lastMs: number; timer: TimerHandle | undefined }>;
 };
 
 export function createRelayState(): RelayState {
@@ -68,6 +72,7 @@ export function createRelayState(): RelayState {
     relayOfSite: new Map(),
     tags: new Map(),
     last: undefined,
+    paced: new Map(),
   };
 }
 
@@ -142,10 +147,48 @@ export function relayOf(node: NodeContext, site: string, nowMs: number): string 
 }
 
 /**
- * Sends what the streams to `site` may send now: the relayed ones in messages to the
- * site's relay, the others through `direct` (the plain stream pump).
+ * pumpSite, at most once per relayPaceMs for new entries (a heartbeat, or a stream that must
+ * start again — a nack, a peer or relay lost — goes at once): the first pump after a quiet
+ * spell runs now, the next waits out the interval and takes everything gathered meanwhile.
  */
-export function pumpSite(node: NodeContext, site: string, heartbeat: boolean, direct: (peer: string) => void): void {
+export function pumpSitePaced(
+  node: NodeContext,
+  site: string,
+  heartbeat: boolean,
+  now: boolean,
+  direct: (peer: string) => void,
+): void {
+  let p = node.relay.paced.get(site);
+  if (!p) {
+    p = { lastMs: Number.NEGATIVE_INFINITY, timer: undefined };
+    node.relay.paced.set(site, p);
+  }
+  const nowMs = node.clock.monoMs();
+  const waitMs = p.lastMs + relayPaceMs - nowMs;
+  if (heartbeat || now || waitMs <= 0) {
+    // Only a message with entries starts an interval (a heartbeat tick does not).
+    if (pumpSite(node, site, heartbeat, direct)) p.lastMs = nowMs;
+    return;
+  }
+  if (p.timer !== undefined) return; // the waiting pump takes these entries too
+  const paced = p;
+  paced.timer = node.clock.setTimer(waitMs, () => {
+    paced.timer = undefined;
+    if (node.state !== "running") return;
+    try {
+      if (pumpSite(node, site, false, direct)) paced.lastMs = node.clock.monoMs();
+    } catch (err) {
+      node.errors.report("relay-pace", err, { site });
+    }
+  });
+}
+
+/**
+ * Sends what the streams to `site` may send now: the relayed ones in messages to the
+ * site's relay, the others through `direct` (the plain stream pump). True when a relayed
+ * message carried entries.
+ */
+export function pumpSite(node: NodeContext, site: string, heartbeat: boolean, direct: (peer: string) => void): boolean {
   const nowMs = node.clock.monoMs();
   const relay = relayOf(node, site, nowMs);
   if (node.relay.relayOfSite.get(site) !== relay) {
@@ -175,8 +218,9 @@ export function pumpSite(node: NodeContext, site: string, heartbeat: boolean, di
       legs.push(stream);
     }
   }
-  if (relay === undefined || legs.length === 0) return;
+  if (relay === undefined || legs.length === 0) return false;
   const lastSeq = node.storage.lastSeq();
+  let carried = false;
   const due = (lastSendMs: number) => heartbeat && nowMs - lastSendMs >= streamHeartbeatMs;
   for (;;) {
     const batches: [OutboundStream, StreamBatch][] = [];
@@ -193,13 +237,14 @@ export function pumpSite(node: NodeContext, site: string, heartbeat: boolean, di
         bytes += e.payload.length;
       }
     }
-    if (batches.length === 0) return;
+    if (batches.length === 0) return carried;
     if (!node.transport.send(relay, relayMessage(node, batches, union))) {
       for (const [stream] of batches) stream.reset(nowMs);
-      return;
+      return carried;
     }
     node.m.relayBatches.inc({ role: "sent" });
-    if (union.size === 0) return;
+    if (union.size === 0) return carried;
+    carried = true;
   }
 }
 

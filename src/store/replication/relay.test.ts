@@ -11,10 +11,11 @@ import { SimCluster } from "../testkit/sim-cluster.ts";
 import { metricValue } from "../testkit/sim-end.ts";
 import { simPlanetYaml } from "../testkit/sim-workload.ts";
 import type { WireMessage } from "../wire/transport.ts";
+import { relayPaceMs } from "./engine-constants.ts";
 import type { NodeContext } from "./node-context.ts";
 import { OutboundStream } from "./outbound-stream.ts";
 import { partitionOf } from "./partition.ts";
-import { encodeRelayEntries, incarnationTag } from "./relay-codec.ts";
+import { encodeRelayEntries, incarnationTag, relayVersion } from "./relay-codec.ts";
 import { createRelayState, noteRelayVersion, relayOf, relayOrderOf } from "./relay-out.ts";
 
 const nyc = ["nyc-store1", "nyc-store2", "nyc-store3"];
@@ -214,10 +215,46 @@ test("relay - the relay is the first node of the site, in the coordinator's rend
   assert.deepEqual([...order].sort(), [...lon].sort());
   assert.deepEqual(relayOrderOf("nyc-store1", lon), order, "deterministic");
   assert.equal(relayOf(node, "lon", 0), undefined, "nobody announced the relay protocol: every stream direct");
-  for (const id of lon) noteRelayVersion(node, id, 1);
+  for (const id of lon) noteRelayVersion(node, id, relayVersion);
+  assert.equal(relayOf(node, "lon", 0), order[0]);
+  noteRelayVersion(node, order[0], 1); // a node of version 1 cannot read op-shaped entries
+  assert.equal(relayOf(node, "lon", 0), order[1]);
+  noteRelayVersion(node, order[0], relayVersion);
   assert.equal(relayOf(node, "lon", 0), order[0]);
   noteRelayVersion(node, order[0], undefined); // it came back as a node of the version before
   assert.equal(relayOf(node, "lon", 0), order[1]);
   up.delete(order[1]);
   assert.equal(relayOf(node, "lon", 0), order[2], "the next one that is up");
+});
+
+test("relay - a lone write leaves for each remote site at once; the writes that follow within relayPaceMs travel together", async () => {
+  const c = await planet(12);
+  const sent = () => metric(c, "nyc-store1", 'redshirt_store_relay_batches_total{role="sent"}');
+  const write = (key: string) =>
+    c.mutate("nyc-store1", { key, mutation: { kind: "set", value }, opId: `op-${key}`, consistency: "local-quorum" });
+  await c.advance(300);
+  const s0 = sent();
+  const lone = write("lone");
+  for (let i = 0; i < 3; i++) await c.advance(1);
+  assert.equal(sent() - s0, 2, "the lone write went to lon's and sin's relays at once");
+  const s1 = sent();
+  const keys: string[] = [];
+  const done: Promise<unknown>[] = [lone];
+  for (let ms = 0; ms < relayPaceMs - 4; ms++) {
+    for (let j = 0; j < 5; j++) {
+      const key = `paced${ms}-${j}`;
+      keys.push(key);
+      done.push(write(key));
+    }
+    await c.advance(1);
+  }
+  await c.advance(relayPaceMs);
+  // One paced message per site (a tick's heartbeat pump may send what is gathered early: one more).
+  const paced = sent() - s1;
+  assert.ok(paced >= 2 && paced <= 4, `${keys.length} writes in ${relayPaceMs - 4} ms went in ${paced} messages`);
+  await c.settle(Promise.all(done));
+  await c.advance(1_000);
+  assert.deepEqual(missingOn(c, [...lon, ...sin], ["lone", ...keys]), []);
+  assert.equal(c.internalErrors(), 0);
+  await c.stopAll();
 });

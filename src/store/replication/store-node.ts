@@ -173,6 +173,7 @@ export class StoreNode implements StoreApi, Startable {
         scanDigests: (p, afterKey, limit) => storage.scanDigests(p, afterKey, limit),
         stateOf: (key) => node.local.getState(key),
         mergeRemote: (key, partition, state) => node.local.mergeRemote(key, partition, state, "repair"),
+        settling: (key) => node.local.settling.isSettling(key, clock.monoMs()),
       }),
       out: new Map(),
       relay: createRelayState(),

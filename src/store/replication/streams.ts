@@ -12,16 +12,20 @@ import type { NodeContext } from "./node-context.ts";
 import type { RepEntry } from "./outbound-stream.ts";
 import { fallBackIfTruncated } from "./peer-liveness.ts";
 import { addHolder } from "./pending-writes.ts";
-import { pumpSite, remoteSiteOf } from "./relay-out.ts";
+import { pumpSitePaced, remoteSiteOf } from "./relay-out.ts";
 
-/** Sends what the stream to `peer` may send now (with a heartbeat if it has been quiet). */
-export function pump(node: NodeContext, peer: string, heartbeat = false): void {
+/**
+ * Sends what the stream to `peer` may send now (with a heartbeat if it has been quiet). A
+ * remote site's streams are paced (relayPaceMs) unless `now`: a stream that must start
+ * again (a nack, a peer or its relay lost) goes at once.
+ */
+export function pump(node: NodeContext, peer: string, heartbeat = false, now = false): void {
   const site = remoteSiteOf(node, peer);
   if (site === undefined) pumpDirect(node, peer, heartbeat);
-  else pumpSite(node, site, heartbeat, (p) => pumpDirect(node, p, heartbeat));
+  else pumpSitePaced(node, site, heartbeat, now, (p) => pumpDirect(node, p, heartbeat));
 }
 
-/** Sends what every stream may send now: each remote site's together, through its relay. */
+/** Sends what every stream may send now: each remote site's together, through its relay (paced). */
 export function pumpAll(node: NodeContext, heartbeat = false): void {
   const sites = new Set<string>();
   for (const peer of node.out.keys()) {
@@ -29,7 +33,7 @@ export function pumpAll(node: NodeContext, heartbeat = false): void {
     if (site === undefined) pumpDirect(node, peer, heartbeat);
     else if (!sites.has(site)) {
       sites.add(site);
-      pumpSite(node, site, heartbeat, (p) => pumpDirect(node, p, heartbeat));
+      pumpSitePaced(node, site, heartbeat, false, (p) => pumpDirect(node, p, heartbeat));
     }
   }
 }
@@ -182,7 +186,7 @@ export function onAck(node: NodeContext, from: string, upTo: number): void {
 
 export function onNack(node: NodeContext, from: string, afterSeq: number): void {
   node.out.get(from)?.rewind(afterSeq, node.clock.monoMs());
-  pump(node, from);
+  pump(node, from, false, true);
 }
 
 export function onPeerChange(node: NodeContext, peer: string, up: boolean): void {
@@ -198,10 +202,10 @@ export function onPeerChange(node: NodeContext, peer: string, up: boolean): void
     // passed ops this node did not hold.
     forgetConfirmation(node, peer);
     // The relay of its site, maybe: the site's other streams take another way now.
-    if (remoteSiteOf(node, peer) !== undefined) pump(node, peer);
+    if (remoteSiteOf(node, peer) !== undefined) pump(node, peer, false, true);
   } else {
     // First on the new connection, so the peer knows who this is before any batch of ours.
     announce(node, { peers: [peer] });
-    pump(node, peer);
+    pump(node, peer, false, true);
   }
 }

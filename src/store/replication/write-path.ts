@@ -4,7 +4,6 @@
 // consistency level. A retry of an op this replica already holds is answered with the value
 // and sends the whole state again through this node's log, so the level — and a session
 // token naming this node — holds for the retry too.
-import type { Consistency } from "../../topology/index.ts";
 import type { MutateRequest, MutateResult, ReadResult } from "../api-types.ts";
 import { applyMutation, digest, encodeState, type KeyState, read as readValue } from "../crdt/crdt.ts";
 import { storeErrors } from "../errors.ts";
@@ -77,6 +76,7 @@ export async function mutate(node: NodeContext, request: MutateRequest, forwarde
     return { value: applied.value as ReadResult, duplicate: true, token: answerToken(node, request, h) };
   }
   node.local.putState(request.key, partition, applied.state, { old: storedRow, digest: digest(applied.state) });
+  node.local.settling.noteChanged(request.key, node.clock.monoMs());
   node.local.putDedup(coordinatorRow(request.opId, request.key, partition, h, applied.value));
   await sendThroughLog(node, request, partition, h, applied.delta, timeoutMs);
   return { value: applied.value as ReadResult, duplicate: false, token: answerToken(node, request, h) };

@@ -190,6 +190,12 @@ export class SimNetwork {
     }
   }
 
+  /** Whether `from` sees its link to `to` up (what its transport's isUp says). */
+  isLinkUp(from: string, to: string): boolean {
+    const slot = this.#nodes.get(from)?.slot;
+    return slot !== undefined && this.#isUp(slot, to);
+  }
+
   isCut(from: string, to: string): boolean {
     return this.#link(from, to).cut;
   }

@@ -182,11 +182,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const checkExpired = (i: number) => {
     const nowMs = cluster.clock.monoMs();
     const expiredKeys: string[] = [];
-    for (let k = 0; k <= Math.floor(i / 100); k++) {
-      const attempts = history.filter((h) => h.key === `tx${k}`);
-      if (attempts.length > 0 && attempts.every((a) => cluster.clock.nowMs() > a.expiresByMs))
-        expiredKeys.push(`tx${k}`);
-    }
+    const allExpired = (key: string): boolean => {
+      const attempts = history.filter((h) => h.key === key);
+      return attempts.length > 0 && attempts.every((a) => cluster.clock.nowMs() > a.expiresByMs);
+    };
+    for (let k = 0; k <= Math.floor(i / 100); k++) if (allExpired(`tx${k}`)) expiredKeys.push(`tx${k}`);
     if (expiredKeys.length === 0) return;
     const key = expiredKeys[rnd.int(expiredKeys.length)];
     const live = nodeIds.filter((n) => cluster.isRunning(n));
@@ -195,6 +195,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     inflight.push(
       cluster.read(node, { key, consistency: "local-one", timeoutMs: 3_000 }).then((r) => {
         if (!r.ok) return;
+        // A write of the key issued while the read waited (a retry of an old op id at a node
+        // that never saw it applies it anew, with a fresh TTL) may rightly be seen.
+        if (!allExpired(key)) return;
         expiryReadsChecked++;
         if (r.value.value.exists)
           problems.push(
@@ -348,6 +351,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       inside,
       nodeIds.filter((n) => !inside.includes(n)),
     );
+    // A lost message may just have broken the node's links to its site-mates (each comes
+    // back within a second): the burst waits for them, so it is acknowledged and there is
+    // something for repair to carry.
+    const mates = inside.filter((n) => n !== leftDead);
+    for (let w = 0; w < 300 && !mates.every((n) => cluster.network.isLinkUp(leftDead!, n)); w++) {
+      await cluster.advance(10);
+    }
     const burst: Attempt[] = [];
     for (let i = 0; i < 40; i++) {
       const kind = i % 4;
