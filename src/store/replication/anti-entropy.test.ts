@@ -225,16 +225,24 @@ const registerOf = (s: Side, key: string): unknown => {
   return row ? read(decodeState(row.state), 0).value : undefined;
 };
 
-test("anti-entropy - an ordinary round leaves keys still settling on either side to the streams, then waits the settle time", () => {
+/**
+ * Two sides where x1 settles on a and x2 on b, each side's copy of its settling key the later
+ * one (a repair would move it); a's onSynced calls are collected.
+ */
+function settlingPair(aOptions: SideOptions = {}) {
   const outbox: [string, string, WireMessage][] = [];
   const synced: string[] = [];
-  const a = side("a", "b", outbox, { settling: new Set(["x1"]), onSynced: (peer) => synced.push(peer) });
+  const a = side("a", "b", outbox, { settling: new Set(["x1"]), onSynced: (peer) => synced.push(peer), ...aOptions });
   const b = side("b", "a", outbox, { settling: new Set(["x2"]) });
-  // Each side's copy of the key that settles there is the later one: a repair would move it.
   put(a, "x1", "a-x1", 5_000);
   put(b, "x1", "b-x1", 10);
   put(a, "x2", "a-x2", 20);
   put(b, "x2", "b-x2", 5_000);
+  return { outbox, synced, a, b };
+}
+
+test("anti-entropy - an ordinary round leaves keys still settling on either side to the streams, then waits the settle time", () => {
+  const { outbox, synced, a, b } = settlingPair();
   put(a, "x3", "a-x3", 30);
   put(b, "x3", "b-x3", 5_000);
   a.ae.tick(0);
@@ -257,18 +265,7 @@ test("anti-entropy - an ordinary round leaves keys still settling on either side
 });
 
 test("anti-entropy - a round with a preferred peer (a fill, a refill) repairs settling keys too and counts the partition synced", () => {
-  const outbox: [string, string, WireMessage][] = [];
-  const synced: string[] = [];
-  const a = side("a", "b", outbox, {
-    settling: new Set(["x1"]),
-    preferPeers: () => ["b"],
-    onSynced: (peer) => synced.push(peer),
-  });
-  const b = side("b", "a", outbox, { settling: new Set(["x2"]) });
-  put(a, "x1", "a-x1", 5_000);
-  put(b, "x1", "b-x1", 10);
-  put(a, "x2", "a-x2", 10);
-  put(b, "x2", "b-x2", 5_000);
+  const { outbox, synced, a, b } = settlingPair({ preferPeers: () => ["b"] });
   a.ae.tick(0);
   deliver(outbox, { a, b });
   assert.equal(registerOf(b, "x1"), "a-x1");
