@@ -26,13 +26,14 @@
 // at once, so a node that was down catches up at disk and network speed; a round in which
 // the trees agreed waits 250 ms. The peer keeps no state between messages, so a lost
 // message only costs the round its timeout.
-import type { Random } from "../../core/index.ts";
-import { decodeState, encodeState, type KeyState } from "../crdt/crdt.ts";
-import type { KeyDigest } from "../storage/storage.ts";
-import { compareKeys } from "../storage/storage-rows.ts";
+import { decodeState, encodeState } from "../crdt/crdt.ts";
 import type { WireMessage } from "../wire/transport.ts";
+import { answerKeys, answerRoots } from "./anti-entropy-peer.ts";
+
+export type { AntiEntropyDeps } from "./anti-entropy-types.ts";
+
+import { type AntiEntropyDeps, type StateList, settlingDigest } from "./anti-entropy-types.ts";
 import {
-  antiEntropyDiffPartitionsMax,
   antiEntropyIdleMs,
   antiEntropyMessageBytesMax,
   antiEntropyPageKeysMax,
@@ -42,38 +43,6 @@ import {
   antiEntropySettleMs,
   antiEntropyTimeoutMs,
 } from "./engine-constants.ts";
-import type { HashTrees } from "./merkle.ts";
-import type { NodeMetrics } from "./node-metrics.ts";
-
-export type AntiEntropyDeps = {
-  readonly self: string;
-  readonly partitions: readonly number[];
-  readonly replicasOf: (partition: number) => readonly string[];
-  readonly trees: HashTrees;
-  readonly random: Random;
-  readonly m: NodeMetrics;
-  readonly isUp: (node: string) => boolean;
-  readonly send: (peer: string, message: WireMessage) => boolean;
-  readonly scanDigests: (partition: number, afterKey: string | undefined, limit: number) => KeyDigest[];
-  readonly stateOf: (key: string) => KeyState | undefined;
-  /** Merges a peer's state; true when it changed this replica. */
-  readonly mergeRemote: (key: string, partition: number, state: KeyState) => boolean;
-  /**
-   * A round with `peer` that started at `roundStartMs` has brought the two replicas of
-   * `partition` to agree (every key either lacked reached it, both ways): membership
-   * changes count these as fills, a stream that lost its log as refills.
-   */
-  readonly onSynced?: (peer: string, partition: number, roundStartMs: number) => void;
-  /** Peers to run rounds with first (a node filling partitions, peers to refill); others in turn otherwise. */
-  readonly preferPeers?: () => readonly string[];
-  /** Whether a key settles (its copies are on their way through the streams): ordinary rounds leave it. */
-  readonly settling?: (key: string) => boolean;
-};
-
-/** The digest an ordinary round's page names a settling key with: leave it to the streams. */
-const settlingDigest = -1;
-
-type StateList = [key: string, state: Uint8Array][];
 
 type Round = {
   readonly id: number;
@@ -186,13 +155,15 @@ export class AntiEntropy {
   onMessage(from: string, m: WireMessage): void {
     switch (m[0]) {
       case "ae-roots":
-        this.#onRoots(from, m[1] as number, m[2] as number[], m[3] as number[]);
+        answerRoots(this.#d, this.#mine, from, m[1] as number, m[2] as number[], m[3] as number[]);
         return;
       case "ae-diff":
         this.#onDiff(from, m[1] as number, m[2] as [number, number[]][], m[3] as number, m[4] as number[]);
         return;
       case "ae-keys":
-        this.#onKeys(
+        answerKeys(
+          this.#d,
+          this.#mine,
           from,
           m as [string, number, number, number[], string | null, string | null, string[], number[], boolean?],
         );
@@ -206,95 +177,6 @@ export class AntiEntropy {
       default:
         throw new Error(`unknown anti-entropy message ${String(m[0])}`);
     }
-  }
-
-  // ------------------------------------------------------------ the peer's side
-
-  #onRoots(from: string, roundId: number, partitions: number[], roots: number[]): void {
-    const d = this.#d;
-    const diff: [number, number[]][] = [];
-    // Partitions this node does not hold (the two see different memberships for a moment)
-    // are named, so the initiator never takes them for agreed.
-    const notHeld: number[] = [];
-    let examined = 0;
-    for (; examined < partitions.length && diff.length < antiEntropyDiffPartitionsMax; examined++) {
-      const p = partitions[examined];
-      if (!this.#mine.has(p)) notHeld.push(p);
-      else if (d.trees.root(p) !== roots[examined]) diff.push([p, Array.from(d.trees.buckets(p))]);
-    }
-    d.send(from, ["ae-diff", roundId, diff, examined, notHeld]);
-  }
-
-  /** Compares the initiator's page with this node's keys of the same buckets and range. */
-  #onKeys(
-    from: string,
-    [, roundId, partition, bucketList, after, upto, keys, digests, leaveSettling]: [
-      string,
-      number,
-      number,
-      number[],
-      string | null,
-      string | null,
-      string[],
-      number[],
-      boolean?,
-    ],
-  ): void {
-    const d = this.#d;
-    if (!this.#mine.has(partition)) {
-      // Placement moved since the round began: say so instead of an empty (agreeing) page.
-      d.m.aeRounds.inc({ outcome: "placement-moved" });
-      d.send(from, ["ae-page", roundId, partition, [], [], null, true]);
-      return;
-    }
-    const buckets = new Set(bucketList);
-    const theirs = new Map<string, number>();
-    for (let i = 0; i < keys.length; i++) theirs.set(keys[i], digests[i]);
-    const rows = d.scanDigests(partition, after ?? undefined, antiEntropyScanKeysMax);
-    // The range this reply covers: up to `upto`, or less when the scan or the budget ran out.
-    let covered: string | null = upto;
-    if (rows.length === antiEntropyScanKeysMax) {
-      const last = rows[rows.length - 1].key;
-      if (covered === null || compareKeys(last, covered) < 0) covered = last;
-    }
-    const send: StateList = [];
-    const want: string[] = [];
-    let bytes = 0;
-    let left = 0;
-    const leave = leaveSettling === true && d.settling !== undefined ? d.settling : undefined;
-    for (const row of rows) {
-      if (covered !== null && compareKeys(row.key, covered) > 0) break;
-      if (!buckets.has(d.trees.bucketOf(row.key))) continue;
-      // A key they hold with digest 0 (a tombstone) differs from a live one here: both ways.
-      const held = theirs.has(row.key);
-      const other = theirs.get(row.key) ?? 0;
-      theirs.delete(row.key);
-      if (other === row.digest) continue;
-      if (other === settlingDigest || leave?.(row.key)) {
-        left++;
-        continue;
-      }
-      if (held) want.push(row.key);
-      const state = d.stateOf(row.key);
-      if (state) {
-        const encoded = encodeState(state);
-        send.push([row.key, encoded]);
-        bytes += encoded.byteLength;
-      }
-      if (send.length >= antiEntropyPageKeysMax || bytes >= antiEntropyMessageBytesMax) {
-        covered = row.key;
-        break;
-      }
-    }
-    // Keys they hold in the covered range that this node does not: wanted too.
-    for (const [key, digest] of theirs) {
-      if (digest === 0 || (covered !== null && compareKeys(key, covered) > 0)) continue;
-      if (digest === settlingDigest) left++;
-      else want.push(key);
-    }
-    d.m.aeKeys.inc({ direction: "sent" }, send.length);
-    if (left > 0) d.m.aeKeys.inc({ direction: "left-settling" }, left);
-    d.send(from, ["ae-page", roundId, partition, send, want, covered, false, left]);
   }
 
   // ------------------------------------------------------------ the initiator's side
