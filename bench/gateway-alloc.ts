@@ -5,7 +5,8 @@
 // which counts the JS heap bytes allocated (exactly, from every collection's before/after),
 // the collections by kind, and the process's CPU time over the measured window only.
 //   node bench/gateway-alloc.ts [--duration S] [--connections N] [--warmup S] [--runs N]
-//   [--gateway-node-flags "FLAGS"]
+//   [--gateway-node-flags "FLAGS"] [--heap-profile FILE] (a sampling heap profile of the last
+//   run's window, collected objects included; the sampling slows the gateway)
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     "proxy-core": { type: "string", default: "0" },
     "load-core": { type: "string", default: "1" },
     "gateway-node-flags": { type: "string" },
+    "heap-profile": { type: "string" },
   },
 });
 const durationS = Number(values.duration);
@@ -90,7 +92,11 @@ async function main(): Promise<void> {
     name: "gateway",
     command: gcmd,
     args: gargs,
-    env: { ...process.env, REDSHIRT_LOG_LEVEL: "warn" },
+    env: {
+      ...process.env,
+      REDSHIRT_LOG_LEVEL: "warn",
+      ...(values["heap-profile"] ? { REDSHIRT_ALLOC_PROFILE: values["heap-profile"] } : {}),
+    },
     onLine: (line) => {
       if (!line.startsWith('{"event":"alloc-probe"')) return;
       probed?.(JSON.parse(line) as Probe);

@@ -18,6 +18,7 @@ import { HeadMemo } from "./head-memo.ts";
 import { findHeadEnd, leadingEmptyLines, parseRequestHead, type RequestHead } from "./http-head.ts";
 import { codeForStatus, errorResponse, serializeResponse } from "./responses.ts";
 import { clientAddress, type ForwardingCache } from "./rewrite.ts";
+import { UpstreamHeads } from "./upstream-head.ts";
 
 const P_HEAD = 0;
 const P_BODY = 1;
@@ -34,6 +35,8 @@ export class ClientConn {
   lastActivityMs: number;
   /** The forwarding fields last sent upstream for this connection (rewrite.ts). */
   readonly forwarding: ForwardingCache = { host: "", text: "" };
+  /** The upstream heads of this connection's requests, kept as bytes (upstream-head.ts). */
+  readonly upstreamHeads: UpstreamHeads;
   /** The client sent FIN: answer what is in progress, then close. */
   ended = false;
   closed = false;
@@ -62,6 +65,7 @@ export class ClientConn {
     this.ctx = ctx;
     this.ip = clientAddress(socket.remoteAddress);
     this.peer = ctx.hops.isPeerAddress(this.ip);
+    this.upstreamHeads = new UpstreamHeads({ clientIp: this.ip, hostDefault: ctx.hostDefault, cache: this.forwarding });
     this.lastActivityMs = ctx.clock.monoMs();
     this.#headStartMs = this.lastActivityMs;
     this.#onClosed = onClosed;

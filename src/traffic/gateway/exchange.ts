@@ -18,7 +18,6 @@ import type { ClientConn } from "./client.ts";
 import {
   errorHeader,
   headBytesMax,
-  hopHeaderName,
   interimResponsesMax,
   poolReuseUnsafeIdleMsMax,
   retryBodyBytesMax,
@@ -26,11 +25,11 @@ import {
 import type { ProxyContext } from "./context.ts";
 import { GrowBuffer } from "./grow-buffer.ts";
 import { findHeadEnd, parseResponseHead, type RequestHead, type ResponseHead } from "./http-head.ts";
-import { nextRequestId } from "./request-id.ts";
 import { codeForStatus, errorResponse, type LocalResponse, serializeResponse } from "./responses.ts";
 import { isIdempotent, isSafeMethod, mayCrossSite, mayRetry } from "./retry.ts";
-import { clientResponseHead, upstreamRequestHead } from "./rewrite.ts";
+import { clientResponseHead } from "./rewrite.ts";
 import { UpstreamConn, type UpstreamOwner } from "./upstream.ts";
+import { withHopLine } from "./upstream-head.ts";
 
 /** The error code of a response another site's gateway answered itself, if it did. */
 function peerErrorCode(r: ResponseHead): string | undefined {
@@ -90,7 +89,8 @@ export class Exchange implements UpstreamOwner, Waiter {
   /** The body sent so far, for a retry; null once it outgrew retryBodyBytesMax. */
   #copy: Buffer[] | null = [];
   #copyBytes = 0;
-  #base: string | null = null;
+  /** The upstream head (the connection's shared bytes, upstream-head.ts): every try sends the same, id included. */
+  #headBytes: Buffer | null = null;
   /** The targets tried so far; made at the first try, sized to it (most requests have one). */
   #tried: Target<UpstreamConn>[] | undefined;
   #attempts = 0;
@@ -241,25 +241,20 @@ export class Exchange implements UpstreamOwner, Waiter {
     this.#respBuf = null;
     this.#respScanned = 0;
     this.#interim = 0;
-    if (this.#base === null) {
-      this.#base = upstreamRequestHead(this.head, {
-        clientIp: this.client.ip,
-        hostDefault: ctx.hostDefault,
-        requestId: this.head.requestId ? "" : nextRequestId(),
-        fromPeer: this.hopSite !== undefined,
-        cache: this.client.forwarding,
-      });
-    }
-    const headText =
-      t.kind === "gateway" ? `${this.#base}${hopHeaderName}: ${ctx.hops.stamp()}\r\n\r\n` : `${this.#base}\r\n`;
+    const heads = this.client.upstreamHeads;
+    this.#headBytes ??= heads.next(this.head, this.hopSite !== undefined);
+    const head = t.kind === "gateway" ? withHopLine(this.#headBytes, ctx.hops.stamp()) : this.#headBytes;
     const s = up.socket;
     if (this.bodyKind === BODY_NONE) {
-      s.write(headText, "latin1");
+      s.write(head);
+      // Not all of it went out at once (or the socket is still connecting): the socket holds the bytes.
+      if (s.writableLength > 0) heads.lend(head);
       return;
     }
     // Head and body bytes leave in one writev at the end of this tick.
     s.cork();
-    s.write(headText, "latin1");
+    s.write(head);
+    heads.lend(head);
     const held = this.#copy ?? this.#held;
     if (held !== null) for (const b of held) s.write(b);
     process.nextTick(uncork, s);
