@@ -27,7 +27,7 @@ import { GrowBuffer } from "./grow-buffer.ts";
 import { findHeadEnd, parseResponseHead, type RequestHead, type ResponseHead } from "./http-head.ts";
 import { codeForStatus, errorResponse, type LocalResponse, serializeResponse } from "./responses.ts";
 import { isIdempotent, isSafeMethod, mayCrossSite, mayRetry } from "./retry.ts";
-import { clientResponseHead } from "./rewrite.ts";
+import { clientResponseHead, responseRewrite } from "./rewrite.ts";
 import { UpstreamConn, type UpstreamOwner } from "./upstream.ts";
 import { withHopLine } from "./upstream-head.ts";
 
@@ -69,6 +69,9 @@ function upgradeMatches(asked: string, answered: string | undefined): boolean {
   return asked.split(",").some((p) => p.trim().toLowerCase() === a);
 }
 
+/** The retry copy of a request without a body: nothing is ever added (frozen, so a push would throw). */
+const noBodyCopy: Buffer[] = Object.freeze([]) as unknown as Buffer[];
+
 /** Reused by every dispatch (one thread, used synchronously): "a live instance exists but every queue is full". */
 const busyScratch = { busy: false };
 
@@ -87,11 +90,11 @@ export class Exchange implements UpstreamOwner, Waiter {
   bodyDone: boolean;
   bodyDoneMs: number;
   /** The body sent so far, for a retry; null once it outgrew retryBodyBytesMax. */
-  #copy: Buffer[] | null = [];
+  #copy: Buffer[] | null = noBodyCopy;
   #copyBytes = 0;
   /** The upstream head (the connection's shared bytes, upstream-head.ts): every try sends the same, id included. */
   #headBytes: Buffer | null = null;
-  /** The targets tried so far; made at the first try, sized to it (most requests have one). */
+  /** The targets whose try failed; made at the first failure (most requests have none). */
   #tried: Target<UpstreamConn>[] | undefined;
   #attempts = 0;
   #lastFailure: FailureKind | undefined;
@@ -148,6 +151,7 @@ export class Exchange implements UpstreamOwner, Waiter {
     }
     this.bodyDone = this.bodyKind === BODY_NONE;
     this.bodyDoneMs = this.bodyDone ? client.lastActivityMs : 0;
+    if (!this.bodyDone) this.#copy = [];
   }
 
   /** `nowMs`: the clock as the caller read it this turn (a read of the request's bytes). */
@@ -223,8 +227,6 @@ export class Exchange implements UpstreamOwner, Waiter {
 
   #sendTo(t: Target<UpstreamConn>, nowMs: number): void {
     const ctx = this.ctx;
-    if (this.#tried === undefined) this.#tried = [t];
-    else this.#tried.push(t);
     this.#attempts++;
     t.outstanding++;
     this.#holding = true;
@@ -423,7 +425,7 @@ export class Exchange implements UpstreamOwner, Waiter {
         return;
       }
       if (this.head.minor === 1) {
-        const out = clientResponseHead(r, { close: false, clientMinor: 1, dechunk: false });
+        const out = clientResponseHead(r, responseRewrite(false, 1, false));
         this.client.socket.write(out ?? buf.subarray(0, end), "latin1");
       }
       if (end === buf.length) return;
@@ -490,11 +492,7 @@ export class Exchange implements UpstreamOwner, Waiter {
       !ctx.shuttingDown &&
       !this.client.ended;
     this.#resp = R_BODY;
-    const out = clientResponseHead(r, {
-      close: !this.#clientKeepAlive,
-      clientMinor: this.head.minor,
-      dechunk: this.#dechunk,
-    });
+    const out = clientResponseHead(r, responseRewrite(!this.#clientKeepAlive, this.head.minor, this.#dechunk));
     const rest = buf.length - end;
     if (out === undefined && kind === K_LENGTH && rest <= this.#respRemaining) {
       // The common case: the head untouched and the body (or its start) in the same chunk, one write.
@@ -535,7 +533,7 @@ export class Exchange implements UpstreamOwner, Waiter {
         return;
       }
       case K_CHUNKED: {
-        const r = this.#respChunked!.feed(buf, start, len, this.#dechunk ? this.#dechunkData : undefined);
+        const r = this.#respChunked!.feed(buf, start, len, this.#dechunk ? this.#dechunkData() : undefined);
         if (r === -2) {
           this.ctx.log.warn("bad chunked response body", { target: this.#target?.id, why: this.#respChunked!.error });
           this.#abortBoth();
@@ -564,9 +562,15 @@ export class Exchange implements UpstreamOwner, Waiter {
     }
   }
 
-  readonly #dechunkData = (buf: Buffer, start: number, end: number): void => {
-    if (end > start) this.#toClient(buf.subarray(start, end));
-  };
+  /** Made for the rare response that goes to an HTTP/1.0 client without its chunked framing. */
+  #dechunkSink: ((buf: Buffer, start: number, end: number) => void) | null = null;
+
+  #dechunkData(): (buf: Buffer, start: number, end: number) => void {
+    this.#dechunkSink ??= (buf, start, end) => {
+      if (end > start) this.#toClient(buf.subarray(start, end));
+    };
+    return this.#dechunkSink;
+  }
 
   #toClient(data: Buffer): void {
     if (!this.client.socket.write(data)) this.#up?.socket.pause();
@@ -580,7 +584,7 @@ export class Exchange implements UpstreamOwner, Waiter {
     ctx.balancerOf(t).recordSuccess(t);
     ctx.metrics.countStatus(101);
     this.#resp = R_TUNNEL;
-    const out = clientResponseHead(r, { close: false, clientMinor: 1, dechunk: false });
+    const out = clientResponseHead(r, responseRewrite(false, 1, false));
     const socket = this.client.socket;
     socket.write(out ?? buf.subarray(0, end), "latin1");
     if (end < buf.length) socket.write(buf.subarray(end));
@@ -643,6 +647,9 @@ export class Exchange implements UpstreamOwner, Waiter {
   #tryFailed(kind: FailureKind): void {
     const ctx = this.ctx;
     const t = this.#target!;
+    // The next try goes elsewhere (dispatch runs only between tries, so failed ones are all it must avoid).
+    if (this.#tried === undefined) this.#tried = [t];
+    else this.#tried.push(t);
     this.#releaseTarget();
     const up = this.#up;
     this.#up = null;

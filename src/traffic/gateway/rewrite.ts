@@ -87,6 +87,17 @@ export type ResponseRewrite = {
   readonly dechunk: boolean;
 };
 
+/** Every ResponseRewrite, made once: the data path asks for one per response and allocates none. */
+const responseRewrites: readonly ResponseRewrite[] = [false, true].flatMap((close) =>
+  ([0, 1] as const).flatMap((clientMinor) =>
+    [false, true].map((dechunk) => Object.freeze({ close, clientMinor, dechunk })),
+  ),
+);
+
+export function responseRewrite(close: boolean, clientMinor: 0 | 1, dechunk: boolean): ResponseRewrite {
+  return responseRewrites[(close ? 4 : 0) + clientMinor * 2 + (dechunk ? 1 : 0)];
+}
+
 /** The client response head, or undefined when the upstream head can be forwarded as is. */
 export function clientResponseHead(r: ResponseHead, w: ResponseRewrite): string | undefined {
   const isUpgrade = r.status === 101 && r.upgrade !== undefined;
