@@ -62,6 +62,14 @@ function admitNext(t: Target<UpstreamConn>, requestsMax: number): void {
   while (t.queue.length > 0 && t.outstanding < requestsMax) t.queue.shift()!.resume(t);
 }
 
+/**
+ * admitNext once the freeing code is done. A function of its own: a closure made in the
+ * caller would cost that caller a context object on every call, queue or not.
+ */
+function admitSoon(t: Target<UpstreamConn>, requestsMax: number): void {
+  queueMicrotask(() => admitNext(t, requestsMax));
+}
+
 /** Whether one of the protocols a client asked to upgrade to is the one the app answered with. */
 function upgradeMatches(asked: string, answered: string | undefined): boolean {
   if (answered === undefined) return false;
@@ -615,7 +623,7 @@ export class Exchange implements UpstreamOwner, Waiter {
       const t = this.#target!;
       t.outstanding--;
       this.#holding = false;
-      if (t.queue.length > 0) queueMicrotask(() => admitNext(t, this.ctx.local.requestsMax));
+      if (t.queue.length > 0) admitSoon(t, this.ctx.local.requestsMax);
     }
   }
 
