@@ -39,6 +39,12 @@ export class UpstreamConn implements Pooled {
   /** The last response head on this connection (the target's kind, which decides RS-* dropping, never changes). */
   readonly headMemo = new HeadMemo<ResponseHead>();
   #readBuf: Buffer = Buffer.allocUnsafeSlow(readBytesMin);
+  /**
+   * The last chunk handed to the owner, a view of #readBuf: the next read of the same length
+   * hands it again (an app that repeats its responses fills the buffer alike every time), so
+   * a read makes no view. Reusing the object is no less safe than reusing the bytes it shows.
+   */
+  #chunk: Buffer | null = null;
   /** The owner keeps a view of the last chunk: the next read must not overwrite it. */
   #lent = false;
   /** A read filled the buffer: the next one gets a bigger buffer. */
@@ -82,8 +88,16 @@ export class UpstreamConn implements Pooled {
   #onRead(n: number): boolean {
     const buf = this.#readBuf;
     if (n === buf.length && buf.length < readBytesMax) this.#full = true;
-    if (this.owner) this.owner.onUpstreamData(this, buf.subarray(0, n));
-    else this.destroy();
+    if (this.owner) {
+      let chunk = this.#chunk;
+      if (chunk === null || chunk.length !== n) {
+        chunk = buf.subarray(0, n);
+        this.#chunk = chunk;
+      }
+      this.owner.onUpstreamData(this, chunk);
+    } else {
+      this.destroy();
+    }
     return true;
   }
 
@@ -91,6 +105,7 @@ export class UpstreamConn implements Pooled {
   #nextBuffer(): Buffer {
     if (this.#lent || this.#full) {
       this.#readBuf = Buffer.allocUnsafeSlow(this.#full ? readBytesMax : this.#readBuf.length);
+      this.#chunk = null;
       this.#lent = false;
       this.#full = false;
     }
