@@ -43,6 +43,8 @@ export class ClientConn {
   #phase = P_HEAD;
   #buf: Buffer | null = null;
   #ex: Exchange | null = null;
+  /** The last exchange, done: the next request takes it again instead of a new one (exchangeDone). */
+  #spare: Exchange | null = null;
   /** When the head timer started (accept, or the first byte after a response); -1 while idle. */
   #headStartMs: number;
   /** Bytes at the start of #buf already searched for a head end. */
@@ -168,7 +170,13 @@ export class ClientConn {
       return this.#reject(429, "this source sends more requests per second than its cap");
     }
     this.ctx.metrics.countRegion(this.ip);
-    const ex = new Exchange(this, head);
+    let ex = this.#spare;
+    if (ex === null) {
+      ex = new Exchange(this, head);
+    } else {
+      this.#spare = null;
+      ex.reuse(head);
+    }
     this.#ex = ex;
     this.#phase = ex.bodyKind === BODY_NONE ? P_WAIT : P_BODY;
     ex.start(this.#nowMs);
@@ -236,6 +244,7 @@ export class ClientConn {
 
   /** The exchange in progress ended; keepOpen says whether another request may follow. */
   exchangeDone(keepOpen: boolean): void {
+    const done = this.#ex;
     this.#ex = null;
     if (!keepOpen || this.#phase === P_BODY || this.ended || this.ctx.shuttingDown) {
       this.#close();
@@ -254,6 +263,9 @@ export class ClientConn {
       if (!this.#pausedForUpstream) this.socket.resume();
     }
     if (this.#buf !== null && !this.#inProcess) this.#process();
+    // Kept only now: `done` called this from its own methods, which must have returned before
+    // a request takes it again — and a pipelined request the line above began did not.
+    if (done?.reusable) this.#spare = done;
   }
 
   startTunnel(): void {

@@ -11,6 +11,7 @@
 // sent to another site: an overloaded site is still a site, and pouring its excess onto the
 // next one only overloads that one too. Other sites get requests only when no local
 // instance is alive.
+import { assert } from "../../core/index.ts";
 import type { ServiceSettings } from "../../topology/index.ts";
 import { type FailureKind, neverSent, type Target, type Waiter } from "./balancer.ts";
 import { ChunkedDecoder } from "./chunked.ts";
@@ -86,26 +87,28 @@ const busyScratch = { busy: false };
 export class Exchange implements UpstreamOwner, Waiter {
   readonly client: ClientConn;
   readonly ctx: ProxyContext;
-  readonly head: RequestHead;
+  // Per request: every field from here on is set again by #begin, for a new exchange and for
+  // one its connection takes again (reuse). The initial values only give V8 the fields' kinds.
+  head!: RequestHead;
   /** The site of the peer gateway that forwarded this (an authenticated RS-Hop), if one did. */
-  readonly hopSite: string | undefined;
-  readonly service: ServiceSettings;
-  readonly safe: boolean;
-  readonly idempotent: boolean;
-  readonly bodyKind: number;
-  bodyRemaining: number;
-  readonly reqChunked: ChunkedDecoder | null;
-  bodyDone: boolean;
-  bodyDoneMs: number;
+  hopSite: string | undefined = undefined;
+  service!: ServiceSettings;
+  safe = false;
+  idempotent = false;
+  bodyKind = BODY_NONE;
+  bodyRemaining = 0;
+  reqChunked: ChunkedDecoder | null = null;
+  bodyDone = true;
+  bodyDoneMs = 0;
   /** The body sent so far, for a retry; null once it outgrew retryBodyBytesMax. */
   #copy: Buffer[] | null = noBodyCopy;
   #copyBytes = 0;
   /** The upstream head (the connection's shared bytes, upstream-head.ts): every try sends the same, id included. */
   #headBytes: Buffer | null = null;
   /** The targets whose try failed; made at the first failure (most requests have none). */
-  #tried: Target<UpstreamConn>[] | undefined;
+  #tried: Target<UpstreamConn>[] | undefined = undefined;
   #attempts = 0;
-  #lastFailure: FailureKind | undefined;
+  #lastFailure: FailureKind | undefined = undefined;
   /** Some try may have reached an app (it failed after a byte was written). */
   #maybeRan = false;
   /** The target whose queue this waits in, if it waits. */
@@ -113,8 +116,6 @@ export class Exchange implements UpstreamOwner, Waiter {
   queuedAtMs = 0;
   /** Body bytes that arrived while queued once they outgrew the retry copy (reads pause meanwhile). */
   #held: Buffer[] | null = null;
-  /** Made only when a response head spans reads (rare), so a request allocates nothing for it. */
-  #grow: GrowBuffer | null = null;
   #respScanned = 0;
   #up: UpstreamConn | null = null;
   #target: Target<UpstreamConn> | null = null;
@@ -133,10 +134,32 @@ export class Exchange implements UpstreamOwner, Waiter {
   responseStarted = false;
   finished = false;
   #lastActivityMs = 0;
+  // Kept across requests (they hold nothing of one request that another could see).
+  /** Made only when a response head spans reads (rare); it never overwrites bytes it handed out. */
+  #grow: GrowBuffer | null = null;
 
   constructor(client: ClientConn, head: RequestHead) {
     this.client = client;
     this.ctx = client.ctx;
+    this.#begin(head);
+  }
+
+  /**
+   * Whether the connection may take this exchange again for its next request: it is done and
+   * nothing outside it points to it any more (no upstream connection, queue or target slot).
+   */
+  get reusable(): boolean {
+    return this.finished && this.#up === null && this.#queuedOn === null && !this.#holding;
+  }
+
+  /** Takes a done exchange (reusable) for the next request on the same connection: one object per connection, not per request. */
+  reuse(head: RequestHead): void {
+    assert(this.reusable, "an exchange is reused only once nothing points to it");
+    this.#begin(head);
+  }
+
+  #begin(head: RequestHead): void {
+    const client = this.client;
     this.head = head;
     let hopSite: string | undefined;
     if (head.hop !== undefined) {
@@ -159,7 +182,33 @@ export class Exchange implements UpstreamOwner, Waiter {
     }
     this.bodyDone = this.bodyKind === BODY_NONE;
     this.bodyDoneMs = this.bodyDone ? client.lastActivityMs : 0;
-    if (!this.bodyDone) this.#copy = [];
+    this.#copy = this.bodyDone ? noBodyCopy : [];
+    this.#copyBytes = 0;
+    this.#headBytes = null;
+    this.#tried = undefined;
+    this.#attempts = 0;
+    this.#lastFailure = undefined;
+    this.#maybeRan = false;
+    this.#queuedOn = null;
+    this.queuedAtMs = 0;
+    this.#held = null;
+    this.#respScanned = 0;
+    this.#up = null;
+    this.#target = null;
+    this.#holding = false;
+    this.#tryStartMs = 0;
+    this.#resp = R_HEAD;
+    this.#respBuf = null;
+    this.#interim = 0;
+    this.#respKind = K_NONE;
+    this.#respRemaining = 0;
+    this.#respChunked = null;
+    this.#dechunk = false;
+    this.#upstreamReusable = false;
+    this.#clientKeepAlive = false;
+    this.responseStarted = false;
+    this.finished = false;
+    this.#lastActivityMs = 0;
   }
 
   /** `nowMs`: the clock as the caller read it this turn (a read of the request's bytes). */
