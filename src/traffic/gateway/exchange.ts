@@ -11,6 +11,9 @@
 // sent to another site: an overloaded site is still a site, and pouring its excess onto the
 // next one only overloads that one too. Other sites get requests only when no local
 // instance is alive.
+//
+// One Exchange serves its client connection's requests one after another: once done it is
+// the connection's spare, and #begin sets it up for the next request (client.ts).
 import { assert } from "../../core/index.ts";
 import type { ServiceSettings } from "../../topology/index.ts";
 import { type FailureKind, neverSent, type Target, type Waiter } from "./balancer.ts";
@@ -137,6 +140,8 @@ export class Exchange implements UpstreamOwner, Waiter {
   // Kept across requests (they hold nothing of one request that another could see).
   /** Made only when a response head spans reads (rare); it never overwrites bytes it handed out. */
   #grow: GrowBuffer | null = null;
+  /** Made for the rare response that goes to an HTTP/1.0 client without its chunked framing. */
+  #dechunkSink: ((buf: Buffer, start: number, end: number) => void) | null = null;
 
   constructor(client: ClientConn, head: RequestHead) {
     this.client = client;
@@ -618,9 +623,6 @@ export class Exchange implements UpstreamOwner, Waiter {
         if (start < len) this.#upstreamReusable = false;
     }
   }
-
-  /** Made for the rare response that goes to an HTTP/1.0 client without its chunked framing. */
-  #dechunkSink: ((buf: Buffer, start: number, end: number) => void) | null = null;
 
   #dechunkData(): (buf: Buffer, start: number, end: number) => void {
     this.#dechunkSink ??= (buf, start, end) => {
