@@ -5,8 +5,9 @@
 // which counts the JS heap bytes allocated (exactly, from every collection's before/after),
 // the collections by kind, and the process's CPU time over the measured window only.
 //   node bench/gateway-alloc.ts [--duration S] [--connections N] [--warmup S] [--runs N]
-//   [--gateway-node-flags "FLAGS"] [--heap-profile FILE] (a sampling heap profile of the last
-//   run's window, collected objects included; the sampling slows the gateway)
+//   [--gateway-node-flags "FLAGS"] [--node-head] [--heap-profile FILE] (a sampling heap profile of the last
+//   run's window, collected objects included; the sampling slows the gateway). --node-head: the
+//   backend answers with node:http's Connection and Keep-Alive fields, which the gateway rewrites.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     "load-core": { type: "string", default: "1" },
     "gateway-node-flags": { type: "string" },
     "heap-profile": { type: "string" },
+    "node-head": { type: "boolean", default: false },
   },
 });
 const durationS = Number(values.duration);
@@ -71,6 +73,7 @@ async function main(): Promise<void> {
     backend.host,
     "--port",
     String(backend.port),
+    ...(values["node-head"] ? ["--node-head"] : []),
   ]);
   started.push(await launch({ name: "backend", command: bcmd, args: bargs }));
 
@@ -119,6 +122,7 @@ async function main(): Promise<void> {
   const url = `http://${gatewayAddr.host}:${gatewayAddr.port}/`;
   log(
     `wrk -c${connections} ${durationS} s × ${runs} run(s) after ${warmupS} s warmup; gateway node flags: ${gatewayFlags.join(" ") || "none"}; ` +
+      (values["node-head"] ? "backend heads as node:http's; " : "") +
       (pinning ? `gateway on core ${values["proxy-core"]}, backend and wrk on ${values["load-core"]}` : "no pinning"),
   );
   if (warmupS > 0) runWrk({ url, seconds: warmupS, connections, core: values["load-core"] });

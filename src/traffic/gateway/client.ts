@@ -16,6 +16,7 @@ import { BODY_LENGTH, BODY_NONE, Exchange } from "./exchange.ts";
 import { GrowBuffer } from "./grow-buffer.ts";
 import { HeadMemo } from "./head-memo.ts";
 import { findHeadEnd, leadingEmptyLines, parseRequestHead, type RequestHead } from "./http-head.ts";
+import { JoinBuffer } from "./join-buffer.ts";
 import { codeForStatus, errorResponse, serializeResponse } from "./responses.ts";
 import { clientAddress, type ForwardingCache } from "./rewrite.ts";
 import { UpstreamHeads } from "./upstream-head.ts";
@@ -37,6 +38,8 @@ export class ClientConn {
   readonly forwarding: ForwardingCache = { host: "", text: "" };
   /** The upstream heads of this connection's requests, kept as bytes (upstream-head.ts). */
   readonly upstreamHeads: UpstreamHeads;
+  /** Where a rewritten response head and its body's first bytes become one write (join-buffer.ts). */
+  readonly joinBuffer = new JoinBuffer();
   /** The client sent FIN: answer what is in progress, then close. */
   ended = false;
   closed = false;

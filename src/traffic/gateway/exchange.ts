@@ -29,6 +29,7 @@ import {
 import type { ProxyContext } from "./context.ts";
 import { GrowBuffer } from "./grow-buffer.ts";
 import { findHeadEnd, parseResponseHead, type RequestHead, type ResponseHead } from "./http-head.ts";
+import { JoinBuffer } from "./join-buffer.ts";
 import { codeForStatus, errorResponse, type LocalResponse, serializeResponse } from "./responses.ts";
 import { isIdempotent, isSafeMethod, mayCrossSite, mayRetry } from "./retry.ts";
 import { clientResponseHead, responseRewrite } from "./rewrite.ts";
@@ -554,19 +555,32 @@ export class Exchange implements UpstreamOwner, Waiter {
       !ctx.shuttingDown &&
       !this.client.ended;
     this.#resp = R_BODY;
-    const out = clientResponseHead(r, responseRewrite(!this.#clientKeepAlive, this.head.minor, this.#dechunk));
+    // The rewrite is a pure function of the head and the flags: the upstream connection keeps its bytes.
+    const out = this.#up!.clientHead(r, responseRewrite(!this.#clientKeepAlive, this.head.minor, this.#dechunk));
     const rest = buf.length - end;
-    if (out === undefined && kind === K_LENGTH && rest <= this.#respRemaining) {
-      // The common case: the head untouched and the body (or its start) in the same chunk, one write.
+    const socket = this.client.socket;
+    if (kind === K_LENGTH && rest <= this.#respRemaining) {
+      // The common case: the body (or its start) in the same chunk as the head, one write —
+      // the chunk itself when the head goes untouched, else the rewritten head joined to it.
       this.#respRemaining -= rest;
-      this.#toClient(rest === 0 ? buf.subarray(0, end) : buf);
+      if (out === undefined) {
+        this.#toClient(buf);
+      } else if (JoinBuffer.fits(out, rest)) {
+        const join = this.client.joinBuffer;
+        this.#toClient(join.join(out, buf, end, buf.length));
+        if (socket.writableLength > 0) join.lend();
+      } else {
+        socket.cork();
+        socket.write(out);
+        if (rest > 0) this.#toClient(buf.subarray(end));
+        socket.uncork();
+      }
       if (this.#respRemaining === 0) this.#finish();
       return;
     }
-    const socket = this.client.socket;
     socket.cork();
     if (out === undefined) this.#toClient(buf.subarray(0, end));
-    else socket.write(out, "latin1");
+    else socket.write(out);
     if (kind === K_NONE) {
       if (rest > 0) this.#upstreamReusable = false;
       socket.uncork();
