@@ -2,7 +2,9 @@
 // these tests show over real sockets, with the gateway in this process and a raw backend,
 // that no byte is lost or overwritten when a response head arrives in pieces, and when a
 // large body goes to a client that reads slowly (its writes pend and keep views of the
-// buffer). Bodies are patterned, so a byte from the wrong read shows.
+// buffer), and when many small responses whose heads the gateway rewrites go, each joined
+// to its body in the client connection's one join buffer, to a client that reads slowly.
+// Bodies are patterned, so a byte from the wrong read shows.
 // Addresses: 127.249.0.0/16 belongs to this file.
 import assert from "node:assert/strict";
 import { connect, createServer, type Server, type Socket } from "node:net";
@@ -151,4 +153,29 @@ test("gateway upstream reads - a body that ends when the app closes arrives whol
   const got = bytes.subarray(bytes.indexOf("\r\n\r\n") + 4);
   assert.equal(got.length, body.length);
   assert.equal(got.equals(body), true, "the close-delimited body arrives byte for byte");
+});
+
+test("gateway upstream reads - rewritten heads joined to their bodies reach a slow client each as it was sent", async () => {
+  // node:http's head: Connection and Keep-Alive are rewritten, so each head and its body go
+  // out as one joined write; a client that reads nothing at first makes those writes pend.
+  // More than the loopback's socket buffers hold, so that some writes pend.
+  const n = 1500;
+  const bodies: Buffer[] = [];
+  for (let i = 0; i < n; i++) {
+    const body = pattern(15_000, 100 + i);
+    bodies.push(body);
+    const head = `HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: ${body.length}\r\n\r\n`;
+    answers.set(`/j${i}`, [Buffer.concat([Buffer.from(head), body])]);
+  }
+  let requests = "";
+  for (let i = 0; i < n; i++) {
+    requests += `GET /j${i} HTTP/1.1\r\nHost: u\r\n${i === n - 1 ? "Connection: close\r\n" : ""}\r\n`;
+  }
+  const rs = splitResponses(await exchange(requests, 64 * 1024, 2));
+  assert.equal(rs.length, n);
+  for (let i = 0; i < n; i++) {
+    assert.equal(rs[i].status, 200);
+    assert.doesNotMatch(rs[i].head, /keep-alive/i, "the head was rewritten");
+    assert.equal(Buffer.from(rs[i].body, "latin1").equals(bodies[i]), true, `response ${i} arrives as it was sent`);
+  }
 });

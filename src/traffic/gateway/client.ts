@@ -16,8 +16,10 @@ import { BODY_LENGTH, BODY_NONE, Exchange } from "./exchange.ts";
 import { GrowBuffer } from "./grow-buffer.ts";
 import { HeadMemo } from "./head-memo.ts";
 import { findHeadEnd, leadingEmptyLines, parseRequestHead, type RequestHead } from "./http-head.ts";
+import { JoinBuffer } from "./join-buffer.ts";
 import { codeForStatus, errorResponse, serializeResponse } from "./responses.ts";
 import { clientAddress, type ForwardingCache } from "./rewrite.ts";
+import { UpstreamHeads } from "./upstream-head.ts";
 
 const P_HEAD = 0;
 const P_BODY = 1;
@@ -34,12 +36,18 @@ export class ClientConn {
   lastActivityMs: number;
   /** The forwarding fields last sent upstream for this connection (rewrite.ts). */
   readonly forwarding: ForwardingCache = { host: "", text: "" };
+  /** The upstream heads of this connection's requests, kept as bytes (upstream-head.ts). */
+  readonly upstreamHeads: UpstreamHeads;
+  /** Where a rewritten response head and its body's first bytes become one write (join-buffer.ts). */
+  readonly joinBuffer = new JoinBuffer();
   /** The client sent FIN: answer what is in progress, then close. */
   ended = false;
   closed = false;
   #phase = P_HEAD;
   #buf: Buffer | null = null;
   #ex: Exchange | null = null;
+  /** The last exchange, done: the next request takes it again instead of a new one (exchangeDone). */
+  #spare: Exchange | null = null;
   /** When the head timer started (accept, or the first byte after a response); -1 while idle. */
   #headStartMs: number;
   /** Bytes at the start of #buf already searched for a head end. */
@@ -62,6 +70,7 @@ export class ClientConn {
     this.ctx = ctx;
     this.ip = clientAddress(socket.remoteAddress);
     this.peer = ctx.hops.isPeerAddress(this.ip);
+    this.upstreamHeads = new UpstreamHeads({ clientIp: this.ip, hostDefault: ctx.hostDefault, cache: this.forwarding });
     this.lastActivityMs = ctx.clock.monoMs();
     this.#headStartMs = this.lastActivityMs;
     this.#onClosed = onClosed;
@@ -164,7 +173,13 @@ export class ClientConn {
       return this.#reject(429, "this source sends more requests per second than its cap");
     }
     this.ctx.metrics.countRegion(this.ip);
-    const ex = new Exchange(this, head);
+    let ex = this.#spare;
+    if (ex === null) {
+      ex = new Exchange(this, head);
+    } else {
+      this.#spare = null;
+      ex.reuse(head);
+    }
     this.#ex = ex;
     this.#phase = ex.bodyKind === BODY_NONE ? P_WAIT : P_BODY;
     ex.start(this.#nowMs);
@@ -232,6 +247,7 @@ export class ClientConn {
 
   /** The exchange in progress ended; keepOpen says whether another request may follow. */
   exchangeDone(keepOpen: boolean): void {
+    const done = this.#ex;
     this.#ex = null;
     if (!keepOpen || this.#phase === P_BODY || this.ended || this.ctx.shuttingDown) {
       this.#close();
@@ -250,6 +266,9 @@ export class ClientConn {
       if (!this.#pausedForUpstream) this.socket.resume();
     }
     if (this.#buf !== null && !this.#inProcess) this.#process();
+    // Kept only now: `done` called this from its own methods, which must have returned before
+    // a request takes it again — and a pipelined request the line above began did not.
+    if (done?.reusable) this.#spare = done;
   }
 
   startTunnel(): void {

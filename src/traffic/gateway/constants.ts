@@ -35,6 +35,11 @@ export const interimResponsesMax = 8;
 export const pipelinedBytesMax = 64 * 1024;
 /** A request body is kept for a retry only up to this size; a larger one is never retried. */
 export const retryBodyBytesMax = 64 * 1024;
+/**
+ * A rewritten response head and the body bytes that came with it are copied into one write
+ * up to this size (join-buffer.ts); a larger response goes as two buffers under cork.
+ */
+export const responseJoinBytesMax = 16 * 1024;
 
 // --- Retries. ---
 /** Tries per request including the first: local instances first, then other sites. */
@@ -149,6 +154,7 @@ assert(healthIntervalMsDefault * (1 + healthJitterRatio) * healthFallDefault < 1
 assert(healthTimeoutMsDefault <= 1_000, "health timeouts bounded");
 assert(perTryTimeoutMsDefault <= requestTimeoutMsDefault, "a try fits in the request timeout");
 assert(connectTimeoutMsDefault <= perTryTimeoutMsDefault, "a connect fits in a try");
+assert(responseJoinBytesMax <= headBytesMax + 16 * 1024, "a joined response is a head and a small body");
 assert(retryBodyBytesMax <= pipelinedBytesMax, "the retry copy is no larger than what a client may buffer");
 assert(poolReuseUnsafeIdleMsMax < poolIdleTimeoutMsDefault, "unsafe reuse is stricter than pooling");
 assert(attemptsPerRequestMax >= 2 && attemptsPerRequestMax <= 8, "a few tries, never a loop");

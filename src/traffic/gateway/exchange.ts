@@ -11,6 +11,10 @@
 // sent to another site: an overloaded site is still a site, and pouring its excess onto the
 // next one only overloads that one too. Other sites get requests only when no local
 // instance is alive.
+//
+// One Exchange serves its client connection's requests one after another: once done it is
+// the connection's spare, and #begin sets it up for the next request (client.ts).
+import { assert } from "../../core/index.ts";
 import type { ServiceSettings } from "../../topology/index.ts";
 import { type FailureKind, neverSent, type Target, type Waiter } from "./balancer.ts";
 import { ChunkedDecoder } from "./chunked.ts";
@@ -18,7 +22,6 @@ import type { ClientConn } from "./client.ts";
 import {
   errorHeader,
   headBytesMax,
-  hopHeaderName,
   interimResponsesMax,
   poolReuseUnsafeIdleMsMax,
   retryBodyBytesMax,
@@ -26,11 +29,12 @@ import {
 import type { ProxyContext } from "./context.ts";
 import { GrowBuffer } from "./grow-buffer.ts";
 import { findHeadEnd, parseResponseHead, type RequestHead, type ResponseHead } from "./http-head.ts";
-import { nextRequestId } from "./request-id.ts";
+import { JoinBuffer } from "./join-buffer.ts";
 import { codeForStatus, errorResponse, type LocalResponse, serializeResponse } from "./responses.ts";
 import { isIdempotent, isSafeMethod, mayCrossSite, mayRetry } from "./retry.ts";
-import { clientResponseHead, upstreamRequestHead } from "./rewrite.ts";
+import { clientResponseHead, responseRewrite } from "./rewrite.ts";
 import { UpstreamConn, type UpstreamOwner } from "./upstream.ts";
+import { withHopLine } from "./upstream-head.ts";
 
 /** The error code of a response another site's gateway answered itself, if it did. */
 function peerErrorCode(r: ResponseHead): string | undefined {
@@ -63,6 +67,14 @@ function admitNext(t: Target<UpstreamConn>, requestsMax: number): void {
   while (t.queue.length > 0 && t.outstanding < requestsMax) t.queue.shift()!.resume(t);
 }
 
+/**
+ * admitNext once the freeing code is done. A function of its own: a closure made in the
+ * caller would cost that caller a context object on every call, queue or not.
+ */
+function admitSoon(t: Target<UpstreamConn>, requestsMax: number): void {
+  queueMicrotask(() => admitNext(t, requestsMax));
+}
+
 /** Whether one of the protocols a client asked to upgrade to is the one the app answered with. */
 function upgradeMatches(asked: string, answered: string | undefined): boolean {
   if (answered === undefined) return false;
@@ -70,31 +82,37 @@ function upgradeMatches(asked: string, answered: string | undefined): boolean {
   return asked.split(",").some((p) => p.trim().toLowerCase() === a);
 }
 
+/** The retry copy of a request without a body: nothing is ever added (frozen, so a push would throw). */
+const noBodyCopy: Buffer[] = Object.freeze([]) as unknown as Buffer[];
+
 /** Reused by every dispatch (one thread, used synchronously): "a live instance exists but every queue is full". */
 const busyScratch = { busy: false };
 
 export class Exchange implements UpstreamOwner, Waiter {
   readonly client: ClientConn;
   readonly ctx: ProxyContext;
-  readonly head: RequestHead;
+  // Per request: every field from here on is set again by #begin, for a new exchange and for
+  // one its connection takes again (reuse). The initial values only give V8 the fields' kinds.
+  head!: RequestHead;
   /** The site of the peer gateway that forwarded this (an authenticated RS-Hop), if one did. */
-  readonly hopSite: string | undefined;
-  readonly service: ServiceSettings;
-  readonly safe: boolean;
-  readonly idempotent: boolean;
-  readonly bodyKind: number;
-  bodyRemaining: number;
-  readonly reqChunked: ChunkedDecoder | null;
-  bodyDone: boolean;
-  bodyDoneMs: number;
+  hopSite: string | undefined = undefined;
+  service!: ServiceSettings;
+  safe = false;
+  idempotent = false;
+  bodyKind = BODY_NONE;
+  bodyRemaining = 0;
+  reqChunked: ChunkedDecoder | null = null;
+  bodyDone = true;
+  bodyDoneMs = 0;
   /** The body sent so far, for a retry; null once it outgrew retryBodyBytesMax. */
-  #copy: Buffer[] | null = [];
+  #copy: Buffer[] | null = noBodyCopy;
   #copyBytes = 0;
-  #base: string | null = null;
-  /** The targets tried so far; made at the first try, sized to it (most requests have one). */
-  #tried: Target<UpstreamConn>[] | undefined;
+  /** The upstream head (the connection's shared bytes, upstream-head.ts): every try sends the same, id included. */
+  #headBytes: Buffer | null = null;
+  /** The targets whose try failed; made at the first failure (most requests have none). */
+  #tried: Target<UpstreamConn>[] | undefined = undefined;
   #attempts = 0;
-  #lastFailure: FailureKind | undefined;
+  #lastFailure: FailureKind | undefined = undefined;
   /** Some try may have reached an app (it failed after a byte was written). */
   #maybeRan = false;
   /** The target whose queue this waits in, if it waits. */
@@ -102,8 +120,6 @@ export class Exchange implements UpstreamOwner, Waiter {
   queuedAtMs = 0;
   /** Body bytes that arrived while queued once they outgrew the retry copy (reads pause meanwhile). */
   #held: Buffer[] | null = null;
-  /** Made only when a response head spans reads (rare), so a request allocates nothing for it. */
-  #grow: GrowBuffer | null = null;
   #respScanned = 0;
   #up: UpstreamConn | null = null;
   #target: Target<UpstreamConn> | null = null;
@@ -122,10 +138,34 @@ export class Exchange implements UpstreamOwner, Waiter {
   responseStarted = false;
   finished = false;
   #lastActivityMs = 0;
+  // Kept across requests (they hold nothing of one request that another could see).
+  /** Made only when a response head spans reads (rare); it never overwrites bytes it handed out. */
+  #grow: GrowBuffer | null = null;
+  /** Made for the rare response that goes to an HTTP/1.0 client without its chunked framing. */
+  #dechunkSink: ((buf: Buffer, start: number, end: number) => void) | null = null;
 
   constructor(client: ClientConn, head: RequestHead) {
     this.client = client;
     this.ctx = client.ctx;
+    this.#begin(head);
+  }
+
+  /**
+   * Whether the connection may take this exchange again for its next request: it is done and
+   * nothing outside it points to it any more (no upstream connection, queue or target slot).
+   */
+  get reusable(): boolean {
+    return this.finished && this.#up === null && this.#queuedOn === null && !this.#holding;
+  }
+
+  /** Takes a done exchange (reusable) for the next request on the same connection: one object per connection, not per request. */
+  reuse(head: RequestHead): void {
+    assert(this.reusable, "an exchange is reused only once nothing points to it");
+    this.#begin(head);
+  }
+
+  #begin(head: RequestHead): void {
+    const client = this.client;
     this.head = head;
     let hopSite: string | undefined;
     if (head.hop !== undefined) {
@@ -148,6 +188,33 @@ export class Exchange implements UpstreamOwner, Waiter {
     }
     this.bodyDone = this.bodyKind === BODY_NONE;
     this.bodyDoneMs = this.bodyDone ? client.lastActivityMs : 0;
+    this.#copy = this.bodyDone ? noBodyCopy : [];
+    this.#copyBytes = 0;
+    this.#headBytes = null;
+    this.#tried = undefined;
+    this.#attempts = 0;
+    this.#lastFailure = undefined;
+    this.#maybeRan = false;
+    this.#queuedOn = null;
+    this.queuedAtMs = 0;
+    this.#held = null;
+    this.#respScanned = 0;
+    this.#up = null;
+    this.#target = null;
+    this.#holding = false;
+    this.#tryStartMs = 0;
+    this.#resp = R_HEAD;
+    this.#respBuf = null;
+    this.#interim = 0;
+    this.#respKind = K_NONE;
+    this.#respRemaining = 0;
+    this.#respChunked = null;
+    this.#dechunk = false;
+    this.#upstreamReusable = false;
+    this.#clientKeepAlive = false;
+    this.responseStarted = false;
+    this.finished = false;
+    this.#lastActivityMs = 0;
   }
 
   /** `nowMs`: the clock as the caller read it this turn (a read of the request's bytes). */
@@ -223,8 +290,6 @@ export class Exchange implements UpstreamOwner, Waiter {
 
   #sendTo(t: Target<UpstreamConn>, nowMs: number): void {
     const ctx = this.ctx;
-    if (this.#tried === undefined) this.#tried = [t];
-    else this.#tried.push(t);
     this.#attempts++;
     t.outstanding++;
     this.#holding = true;
@@ -241,25 +306,20 @@ export class Exchange implements UpstreamOwner, Waiter {
     this.#respBuf = null;
     this.#respScanned = 0;
     this.#interim = 0;
-    if (this.#base === null) {
-      this.#base = upstreamRequestHead(this.head, {
-        clientIp: this.client.ip,
-        hostDefault: ctx.hostDefault,
-        requestId: this.head.requestId ? "" : nextRequestId(),
-        fromPeer: this.hopSite !== undefined,
-        cache: this.client.forwarding,
-      });
-    }
-    const headText =
-      t.kind === "gateway" ? `${this.#base}${hopHeaderName}: ${ctx.hops.stamp()}\r\n\r\n` : `${this.#base}\r\n`;
+    const heads = this.client.upstreamHeads;
+    this.#headBytes ??= heads.next(this.head, this.hopSite !== undefined);
+    const head = t.kind === "gateway" ? withHopLine(this.#headBytes, ctx.hops.stamp()) : this.#headBytes;
     const s = up.socket;
     if (this.bodyKind === BODY_NONE) {
-      s.write(headText, "latin1");
+      s.write(head);
+      // Not all of it went out at once (or the socket is still connecting): the socket holds the bytes.
+      if (s.writableLength > 0) heads.lend(head);
       return;
     }
     // Head and body bytes leave in one writev at the end of this tick.
     s.cork();
-    s.write(headText, "latin1");
+    s.write(head);
+    heads.lend(head);
     const held = this.#copy ?? this.#held;
     if (held !== null) for (const b of held) s.write(b);
     process.nextTick(uncork, s);
@@ -428,7 +488,7 @@ export class Exchange implements UpstreamOwner, Waiter {
         return;
       }
       if (this.head.minor === 1) {
-        const out = clientResponseHead(r, { close: false, clientMinor: 1, dechunk: false });
+        const out = clientResponseHead(r, responseRewrite(false, 1, false));
         this.client.socket.write(out ?? buf.subarray(0, end), "latin1");
       }
       if (end === buf.length) return;
@@ -495,23 +555,32 @@ export class Exchange implements UpstreamOwner, Waiter {
       !ctx.shuttingDown &&
       !this.client.ended;
     this.#resp = R_BODY;
-    const out = clientResponseHead(r, {
-      close: !this.#clientKeepAlive,
-      clientMinor: this.head.minor,
-      dechunk: this.#dechunk,
-    });
+    // The rewrite is a pure function of the head and the flags: the upstream connection keeps its bytes.
+    const out = this.#up!.clientHead(r, responseRewrite(!this.#clientKeepAlive, this.head.minor, this.#dechunk));
     const rest = buf.length - end;
-    if (out === undefined && kind === K_LENGTH && rest <= this.#respRemaining) {
-      // The common case: the head untouched and the body (or its start) in the same chunk, one write.
+    const socket = this.client.socket;
+    if (kind === K_LENGTH && rest <= this.#respRemaining) {
+      // The common case: the body (or its start) in the same chunk as the head, one write —
+      // the chunk itself when the head goes untouched, else the rewritten head joined to it.
       this.#respRemaining -= rest;
-      this.#toClient(rest === 0 ? buf.subarray(0, end) : buf);
+      if (out === undefined) {
+        this.#toClient(buf);
+      } else if (JoinBuffer.fits(out, rest)) {
+        const join = this.client.joinBuffer;
+        this.#toClient(join.join(out, buf, end, buf.length));
+        if (socket.writableLength > 0) join.lend();
+      } else {
+        socket.cork();
+        socket.write(out);
+        if (rest > 0) this.#toClient(buf.subarray(end));
+        socket.uncork();
+      }
       if (this.#respRemaining === 0) this.#finish();
       return;
     }
-    const socket = this.client.socket;
     socket.cork();
     if (out === undefined) this.#toClient(buf.subarray(0, end));
-    else socket.write(out, "latin1");
+    else socket.write(out);
     if (kind === K_NONE) {
       if (rest > 0) this.#upstreamReusable = false;
       socket.uncork();
@@ -540,7 +609,7 @@ export class Exchange implements UpstreamOwner, Waiter {
         return;
       }
       case K_CHUNKED: {
-        const r = this.#respChunked!.feed(buf, start, len, this.#dechunk ? this.#dechunkData : undefined);
+        const r = this.#respChunked!.feed(buf, start, len, this.#dechunk ? this.#dechunkData() : undefined);
         if (r === -2) {
           this.ctx.log.warn("bad chunked response body", { target: this.#target?.id, why: this.#respChunked!.error });
           this.#abortBoth();
@@ -569,9 +638,12 @@ export class Exchange implements UpstreamOwner, Waiter {
     }
   }
 
-  readonly #dechunkData = (buf: Buffer, start: number, end: number): void => {
-    if (end > start) this.#toClient(buf.subarray(start, end));
-  };
+  #dechunkData(): (buf: Buffer, start: number, end: number) => void {
+    this.#dechunkSink ??= (buf, start, end) => {
+      if (end > start) this.#toClient(buf.subarray(start, end));
+    };
+    return this.#dechunkSink;
+  }
 
   #toClient(data: Buffer): void {
     if (!this.client.socket.write(data)) this.#up?.socket.pause();
@@ -585,7 +657,7 @@ export class Exchange implements UpstreamOwner, Waiter {
     ctx.balancerOf(t).recordSuccess(t);
     ctx.metrics.countStatus(101);
     this.#resp = R_TUNNEL;
-    const out = clientResponseHead(r, { close: false, clientMinor: 1, dechunk: false });
+    const out = clientResponseHead(r, responseRewrite(false, 1, false));
     const socket = this.client.socket;
     socket.write(out ?? buf.subarray(0, end), "latin1");
     if (end < buf.length) socket.write(buf.subarray(end));
@@ -616,7 +688,7 @@ export class Exchange implements UpstreamOwner, Waiter {
       const t = this.#target!;
       t.outstanding--;
       this.#holding = false;
-      if (t.queue.length > 0) queueMicrotask(() => admitNext(t, this.ctx.local.requestsMax));
+      if (t.queue.length > 0) admitSoon(t, this.ctx.local.requestsMax);
     }
   }
 
@@ -648,6 +720,9 @@ export class Exchange implements UpstreamOwner, Waiter {
   #tryFailed(kind: FailureKind): void {
     const ctx = this.ctx;
     const t = this.#target!;
+    // The next try goes elsewhere (dispatch runs only between tries, so failed ones are all it must avoid).
+    if (this.#tried === undefined) this.#tried = [t];
+    else this.#tried.push(t);
     this.#releaseTarget();
     const up = this.#up;
     this.#up = null;

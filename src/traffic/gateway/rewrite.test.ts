@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from "./http-head.ts";
-import { clientAddress, clientResponseHead, upstreamRequestHead } from "./rewrite.ts";
+import { clientAddress, clientResponseHead, responseRewrite, upstreamRequestHead } from "./rewrite.ts";
 
 function reqHead(text: string): RequestHead {
   const r = parseRequestHead(text);
@@ -102,4 +102,13 @@ test("rewrite - responses pass untouched unless a field must go or the connectio
     clientResponseHead(old, { close: false, clientMinor: 0, dechunk: false }),
     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n",
   );
+});
+
+test("rewrite - the shared response rewrites say what they were asked for", () => {
+  for (const close of [false, true])
+    for (const clientMinor of [0, 1] as const)
+      for (const dechunk of [false, true]) {
+        assert.deepEqual(responseRewrite(close, clientMinor, dechunk), { close, clientMinor, dechunk });
+        assert.equal(responseRewrite(close, clientMinor, dechunk), responseRewrite(close, clientMinor, dechunk));
+      }
 });

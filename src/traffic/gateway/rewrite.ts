@@ -34,6 +34,12 @@ export type RequestRewrite = {
 
 /** The upstream request head without its final CRLF, so a hop line can still be appended. */
 export function upstreamRequestHead(h: RequestHead, w: RequestRewrite): string {
+  const idLine = h.requestId ? "" : `X-Request-Id: ${w.requestId}\r\n`;
+  return upstreamHeadStart(h, w) + idLine + upstreamHeadEnd(h);
+}
+
+/** The upstream head up to where X-Request-Id goes: the request line, the fields kept, Host if needed, forwarding. */
+export function upstreamHeadStart(h: RequestHead, w: Omit<RequestRewrite, "requestId">): string {
   let out: string;
   const host = h.host ?? w.hostDefault;
   if (!h.anyDropped && !h.targetRewritten && h.minor === 1) {
@@ -44,23 +50,22 @@ export function upstreamRequestHead(h: RequestHead, w: RequestRewrite): string {
     if (h.targetRewritten || h.host === undefined) out += `Host: ${host}\r\n`;
   }
   const cache = w.fromPeer ? undefined : w.cache;
-  if (cache !== undefined && cache.host === host) {
-    out += cache.text;
-  } else {
-    const text = forwardingFields(h, w, host);
-    if (cache !== undefined) {
-      cache.host = host;
-      cache.text = text;
-    }
-    out += text;
+  if (cache !== undefined && cache.host === host) return out + cache.text;
+  const text = forwardingFields(h, w, host);
+  if (cache !== undefined) {
+    cache.host = host;
+    cache.text = text;
   }
-  if (!h.requestId) out += `X-Request-Id: ${w.requestId}\r\n`;
-  if (h.upgrade !== undefined) out += `Connection: Upgrade\r\nUpgrade: ${h.upgrade}\r\n`;
-  return out;
+  return out + text;
+}
+
+/** What follows X-Request-Id in the upstream head (the upgrade's fields, if any), without the final CRLF. */
+export function upstreamHeadEnd(h: RequestHead): string {
+  return h.upgrade === undefined ? "" : `Connection: Upgrade\r\nUpgrade: ${h.upgrade}\r\n`;
 }
 
 /** X-Forwarded-For/-Proto/-Host and Forwarded. */
-function forwardingFields(h: RequestHead, w: RequestRewrite, host: string): string {
+function forwardingFields(h: RequestHead, w: Omit<RequestRewrite, "requestId">, host: string): string {
   // A request that came from another site's gateway keeps what that gateway saw first; a
   // client's own forwarding fields are dropped (it could name any host or address).
   const fromPeer = w.fromPeer;
@@ -81,6 +86,17 @@ export type ResponseRewrite = {
   /** The body is chunked upstream but goes to the client without the framing (HTTP/1.0 client). */
   readonly dechunk: boolean;
 };
+
+/** Every ResponseRewrite, made once: the data path asks for one per response and allocates none. */
+const responseRewrites: readonly ResponseRewrite[] = [false, true].flatMap((close) =>
+  ([0, 1] as const).flatMap((clientMinor) =>
+    [false, true].map((dechunk) => Object.freeze({ close, clientMinor, dechunk })),
+  ),
+);
+
+export function responseRewrite(close: boolean, clientMinor: 0 | 1, dechunk: boolean): ResponseRewrite {
+  return responseRewrites[(close ? 4 : 0) + clientMinor * 2 + (dechunk ? 1 : 0)];
+}
 
 /** The client response head, or undefined when the upstream head can be forwarded as is. */
 export function clientResponseHead(r: ResponseHead, w: ResponseRewrite): string | undefined {

@@ -11,6 +11,7 @@ import type { FailureKind, Target } from "./balancer.ts";
 import { HeadMemo } from "./head-memo.ts";
 import type { ResponseHead } from "./http-head.ts";
 import type { Pooled } from "./pool.ts";
+import { clientResponseHead, type ResponseRewrite } from "./rewrite.ts";
 
 /** A fresh connection's read buffer: enough for most response heads and small bodies. */
 const readBytesMin = 16 * 1024;
@@ -38,7 +39,17 @@ export class UpstreamConn implements Pooled {
   error: NodeJS.ErrnoException | undefined;
   /** The last response head on this connection (the target's kind, which decides RS-* dropping, never changes). */
   readonly headMemo = new HeadMemo<ResponseHead>();
+  /** The last head the client got rewritten, as bytes (never changed once made, so writes may share them). */
+  #rewrittenFor: ResponseHead | null = null;
+  #rewrittenBy: ResponseRewrite | null = null;
+  #rewritten: Buffer | undefined;
   #readBuf: Buffer = Buffer.allocUnsafeSlow(readBytesMin);
+  /**
+   * The last chunk handed to the owner, a view of #readBuf: the next read of the same length
+   * hands it again (an app that repeats its responses fills the buffer alike every time), so
+   * a read makes no view. Reusing the object is no less safe than reusing the bytes it shows.
+   */
+  #chunk: Buffer | null = null;
   /** The owner keeps a view of the last chunk: the next read must not overwrite it. */
   #lent = false;
   /** A read filled the buffer: the next one gets a bigger buffer. */
@@ -82,8 +93,16 @@ export class UpstreamConn implements Pooled {
   #onRead(n: number): boolean {
     const buf = this.#readBuf;
     if (n === buf.length && buf.length < readBytesMax) this.#full = true;
-    if (this.owner) this.owner.onUpstreamData(this, buf.subarray(0, n));
-    else this.destroy();
+    if (this.owner) {
+      let chunk = this.#chunk;
+      if (chunk === null || chunk.length !== n) {
+        chunk = buf.subarray(0, n);
+        this.#chunk = chunk;
+      }
+      this.owner.onUpstreamData(this, chunk);
+    } else {
+      this.destroy();
+    }
     return true;
   }
 
@@ -91,10 +110,26 @@ export class UpstreamConn implements Pooled {
   #nextBuffer(): Buffer {
     if (this.#lent || this.#full) {
       this.#readBuf = Buffer.allocUnsafeSlow(this.#full ? readBytesMax : this.#readBuf.length);
+      this.#chunk = null;
       this.#lent = false;
       this.#full = false;
     }
     return this.#readBuf;
+  }
+
+  /**
+   * clientResponseHead(r, w) as bytes, or undefined when `r` goes as it came. An app that
+   * repeats its head (the head memo gives the same `r`) with fields the gateway must rewrite
+   * — node:http's Connection and Keep-Alive — gets the bytes made for the last one.
+   */
+  clientHead(r: ResponseHead, w: ResponseRewrite): Buffer | undefined {
+    if (r !== this.#rewrittenFor || w !== this.#rewrittenBy) {
+      const text = clientResponseHead(r, w);
+      this.#rewritten = text === undefined ? undefined : Buffer.from(text, "latin1");
+      this.#rewrittenFor = r;
+      this.#rewrittenBy = w;
+    }
+    return this.#rewritten;
   }
 
   /** The owner keeps (a view of) the chunk it was just given: the next read goes into another buffer. */
