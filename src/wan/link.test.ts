@@ -171,7 +171,9 @@ test("wan link - a refused target resets the dialer's connection one round trip 
   const err = await new Promise<NodeJS.ErrnoException>((resolve) => s.once("error", resolve));
   assert.equal(err.code, "ECONNRESET");
   const tookMs = performance.now() - started;
-  assert.ok(tookMs >= 2 * oneWayMs - 1 && tookMs < 2 * oneWayMs + 50, `reset after ${tookMs} ms`);
+  // Not before the round trip; the upper bound only tells a reset from a hang (a loaded CI
+  // host took 131 ms once against +50).
+  assert.ok(tookMs >= 2 * oneWayMs - 1 && tookMs < 2 * oneWayMs + 400, `reset after ${tookMs} ms`);
   assert.ok(metrics.socketErrors.get({ link: "a->b", side: "upstream", code: "ECONNREFUSED" }) >= 1);
 });
 
