@@ -9,13 +9,18 @@
 //   run's window, collected objects included; the sampling slows the gateway). --node-head: the
 //   backend answers with node:http's Connection and Keep-Alive fields, which the gateway rewrites.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type Launched, launch, nodeBin } from "../src/core/index.ts";
-import { topologyConstants } from "../src/topology/index.ts";
-import { pinned, pinning, runWrk } from "./support/wrk.ts";
+import { type Launched, launch } from "../src/core/index.ts";
+import {
+  benchGatewayCommand,
+  benchGatewayFlags,
+  startBenchBackend,
+  writeBenchPlanet,
+} from "./support/gateway-under-bench.ts";
+import { pinning, runWrk } from "./support/wrk.ts";
 
 const { values } = parseArgs({
   options: {
@@ -62,34 +67,14 @@ const started: Launched[] = [];
 
 async function main(): Promise<void> {
   if (spawnSync("wrk", ["--version"]).error) throw new Error("wrk not found; install the Debian package wrk");
-  const planetFile = join(dir, "planet.yaml");
-  writeFileSync(
-    planetFile,
-    `name: bench\nzone: bench.test.\nsites:\n  - { name: bench, city: Bench, lat: 0, lon: 0, subnet: ${subnet}.0.0/16, tiers: { store: 3, gateway: 1, dns: 0, app: 1 } }\n`,
-  );
-  const [bcmd, bargs] = pinned(values["load-core"], nodeBin, [
-    "bench/support/http-backend.ts",
-    "--host",
-    backend.host,
-    "--port",
-    String(backend.port),
-    ...(values["node-head"] ? ["--node-head"] : []),
-  ]);
-  started.push(await launch({ name: "backend", command: bcmd, args: bargs }));
+  const planetFile = writeBenchPlanet(dir, subnet);
+  started.push(await startBenchBackend(values["load-core"], backend, values["node-head"] ? ["--node-head"] : []));
 
-  const gatewayFlags = values["gateway-node-flags"]?.split(" ").filter(Boolean) ?? topologyConstants.gatewayNodeFlags;
+  const gatewayFlags = benchGatewayFlags(values["gateway-node-flags"]);
   let probed: ((p: Probe) => void) | undefined;
-  const [gcmd, gargs] = pinned(values["proxy-core"], nodeBin, [
-    ...gatewayFlags,
+  const [gcmd, gargs] = benchGatewayCommand(values["proxy-core"], gatewayFlags, planetFile, [
     "--import",
     "./bench/support/alloc-probe.ts",
-    "src/cli/main.ts",
-    "gateway",
-    "--planet",
-    planetFile,
-    "--site",
-    "bench",
-    "--static-backends",
   ]);
   const gateway = await launch({
     name: "gateway",

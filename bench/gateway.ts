@@ -9,8 +9,13 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type Launched, launch, nodeBin } from "../src/core/index.ts";
-import { topologyConstants } from "../src/topology/index.ts";
+import { type Launched, launch } from "../src/core/index.ts";
+import {
+  benchGatewayCommand,
+  benchGatewayFlags,
+  startBenchBackend,
+  writeBenchPlanet,
+} from "./support/gateway-under-bench.ts";
 import { pinned, pinning, runWrk, type WrkResult } from "./support/wrk.ts";
 
 const { values } = parseArgs({
@@ -87,11 +92,7 @@ async function main(): Promise<void> {
         : "no pinning (taskset missing or one core)"),
   );
 
-  const planetFile = join(dir, "planet.yaml");
-  writeFileSync(
-    planetFile,
-    `name: bench\nzone: bench.test.\nsites:\n  - { name: bench, city: Bench, lat: 0, lon: 0, subnet: ${subnet}.0.0/16, tiers: { store: 3, gateway: 1, dns: 0, app: 1 } }\n`,
-  );
+  const planetFile = writeBenchPlanet(dir, subnet);
   const haproxyCfg = join(dir, "haproxy.cfg");
   writeFileSync(
     haproxyCfg,
@@ -124,31 +125,14 @@ async function main(): Promise<void> {
   );
 
   log(`starting the backend on ${backend.host}:${backend.port}`);
-  const [bcmd, bargs] = pin(values["load-core"], nodeBin, [
-    "bench/support/http-backend.ts",
-    "--host",
-    backend.host,
-    "--port",
-    String(backend.port),
-  ]);
-  started.push(await launch({ name: "backend", command: bcmd, args: bargs }));
+  started.push(await startBenchBackend(values["load-core"], backend));
 
   // The flags the supervisor runs every gateway with (--gateway-node-flags "" for V8's defaults).
-  const gatewayFlags = values["gateway-node-flags"]?.split(" ").filter(Boolean) ?? topologyConstants.gatewayNodeFlags;
+  const gatewayFlags = benchGatewayFlags(values["gateway-node-flags"]);
   log(
     `starting the gateway on ${gatewayAddr.host}:${gatewayAddr.port} (node flags: ${gatewayFlags.join(" ") || "none"})`,
   );
-  const [gcmd, gargs] = pin(values["proxy-core"], nodeBin, [
-    ...gatewayFlags,
-    "src/cli/main.ts",
-    "gateway",
-    "--planet",
-    planetFile,
-    "--site",
-    "bench",
-    // The bench runs no store: the backend is the planet's address plan.
-    "--static-backends",
-  ]);
+  const [gcmd, gargs] = benchGatewayCommand(values["proxy-core"], gatewayFlags, planetFile);
   started.push(
     await launch({ name: "gateway", command: gcmd, args: gargs, env: { ...process.env, REDSHIRT_LOG_LEVEL: "warn" } }),
   );
