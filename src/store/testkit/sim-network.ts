@@ -104,6 +104,7 @@ export class SimNetwork {
   readonly #frameBytesMax: number;
   #jitterMs: number;
   #lossRate: number;
+  #held: ((from: string, to: string, message: WireMessage) => boolean) | undefined;
   readonly #nodes = new Map<string, SimNode>();
   readonly #links = new Map<string, Link>();
   readonly #stats: SimNetworkStats = { sent: 0, delivered: 0, dropped: 0, lossBreaks: 0 };
@@ -200,6 +201,15 @@ export class SimNetwork {
     return this.#link(from, to).cut;
   }
 
+  /**
+   * Holds back every message `matches` picks, for ever, without breaking the connection: as
+   * if those messages were stuck behind a slow path (a test's way to make one node hear one
+   * kind of message from a peer late while the rest flows). `undefined` lets them through again.
+   */
+  holdBack(matches: ((from: string, to: string, message: WireMessage) => boolean) | undefined): void {
+    this.#held = matches;
+  }
+
   setLossRate(rate: number): void {
     assert(rate >= 0 && rate <= 1, "a loss rate is in [0, 1]");
     this.#lossRate = rate;
@@ -260,6 +270,10 @@ export class SimNetwork {
     this.#bytesSent.set(key, (this.#bytesSent.get(key) ?? 0) + frame.length);
     if (!conn) {
       // The connection broke and the sender has not noticed yet.
+      this.#stats.dropped++;
+      return true;
+    }
+    if (this.#held?.(slot.id, peer, message)) {
       this.#stats.dropped++;
       return true;
     }
