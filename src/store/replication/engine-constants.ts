@@ -7,6 +7,8 @@ import { frameBytesMax } from "../constants.ts";
 export const keyBytesMax = 1024;
 /** The engine's periodic housekeeping runs this often. */
 export const tickMs = 50;
+/** How often a coordinator asks a peer whose stream skipped entries to pull its dedup table, until it did. */
+export const dedupAskEveryMs = 1_000;
 /** An idle replication stream says "nothing new up to my clock" this often (drives stability). */
 export const streamHeartbeatMs = 200;
 /** A stream with unacknowledged batches and no progress for this long resends from its cursor. */

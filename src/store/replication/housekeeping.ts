@@ -5,6 +5,7 @@
 import type { TimerHandle } from "../../core/index.ts";
 import { expireDedup } from "./dedup.ts";
 import { gossipMs, tickMs } from "./engine-constants.ts";
+import { dedupCatchUpTick } from "./gone-peer-dedup.ts";
 import { renewLease } from "./hlc-lease.ts";
 import { announce, settleNew } from "./incarnation.ts";
 import { advanceMembership } from "./membership-sync.ts";
@@ -39,6 +40,7 @@ function tick(node: NodeContext): void {
   announce(node);
   settleNew(node);
   refillTick(node);
+  dedupCatchUpTick(node, nowMs);
   if (nowMs - node.chores.lastGossipMs >= gossipMs) {
     node.chores.lastGossipMs = nowMs;
     gossipStability(node);

@@ -5,6 +5,7 @@
 import type { MutateRequest, ReadRequest } from "../api-types.ts";
 import { decodeState } from "../crdt/crdt.ts";
 import type { WireMessage } from "../wire/transport.ts";
+import { onDedupGot, onDedupOwed } from "./gone-peer-dedup.ts";
 import { onAnnounce } from "./incarnation.ts";
 import { onMembershipMessage, onPeerEpoch } from "./membership-sync.ts";
 import type { NodeContext } from "./node-context.ts";
@@ -117,6 +118,12 @@ function dispatch(node: NodeContext, from: string, m: WireMessage): void {
       return;
     case "fillput":
       onFillPut(node, from, m[1] as string, m[2] as number, m[3]);
+      return;
+    case "dedupowed":
+      onDedupOwed(node, from);
+      return;
+    case "dedupgot":
+      onDedupGot(node, from);
       return;
     case "filld":
       onFillDedup(node, from, m[1] as string, m[2], m[3]);

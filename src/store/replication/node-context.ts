@@ -10,6 +10,7 @@ import type { Storage } from "../storage/storage.ts";
 import type { Transport } from "../wire/transport.ts";
 import type { AntiEntropy } from "./anti-entropy.ts";
 import type { Calls } from "./calls.ts";
+import type { DedupPull } from "./gone-peer-dedup.ts";
 import type { HintIndex } from "./hint-index.ts";
 import type { Incarnation } from "./incarnation.ts";
 import type { InternalErrors } from "./internal-errors.ts";
@@ -46,6 +47,10 @@ export type MembershipProgress = {
   truncatedPast: number;
   /** Peers whose stream fell below the truncated start: anti-entropy refills them; the partitions done so far. */
   readonly refill: Map<string, Set<number>>;
+  /** Peers whose stream skipped entries: they must pull this node's dedup table; when they were last asked (monotonic ms). */
+  readonly dedupOwed: Map<string, number>;
+  /** Coordinators whose dedup table this node pulls because their streams to it skipped entries. */
+  readonly dedupPulls: Map<string, DedupPull>;
 };
 
 /** A write acknowledged once its consistency level holds among `holders`. */

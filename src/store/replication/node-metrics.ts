@@ -20,6 +20,10 @@ export function createNodeMetrics(metrics: Registry) {
     hints: metrics.gauge("redshirt_store_hints_pending", "Log entries some target has not acknowledged yet."),
     lag: metrics.gauge("redshirt_store_replication_lag_ms", "How far behind now each peer site's streams are."),
     stableLag: metrics.gauge("redshirt_store_stable_lag_ms", "How far the stability point lags behind now."),
+    dedupCatchUps: metrics.counter(
+      "redshirt_store_dedup_catch_ups_total",
+      "Pulls of a coordinator's dedup table begun because its stream to this node skipped entries (this node was gone for good and came back).",
+    ),
     stableAdopted: metrics.counter(
       "redshirt_store_stable_adopted_total",
       "Times this node took over a peer's stability point that was ahead of its own (it had heard a dead or slow peer's `complete` later than this node).",

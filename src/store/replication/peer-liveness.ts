@@ -6,6 +6,7 @@
 // in the log, so the stream skips to the start and anti-entropy refills the peer instead
 // (`onSynced` in membership-sync.ts ends the refill once every shared partition agreed).
 import { goneByReportAfterMs } from "./engine-constants.ts";
+import { oweDedup } from "./gone-peer-dedup.ts";
 import type { NodeContext } from "./node-context.ts";
 
 export const truncatedMetaName = "log-truncated-past";
@@ -115,5 +116,6 @@ export function fallBackIfTruncated(node: NodeContext, peer: string): boolean {
   });
   stream.skipTo(past, node.clock.monoMs());
   node.change.refill.set(peer, new Set());
+  oweDedup(node, peer);
   return true;
 }

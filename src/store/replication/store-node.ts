@@ -135,6 +135,8 @@ export class StoreNode implements StoreApi, Startable {
         goneReports: new Map(),
         truncatedPast: Number(storage.meta(truncatedMetaName) ?? 0),
         refill: new Map(),
+        dedupOwed: new Map(),
+        dedupPulls: new Map(),
       },
       onMembership: components.onMembership ?? (() => {}),
       local: new LocalState({
