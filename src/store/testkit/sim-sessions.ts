@@ -111,8 +111,22 @@ export class SimSessions {
     this.stats.reads++;
     const consistency: Consistency = this.#random.next() < 0.6 ? "local-one" : "local-quorum";
     const readAtMs = this.#cluster.clock.monoMs();
+    const request = { key, consistency, token: session.token, timeoutMs: 1_000 };
     inflight.push(
-      this.#cluster.read(node, { key, consistency, token: session.token, timeoutMs: 1_000 }, 2_000).then((r) => {
+      this.#cluster.read(node, request, 2_000).then(async (first) => {
+        let r = first;
+        let at = node;
+        // A node that is new or refilling refuses with a definite UNAVAILABLE ("try another
+        // node"), as often as restarts come in this nemesis; a client then asks another
+        // node, as the TypeScript client does, and that answer is checked too.
+        const refused = !r.ok && (r.error as { code?: string; definite?: boolean }).code === "RS_ERR_STORE_UNAVAILABLE";
+        const others = refused ? this.#nodes.filter((n) => n !== node && this.#cluster.isRunning(n)) : [];
+        if (others.length > 0) {
+          const code = "RS_ERR_STORE_UNAVAILABLE (asked another node)";
+          this.stats.readFailures[code] = (this.stats.readFailures[code] ?? 0) + 1;
+          at = others[this.#random.int(others.length)];
+          r = await this.#cluster.read(at, request, 2_000);
+        }
         session.busy = false;
         if (!r.ok) {
           // STALE, CONSISTENCY, a crash: what the level allows.
@@ -124,7 +138,7 @@ export class SimSessions {
         const why = this.check(key, r.value.value);
         if (why)
           this.problems.push(
-            `session ${session.id} read ${key} at ${node} (${consistency}, t=${readAtMs} ms) ${JSON.stringify(r.value.value.value)}: ${why}; the session's ops: ${this.describe(key)}`,
+            `session ${session.id} read ${key} at ${at} (${consistency}, t=${readAtMs} ms) ${JSON.stringify(r.value.value.value)}: ${why}; the session's ops: ${this.describe(key)}`,
           );
       }),
     );
