@@ -76,3 +76,62 @@ test("a gone peer that returns answers a retry of a write it only got through an
   }
   assert.equal(c.internalErrors(), 0, "no internal errors");
 });
+
+test("a gone peer that returns hands a retry to a replica that holds the history while it still pulls the dedup tables, so a retry at once counts once too", async (t) => {
+  const c = new SimCluster({ planet, seed: 67 });
+  t.after(() => c.stopAll());
+  await c.startAll();
+  await c.advance(2_000);
+  c.crash("lon-store3");
+  const alive = [...c.nodes.keys()].filter((n) => n !== "lon-store3");
+  const writes: { key: string; opId: string }[] = [];
+  for (let i = 0; i < 16; i++) {
+    const w = { key: `k${i % 8}`, opId: `while-gone-${i}` };
+    const r = await c.settle(
+      c.mutate(alive[i % alive.length], {
+        key: w.key,
+        mutation: { kind: "incr", by: 1 },
+        opId: w.opId,
+        consistency: "local-quorum",
+      }),
+    );
+    assert.ok(r.ok, `write ${w.opId} acknowledged`);
+    writes.push(w);
+  }
+  await c.advance(deadPeerAfterS * 1_000 + 20_000);
+
+  // The pages of the dedup tables do not reach lon-store3 until the retries are answered: the
+  // retries land while it pulls, as they may on a slow or busy link.
+  c.network.holdBack((_from, to, m) => to === "lon-store3" && m[0] === "filldres");
+  await c.restart("lon-store3");
+  const catchUps = () => metricValue(c.engine("lon-store3")!.metricsText(), "redshirt_store_dedup_catch_ups_total");
+  for (let waitedMs = 0; catchUps() === 0 && waitedMs < 30_000; waitedMs += 5) await c.advance(5);
+  assert.ok(catchUps() > 0, "lon-store3 began pulling a dedup table");
+  // Its links come up one by one: a retry that meets no quorum yet is retried, same op id, as a client does.
+  const retry = async (w: { key: string; opId: string }) => {
+    for (let attempt = 0; ; attempt++) {
+      const r = await c.mutate("lon-store3", {
+        key: w.key,
+        mutation: { kind: "incr", by: 1 },
+        opId: w.opId,
+        consistency: "local-quorum",
+        timeoutMs: 500,
+      });
+      if (r.ok || attempt === 20) return r;
+      await new Promise<void>((resolve) => c.clock.setTimer(50, resolve));
+    }
+  };
+  const retries = await c.settle(Promise.all(writes.map(retry)));
+  c.network.holdBack(undefined);
+  for (const [i, r] of retries.entries()) {
+    assert.ok(r.ok, `retry of ${writes[i].opId} answered: ${!r.ok && r.error.message}`);
+    assert.equal(r.value.duplicate, true, `the retry of ${writes[i].opId} right after the return counts as a duplicate`);
+  }
+  await c.advance(30_000);
+  const expected = new Map<string, number>();
+  for (const w of writes) expected.set(w.key, (expected.get(w.key) ?? 0) + 1);
+  for (const id of c.nodes.keys()) {
+    for (const [key, n] of expected) assert.equal(await c.counterAt(id, key), n, `${id} ${key}: every write once`);
+  }
+  assert.equal(c.internalErrors(), 0, "no internal errors");
+});

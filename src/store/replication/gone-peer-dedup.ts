@@ -48,6 +48,12 @@ export function dedupCatchUpTick(node: NodeContext, nowMs: number): void {
   }
 }
 
+/** True while this node pulls some coordinator's dedup table (its writes go to a replica that holds the history). */
+export function pullingDedup(node: NodeContext): boolean {
+  for (const t of node.change.dedupPulls.values()) if (!t.done) return true;
+  return false;
+}
+
 /** A coordinator says its stream to this node skipped entries: pull its dedup table (unless already at it). */
 export function onDedupOwed(node: NodeContext, from: string): void {
   if (!node.others.includes(from)) return;

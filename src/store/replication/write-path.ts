@@ -10,6 +10,7 @@ import { storeErrors } from "../errors.ts";
 import { checkDedupRoom, checkKey, checkLoad, checkReachable, checkRunning, defaultTimeoutMs } from "./checks.ts";
 import { coordinatorRow } from "./dedup.ts";
 import { forward } from "./forward.ts";
+import { pullingDedup } from "./gone-peer-dedup.ts";
 import { historyHolderNow } from "./incarnation.ts";
 import { type NodeContext, targetsOf } from "./node-context.ts";
 import { awaitLevel } from "./pending-writes.ts";
@@ -34,6 +35,14 @@ export async function mutate(node: NodeContext, request: MutateRequest, forwarde
     // retry of an old write would look new here. A replica that holds the history
     // coordinates it instead; with none reachable, it is applied here. (A "new" node — a
     // new planet, or a rebuilt one before any peer told it so — coordinates as usual.)
+    const holder = historyHolderNow(node, local);
+    if (holder) return (await forward(node, [holder], "m", request)) as MutateResult;
+  }
+  if (!forwarded && pullingDedup(node)) {
+    // A coordinator's stream to this node skipped entries (it was gone) and this node still
+    // pulls that coordinator's dedup table (gone-peer-dedup.ts): a retry of a write it got
+    // only through anti-entropy would look new here. A replica that holds the history
+    // coordinates it instead.
     const holder = historyHolderNow(node, local);
     if (holder) return (await forward(node, [holder], "m", request)) as MutateResult;
   }
