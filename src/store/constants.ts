@@ -22,6 +22,14 @@ export const fieldBytesMax = 1024;
 export const itemsPerRequestMax = 10_000;
 /** An op id (the `Idempotency-Key`) is 1..128 visible ASCII characters. */
 export const opIdBytesMax = 128;
+/**
+ * An op id starting with this marks a blind write (`set`, `mset`): one whose earlier values
+ * nobody needs once a later one is there, and whose content is the same on every retry. Its
+ * superseded blind writes are not kept until stability (crdt-compact.ts, "Blind writes"), so
+ * a register or field rewritten many times a second (a site's instance registry) stays one
+ * op while a dead node holds stability. docs/store.md says what a writer gives up.
+ */
+export const blindOpIdPrefix = "blind:";
 /** A key's time to live is at most about ten years. */
 export const ttlSMax = 10 * 365 * 24 * 3600;
 /** What the engine gets when a request names no timeout. */

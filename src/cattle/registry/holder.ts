@@ -7,6 +7,7 @@
 // the lease renews while the site's store is degraded. A failed write is counted and
 // logged, and the next beat simply writes again.
 import type { Clock, Logger, Startable, TimerHandle } from "../../core/index.ts";
+import { storeConstants } from "../../store/index.ts";
 import { heartbeatMsDefault, writeConsistency, writeTimeoutMsDefault } from "./constants.ts";
 import { registryErrors } from "./errors.ts";
 import { type Lease, type LeaseState, type LeaseTier, parseLease, registryKey } from "./lease.ts";
@@ -182,7 +183,9 @@ export class LeaseHolder implements Startable {
               consistency: writeConsistency,
               timeoutMs: this.#writeTimeoutMs,
               // One op id per incarnation and beat: the store client's own retries apply once.
-              opId: `lease.${lease.id}.${lease.startedAtMs}.${lease.beat}`,
+              // Blind: a lease's older beats are worth nothing once a later one is there, so the
+              // store keeps one write per field even while a dead store node holds stability.
+              opId: `${storeConstants.blindOpIdPrefix}lease.${lease.id}.${lease.startedAtMs}.${lease.beat}`,
             },
           );
         }

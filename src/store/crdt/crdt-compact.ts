@@ -9,6 +9,7 @@
 // fold across the instant of an expiry not decided yet, so a base dies with it or survives
 // with it as a whole.
 import { assert } from "../../core/index.ts";
+import { blindOpIdPrefix } from "../constants.ts";
 import { decideExpiries } from "./crdt-expiry.ts";
 import { existsAt, liveOps, mapFieldParts, regWinner } from "./crdt-read.ts";
 import { addDone, normalize } from "./crdt-state.ts";
@@ -42,9 +43,12 @@ export function compact(state: KeyState, stable: number, nowH: number): KeyState
     addDone(s.done, id, s.ops[id].h);
     delete s.ops[id];
   };
-  if (s.t === "reg") pruneRegisters(s, stable, drop);
+  const forget = (id: string): void => {
+    delete s.ops[id];
+  };
+  if (s.t === "reg") pruneRegisters(s, stable, drop, forget);
   else if (s.t === "counter") foldCounter(s, expiry.foldTo, drop);
-  else if (s.t === "map") foldMap(s, stable, expiry.foldTo, drop);
+  else if (s.t === "map") foldMap(s, stable, expiry.foldTo, drop, forget);
   else foldSet(s, stable, nowH, drop);
   for (const e in s.erm) if (s.erm[e][1] <= stable) delete s.erm[e];
   for (const id in s.rm) {
@@ -67,10 +71,32 @@ export function compact(state: KeyState, stable: number, nowH: number): KeyState
   return droppable(s, stable) ? undefined : s;
 }
 
-/** A register op that lost to a later one can go once stable: no earlier stamp of the winner can still arrive. */
-function pruneRegisters(s: KeyState, stable: number, drop: (id: string) => void): void {
+/**
+ * A register op that lost to a later one can go once stable: no earlier stamp of the winner
+ * (a retry that another coordinator stamped before the first attempt reached it) can still
+ * arrive, and with one the loser would win again.
+ *
+ * Blind writes (op ids starting with blindOpIdPrefix) do not wait. That wait lasts as long as
+ * a dead node holds stability, and a register rewritten several times a second keeps every
+ * write since: a site's instance registry (~30 lease writes a second) was 178 kB 30 s after a
+ * store node died in a proof run, re-encoded and stored at every replica on every write, until
+ * the planet browned out. Behind a blind winner, a blind loser goes at once and without a
+ * dedup id: a blind write's retry carries the same content, so whichever of its stamps a
+ * replica places it at, the value is the same write. A late copy of a loser comes back a loser
+ * and goes again, and the rule is a function of the op set, so replicas agree. What a blind
+ * writer gives up: a retry stamped later elsewhere may, on the replicas that meet it first,
+ * win over the blind writes between its stamps until anti-entropy brings those back; its own
+ * retries are answered by the dedup table, not the key's state. A loser that is not blind
+ * waits as before (its retries need its id).
+ */
+function pruneRegisters(s: KeyState, stable: number, drop: (id: string) => void, forget: (id: string) => void): void {
   const w = regWinner(s, s.del);
-  for (const id in s.ops) if (id !== w?.[0] && s.ops[id].h <= stable) drop(id);
+  const blindWinner = w !== undefined && w[0].startsWith(blindOpIdPrefix);
+  for (const id in s.ops) {
+    if (id === w?.[0]) continue;
+    if (s.ops[id].h <= stable) drop(id);
+    else if (blindWinner && id.startsWith(blindOpIdPrefix)) forget(id);
+  }
 }
 
 /**
@@ -142,11 +168,23 @@ function foldCounter(s: KeyState, foldTo: number, drop: (id: string) => void): v
 }
 
 /** Per field: the later of its latest write and its base, plus later increments, becomes the new base. */
-function foldMap(s: KeyState, stable: number, foldTo: number, drop: (id: string) => void): void {
+function foldMap(
+  s: KeyState,
+  stable: number,
+  foldTo: number,
+  drop: (id: string) => void,
+  forget: (id: string) => void,
+): void {
   const parts = mapFieldParts(s, s.del);
   const base = s.base as Dict<number>;
   for (const p of parts.values()) {
-    for (const [id, op] of p.fsets) if (id !== p.r?.[0] && op.h <= stable) drop(id);
+    // A field's superseded writes go as a register's do (pruneRegisters), blind ones at once.
+    const blindWinner = p.r !== undefined && p.r[0].startsWith(blindOpIdPrefix);
+    for (const [id, op] of p.fsets) {
+      if (id === p.r?.[0]) continue;
+      if (op.h <= stable) drop(id);
+      else if (blindWinner && id.startsWith(blindOpIdPrefix)) forget(id);
+    }
     // A write older than the field's base is superseded by it.
     if (p.r && p.base !== undefined && p.r[1].h <= s.cut) {
       drop(p.r[0]);

@@ -125,7 +125,11 @@ test("a gone peer that returns hands a retry to a replica that holds the history
   c.network.holdBack(undefined);
   for (const [i, r] of retries.entries()) {
     assert.ok(r.ok, `retry of ${writes[i].opId} answered: ${!r.ok && r.error.message}`);
-    assert.equal(r.value.duplicate, true, `the retry of ${writes[i].opId} right after the return counts as a duplicate`);
+    assert.equal(
+      r.value.duplicate,
+      true,
+      `the retry of ${writes[i].opId} right after the return counts as a duplicate`,
+    );
   }
   await c.advance(30_000);
   const expected = new Map<string, number>();
