@@ -24,6 +24,7 @@ import type { HashTrees } from "./merkle.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
 import { compactAt, settleMerged } from "./settled.ts";
 import { SettlingKeys } from "./settling-keys.ts";
+import { StagedRow } from "./staged-row.ts";
 import { needsCompaction, sameRepresentation } from "./state-shape.ts";
 
 type Entry = { state: KeyState | undefined; row: KeyRow | undefined };
@@ -134,13 +135,8 @@ export class LocalState {
     const old = known ? known.old : this.getRow(key);
     let row: KeyRow | undefined;
     if (state) {
-      row = {
-        key,
-        partition,
-        state: encodeState(state),
-        digest: known ? known.digest : digest(state),
-        expiresAtMs: nextExpiryMs(state),
-      };
+      // Encoded at the commit (or when read first): a key put again before it is encoded once.
+      row = new StagedRow(key, partition, state, known ? known.digest : digest(state), nextExpiryMs(state));
     }
     const oldDigest = old?.digest ?? 0;
     const newDigest = row?.digest ?? 0;
