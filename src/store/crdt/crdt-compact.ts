@@ -91,7 +91,7 @@ export function compact(state: KeyState, stable: number, nowH: number): KeyState
  */
 function pruneRegisters(s: KeyState, stable: number, drop: (id: string) => void, forget: (id: string) => void): void {
   const w = regWinner(s, s.del);
-  const blindWinner = w !== undefined && w[0].startsWith(blindOpIdPrefix);
+  const blindWinner = w?.[0].startsWith(blindOpIdPrefix) === true;
   for (const id in s.ops) {
     if (id === w?.[0]) continue;
     if (s.ops[id].h <= stable) drop(id);
@@ -179,7 +179,7 @@ function foldMap(
   const base = s.base as Dict<number>;
   for (const p of parts.values()) {
     // A field's superseded writes go as a register's do (pruneRegisters), blind ones at once.
-    const blindWinner = p.r !== undefined && p.r[0].startsWith(blindOpIdPrefix);
+    const blindWinner = p.r?.[0].startsWith(blindOpIdPrefix) === true;
     for (const [id, op] of p.fsets) {
       if (id === p.r?.[0]) continue;
       if (op.h <= stable) drop(id);

@@ -6,16 +6,7 @@
 // The newest log entries stay in memory (the tail), so streams read them without touching
 // the disk.
 import { type Clock, isRedshirtError, type Logger } from "../../core/index.ts";
-import {
-  contains,
-  decodeState,
-  digest,
-  encodeState,
-  type KeyState,
-  merge,
-  nextExpiryMs,
-  opIdsOf,
-} from "../crdt/crdt.ts";
+import { contains, decodeState, digest, type KeyState, merge, nextExpiryMs, opIdsOf } from "../crdt/crdt.ts";
 import { type HybridClock, hlcFromWallMs, hlcWallMs } from "../crdt/hlc.ts";
 import type { DedupRow, KeyRow, LogAppend, LogEntry, Storage } from "../storage/storage.ts";
 import { storageErrors } from "../storage-errors.ts";

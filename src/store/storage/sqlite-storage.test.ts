@@ -186,13 +186,27 @@ const committer = `
 import { writeSync } from "node:fs";
 import { openSqliteStorage } from ${JSON.stringify(new URL("./sqlite-storage.ts", import.meta.url).pathname)};
 
+// stdout is a non-blocking pipe: when a loaded parent reads it late, a write fails with EAGAIN
+// (a line is under PIPE_BUF, so it is written whole or not at all): wait a millisecond, again.
+const pause = new Int32Array(new SharedArrayBuffer(4));
+function report(line) {
+  for (;;) {
+    try {
+      writeSync(1, line);
+      return;
+    } catch (err) {
+      if (err.code !== "EAGAIN") throw err;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
+}
 const s = openSqliteStorage(process.argv[1], { checkpoints: process.argv[2] });
-writeSync(1, JSON.stringify({ event: "ready" }) + "\\n");
+report(JSON.stringify({ event: "ready" }) + "\\n");
 for (let i = 1; i <= 200_000; i++) {
   const puts = Array.from({ length: 8 }, (_, j) => ({ key: "b" + i + "-" + j, partition: j, state: new Uint8Array([i % 256, j]), digest: i, expiresAtMs: 0 }));
   const appends = Array.from({ length: 3 }, (_, j) => ({ partition: j, key: "b" + i + "-" + j, lh: i, targets: ["n2"], payload: new Uint8Array([j, i % 256]) }));
   const seqs = s.commit({ puts, appends, meta: [["last", String(i)]] });
-  writeSync(1, JSON.stringify({ batch: i, seqs }) + "\\n");
+  report(JSON.stringify({ batch: i, seqs }) + "\\n");
   if (i % 20 === 0) {
     s.maintain();
     await new Promise((resolve) => setImmediate(resolve));
