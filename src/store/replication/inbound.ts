@@ -16,7 +16,7 @@ import { onFill, onFillPut } from "./refill.ts";
 import { onFillDedup } from "./refill-dedup.ts";
 import { onForwarded, onForwardedAnswer, onRelayAnswer, onRelayDown, onRelayed } from "./relay-in.ts";
 import { noteRelayVersion } from "./relay-out.ts";
-import { onPeerStable, onStability } from "./stability.ts";
+import { onStability } from "./stability.ts";
 import { onAck, onNack, onRep } from "./streams.ts";
 import { mutate } from "./write-path.ts";
 
@@ -63,7 +63,6 @@ function dispatch(node: NodeContext, from: string, m: WireMessage): void {
       onStability(node, from, m[1] as number, m[2] as number);
       onPeerEpoch(node, from, m[3], m[4], m[5]);
       onGoneReport(node, from, m[6]);
-      onPeerStable(node, from, m[7], m[5]);
       return;
     case "mem":
       onMembershipMessage(node, from, m[1]);

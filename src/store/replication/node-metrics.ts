@@ -24,10 +24,6 @@ export function createNodeMetrics(metrics: Registry) {
       "redshirt_store_dedup_catch_ups_total",
       "Pulls of a coordinator's dedup table begun because its stream to this node skipped entries (this node was gone for good and came back).",
     ),
-    stableAdopted: metrics.counter(
-      "redshirt_store_stable_adopted_total",
-      "Times this node took over a peer's stability point that was ahead of its own (it had heard a dead or slow peer's `complete` later than this node).",
-    ),
     tombstones: metrics.counter(
       "redshirt_store_keys_dropped_total",
       "Keys whose tombstones were dropped at stability.",

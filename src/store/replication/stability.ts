@@ -32,8 +32,8 @@ export function recomputeStable(node: NodeContext): void {
 }
 
 /**
- * Sends this node's `complete`, HLC, membership epoch (and the epoch it filled), the peers it
- * counts as gone and its own stability point to every other node ("stab").
+ * Sends this node's `complete`, HLC, membership epoch (and the epoch it filled) and the peers
+ * it counts as gone to every other node ("stab").
  */
 export function gossipStability(node: NodeContext): void {
   const c = complete(node);
@@ -42,7 +42,7 @@ export function gossipStability(node: NodeContext): void {
   // The peers this node counts as gone: a node that started since does not wait a whole bound for them.
   const gone = [...node.change.gone];
   for (const n of node.others) {
-    node.transport.send(n, ["stab", c, node.hlc.now(), epoch, node.change.filledEpoch, hash, gone, node.stable]);
+    node.transport.send(n, ["stab", c, node.hlc.now(), epoch, node.change.filledEpoch, hash, gone]);
   }
   recomputeStable(node);
 }
@@ -52,31 +52,6 @@ export function onStability(node: NodeContext, from: string, peerComplete: numbe
   node.hlc.observe(peerHlc);
   node.completeOf.set(from, peerComplete);
   recomputeStable(node);
-}
-
-/**
- * A peer's stability point, taken over when it is ahead of this node's. Stability is a fact
- * about the planet (every replica holds every op stamped at or before it), whoever learned it;
- * but each node learns it from the last `complete` it heard from every peer, and a peer that
- * died is heard last at different times by different nodes: left alone, their points stay
- * apart until the dead peer counts as gone, and a key whose TTL passed between them is dropped
- * on some replicas and kept on others, which anti-entropy then sends back and forth (sim seed
- * 1059 at c4ce4af). Taken only when this node sees the same members and at least the same
- * peers gone (the point was computed over the same nodes), is sound itself and holds
- * everything up to the point (its own `complete`). Called after `onStability` observed the
- * gossip's HLC, so what the point lets this node fold keeps the causal order the fold rules
- * rest on (docs/store-internals.md, "Why compaction is safe").
- */
-export function onPeerStable(node: NodeContext, from: string, peerStable: unknown, peerHash: unknown): void {
-  if (peerStable === undefined) return; // a node of the version before sends none
-  if (!Number.isSafeInteger(peerStable) || (peerStable as number) < 0) throw new Error("malformed stability point");
-  const point = peerStable as number;
-  if (point <= node.stable || !node.others.includes(from) || node.change.gone.has(from)) return;
-  if (node.incarnation.phase !== "sound" || peerHash !== membershipHash(node.membership)) return;
-  for (const peer of node.change.goneReports.get(from) ?? []) if (!node.change.gone.has(peer)) return;
-  if (point > complete(node)) return;
-  node.stable = point;
-  node.m.stableAdopted.inc();
 }
 
 /**
