@@ -91,12 +91,21 @@ export function compact(state: KeyState, stable: number, nowH: number): KeyState
  */
 function pruneRegisters(s: KeyState, stable: number, drop: (id: string) => void, forget: (id: string) => void): void {
   const w = regWinner(s, s.del);
-  const blindWinner = w?.[0].startsWith(blindOpIdPrefix) === true;
-  for (const id in s.ops) {
-    if (id === w?.[0]) continue;
-    if (s.ops[id].h <= stable) drop(id);
-    else if (blindWinner && id.startsWith(blindOpIdPrefix)) forget(id);
-  }
+  for (const id in s.ops) pruneLoser(id, s.ops[id].h, w?.[0], stable, drop, forget);
+}
+
+/** One write against its register's (or field's) winner `winnerId`, as pruneRegisters says. */
+function pruneLoser(
+  id: string,
+  h: number,
+  winnerId: string | undefined,
+  stable: number,
+  drop: (id: string) => void,
+  forget: (id: string) => void,
+): void {
+  if (id === winnerId) return;
+  if (h <= stable) drop(id);
+  else if (winnerId?.startsWith(blindOpIdPrefix) && id.startsWith(blindOpIdPrefix)) forget(id);
 }
 
 /**
@@ -179,12 +188,7 @@ function foldMap(
   const base = s.base as Dict<number>;
   for (const p of parts.values()) {
     // A field's superseded writes go as a register's do (pruneRegisters), blind ones at once.
-    const blindWinner = p.r?.[0].startsWith(blindOpIdPrefix) === true;
-    for (const [id, op] of p.fsets) {
-      if (id === p.r?.[0]) continue;
-      if (op.h <= stable) drop(id);
-      else if (blindWinner && id.startsWith(blindOpIdPrefix)) forget(id);
-    }
+    for (const [id, op] of p.fsets) pruneLoser(id, op.h, p.r?.[0], stable, drop, forget);
     // A write older than the field's base is superseded by it.
     if (p.r && p.base !== undefined && p.r[1].h <= s.cut) {
       drop(p.r[0]);

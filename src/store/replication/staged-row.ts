@@ -30,7 +30,7 @@ export class StagedRow implements KeyRow {
     return this.#bytes;
   }
 
-  /** Whether the bytes were made (for tests and the encode counter). */
+  /** Whether the bytes were made (for tests). */
   get encoded(): boolean {
     return this.#bytes !== undefined;
   }

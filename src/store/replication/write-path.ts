@@ -30,19 +30,14 @@ export async function mutate(node: NodeContext, request: MutateRequest, forwarde
     if (forwarded) throw storeErrors.create("RS_ERR_STORE_UNAVAILABLE", "forwarded to a node that is not a replica");
     return (await forward(node, local, "m", request)) as MutateResult;
   }
-  if (!forwarded && node.incarnation.phase === "refilling" && !node.incarnation.pulled) {
-    // This node lost its disk and its dedup table is still being pulled (refill-dedup.ts): a
-    // retry of an old write would look new here. A replica that holds the history
-    // coordinates it instead; with none reachable, it is applied here. (A "new" node — a
-    // new planet, or a rebuilt one before any peer told it so — coordinates as usual.)
-    const holder = historyHolderNow(node, local);
-    if (holder) return (await forward(node, [holder], "m", request)) as MutateResult;
-  }
-  if (!forwarded && pullingDedup(node)) {
-    // A coordinator's stream to this node skipped entries (it was gone) and this node still
-    // pulls that coordinator's dedup table (gone-peer-dedup.ts): a retry of a write it got
-    // only through anti-entropy would look new here. A replica that holds the history
-    // coordinates it instead.
+  // Dedup rows still on their way here: this node lost its disk and pulls its peers' tables
+  // (refill-dedup.ts), or a coordinator's stream to it skipped entries while it was gone and
+  // it pulls that coordinator's table (gone-peer-dedup.ts). A retry of an old write would look
+  // new here, so a replica that holds the history coordinates it instead; with none reachable,
+  // it is applied here. (A "new" node — a new planet, or a rebuilt one before any peer told it
+  // so — coordinates as usual.)
+  const refilling = node.incarnation.phase === "refilling" && !node.incarnation.pulled;
+  if (!forwarded && (refilling || pullingDedup(node))) {
     const holder = historyHolderNow(node, local);
     if (holder) return (await forward(node, [holder], "m", request)) as MutateResult;
   }

@@ -119,7 +119,7 @@ export class SimSessions {
         // A node that is new or refilling refuses with a definite UNAVAILABLE ("try another
         // node"), as often as restarts come in this nemesis; a client then asks another
         // node, as the TypeScript client does, and that answer is checked too.
-        const refused = !r.ok && (r.error as { code?: string; definite?: boolean }).code === "RS_ERR_STORE_UNAVAILABLE";
+        const refused = !r.ok && (r.error as { code?: string }).code === "RS_ERR_STORE_UNAVAILABLE";
         const others = refused ? this.#nodes.filter((n) => n !== node && this.#cluster.isRunning(n)) : [];
         if (others.length > 0) {
           const code = "RS_ERR_STORE_UNAVAILABLE (asked another node)";
